@@ -1,0 +1,97 @@
+"""Repository rule that exposes Debian's -dev packages to Bazel, offline.
+
+kata-cpp takes every external C++ dependency from the host's Debian packages (tools/setup
+installs them). This rule is the one place that knows how they are found: it asks pkg-config
+for each library's link flags, links the code generators (protoc, grpc_cpp_plugin) into the
+repository, and writes a BUILD file with one target per dependency:
+
+    @system//:absl  @system//:protobuf  @system//:grpcpp  @system//:re2
+    @system//:gtest  @system//:gtest_main  @system//:gmock  @system//:benchmark
+    @system//:benchmark_main  @system//:rapidjson
+    @system//:protoc  @system//:grpc_cpp_plugin   (executables)
+
+A missing package fails the fetch with a message that names it and says to run tools/setup.
+"""
+
+# Each library: (target, pkg-config modules, Debian package, extra link flags).
+_LIBRARIES = [
+    ("absl", [
+        "absl_base",
+        "absl_cord",
+        "absl_flags",
+        "absl_flags_parse",
+        "absl_flags_usage",
+        "absl_hash",
+        "absl_raw_hash_set",
+        "absl_random_random",
+        "absl_status",
+        "absl_statusor",
+        "absl_str_format",
+        "absl_strings",
+        "absl_synchronization",
+        "absl_time",
+    ], "libabsl-dev", []),
+    ("protobuf", ["protobuf"], "libprotobuf-dev", []),
+    ("grpcpp", ["grpc++"], "libgrpc++-dev", []),
+    ("re2", ["re2"], "libre2-dev", []),
+    ("gtest", ["gtest"], "libgtest-dev", []),
+    ("gtest_main", ["gtest_main"], "libgtest-dev", []),
+    ("gmock", ["gmock"], "libgmock-dev", []),
+    ("benchmark", ["benchmark"], "libbenchmark-dev", []),
+    ("benchmark_main", [], "libbenchmark-dev", ["-lbenchmark_main"]),  # ships no .pc
+]
+
+# Header-only libraries: (target, a header that must exist, Debian package).
+_HEADER_ONLY = [
+    ("rapidjson", "/usr/include/rapidjson/document.h", "rapidjson-dev"),
+]
+
+# Executables: (target, path, Debian package).
+_TOOLS = [
+    ("protoc", "/usr/bin/protoc", "protobuf-compiler"),
+    ("grpc_cpp_plugin", "/usr/bin/grpc_cpp_plugin", "protobuf-compiler-grpc"),
+]
+
+_HINT = "run tools/setup (it installs every Debian package kata-cpp needs)"
+
+def _pkg_config(ctx, modules, package):
+    if not modules:
+        return []
+    res = ctx.execute(["pkg-config", "--libs"] + modules)
+    if res.return_code != 0:
+        fail("kata-cpp: Debian package %s is missing or broken (pkg-config %s: %s); %s" %
+             (package, " ".join(modules), res.stderr.strip(), _HINT))
+    return [f for f in res.stdout.strip().split(" ") if f]
+
+def _debian_system_libs_impl(ctx):
+    if ctx.which("pkg-config") == None:
+        fail("kata-cpp: pkg-config is missing; " + _HINT)
+    build = ['package(default_visibility = ["//visibility:public"])', ""]
+    for name, modules, package, extra in _LIBRARIES:
+        linkopts = _pkg_config(ctx, modules, package) + extra
+        deps = []
+        if name in ("gtest_main", "gmock"):
+            deps = [":gtest"]
+        if name == "benchmark_main":
+            deps = [":benchmark"]
+        if name == "grpcpp":
+            deps = [":protobuf", ":absl"]
+        build.append("cc_library(name = %r, linkopts = %r, deps = %r)" % (name, linkopts, deps))
+    for name, header, package in _HEADER_ONLY:
+        if not ctx.path(header).exists:
+            fail("kata-cpp: Debian package %s is missing (%s not found); %s" % (package, header, _HINT))
+        build.append("cc_library(name = %r)" % name)
+    for name, path, package in _TOOLS:
+        if not ctx.path(path).exists:
+            fail("kata-cpp: Debian package %s is missing (%s not found); %s" % (package, path, _HINT))
+        ctx.symlink(path, "bin/" + name)
+        build.append("sh_binary(name = %r, srcs = [%r])" % (name, "bin/" + name))
+
+    ctx.file("WORKSPACE", "workspace(name = %r)\n" % ctx.name)
+    ctx.file("BUILD.bazel", "\n".join(build) + "\n")
+
+debian_system_libs = repository_rule(
+    implementation = _debian_system_libs_impl,
+    local = True,
+    doc = "Exposes the host's Debian -dev packages as @<name>//:<library> targets.",
+)
