@@ -16,8 +16,15 @@
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+// Vectorized whitespace skipping where the baseline instruction set has it.
+#if defined(__SSE2__) && !defined(RAPIDJSON_SSE2)
+#define RAPIDJSON_SSE2
+#elif defined(__ARM_NEON) && !defined(RAPIDJSON_NEON)
+#define RAPIDJSON_NEON
+#endif
 #include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
 #include "rapidjson/prettywriter.h"
@@ -99,6 +106,8 @@ int NestingDepth(const Value& v, int limit) {
 // Reads a rapidjson DOM into the model, keeping the JSON path for error messages.
 class Reader {
  public:
+  Reader() { path_.reserve(16); }
+
   absl::Status status() const { return status_; }
 
   bool Read(const Value& v, std::string& out) {
@@ -189,6 +198,7 @@ class Reader {
   struct FieldReader {
     FieldReader(Reader* r, const Value& v) : reader(r), object(v), seen(v.MemberCount(), false) {}
 
+
     template <class F> void operator()(const char* name, F& field) {
       if (!ok) return;
       const size_t len = std::strlen(name);
@@ -233,7 +243,7 @@ class Reader {
 
     Reader* reader;
     const Value& object;
-    std::vector<bool> seen;
+    absl::InlinedVector<bool, 32> seen;
     rapidjson::SizeType matched = 0;
     rapidjson::SizeType cursor = 0;
     bool ok = true;
@@ -249,7 +259,8 @@ class Reader {
   };
 
   // Keeps the members no field matched, verbatim, and rejects duplicates of known ones.
-  template <class T> bool ReadUnknown(const Value& v, const std::vector<bool>& seen, T& out) {
+  template <class T>
+  bool ReadUnknown(const Value& v, const absl::InlinedVector<bool, 32>& seen, T& out) {
     out.unknown.members.clear();
     auto members = v.MemberBegin();
     for (rapidjson::SizeType i = 0; i < v.MemberCount(); ++i) {
@@ -386,7 +397,17 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json) {
                                                      " bytes, more than the limit of ",
                                                      kMaxSpecBytes));
   }
-  rapidjson::Document doc;
+  // The DOM lives in a per-thread arena that keeps the size the last document needed (up to
+  // kArenaRetainBytes), so parsing a config does not fault in fresh pages every time.
+  constexpr size_t kArenaRetainBytes = size_t{8} << 20;
+  thread_local std::vector<char> arena;
+  thread_local size_t arena_wanted = size_t{64} << 10;
+  if (arena.size() < arena_wanted) arena.assign(arena_wanted, 0);
+  rapidjson::MemoryPoolAllocator<> pool(arena.data(), arena.size());
+  rapidjson::Document doc(&pool);
+  absl::Cleanup remember_size = [&] {
+    arena_wanted = std::max(arena_wanted, std::min(pool.Size() + pool.Size() / 4, kArenaRetainBytes));
+  };
   // Iterative parsing: a deeply nested document cannot overflow the stack. Integers stay
   // exact over the whole int64/uint64 range; anything after the document is an error.
   doc.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());

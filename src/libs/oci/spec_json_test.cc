@@ -1,0 +1,370 @@
+#include "src/libs/oci/spec_json.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <fstream>
+#include <limits>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "rapidjson/document.h"
+
+namespace kata {
+namespace oci {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Every member the model knows, at least once, with values at the edges of their ranges.
+constexpr char kFullSpec[] = R"json({
+  "ociVersion": "1.0.2-dev",
+  "process": {
+    "terminal": false,
+    "consoleSize": {"height": 25, "width": 80},
+    "user": {"uid": 4294967295, "gid": 0, "umask": 18, "additionalGids": [1, 2, 4294967295]},
+    "args": ["sh", "-c", "echo \"hi\" \u00e9\n"],
+    "env": ["PATH=/bin", "EMPTY="],
+    "cwd": "/",
+    "capabilities": {"bounding": ["CAP_KILL"], "effective": [], "inheritable": ["CAP_KILL"],
+                     "permitted": ["CAP_KILL"], "ambient": ["CAP_KILL"]},
+    "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 18446744073709551615, "soft": 1024}],
+    "noNewPrivileges": true,
+    "apparmorProfile": "docker-default",
+    "oomScoreAdj": -1000,
+    "selinuxLabel": "system_u:system_r:container_t:s0"
+  },
+  "root": {"path": "rootfs", "readonly": true},
+  "hostname": "h",
+  "domainname": "",
+  "mounts": [
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind", "ro"],
+     "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+     "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}]}
+  ],
+  "hooks": {
+    "prestart": [{"path": "/bin/true", "args": ["true"], "env": ["A=1"], "timeout": 5}],
+    "createRuntime": [{"path": "/bin/a"}], "createContainer": [{"path": "/bin/b"}],
+    "startContainer": [{"path": "/bin/c"}], "poststart": [{"path": "/bin/d"}],
+    "poststop": [{"path": "/bin/e"}]
+  },
+  "annotations": {"io.kubernetes.cri.sandbox-id": "abc", "b": ""},
+  "linux": {
+    "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+    "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+    "sysctl": {"net.ipv4.ip_forward": "1"},
+    "resources": {
+      "devices": [{"allow": false, "access": "rwm"},
+                  {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"},
+                  {"allow": true, "type": "b", "major": 8}],
+      "memory": {"limit": 9223372036854775807, "reservation": 0, "swap": -1, "kernel": -1,
+                 "kernelTCP": 1, "swappiness": 18446744073709551615, "disableOOMKiller": false,
+                 "useHierarchy": true, "checkBeforeUpdate": true},
+      "cpu": {"shares": 1024, "quota": -9223372036854775808, "burst": 0, "period": 100000,
+              "realtimeRuntime": 950000, "realtimePeriod": 1000000, "cpus": "0-1", "mems": "0",
+              "idle": 1},
+      "pids": {"limit": -1},
+      "blockIO": {"weight": 65535, "leafWeight": 10,
+                  "weightDevice": [{"major": 8, "minor": 0, "weight": 500, "leafWeight": 300}],
+                  "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 600}],
+                  "throttleWriteBpsDevice": [{"major": 8, "minor": 0, "rate": 700}],
+                  "throttleReadIOPSDevice": [{"major": 8, "minor": 0, "rate": 800}],
+                  "throttleWriteIOPSDevice": [{"major": 8, "minor": 0, "rate": 900}]},
+      "hugepageLimits": [{"pageSize": "2MB", "limit": 209715200}],
+      "network": {"classID": 1048577, "priorities": [{"name": "eth0", "priority": 500}]},
+      "rdma": {"mlx5_1": {"hcaHandles": 3, "hcaObjects": 10000}},
+      "unified": {"io.weight": "100", "memory.high": "max"}
+    },
+    "cgroupsPath": "/default/c1",
+    "namespaces": [{"type": "pid"}, {"type": "network", "path": "/var/run/netns/n"},
+                   {"type": "mount"}, {"type": "time"}],
+    "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229,
+                 "fileMode": 438, "uid": 0, "gid": 0},
+                {"path": "/dev/sda", "type": "b", "major": 8, "minor": 0}],
+    "seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
+                "architectures": ["SCMP_ARCH_X86_64"], "flags": ["SECCOMP_FILTER_FLAG_LOG"],
+                "listenerPath": "/run/l.sock", "listenerMetadata": "m",
+                "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW",
+                              "errnoRet": 38,
+                              "args": [{"index": 0, "value": 18446744073709551615,
+                                        "valueTwo": 0, "op": "SCMP_CMP_EQ"}]}]},
+    "rootfsPropagation": "rslave",
+    "maskedPaths": ["/proc/kcore"],
+    "readonlyPaths": ["/proc/sys"],
+    "mountLabel": "system_u:object_r:container_file_t:s0",
+    "intelRdt": {"closID": "c", "l3CacheSchema": "L3:0=ff", "memBwSchema": "MB:0=70",
+                 "enableCMT": true, "enableMBM": false},
+    "personality": {"domain": "LINUX32", "flags": []},
+    "timeOffsets": {"boottime": {"secs": -5, "nanosecs": 999999999}, "monotonic": {"secs": 1}}
+  },
+  "vm": {
+    "hypervisor": {"path": "/usr/bin/qemu", "parameters": ["-m", "256"]},
+    "kernel": {"path": "/boot/vmlinux", "parameters": ["quiet"], "initrd": "/boot/initrd"},
+    "image": {"path": "/img.raw", "format": "raw"}
+  }
+})json";
+
+bool SameJson(const std::string& a, const std::string& b) {
+  rapidjson::Document da, db;
+  da.Parse(a.c_str());
+  db.Parse(b.c_str());
+  EXPECT_FALSE(da.HasParseError()) << a;
+  EXPECT_FALSE(db.HasParseError()) << b;
+  return da == db;  // member order does not matter to rapidjson's equality
+}
+
+std::string RoundTrip(const std::string& json, bool pretty = true) {
+  absl::StatusOr<Spec> spec = ParseSpec(json);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  if (!spec.ok()) return "";
+  SerializeOptions options;
+  options.pretty = pretty;
+  return SerializeSpec(*spec, options);
+}
+
+absl::Status ParseError(const std::string& json) { return ParseSpec(json).status(); }
+
+TEST(SpecJson, FullSpecRoundTripsExactly) {
+  EXPECT_TRUE(SameJson(kFullSpec, RoundTrip(kFullSpec)));
+  EXPECT_TRUE(SameJson(kFullSpec, RoundTrip(kFullSpec, /*pretty=*/false)));
+  // And the output is stable: serializing twice gives the same bytes.
+  EXPECT_EQ(RoundTrip(kFullSpec), RoundTrip(RoundTrip(kFullSpec)));
+}
+
+TEST(SpecJson, FullSpecValidates) {
+  absl::StatusOr<Spec> spec = ParseSpec(kFullSpec);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_TRUE(ValidateSpec(*spec).ok()) << ValidateSpec(*spec);
+}
+
+TEST(SpecJson, KeepsFullIntegerRanges) {
+  absl::StatusOr<Spec> spec = ParseSpec(kFullSpec);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->process->user.uid, std::numeric_limits<uint32_t>::max());
+  EXPECT_EQ((*spec->process->rlimits)[0].hard, std::numeric_limits<uint64_t>::max());
+  const LinuxResources& r = *spec->linux->resources;
+  EXPECT_EQ(*r.memory->swap, -1);
+  EXPECT_EQ(*r.memory->limit, std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(*r.memory->swappiness, std::numeric_limits<uint64_t>::max());
+  EXPECT_EQ(*r.cpu->quota, std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(r.pids->limit, -1);
+  EXPECT_EQ(*r.block_io->weight, 65535);
+}
+
+TEST(SpecJson, AbsentStaysAbsentAndWildcardsAreNotZero) {
+  absl::StatusOr<Spec> spec = ParseSpec(kFullSpec);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const auto& rules = *spec->linux->resources->devices;
+  EXPECT_FALSE(rules[0].type.has_value());
+  EXPECT_FALSE(rules[0].major.has_value());
+  EXPECT_FALSE(rules[0].minor.has_value());
+  EXPECT_EQ(*rules[2].major, 8);
+  EXPECT_FALSE(rules[2].minor.has_value());
+  // Present-but-false and present-but-empty are kept.
+  EXPECT_EQ(spec->process->terminal, std::optional<bool>(false));
+  EXPECT_EQ(spec->domainname, std::optional<std::string>(""));
+  EXPECT_TRUE(spec->process->capabilities->effective.has_value());
+  EXPECT_TRUE(spec->process->capabilities->effective->empty());
+  EXPECT_FALSE(spec->process->console_size->unknown.members.size());
+  // Absent members are not written.
+  const std::string out = RoundTrip(R"({"ociVersion":"1.0.0"})", false);
+  EXPECT_EQ(out, R"({"ociVersion":"1.0.0"})");
+}
+
+TEST(SpecJson, KeepsUnknownMembersVerbatim) {
+  const std::string doc = R"({
+    "ociVersion": "1.1.0",
+    "process": {"cwd": "/", "user": {"uid": 0, "gid": 0},
+                "ioPriority": {"class": "IOPRIO_CLASS_IDLE", "priority": 4},
+                "scheduler": {"policy": "SCHED_OTHER", "nice": -5}},
+    "linux": {"memoryPolicy": {"mode": "MPOL_BIND", "nodes": "0-1"},
+              "resources": {"memory": {"limit": 1, "future": [1, [2, {"x": null}]]}}},
+    "solaris": {"milestone": "svc:/milestone/container:default"},
+    "windows": {"layerFolders": ["C:\\a"]},
+    "zos": {"devices": []},
+    "x-big": 123456789012345678901234567890,
+    "x-float": 1.5e-3
+  })";
+  const std::string out = RoundTrip(doc);
+  EXPECT_TRUE(SameJson(doc, out)) << out;
+  absl::StatusOr<Spec> spec = ParseSpec(doc);
+  ASSERT_TRUE(spec.ok());
+  ASSERT_EQ(spec->process->unknown.members.size(), 2u);
+  EXPECT_EQ(spec->process->unknown.members[0].first, "ioPriority");
+}
+
+TEST(SpecJson, NullOptionalMemberIsAbsent) {
+  absl::StatusOr<Spec> spec = ParseSpec(R"({"ociVersion":"1.0.0","hostname":null,"linux":null})");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_FALSE(spec->hostname.has_value());
+  EXPECT_FALSE(spec->linux.has_value());
+}
+
+TEST(SpecJson, MistypedMembersNameTheirPath) {
+  struct Case {
+    std::string doc;
+    std::string message;
+  } cases[] = {
+      {R"({"ociVersion":"1.0.0","linux":{"resources":{"devices":[{"allow":true},
+          {"allow":true,"major":"8"}]}}})",
+       "linux.resources.devices[1].major: expected a signed 64-bit integer, got string \"8\""},
+      {R"({"ociVersion":1})", "ociVersion: expected a string, got number 1"},
+      {R"({"ociVersion":"1.0.0","process":{"cwd":"/","user":{"uid":-1,"gid":0}}})",
+       "process.user.uid: expected an unsigned 32-bit integer, got number -1"},
+      {R"({"ociVersion":"1.0.0","process":{"cwd":"/","user":{"uid":4294967296,"gid":0}}})",
+       "process.user.uid: expected an unsigned 32-bit integer, got number 4294967296"},
+      {R"({"ociVersion":"1.0.0","linux":{"resources":{"memory":{"limit":1.5}}}})",
+       "linux.resources.memory.limit: expected a signed 64-bit integer, got number 1.5"},
+      {R"({"ociVersion":"1.0.0","linux":{"resources":{"memory":{"limit":9223372036854775808}}}})",
+       "linux.resources.memory.limit: expected a signed 64-bit integer, got number "
+       "9223372036854775808"},
+      {R"({"ociVersion":"1.0.0","linux":{"resources":{"blockIO":{"weight":65536}}}})",
+       "linux.resources.blockIO.weight: expected an unsigned 16-bit integer"},
+      {R"({"ociVersion":"1.0.0","process":{"terminal":"yes","cwd":"/","user":{"uid":0,"gid":0}}})",
+       "process.terminal: expected a boolean, got string \"yes\""},
+      {R"({"ociVersion":"1.0.0","mounts":{"destination":"/"}})",
+       "mounts: expected an array, got an object"},
+      {R"({"ociVersion":"1.0.0","annotations":{"a":"1","b":2}})",
+       "annotations[\"b\"]: expected a string, got number 2"},
+      {R"({"ociVersion":"1.0.0","process":{"user":{"uid":0,"gid":0}}})",
+       "process.cwd: required member is missing"},
+      {R"({"ociVersion":"1.0.0","process":{"cwd":null,"user":{"uid":0,"gid":0}}})",
+       "process.cwd: required member is null"},
+      {R"({"process":{}})", "ociVersion: required member is missing"},
+      {R"({"ociVersion":"1.0.0","hostname":"a","hostname":"b"})", "hostname: duplicate key"},
+      {R"({"ociVersion":"1.0.0","x":1,"x":2})", "x: duplicate key"},
+      {R"({"ociVersion":"1.0.0","annotations":{"a":"1","a":"2"}})",
+       "annotations[\"a\"]: duplicate key"},
+      {R"([1,2])", "the document must be a JSON object, got an array"},
+  };
+  for (const Case& c : cases) {
+    absl::Status s = ParseError(c.doc);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.doc;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(c.message)) << c.doc;
+  }
+}
+
+TEST(SpecJson, SyntaxErrorsGiveLineAndColumn) {
+  absl::Status s = ParseError("{\n  \"ociVersion\": \"1.0.0\"\n  \"hostname\": \"x\"\n}");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("invalid JSON at line 3, column 3"));
+  EXPECT_THAT(std::string(ParseError("").message()), HasSubstr("empty"));
+  EXPECT_THAT(std::string(ParseError(R"({"ociVersion":"1.0.0"} x)").message()),
+              HasSubstr("root must not be followed"));
+  EXPECT_FALSE(ParseSpec(std::string("{\"ociVersion\":\"1\0\"}", 19)).ok());
+}
+
+TEST(SpecJson, EveryTruncationIsAnErrorNotACrash) {
+  const std::string doc = kFullSpec;
+  for (size_t n = 0; n < doc.size(); ++n) {
+    absl::StatusOr<Spec> spec = ParseSpec(absl::string_view(doc.data(), n));
+    // A prefix that ends right after the closing brace is the whole document.
+    if (doc.find_first_not_of(" \n", n) != std::string::npos) {
+      EXPECT_FALSE(spec.ok()) << "prefix of " << n << " bytes was accepted";
+    }
+  }
+}
+
+TEST(SpecJson, DeepNestingIsRefusedWithoutOverflowingTheStack) {
+  for (int depth : {1000, 1000000}) {
+    std::string doc = R"({"ociVersion":"1.0.0","x":)" + std::string(depth, '[') +
+                      std::string(depth, ']') + "}";
+    absl::Status s = ParseError(doc);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(s.message()), HasSubstr("x: nested too deeply"));
+    // Unbalanced: a syntax error, still no crash.
+    EXPECT_FALSE(ParseSpec(std::string(depth, '{')).ok());
+  }
+  // Nesting inside a typed member is a type error at the first level.
+  EXPECT_THAT(std::string(ParseError(R"({"ociVersion":"1.0.0","hostname":)" +
+                                     std::string(100000, '[') + std::string(100000, ']') + "}")
+                              .message()),
+              HasSubstr("hostname: expected a string, got an array"));
+}
+
+TEST(SpecJson, HugeDocuments) {
+  // Large but sane: 100,000 env vars and a 1 MiB string round-trip.
+  std::string doc = R"({"ociVersion":"1.0.0","hostname":")" + std::string(1 << 20, 'h') +
+                    R"(","process":{"cwd":"/","user":{"uid":0,"gid":0},"env":[)";
+  for (int i = 0; i < 100000; ++i) absl::StrAppend(&doc, i ? "," : "", "\"V", i, "=x\"");
+  doc += "]}}";
+  absl::StatusOr<Spec> spec = ParseSpec(doc);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->process->env->size(), 100000u);
+  EXPECT_TRUE(SameJson(doc, SerializeSpec(*spec, {false})));
+  // Over the limit: refused before parsing.
+  std::string too_big(kMaxSpecBytes + 1, ' ');
+  EXPECT_EQ(ParseError(too_big).code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST(ValidateSpec, RejectsSemanticErrorsWithTheirPath) {
+  struct Case {
+    std::string doc;
+    std::string message;
+  } cases[] = {
+      {R"({"ociVersion":"one"})", "ociVersion: \"one\" is not a version"},
+      {R"({"ociVersion":"1.0.0","process":{"cwd":"rel","user":{"uid":0,"gid":0}}})",
+       "process.cwd: \"rel\" is not absolute"},
+      {R"({"ociVersion":"1.0.0","linux":{"namespaces":[{"type":"pid"},{"type":"pidd"}]}})",
+       "linux.namespaces[1]: unknown namespace type \"pidd\""},
+      {R"({"ociVersion":"1.0.0","linux":{"namespaces":[{"type":"pid"},{"type":"pid"}]}})",
+       "linux.namespaces[1]: namespace \"pid\" appears twice"},
+      {R"({"ociVersion":"1.0.0","linux":{"devices":[{"path":"/dev/x","type":"z","major":1,"minor":1}]}})",
+       "linux.devices[0]: device type must be c, b, u or p"},
+      {R"({"ociVersion":"1.0.0","linux":{"resources":{"devices":[{"allow":true,"access":"rwx"}]}}})",
+       "linux.resources.devices[0]: access must be made of r, w and m"},
+      {R"({"ociVersion":"1.0.0","mounts":[{"destination":"proc"}]})",
+       "mounts[0].destination: \"proc\" is not absolute"},
+      {R"({"ociVersion":"1.0.0","linux":{"seccomp":{"defaultAction":"SCMP_ACT_NOPE"}}})",
+       "linux.seccomp.defaultAction: unknown action"},
+      {R"({"ociVersion":"1.0.0","hooks":{"poststop":[{"path":"/x","timeout":0}]}})",
+       "hooks.poststop[0]: timeout must be positive"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<Spec> spec = ParseSpec(c.doc);
+    ASSERT_TRUE(spec.ok()) << c.doc << ": " << spec.status();
+    absl::Status s = ValidateSpec(*spec);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.doc;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(c.message)) << c.doc;
+  }
+}
+
+TEST(SpecFile, SaveThenLoad) {
+  char dir_template[] = "/tmp/spec_json_test.XXXXXX";
+  const std::string dir = mkdtemp(dir_template);
+  const std::string path = dir + "/config.json";
+  absl::StatusOr<Spec> spec = ParseSpec(kFullSpec);
+  ASSERT_TRUE(spec.ok());
+  ASSERT_TRUE(SaveSpecFile(*spec, path).ok());
+  absl::StatusOr<Spec> loaded = LoadSpecFile(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(SerializeSpec(*loaded), SerializeSpec(*spec));
+  // Saved atomically: nothing but config.json is left in the directory.
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  EXPECT_EQ(rmdir(dir.c_str()), 0) << "temporary files left behind";
+
+  absl::Status missing = LoadSpecFile(path).status();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing.message()), HasSubstr(path));
+  EXPECT_FALSE(SaveSpecFile(*spec, "/nonexistent-dir/config.json").ok());
+}
+
+TEST(SpecFile, LoadErrorsNameTheFile) {
+  char path_template[] = "/tmp/spec_json_test.XXXXXX";
+  int fd = mkstemp(path_template);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "{\"ociVersion\": 5}", 17), 17);
+  close(fd);
+  absl::Status s = LoadSpecFile(path_template).status();
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr(absl::StrCat(path_template, ": ociVersion: expected a string")));
+  unlink(path_template);
+}
+
+}  // namespace
+}  // namespace oci
+}  // namespace kata
