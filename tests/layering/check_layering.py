@@ -1,0 +1,75 @@
+#!/usr/bin/python3
+"""Checks kata-cpp's dependency edges against its layering rules.
+
+Input: the output of `bazel query --output=graph --nograph:factored 'deps(...)'`.
+Every edge between two of the project's own targets is checked against RULES; each edge
+that breaks a rule is printed with the rule's reason, and the exit status is 1.
+
+The layers (an arrow reads "may be used by"):
+  src/libs  ->  src/libs/device  ->  src/agent
+  src/libs  ->  src/runtime/hypervisor  ->  src/runtime  ->  src/runtime/shim
+src/agent and src/runtime never see each other; src/libs depends on neither; nothing in
+src/ depends on tools/ or tests/.
+"""
+import re
+import sys
+
+# (from-package regex, to-package regex, why). Packages are written without "//".
+RULES = [
+    (r"src/libs(/|$)", r"src/(agent|runtime)(/|$)",
+     "src/libs is the bottom layer: it depends on nothing in src/agent or src/runtime"),
+    (r"src/libs/(?!device(/|$))", r"src/libs/device(/|$)",
+     "device update sits above the OCI model and the other libs"),
+    (r"src/agent(/|$)", r"src/runtime(/|$)", "the guest agent never depends on the host runtime"),
+    (r"src/runtime(/|$)", r"src/agent(/|$)", "the host runtime never depends on the guest agent"),
+    (r"src/runtime(/|$)", r"src/libs/device(/|$)",
+     "device update rewrites specs inside the guest; the host runtime does not use it"),
+    (r"src/runtime/hypervisor(/|$)", r"src/runtime($|/(?!hypervisor(/|$)))",
+     "hypervisor drivers sit below sandbox/container lifecycle and the shim"),
+    (r"src/(?!runtime/shim(/|$))", r"src/runtime/shim(/|$)",
+     "the shim is the top of the host side: nothing depends on it"),
+    (r"src(/|$)", r"(tools|tests)(/|$)", "product code never depends on tools or tests"),
+]
+
+EDGE = re.compile(r'^\s*"(?P<from>[^"]+)"\s*->\s*"(?P<to>[^"]+)"')
+
+
+def package(label):
+    """'//src/libs/oci:spec' -> 'src/libs/oci'; None for external or non-project labels."""
+    if not label.startswith("//"):
+        return None
+    return label[2:].split(":", 1)[0]
+
+
+def violations(lines):
+    found = []
+    for line in lines:
+        m = EDGE.match(line)
+        if not m:
+            continue
+        src, dst = package(m.group("from")), package(m.group("to"))
+        if src is None or dst is None:
+            continue
+        for from_re, to_re, why in RULES:
+            if re.match(from_re, src) and re.match(to_re, dst):
+                found.append("%s -> %s: %s" % (m.group("from"), m.group("to"), why))
+    return found
+
+
+def main():
+    lines = open(sys.argv[1]).readlines() if len(sys.argv) > 1 else sys.stdin.readlines()
+    edges = sum(1 for l in lines if EDGE.match(l))
+    if edges == 0:
+        print("check_layering: no dependency edges in the input; is it bazel query --output=graph?")
+        return 2
+    bad = violations(lines)
+    for v in bad:
+        print("forbidden dependency: " + v)
+    if bad:
+        return 1
+    print("check_layering: %d edges, no forbidden dependency" % edges)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
