@@ -5,7 +5,7 @@ installs them). This rule is the one place that knows how they are found: it ask
 for each library's link flags, links the code generators (protoc, grpc_cpp_plugin) into the
 repository, and writes a BUILD file with one target per dependency:
 
-    @system//:absl  @system//:protobuf  @system//:grpcpp  @system//:re2
+    @system//:absl  @system//:protobuf  @system//:protoc_lib  @system//:grpcpp  @system//:re2
     @system//:gtest  @system//:gtest_main  @system//:gmock  @system//:benchmark
     @system//:benchmark_main  @system//:rapidjson
     @system//:protoc  @system//:grpc_cpp_plugin   (executables)
@@ -32,6 +32,7 @@ _LIBRARIES = [
         "absl_time",
     ], "libabsl-dev", []),
     ("protobuf", ["protobuf"], "libprotobuf-dev", []),
+    ("protoc_lib", [], "libprotoc-dev", ["-lprotoc"]),  # for protoc plugins; ships no .pc
     ("grpcpp", ["grpc++"], "libgrpc++-dev", []),
     ("re2", ["re2"], "libre2-dev", []),
     ("gtest", ["gtest"], "libgtest-dev", []),
@@ -74,6 +75,10 @@ def _debian_system_libs_impl(ctx):
             deps = [":gtest"]
         if name == "benchmark_main":
             deps = [":benchmark"]
+        if name == "protoc_lib":
+            if not ctx.path("/usr/include/google/protobuf/compiler/plugin.h").exists:
+                fail("kata-cpp: Debian package libprotoc-dev is missing; " + _HINT)
+            deps = [":protobuf"]
         if name == "grpcpp":
             deps = [":protobuf", ":absl"]
         build.append("cc_library(name = %r, linkopts = %r, deps = %r)" % (name, linkopts, deps))
