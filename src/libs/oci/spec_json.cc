@@ -427,7 +427,11 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json) {
 }
 
 std::string SerializeSpec(const Spec& spec, const SerializeOptions& options) {
-  rapidjson::StringBuffer buffer;
+  // Start with room for what this thread wrote last time, so a large spec does not grow
+  // the buffer step by step.
+  thread_local size_t last_size = 4096;
+  rapidjson::StringBuffer buffer(nullptr, last_size + last_size / 8);
+  absl::Cleanup remember_size = [&] { last_size = buffer.GetSize(); };
   if (options.pretty) {
     rapidjson::PrettyWriter<rapidjson::StringBuffer> writer(buffer);
     writer.SetIndent(' ', 2);
