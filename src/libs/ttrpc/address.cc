@@ -1,0 +1,218 @@
+#include "src/libs/ttrpc/address.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vm_sockets.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "src/libs/base/status_util.h"
+
+namespace kata {
+namespace ttrpc {
+namespace {
+
+absl::Status Bad(absl::string_view text, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("ttrpc address \"", text, "\": ", why));
+}
+
+absl::StatusOr<sockaddr_un> UnixAddr(const Address& a, socklen_t* len) {
+  sockaddr_un sa = {};
+  sa.sun_family = AF_UNIX;
+  if (a.path.size() >= sizeof(sa.sun_path)) {
+    return Bad(a.text, absl::StrCat("socket path longer than ", sizeof(sa.sun_path) - 1));
+  }
+  std::memcpy(sa.sun_path, a.path.data(), a.path.size());
+  if (a.path[0] == '@') sa.sun_path[0] = '\0';
+  *len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + a.path.size() +
+                                (a.path[0] == '@' ? 0 : 1));
+  return sa;
+}
+
+// Connects once: the fd, or the errno.
+int ConnectOnce(const Address& a, int* err) {
+  int fd;
+  if (a.kind == Address::Kind::kVsock) {
+    fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      *err = errno;
+      return -1;
+    }
+    sockaddr_vm sa = {};
+    sa.svm_family = AF_VSOCK;
+    sa.svm_cid = a.cid;
+    sa.svm_port = a.port;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+      *err = errno;
+      close(fd);
+      return -1;
+    }
+    return fd;
+  }
+  socklen_t len = 0;
+  absl::StatusOr<sockaddr_un> sa = UnixAddr(a, &len);
+  if (!sa.ok()) {
+    *err = ENAMETOOLONG;
+    return -1;
+  }
+  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *err = errno;
+    return -1;
+  }
+  if (connect(fd, reinterpret_cast<sockaddr*>(&*sa), len) != 0) {
+    *err = errno;
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// The hybrid-vsock handshake: "CONNECT <port>\n", then a line that contains "OK".
+absl::Status HybridHandshake(int fd, const Address& a, absl::Time deadline) {
+  const std::string hello = absl::StrCat("CONNECT ", a.port, "\n");
+  if (write(fd, hello.data(), hello.size()) != static_cast<ssize_t>(hello.size())) {
+    return ErrnoStatus(errno, absl::StrCat("ttrpc dial ", a.text, ": send CONNECT"));
+  }
+  std::string line;
+  char c;
+  while (line.size() < 256) {
+    int ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
+    struct pollfd p = {fd, POLLIN, 0};
+    if (ms <= 0 || poll(&p, 1, ms) <= 0) {
+      return absl::DeadlineExceededError(absl::StrCat("ttrpc dial ", a.text, ": no answer to CONNECT"));
+    }
+    ssize_t n = read(fd, &c, 1);
+    if (n <= 0) return absl::UnavailableError(absl::StrCat("ttrpc dial ", a.text, ": closed during CONNECT"));
+    if (c == '\n') break;
+    line.push_back(c);
+  }
+  if (!absl::StrContains(line, "OK")) {
+    return absl::UnavailableError(absl::StrCat("ttrpc dial ", a.text, ": CONNECT refused: ", line));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Address> ParseAddress(absl::string_view text) {
+  Address a;
+  a.text = std::string(text);
+  absl::string_view rest = text;
+  if (absl::ConsumePrefix(&rest, "unix://") || absl::StartsWith(text, "/")) {
+    a.kind = Address::Kind::kUnix;
+    a.path = std::string(rest);
+    if (a.path.empty()) return Bad(text, "empty socket path");
+    if (a.path[0] != '/' && a.path[0] != '@') return Bad(text, "socket path must be absolute or @abstract");
+    return a;
+  }
+  if (absl::ConsumePrefix(&rest, "serial://")) {
+    a.kind = Address::Kind::kSerial;
+    a.path = std::string(rest);
+    if (a.path.empty() || a.path[0] != '/') return Bad(text, "device path must be absolute");
+    return a;
+  }
+  const bool hybrid = absl::ConsumePrefix(&rest, "hvsock://");
+  if (hybrid || absl::ConsumePrefix(&rest, "vsock://")) {
+    size_t colon = rest.rfind(':');
+    if (colon == absl::string_view::npos) return Bad(text, "expected ...:PORT");
+    if (!absl::SimpleAtoi(rest.substr(colon + 1), &a.port)) return Bad(text, "bad port");
+    absl::string_view head = rest.substr(0, colon);
+    if (hybrid) {
+      a.kind = Address::Kind::kHybridVsock;
+      a.path = std::string(head);
+      if (a.path.empty() || a.path[0] != '/') return Bad(text, "VMM socket path must be absolute");
+      return a;
+    }
+    a.kind = Address::Kind::kVsock;
+    int64_t cid;
+    if (!absl::SimpleAtoi(head, &cid) || cid < -1 || cid > 0xffffffffLL) return Bad(text, "bad CID");
+    a.cid = cid == -1 ? VMADDR_CID_ANY : static_cast<uint32_t>(cid);
+    return a;
+  }
+  return Bad(text, "expected unix://, vsock://, hvsock:// or serial://");
+}
+
+absl::StatusOr<int> Dial(const Address& a, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  if (a.kind == Address::Kind::kSerial) {
+    int fd = open(a.path.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return ErrnoStatus(errno, absl::StrCat("ttrpc dial ", a.text));
+    return fd;
+  }
+  absl::Duration backoff = absl::Milliseconds(2);
+  for (;;) {
+    int err = 0;
+    int fd = ConnectOnce(a, &err);
+    if (fd >= 0) {
+      if (a.kind == Address::Kind::kHybridVsock) {
+        absl::Status s = HybridHandshake(fd, a, deadline);
+        if (!s.ok()) {
+          close(fd);
+          return s;
+        }
+      }
+      return fd;
+    }
+    const bool retry = err == ECONNREFUSED || err == ENOENT || err == EAGAIN ||
+                       err == ECONNRESET || err == ETIMEDOUT;
+    if (!retry || absl::Now() + backoff > deadline) {
+      return ErrnoStatus(err, absl::StrCat("ttrpc dial ", a.text));
+    }
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Milliseconds(100));
+  }
+}
+
+absl::StatusOr<int> Listen(const Address& a) {
+  if (a.kind == Address::Kind::kVsock) {
+    int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return ErrnoStatus(errno, absl::StrCat("ttrpc listen ", a.text, ": socket"));
+    sockaddr_vm sa = {};
+    sa.svm_family = AF_VSOCK;
+    sa.svm_cid = a.cid;
+    sa.svm_port = a.port;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || listen(fd, 128) != 0) {
+      int err = errno;
+      close(fd);
+      return ErrnoStatus(err, absl::StrCat("ttrpc listen ", a.text));
+    }
+    return fd;
+  }
+  if (a.kind != Address::Kind::kUnix) {
+    return absl::InvalidArgumentError(absl::StrCat("ttrpc listen ", a.text, ": cannot listen on this kind of address"));
+  }
+  socklen_t len = 0;
+  absl::StatusOr<sockaddr_un> sa = UnixAddr(a, &len);
+  if (!sa.ok()) return sa.status();
+  if (a.path[0] != '@') {
+    struct stat st;
+    if (lstat(a.path.c_str(), &st) == 0) {
+      if (!S_ISSOCK(st.st_mode)) {
+        return absl::AlreadyExistsError(absl::StrCat("ttrpc listen ", a.text, ": a non-socket file is in the way"));
+      }
+      unlink(a.path.c_str());
+    }
+  }
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("ttrpc listen ", a.text, ": socket"));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&*sa), len) != 0 || listen(fd, 128) != 0) {
+    int err = errno;
+    close(fd);
+    return ErrnoStatus(err, absl::StrCat("ttrpc listen ", a.text));
+  }
+  return fd;
+}
+
+}  // namespace ttrpc
+}  // namespace kata

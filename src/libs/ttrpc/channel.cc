@@ -1,0 +1,118 @@
+#include "src/libs/ttrpc/channel.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cstdint>
+
+#include "absl/strings/str_cat.h"
+
+namespace kata {
+namespace ttrpc {
+namespace {
+
+bool IsSocket(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+}  // namespace
+
+Channel::Channel(int fd) : fd_(fd), is_socket_(IsSocket(fd)) {
+  if (!is_socket_) wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+Channel::~Channel() {
+  Shutdown();
+  close(fd_);
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+void Channel::Shutdown() {
+  if (shut_down_.exchange(true, std::memory_order_acq_rel)) return;
+  if (is_socket_) {
+    shutdown(fd_, SHUT_RDWR);
+  } else if (wake_fd_ >= 0) {
+    uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof one);
+  }
+}
+
+long Channel::ReadSome(char* buf, size_t size) {
+  for (;;) {
+    if (!is_socket_) {
+      if (shut_down_.load(std::memory_order_acquire)) return 0;
+      struct pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      int r = poll(fds, wake_fd_ >= 0 ? 2 : 1, -1);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return -errno;
+      }
+      if (wake_fd_ >= 0 && (fds[1].revents & POLLIN)) return 0;
+      if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    }
+    ssize_t n = read(fd_, buf, size);
+    if (n >= 0) return static_cast<long>(n);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN && !is_socket_) continue;
+    return -errno;
+  }
+}
+
+absl::Status Channel::WriteFrame(FrameHeader header, absl::string_view data) {
+  if (data.size() > kMaxFrameData) {
+    return absl::ResourceExhaustedError(absl::StrCat("ttrpc: message of ", data.size(),
+                                                     " bytes exceeds the maximum of ",
+                                                     kMaxFrameData));
+  }
+  header.length = static_cast<uint32_t>(data.size());
+  char head[kFrameHeaderSize];
+  EncodeFrameHeader(header, head);
+  struct iovec iov[2] = {{head, kFrameHeaderSize},
+                         {const_cast<char*>(data.data()), data.size()}};
+  int iovcnt = data.empty() ? 1 : 2;
+  struct iovec* cur = iov;
+
+  absl::MutexLock lock(&write_mu_);
+  if (broken_ || is_shut_down()) return absl::UnavailableError("ttrpc: connection closed");
+  while (iovcnt > 0) {
+    ssize_t n;
+    if (is_socket_) {
+      struct msghdr msg = {};
+      msg.msg_iov = cur;
+      msg.msg_iovlen = static_cast<size_t>(iovcnt);
+      n = sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    } else {
+      n = writev(fd_, cur, iovcnt);
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        struct pollfd p = {fd_, POLLOUT, 0};
+        poll(&p, 1, 100);
+        continue;
+      }
+      broken_ = true;
+      return absl::UnavailableError(absl::StrCat("ttrpc: write failed: errno ", errno));
+    }
+    size_t left = static_cast<size_t>(n);
+    while (iovcnt > 0 && left >= cur->iov_len) {
+      left -= cur->iov_len;
+      ++cur;
+      --iovcnt;
+    }
+    if (iovcnt > 0) {
+      cur->iov_base = static_cast<char*>(cur->iov_base) + left;
+      cur->iov_len -= left;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ttrpc
+}  // namespace kata

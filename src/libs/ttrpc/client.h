@@ -1,0 +1,153 @@
+// A ttRPC client: many concurrent calls multiplexed over one connection.
+//
+//   KATA_ASSIGN_OR_RETURN(auto client, kata::ttrpc::Client::Dial("unix:///run/x.sock"));
+//   grpc::CheckRequest req;
+//   grpc::HealthCheckResponse resp;
+//   KATA_RETURN_IF_ERROR(client->Call("grpc.Health", "Check", req, &resp,
+//                                     {.timeout = absl::Seconds(1)}));
+//
+// (Generated `<Service>Ttrpc::Client` classes wrap this with one typed method per rpc.)
+//
+// Promises:
+// - Thread-safe: any number of threads call at once; answers are matched by stream id.
+// - A call returns its server's status, DEADLINE_EXCEEDED when CallOptions::timeout passes
+//   (the server is told the timeout too), RESOURCE_EXHAUSTED for a request over the 4 MiB
+//   frame limit (nothing is sent), and UNAVAILABLE promptly for every pending and later call
+//   once the connection closes or breaks.
+#ifndef KATA_SRC_LIBS_TTRPC_CLIENT_H_
+#define KATA_SRC_LIBS_TTRPC_CLIENT_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "src/libs/ttrpc/channel.h"
+#include "src/libs/ttrpc/service.h"
+
+namespace kata {
+namespace ttrpc {
+
+struct CallOptions {
+  absl::Duration timeout = absl::InfiniteDuration();
+  std::vector<std::pair<std::string, std::string>> metadata;
+};
+
+namespace internal {
+struct PendingCall;
+}  // namespace internal
+
+class Client;
+
+// A streaming call. Not thread-safe: one thread sends, one receives (they may differ).
+class ClientStream {
+ public:
+  ~ClientStream();
+  ClientStream(const ClientStream&) = delete;
+  ClientStream& operator=(const ClientStream&) = delete;
+
+  // Client/bidi streaming: sends one message; CloseSend ends the client's side.
+  absl::Status Send(absl::string_view message);
+  absl::Status CloseSend();
+  // Server/bidi streaming: the next message, or false once the server's side has ended
+  // (then Finish tells how).
+  bool Recv(std::string* message);
+  // Waits for the call's end: the final status, and the response payload for a
+  // client-streaming call.
+  absl::StatusOr<std::string> Finish();
+
+ private:
+  friend class Client;
+  ClientStream(Client* client, uint32_t stream_id, std::shared_ptr<internal::PendingCall> pending,
+               absl::Time deadline, bool send_closed);
+
+  Client* client_;
+  uint32_t stream_id_;
+  std::shared_ptr<internal::PendingCall> pending_;
+  absl::Time deadline_;
+  bool send_closed_;
+};
+
+class Client {
+ public:
+  // Connects to `address` (see address.h), retrying until `connect_timeout`.
+  static absl::StatusOr<std::unique_ptr<Client>> Dial(
+      absl::string_view address, absl::Duration connect_timeout = absl::Seconds(5));
+
+  // Uses a connected stream (takes ownership of `fd`).
+  explicit Client(int fd);
+  ~Client();  // Close()
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // A unary call on serialized messages: the response payload, or the call's status.
+  absl::StatusOr<std::string> Call(absl::string_view service, absl::string_view method,
+                                   absl::string_view request, const CallOptions& options = {});
+
+  // A unary call on protobuf messages (lite API).
+  template <class Request, class Response>
+  absl::Status Call(absl::string_view service, absl::string_view method, const Request& request,
+                    Response* response, const CallOptions& options = {}) {
+    absl::StatusOr<std::string> payload =
+        Call(service, method, request.SerializeAsString(), options);
+    if (!payload.ok()) return payload.status();
+    if (!response->ParseFromString(*payload)) {
+      return absl::InternalError(
+          absl::StrCat("ttrpc: ", service, "/", method, ": cannot parse the response"));
+    }
+    return absl::OkStatus();
+  }
+
+  // Starts a streaming call. For kServerStreaming `request` is the one request message; for
+  // client/bidi streaming it is sent as the first message when not empty.
+  absl::StatusOr<std::unique_ptr<ClientStream>> OpenStream(absl::string_view service,
+                                                           absl::string_view method,
+                                                           MethodKind kind,
+                                                           absl::string_view request,
+                                                           const CallOptions& options = {});
+
+  // Closes the connection: pending calls fail with UNAVAILABLE. Idempotent.
+  void Close();
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
+
+ private:
+  friend class ClientStream;
+
+  // Sends a Request frame and registers `pending` under a new stream id.
+  absl::StatusOr<uint32_t> Start(absl::string_view service, absl::string_view method,
+                                 absl::string_view request, const CallOptions& options,
+                                 uint8_t flags,
+                                 const std::shared_ptr<internal::PendingCall>& pending,
+                                 absl::Time* deadline);
+  void Forget(uint32_t stream_id);
+  void ReadLoop();
+
+
+ public:
+  // The FrameDecoder sink, called by the reader thread only.
+  void OnFrame(const FrameHeader& header, absl::string_view data);
+  void OnOversized(const FrameHeader& header);
+
+ private:
+  Channel channel_;
+  std::atomic<bool> closed_{false};
+  absl::Mutex mu_;
+  uint32_t next_stream_id_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<uint32_t, std::shared_ptr<internal::PendingCall>> pending_
+      ABSL_GUARDED_BY(mu_);
+  std::thread reader_;
+};
+
+}  // namespace ttrpc
+}  // namespace kata
+
+#endif  // KATA_SRC_LIBS_TTRPC_CLIENT_H_

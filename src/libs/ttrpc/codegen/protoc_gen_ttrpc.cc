@@ -1,0 +1,292 @@
+// protoc-gen-ttrpc: generates kata-cpp ttRPC bindings for the services of a .proto file.
+//
+// For `foo.proto` it writes `foo.ttrpc.pb.h` and `foo.ttrpc.pb.cc`; for each service S of
+// package p they define `p::STtrpc` with
+//   - `Service`: derive from it and override the rpcs (each answers UNIMPLEMENTED until
+//     overridden); register the object with kata::ttrpc::Server;
+//   - `Client`: one typed method per rpc over a kata::ttrpc::Client.
+// The wire names are the proto's: service "p.S", method "M". The generated code uses only
+// the protobuf lite API, so it works with optimize_for = LITE_RUNTIME.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/compiler/code_generator.h"
+#include "google/protobuf/compiler/plugin.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/io/printer.h"
+#include "google/protobuf/io/zero_copy_stream.h"
+
+namespace kata {
+namespace ttrpc {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FileDescriptor;
+using google::protobuf::MethodDescriptor;
+using google::protobuf::ServiceDescriptor;
+using google::protobuf::compiler::GeneratorContext;
+
+std::string StripProto(const std::string& name) {
+  return name.size() > 6 && name.substr(name.size() - 6) == ".proto"
+             ? name.substr(0, name.size() - 6)
+             : name;
+}
+
+std::string Namespace(const std::string& package) {
+  return package.empty() ? "" : absl::StrCat("::", absl::StrReplaceAll(package, {{".", "::"}}));
+}
+
+// The C++ class protoc gives a message: "::pkg::Outer_Inner".
+std::string ClassName(const Descriptor* d) {
+  const std::string& package = d->file()->package();
+  std::string local = d->full_name().substr(package.empty() ? 0 : package.size() + 1);
+  return absl::StrCat(Namespace(package), "::", absl::StrReplaceAll(local, {{".", "_"}}));
+}
+
+enum class Kind { kUnary, kClientStreaming, kServerStreaming, kBidi };
+
+Kind KindOf(const MethodDescriptor* m) {
+  if (m->client_streaming() && m->server_streaming()) return Kind::kBidi;
+  if (m->client_streaming()) return Kind::kClientStreaming;
+  if (m->server_streaming()) return Kind::kServerStreaming;
+  return Kind::kUnary;
+}
+
+const char* KindEnum(Kind k) {
+  switch (k) {
+    case Kind::kUnary:
+      return "::kata::ttrpc::MethodKind::kUnary";
+    case Kind::kClientStreaming:
+      return "::kata::ttrpc::MethodKind::kClientStreaming";
+    case Kind::kServerStreaming:
+      return "::kata::ttrpc::MethodKind::kServerStreaming";
+    case Kind::kBidi:
+      return "::kata::ttrpc::MethodKind::kBidiStreaming";
+  }
+  return "";
+}
+
+// The handler's parameters after `context` (declaration form).
+std::string ServerParams(const MethodDescriptor* m) {
+  const std::string in = ClassName(m->input_type());
+  const std::string out = ClassName(m->output_type());
+  switch (KindOf(m)) {
+    case Kind::kUnary:
+      return absl::StrCat("const ", in, "& request, ", out, "* response");
+    case Kind::kServerStreaming:
+      return absl::StrCat("const ", in, "& request, ::kata::ttrpc::ServerWriter<", out, ">* writer");
+    case Kind::kClientStreaming:
+      return absl::StrCat("::kata::ttrpc::ServerReader<", in, ">* reader, ", out, "* response");
+    case Kind::kBidi:
+      return absl::StrCat("::kata::ttrpc::ServerReader<", in, ">* reader, ::kata::ttrpc::ServerWriter<",
+                          out, ">* writer");
+  }
+  return "";
+}
+
+std::string ClientDecl(const MethodDescriptor* m, bool with_default) {
+  const std::string in = ClassName(m->input_type());
+  const std::string out = ClassName(m->output_type());
+  const std::string opts = absl::StrCat("const ::kata::ttrpc::CallOptions& options",
+                                        with_default ? " = {}" : "");
+  switch (KindOf(m)) {
+    case Kind::kUnary:
+      return absl::StrCat("::absl::Status ", m->name(), "(const ", in, "& request, ", out,
+                          "* response, ", opts, ") const");
+    case Kind::kServerStreaming:
+      return absl::StrCat("::absl::StatusOr<std::unique_ptr<::kata::ttrpc::ClientStream>> ",
+                          m->name(), "(const ", in, "& request, ", opts, ") const");
+    case Kind::kClientStreaming:
+    case Kind::kBidi:
+      return absl::StrCat("::absl::StatusOr<std::unique_ptr<::kata::ttrpc::ClientStream>> ",
+                          m->name(), "(", opts, ") const");
+  }
+  return "";
+}
+
+std::string Header(const FileDescriptor* file, const std::string& stem) {
+  std::string guard = absl::StrCat(absl::StrReplaceAll(stem, {{"/", "_"}, {".", "_"}, {"-", "_"}}),
+                                   "_TTRPC_PB_H_");
+  for (char& c : guard) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+  std::string h = absl::StrCat(
+      "// Generated by protoc-gen-ttrpc from ", file->name(), ". Do not edit.\n",
+      "#ifndef ", guard, "\n#define ", guard, "\n\n",
+      "#include <memory>\n\n",
+      "#include \"absl/status/status.h\"\n#include \"absl/status/statusor.h\"\n",
+      "#include \"absl/strings/string_view.h\"\n#include \"absl/types/span.h\"\n",
+      "#include \"", stem, ".pb.h\"\n",
+      "#include \"src/libs/ttrpc/client.h\"\n#include \"src/libs/ttrpc/service.h\"\n\n");
+  const std::string ns = file->package();
+  for (absl::string_view part : absl::StrSplit(ns, '.', absl::SkipEmpty())) {
+    absl::StrAppend(&h, "namespace ", part, " {\n");
+  }
+  for (int i = 0; i < file->service_count(); ++i) {
+    const ServiceDescriptor* s = file->service(i);
+    absl::StrAppend(&h, "\n// ttRPC bindings of service ", s->full_name(), ".\n",
+                    "class ", s->name(), "Ttrpc final {\n public:\n",
+                    "  static constexpr char kServiceName[] = \"", s->full_name(), "\";\n\n",
+                    "  // Override the rpcs this server implements; the rest answer UNIMPLEMENTED.\n",
+                    "  class Service : public ::kata::ttrpc::Service {\n   public:\n",
+                    "    ::absl::string_view ServiceName() const final { return kServiceName; }\n",
+                    "    ::absl::Span<const ::kata::ttrpc::Method> Methods() const final;\n\n");
+    for (int j = 0; j < s->method_count(); ++j) {
+      const MethodDescriptor* m = s->method(j);
+      absl::StrAppend(&h, "    virtual ::absl::Status ", m->name(),
+                      "(::kata::ttrpc::ServerContext& context, ", ServerParams(m), ");\n");
+    }
+    absl::StrAppend(&h, "  };\n\n",
+                    "  // Typed calls over a connection (which must outlive this object).\n",
+                    "  class Client {\n   public:\n",
+                    "    explicit Client(::kata::ttrpc::Client* channel) : channel_(channel) {}\n\n");
+    for (int j = 0; j < s->method_count(); ++j) {
+      absl::StrAppend(&h, "    ", ClientDecl(s->method(j), true), ";\n");
+    }
+    absl::StrAppend(&h, "\n   private:\n    ::kata::ttrpc::Client* channel_;\n  };\n};\n");
+  }
+  absl::StrAppend(&h, "\n");
+  std::vector<std::string> parts = absl::StrSplit(ns, '.', absl::SkipEmpty());
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    absl::StrAppend(&h, "}  // namespace ", *it, "\n");
+  }
+  absl::StrAppend(&h, "\n#endif  // ", guard, "\n");
+  return h;
+}
+
+std::string Source(const FileDescriptor* file, const std::string& stem) {
+  std::string c = absl::StrCat("// Generated by protoc-gen-ttrpc from ", file->name(),
+                               ". Do not edit.\n#include \"", stem, ".ttrpc.pb.h\"\n\n",
+                               "#include <string>\n\n");
+  const std::string ns = file->package();
+  std::vector<std::string> parts = absl::StrSplit(ns, '.', absl::SkipEmpty());
+  for (const std::string& part : parts) absl::StrAppend(&c, "namespace ", part, " {\n");
+  for (int i = 0; i < file->service_count(); ++i) {
+    const ServiceDescriptor* s = file->service(i);
+    const std::string cls = absl::StrCat(s->name(), "Ttrpc");
+    absl::StrAppend(&c, "\nconstexpr char ", cls, "::kServiceName[];\n\nnamespace {\n");
+    for (int j = 0; j < s->method_count(); ++j) {
+      const MethodDescriptor* m = s->method(j);
+      const std::string in = ClassName(m->input_type());
+      const std::string out = ClassName(m->output_type());
+      const std::string where = absl::StrCat(s->full_name(), "/", m->name());
+      absl::StrAppend(&c, "\n::absl::Status ", s->name(), "_", m->name(),
+                      "_Handler(::kata::ttrpc::Service& service, ::kata::ttrpc::ServerContext& context) {\n",
+                      "  auto& impl = static_cast<", cls, "::Service&>(service);\n");
+      const Kind k = KindOf(m);
+      if (k == Kind::kUnary || k == Kind::kServerStreaming) {
+        absl::StrAppend(&c, "  ", in, " request;\n",
+                        "  const ::absl::string_view payload = context.request_payload();\n",
+                        "  if (!request.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {\n",
+                        "    return ::absl::InvalidArgumentError(\"", where, ": cannot parse the request\");\n",
+                        "  }\n");
+      }
+      switch (k) {
+        case Kind::kUnary:
+          absl::StrAppend(&c, "  ", out, " response;\n",
+                          "  ::absl::Status status = impl.", m->name(), "(context, request, &response);\n",
+                          "  if (status.ok()) response.SerializeToString(context.mutable_response_payload());\n",
+                          "  return status;\n");
+          break;
+        case Kind::kServerStreaming:
+          absl::StrAppend(&c, "  ::kata::ttrpc::ServerWriter<", out, "> writer(context);\n",
+                          "  return impl.", m->name(), "(context, request, &writer);\n");
+          break;
+        case Kind::kClientStreaming:
+          absl::StrAppend(&c, "  ::kata::ttrpc::ServerReader<", in, "> reader(context);\n",
+                          "  ", out, " response;\n",
+                          "  ::absl::Status status = impl.", m->name(), "(context, &reader, &response);\n",
+                          "  if (status.ok()) status = reader.status();\n",
+                          "  if (status.ok()) response.SerializeToString(context.mutable_response_payload());\n",
+                          "  return status;\n");
+          break;
+        case Kind::kBidi:
+          absl::StrAppend(&c, "  ::kata::ttrpc::ServerReader<", in, "> reader(context);\n",
+                          "  ::kata::ttrpc::ServerWriter<", out, "> writer(context);\n",
+                          "  ::absl::Status status = impl.", m->name(), "(context, &reader, &writer);\n",
+                          "  if (status.ok()) status = reader.status();\n",
+                          "  return status;\n");
+          break;
+      }
+      absl::StrAppend(&c, "}\n");
+    }
+    absl::StrAppend(&c, "\nconstexpr ::kata::ttrpc::Method k", s->name(), "Methods[] = {\n");
+    for (int j = 0; j < s->method_count(); ++j) {
+      const MethodDescriptor* m = s->method(j);
+      absl::StrAppend(&c, "    {\"", m->name(), "\", ", KindEnum(KindOf(m)), ", &", s->name(), "_",
+                      m->name(), "_Handler},\n");
+    }
+    absl::StrAppend(&c, "};\n\n}  // namespace\n\n",
+                    "::absl::Span<const ::kata::ttrpc::Method> ", cls, "::Service::Methods() const {\n",
+                    "  return k", s->name(), "Methods;\n}\n");
+    for (int j = 0; j < s->method_count(); ++j) {
+      const MethodDescriptor* m = s->method(j);
+      absl::StrAppend(&c, "\n::absl::Status ", cls, "::Service::", m->name(),
+                      "(::kata::ttrpc::ServerContext&, ", ServerParams(m), ") {\n",
+                      "  return ::absl::UnimplementedError(\"", s->full_name(), "/", m->name(),
+                      " is not implemented\");\n}\n");
+    }
+    for (int j = 0; j < s->method_count(); ++j) {
+      const MethodDescriptor* m = s->method(j);
+      std::string decl = ClientDecl(m, false);
+      // "RET Name(args) const" -> "RET Cls::Client::Name(args) const"
+      const std::string name_paren = absl::StrCat(" ", m->name(), "(");
+      decl.replace(decl.find(name_paren), name_paren.size(),
+                   absl::StrCat(" ", cls, "::Client::", m->name(), "("));
+      absl::StrAppend(&c, "\n", decl, " {\n");
+      switch (KindOf(m)) {
+        case Kind::kUnary:
+          absl::StrAppend(&c, "  return channel_->Call(kServiceName, \"", m->name(),
+                          "\", request, response, options);\n");
+          break;
+        case Kind::kServerStreaming:
+          absl::StrAppend(&c, "  return channel_->OpenStream(kServiceName, \"", m->name(), "\", ",
+                          KindEnum(KindOf(m)), ", request.SerializeAsString(), options);\n");
+          break;
+        case Kind::kClientStreaming:
+        case Kind::kBidi:
+          absl::StrAppend(&c, "  return channel_->OpenStream(kServiceName, \"", m->name(), "\", ",
+                          KindEnum(KindOf(m)), ", \"\", options);\n");
+          break;
+      }
+      absl::StrAppend(&c, "}\n");
+    }
+  }
+  absl::StrAppend(&c, "\n");
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    absl::StrAppend(&c, "}  // namespace ", *it, "\n");
+  }
+  return c;
+}
+
+class TtrpcGenerator : public google::protobuf::compiler::CodeGenerator {
+ public:
+  bool Generate(const FileDescriptor* file, const std::string& parameter,
+                GeneratorContext* context, std::string* error) const override {
+    const std::string stem = StripProto(file->name());
+    for (const auto& [name, text] : {std::pair{stem + ".ttrpc.pb.h", Header(file, stem)},
+                                     std::pair{stem + ".ttrpc.pb.cc", Source(file, stem)}}) {
+      std::unique_ptr<google::protobuf::io::ZeroCopyOutputStream> out(context->Open(name));
+      google::protobuf::io::Printer printer(out.get(), '$');
+      printer.PrintRaw(text);
+      if (printer.failed()) {
+        *error = "protoc-gen-ttrpc: cannot write " + name;
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
+}  // namespace
+}  // namespace ttrpc
+}  // namespace kata
+
+int main(int argc, char* argv[]) {
+  kata::ttrpc::TtrpcGenerator generator;
+  return google::protobuf::compiler::PluginMain(argc, argv, &generator);
+}

@@ -1,0 +1,84 @@
+#include "src/libs/ttrpc/internal/worker_pool.h"
+
+#include <utility>
+
+namespace kata {
+namespace ttrpc {
+namespace internal {
+
+WorkerPool::WorkerPool(int max_threads, absl::Duration idle_timeout)
+    : max_threads_(max_threads < 1 ? 1 : max_threads), idle_timeout_(idle_timeout) {}
+
+WorkerPool::~WorkerPool() { Stop(); }
+
+int WorkerPool::threads() const {
+  absl::MutexLock lock(&mu_);
+  return threads_;
+}
+
+void WorkerPool::Submit(std::function<void()> task) {
+  std::vector<std::thread> to_join;
+  {
+    absl::MutexLock lock(&mu_);
+    tasks_.push_back(std::move(task));
+    to_join.swap(finished_);
+    if (idle_ > 0) {
+      work_cv_.Signal();
+    } else if (threads_ < max_threads_ && !stopping_) {
+      ++threads_;
+      std::thread t(&WorkerPool::Work, this);
+      const std::thread::id id = t.get_id();
+      live_.emplace(id, std::move(t));
+    }
+  }
+  for (std::thread& t : to_join) t.join();
+}
+
+void WorkerPool::Work() {
+  absl::MutexLock lock(&mu_);
+  for (;;) {
+    while (tasks_.empty() && !stopping_) {
+      ++idle_;
+      const bool timed_out = work_cv_.WaitWithTimeout(&mu_, idle_timeout_);
+      --idle_;
+      if (timed_out && tasks_.empty() && !stopping_) {
+        Leave();
+        return;
+      }
+    }
+    if (tasks_.empty()) break;  // stopping and drained
+    std::function<void()> task = std::move(tasks_.front());
+    tasks_.pop_front();
+    mu_.Unlock();
+    task();
+    task = nullptr;
+    mu_.Lock();
+  }
+  Leave();
+}
+
+void WorkerPool::Leave() {
+  auto it = live_.find(std::this_thread::get_id());
+  if (it != live_.end()) {
+    finished_.push_back(std::move(it->second));
+    live_.erase(it);
+  }
+  --threads_;
+  exited_cv_.SignalAll();
+}
+
+void WorkerPool::Stop() {
+  std::vector<std::thread> to_join;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    work_cv_.SignalAll();
+    while (threads_ > 0) exited_cv_.Wait(&mu_);
+    to_join.swap(finished_);
+  }
+  for (std::thread& t : to_join) t.join();
+}
+
+}  // namespace internal
+}  // namespace ttrpc
+}  // namespace kata

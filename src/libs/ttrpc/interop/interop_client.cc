@@ -1,0 +1,369 @@
+// interop_client: runs one named interop test (or the benchmark load) against a ttRPC
+// server of ttrpc.interop.Echo on a unix socket. The same contract as the Go client in
+// tests/ttrpc_interop/go/client.
+//
+//   interop_client --socket PATH --test NAME
+//   interop_client --socket PATH --test bench --concurrency N --payload BYTES --seconds S
+// Prints "PASS NAME ..." / "FAIL NAME: reason" (exit 0/1), or a JSON line for bench.
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <mutex>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "src/libs/protocols/ttrpc.pb.h"
+#include "src/libs/ttrpc/client.h"
+#include "src/libs/ttrpc/frame.h"
+#include "src/libs/ttrpc/interop/echo.ttrpc.pb.h"
+
+namespace {
+
+using ::kata::ttrpc::CallOptions;
+using ::ttrpc::interop::EchoRequest;
+using ::ttrpc::interop::EchoResponse;
+using EchoClient = ::ttrpc::interop::EchoTtrpc::Client;
+
+struct Flags {
+  std::string socket;
+  std::string test;
+  int concurrency = 1;
+  size_t payload = 64;
+  double seconds = 5;
+};
+
+std::string Fail(const std::string& why) { return why.empty() ? "failed" : why; }
+
+std::string Pattern(size_t n) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(i % 251);
+  return s;
+}
+
+// Returns "" on success, else the reason.
+std::string Unary(EchoClient& echo) {
+  EchoRequest req;
+  req.set_payload("hello");
+  EchoResponse resp;
+  CallOptions options;
+  options.metadata = {{"k1", "v1"}, {"k2", "v2"}};
+  absl::Status s = echo.Echo(req, &resp, options);
+  if (!s.ok()) return s.ToString();
+  if (resp.payload() != "hello") return "wrong payload: " + resp.payload();
+  std::string md = absl::StrJoin(resp.metadata(), ",");
+  if (md != "k1=v1,k2=v2") return "wrong metadata: " + md;
+  return "";
+}
+
+std::string Concurrent(EchoClient& echo) {
+  constexpr int kCalls = 1000;
+  std::atomic<int> bad{0};
+  std::string first_error;
+  std::mutex mu;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kCalls; ++t) {
+    threads.emplace_back([&, t] {
+      EchoRequest req;
+      req.set_payload(absl::StrCat("call-", t));
+      EchoResponse resp;
+      absl::Status s = echo.Echo(req, &resp);
+      if (!s.ok() || resp.payload() != req.payload()) {
+        ++bad;
+        std::lock_guard<std::mutex> lock(mu);
+        if (first_error.empty()) first_error = s.ok() ? "mismatched answer" : s.ToString();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  if (bad > 0) return absl::StrCat(bad.load(), " of ", kCalls, " calls failed: ", first_error);
+  return "";
+}
+
+std::string Large(EchoClient& echo) {
+  EchoRequest req;
+  req.set_payload(Pattern(3 << 20));
+  EchoResponse resp;
+  absl::Status s = echo.Echo(req, &resp);
+  if (!s.ok()) return s.ToString();
+  if (resp.payload() != req.payload()) return "payload corrupted";
+  return "";
+}
+
+// Writes a raw over-limit frame on its own connection and expects RESOURCE_EXHAUSTED on
+// that stream, then a working call on the same connection: the peer server's behaviour.
+std::string RawOverlimit(const std::string& socket_path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un sa = {};
+  sa.sun_family = AF_UNIX;
+  std::strncpy(sa.sun_path, socket_path.c_str(), sizeof(sa.sun_path) - 1);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return "raw connect failed";
+  auto write_all = [fd](const std::string& s) {
+    size_t done = 0;
+    while (done < s.size()) {
+      ssize_t n = write(fd, s.data() + done, s.size() - done);
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  };
+  auto read_frame = [fd](kata::ttrpc::FrameHeader* h, std::string* data) {
+    char head[kata::ttrpc::kFrameHeaderSize];
+    size_t got = 0;
+    while (got < sizeof head) {
+      ssize_t n = read(fd, head + got, sizeof head - got);
+      if (n <= 0) return false;
+      got += static_cast<size_t>(n);
+    }
+    *h = kata::ttrpc::DecodeFrameHeader(head);
+    data->resize(h->length);
+    got = 0;
+    while (got < h->length) {
+      ssize_t n = read(fd, &(*data)[got], h->length - got);
+      if (n <= 0) return false;
+      got += static_cast<size_t>(n);
+    }
+    return true;
+  };
+  std::string result;
+  {
+    kata::ttrpc::FrameHeader h;
+    h.length = 5u << 20;
+    h.stream_id = 1;
+    h.type = 1;
+    char head[kata::ttrpc::kFrameHeaderSize];
+    kata::ttrpc::EncodeFrameHeader(h, head);
+    std::string frame(head, sizeof head);
+    frame.append(h.length, 'x');
+    std::string data;
+    kata::ttrpc::FrameHeader rh;
+    ::ttrpc::Response response;
+    if (!write_all(frame) || !read_frame(&rh, &data) || !response.ParseFromString(data)) {
+      result = "no answer to an over-limit frame";
+    } else if (rh.stream_id != 1 || response.status().code() != 8) {
+      result = absl::StrCat("over-limit frame answered with stream ", rh.stream_id, " code ",
+                            response.status().code());
+    }
+  }
+  if (result.empty()) {
+    ::ttrpc::Request req;
+    req.set_service("ttrpc.interop.Echo");
+    req.set_method("Echo");
+    EchoRequest echo;
+    echo.set_payload("after");
+    req.set_payload(echo.SerializeAsString());
+    std::string body = req.SerializeAsString();
+    kata::ttrpc::FrameHeader h;
+    h.length = static_cast<uint32_t>(body.size());
+    h.stream_id = 3;
+    h.type = 1;
+    char head[kata::ttrpc::kFrameHeaderSize];
+    kata::ttrpc::EncodeFrameHeader(h, head);
+    std::string data;
+    kata::ttrpc::FrameHeader rh;
+    ::ttrpc::Response response;
+    EchoResponse er;
+    if (!write_all(std::string(head, sizeof head) + body) || !read_frame(&rh, &data) ||
+        !response.ParseFromString(data) || response.status().code() != 0 ||
+        !er.ParseFromString(response.payload()) || er.payload() != "after") {
+      result = "the connection did not survive an over-limit frame";
+    }
+  }
+  close(fd);
+  return result;
+}
+
+std::string Overlimit(EchoClient& echo, const std::string& socket_path) {
+  EchoRequest req;
+  req.set_payload(std::string(5 << 20, 'x'));
+  EchoResponse resp;
+  absl::Status s = echo.Echo(req, &resp);
+  if (s.code() != absl::StatusCode::kResourceExhausted) {
+    return "expected RESOURCE_EXHAUSTED, got " + s.ToString();
+  }
+  if (std::string r = Unary(echo); !r.empty()) return "after the over-limit call: " + r;
+  return RawOverlimit(socket_path);
+}
+
+std::string Deadline(EchoClient& echo) {
+  EchoRequest req;
+  req.set_sleep_ms(2000);
+  EchoResponse resp;
+  CallOptions options;
+  options.timeout = absl::Milliseconds(200);
+  absl::Time start = absl::Now();
+  absl::Status s = echo.Echo(req, &resp, options);
+  absl::Duration took = absl::Now() - start;
+  if (s.code() != absl::StatusCode::kDeadlineExceeded) {
+    return "expected DEADLINE_EXCEEDED, got " + s.ToString();
+  }
+  if (took > absl::Seconds(1)) return absl::StrCat("deadline noticed only after ", absl::FormatDuration(took));
+  if (std::string r = Unary(echo); !r.empty()) return "after the deadline: " + r;
+  return "";
+}
+
+std::string UnknownMethod(kata::ttrpc::Client& client) {
+  absl::StatusOr<std::string> r = client.Call("ttrpc.interop.Echo", "NoSuchMethod", "");
+  if (r.status().code() != absl::StatusCode::kUnimplemented) {
+    return "unknown method: expected UNIMPLEMENTED, got " + r.status().ToString();
+  }
+  r = client.Call("no.such.Service", "Echo", "");
+  if (r.status().code() != absl::StatusCode::kUnimplemented) {
+    return "unknown service: expected UNIMPLEMENTED, got " + r.status().ToString();
+  }
+  return "";
+}
+
+std::string ErrorStatus(EchoClient& echo) {
+  EchoRequest req;
+  req.set_fail_code(5);
+  req.set_fail_message("no such thing");
+  EchoResponse resp;
+  absl::Status s = echo.Echo(req, &resp);
+  if (s.code() != absl::StatusCode::kNotFound || s.message() != "no such thing") {
+    return "expected NOT_FOUND \"no such thing\", got " + s.ToString();
+  }
+  return "";
+}
+
+// The harness kills the server once "started" is printed; the call must fail promptly.
+std::string PeerDies(EchoClient& echo) {
+  EchoRequest req;
+  req.set_sleep_ms(10000);
+  EchoResponse resp;
+  std::thread announce([] {
+    absl::SleepFor(absl::Milliseconds(50));
+    std::printf("started\n");
+    std::fflush(stdout);
+  });
+  absl::Status s = echo.Echo(req, &resp);
+  announce.join();
+  if (s.ok()) return "the call succeeded although the server died";
+  if (s.code() != absl::StatusCode::kUnavailable) return "expected UNAVAILABLE, got " + s.ToString();
+  return "";
+}
+
+// Starts a long call and waits to be killed by the harness.
+std::string Hang(EchoClient& echo) {
+  EchoRequest req;
+  req.set_sleep_ms(10000);
+  EchoResponse resp;
+  std::thread call([&] { echo.Echo(req, &resp).IgnoreError(); });
+  absl::SleepFor(absl::Milliseconds(50));
+  std::printf("started\n");
+  std::fflush(stdout);
+  call.join();
+  return "";
+}
+
+std::string Stream(EchoClient& echo) {
+  EchoRequest req;
+  req.set_payload("s");
+  req.set_count(100);
+  auto stream = echo.ServerStream(req);
+  if (!stream.ok()) return stream.status().ToString();
+  std::string msg;
+  int n = 0;
+  while ((*stream)->Recv(&msg)) ++n;
+  absl::StatusOr<std::string> end = (*stream)->Finish();
+  if (!end.ok()) return "server stream: " + end.status().ToString();
+  if (n != 100) return absl::StrCat("server stream: ", n, " messages instead of 100");
+  auto up = echo.ClientStream();
+  if (!up.ok()) return up.status().ToString();
+  for (int i = 0; i < 10; ++i) {
+    EchoRequest part;
+    part.set_payload(absl::StrCat(i));
+    if (absl::Status s = (*up)->Send(part.SerializeAsString()); !s.ok()) return s.ToString();
+  }
+  absl::StatusOr<std::string> done = (*up)->Finish();
+  EchoResponse resp;
+  if (!done.ok()) return "client stream: " + done.status().ToString();
+  if (!resp.ParseFromString(*done) || resp.payload() != "0123456789") return "client stream: wrong answer";
+  return "";
+}
+
+int Bench(EchoClient& echo, const Flags& f) {
+  std::vector<std::vector<double>> latencies(static_cast<size_t>(f.concurrency));
+  std::atomic<bool> stop{false};
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  const std::string payload = Pattern(f.payload);
+  for (int t = 0; t < f.concurrency; ++t) {
+    threads.emplace_back([&, t] {
+      EchoRequest req;
+      req.set_payload(payload);
+      EchoResponse resp;
+      auto& lat = latencies[static_cast<size_t>(t)];
+      lat.reserve(1 << 20);
+      while (!stop.load(std::memory_order_relaxed)) {
+        auto start = std::chrono::steady_clock::now();
+        if (!echo.Echo(req, &resp).ok()) ++errors;
+        lat.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+      }
+    });
+  }
+  absl::SleepFor(absl::Seconds(f.seconds));
+  stop = true;
+  for (auto& t : threads) t.join();
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  auto pct = [&](double p) { return all.empty() ? 0.0 : all[static_cast<size_t>(p * (all.size() - 1))]; };
+  std::printf("{\"calls\": %zu, \"calls_per_sec\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f, \"errors\": %d}\n",
+              all.size(), all.size() / f.seconds, pct(0.50), pct(0.99), errors.load());
+  return errors > 0 ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  Flags f;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--socket") f.socket = v;
+    else if (k == "--test") f.test = v;
+    else if (k == "--concurrency") f.concurrency = std::stoi(v);
+    else if (k == "--payload") f.payload = std::stoul(v);
+    else if (k == "--seconds") f.seconds = std::stod(v);
+  }
+  if (f.socket.empty() || f.test.empty()) {
+    std::fprintf(stderr, "usage: interop_client --socket PATH --test NAME [--concurrency N --payload B --seconds S]\n");
+    return 2;
+  }
+  auto client = kata::ttrpc::Client::Dial(absl::StrCat("unix://", f.socket), absl::Seconds(5));
+  if (!client.ok()) {
+    std::printf("FAIL %s: %s\n", f.test.c_str(), client.status().ToString().c_str());
+    return 1;
+  }
+  EchoClient echo(client->get());
+  if (f.test == "bench") return Bench(echo, f);
+  std::string r;
+  if (f.test == "unary") r = Unary(echo);
+  else if (f.test == "concurrent") r = Concurrent(echo);
+  else if (f.test == "large") r = Large(echo);
+  else if (f.test == "overlimit") r = Overlimit(echo, f.socket);
+  else if (f.test == "deadline") r = Deadline(echo);
+  else if (f.test == "unknown_method") r = UnknownMethod(**client);
+  else if (f.test == "error_status") r = ErrorStatus(echo);
+  else if (f.test == "peer_dies") r = PeerDies(echo);
+  else if (f.test == "hang") r = Hang(echo);
+  else if (f.test == "stream") r = Stream(echo);
+  else r = "unknown test " + f.test;
+  if (r.empty()) {
+    std::printf("PASS %s\n", f.test.c_str());
+    return 0;
+  }
+  std::printf("FAIL %s: %s\n", f.test.c_str(), Fail(r).c_str());
+  return 1;
+}

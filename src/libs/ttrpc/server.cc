@@ -1,0 +1,427 @@
+#include "src/libs/ttrpc/server.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <deque>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "src/libs/protocols/ttrpc.pb.h"
+#include "src/libs/ttrpc/address.h"
+#include "src/libs/ttrpc/channel.h"
+#include "src/libs/ttrpc/internal/worker_pool.h"
+#include "src/libs/ttrpc/status.h"
+
+namespace kata {
+namespace ttrpc {
+namespace internal {
+
+// One call on the server: what the handler sees through ServerContext, plus the state the
+// connection's reader shares with it (cancellation, client-stream messages).
+class ServerCall {
+ public:
+  std::shared_ptr<ServerConnection> connection;
+  uint32_t stream_id = 0;
+  ::ttrpc::Request request;
+  std::vector<std::pair<std::string, std::string>> metadata;
+  absl::Time deadline = absl::InfiniteFuture();
+  Service* service = nullptr;
+  const Method* method = nullptr;
+  std::string response_payload;
+
+  absl::Mutex mu;
+  bool cancelled ABSL_GUARDED_BY(mu) = false;
+  std::deque<std::string> inbox ABSL_GUARDED_BY(mu);
+  bool remote_closed ABSL_GUARDED_BY(mu) = true;
+};
+
+class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
+ public:
+  ServerConnection(Server* server, int fd) : server_(server), channel_(fd) {}
+
+  Channel& channel() { return channel_; }
+
+  void Run() {
+    channel_.ReadFrames(*this).IgnoreError();
+    // The stream ended or broke: whatever is still running cannot be answered.
+    channel_.Shutdown();
+    CancelAll();
+  }
+
+  void Close() {
+    channel_.Shutdown();
+    CancelAll();
+  }
+
+  // FrameDecoder sink.
+  void OnFrame(const FrameHeader& h, absl::string_view data) {
+    switch (static_cast<MessageType>(h.type)) {
+      case MessageType::kRequest:
+        OnRequest(h, data);
+        return;
+      case MessageType::kData:
+        OnData(h, data);
+        return;
+      default:
+        return;  // Responses and unknown types from a client are ignored (as Go's server does).
+    }
+  }
+
+  void OnOversized(const FrameHeader& h) {
+    Respond(h.stream_id, absl::ResourceExhaustedError(absl::StrCat(
+                             "ttrpc: message length ", h.length, " exceeds maximum message size of ",
+                             kMaxFrameData)),
+            "");
+  }
+
+  void Finish(const std::shared_ptr<ServerCall>& call, absl::Status status) {
+    if (status.ok() && call->response_payload.size() > kMaxFrameData - 64) {
+      status = absl::ResourceExhaustedError(absl::StrCat(
+          "ttrpc: ", call->request.service(), "/", call->request.method(), ": response of ",
+          call->response_payload.size(), " bytes exceeds the maximum message size"));
+      call->response_payload.clear();
+    }
+    Respond(call->stream_id, status, status.ok() ? call->response_payload : std::string());
+    {
+      absl::MutexLock lock(&mu_);
+      calls_.erase(call->stream_id);
+    }
+  }
+
+ private:
+  void OnRequest(const FrameHeader& h, absl::string_view data) {
+    auto call = std::make_shared<ServerCall>();
+    if (!call->request.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+      Respond(h.stream_id, absl::InvalidArgumentError("ttrpc: cannot parse request"), "");
+      return;
+    }
+    if (h.stream_id % 2 != 1) {
+      Respond(h.stream_id,
+              absl::InvalidArgumentError("ttrpc: stream id must be odd for client initiated streams"),
+              "");
+      return;
+    }
+    if (server_->stopping_.load(std::memory_order_acquire)) {
+      Respond(h.stream_id, absl::UnavailableError("ttrpc: server is shutting down"), "");
+      return;
+    }
+    Service* service = nullptr;
+    const Method* method = server_->FindMethod(call->request.service(), call->request.method(),
+                                               &service);
+    if (method == nullptr) {
+      Respond(h.stream_id,
+              absl::UnimplementedError(
+                  service == nullptr
+                      ? absl::StrCat("ttrpc: unknown service ", call->request.service())
+                      : absl::StrCat("ttrpc: unknown method ", call->request.service(), "/",
+                                     call->request.method())),
+              "");
+      return;
+    }
+    call->connection = shared_from_this();
+    call->stream_id = h.stream_id;
+    call->service = service;
+    call->method = method;
+    if (call->request.timeout_nano() > 0) {
+      call->deadline = absl::Now() + absl::Nanoseconds(call->request.timeout_nano());
+    }
+    call->metadata.reserve(static_cast<size_t>(call->request.metadata_size()));
+    for (const auto& kv : call->request.metadata()) call->metadata.emplace_back(kv.key(), kv.value());
+    {
+      absl::MutexLock lock(&call->mu);
+      call->remote_closed = (h.flags & kFlagRemoteOpen) == 0;
+      if ((method->kind == MethodKind::kClientStreaming ||
+           method->kind == MethodKind::kBidiStreaming) &&
+          !call->request.payload().empty()) {
+        call->inbox.push_back(call->request.payload());
+      }
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (!calls_.emplace(h.stream_id, call).second) {
+        Respond(h.stream_id, absl::InvalidArgumentError(absl::StrCat(
+                                 "ttrpc: stream ", h.stream_id, " is already in use")),
+                "");
+        return;
+      }
+    }
+    server_->CallStarted();
+    server_->pool_->Submit([call] {
+      ServerContext context(call.get());
+      absl::Status status = call->method->handler(*call->service, context);
+      call->connection->Finish(call, std::move(status));
+      call->connection->server_->CallFinished();
+    });
+  }
+
+  void OnData(const FrameHeader& h, absl::string_view data) {
+    std::shared_ptr<ServerCall> call;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = calls_.find(h.stream_id);
+      if (it == calls_.end()) return;
+      call = it->second;
+    }
+    absl::MutexLock lock(&call->mu);
+    if (call->remote_closed) return;  // data after the client closed its side: ignored
+    if ((h.flags & kFlagNoData) == 0) call->inbox.emplace_back(data);
+    if (h.flags & kFlagRemoteClosed) call->remote_closed = true;
+  }
+
+  void Respond(uint32_t stream_id, const absl::Status& status, absl::string_view payload) {
+    ::ttrpc::Response response;
+    StatusToProto(status, response.mutable_status());
+    response.set_payload(std::string(payload));
+    FrameHeader h;
+    h.stream_id = stream_id;
+    h.type = static_cast<uint8_t>(MessageType::kResponse);
+    // A failed write means the connection is gone; its reader notices and cleans up.
+    channel_.WriteFrame(h, response.SerializeAsString()).IgnoreError();
+  }
+
+  void CancelAll() {
+    absl::flat_hash_map<uint32_t, std::shared_ptr<ServerCall>> calls;
+    {
+      absl::MutexLock lock(&mu_);
+      calls = calls_;
+    }
+    for (auto& [id, call] : calls) {
+      absl::MutexLock lock(&call->mu);
+      call->cancelled = true;
+    }
+  }
+
+  Server* const server_;
+  Channel channel_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<uint32_t, std::shared_ptr<ServerCall>> calls_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace internal
+
+using internal::ServerCall;
+
+// ServerContext -------------------------------------------------------------------------
+
+absl::string_view ServerContext::service() const { return call_->request.service(); }
+absl::string_view ServerContext::method() const { return call_->request.method(); }
+const std::vector<std::pair<std::string, std::string>>& ServerContext::metadata() const {
+  return call_->metadata;
+}
+absl::string_view ServerContext::GetMetadata(absl::string_view key) const {
+  for (const auto& [k, v] : call_->metadata) {
+    if (k == key) return v;
+  }
+  return {};
+}
+absl::Time ServerContext::deadline() const { return call_->deadline; }
+int64_t ServerContext::timeout_nano() const { return call_->request.timeout_nano(); }
+absl::string_view ServerContext::request_payload() const { return call_->request.payload(); }
+std::string* ServerContext::mutable_response_payload() { return &call_->response_payload; }
+
+bool ServerContext::cancelled() const {
+  if (absl::Now() >= call_->deadline) return true;
+  absl::MutexLock lock(&call_->mu);
+  return call_->cancelled;
+}
+
+absl::Status ServerContext::SleepFor(absl::Duration d) const {
+  const absl::Time until = absl::Now() + d;
+  absl::MutexLock lock(&call_->mu);
+  call_->mu.AwaitWithDeadline(absl::Condition(&call_->cancelled),
+                              std::min(until, call_->deadline));
+  if (call_->cancelled) return absl::CancelledError("ttrpc: call cancelled");
+  if (absl::Now() >= call_->deadline && call_->deadline <= until) {
+    return absl::DeadlineExceededError("ttrpc: deadline exceeded");
+  }
+  return absl::OkStatus();
+}
+
+bool ServerContext::ReadMessage(std::string* message) {
+  ServerCall* c = call_;
+  absl::MutexLock lock(&c->mu);
+  auto ready = [c]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu) {
+    return !c->inbox.empty() || c->remote_closed || c->cancelled;
+  };
+  c->mu.AwaitWithDeadline(absl::Condition(&ready), c->deadline);
+  if (c->inbox.empty()) return false;
+  *message = std::move(c->inbox.front());
+  c->inbox.pop_front();
+  return true;
+}
+
+absl::Status ServerContext::WriteMessage(absl::string_view message) {
+  if (cancelled()) return absl::CancelledError("ttrpc: call cancelled");
+  FrameHeader h;
+  h.stream_id = call_->stream_id;
+  h.type = static_cast<uint8_t>(MessageType::kData);
+  return call_->connection->channel().WriteFrame(h, message);
+}
+
+// Server ----------------------------------------------------------------------------------
+
+Server::Server() : Server(Options()) {}
+
+Server::Server(Options options)
+    : options_(options),
+      pool_(std::make_unique<internal::WorkerPool>(options.max_workers,
+                                                   options.idle_worker_timeout)) {}
+
+Server::~Server() { Shutdown(); }
+
+absl::Status Server::Register(Service* service) {
+  std::string name(service->ServiceName());
+  Registered reg{service, {}};
+  for (const Method& m : service->Methods()) reg.methods.emplace(m.name, &m);
+  if (!services_.emplace(name, std::move(reg)).second) {
+    return absl::AlreadyExistsError(absl::StrCat("ttrpc: service ", name, " is already registered"));
+  }
+  return absl::OkStatus();
+}
+
+const Method* Server::FindMethod(absl::string_view service, absl::string_view method,
+                                 Service** out) const {
+  auto it = services_.find(service);
+  if (it == services_.end()) return nullptr;
+  *out = it->second.service;
+  auto m = it->second.methods.find(method);
+  return m == it->second.methods.end() ? nullptr : m->second;
+}
+
+absl::Status Server::Listen(absl::string_view address) {
+  absl::StatusOr<Address> parsed = ParseAddress(address);
+  if (!parsed.ok()) return parsed.status();
+  absl::StatusOr<int> fd = ttrpc::Listen(*parsed);
+  if (!fd.ok()) return fd.status();
+  return ListenFd(*fd);
+}
+
+absl::Status Server::ListenFd(int listen_fd) {
+  absl::MutexLock lock(&mu_);
+  if (shutting_down_) {
+    close(listen_fd);
+    return absl::FailedPreconditionError("ttrpc: server is shut down");
+  }
+  listen_fds_.push_back(listen_fd);
+  accept_threads_.emplace_back(&Server::AcceptLoop, this, listen_fd);
+  return absl::OkStatus();
+}
+
+void Server::AcceptLoop(int listen_fd) {
+  for (;;) {
+    int fd = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        absl::SleepFor(absl::Milliseconds(50));
+        if (!stopping_.load()) continue;
+      }
+      return;  // shut down (or the socket is unusable)
+    }
+    if (!ServeFd(fd).ok()) return;
+  }
+}
+
+absl::Status Server::ServeFd(int fd) {
+  std::vector<std::thread> to_join;
+  {
+    absl::MutexLock lock(&mu_);
+    to_join.swap(finished_readers_);
+    if (shutting_down_) {
+      close(fd);
+      return absl::FailedPreconditionError("ttrpc: server is shut down");
+    }
+    auto connection = std::make_shared<internal::ServerConnection>(this, fd);
+    internal::ServerConnection* raw = connection.get();
+    connections_.insert(connection);
+    readers_.emplace(raw, std::thread([this, connection] {
+                       connection->Run();
+                       ConnectionDone(connection.get());
+                     }));
+  }
+  for (std::thread& t : to_join) t.join();
+  return absl::OkStatus();
+}
+
+void Server::ConnectionDone(internal::ServerConnection* connection) {
+  absl::MutexLock lock(&mu_);
+  auto it = readers_.find(connection);
+  if (it != readers_.end()) {
+    finished_readers_.push_back(std::move(it->second));
+    readers_.erase(it);
+  }
+  for (auto c = connections_.begin(); c != connections_.end(); ++c) {
+    if (c->get() == connection) {
+      connections_.erase(c);
+      break;
+    }
+  }
+}
+
+void Server::CallStarted() {
+  absl::MutexLock lock(&mu_);
+  ++in_flight_;
+}
+
+void Server::CallFinished() {
+  absl::MutexLock lock(&mu_);
+  --in_flight_;
+}
+
+int Server::in_flight() const {
+  absl::MutexLock lock(&mu_);
+  return in_flight_;
+}
+
+void Server::Shutdown(absl::Duration grace) {
+  std::vector<std::thread> accepts;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutting_down_) {
+      mu_.Await(absl::Condition(&shut_down_));
+      return;
+    }
+    shutting_down_ = true;
+    stopping_.store(true, std::memory_order_release);
+    // Stop accepting: a shut-down listening socket makes accept() fail.
+    for (int fd : listen_fds_) shutdown(fd, SHUT_RDWR);
+    accepts.swap(accept_threads_);
+  }
+  for (std::thread& t : accepts) t.join();
+
+  std::vector<std::shared_ptr<internal::ServerConnection>> connections;
+  {
+    absl::MutexLock lock(&mu_);
+    for (int fd : listen_fds_) close(fd);
+    listen_fds_.clear();
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; };
+    mu_.AwaitWithTimeout(absl::Condition(&idle), grace);
+    connections.assign(connections_.begin(), connections_.end());
+  }
+  for (auto& c : connections) c->Close();
+  connections.clear();
+
+  std::vector<std::thread> readers;
+  {
+    absl::MutexLock lock(&mu_);
+    auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return in_flight_ == 0 && readers_.empty();
+    };
+    mu_.Await(absl::Condition(&done));
+    readers.swap(finished_readers_);
+  }
+  for (std::thread& t : readers) t.join();
+  pool_->Stop();
+  absl::MutexLock lock(&mu_);
+  shut_down_ = true;
+}
+
+void Server::Wait() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(&shut_down_));
+}
+
+}  // namespace ttrpc
+}  // namespace kata

@@ -1,0 +1,116 @@
+// A ttRPC server: serves registered services on listening sockets and on already-connected
+// streams (a virtio-serial port, a socketpair).
+//
+//   kata::ttrpc::Server server;
+//   KATA_RETURN_IF_ERROR(server.Register(&my_service));
+//   KATA_RETURN_IF_ERROR(server.Listen("unix:///run/kata/agent.sock"));
+//   ...
+//   server.Shutdown();   // stop accepting, let in-flight calls finish, close
+//
+// Promises:
+// - Many calls are in flight on one connection and are answered in any order. Handlers run
+//   on a bounded pool (Options::max_workers threads, started on demand); calls beyond that
+//   wait their turn. Answering an unknown service/method (UNIMPLEMENTED), a bad request
+//   (INVALID_ARGUMENT) or an over-limit frame (RESOURCE_EXHAUSTED, the connection is kept)
+//   takes no worker.
+// - A handler's answer over the 4 MiB frame limit becomes RESOURCE_EXHAUSTED.
+// - A connection that closes or breaks cancels its calls (ServerContext::cancelled); nothing
+//   a client sends can crash the server or stop it serving other connections.
+#ifndef KATA_SRC_LIBS_TTRPC_SERVER_H_
+#define KATA_SRC_LIBS_TTRPC_SERVER_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "src/libs/ttrpc/service.h"
+
+namespace kata {
+namespace ttrpc {
+
+namespace internal {
+class ServerConnection;
+class WorkerPool;
+}  // namespace internal
+
+class Server {
+ public:
+  struct Options {
+    int max_workers = 128;
+    absl::Duration idle_worker_timeout = absl::Seconds(30);
+  };
+
+  Server();
+  explicit Server(Options options);
+  ~Server();  // Shutdown()
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Adds a service; it must outlive the server. ALREADY_EXISTS for a second service of the
+  // same name.
+  absl::Status Register(Service* service);
+
+  // Listens on `address` (see address.h) and accepts connections until Shutdown.
+  absl::Status Listen(absl::string_view address);
+  // Accepts on an already listening socket (takes ownership).
+  absl::Status ListenFd(int listen_fd);
+  // Serves one connected stream (takes ownership) until it closes or Shutdown.
+  absl::Status ServeFd(int fd);
+
+  // Stops accepting, waits up to `grace` for in-flight calls to finish, then closes every
+  // connection (calls still running are cancelled) and waits for the handlers to return.
+  // Idempotent.
+  void Shutdown(absl::Duration grace = absl::InfiniteDuration());
+
+  // Blocks until Shutdown has completed (from another thread or a handler).
+  void Wait();
+
+  // Calls being handled right now (for tests and metrics).
+  int in_flight() const;
+
+ private:
+  friend class internal::ServerConnection;
+
+  struct Registered {
+    Service* service;
+    absl::flat_hash_map<std::string, const Method*> methods;
+  };
+
+  const Method* FindMethod(absl::string_view service, absl::string_view method,
+                           Service** out) const;
+  void AcceptLoop(int listen_fd);
+  void ConnectionDone(internal::ServerConnection* connection);
+  void CallStarted();
+  void CallFinished();
+
+  const Options options_;
+  std::unique_ptr<internal::WorkerPool> pool_;
+  absl::flat_hash_map<std::string, Registered> services_;  // written before serving only
+
+  mutable absl::Mutex mu_;
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<int> listen_fds_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> accept_threads_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::shared_ptr<internal::ServerConnection>> connections_
+      ABSL_GUARDED_BY(mu_);
+  // One reader thread per connection; a finished one is joined by the next ServeFd or by
+  // Shutdown.
+  absl::flat_hash_map<internal::ServerConnection*, std::thread> readers_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> finished_readers_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace ttrpc
+}  // namespace kata
+
+#endif  // KATA_SRC_LIBS_TTRPC_SERVER_H_
