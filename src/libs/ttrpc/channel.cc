@@ -43,16 +43,25 @@ void Channel::Shutdown() {
   }
 }
 
-long Channel::ReadSome(char* buf, size_t size) {
+long Channel::ReadSome(char* buf, size_t size, absl::Time deadline) {
   for (;;) {
-    if (!is_socket_) {
-      if (shut_down_.load(std::memory_order_acquire)) return 0;
+    if (shut_down_.load(std::memory_order_acquire)) return 0;
+    // A socket with no deadline blocks in read() (Shutdown wakes it); anything else polls,
+    // with the eventfd that Shutdown signals for non-sockets.
+    if (!is_socket_ || deadline != absl::InfiniteFuture()) {
+      int timeout_ms = -1;
+      if (deadline != absl::InfiniteFuture()) {
+        const absl::Duration left = deadline - absl::Now();
+        if (left <= absl::ZeroDuration()) return -ETIMEDOUT;
+        timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(left + absl::Microseconds(999)));
+      }
       struct pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-      int r = poll(fds, wake_fd_ >= 0 ? 2 : 1, -1);
+      int r = poll(fds, wake_fd_ >= 0 ? 2 : 1, timeout_ms);
       if (r < 0) {
         if (errno == EINTR) continue;
         return -errno;
       }
+      if (r == 0) continue;  // re-checks the deadline
       if (wake_fd_ >= 0 && (fds[1].revents & POLLIN)) return 0;
       if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     }

@@ -2,7 +2,7 @@
 // character device) carrying ttRPC frames in both directions.
 //
 // Writes are whole frames and thread-safe: concurrent WriteFrame calls never interleave.
-// Reading is done by one owner thread with ReadFrames. Shutdown() makes a blocked
+// Reads (ReadSome) are done by one thread at a time, feeding a FrameDecoder. Shutdown() makes a blocked
 // ReadFrames return and later writes fail; the fd is closed by the destructor.
 #ifndef KATA_SRC_LIBS_TTRPC_CHANNEL_H_
 #define KATA_SRC_LIBS_TTRPC_CHANNEL_H_
@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "src/libs/ttrpc/frame.h"
 
 namespace kata {
@@ -30,9 +31,10 @@ class Channel {
   // or shut down.
   absl::Status WriteFrame(FrameHeader header, absl::string_view data);
 
-  // Reads until the stream ends (OK on a clean end of stream) or fails (UNAVAILABLE),
-  // feeding `sink` (see FrameDecoder). Call from one thread only.
-  template <class Sink> absl::Status ReadFrames(Sink& sink);
+  // One read of whatever has arrived, waiting until `deadline`: the number of bytes (>0),
+  // 0 at the end of the stream or after Shutdown, -ETIMEDOUT when the deadline passed, or
+  // another -errno. One reader at a time.
+  long ReadSome(char* buf, size_t size, absl::Time deadline = absl::InfiniteFuture());
 
   // Ends both directions: a blocked ReadFrames returns, later writes fail. Idempotent.
   void Shutdown();
@@ -40,9 +42,6 @@ class Channel {
   bool is_shut_down() const { return shut_down_.load(std::memory_order_acquire); }
 
  private:
-  // One read into buf: >0 bytes, 0 at end of stream (or after Shutdown), <0 -errno.
-  long ReadSome(char* buf, size_t size);
-
   const int fd_;
   const bool is_socket_;
   int wake_fd_ = -1;  // eventfd that interrupts reads on non-socket fds
@@ -50,18 +49,6 @@ class Channel {
   absl::Mutex write_mu_;
   bool broken_ ABSL_GUARDED_BY(write_mu_) = false;
 };
-
-template <class Sink> absl::Status Channel::ReadFrames(Sink& sink) {
-  FrameDecoder decoder;
-  constexpr size_t kBufferSize = 64 << 10;
-  std::unique_ptr<char[]> buf(new char[kBufferSize]);
-  for (;;) {
-    long n = ReadSome(buf.get(), kBufferSize);
-    if (n == 0) return absl::OkStatus();
-    if (n < 0) return absl::UnavailableError("ttrpc: read failed");
-    decoder.Feed(absl::string_view(buf.get(), static_cast<size_t>(n)), sink);
-  }
-}
 
 }  // namespace ttrpc
 }  // namespace kata

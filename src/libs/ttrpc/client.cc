@@ -1,5 +1,8 @@
 #include "src/libs/ttrpc/client.h"
 
+#include <errno.h>
+
+#include <algorithm>
 #include <deque>
 #include <utility>
 
@@ -11,17 +14,15 @@ namespace kata {
 namespace ttrpc {
 namespace internal {
 
-// What the reader thread hands to a waiting caller.
+// One call's state; every member is guarded by its Client's mu_.
 struct PendingCall {
-  absl::Mutex mu;
-  bool done ABSL_GUARDED_BY(mu) = false;  // the final Response (or a failure) arrived
-  absl::Status status ABSL_GUARDED_BY(mu);
-  std::string payload ABSL_GUARDED_BY(mu);
-  std::deque<std::string> inbox ABSL_GUARDED_BY(mu);  // stream Data
-  bool stream_ended ABSL_GUARDED_BY(mu) = false;       // Data with remote-closed
+  bool done = false;  // the final Response (or a failure) arrived
+  absl::Status status;
+  std::string payload;
+  std::deque<std::string> inbox;  // stream Data
+  bool stream_ended = false;      // Data with remote-closed
 
   void Complete(absl::Status s, std::string p) {
-    absl::MutexLock lock(&mu);
     if (done) return;
     done = true;
     status = std::move(s);
@@ -34,6 +35,8 @@ struct PendingCall {
 using internal::PendingCall;
 
 namespace {
+
+constexpr size_t kReadBufferSize = 64 << 10;
 
 absl::Status Closed() { return absl::UnavailableError("ttrpc: connection closed"); }
 
@@ -52,72 +55,120 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Dial(absl::string_view address,
   return std::make_unique<Client>(*fd);
 }
 
-Client::Client(int fd) : channel_(fd) { reader_ = std::thread(&Client::ReadLoop, this); }
+Client::Client(int fd) : channel_(fd), buffer_(new char[kReadBufferSize]) {}
 
-Client::~Client() { Close(); }
-
-void Client::Close() {
-  channel_.Shutdown();
-  if (reader_.joinable() && reader_.get_id() != std::this_thread::get_id()) reader_.join();
+Client::~Client() {
+  Close();
+  // A leader still reading (a call racing with destruction) must be gone first.
+  absl::MutexLock lock(&mu_);
+  auto no_leader = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !leading_; };
+  mu_.Await(absl::Condition(&no_leader));
 }
 
-void Client::ReadLoop() {
-  channel_.ReadFrames(*this).IgnoreError();
+void Client::Close() {
+  channel_.Shutdown();  // wakes a leader blocked in read
+  absl::MutexLock lock(&mu_);
   closed_.store(true, std::memory_order_release);
-  channel_.Shutdown();
-  absl::flat_hash_map<uint32_t, std::shared_ptr<PendingCall>> pending;
-  {
-    absl::MutexLock lock(&mu_);
-    pending.swap(pending_);
-  }
-  for (auto& [id, call] : pending) call->Complete(Closed(), "");
+  FailAll(Closed());
+}
+
+void Client::FailAll(const absl::Status& status) {
+  for (auto& [id, call] : pending_) call->Complete(status, "");
+  pending_.clear();
 }
 
 void Client::OnFrame(const FrameHeader& h, absl::string_view data) {
   const auto type = static_cast<MessageType>(h.type);
   if (type == MessageType::kResponse) {
-    std::shared_ptr<PendingCall> call;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = pending_.find(h.stream_id);
-      if (it == pending_.end()) return;  // a call that timed out or was abandoned
-      call = std::move(it->second);
-      pending_.erase(it);
-    }
     ::ttrpc::Response response;
-    if (!response.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+    const bool parsed = response.ParseFromArray(data.data(), static_cast<int>(data.size()));
+    absl::MutexLock lock(&mu_);
+    auto it = pending_.find(h.stream_id);
+    if (it == pending_.end()) return;  // a call that timed out or was abandoned
+    std::shared_ptr<PendingCall> call = std::move(it->second);
+    pending_.erase(it);
+    if (!parsed) {
       call->Complete(absl::InternalError("ttrpc: cannot parse response"), "");
-      return;
+    } else {
+      call->Complete(StatusFromProto(response.status()), std::move(*response.mutable_payload()));
     }
-    absl::Status status = StatusFromProto(response.status());
-    call->Complete(std::move(status), std::move(*response.mutable_payload()));
   } else if (type == MessageType::kData) {
-    std::shared_ptr<PendingCall> call;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = pending_.find(h.stream_id);
-      if (it == pending_.end()) return;
-      call = it->second;
-    }
-    absl::MutexLock lock(&call->mu);
+    absl::MutexLock lock(&mu_);
+    auto it = pending_.find(h.stream_id);
+    if (it == pending_.end()) return;
+    PendingCall* call = it->second.get();
     if ((h.flags & kFlagNoData) == 0) call->inbox.emplace_back(data);
     if (h.flags & kFlagRemoteClosed) call->stream_ended = true;
   }
 }
 
 void Client::OnOversized(const FrameHeader& h) {
-  std::shared_ptr<PendingCall> call;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = pending_.find(h.stream_id);
-    if (it == pending_.end()) return;
-    call = std::move(it->second);
-    pending_.erase(it);
+  absl::MutexLock lock(&mu_);
+  auto it = pending_.find(h.stream_id);
+  if (it == pending_.end()) return;
+  it->second->Complete(absl::ResourceExhaustedError(absl::StrCat(
+                           "ttrpc: response of ", h.length, " bytes exceeds the maximum of ",
+                           kMaxFrameData)),
+                       "");
+  pending_.erase(it);
+}
+
+template <class Done> void Client::Lead(absl::Time deadline, Done done) {
+  while (!done() && !closed()) {
+    mu_.Unlock();
+    long n = channel_.ReadSome(buffer_.get(), kReadBufferSize, deadline);
+    if (n > 0) decoder_.Feed(absl::string_view(buffer_.get(), static_cast<size_t>(n)), *this);
+    mu_.Lock();
+    if (n == -ETIMEDOUT) return;
+    if (n <= 0) {  // end of stream, shut down, or broken
+      closed_.store(true, std::memory_order_release);
+      channel_.Shutdown();
+      FailAll(Closed());
+    }
   }
-  call->Complete(absl::ResourceExhaustedError(absl::StrCat(
-                     "ttrpc: response of ", h.length, " bytes exceeds the maximum of ",
-                     kMaxFrameData)),
-                 "");
+}
+
+void Client::PassLeadership() {
+  leading_ = false;
+  while (!followers_.empty()) {
+    PendingCall* next = followers_.front();
+    followers_.pop_front();
+    if (!next->done) {
+      leading_ = true;  // reserved for `next`, which wakes on successor_ == next
+      successor_ = next;
+      return;
+    }
+  }
+}
+
+template <class Ready> bool Client::WaitFor(PendingCall* p, absl::Time deadline, Ready ready) {
+  for (;;) {
+    if (ready()) return true;
+    if (closed() && pending_.empty() && !leading_) return ready();
+    if (!leading_) {
+      leading_ = true;
+      Lead(deadline, ready);
+      PassLeadership();
+      if (ready()) return true;
+      if (absl::Now() >= deadline) return false;
+      continue;
+    }
+    followers_.push_back(p);
+    auto wake = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ready() || successor_ == p; };
+    mu_.AwaitWithDeadline(absl::Condition(&wake), deadline);
+    if (successor_ == p) {
+      successor_ = nullptr;  // leading_ is already ours
+      Lead(deadline, ready);
+      PassLeadership();
+      if (ready()) return true;
+      if (absl::Now() >= deadline) return false;
+      continue;
+    }
+    auto it = std::find(followers_.begin(), followers_.end(), p);
+    if (it != followers_.end()) followers_.erase(it);
+    if (ready()) return true;
+    if (absl::Now() >= deadline) return false;
+  }
 }
 
 absl::StatusOr<uint32_t> Client::Start(absl::string_view service, absl::string_view method,
@@ -132,7 +183,9 @@ absl::StatusOr<uint32_t> Client::Start(absl::string_view service, absl::string_v
   req.set_payload(std::string(request));
   *deadline = absl::InfiniteFuture();
   if (options.timeout != absl::InfiniteDuration()) {
-    if (options.timeout <= absl::ZeroDuration()) return DeadlineError(absl::StrCat(service, "/", method));
+    if (options.timeout <= absl::ZeroDuration()) {
+      return DeadlineError(absl::StrCat(service, "/", method));
+    }
     *deadline = absl::Now() + options.timeout;
     req.set_timeout_nano(absl::ToInt64Nanoseconds(options.timeout));
   }
@@ -150,6 +203,7 @@ absl::StatusOr<uint32_t> Client::Start(absl::string_view service, absl::string_v
   uint32_t id;
   {
     absl::MutexLock lock(&mu_);
+    if (closed()) return Closed();
     id = next_stream_id_;
     next_stream_id_ += 2;
     pending_.emplace(id, pending);
@@ -177,13 +231,14 @@ absl::StatusOr<std::string> Client::Call(absl::string_view service, absl::string
   absl::Time deadline;
   absl::StatusOr<uint32_t> id = Start(service, method, request, options, 0, pending, &deadline);
   if (!id.ok()) return id.status();
-  absl::MutexLock lock(&pending->mu);
-  if (!pending->mu.AwaitWithDeadline(absl::Condition(&pending->done), deadline)) {
-    Forget(*id);
+  PendingCall* p = pending.get();
+  absl::MutexLock lock(&mu_);
+  if (!WaitFor(p, deadline, [p]() { return p->done; })) {
+    pending_.erase(*id);
     return DeadlineError(absl::StrCat(service, "/", method));
   }
-  if (!pending->status.ok()) return pending->status;
-  return std::move(pending->payload);
+  if (!p->status.ok()) return p->status;
+  return std::move(p->payload);
 }
 
 absl::StatusOr<std::unique_ptr<ClientStream>> Client::OpenStream(absl::string_view service,
@@ -219,7 +274,9 @@ ClientStream::ClientStream(Client* client, uint32_t stream_id,
 ClientStream::~ClientStream() { client_->Forget(stream_id_); }
 
 absl::Status ClientStream::Send(absl::string_view message) {
-  if (send_closed_) return absl::FailedPreconditionError("ttrpc: stream already closed for sending");
+  if (send_closed_) {
+    return absl::FailedPreconditionError("ttrpc: stream already closed for sending");
+  }
   FrameHeader h;
   h.stream_id = stream_id_;
   h.type = static_cast<uint8_t>(MessageType::kData);
@@ -238,11 +295,9 @@ absl::Status ClientStream::CloseSend() {
 
 bool ClientStream::Recv(std::string* message) {
   PendingCall* p = pending_.get();
-  absl::MutexLock lock(&p->mu);
-  auto ready = [p]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu) {
-    return !p->inbox.empty() || p->stream_ended || p->done;
-  };
-  p->mu.AwaitWithDeadline(absl::Condition(&ready), deadline_);
+  absl::MutexLock lock(&client_->mu_);
+  client_->WaitFor(p, deadline_,
+                   [p]() { return !p->inbox.empty() || p->stream_ended || p->done; });
   if (p->inbox.empty()) return false;
   *message = std::move(p->inbox.front());
   p->inbox.pop_front();
@@ -255,8 +310,8 @@ absl::StatusOr<std::string> ClientStream::Finish() {
     if (!s.ok()) return s;
   }
   PendingCall* p = pending_.get();
-  absl::MutexLock lock(&p->mu);
-  if (!p->mu.AwaitWithDeadline(absl::Condition(&p->done), deadline_)) {
+  absl::MutexLock lock(&client_->mu_);
+  if (!client_->WaitFor(p, deadline_, [p]() { return p->done; })) {
     return absl::DeadlineExceededError("ttrpc: stream: deadline exceeded");
   }
   if (!p->status.ok()) return p->status;

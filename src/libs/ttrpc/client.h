@@ -10,6 +10,8 @@
 //
 // Promises:
 // - Thread-safe: any number of threads call at once; answers are matched by stream id.
+//   There is no reader thread: a waiting caller reads for everyone, so a lone call costs
+//   one wake-up on each side.
 // - A call returns its server's status, DEADLINE_EXCEEDED when CallOptions::timeout passes
 //   (the server is told the timeout too), RESOURCE_EXHAUSTED for a request over the 4 MiB
 //   frame limit (nothing is sent), and UNAVAILABLE promptly for every pending and later call
@@ -18,6 +20,7 @@
 #define KATA_SRC_LIBS_TTRPC_CLIENT_H_
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -32,6 +35,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "src/libs/ttrpc/channel.h"
+#include "src/libs/ttrpc/frame.h"
 #include "src/libs/ttrpc/service.h"
 
 namespace kata {
@@ -129,11 +133,21 @@ class Client {
                                  const std::shared_ptr<internal::PendingCall>& pending,
                                  absl::Time* deadline);
   void Forget(uint32_t stream_id);
-  void ReadLoop();
 
+  // Waits until `ready(p)` holds or `deadline` passes (false). There is no reader thread:
+  // one waiting caller at a time reads the connection for everybody (the leader) and hands
+  // that role to the next waiter when its own wait is over.
+  template <class Ready>
+  bool WaitFor(internal::PendingCall* p, absl::Time deadline, Ready ready)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The leader's loop: reads until `done()` or the deadline; returns with mu_ held.
+  template <class Done>
+  void Lead(absl::Time deadline, Done done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PassLeadership() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FailAll(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
  public:
-  // The FrameDecoder sink, called by the reader thread only.
+  // The FrameDecoder sink, called by the leader (without mu_).
   void OnFrame(const FrameHeader& header, absl::string_view data);
   void OnOversized(const FrameHeader& header);
 
@@ -144,7 +158,12 @@ class Client {
   uint32_t next_stream_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint32_t, std::shared_ptr<internal::PendingCall>> pending_
       ABSL_GUARDED_BY(mu_);
-  std::thread reader_;
+  bool leading_ ABSL_GUARDED_BY(mu_) = false;             // someone reads
+  std::deque<internal::PendingCall*> followers_ ABSL_GUARDED_BY(mu_);  // waiting, in order
+  internal::PendingCall* successor_ ABSL_GUARDED_BY(mu_) = nullptr;    // handed the lead
+  // Only the leader touches these.
+  FrameDecoder decoder_;
+  std::unique_ptr<char[]> buffer_;
 };
 
 }  // namespace ttrpc

@@ -18,6 +18,8 @@ namespace kata {
 namespace ttrpc {
 namespace internal {
 
+constexpr size_t kReadBufferSize = 64 << 10;
+
 // One call on the server: what the handler sees through ServerContext, plus the state the
 // connection's reader shares with it (cancellation, client-stream messages).
 class ServerCall {
@@ -39,20 +41,76 @@ class ServerCall {
 
 class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
  public:
-  ServerConnection(Server* server, int fd) : server_(server), channel_(fd) {}
+  enum class ReadEnd { kEnded, kHandedOff };
+
+  ServerConnection(Server* server, int fd)
+      : server_(server), channel_(fd), buffer_(new char[kReadBufferSize]) {}
 
   Channel& channel() { return channel_; }
 
-  void Run() {
-    channel_.ReadFrames(*this).IgnoreError();
-    // The stream ended or broke: whatever is still running cannot be answered.
-    channel_.Shutdown();
-    CancelAll();
+  // Holds the reader role: reads, and runs the unary requests it read itself, in order (no
+  // thread hand-off on the fast path). If a handler is slow, the server's watchdog hands
+  // the role (and the requests queued behind it) to a new reader thread (TryHandOff), and
+  // this one returns kHandedOff once its handler is done.
+  ReadEnd ReadLoop() {
+    for (;;) {
+      std::shared_ptr<ServerCall> next;
+      {
+        absl::MutexLock lock(&role_mu_);
+        if (!queue_.empty()) {
+          next = std::move(queue_.front());
+          queue_.pop_front();
+          inline_running_ = true;
+          ++inline_seq_;
+        }
+      }
+      if (next == nullptr) {
+        long n = channel_.ReadSome(buffer_.get(), kReadBufferSize);
+        if (n <= 0) {
+          // The stream ended or broke: whatever is still running cannot be answered.
+          Close();
+          return ReadEnd::kEnded;
+        }
+        decoder_.Feed(absl::string_view(buffer_.get(), static_cast<size_t>(n)), *this);
+        continue;
+      }
+      server_->NoteInlineCall();
+      Execute(next);
+      next.reset();
+      absl::MutexLock lock(&role_mu_);
+      inline_running_ = false;
+      if (handed_off_) {
+        handed_off_ = false;
+        return ReadEnd::kHandedOff;
+      }
+    }
+  }
+
+  // For the watchdog: the number of the inline call running now (0 if none).
+  uint64_t InlineCall() {
+    absl::MutexLock lock(&role_mu_);
+    return inline_running_ && !handed_off_ ? inline_seq_ : 0;
+  }
+
+  // For the watchdog: if inline call `seq` is still running, the reader role passes to a
+  // new thread (the caller starts it) and true is returned.
+  bool TryHandOff(uint64_t seq) {
+    absl::MutexLock lock(&role_mu_);
+    if (!inline_running_ || inline_seq_ != seq || handed_off_) return false;
+    handed_off_ = true;
+    return true;
   }
 
   void Close() {
     channel_.Shutdown();
     CancelAll();
+  }
+
+  static void Execute(const std::shared_ptr<ServerCall>& call) {
+    ServerContext context(call.get());
+    absl::Status status = call->method->handler(*call->service, context);
+    call->connection->Finish(call, std::move(status));
+    call->connection->server_->CallFinished();
   }
 
   // FrameDecoder sink.
@@ -148,12 +206,13 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
       }
     }
     server_->CallStarted();
-    server_->pool_->Submit([call] {
-      ServerContext context(call.get());
-      absl::Status status = call->method->handler(*call->service, context);
-      call->connection->Finish(call, std::move(status));
-      call->connection->server_->CallFinished();
-    });
+    if (method->kind == MethodKind::kUnary) {
+      absl::MutexLock lock(&role_mu_);
+      queue_.push_back(std::move(call));  // run by the reader (see ReadLoop)
+    } else {
+      // A streaming handler needs the reader to keep reading its stream's Data.
+      server_->pool_->Submit([call] { Execute(call); });
+    }
   }
 
   void OnData(const FrameHeader& h, absl::string_view data) {
@@ -197,6 +256,16 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   Channel channel_;
   absl::Mutex mu_;
   absl::flat_hash_map<uint32_t, std::shared_ptr<ServerCall>> calls_ ABSL_GUARDED_BY(mu_);
+
+  // Owned by the thread holding the reader role.
+  FrameDecoder decoder_;
+  std::unique_ptr<char[]> buffer_;
+
+  absl::Mutex role_mu_;
+  std::deque<std::shared_ptr<ServerCall>> queue_ ABSL_GUARDED_BY(role_mu_);  // unary, read
+  bool inline_running_ ABSL_GUARDED_BY(role_mu_) = false;
+  uint64_t inline_seq_ ABSL_GUARDED_BY(role_mu_) = 0;
+  bool handed_off_ ABSL_GUARDED_BY(role_mu_) = false;
 };
 
 }  // namespace internal
@@ -334,28 +403,79 @@ absl::Status Server::ServeFd(int fd) {
       return absl::FailedPreconditionError("ttrpc: server is shut down");
     }
     auto connection = std::make_shared<internal::ServerConnection>(this, fd);
-    internal::ServerConnection* raw = connection.get();
     connections_.insert(connection);
-    readers_.emplace(raw, std::thread([this, connection] {
-                       connection->Run();
-                       ConnectionDone(connection.get());
-                     }));
+    SpawnReader(std::move(connection));
   }
   for (std::thread& t : to_join) t.join();
   return absl::OkStatus();
 }
 
-void Server::ConnectionDone(internal::ServerConnection* connection) {
+void Server::SpawnReader(std::shared_ptr<internal::ServerConnection> connection) {
+  std::thread t([this, connection] {
+    const auto end = connection->ReadLoop();
+    absl::MutexLock lock(&mu_);
+    auto self = readers_.find(std::this_thread::get_id());
+    if (self != readers_.end()) {
+      finished_readers_.push_back(std::move(self->second));
+      readers_.erase(self);
+    }
+    if (end == internal::ServerConnection::ReadEnd::kEnded) connections_.erase(connection);
+  });
+  const std::thread::id id = t.get_id();
+  readers_.emplace(id, std::move(t));
+}
+
+void Server::NoteInlineCall() {
+  if (watchdog_active_.load()) return;
   absl::MutexLock lock(&mu_);
-  auto it = readers_.find(connection);
-  if (it != readers_.end()) {
-    finished_readers_.push_back(std::move(it->second));
-    readers_.erase(it);
-  }
-  for (auto c = connections_.begin(); c != connections_.end(); ++c) {
-    if (c->get() == connection) {
-      connections_.erase(c);
-      break;
+  if (watchdog_active_.load() || shutting_down_) return;
+  watchdog_active_.store(true);
+  if (!watchdog_.joinable()) watchdog_ = std::thread(&Server::WatchdogLoop, this);
+}
+
+// Hands the reader role of a connection whose inline handler has run for a whole tick to a
+// new thread, so one slow call (WaitProcess, a read that blocks) never stalls the calls
+// behind it. Ticks only while inline calls happen; otherwise it sleeps.
+void Server::WatchdogLoop() {
+  constexpr absl::Duration kTick = absl::Milliseconds(2);
+  constexpr int kIdleTicks = 50;
+  absl::flat_hash_map<internal::ServerConnection*, uint64_t> seen;
+  int idle = 0;
+  absl::MutexLock lock(&mu_);
+  for (;;) {
+    auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return shutting_down_ || watchdog_active_.load();
+    };
+    mu_.Await(absl::Condition(&wake));
+    if (shutting_down_) return;
+    mu_.AwaitWithTimeout(absl::Condition(&shutting_down_), kTick);
+    if (shutting_down_) return;
+    bool any = false;
+    absl::flat_hash_map<internal::ServerConnection*, uint64_t> now;
+    for (const auto& c : connections_) {
+      const uint64_t seq = c->InlineCall();
+      if (seq == 0) continue;
+      any = true;
+      auto it = seen.find(c.get());
+      if (it != seen.end() && it->second == seq) {
+        if (c->TryHandOff(seq)) SpawnReader(c);
+        continue;
+      }
+      now[c.get()] = seq;
+    }
+    seen.swap(now);
+    idle = any ? 0 : idle + 1;
+    if (idle >= kIdleTicks) {
+      // Going to sleep: a reader that starts an inline call from now on wakes us (it sees
+      // watchdog_active_ false); one that started before is caught by this last look.
+      watchdog_active_.store(false);
+      for (const auto& c : connections_) {
+        if (c->InlineCall() != 0) {
+          watchdog_active_.store(true);
+          break;
+        }
+      }
+      idle = 0;
     }
   }
 }
@@ -413,6 +533,7 @@ void Server::Shutdown(absl::Duration grace) {
     readers.swap(finished_readers_);
   }
   for (std::thread& t : readers) t.join();
+  if (watchdog_.joinable()) watchdog_.join();
   pool_->Stop();
   absl::MutexLock lock(&mu_);
   shut_down_ = true;

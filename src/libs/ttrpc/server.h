@@ -8,9 +8,12 @@
 //   server.Shutdown();   // stop accepting, let in-flight calls finish, close
 //
 // Promises:
-// - Many calls are in flight on one connection and are answered in any order. Handlers run
-//   on a bounded pool (Options::max_workers threads, started on demand); calls beyond that
-//   wait their turn. Answering an unknown service/method (UNIMPLEMENTED), a bad request
+// - Many calls are in flight on one connection and are answered in any order. A connection's
+//   reader runs the last unary request of each read itself (no hand-off: one wake-up per
+//   call); requests that arrive together, and streaming calls, run on a bounded pool
+//   (Options::max_workers threads, started on demand; calls beyond that wait their turn).
+//   A handler that runs longer than a few milliseconds on the reader gets the reading
+//   handed to a new thread, so a blocking call never holds up the calls behind it. Answering an unknown service/method (UNIMPLEMENTED), a bad request
 //   (INVALID_ARGUMENT) or an over-limit frame (RESOURCE_EXHAUSTED, the connection is kept)
 //   takes no worker.
 // - A handler's answer over the 4 MiB frame limit becomes RESOURCE_EXHAUSTED.
@@ -87,7 +90,10 @@ class Server {
   const Method* FindMethod(absl::string_view service, absl::string_view method,
                            Service** out) const;
   void AcceptLoop(int listen_fd);
-  void ConnectionDone(internal::ServerConnection* connection);
+  void SpawnReader(std::shared_ptr<internal::ServerConnection> connection)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void NoteInlineCall();
+  void WatchdogLoop();
   void CallStarted();
   void CallFinished();
 
@@ -103,11 +109,13 @@ class Server {
   std::vector<std::thread> accept_threads_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::shared_ptr<internal::ServerConnection>> connections_
       ABSL_GUARDED_BY(mu_);
-  // One reader thread per connection; a finished one is joined by the next ServeFd or by
-  // Shutdown.
-  absl::flat_hash_map<internal::ServerConnection*, std::thread> readers_ ABSL_GUARDED_BY(mu_);
+  // Reader threads (one per connection, plus those a slow inline call handed off from),
+  // by thread id; a finished one is joined by the next ServeFd or by Shutdown.
+  absl::flat_hash_map<std::thread::id, std::thread> readers_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> finished_readers_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> watchdog_active_{false};
+  std::thread watchdog_;
 };
 
 }  // namespace ttrpc
