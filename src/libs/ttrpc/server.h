@@ -68,9 +68,11 @@ class Server {
   // Serves one connected stream (takes ownership) until it closes or Shutdown.
   absl::Status ServeFd(int fd);
 
-  // Stops accepting, waits up to `grace` for in-flight calls to finish, then closes every
-  // connection (calls still running are cancelled) and waits for the handlers to return.
-  // Idempotent.
+  // Stops accepting (new requests on open connections get UNAVAILABLE), waits up to `grace`
+  // for in-flight calls to finish, then closes every connection (calls still running are
+  // cancelled) and waits for the handlers to return. Idempotent. It waits for handlers, so
+  // a handler must not call it: a handler that ends the server (DestroySandbox) starts it
+  // from another thread.
   void Shutdown(absl::Duration grace = absl::InfiniteDuration());
 
   // Blocks until Shutdown has completed (from another thread or a handler).
