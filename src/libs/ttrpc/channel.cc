@@ -73,22 +73,7 @@ long Channel::ReadSome(char* buf, size_t size, absl::Time deadline) {
   }
 }
 
-absl::Status Channel::WriteFrame(FrameHeader header, absl::string_view data) {
-  if (data.size() > kMaxFrameData) {
-    return absl::ResourceExhaustedError(absl::StrCat("ttrpc: message of ", data.size(),
-                                                     " bytes exceeds the maximum of ",
-                                                     kMaxFrameData));
-  }
-  header.length = static_cast<uint32_t>(data.size());
-  char head[kFrameHeaderSize];
-  EncodeFrameHeader(header, head);
-  struct iovec iov[2] = {{head, kFrameHeaderSize},
-                         {const_cast<char*>(data.data()), data.size()}};
-  int iovcnt = data.empty() ? 1 : 2;
-  struct iovec* cur = iov;
-
-  absl::MutexLock lock(&write_mu_);
-  if (broken_ || is_shut_down()) return absl::UnavailableError("ttrpc: connection closed");
+absl::Status Channel::WriteAll(struct iovec* cur, int iovcnt) {
   while (iovcnt > 0) {
     ssize_t n;
     if (is_socket_) {
@@ -106,7 +91,6 @@ absl::Status Channel::WriteFrame(FrameHeader header, absl::string_view data) {
         poll(&p, 1, 100);
         continue;
       }
-      broken_ = true;
       return absl::UnavailableError(absl::StrCat("ttrpc: write failed: errno ", errno));
     }
     size_t left = static_cast<size_t>(n);
@@ -121,6 +105,71 @@ absl::Status Channel::WriteFrame(FrameHeader header, absl::string_view data) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status Channel::WriteLocked(absl::string_view head, absl::string_view data) {
+  std::string batch;
+  batch.swap(queued_);
+  write_mu_.Unlock();
+  struct iovec iov[3] = {{batch.data(), batch.size()},
+                         {const_cast<char*>(head.data()), head.size()},
+                         {const_cast<char*>(data.data()), data.size()}};
+  absl::Status status = WriteAll(iov, 3);
+  write_mu_.Lock();
+  // Frames queued while we wrote are ours to write too.
+  while (status.ok() && !queued_.empty() && !broken_) {
+    batch.clear();
+    batch.swap(queued_);
+    write_mu_.Unlock();
+    struct iovec more = {batch.data(), batch.size()};
+    status = WriteAll(&more, 1);
+    write_mu_.Lock();
+  }
+  if (!status.ok()) broken_ = true;
+  return status;
+}
+
+absl::Status Channel::WriteFrame(FrameHeader header, absl::string_view data, bool more_coming) {
+  if (data.size() > kMaxFrameData) {
+    return absl::ResourceExhaustedError(absl::StrCat("ttrpc: message of ", data.size(),
+                                                     " bytes exceeds the maximum of ",
+                                                     kMaxFrameData));
+  }
+  header.length = static_cast<uint32_t>(data.size());
+  char head[kFrameHeaderSize];
+  EncodeFrameHeader(header, head);
+
+  absl::MutexLock lock(&write_mu_);
+  if (broken_ || is_shut_down()) return absl::UnavailableError("ttrpc: connection closed");
+  constexpr size_t kQueueLimit = 64 << 10;
+  if (writing_ || (more_coming && queued_.size() + data.size() < kQueueLimit)) {
+    if (queued_.size() + data.size() > (size_t{16} << 20)) {
+      // Far behind: wait for the writer rather than buffer without bound.
+      auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+        return !writing_ || broken_;
+      };
+      write_mu_.Await(absl::Condition(&drained));
+      if (broken_) return absl::UnavailableError("ttrpc: connection closed");
+    } else {
+      queued_.append(head, kFrameHeaderSize);
+      queued_.append(data.data(), data.size());
+      return absl::OkStatus();
+    }
+  }
+  writing_ = true;
+  absl::Status status = WriteLocked(absl::string_view(head, kFrameHeaderSize), data);
+  writing_ = false;
+  return status;
+}
+
+absl::Status Channel::Flush() {
+  absl::MutexLock lock(&write_mu_);
+  if (writing_ || queued_.empty()) return absl::OkStatus();
+  if (broken_) return absl::UnavailableError("ttrpc: connection closed");
+  writing_ = true;
+  absl::Status status = WriteLocked("", "");
+  writing_ = false;
+  return status;
 }
 
 }  // namespace ttrpc

@@ -7,7 +7,10 @@
 #ifndef KATA_SRC_LIBS_TTRPC_CHANNEL_H_
 #define KATA_SRC_LIBS_TTRPC_CHANNEL_H_
 
+#include <sys/uio.h>
+
 #include <atomic>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -29,7 +32,16 @@ class Channel {
   // Writes a frame with `data` (header.length is set from data). Fails with
   // RESOURCE_EXHAUSTED if data is over kMaxFrameData, UNAVAILABLE once the stream is broken
   // or shut down.
-  absl::Status WriteFrame(FrameHeader header, absl::string_view data);
+  //
+  // Writers combine: while one thread is writing, frames from others are queued and that
+  // thread writes them too, in one system call, so concurrent writers cost few syscalls.
+  // A frame queued behind another writer is reported OK; if the stream then breaks, the
+  // reader sees it and fails the calls. With `more_coming`, the frame stays queued (up to
+  // 64 KiB) until the next write without it or Flush: a server answering a batch of
+  // requests writes the answers together.
+  absl::Status WriteFrame(FrameHeader header, absl::string_view data, bool more_coming = false);
+  // Writes whatever is queued.
+  absl::Status Flush();
 
   // One read of whatever has arrived, waiting until `deadline`: the number of bytes (>0),
   // 0 at the end of the stream or after Shutdown, -ETIMEDOUT when the deadline passed, or
@@ -46,8 +58,16 @@ class Channel {
   const bool is_socket_;
   int wake_fd_ = -1;  // eventfd that interrupts reads on non-socket fds
   std::atomic<bool> shut_down_{false};
+  // Writes `head` + `data` + whatever is queued, then whatever others queue meanwhile.
+  // Called with write_mu_ held and writing_ set; returns with both still so.
+  absl::Status WriteLocked(absl::string_view head, absl::string_view data)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::Status WriteAll(struct iovec* iov, int iovcnt);
+
   absl::Mutex write_mu_;
   bool broken_ ABSL_GUARDED_BY(write_mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(write_mu_) = false;  // a thread is in write()
+  std::string queued_ ABSL_GUARDED_BY(write_mu_);    // frames waiting for that thread
 };
 
 }  // namespace ttrpc

@@ -32,6 +32,7 @@ class ServerCall {
   Service* service = nullptr;
   const Method* method = nullptr;
   std::string response_payload;
+  bool more_coming = false;  // more answers follow at once: let the channel batch them
 
   absl::Mutex mu;
   bool cancelled ABSL_GUARDED_BY(mu) = false;
@@ -60,11 +61,13 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
         if (!queue_.empty()) {
           next = std::move(queue_.front());
           queue_.pop_front();
+          next->more_coming = !queue_.empty();
           inline_running_ = true;
           ++inline_seq_;
         }
       }
       if (next == nullptr) {
+        channel_.Flush().IgnoreError();  // answers held back for a batch, e.g. after a hand-off
         long n = channel_.ReadSome(buffer_.get(), kReadBufferSize);
         if (n <= 0) {
           // The stream ended or broke: whatever is still running cannot be answered.
@@ -141,7 +144,8 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
           call->response_payload.size(), " bytes exceeds the maximum message size"));
       call->response_payload.clear();
     }
-    Respond(call->stream_id, status, status.ok() ? call->response_payload : std::string());
+    Respond(call->stream_id, status, status.ok() ? call->response_payload : std::string(),
+            call->more_coming);
     {
       absl::MutexLock lock(&mu_);
       calls_.erase(call->stream_id);
@@ -229,15 +233,25 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
     if (h.flags & kFlagRemoteClosed) call->remote_closed = true;
   }
 
-  void Respond(uint32_t stream_id, const absl::Status& status, absl::string_view payload) {
+  void Respond(uint32_t stream_id, const absl::Status& status, absl::string_view payload,
+               bool more_coming = false) {
     ::ttrpc::Response response;
-    StatusToProto(status, response.mutable_status());
+    // A success carries only the payload (as Go's server writes it).
+    if (!status.ok()) StatusToProto(status, response.mutable_status());
     response.set_payload(std::string(payload));
+    std::string bytes = response.SerializeAsString();
+    if (bytes.size() > kMaxFrameData) {
+      // Never send a peer an over-limit frame (Go's client 1.1.1 crashes on one).
+      response.Clear();
+      StatusToProto(absl::ResourceExhaustedError("ttrpc: the answer exceeds the maximum message size"),
+                    response.mutable_status());
+      bytes = response.SerializeAsString();
+    }
     FrameHeader h;
     h.stream_id = stream_id;
     h.type = static_cast<uint8_t>(MessageType::kResponse);
     // A failed write means the connection is gone; its reader notices and cleans up.
-    channel_.WriteFrame(h, response.SerializeAsString()).IgnoreError();
+    channel_.WriteFrame(h, bytes, more_coming).IgnoreError();
   }
 
   void CancelAll() {
