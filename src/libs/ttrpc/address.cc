@@ -81,7 +81,7 @@ int ConnectOnce(const Address& a, int* err) {
 // The hybrid-vsock handshake: "CONNECT <port>\n", then a line that contains "OK".
 absl::Status HybridHandshake(int fd, const Address& a, absl::Time deadline) {
   const std::string hello = absl::StrCat("CONNECT ", a.port, "\n");
-  if (write(fd, hello.data(), hello.size()) != static_cast<ssize_t>(hello.size())) {
+  if (send(fd, hello.data(), hello.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(hello.size())) {
     return ErrnoStatus(errno, absl::StrCat("ttrpc dial ", a.text, ": send CONNECT"));
   }
   std::string line;
@@ -89,7 +89,9 @@ absl::Status HybridHandshake(int fd, const Address& a, absl::Time deadline) {
   while (line.size() < 256) {
     int ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
     struct pollfd p = {fd, POLLIN, 0};
-    if (ms <= 0 || poll(&p, 1, ms) <= 0) {
+    int r = ms <= 0 ? 0 : poll(&p, 1, ms);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
       return absl::DeadlineExceededError(absl::StrCat("ttrpc dial ", a.text, ": no answer to CONNECT"));
     }
     ssize_t n = read(fd, &c, 1);
@@ -155,14 +157,16 @@ absl::StatusOr<int> Dial(const Address& a, absl::Duration timeout) {
     int err = 0;
     int fd = ConnectOnce(a, &err);
     if (fd >= 0) {
-      if (a.kind == Address::Kind::kHybridVsock) {
-        absl::Status s = HybridHandshake(fd, a, deadline);
-        if (!s.ok()) {
-          close(fd);
-          return s;
-        }
-      }
-      return fd;
+      if (a.kind != Address::Kind::kHybridVsock) return fd;
+      absl::Status s = HybridHandshake(fd, a, deadline);
+      if (s.ok()) return fd;
+      close(fd);
+      // The VMM refuses or drops CONNECT while the guest's port is not listening yet
+      // (the VM is booting): retry until the deadline, as Kata's dialer does.
+      if (absl::Now() + backoff > deadline) return s;
+      absl::SleepFor(backoff);
+      backoff = std::min(backoff * 2, absl::Milliseconds(100));
+      continue;
     }
     const bool retry = err == ECONNREFUSED || err == ENOENT || err == EAGAIN ||
                        err == ECONNRESET || err == ETIMEDOUT;

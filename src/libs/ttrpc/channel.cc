@@ -87,6 +87,7 @@ absl::Status Channel::WriteAll(struct iovec* cur, int iovcnt) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
+        if (is_shut_down()) return absl::UnavailableError("ttrpc: connection closed");
         struct pollfd p = {fd_, POLLOUT, 0};
         poll(&p, 1, 100);
         continue;
@@ -125,7 +126,12 @@ absl::Status Channel::WriteLocked(absl::string_view head, absl::string_view data
     status = WriteAll(&more, 1);
     write_mu_.Lock();
   }
-  if (!status.ok()) broken_ = true;
+  if (!status.ok()) {
+    // A frame may be half written: the stream is unusable. Shutting it down makes the
+    // reader see the end, so calls fail instead of waiting for answers that cannot come.
+    broken_ = true;
+    Shutdown();
+  }
   return status;
 }
 

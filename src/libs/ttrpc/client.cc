@@ -59,11 +59,27 @@ Client::Client(int fd) : channel_(fd), buffer_(new char[kReadBufferSize]) {}
 
 Client::~Client() {
   Close();
-  // A leader still reading (a call racing with destruction) must be gone first.
+  // Calls racing with destruction fail (Close) and must be out before members go.
   absl::MutexLock lock(&mu_);
-  auto no_leader = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !leading_; };
-  mu_.Await(absl::Condition(&no_leader));
+  auto quiet = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !leading_ && active_ == 0; };
+  mu_.Await(absl::Condition(&quiet));
 }
+
+// Counts a thread inside the client's methods, so the destructor can wait for it.
+class Client::ActiveScope {
+ public:
+  explicit ActiveScope(Client* c) : c_(c) {
+    absl::MutexLock lock(&c_->mu_);
+    ++c_->active_;
+  }
+  ~ActiveScope() {
+    absl::MutexLock lock(&c_->mu_);
+    --c_->active_;
+  }
+
+ private:
+  Client* c_;
+};
 
 void Client::Close() {
   channel_.Shutdown();  // wakes a leader blocked in read
@@ -227,6 +243,7 @@ void Client::Forget(uint32_t stream_id) {
 
 absl::StatusOr<std::string> Client::Call(absl::string_view service, absl::string_view method,
                                          absl::string_view request, const CallOptions& options) {
+  ActiveScope active(this);
   auto pending = std::make_shared<PendingCall>();
   absl::Time deadline;
   absl::StatusOr<uint32_t> id = Start(service, method, request, options, 0, pending, &deadline);
@@ -250,6 +267,7 @@ absl::StatusOr<std::unique_ptr<ClientStream>> Client::OpenStream(absl::string_vi
     return absl::InvalidArgumentError("ttrpc: OpenStream needs a streaming method kind");
   }
   const bool client_sends = kind != MethodKind::kServerStreaming;
+  ActiveScope active(this);
   auto pending = std::make_shared<PendingCall>();
   absl::Time deadline;
   absl::StatusOr<uint32_t> id =
@@ -294,6 +312,7 @@ absl::Status ClientStream::CloseSend() {
 }
 
 bool ClientStream::Recv(std::string* message) {
+  Client::ActiveScope active(client_);
   PendingCall* p = pending_.get();
   absl::MutexLock lock(&client_->mu_);
   client_->WaitFor(p, deadline_,
@@ -309,6 +328,7 @@ absl::StatusOr<std::string> ClientStream::Finish() {
     absl::Status s = CloseSend();
     if (!s.ok()) return s;
   }
+  Client::ActiveScope active(client_);
   PendingCall* p = pending_.get();
   absl::MutexLock lock(&client_->mu_);
   if (!client_->WaitFor(p, deadline_, [p]() { return p->done; })) {

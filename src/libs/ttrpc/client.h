@@ -53,6 +53,7 @@ struct PendingCall;
 class Client;
 
 // A streaming call. Not thread-safe: one thread sends, one receives (they may differ).
+// It must be destroyed before the Client that opened it.
 class ClientStream {
  public:
   ~ClientStream();
@@ -89,7 +90,7 @@ class Client {
 
   // Uses a connected stream (takes ownership of `fd`).
   explicit Client(int fd);
-  ~Client();  // Close()
+  ~Client();  // Close(); waits for threads still inside Call to return (UNAVAILABLE)
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
@@ -158,6 +159,8 @@ class Client {
   uint32_t next_stream_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint32_t, std::shared_ptr<internal::PendingCall>> pending_
       ABSL_GUARDED_BY(mu_);
+  class ActiveScope;
+  int active_ ABSL_GUARDED_BY(mu_) = 0;                   // threads inside our methods
   bool leading_ ABSL_GUARDED_BY(mu_) = false;             // someone reads
   std::deque<internal::PendingCall*> followers_ ABSL_GUARDED_BY(mu_);  // waiting, in order
   internal::PendingCall* successor_ ABSL_GUARDED_BY(mu_) = nullptr;    // handed the lead

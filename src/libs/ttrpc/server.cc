@@ -1,10 +1,13 @@
 #include "src/libs/ttrpc/server.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <deque>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -56,6 +59,7 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   ReadEnd ReadLoop() {
     for (;;) {
       std::shared_ptr<ServerCall> next;
+      uint64_t seq = 0;
       {
         absl::MutexLock lock(&role_mu_);
         if (!queue_.empty()) {
@@ -63,11 +67,11 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
           queue_.pop_front();
           next->more_coming = !queue_.empty();
           inline_running_ = true;
-          ++inline_seq_;
+          seq = ++inline_seq_;
         }
       }
       if (next == nullptr) {
-        channel_.Flush().IgnoreError();  // answers held back for a batch, e.g. after a hand-off
+        channel_.Flush().IgnoreError();  // answers held back for a batch
         long n = channel_.ReadSome(buffer_.get(), kReadBufferSize);
         if (n <= 0) {
           // The stream ended or broke: whatever is still running cannot be answered.
@@ -80,28 +84,43 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
       server_->NoteInlineCall();
       Execute(next);
       next.reset();
-      absl::MutexLock lock(&role_mu_);
-      inline_running_ = false;
-      if (handed_off_) {
-        handed_off_ = false;
+      bool handed_off;
+      {
+        absl::MutexLock lock(&role_mu_);
+        handed_off = handed_off_seq_ == seq;
+        // After a hand-off the new reader owns inline_running_.
+        if (!handed_off) inline_running_ = false;
+      }
+      if (handed_off) {
+        // Our answer may have been held back for a batch the new reader has finished.
+        channel_.Flush().IgnoreError();
         return ReadEnd::kHandedOff;
       }
     }
   }
 
-  // For the watchdog: the number of the inline call running now (0 if none).
+  // For the watchdog: the number of the call the current reader runs now (0 if none).
   uint64_t InlineCall() {
     absl::MutexLock lock(&role_mu_);
-    return inline_running_ && !handed_off_ ? inline_seq_ : 0;
+    return inline_running_ ? inline_seq_ : 0;
   }
 
-  // For the watchdog: if inline call `seq` is still running, the reader role passes to a
-  // new thread (the caller starts it) and true is returned.
+  // For the watchdog: if the current reader still runs call `seq`, that reader gives up the
+  // role (it returns once the call is done) and true is returned: the caller must start a
+  // new reader, or call UndoHandOff.
   bool TryHandOff(uint64_t seq) {
     absl::MutexLock lock(&role_mu_);
-    if (!inline_running_ || inline_seq_ != seq || handed_off_) return false;
-    handed_off_ = true;
+    if (!inline_running_ || inline_seq_ != seq) return false;
+    handed_off_seq_ = seq;
+    inline_running_ = false;
     return true;
+  }
+
+  void UndoHandOff(uint64_t seq) {
+    absl::MutexLock lock(&role_mu_);
+    if (handed_off_seq_ != seq) return;
+    handed_off_seq_ = 0;
+    if (inline_seq_ == seq) inline_running_ = true;
   }
 
   void Close() {
@@ -200,14 +219,16 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
         call->inbox.push_back(call->request.payload());
       }
     }
+    bool duplicate;
     {
       absl::MutexLock lock(&mu_);
-      if (!calls_.emplace(h.stream_id, call).second) {
-        Respond(h.stream_id, absl::InvalidArgumentError(absl::StrCat(
-                                 "ttrpc: stream ", h.stream_id, " is already in use")),
-                "");
-        return;
-      }
+      duplicate = !calls_.emplace(h.stream_id, call).second;
+    }
+    if (duplicate) {
+      Respond(h.stream_id, absl::InvalidArgumentError(absl::StrCat(
+                               "ttrpc: stream ", h.stream_id, " is already in use")),
+              "");
+      return;
     }
     server_->CallStarted();
     if (method->kind == MethodKind::kUnary) {
@@ -229,6 +250,14 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
     }
     absl::MutexLock lock(&call->mu);
     if (call->remote_closed) return;  // data after the client closed its side: ignored
+    constexpr size_t kMaxInbox = 4096;  // messages a handler has not read yet
+    if (call->inbox.size() >= kMaxInbox) {
+      // The handler does not keep up (or does not read): end the call rather than buffer
+      // without bound.
+      call->cancelled = true;
+      call->remote_closed = true;
+      return;
+    }
     if ((h.flags & kFlagNoData) == 0) call->inbox.emplace_back(data);
     if (h.flags & kFlagRemoteClosed) call->remote_closed = true;
   }
@@ -277,9 +306,11 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
 
   absl::Mutex role_mu_;
   std::deque<std::shared_ptr<ServerCall>> queue_ ABSL_GUARDED_BY(role_mu_);  // unary, read
+  // The current reader runs call number inline_seq_ (numbers start at 1).
   bool inline_running_ ABSL_GUARDED_BY(role_mu_) = false;
   uint64_t inline_seq_ ABSL_GUARDED_BY(role_mu_) = 0;
-  bool handed_off_ ABSL_GUARDED_BY(role_mu_) = false;
+  // The call whose reader was told to give up the role.
+  uint64_t handed_off_seq_ ABSL_GUARDED_BY(role_mu_) = 0;
 };
 
 }  // namespace internal
@@ -350,9 +381,14 @@ Server::Server() : Server(Options()) {}
 Server::Server(Options options)
     : options_(options),
       pool_(std::make_unique<internal::WorkerPool>(options.max_workers,
-                                                   options.idle_worker_timeout)) {}
+                                                   options.idle_worker_timeout)),
+      wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
-Server::~Server() { Shutdown(); }
+Server::~Server() {
+  // Not graceful: calls still running are cancelled at once.
+  Shutdown(absl::ZeroDuration());
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
 
 absl::Status Server::Register(Service* service) {
   std::string name(service->ServiceName());
@@ -394,6 +430,18 @@ absl::Status Server::ListenFd(int listen_fd) {
 
 void Server::AcceptLoop(int listen_fd) {
   for (;;) {
+    // Wait for a connection or for Shutdown (shutdown() does not wake accept() on every
+    // socket family: vsock ignores it).
+    struct pollfd fds[2] = {{listen_fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[1].revents & POLLIN) return;
+    if (!(fds[0].revents & POLLIN)) {
+      if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) return;
+      continue;
+    }
     int fd = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
@@ -418,14 +466,19 @@ absl::Status Server::ServeFd(int fd) {
     }
     auto connection = std::make_shared<internal::ServerConnection>(this, fd);
     connections_.insert(connection);
-    SpawnReader(std::move(connection));
+    if (!SpawnReader(connection)) {
+      connections_.erase(connection);
+      return absl::ResourceExhaustedError("ttrpc: cannot start a thread for a connection");
+    }
   }
   for (std::thread& t : to_join) t.join();
   return absl::OkStatus();
 }
 
-void Server::SpawnReader(std::shared_ptr<internal::ServerConnection> connection) {
-  std::thread t([this, connection] {
+bool Server::SpawnReader(std::shared_ptr<internal::ServerConnection> connection) {
+  std::thread t;
+  try {
+    t = std::thread([this, connection] {
     const auto end = connection->ReadLoop();
     absl::MutexLock lock(&mu_);
     auto self = readers_.find(std::this_thread::get_id());
@@ -435,14 +488,18 @@ void Server::SpawnReader(std::shared_ptr<internal::ServerConnection> connection)
     }
     if (end == internal::ServerConnection::ReadEnd::kEnded) connections_.erase(connection);
   });
+  } catch (const std::system_error&) {
+    return false;  // out of threads: the caller copes
+  }
   const std::thread::id id = t.get_id();
   readers_.emplace(id, std::move(t));
+  return true;
 }
 
 void Server::NoteInlineCall() {
   if (watchdog_active_.load()) return;
   absl::MutexLock lock(&mu_);
-  if (watchdog_active_.load() || shutting_down_) return;
+  if (watchdog_active_.load() || watchdog_stop_) return;
   watchdog_active_.store(true);
   if (!watchdog_.joinable()) watchdog_ = std::thread(&Server::WatchdogLoop, this);
 }
@@ -457,13 +514,15 @@ void Server::WatchdogLoop() {
   int idle = 0;
   absl::MutexLock lock(&mu_);
   for (;;) {
+    // It keeps working while Shutdown waits for calls, so a call stuck in a handler does
+    // not keep the calls behind it from being refused.
     auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return shutting_down_ || watchdog_active_.load();
+      return watchdog_stop_ || watchdog_active_.load();
     };
     mu_.Await(absl::Condition(&wake));
-    if (shutting_down_) return;
-    mu_.AwaitWithTimeout(absl::Condition(&shutting_down_), kTick);
-    if (shutting_down_) return;
+    if (watchdog_stop_) return;
+    mu_.AwaitWithTimeout(absl::Condition(&watchdog_stop_), kTick);
+    if (watchdog_stop_) return;
     bool any = false;
     absl::flat_hash_map<internal::ServerConnection*, uint64_t> now;
     for (const auto& c : connections_) {
@@ -471,13 +530,24 @@ void Server::WatchdogLoop() {
       if (seq == 0) continue;
       any = true;
       auto it = seen.find(c.get());
-      if (it != seen.end() && it->second == seq) {
-        if (c->TryHandOff(seq)) SpawnReader(c);
+      // Threads beyond one reader per connection are bounded by max_workers: past that,
+      // calls wait behind the slow one.
+      const bool room = static_cast<int>(readers_.size() - connections_.size()) <
+                        options_.max_workers;
+      if (it != seen.end() && it->second == seq && room) {
+        if (c->TryHandOff(seq) && !SpawnReader(c)) c->UndoHandOff(seq);
         continue;
       }
       now[c.get()] = seq;
     }
     seen.swap(now);
+    if (!finished_readers_.empty()) {
+      std::vector<std::thread> done;
+      done.swap(finished_readers_);
+      mu_.Unlock();
+      for (std::thread& t : done) t.join();
+      mu_.Lock();
+    }
     idle = any ? 0 : idle + 1;
     if (idle >= kIdleTicks) {
       // Going to sleep: a reader that starts an inline call from now on wakes us (it sees
@@ -519,8 +589,9 @@ void Server::Shutdown(absl::Duration grace) {
     }
     shutting_down_ = true;
     stopping_.store(true, std::memory_order_release);
-    // Stop accepting: a shut-down listening socket makes accept() fail.
-    for (int fd : listen_fds_) shutdown(fd, SHUT_RDWR);
+    // Stop accepting.
+    uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof one);
     accepts.swap(accept_threads_);
   }
   for (std::thread& t : accepts) t.join();
@@ -545,6 +616,7 @@ void Server::Shutdown(absl::Duration grace) {
     };
     mu_.Await(absl::Condition(&done));
     readers.swap(finished_readers_);
+    watchdog_stop_ = true;
   }
   for (std::thread& t : readers) t.join();
   if (watchdog_.joinable()) watchdog_.join();

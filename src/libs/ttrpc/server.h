@@ -9,11 +9,13 @@
 //
 // Promises:
 // - Many calls are in flight on one connection and are answered in any order. A connection's
-//   reader runs the last unary request of each read itself (no hand-off: one wake-up per
-//   call); requests that arrive together, and streaming calls, run on a bounded pool
-//   (Options::max_workers threads, started on demand; calls beyond that wait their turn).
-//   A handler that runs longer than a few milliseconds on the reader gets the reading
-//   handed to a new thread, so a blocking call never holds up the calls behind it. Answering an unknown service/method (UNIMPLEMENTED), a bad request
+//   reader thread runs the unary requests it reads itself, in order (no hand-off: one
+//   wake-up per call, answers to a batch written together). A handler that runs longer than
+//   a tick (2 ms) gets the reading handed to a new thread, so a blocking call
+//   (WaitProcess) never holds up the calls behind it: one thread per such blocking call,
+//   at most Options::max_workers beyond each connection's reader (past that, calls wait
+//   their turn). Streaming calls run on a pool of at most max_workers threads, started on
+//   demand. Answering an unknown service/method (UNIMPLEMENTED), a bad request
 //   (INVALID_ARGUMENT) or an over-limit frame (RESOURCE_EXHAUSTED, the connection is kept)
 //   takes no worker.
 // - A handler's answer over the 4 MiB frame limit becomes RESOURCE_EXHAUSTED.
@@ -53,7 +55,7 @@ class Server {
 
   Server();
   explicit Server(Options options);
-  ~Server();  // Shutdown()
+  ~Server();  // Shutdown(absl::ZeroDuration()): running calls are cancelled
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
@@ -92,7 +94,8 @@ class Server {
   const Method* FindMethod(absl::string_view service, absl::string_view method,
                            Service** out) const;
   void AcceptLoop(int listen_fd);
-  void SpawnReader(std::shared_ptr<internal::ServerConnection> connection)
+  // Starts a reader thread for `connection`; false if no thread can be started.
+  bool SpawnReader(std::shared_ptr<internal::ServerConnection> connection)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void NoteInlineCall();
   void WatchdogLoop();
@@ -117,6 +120,8 @@ class Server {
   std::vector<std::thread> finished_readers_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> stopping_{false};
   std::atomic<bool> watchdog_active_{false};
+  bool watchdog_stop_ ABSL_GUARDED_BY(mu_) = false;
+  const int wake_fd_;  // eventfd: Shutdown wakes the accept loops
   std::thread watchdog_;
 };
 
