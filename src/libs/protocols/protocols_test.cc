@@ -211,14 +211,16 @@ TEST(AgentProtoTest, MemAgentFieldsHaveExplicitPresence) {
 // ---- ttRPC envelope -------------------------------------------------------------------------
 
 TEST(TtrpcProtoTest, FieldNumbers) {
-  ExpectFields(::ttrpc::Request::descriptor(), {{"service", 1, kString},
-                                                {"method", 2, kString},
+  // service/method/metadata are bytes here, string upstream: the same wire type (see
+  // ttrpc.proto), without UTF-8 validation on parse.
+  ExpectFields(::ttrpc::Request::descriptor(), {{"service", 1, kBytes},
+                                                {"method", 2, kBytes},
                                                 {"payload", 3, kBytes},
                                                 {"timeout_nano", 4, kInt64},
                                                 {"metadata", 5, kMessage, true, "ttrpc.KeyValue"}});
   ExpectFields(::ttrpc::Response::descriptor(),
                {{"status", 1, kMessage, false, "google.rpc.Status"}, {"payload", 2, kBytes}});
-  ExpectFields(::ttrpc::KeyValue::descriptor(), {{"key", 1, kString}, {"value", 2, kString}});
+  ExpectFields(::ttrpc::KeyValue::descriptor(), {{"key", 1, kBytes}, {"value", 2, kBytes}});
   ExpectFields(::google::rpc::Status::descriptor(),
                {{"code", 1, kInt32},
                 {"message", 2, kString},

@@ -22,9 +22,11 @@ void WorkerPool::Submit(std::function<void()> task) {
     absl::MutexLock lock(&mu_);
     tasks_.push_back(std::move(task));
     to_join.swap(finished_);
-    if (idle_ > 0) {
-      work_cv_.Signal();
-    } else if (threads_ < max_threads_ && !stopping_) {
+    // Each queued task needs a thread of its own. An idle thread takes one (and counts as
+    // idle until it wakes, so signalling it again would not make it take two): start a new
+    // thread whenever the queue outgrows the idle threads.
+    if (idle_ > 0) work_cv_.Signal();
+    if (tasks_.size() > static_cast<size_t>(idle_) && threads_ < max_threads_ && !stopping_) {
       ++threads_;
       std::thread t(&WorkerPool::Work, this);
       const std::thread::id id = t.get_id();
