@@ -8,18 +8,18 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
-#include "src/libs/protocols/agent.grpc.pb.h"
+#include "src/libs/protocols/agent.ttrpc.pb.h"
 #include "src/libs/protocols/agent.pb.h"
 #include "src/libs/protocols/containerd/events/task.pb.h"
 #include "src/libs/protocols/containerd/types/mount.pb.h"
 #include "src/libs/protocols/containerd/types/task.pb.h"
-#include "src/libs/protocols/events.grpc.pb.h"
+#include "src/libs/protocols/events.ttrpc.pb.h"
 #include "src/libs/protocols/events.pb.h"
 #include "src/libs/protocols/google/rpc/status.pb.h"
-#include "src/libs/protocols/health.grpc.pb.h"
+#include "src/libs/protocols/health.ttrpc.pb.h"
 #include "src/libs/protocols/health.pb.h"
 #include "src/libs/protocols/runtimeoptions.pb.h"
-#include "src/libs/protocols/task.grpc.pb.h"
+#include "src/libs/protocols/task.ttrpc.pb.h"
 #include "src/libs/protocols/task.pb.h"
 #include "src/libs/protocols/ttrpc.pb.h"
 
@@ -96,8 +96,8 @@ TEST(AgentProtoTest, ServicesHaveKatasNames) {
   ASSERT_NE(::grpc::CheckRequest::descriptor(), nullptr);
   EXPECT_NE(Service("grpc.AgentService"), nullptr);
   EXPECT_NE(Service("grpc.Health"), nullptr);
-  EXPECT_EQ(::grpc::AgentService::service_full_name(), std::string("grpc.AgentService"));
-  EXPECT_EQ(::grpc::Health::service_full_name(), std::string("grpc.Health"));
+  EXPECT_EQ(std::string(::grpc::AgentServiceTtrpc::kServiceName), std::string("grpc.AgentService"));
+  EXPECT_EQ(std::string(::grpc::HealthTtrpc::kServiceName), std::string("grpc.Health"));
 }
 
 TEST(AgentProtoTest, AgentServiceHasEveryKataMethod) {
@@ -269,7 +269,7 @@ TEST(TaskProtoTest, TaskServiceHasAll17Methods) {
   ASSERT_NE(task::CreateTaskRequest::descriptor(), nullptr);
   const ServiceDescriptor* s = Service("containerd.task.v2.Task");
   ASSERT_NE(s, nullptr);
-  EXPECT_EQ(task::Task::service_full_name(), std::string("containerd.task.v2.Task"));
+  EXPECT_EQ(std::string(task::TaskTtrpc::kServiceName), std::string("containerd.task.v2.Task"));
   EXPECT_THAT(MethodNames(s),
               ElementsAreArray({"State", "Create", "Start", "Delete", "Pids", "Pause", "Resume",
                                 "Checkpoint", "Kill", "Exec", "ResizePty", "CloseIO", "Update",
@@ -357,27 +357,31 @@ TEST(TaskProtoTest, DeleteResponseGoldenBytes) {
 
 // A handler is written against the generated service interface; the methods it does not override
 // answer UNIMPLEMENTED, which the ttRPC server passes back unchanged.
-class DeleteOnlyTask final : public task::Task::Service {
+class DeleteOnlyTask final : public task::TaskTtrpc::Service {
  public:
-  ::grpc::Status Delete(::grpc::ServerContext*, const task::DeleteRequest* req,
-                        task::DeleteResponse* resp) override {
-    resp->set_pid(req->exec_id().empty() ? 1 : 2);
-    return ::grpc::Status::OK;
+  absl::Status Delete(kata::ttrpc::ServerContext&, const task::DeleteRequest& req,
+                      task::DeleteResponse* resp) override {
+    resp->set_pid(req.exec_id().empty() ? 1 : 2);
+    return absl::OkStatus();
   }
 };
 
 TEST(TaskProtoTest, GeneratedServiceInterfaceIsUsable) {
   DeleteOnlyTask handler;
+  kata::ttrpc::ServerContext context(nullptr);  // the handler does not look at it
   task::DeleteRequest req;
   req.set_id("c1");
   task::DeleteResponse resp;
-  EXPECT_TRUE(handler.Delete(nullptr, &req, &resp).ok());
+  EXPECT_TRUE(handler.Delete(context, req, &resp).ok());
   EXPECT_EQ(resp.pid(), 1u);
+  EXPECT_EQ(handler.ServiceName(), "containerd.task.v2.Task");
+  EXPECT_EQ(handler.Methods().size(), 17u);
 
   task::PauseRequest pause;
   ::google::protobuf::Empty empty;
-  EXPECT_EQ(static_cast<task::Task::Service&>(handler).Pause(nullptr, &pause, &empty).error_code(),
-            ::grpc::StatusCode::UNIMPLEMENTED);
+  absl::Status s = static_cast<task::TaskTtrpc::Service&>(handler).Pause(context, pause, &empty);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(s.message(), "containerd.task.v2.Task/Pause is not implemented");
 }
 
 // ---- containerd events ----------------------------------------------------------------------
@@ -398,7 +402,7 @@ TEST(EventsProtoTest, ForwardServiceAndEnvelope) {
                 {"namespace", 2, kString},
                 {"topic", 3, kString},
                 {"event", 4, kMessage, false, "google.protobuf.Any"}});
-  EXPECT_EQ(ev::Events::service_full_name(),
+  EXPECT_EQ(std::string(ev::EventsTtrpc::kServiceName),
             std::string("containerd.services.events.ttrpc.v1.Events"));
 }
 

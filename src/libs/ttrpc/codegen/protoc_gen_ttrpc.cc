@@ -265,6 +265,9 @@ std::string Source(const FileDescriptor* file, const std::string& stem) {
 
 class TtrpcGenerator : public google::protobuf::compiler::CodeGenerator {
  public:
+  // Services only: message fields (proto3 `optional` included) are protoc's business.
+  uint64_t GetSupportedFeatures() const override { return FEATURE_PROTO3_OPTIONAL; }
+
   bool Generate(const FileDescriptor* file, const std::string& parameter,
                 GeneratorContext* context, std::string* error) const override {
     const std::string stem = StripProto(file->name());
