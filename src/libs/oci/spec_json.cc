@@ -427,11 +427,11 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json) {
 }
 
 std::string SerializeSpec(const Spec& spec, const SerializeOptions& options) {
-  // Start with room for what this thread wrote last time, so a large spec does not grow
-  // the buffer step by step.
-  thread_local size_t last_size = 4096;
-  rapidjson::StringBuffer buffer(nullptr, last_size + last_size / 8);
-  absl::Cleanup remember_size = [&] { last_size = buffer.GetSize(); };
+  // A per-thread buffer that keeps its capacity (up to 8 MiB): writing a large spec does
+  // not grow a fresh buffer, and fault in fresh pages, every time.
+  constexpr size_t kRetainBytes = size_t{8} << 20;
+  thread_local rapidjson::StringBuffer buffer(nullptr, 4096);
+  buffer.Clear();
   if (options.pretty) {
     rapidjson::PrettyWriter<rapidjson::StringBuffer> writer(buffer);
     writer.SetIndent(' ', 2);
@@ -440,7 +440,9 @@ std::string SerializeSpec(const Spec& spec, const SerializeOptions& options) {
     rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
     Emitter<decltype(writer)>(writer).Write(spec);
   }
-  return std::string(buffer.GetString(), buffer.GetSize());
+  std::string out(buffer.GetString(), buffer.GetSize());
+  if (buffer.GetSize() > kRetainBytes) buffer.ShrinkToFit();
+  return out;
 }
 
 absl::StatusOr<Spec> LoadSpecFile(const std::string& path) {
