@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "src/libs/device/spec_update.h"
 #include "src/libs/oci/spec.h"
+#include "src/libs/oci/spec_json.h"
 
 namespace kata {
 namespace device {
@@ -27,47 +28,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string OptStr(const std::optional<std::string>& v) { return v ? "\"" + *v + "\"" : "-"; }
-template <typename T>
-std::string OptNum(const std::optional<T>& v) { return v ? absl::StrCat(*v) : "-"; }
-std::string Unknown(const oci::UnknownFields& u) {
-  std::string out;
-  for (const auto& [k, v] : u.members) absl::StrAppend(&out, " ", k, "=", v);
-  return out;
-}
-
-// Everything the functions under test may touch, as text.
-std::string Dump(const oci::Spec& spec) {
-  std::string out = absl::StrCat("hostname=", OptStr(spec.hostname), "\n");
-  if (!spec.linux) return out + "no linux";
-  const oci::Linux& l = *spec.linux;
-  if (!l.devices) {
-    out += "devices: absent\n";
-  } else {
-    out += "devices:\n";
-    for (const oci::LinuxDevice& d : *l.devices) {
-      absl::StrAppend(&out, "  ", d.path, " ", d.type, " ", d.major, ":", d.minor, " mode=",
-                      OptNum(d.file_mode), " uid=", OptNum(d.uid), " gid=", OptNum(d.gid),
-                      Unknown(d.unknown), "\n");
-    }
-  }
-  if (!l.resources) {
-    out += "resources: absent\n";
-  } else {
-    absl::StrAppend(&out, "pids=", l.resources->pids ? l.resources->pids->limit : -1, "\n");
-    if (!l.resources->devices) {
-      out += "resources.devices: absent\n";
-    } else {
-      out += "rules:\n";
-      for (const oci::LinuxDeviceCgroup& r : *l.resources->devices) {
-        absl::StrAppend(&out, "  ", r.allow ? "allow" : "deny", " ", OptStr(r.type), " ",
-                        OptNum(r.major), ":", OptNum(r.minor), " ", OptStr(r.access),
-                        Unknown(r.unknown), "\n");
-      }
-    }
-  }
-  return out;
-}
+// The whole spec as text (every member, presence included): equal dumps mean equal specs.
+std::string Dump(const oci::Spec& spec) { return oci::SerializeSpec(spec, {/*pretty=*/false}); }
 
 // ---------------------------------------------------------------------------------------
 // The reference.
