@@ -1,0 +1,59 @@
+// A running kata-agent: its services registered on a ttRPC server, served on the channel
+// its configuration names.
+//
+//   KATA_ASSIGN_OR_RETURN(std::unique_ptr<Agent> agent, Agent::Start(config, {}));
+//   ... until SIGTERM ...
+//   agent->Shutdown(absl::Seconds(1));
+//
+// Promises: Start returns once the channel is served (a unix socket is listening, a serial
+// device is open) or fails with the address in the message. Shutdown stops taking new
+// calls, gives in-flight calls `grace`, then closes the channel; it is idempotent and the
+// destructor calls it with no grace.
+#ifndef KATA_SRC_AGENT_AGENT_H_
+#define KATA_SRC_AGENT_AGENT_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "src/agent/channel/serve.h"
+#include "src/agent/config/config.h"
+#include "src/agent/rpc/agent_service.h"
+#include "src/agent/rpc/health_service.h"
+#include "src/libs/ttrpc/server.h"
+
+namespace kata {
+namespace agent {
+
+class Agent {
+ public:
+  struct Options {
+    ChannelServer::Options channel;
+    AgentService::Options service;
+  };
+
+  static absl::StatusOr<std::unique_ptr<Agent>> Start(const AgentConfig& config,
+                                                      Options options);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  void Shutdown(absl::Duration grace);
+
+  // What is served (the listen address or the serial device).
+  const std::string& endpoint() const { return channel_->endpoint(); }
+
+ private:
+  explicit Agent(Options options);
+
+  HealthService health_;
+  AgentService agent_;
+  ttrpc::Server server_;
+  std::unique_ptr<ChannelServer> channel_;
+  Options options_;
+};
+
+}  // namespace agent
+}  // namespace kata
+
+#endif  // KATA_SRC_AGENT_AGENT_H_

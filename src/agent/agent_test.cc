@@ -1,0 +1,186 @@
+// Runs the real kata-agent binary (argv[1]) on a unix socket in a temp dir and talks to it
+// with a ttRPC client.
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "src/agent/version.h"
+#include "src/libs/protocols/agent.ttrpc.pb.h"
+#include "src/libs/protocols/health.ttrpc.pb.h"
+#include "src/libs/ttrpc/client.h"
+
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string g_agent_binary;
+
+// Waits for `pid` up to `timeout`; the wait status, or -1 on timeout.
+int WaitFor(pid_t pid, absl::Duration timeout) {
+  const absl::Time until = absl::Now() + timeout;
+  for (;;) {
+    int status = 0;
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) return status;
+    if (absl::Now() > until) return -1;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
+class AgentBinaryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(g_agent_binary.empty()) << "pass the kata-agent binary as argv[1]";
+    // A short path: unix socket paths are limited to 108 bytes.
+    char templ[] = "/tmp/kagentXXXXXX";
+    ASSERT_NE(mkdtemp(templ), nullptr);
+    dir_ = templ;
+    socket_ = dir_ + "/agent.sock";
+    log_ = dir_ + "/agent.log";
+    std::ofstream(dir_ + "/keep") << "not the agent's";
+  }
+
+  void TearDown() override {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    for (const char* f : {"/agent.sock", "/agent.log", "/keep", "/cmdline"}) {
+      unlink((dir_ + f).c_str());
+    }
+    rmdir(dir_.c_str());
+  }
+
+  // Starts the agent with `args`; its stderr goes to log_.
+  void Spawn(std::vector<std::string> args) {
+    pid_ = fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd >= 0) dup2(fd, STDERR_FILENO);
+      unsetenv("KATA_AGENT_SERVER_ADDR");
+      unsetenv("KATA_AGENT_LOG_LEVEL");
+      std::vector<char*> argv;
+      argv.push_back(g_agent_binary.data());
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(g_agent_binary.c_str(), argv.data());
+      _exit(127);
+    }
+  }
+
+  std::string Log() const {
+    std::ifstream in(log_);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  std::string dir_, socket_, log_;
+  pid_t pid_ = -1;
+};
+
+kata::ttrpc::CallOptions Bounded() {
+  kata::ttrpc::CallOptions o;
+  o.timeout = absl::Seconds(5);
+  return o;
+}
+
+TEST_F(AgentBinaryTest, ServesHealthAndAgentAndStopsOnSigterm) {
+  Spawn({"--server-addr", "unix://" + socket_, "--log-level", "debug"});
+  auto client = kata::ttrpc::Client::Dial("unix://" + socket_, absl::Seconds(10));
+  ASSERT_TRUE(client.ok()) << client.status() << "\n" << Log();
+
+  grpc::HealthTtrpc::Client health(client->get());
+  grpc::HealthCheckResponse check;
+  absl::Status s = health.Check(grpc::CheckRequest(), &check, Bounded());
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(check.status(), grpc::HealthCheckResponse::SERVING);
+
+  grpc::VersionCheckResponse version;
+  s = health.Version(grpc::CheckRequest(), &version, Bounded());
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(version.agent_version(), kata::agent::kAgentVersion);
+
+  grpc::AgentServiceTtrpc::Client agent(client->get());
+  grpc::GuestDetailsRequest details_req;
+  details_req.set_mem_block_size(true);
+  details_req.set_mem_hotplug_probe(true);
+  grpc::GuestDetailsResponse details;
+  s = agent.GetGuestDetails(details_req, &details, Bounded());
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(details.agent_details().version(), kata::agent::kAgentVersion);
+  EXPECT_FALSE(details.agent_details().init_daemon());
+
+  grpc::CreateContainerRequest create;
+  create.set_container_id("c1");
+  google::protobuf::Empty empty;
+  s = agent.CreateContainer(create, &empty, Bounded());
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented) << s;
+  EXPECT_THAT(s.message(), HasSubstr("CreateContainer"));
+
+  client->reset();
+  ASSERT_EQ(kill(pid_, SIGTERM), 0);
+  const absl::Time start = absl::Now();
+  int status = WaitFor(pid_, absl::Seconds(5));
+  ASSERT_NE(status, -1) << "kata-agent did not exit after SIGTERM\n" << Log();
+  pid_ = -1;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  EXPECT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << Log();
+  struct stat st;
+  EXPECT_EQ(stat((dir_ + "/keep").c_str(), &st), 0) << "the agent removed a file not its own";
+
+  const std::string log = Log();
+  EXPECT_THAT(log, HasSubstr("level=info msg=serving addr=unix://"));
+  EXPECT_THAT(log, HasSubstr("level=info msg=stopping signal=SIGTERM"));
+}
+
+TEST_F(AgentBinaryTest, ReadsTheCmdlineFile) {
+  std::ofstream(dir_ + "/cmdline")
+      << "console=hvc0 agent.log=debug agent.bogus=1 agent.server_addr=unix://" << socket_
+      << "\n";
+  Spawn({"--cmdline-file", dir_ + "/cmdline"});
+  auto client = kata::ttrpc::Client::Dial("unix://" + socket_, absl::Seconds(10));
+  ASSERT_TRUE(client.ok()) << client.status() << "\n" << Log();
+  grpc::HealthTtrpc::Client health(client->get());
+  grpc::HealthCheckResponse check;
+  EXPECT_TRUE(health.Check(grpc::CheckRequest(), &check, Bounded()).ok());
+  client->reset();
+  ASSERT_EQ(kill(pid_, SIGINT), 0);
+  int status = WaitFor(pid_, absl::Seconds(5));
+  pid_ = -1;
+  ASSERT_NE(status, -1);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_THAT(Log(), HasSubstr("level=warn msg=\"unknown kernel parameter agent.bogus ignored\""));
+}
+
+TEST_F(AgentBinaryTest, BadConfigExitsNonZeroNamingTheKey) {
+  std::ofstream(dir_ + "/cmdline") << "agent.log=loud\n";
+  Spawn({"--cmdline-file", dir_ + "/cmdline"});
+  int status = WaitFor(pid_, absl::Seconds(5));
+  pid_ = -1;
+  ASSERT_NE(status, -1);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_THAT(Log(), HasSubstr("agent.log"));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (argc > 1) g_agent_binary = argv[1];
+  signal(SIGPIPE, SIG_IGN);
+  return RUN_ALL_TESTS();
+}

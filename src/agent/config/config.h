@@ -1,0 +1,88 @@
+// kata-agent's configuration: Kata's `agent.*` kernel parameters, then (for runs on a host)
+// the environment, then command-line flags, each later source overriding the earlier.
+//
+//   ConfigSources sources;
+//   sources.kernel_cmdline = ReadFile("/proc/cmdline");       // when PID 1
+//   KATA_ASSIGN_OR_RETURN(sources.flags, ParseFlags(argc - 1, argv + 1));
+//   sources.env_server_addr = getenv("KATA_AGENT_SERVER_ADDR");  // may be null
+//   std::vector<std::string> warnings;
+//   KATA_ASSIGN_OR_RETURN(AgentConfig config, ResolveConfig(sources, &warnings));
+//
+// Kernel parameters read (as Kata's agent writes them):
+//   agent.server_addr=ADDR          see channel/address.h
+//   agent.log=LEVEL                 trace|debug|info|warn|error|critical
+//   agent.debug_console[=BOOL]      (recorded; the console is not implemented yet)
+//   agent.devmode[=BOOL]
+//   agent.hotplug_timeout=SECONDS   a positive integer, or a duration ("3s", "500ms")
+//   agent.container_pipe_size=N     a non-negative integer
+//   agent.unified_cgroup_hierarchy[=BOOL]
+// BOOL is true/false/1/0/yes/no/on/off; the key alone means true. Other `agent.*` keys are
+// warnings (Kata has more; an older/newer runtime may pass them), not errors; parameters
+// without the `agent.` prefix are ignored. A bad value is INVALID_ARGUMENT naming the key.
+#ifndef KATA_SRC_AGENT_CONFIG_CONFIG_H_
+#define KATA_SRC_AGENT_CONFIG_CONFIG_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "src/agent/log/log.h"
+
+namespace kata {
+namespace agent {
+
+inline constexpr char kDefaultServerAddr[] = "vsock://-1:1024";
+
+struct AgentConfig {
+  std::string server_addr = kDefaultServerAddr;
+  LogLevel log_level = LogLevel::kInfo;
+  bool debug_console = false;
+  bool dev_mode = false;
+  absl::Duration hotplug_timeout = absl::Seconds(3);
+  int container_pipe_size = 0;  // 0: the kernel's default
+  bool unified_cgroup_hierarchy = false;
+};
+
+// Command-line flags of kata-agent (each also accepted as --flag=value).
+struct AgentFlags {
+  std::optional<std::string> server_addr;   // --server-addr ADDR
+  std::optional<std::string> log_level;     // --log-level LEVEL
+  std::optional<std::string> cmdline_file;  // --cmdline-file PATH (instead of /proc/cmdline)
+  bool help = false;                        // --help, -h
+};
+
+// Parses `argv` (without the program name). INVALID_ARGUMENT for an unknown flag, a missing
+// value or a positional argument.
+absl::StatusOr<AgentFlags> ParseFlags(int argc, const char* const* argv);
+
+// The usage text for --help.
+std::string FlagsUsage();
+
+// Splits a kernel command line into parameters: whitespace separates them except inside
+// double quotes, which are removed (`a="b c"` is `a=b c`).
+std::vector<std::string> SplitKernelCmdline(absl::string_view cmdline);
+
+// Applies the `agent.*` parameters of `cmdline` to `config`. Unknown agent keys append a
+// message to `warnings` (may be null). On error `config` may be partly updated.
+absl::Status ApplyKernelCmdline(absl::string_view cmdline, AgentConfig* config,
+                                std::vector<std::string>* warnings);
+
+struct ConfigSources {
+  std::string kernel_cmdline;                  // empty when not read
+  std::optional<std::string> env_server_addr;  // KATA_AGENT_SERVER_ADDR
+  std::optional<std::string> env_log_level;    // KATA_AGENT_LOG_LEVEL
+  AgentFlags flags;
+};
+
+// Defaults <- kernel command line <- environment <- flags; the result is validated (the
+// server address parses, see channel/address.h). Errors name the key or flag at fault.
+absl::StatusOr<AgentConfig> ResolveConfig(const ConfigSources& sources,
+                                          std::vector<std::string>* warnings);
+
+}  // namespace agent
+}  // namespace kata
+
+#endif  // KATA_SRC_AGENT_CONFIG_CONFIG_H_

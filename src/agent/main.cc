@@ -1,0 +1,98 @@
+// kata-agent: serves grpc.AgentService and grpc.Health over ttRPC on the channel named by
+// agent.server_addr (kernel command line), KATA_AGENT_SERVER_ADDR or --server-addr, until
+// SIGTERM or SIGINT; then stops with a 1 s grace and exits 0. A bad configuration or an
+// unusable channel exits 1 with the error. See --help.
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "src/agent/agent.h"
+#include "src/agent/config/config.h"
+#include "src/agent/log/log.h"
+#include "src/agent/version.h"
+
+namespace {
+
+using kata::agent::Log;
+using kata::agent::LogLevel;
+
+std::optional<std::string> Env(const char* name) {
+  const char* v = getenv(name);
+  if (v == nullptr) return std::nullopt;
+  return std::string(v);
+}
+
+int Fail(const absl::Status& status) {
+  Log(LogLevel::kCritical, "kata-agent cannot start", {{"error", status.ToString()}});
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::StatusOr<kata::agent::AgentFlags> flags = kata::agent::ParseFlags(argc - 1, argv + 1);
+  if (!flags.ok()) {
+    fprintf(stderr, "kata-agent: %s\n%s", std::string(flags.status().message()).c_str(),
+            kata::agent::FlagsUsage().c_str());
+    return 2;
+  }
+  if (flags->help) {
+    fputs(kata::agent::FlagsUsage().c_str(), stdout);
+    return 0;
+  }
+
+  kata::agent::ConfigSources sources;
+  std::string cmdline_path;
+  if (flags->cmdline_file.has_value()) {
+    cmdline_path = *flags->cmdline_file;
+  } else if (getpid() == 1) {
+    cmdline_path = "/proc/cmdline";
+  }
+  if (!cmdline_path.empty()) {
+    std::ifstream in(cmdline_path);
+    if (!in) return Fail(absl::NotFoundError(absl::StrCat("cannot read ", cmdline_path)));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    sources.kernel_cmdline = ss.str();
+  }
+  sources.env_server_addr = Env("KATA_AGENT_SERVER_ADDR");
+  sources.env_log_level = Env("KATA_AGENT_LOG_LEVEL");
+  sources.flags = *flags;
+  std::vector<std::string> warnings;
+  absl::StatusOr<kata::agent::AgentConfig> config = kata::agent::ResolveConfig(sources, &warnings);
+  if (!config.ok()) return Fail(config.status());
+  kata::agent::SetLogLevel(config->log_level);
+  for (const std::string& w : warnings) Log(LogLevel::kWarn, w);
+
+  // Block the stop signals before any thread starts, so only sigwait below sees them.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<std::unique_ptr<kata::agent::Agent>> agent =
+      kata::agent::Agent::Start(*config, {});
+  if (!agent.ok()) return Fail(agent.status());
+  Log(LogLevel::kInfo, "serving",
+      {{"addr", config->server_addr}, {"endpoint", (*agent)->endpoint()},
+       {"version", kata::agent::kAgentVersion}, {"pid", static_cast<int>(getpid())}});
+
+  int sig = 0;
+  while (sigwait(&stop, &sig) != 0) {
+  }
+  Log(LogLevel::kInfo, "stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  (*agent)->Shutdown(absl::Seconds(1));
+  agent->reset();
+  Log(LogLevel::kInfo, "stopped");
+  return 0;
+}
