@@ -8,17 +8,16 @@
 //
 // vsock:// and unix:// listen (Server::Listen). A virtio-serial port has no listen/accept:
 // it is one byte stream that reads EOF when the host disconnects and carries the next host
-// once it reconnects. So a relay thread opens the device, hands the server one end of a
-// socketpair (Server::ServeFd) and copies bytes both ways; when the device ends (EOF or a
-// read error) the server's connection is closed (its calls are cancelled) and the device
-// is opened again and served afresh, with a short backoff (10 ms, doubling to 50 ms while
-// the host stays away), until Stop or Server::Shutdown.
+// once it reconnects. So the device is opened and served directly (Server::ServeFd); when
+// the server sees it end (EOF or a read error) its calls are cancelled, and a small loop
+// thread opens the device again and serves it afresh, with a short backoff (10 ms, doubling
+// to 50 ms while the host stays away), until Stop or Server::Shutdown.
 //
 // Promises:
 // - Start fails (with the address in the message) when the address cannot be listened on,
 //   the port name is not found, or the device cannot be opened the first time; later reopen
 //   failures are logged and retried.
-// - Stop is idempotent, returns promptly (it does not wait for the host) and joins the relay.
+// - Stop is idempotent, returns promptly (it does not wait for the host) and joins the loop.
 #ifndef KATA_SRC_AGENT_CHANNEL_SERVE_H_
 #define KATA_SRC_AGENT_CHANNEL_SERVE_H_
 
@@ -66,10 +65,7 @@ class ChannelServer {
 
  private:
   ChannelServer(ttrpc::Server* server, Options options, int wake_fd);
-  void RelayLoop(int first_device_fd);
-  // Serves `device_fd` (takes it) until it ends; false when serving should stop.
-  // `carried` is set when the host sent anything.
-  bool ServeOnce(int device_fd, bool* carried);
+  void ServeLoop(int first_device_fd);
   // Waits `d` or until Stop; false if stopped.
   bool Wait(absl::Duration d);
 
@@ -79,7 +75,7 @@ class ChannelServer {
   const int wake_fd_;  // eventfd, signalled by Stop
   std::atomic<bool> stopping_{false};
   std::atomic<int> sessions_{0};
-  std::thread relay_;
+  std::thread loop_;
 };
 
 }  // namespace agent

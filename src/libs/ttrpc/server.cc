@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <deque>
+#include <functional>
 #include <system_error>
 #include <utility>
 
@@ -51,6 +52,12 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
       : server_(server), channel_(fd), buffer_(new char[kReadBufferSize]) {}
 
   Channel& channel() { return channel_; }
+
+  // Set before the first reader starts; run once, by the reader that sees the end.
+  void set_on_closed(std::function<void()> f) { on_closed_ = std::move(f); }
+  void RunOnClosed() {
+    if (on_closed_) std::exchange(on_closed_, nullptr)();
+  }
 
   // Holds the reader role: reads, and runs the unary requests it read itself, in order (no
   // thread hand-off on the fast path). If a handler is slow, the server's watchdog hands
@@ -297,6 +304,7 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
 
   Server* const server_;
   Channel channel_;
+  std::function<void()> on_closed_;
   absl::Mutex mu_;
   absl::flat_hash_map<uint32_t, std::shared_ptr<ServerCall>> calls_ ABSL_GUARDED_BY(mu_);
 
@@ -455,7 +463,7 @@ void Server::AcceptLoop(int listen_fd) {
   }
 }
 
-absl::Status Server::ServeFd(int fd) {
+absl::Status Server::ServeFd(int fd, std::function<void()> on_closed) {
   std::vector<std::thread> to_join;
   {
     absl::MutexLock lock(&mu_);
@@ -466,7 +474,7 @@ absl::Status Server::ServeFd(int fd) {
     }
     auto connection = std::make_shared<internal::ServerConnection>(this, fd);
     connections_.insert(connection);
-    if (!SpawnReader(connection)) {
+    if (!SpawnReader(connection, std::move(on_closed))) {
       connections_.erase(connection);
       return absl::ResourceExhaustedError("ttrpc: cannot start a thread for a connection");
     }
@@ -475,11 +483,14 @@ absl::Status Server::ServeFd(int fd) {
   return absl::OkStatus();
 }
 
-bool Server::SpawnReader(std::shared_ptr<internal::ServerConnection> connection) {
+bool Server::SpawnReader(std::shared_ptr<internal::ServerConnection> connection,
+                         std::function<void()> on_closed) {
+  if (on_closed) connection->set_on_closed(std::move(on_closed));
   std::thread t;
   try {
     t = std::thread([this, connection] {
     const auto end = connection->ReadLoop();
+    if (end == internal::ServerConnection::ReadEnd::kEnded) connection->RunOnClosed();
     absl::MutexLock lock(&mu_);
     auto self = readers_.find(std::this_thread::get_id());
     if (self != readers_.end()) {

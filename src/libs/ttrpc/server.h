@@ -25,6 +25,7 @@
 #define KATA_SRC_LIBS_TTRPC_SERVER_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -67,8 +68,11 @@ class Server {
   absl::Status Listen(absl::string_view address);
   // Accepts on an already listening socket (takes ownership).
   absl::Status ListenFd(int listen_fd);
-  // Serves one connected stream (takes ownership) until it closes or Shutdown.
-  absl::Status ServeFd(int fd);
+  // Serves one connected stream (takes ownership) until it closes or Shutdown. `on_closed`
+  // (optional) runs once the stream has ended and is no longer read; calls still running
+  // on it are cancelled. (A virtio-serial port reads EOF when the host leaves: the owner
+  // reopens it and serves it again from there.)
+  absl::Status ServeFd(int fd, std::function<void()> on_closed = nullptr);
 
   // Stops accepting (new requests on open connections get UNAVAILABLE), waits up to `grace`
   // for in-flight calls to finish, then closes every connection (calls still running are
@@ -95,8 +99,8 @@ class Server {
                            Service** out) const;
   void AcceptLoop(int listen_fd);
   // Starts a reader thread for `connection`; false if no thread can be started.
-  bool SpawnReader(std::shared_ptr<internal::ServerConnection> connection)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool SpawnReader(std::shared_ptr<internal::ServerConnection> connection,
+                   std::function<void()> on_closed = nullptr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void NoteInlineCall();
   void WatchdogLoop();
   void CallStarted();
