@@ -1449,3 +1449,39 @@ TEST_F(TtrpcTest, ServerShutdownEndsAPtyClientsCalls) {
 }  // namespace
 }  // namespace ttrpc
 }  // namespace kata
+
+namespace kata {
+namespace ttrpc {
+namespace {
+
+// ServeFd's on_closed runs once when the peer leaves, and only then: this is how the agent
+// learns to reopen a virtio-serial port.
+TEST(ServeFdTest, OnClosedRunsOnceWhenThePeerLeaves) {
+  TestEcho service;
+  Server server;
+  ASSERT_TRUE(server.Register(&service).ok());
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  std::atomic<int> closed{0};
+  absl::Notification ended;
+  ASSERT_TRUE(server.ServeFd(fds[0], [&] {
+                       ++closed;
+                       ended.Notify();
+                     }).ok());
+  {
+    Client client(fds[1]);
+    EchoClient echo(&client);
+    EchoRequest req;
+    req.set_payload("x");
+    EchoResponse resp;
+    ASSERT_TRUE(echo.Echo(req, &resp).ok());
+    EXPECT_EQ(closed.load(), 0);  // a live connection has not ended
+  }  // the client closes its end
+  ASSERT_TRUE(ended.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  server.Shutdown();
+  EXPECT_EQ(closed.load(), 1);
+}
+
+}  // namespace
+}  // namespace ttrpc
+}  // namespace kata
