@@ -5,7 +5,7 @@ installs them). This rule is the one place that knows how they are found: it ask
 for each library's link flags, links the code generators (protoc, grpc_cpp_plugin) into the
 repository, and writes a BUILD file with one target per dependency:
 
-    @system//:absl  @system//:protobuf  @system//:protoc_lib  @system//:grpcpp  @system//:re2
+    @system//:absl  @system//:protobuf  @system//:protoc_lib  @system//:grpcpp  @system//:re2  @system//:tomlplusplus
     @system//:gtest  @system//:gtest_main  @system//:gmock  @system//:benchmark
     @system//:benchmark_main  @system//:rapidjson
     @system//:protoc  @system//:grpc_cpp_plugin   (executables)
@@ -35,6 +35,7 @@ _LIBRARIES = [
     ("protoc_lib", [], "libprotoc-dev", ["-lprotoc"]),  # for protoc plugins; ships no .pc
     ("grpcpp", ["grpc++"], "libgrpc++-dev", []),
     ("re2", ["re2"], "libre2-dev", []),
+    ("tomlplusplus", ["tomlplusplus"], "libtomlplusplus-dev", []),
     ("gtest", ["gtest"], "libgtest-dev", []),
     ("gtest_main", ["gtest_main"], "libgtest-dev", []),
     ("gmock", ["gmock"], "libgmock-dev", []),
