@@ -1,0 +1,565 @@
+#include "src/agent/process/process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "src/libs/base/status_macros.h"
+#include "src/libs/base/status_util.h"
+
+namespace kata {
+namespace agent {
+namespace {
+
+constexpr char kDefaultPath[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// An owned fd, closed on destruction.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept {
+    reset(o.release());
+    return *this;
+  }
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+absl::Status MakePipe(Fd* r, Fd* w) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe");
+  r->reset(p[0]);
+  w->reset(p[1]);
+  return absl::OkStatus();
+}
+
+absl::Status SetNonBlocking(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    return ErrnoStatus(errno, "fcntl O_NONBLOCK");
+  }
+  return absl::OkStatus();
+}
+
+// What the child reports through the CLOEXEC error pipe when it fails before exec.
+struct ChildReport {
+  int32_t kind;   // kErrno: value is an errno; kStatus: value is an absl::StatusCode
+  int32_t value;
+  char msg[1024];  // the step ("exec /no/such") or the hook's message; NUL-terminated
+};
+constexpr int32_t kErrno = 1;
+constexpr int32_t kStatus = 2;
+
+// Everything the child needs, prepared by the parent so the child allocates nothing itself.
+struct ChildPlan {
+  int stdio[3];
+  int report_fd;
+  std::vector<int> keep;  // sorted, unique: fds that survive the close sweep
+  int max_fd;             // fallback sweep bound when close_range is missing
+  bool terminal;
+  const ChildHook* hook;
+  const char* cwd;  // nullptr: stay
+  std::string chdir_msg;
+  bool switch_user;
+  uid_t uid;
+  gid_t gid;
+  std::vector<gid_t> groups;
+  std::string setgroups_msg, setgid_msg, setuid_msg;
+  std::vector<std::string> exec_paths;  // candidates, tried in order
+  std::vector<char*> argv, envp;        // NULL-terminated
+  std::string exec_msg;
+};
+
+[[noreturn]] void ChildFail(int fd, int32_t kind, int32_t value, const char* msg, size_t len) {
+  ChildReport r;
+  memset(&r, 0, sizeof(r));
+  r.kind = kind;
+  r.value = value;
+  if (len >= sizeof(r.msg)) len = sizeof(r.msg) - 1;
+  memcpy(r.msg, msg, len);
+  ssize_t unused = write(fd, &r, sizeof(r));  // < PIPE_BUF: atomic
+  (void)unused;
+  _exit(127);
+}
+
+[[noreturn]] void ChildFailErrno(const ChildPlan& p, int err, const std::string& what) {
+  ChildFail(p.report_fd, kErrno, err, what.data(), what.size());
+}
+
+void CloseRange(unsigned first, unsigned last, int max_fd) {
+  if (first > last) return;
+  if (syscall(SYS_close_range, first, last, 0) == 0) return;
+  for (unsigned fd = first; fd <= last && fd < static_cast<unsigned>(max_fd); ++fd) close(fd);
+}
+
+// Runs in the forked child: async-signal-safe calls only (plus the hook, see process.h).
+[[noreturn]] void RunChild(ChildPlan& p) {
+  // Handlers of the agent make no sense here; the mask was blocked by the parent for fork.
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    sigaction(sig, &sa, nullptr);
+  }
+
+  // Close every inherited fd but ours: no other process's pipe stays open through us.
+  unsigned next = 0;
+  for (int fd : p.keep) {
+    if (fd > 0) CloseRange(next, static_cast<unsigned>(fd) - 1, p.max_fd);
+    next = static_cast<unsigned>(fd) + 1;
+  }
+  CloseRange(next, ~0U, p.max_fd);
+
+  // Move sources off 0..2 first so the dup2s below cannot clobber one another.
+  for (int i = 0; i < 3; ++i) {
+    if (p.stdio[i] < 3) {
+      int fd = fcntl(p.stdio[i], F_DUPFD_CLOEXEC, 3);
+      if (fd < 0) ChildFailErrno(p, errno, "dup stdio");
+      p.stdio[i] = fd;
+    }
+  }
+  if (p.report_fd < 3) {
+    int fd = fcntl(p.report_fd, F_DUPFD_CLOEXEC, 3);
+    if (fd < 0) _exit(127);
+    p.report_fd = fd;
+  }
+  for (int i = 0; i < 3; ++i) {
+    if (dup2(p.stdio[i], i) < 0) ChildFailErrno(p, errno, "dup2 stdio");
+  }
+
+  if (setsid() < 0) ChildFailErrno(p, errno, "setsid");
+  if (p.terminal && ioctl(0, TIOCSCTTY, 0) != 0) ChildFailErrno(p, errno, "ioctl TIOCSCTTY");
+
+  if (p.hook != nullptr && *p.hook) {
+    absl::Status st = (*p.hook)();
+    if (!st.ok()) {
+      ChildFail(p.report_fd, kStatus, static_cast<int32_t>(st.code()), st.message().data(),
+                st.message().size());
+    }
+  }
+
+  if (p.cwd != nullptr && chdir(p.cwd) != 0) ChildFailErrno(p, errno, p.chdir_msg);
+
+  if (p.switch_user) {
+    if (setgroups(p.groups.size(), p.groups.data()) != 0) {
+      ChildFailErrno(p, errno, p.setgroups_msg);
+    }
+    if (setresgid(p.gid, p.gid, p.gid) != 0) ChildFailErrno(p, errno, p.setgid_msg);
+    if (setresuid(p.uid, p.uid, p.uid) != 0) ChildFailErrno(p, errno, p.setuid_msg);
+  }
+
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+
+  int err = ENOENT;
+  for (const std::string& path : p.exec_paths) {
+    execve(path.c_str(), p.argv.data(), p.envp.data());
+    // Like execvp: keep searching past missing entries; report EACCES if one was found.
+    if (errno == EACCES) {
+      err = EACCES;
+    } else if (errno != ENOENT && errno != ENOTDIR) {
+      err = errno;
+      break;
+    }
+  }
+  ChildFailErrno(p, err, p.exec_msg);
+}
+
+std::vector<std::string> ExecCandidates(const std::string& prog,
+                                        const std::vector<std::string>& env) {
+  if (prog.find('/') != std::string::npos) return {prog};
+  std::string path = kDefaultPath;
+  for (const std::string& kv : env) {
+    if (kv.rfind("PATH=", 0) == 0) path = kv.substr(5);
+  }
+  std::vector<std::string> out;
+  for (absl::string_view dir : absl::StrSplit(path, ':')) {
+    if (dir.empty()) dir = ".";
+    out.push_back(absl::StrCat(dir, "/", prog));
+  }
+  return out;
+}
+
+int ExitCode(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 255;
+}
+
+void Reap(pid_t pid) {
+  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) {
+  if (options.argv.empty() || options.argv[0].empty()) {
+    return absl::InvalidArgumentError("process: argv is empty");
+  }
+  for (const auto* list : {&options.argv, &options.env}) {
+    for (const std::string& s : *list) {
+      if (s.find('\0') != std::string::npos) {
+        return absl::InvalidArgumentError("process: argument or environment has a NUL byte");
+      }
+    }
+  }
+  if (options.output_buffer_bytes == 0) {
+    return absl::InvalidArgumentError("process: output_buffer_bytes is 0");
+  }
+
+  Fd cancel(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (cancel.get() < 0) return ErrnoStatus(errno, "eventfd");
+
+  // Parent ends (kept) and child ends (closed in the parent after fork).
+  Fd in_w, out_r, err_r, master, stdin_dup;
+  Fd in_r, out_w, err_w, slave;
+  if (options.terminal) {
+    master.reset(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (master.get() < 0) return ErrnoStatus(errno, "posix_openpt");
+    if (grantpt(master.get()) != 0) return ErrnoStatus(errno, "grantpt");
+    if (unlockpt(master.get()) != 0) return ErrnoStatus(errno, "unlockpt");
+    char name[128];
+    if (int e = ptsname_r(master.get(), name, sizeof(name)); e != 0) {
+      return ErrnoStatus(e, "ptsname");
+    }
+    slave.reset(open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (slave.get() < 0) return ErrnoStatus(errno, absl::StrCat("open ", name));
+    if (options.rows != 0 || options.cols != 0) {
+      struct winsize ws = {options.rows, options.cols, 0, 0};
+      if (ioctl(master.get(), TIOCSWINSZ, &ws) != 0) return ErrnoStatus(errno, "TIOCSWINSZ");
+    }
+    stdin_dup.reset(fcntl(master.get(), F_DUPFD_CLOEXEC, 0));
+    if (stdin_dup.get() < 0) return ErrnoStatus(errno, "dup pty master");
+    KATA_RETURN_IF_ERROR(SetNonBlocking(master.get()));
+  } else {
+    KATA_RETURN_IF_ERROR(MakePipe(&in_r, &in_w));
+    KATA_RETURN_IF_ERROR(MakePipe(&out_r, &out_w));
+    KATA_RETURN_IF_ERROR(MakePipe(&err_r, &err_w));
+    KATA_RETURN_IF_ERROR(SetNonBlocking(in_w.get()));
+    KATA_RETURN_IF_ERROR(SetNonBlocking(out_r.get()));
+    KATA_RETURN_IF_ERROR(SetNonBlocking(err_r.get()));
+  }
+  Fd report_r, report_w;
+  KATA_RETURN_IF_ERROR(MakePipe(&report_r, &report_w));
+
+  ChildPlan plan;
+  if (options.terminal) {
+    plan.stdio[0] = plan.stdio[1] = plan.stdio[2] = slave.get();
+  } else {
+    plan.stdio[0] = in_r.get();
+    plan.stdio[1] = out_w.get();
+    plan.stdio[2] = err_w.get();
+  }
+  plan.report_fd = report_w.get();
+  plan.keep = {plan.stdio[0], plan.stdio[1], plan.stdio[2], plan.report_fd};
+  plan.keep.insert(plan.keep.end(), options.keep_fds.begin(), options.keep_fds.end());
+  std::sort(plan.keep.begin(), plan.keep.end());
+  plan.keep.erase(std::unique(plan.keep.begin(), plan.keep.end()), plan.keep.end());
+  plan.keep.erase(std::remove_if(plan.keep.begin(), plan.keep.end(), [](int fd) { return fd < 0; }),
+                  plan.keep.end());
+  struct rlimit rl;
+  plan.max_fd = (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+                 rl.rlim_cur < (1u << 20))
+                    ? static_cast<int>(rl.rlim_cur)
+                    : (1 << 20);
+  plan.terminal = options.terminal;
+  plan.hook = &options.child_hook;
+  plan.cwd = options.cwd.empty() ? nullptr : options.cwd.c_str();
+  plan.chdir_msg = absl::StrCat("chdir ", options.cwd);
+  plan.switch_user = options.user.has_value();
+  if (options.user) {
+    plan.uid = options.user->uid;
+    plan.gid = options.user->gid;
+    plan.groups = options.user->additional_gids;
+    plan.setgroups_msg = "setgroups";
+    plan.setgid_msg = absl::StrCat("setgid ", plan.gid);
+    plan.setuid_msg = absl::StrCat("setuid ", plan.uid);
+  }
+  plan.exec_paths = ExecCandidates(options.argv[0], options.env);
+  for (std::string& a : options.argv) plan.argv.push_back(a.data());
+  plan.argv.push_back(nullptr);
+  for (std::string& e : options.env) plan.envp.push_back(e.data());
+  plan.envp.push_back(nullptr);
+  plan.exec_msg = absl::StrCat("exec ", options.argv[0]);
+
+  // Block every signal across fork so no agent handler runs in the child before it resets
+  // them; the child unblocks just before exec.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = fork();
+  int fork_errno = errno;
+  if (pid == 0) RunChild(plan);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) return ErrnoStatus(fork_errno, "fork");
+
+  // Parent: drop the child's ends, then learn whether exec happened (EOF on the pipe).
+  in_r.reset();
+  out_w.reset();
+  err_w.reset();
+  slave.reset();
+  report_w.reset();
+  ChildReport report;
+  size_t got = 0;
+  while (got < sizeof(report)) {
+    ssize_t n = read(report_r.get(), reinterpret_cast<char*>(&report) + got, sizeof(report) - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  if (got > 0) {
+    Reap(pid);
+    if (got < sizeof(report)) return absl::InternalError("process: short report from child");
+    report.msg[sizeof(report.msg) - 1] = '\0';
+    if (report.kind == kErrno) return ErrnoStatus(report.value, report.msg);
+    return absl::Status(static_cast<absl::StatusCode>(report.value), report.msg);
+  }
+
+  std::unique_ptr<Process> p(new Process());
+  p->pid_ = pid;
+  p->terminal_ = options.terminal;
+  p->cap_ = options.output_buffer_bytes;
+  p->cancel_fd_ = cancel.release();
+  if (options.terminal) {
+    p->out_.fd = master.release();
+    p->stdin_fd_ = stdin_dup.release();
+  } else {
+    p->out_.fd = out_r.release();
+    p->err_.fd = err_r.release();
+    p->stdin_fd_ = in_w.release();
+  }
+  Process* raw = p.get();
+  p->waiter_ = std::thread([raw] { raw->WaitLoop(); });
+  p->out_.reader = std::thread([raw] { raw->DrainLoop(&raw->out_); });
+  if (!options.terminal) p->err_.reader = std::thread([raw] { raw->DrainLoop(&raw->err_); });
+  return p;
+}
+
+Process::~Process() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!exited_) kill(pid_, SIGKILL);
+  }
+  if (waiter_.joinable()) waiter_.join();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  uint64_t one = 1;
+  ssize_t unused = write(cancel_fd_, &one, sizeof(one));
+  (void)unused;
+  cv_.notify_all();
+  if (out_.reader.joinable()) out_.reader.join();
+  if (err_.reader.joinable()) err_.reader.join();
+  for (int fd : {out_.fd, err_.fd, stdin_fd_, cancel_fd_}) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+void Process::WaitLoop() {
+  // Wait without reaping, so the pid cannot be recycled until we hold mu_ and mark the
+  // process exited: Signal (which checks exited_ under mu_) never hits another process.
+  siginfo_t si;
+  int r;
+  do {
+    memset(&si, 0, sizeof(si));
+    r = waitid(P_PID, static_cast<id_t>(pid_), &si, WEXITED | WNOWAIT);
+  } while (r < 0 && errno == EINTR);
+  std::lock_guard<std::mutex> l(mu_);
+  int status = 0;
+  pid_t got;
+  do {
+    got = waitpid(pid_, &status, 0);
+  } while (got < 0 && errno == EINTR);
+  // got < 0 (ECHILD): someone else reaped our child against the contract; report 255.
+  exit_code_ = got == pid_ ? ExitCode(status) : 255;
+  exited_ = true;
+  cv_.notify_all();
+}
+
+void Process::DrainLoop(Stream* s) {
+  char tmp[64 * 1024];
+  for (;;) {
+    size_t room;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [&] { return stopping_ || s->buf.size() - s->off < cap_; });
+      if (stopping_) return;
+      room = cap_ - (s->buf.size() - s->off);
+    }
+    struct pollfd fds[2] = {{s->fd, POLLIN, 0}, {cancel_fd_, POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[1].revents != 0) return;
+    ssize_t n = read(s->fd, tmp, std::min(room, sizeof(tmp)));
+    if (n > 0) {
+      std::lock_guard<std::mutex> l(mu_);
+      if (s->off > 0 && s->off >= s->buf.size() / 2) {
+        s->buf.erase(0, s->off);
+        s->off = 0;
+      }
+      s->buf.append(tmp, static_cast<size_t>(n));
+      cv_.notify_all();
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    break;  // EOF; EIO from a pty master once no slave is open; or a real error
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  s->eof = true;
+  cv_.notify_all();
+}
+
+absl::StatusOr<std::string> Process::Read(Stream* s, size_t max_len) {
+  if (max_len == 0) return absl::InvalidArgumentError("read: max_len is 0");
+  std::unique_lock<std::mutex> l(mu_);
+  cv_.wait(l, [&] { return s->buf.size() > s->off || (s->eof && exited_); });
+  if (s->buf.size() == s->off) return std::string();
+  size_t n = std::min(max_len, s->buf.size() - s->off);
+  std::string out = s->buf.substr(s->off, n);
+  s->off += n;
+  if (s->off == s->buf.size()) {
+    s->buf.clear();
+    s->off = 0;
+  }
+  cv_.notify_all();  // room for the drain loop
+  return out;
+}
+
+absl::StatusOr<std::string> Process::ReadStdout(size_t max_len) { return Read(&out_, max_len); }
+
+absl::StatusOr<std::string> Process::ReadStderr(size_t max_len) {
+  if (terminal_) {
+    return absl::FailedPreconditionError(
+        "stderr: the process has a terminal; its output is on stdout");
+  }
+  return Read(&err_, max_len);
+}
+
+absl::StatusOr<size_t> Process::WriteStdin(absl::string_view data) {
+  std::lock_guard<std::mutex> l(stdin_mu_);
+  if (stdin_closed_) return absl::FailedPreconditionError("stdin: closed");
+  // EPIPE must not raise SIGPIPE in the agent: block it in this thread and consume the one
+  // our write raised (unless one was already pending).
+  sigset_t pipe_set, old;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+  sigset_t pending;
+  sigpending(&pending);
+  bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+
+  absl::Status st;
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = write(stdin_fd_, data.data() + done, data.size() - done);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      struct pollfd fds[2] = {{stdin_fd_, POLLOUT, 0}, {cancel_fd_, POLLIN, 0}};
+      if (poll(fds, 2, -1) < 0 && errno != EINTR) {
+        st = ErrnoStatus(errno, "stdin: poll");
+        break;
+      }
+      if (fds[1].revents != 0) {
+        st = absl::CancelledError("stdin: process is being destroyed");
+        break;
+      }
+      continue;
+    }
+    int err = n < 0 ? errno : EIO;
+    if (err == EPIPE && !was_pending) {
+      struct timespec zero = {0, 0};
+      sigtimedwait(&pipe_set, nullptr, &zero);
+    }
+    st = ErrnoStatus(err, "stdin");
+    break;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (!st.ok()) return st;
+  return done;
+}
+
+absl::Status Process::CloseStdin() {
+  std::lock_guard<std::mutex> l(stdin_mu_);
+  if (stdin_closed_) return absl::OkStatus();
+  stdin_closed_ = true;
+  absl::Status st;
+  if (terminal_) {
+    struct termios t;
+    char eof = 4;  // ^D
+    if (tcgetattr(stdin_fd_, &t) == 0 && t.c_cc[VEOF] != _POSIX_VDISABLE) eof = t.c_cc[VEOF];
+    ssize_t n;
+    do {
+      n = write(stdin_fd_, &eof, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno != EIO) st = ErrnoStatus(errno, "stdin: write EOF");
+  }
+  close(stdin_fd_);
+  stdin_fd_ = -1;
+  return st;
+}
+
+absl::Status Process::Resize(uint16_t rows, uint16_t cols) {
+  if (!terminal_) return absl::FailedPreconditionError("resize: the process has no terminal");
+  struct winsize ws = {rows, cols, 0, 0};
+  if (ioctl(out_.fd, TIOCSWINSZ, &ws) != 0) return ErrnoStatus(errno, "resize: TIOCSWINSZ");
+  return absl::OkStatus();
+}
+
+absl::Status Process::Signal(int sig) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (exited_) return ErrnoStatus(ESRCH, "signal");
+  if (kill(pid_, sig) != 0) return ErrnoStatus(errno, "signal");
+  return absl::OkStatus();
+}
+
+int Process::Wait() {
+  std::unique_lock<std::mutex> l(mu_);
+  cv_.wait(l, [&] { return exited_; });
+  return exit_code_;
+}
+
+std::optional<int> Process::TryWait() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!exited_) return std::nullopt;
+  return exit_code_;
+}
+
+}  // namespace agent
+}  // namespace kata

@@ -1,0 +1,184 @@
+// A process run by the guest agent, with its stdio carried the way Kata's agent gives it to
+// the shim (ExecProcess, WriteStdin, ReadStdout, ReadStderr, CloseStdin, TtyWinResize,
+// SignalProcess, WaitProcess). No namespaces or cgroups here: the container engine adds
+// them through `ProcessOptions::child_hook`, which runs in the child before exec.
+//
+//   ProcessOptions opts;
+//   opts.argv = {"/bin/sh", "-c", "echo hi; exit 3"};
+//   opts.env = {"PATH=/usr/bin:/bin"};
+//   KATA_ASSIGN_OR_RETURN(std::unique_ptr<Process> p, Process::Start(std::move(opts)));
+//   std::string out;
+//   for (std::string chunk; !(chunk = p->ReadStdout(4096).value()).empty();) out += chunk;
+//   int code = p->Wait();  // 3
+//
+// Promises:
+// - Start returns only once the child has exec'd: a failure before exec (a missing binary,
+//   chdir, setuid, the hook) comes back as the status of Start, e.g. NOT_FOUND
+//   "exec /no/such: ENOENT (No such file or directory)", and the child is already reaped.
+//   Start blocks while the child hook runs. (A child that dies before exec without reporting,
+//   e.g. a crashing hook, is indistinguishable from a successful exec: Start succeeds and
+//   Wait gives the signal.)
+// - Output is drained by the agent into a bounded buffer per stream
+//   (`output_buffer_bytes`) as soon as the process writes it, so a process that writes and
+//   exits before anyone reads loses nothing. A full buffer stops the draining (the process
+//   then blocks in write: backpressure); memory never grows beyond the bound.
+// - ReadStdout/ReadStderr block until data is available; they return "" (EOF) only after
+//   the stream was closed by every writer, the process has exited, and everything it wrote
+//   has been returned. A descendant that keeps the stream open (a background child) keeps
+//   it from reaching EOF, as with Kata and runc.
+// - Wait blocks until the process exits and returns its code (killed by signal n: 128 + n);
+//   any number of callers, before or after the exit.
+// - Reaping: each Process has a waiter thread that waits for ITS pid only
+//   (waitid(P_PID, WNOWAIT), then waitpid(pid) under the process lock), so other children
+//   of the agent are never reaped here, and Signal never hits a recycled pid. The agent must
+//   not reap with waitpid(-1)/wait() elsewhere, nor set SIGCHLD to SIG_IGN.
+// - Every fd this library opens is O_CLOEXEC; the child closes every inherited fd except
+//   its stdio and `ProcessOptions::keep_fds` right after fork, so a concurrently started
+//   process cannot hold another one's pipes open.
+// - All methods are thread-safe. Destroying a Process kills it (SIGKILL) if it is still
+//   running, reaps it, stops its threads and closes its fds; no call may be in progress
+//   on it then (share it with std::shared_ptr when calls can block).
+#ifndef KATA_SRC_AGENT_PROCESS_PROCESS_H_
+#define KATA_SRC_AGENT_PROCESS_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace kata {
+namespace agent {
+
+// Runs in the child after fork, after its stdio is in place and its fds are closed, and
+// before chdir, the user switch and exec (so it may setns/unshare, mount, pivot_root, ...).
+// A non-OK status aborts the start: Start returns it (code and message) and the child exits.
+// Constraints: the child is a fork of a multi-threaded process. Only the forking thread
+// exists there; locks held by other threads at fork time stay held forever. The hook may
+// use async-signal-safe calls and raw syscalls; glibc's malloc is reset by fork and is
+// usable (so absl::Status and small strings are fine), but no mutex, logger, iostream or
+// other library state shared with the agent's threads may be touched. It must not return
+// by exception and must not exit (return an error instead).
+using ChildHook = std::function<absl::Status()>;
+
+// The user the process runs as. Unset in ProcessOptions = the agent's own user.
+struct ProcessUser {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> additional_gids;  // setgroups(); empty = no supplementary groups
+};
+
+struct ProcessOptions {
+  // argv[0] is the program: a path when it contains '/', else searched in the PATH of
+  // `env` (or "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"). Required.
+  std::vector<std::string> argv;
+  // The whole environment, "KEY=value" each (nothing is inherited from the agent).
+  std::vector<std::string> env;
+  // Working directory; "" = the agent's.
+  std::string cwd;
+  std::optional<ProcessUser> user;
+  // true: one pty, the process's controlling terminal, carries stdin and stdout+stderr
+  // (ReadStderr then fails); false: three pipes.
+  bool terminal = false;
+  // Initial terminal size (terminal only); 0 = the kernel's default (0x0).
+  uint16_t rows = 0;
+  uint16_t cols = 0;
+  // Bound of the agent-side buffer of each output stream.
+  size_t output_buffer_bytes = 1024 * 1024;
+  // fds (>= 3) the child keeps open for the hook (they still close at exec when O_CLOEXEC).
+  std::vector<int> keep_fds;
+  ChildHook child_hook;
+};
+
+class Process {
+ public:
+  // Forks and execs `options.argv`. Errors: INVALID_ARGUMENT (empty argv, an argument with
+  // a NUL byte), errno statuses of pipe/pty/fork ("pipe: EMFILE ..."), and the child's
+  // failure before exec ("exec <argv[0]>: ENOENT ...", "chdir /x: ...", "setuid 1000: ...",
+  // or the hook's status).
+  static absl::StatusOr<std::unique_ptr<Process>> Start(ProcessOptions options);
+
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool terminal() const { return terminal_; }
+
+  // Up to `max_len` (> 0) bytes of output; blocks until there is some; "" at EOF (see the
+  // promises above). ReadStderr on a terminal process: FAILED_PRECONDITION.
+  absl::StatusOr<std::string> ReadStdout(size_t max_len);
+  absl::StatusOr<std::string> ReadStderr(size_t max_len);
+
+  // Writes all of `data` (blocking while the pipe is full) and returns data.size(). A
+  // writer blocked on a process that never reads also holds up CloseStdin.
+  // Errors: FAILED_PRECONDITION after CloseStdin; UNAVAILABLE "stdin: EPIPE" when nothing
+  // reads stdin any more (the count written before that is lost to the caller). SIGPIPE is
+  // never raised. Concurrent writers are serialized.
+  absl::StatusOr<size_t> WriteStdin(absl::string_view data);
+
+  // Gives the process EOF on stdin: pipes: closes the agent's end; terminal: writes the
+  // terminal's EOF character (VEOF, normally ^D) so a canonical-mode reader sees EOF.
+  // Idempotent.
+  absl::Status CloseStdin();
+
+  // Sets the terminal size (TIOCSWINSZ; the process gets SIGWINCH). FAILED_PRECONDITION for
+  // a process without terminal.
+  absl::Status Resize(uint16_t rows, uint16_t cols);
+
+  // Sends `sig` to the process (not its group). NOT_FOUND "signal: ESRCH" once it exited.
+  absl::Status Signal(int sig);
+
+  // Blocks until exit; the exit code, or 128 + the signal that killed it.
+  int Wait();
+  // The exit code if the process has exited, else nullopt; never blocks.
+  std::optional<int> TryWait();
+
+ private:
+  struct Stream {
+    int fd = -1;  // the agent's read end; -1 when there is none
+    std::string buf;
+    size_t off = 0;  // buf[off..] not yet read
+    bool eof = false;
+    std::thread reader;
+  };
+
+  Process() = default;
+  void DrainLoop(Stream* s);
+  void WaitLoop();
+  absl::StatusOr<std::string> Read(Stream* s, size_t max_len);
+
+  pid_t pid_ = -1;
+  bool terminal_ = false;
+  size_t cap_ = 0;
+  int cancel_fd_ = -1;  // eventfd: readable when the threads must stop
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool exited_ = false;
+  int exit_code_ = -1;
+  bool stopping_ = false;
+  Stream out_;
+  Stream err_;
+  std::thread waiter_;
+
+  std::mutex stdin_mu_;  // serializes writers and CloseStdin
+  int stdin_fd_ = -1;    // pipe write end, or a dup of the pty master
+  bool stdin_closed_ = false;
+};
+
+}  // namespace agent
+}  // namespace kata
+
+#endif  // KATA_SRC_AGENT_PROCESS_PROCESS_H_
