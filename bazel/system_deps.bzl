@@ -65,6 +65,15 @@ def _pkg_config(ctx, modules, package):
              (package, " ".join(modules), res.stderr.strip(), _HINT))
     return [f for f in res.stdout.strip().split(" ") if f]
 
+def _pkg_config_defines(ctx, modules):
+    """The -D flags pkg-config asks for (e.g. tomlplusplus' TOML_SHARED_LIB=1)."""
+    if not modules:
+        return []
+    res = ctx.execute(["pkg-config", "--cflags-only-other"] + modules)
+    if res.return_code != 0:
+        return []
+    return [f[2:] for f in res.stdout.strip().split(" ") if f.startswith("-D")]
+
 def _debian_system_libs_impl(ctx):
     if ctx.which("pkg-config") == None:
         fail("kata-cpp: pkg-config is missing; " + _HINT)
@@ -82,7 +91,9 @@ def _debian_system_libs_impl(ctx):
             deps = [":protobuf"]
         if name == "grpcpp":
             deps = [":protobuf", ":absl"]
-        build.append("cc_library(name = %r, linkopts = %r, deps = %r)" % (name, linkopts, deps))
+        defines = _pkg_config_defines(ctx, modules)
+        build.append("cc_library(name = %r, linkopts = %r, defines = %r, deps = %r)" %
+                     (name, linkopts, defines, deps))
     for name, header, package in _HEADER_ONLY:
         if not ctx.path(header).exists:
             fail("kata-cpp: Debian package %s is missing (%s not found); %s" % (package, header, _HINT))

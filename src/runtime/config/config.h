@@ -1,0 +1,163 @@
+// The runtime's configuration: Kata Containers' `configuration.toml` as plain C++ values.
+//
+//   KATA_ASSIGN_OR_RETURN(RuntimeConfig config, Load("/etc/kata-containers/configuration.toml"));
+//   if (config.hypervisor.accelerator == "tcg") ...
+//
+// The file has Kata's layout and key names, for the QEMU hypervisor and the Kata agent only:
+//
+//   [hypervisor.qemu]   the VM: QEMU binary, guest kernel/initrd/image, machine, sizes,
+//                       shared file system, block devices, which annotations may override what
+//   [agent.kata]        the guest agent: debug, tracing, kernel modules, dial timeout
+//   [runtime]           the host runtime: debug, networking model, cgroups, netns, ...
+//
+// Every key is optional; an absent key takes the default written next to its member below (the
+// defaults are Kata's, except `accelerator`, which Kata does not have). The file is checked
+// strictly: an unknown section or key, a value of the wrong type or a value out of range is an
+// INVALID_ARGUMENT error whose message starts with the key's path and ends with its place in
+// the file, e.g.
+//
+//   hypervisor.qemu.defualt_memory: unknown key (line 12, column 1)
+//   hypervisor.qemu.default_vcpus: must be at least 1, got 0 (line 9, column 17)
+//
+// A TOML syntax error is INVALID_ARGUMENT "<path>:<line>:<column>: <tomlplusplus' reason>".
+// Existence of the files named (kernel, QEMU, ...) is not checked here: that is the business of
+// whoever starts the VM.
+//
+// kata-cpp's own key (not in Kata):
+//   hypervisor.qemu.accelerator = "kvm" | "tcg"   QEMU's `-accel`; "tcg" (pure emulation) runs
+//                                                 where /dev/kvm is absent. Default "kvm".
+#ifndef KATA_SRC_RUNTIME_CONFIG_CONFIG_H_
+#define KATA_SRC_RUNTIME_CONFIG_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace kata::config {
+
+// Where the guest kernel and initrd that kata-cpp builds are installed (Kata's layout).
+inline constexpr char kDefaultKernelPath[] = "/usr/share/kata-containers/vmlinux.container";
+inline constexpr char kDefaultInitrdPath[] = "/usr/share/kata-containers/kata-containers-initrd.img";
+inline constexpr char kDefaultQemuPath[] = "/usr/bin/qemu-system-x86_64";
+
+// [hypervisor.qemu]
+struct QemuConfig {
+  // Binaries and guest assets (absolute paths). Exactly one of `image` and `initrd` must be set.
+  std::string path = kDefaultQemuPath;        // the QEMU binary
+  std::string kernel = kDefaultKernelPath;    // guest kernel
+  std::string initrd;                         // guest initrd ("" = none)
+  std::string image;                          // guest rootfs image ("" = none)
+  std::string firmware;                       // "" = QEMU's default
+
+  // Machine.
+  std::string machine_type = "q35";       // q35, pc, virt, pseries, s390-ccw-virtio
+  std::string accelerator = "kvm";        // kata-cpp's key: kvm or tcg
+  std::string machine_accelerators;       // extra `-machine` options, comma separated
+  std::string cpu_features;               // extra `-cpu` features, comma separated
+  std::string kernel_params;              // appended to the guest kernel command line
+
+  // Sizes.
+  uint32_t default_vcpus = 1;             // vCPUs at boot, >= 1, <= default_maxvcpus (if set)
+  uint32_t default_maxvcpus = 0;          // hotplug limit; 0 = the host's CPU count
+  uint32_t default_memory = 2048;         // MiB at boot, >= 1
+  uint32_t memory_slots = 10;             // memory hotplug slots
+  uint32_t default_bridges = 1;           // PCI bridges, 0..5
+
+  // Shared file system (the container rootfs and volumes).
+  std::string shared_fs = "virtio-fs";    // virtio-fs, virtio-9p or none
+  std::string virtio_fs_daemon = "/usr/libexec/virtiofsd";  // absolute when shared_fs = virtio-fs
+  std::vector<std::string> valid_virtio_fs_daemon_paths;     // globs; annotation guard
+  std::vector<std::string> virtio_fs_extra_args;
+  std::string virtio_fs_cache = "auto";   // never, metadata, auto, always
+  uint32_t virtio_fs_cache_size = 0;      // DAX window, MiB; 0 = no DAX
+  uint32_t msize_9p = 8192;               // 4096..1048576
+
+  // Block devices.
+  bool disable_block_device_use = false;
+  std::string block_device_driver = "virtio-scsi";  // virtio-scsi, virtio-blk, virtio-mmio,
+                                                    // virtio-blk-ccw, nvdimm
+  std::string block_device_aio = "io_uring";        // io_uring, native, threads
+  bool block_device_cache_set = false;
+  bool block_device_cache_direct = false;
+  bool block_device_cache_noflush = false;
+  bool enable_iothreads = false;
+
+  // Memory and devices.
+  bool enable_mem_prealloc = false;
+  bool enable_hugepages = false;
+  bool enable_virtio_mem = false;
+  bool enable_iommu = false;
+  bool disable_image_nvdimm = false;
+  bool disable_vhost_net = false;
+  bool disable_nesting_checks = false;
+  std::string entropy_source = "/dev/urandom";   // absolute
+  std::vector<std::string> valid_entropy_sources;  // globs; annotation guard
+  std::string guest_hook_path;
+
+  // Debug and security.
+  bool enable_debug = false;
+  bool disable_selinux = false;
+  bool disable_guest_selinux = true;
+
+  // Which `io.katacontainers.config.hypervisor.<key>` annotations a pod may use: RE2 patterns,
+  // each matched against the whole <key> (see annotations.h). Empty = none. Each must compile.
+  std::vector<std::string> enable_annotations;
+  // Globs that a `path` annotation must match. Kata's default is the configured `path`.
+  std::vector<std::string> valid_hypervisor_paths;
+};
+
+// [agent.kata]
+struct AgentConfig {
+  bool enable_debug = false;
+  bool enable_tracing = false;
+  bool debug_console_enabled = false;
+  std::vector<std::string> kernel_modules;  // "name param=value ..." each, loaded in the guest
+  uint32_t dial_timeout = 45;               // seconds to wait for the agent, >= 1
+};
+
+// [runtime]
+struct RuntimeSection {
+  bool enable_debug = false;
+  bool enable_tracing = false;
+  std::string jaeger_endpoint;
+  std::string internetworking_model = "tcfilter";  // tcfilter, macvtap or none
+  bool disable_guest_seccomp = true;
+  bool disable_new_netns = false;        // only with internetworking_model = "none"
+  bool sandbox_cgroup_only = false;
+  bool static_sandbox_resource_mgmt = false;
+  bool enable_vcpus_pinning = false;
+  std::vector<std::string> sandbox_bind_mounts;  // absolute host paths
+  std::string vfio_mode = "guest-kernel";        // guest-kernel or vfio
+  bool disable_guest_empty_dir = false;
+  std::vector<std::string> experimental;
+  bool enable_pprof = false;
+  uint32_t create_container_timeout = 60;        // seconds, >= 1
+};
+
+// The whole file.
+struct RuntimeConfig {
+  QemuConfig hypervisor;   // [hypervisor.qemu]
+  AgentConfig agent;       // [agent.kata]
+  RuntimeSection runtime;  // [runtime]
+};
+
+// Reads and checks the file at `path`. NOT_FOUND (or another errno status) when it cannot be
+// read; INVALID_ARGUMENT, prefixed with `path`, for everything described at the top.
+absl::StatusOr<RuntimeConfig> Load(const std::string& path);
+
+// The same for TOML text; `source_name` names it in syntax errors.
+absl::StatusOr<RuntimeConfig> Parse(absl::string_view toml_text,
+                                    absl::string_view source_name = "configuration.toml");
+
+// The checks that do not depend on the file's form (ranges, enumerations, absolute paths,
+// relations between keys). INVALID_ARGUMENT "<key path>: <reason>" for the first failure.
+// Load, Parse and ApplyAnnotations run it; call it after changing a config by hand.
+absl::Status Validate(const RuntimeConfig& config);
+
+}  // namespace kata::config
+
+#endif  // KATA_SRC_RUNTIME_CONFIG_CONFIG_H_

@@ -1,0 +1,174 @@
+#include "src/runtime/config/config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kata::config {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kMinimal[] = R"(
+[hypervisor.qemu]
+initrd = "/opt/kata/initrd.img"
+)";
+
+std::string WithQemu(const std::string& lines) {
+  return std::string(kMinimal) + lines + "\n";
+}
+
+std::string TmpPath(const std::string& name) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return std::string(dir != nullptr ? dir : "/tmp") + "/" + name;
+}
+
+void ExpectInvalid(const std::string& text, const std::string& message) {
+  absl::StatusOr<RuntimeConfig> c = Parse(text, "test.toml");
+  ASSERT_FALSE(c.ok()) << text;
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr(message)) << text;
+}
+
+TEST(ConfigTest, LoadsTheShippedDefault) {
+  absl::StatusOr<RuntimeConfig> c = Load("src/runtime/config/default_configuration.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->hypervisor.accelerator, "tcg");
+  EXPECT_EQ(c->hypervisor.kernel, kDefaultKernelPath);
+  EXPECT_EQ(c->hypervisor.initrd, kDefaultInitrdPath);
+  EXPECT_EQ(c->hypervisor.shared_fs, "virtio-9p");
+  EXPECT_EQ(c->hypervisor.machine_type, "q35");
+  EXPECT_THAT(c->hypervisor.enable_annotations,
+              ::testing::ElementsAre("enable_iommu", "kernel_params"));
+  EXPECT_EQ(c->agent.dial_timeout, 45u);
+  EXPECT_EQ(c->runtime.internetworking_model, "tcfilter");
+}
+
+TEST(ConfigTest, AbsentKeysTakeDefaults) {
+  absl::StatusOr<RuntimeConfig> c = Parse(kMinimal);
+  ASSERT_TRUE(c.ok()) << c.status();
+  RuntimeConfig d;
+  EXPECT_EQ(c->hypervisor.path, d.hypervisor.path);
+  EXPECT_EQ(c->hypervisor.kernel, kDefaultKernelPath);
+  EXPECT_EQ(c->hypervisor.default_memory, 2048u);
+  EXPECT_EQ(c->hypervisor.default_vcpus, 1u);
+  EXPECT_EQ(c->hypervisor.accelerator, "kvm");
+  EXPECT_EQ(c->hypervisor.shared_fs, "virtio-fs");
+  EXPECT_TRUE(c->hypervisor.enable_annotations.empty());
+  EXPECT_EQ(c->agent.dial_timeout, 45u);
+  EXPECT_TRUE(c->runtime.disable_guest_seccomp);
+}
+
+TEST(ConfigTest, ReadsEveryKind) {
+  absl::StatusOr<RuntimeConfig> c = Parse(WithQemu(R"(
+default_memory = 512
+default_vcpus = 2
+default_maxvcpus = 4
+kernel_params = "quiet"
+disable_block_device_use = true
+enable_annotations = ["default_.*"]
+[agent.kata]
+kernel_modules = ["e1000e InterruptThrottleRate=3000"]
+dial_timeout = 10
+[runtime]
+internetworking_model = "none"
+disable_new_netns = true
+sandbox_cgroup_only = true
+)"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->hypervisor.default_memory, 512u);
+  EXPECT_EQ(c->hypervisor.default_vcpus, 2u);
+  EXPECT_EQ(c->hypervisor.default_maxvcpus, 4u);
+  EXPECT_EQ(c->hypervisor.kernel_params, "quiet");
+  EXPECT_TRUE(c->hypervisor.disable_block_device_use);
+  EXPECT_THAT(c->agent.kernel_modules, ::testing::ElementsAre("e1000e InterruptThrottleRate=3000"));
+  EXPECT_EQ(c->agent.dial_timeout, 10u);
+  EXPECT_TRUE(c->runtime.disable_new_netns);
+  EXPECT_TRUE(c->runtime.sandbox_cgroup_only);
+}
+
+TEST(ConfigTest, UnknownKeyNamesItsPathAndLine) {
+  ExpectInvalid(WithQemu("defualt_memory = 512"),
+                "hypervisor.qemu.defualt_memory: unknown key (line 4, column 1)");
+  ExpectInvalid("[agent.kata]\nfoo = 1\n", "agent.kata.foo: unknown key");
+  ExpectInvalid("[runtime]\nenable_debugg = true\n", "runtime.enable_debugg: unknown key");
+  ExpectInvalid("top = 1\n", "top: unknown key");
+}
+
+TEST(ConfigTest, UnknownSectionNamesItsPath) {
+  ExpectInvalid("[hypervisor.clh]\npath = \"/x\"\n", "hypervisor.clh: unknown section");
+  ExpectInvalid("[factory]\nenable_template = false\n", "factory: unknown section");
+  ExpectInvalid("[agent.other]\n", "agent.other: unknown section");
+}
+
+TEST(ConfigTest, WrongTypesNameTheKey) {
+  ExpectInvalid(WithQemu("default_memory = \"2048\""),
+                "hypervisor.qemu.default_memory: expected an integer, got string (line 4");
+  ExpectInvalid(WithQemu("enable_debug = 1"),
+                "hypervisor.qemu.enable_debug: expected a boolean, got integer");
+  ExpectInvalid(WithQemu("enable_annotations = \"kernel_params\""),
+                "hypervisor.qemu.enable_annotations: expected an array of strings, got string");
+  ExpectInvalid(WithQemu("enable_annotations = [\"a\", 2]"),
+                "hypervisor.qemu.enable_annotations[1]: expected a string, got integer");
+  ExpectInvalid("hypervisor = 1\n", "hypervisor: expected a table, got integer");
+  ExpectInvalid("[agent]\nkata = 3\n", "agent.kata: expected a table, got integer");
+}
+
+TEST(ConfigTest, BadValuesNameTheKey) {
+  ExpectInvalid(WithQemu("default_memory = -1"),
+                "hypervisor.qemu.default_memory: must be between 0 and 4294967295, got -1");
+  ExpectInvalid(WithQemu("default_memory = 0"),
+                "hypervisor.qemu.default_memory: must be at least 1, got 0 (line 4, column 18)");
+  ExpectInvalid(WithQemu("default_vcpus = 0"),
+                "hypervisor.qemu.default_vcpus: must be at least 1, got 0");
+  ExpectInvalid(WithQemu("default_vcpus = 4\ndefault_maxvcpus = 2"),
+                "hypervisor.qemu.default_vcpus: must be at most 2, got 4");
+  ExpectInvalid(WithQemu("machine_type = \"q36\""),
+                "hypervisor.qemu.machine_type: unknown value \"q36\" (expected one of: q35");
+  ExpectInvalid(WithQemu("accelerator = \"hvf\""),
+                "hypervisor.qemu.accelerator: unknown value \"hvf\"");
+  ExpectInvalid(WithQemu("kernel = \"vmlinux\""),
+                "hypervisor.qemu.kernel: must be an absolute path, got \"vmlinux\"");
+  ExpectInvalid(WithQemu("image = \"/img\""),
+                "hypervisor.qemu.initrd: image and initrd are mutually exclusive");
+  ExpectInvalid("[hypervisor.qemu]\n", "hypervisor.qemu.initrd: one of image and initrd");
+  ExpectInvalid(WithQemu("shared_fs = \"nfs\""), "hypervisor.qemu.shared_fs: unknown value");
+  ExpectInvalid(WithQemu("default_bridges = 6"), "hypervisor.qemu.default_bridges: must be at most 5");
+  ExpectInvalid(WithQemu("msize_9p = 100"), "hypervisor.qemu.msize_9p: must be at least 4096");
+  ExpectInvalid(WithQemu("block_device_driver = \"ide\""),
+                "hypervisor.qemu.block_device_driver: unknown value \"ide\"");
+  ExpectInvalid(WithQemu("enable_annotations = [\"ok\", \"(\"]"),
+                "hypervisor.qemu.enable_annotations[1]: bad regular expression \"(\"");
+  ExpectInvalid(std::string(kMinimal) + "[agent.kata]\ndial_timeout = 0\n",
+                "agent.kata.dial_timeout: must be at least 1, got 0");
+  ExpectInvalid(std::string(kMinimal) + "[runtime]\ninternetworking_model = \"bridge\"\n",
+                "runtime.internetworking_model: unknown value \"bridge\"");
+  ExpectInvalid(std::string(kMinimal) + "[runtime]\ndisable_new_netns = true\n",
+                "runtime.disable_new_netns: requires internetworking_model = \"none\"");
+}
+
+TEST(ConfigTest, SyntaxErrorsCarryLineAndColumn) {
+  ExpectInvalid("[hypervisor.qemu]\ndefault_memory = = 3\n", "test.toml:2:");
+  absl::StatusOr<RuntimeConfig> c = Parse("a = \"unterminated\n", "x.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()), ::testing::StartsWith("x.toml:1:"));
+}
+
+TEST(ConfigTest, LoadReportsMissingFileAndNamesFileInErrors) {
+  absl::StatusOr<RuntimeConfig> c = Load(TmpPath("does-not-exist.toml"));
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("does-not-exist.toml"));
+
+  std::string path = TmpPath("bad.toml");
+  std::ofstream(path) << WithQemu("default_vcpus = 0");
+  c = Load(path);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()),
+              ::testing::StartsWith(path + ": hypervisor.qemu.default_vcpus: must be at least 1"));
+}
+
+}  // namespace
+}  // namespace kata::config
