@@ -1,0 +1,247 @@
+// The hypervisor interface: what the host runtime asks of a VMM driver.
+//
+// A driver (QEMU first, in qemu/) implements `Hypervisor`; the sandbox code above it never
+// sees a VMM's flags, sockets or protocols. One Hypervisor object drives one VM through an
+// explicit lifecycle (see VmState below):
+//
+//   std::unique_ptr<Hypervisor> vm = std::make_unique<qemu::QemuDriver>(options);
+//   KATA_RETURN_IF_ERROR(vm->CreateVm(config));           // validate, prepare paths
+//   KATA_RETURN_IF_ERROR(vm->StartVm(absl::Seconds(10))); // VMM process up, control ready
+//   KATA_ASSIGN_OR_RETURN(DeviceInfo d, vm->HotplugBlockDevice({"blk0", "/img.raw"}));
+//   // d.pci_path ("10/00") is what the agent needs to find the disk in the guest.
+//   KATA_RETURN_IF_ERROR(vm->StopVm());
+//
+// Contracts common to every driver:
+//   - A call not legal in the current state fails with FAILED_PRECONDITION and changes
+//     nothing (the legal calls per state are in CheckVmOp).
+//   - Calls are serialized by the driver: a Hypervisor may be used from several threads.
+//   - StopVm (and the destructor) never leave a VMM process behind.
+#ifndef KATA_SRC_RUNTIME_HYPERVISOR_HYPERVISOR_H_
+#define KATA_SRC_RUNTIME_HYPERVISOR_HYPERVISOR_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+
+namespace kata::hypervisor {
+
+enum class MachineType { kQ35, kMicrovm };
+enum class Accelerator { kTcg, kKvm };
+
+// How the host reaches the agent inside the guest.
+enum class AgentChannelKind {
+  kVirtioSerial,  // a virtio-serial port named "agent.channel.0"; the host end is a unix socket
+  kVsock,         // a vhost-vsock device; the host dials (guest_cid, port)
+};
+
+// Everything needed to create one VM. Plain data; drivers validate it in CreateVm.
+struct VmConfig {
+  std::string kernel_path;    // required (a bzImage or an ELF vmlinux)
+  std::string initrd_path;    // optional
+  std::string kernel_params;  // appended to the kernel command line as given
+  uint32_t memory_mib = 256;
+  uint32_t vcpus = 1;
+  MachineType machine = MachineType::kQ35;
+  Accelerator accelerator = Accelerator::kTcg;
+
+  // Host directory shared with the guest (empty: no sharing) and the tag the guest mounts.
+  std::string shared_dir;
+  std::string shared_mount_tag = "kataShared";
+
+  AgentChannelKind agent_channel = AgentChannelKind::kVirtioSerial;
+  uint32_t vsock_guest_cid = 3;  // kVsock only; must be >= 3
+  uint32_t vsock_port = 1024;    // kVsock only: the agent's port
+
+  // Number of hotplug slots (PCIe root ports on q35) to provision; 0 means no block
+  // hotplug. Machines that cannot hotplug (microvm) reject a non-zero value.
+  uint32_t hotplug_slots = 0;
+
+  // Absolute directory, owned by the sandbox, for the VMM's sockets and logs. Kept short:
+  // unix socket paths hold 107 bytes.
+  std::string work_dir;
+};
+
+// A host block device (a file or block device node) to hot-plug.
+struct BlockDevice {
+  std::string id;    // caller's unique id, reused by UnplugDevice; [A-Za-z0-9_-]+
+  std::string path;  // host path
+  bool read_only = false;
+  std::string format = "raw";
+};
+
+// What the guest will see of a hot-plugged device.
+struct DeviceInfo {
+  std::string id;
+  // Kata's PCI path: "SS/DD" hex slots from the root bus to the device ("10/00" is the
+  // device in slot 0 behind the bridge/root port in slot 0x10 of the root bus).
+  std::string pci_path;
+};
+
+// Where the host dials the agent.
+struct AgentChannel {
+  AgentChannelKind kind = AgentChannelKind::kVirtioSerial;
+  std::string socket_path;  // kVirtioSerial: a unix stream socket (the VMM listens)
+  uint32_t vsock_cid = 0;   // kVsock
+  uint32_t vsock_port = 0;  // kVsock
+};
+
+// What a driver (for its configured machine) can do.
+struct Capabilities {
+  bool block_hotplug = false;
+  bool fs_sharing = false;  // a shared host directory (9p/virtio-fs)
+  bool vsock = false;       // the driver can attach vsock (the host still needs vhost-vsock)
+  bool pause = false;
+};
+
+// The lifecycle of one VM.
+//
+//   kInitial --CreateVm--> kCreated --StartVm--> kRunning <--Pause/Resume--> kPaused
+//   kCreated/kRunning/kPaused --StopVm--> kStopped (terminal)
+//
+// A failed CreateVm stays kInitial; a failed StartVm stays kCreated (nothing left running);
+// a VMM that dies by itself is reported by the next call and the VM ends kStopped.
+// Hot(un)plug and GetAgentChannel are legal in kRunning and kPaused. A driver may be
+// configured to start paused: its StartVm then ends in kPaused.
+enum class VmState { kInitial, kCreated, kRunning, kPaused, kStopped };
+
+enum class VmOp { kCreate, kStart, kStop, kPause, kResume, kHotplug, kQuery };
+
+inline const char* VmStateName(VmState s) {
+  switch (s) {
+    case VmState::kInitial:
+      return "initial";
+    case VmState::kCreated:
+      return "created";
+    case VmState::kRunning:
+      return "running";
+    case VmState::kPaused:
+      return "paused";
+    case VmState::kStopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
+inline const char* VmOpName(VmOp op) {
+  switch (op) {
+    case VmOp::kCreate:
+      return "CreateVm";
+    case VmOp::kStart:
+      return "StartVm";
+    case VmOp::kStop:
+      return "StopVm";
+    case VmOp::kPause:
+      return "PauseVm";
+    case VmOp::kResume:
+      return "ResumeVm";
+    case VmOp::kHotplug:
+      return "device hotplug";
+    case VmOp::kQuery:
+      return "query";
+  }
+  return "unknown";
+}
+
+// OK if `op` is legal in state `s`, else FAILED_PRECONDITION naming both.
+inline absl::Status CheckVmOp(VmState s, VmOp op) {
+  bool ok = false;
+  switch (op) {
+    case VmOp::kCreate:
+      ok = s == VmState::kInitial;
+      break;
+    case VmOp::kStart:
+      ok = s == VmState::kCreated;
+      break;
+    case VmOp::kStop:
+      ok = s == VmState::kCreated || s == VmState::kRunning || s == VmState::kPaused;
+      break;
+    case VmOp::kPause:
+      ok = s == VmState::kRunning;
+      break;
+    case VmOp::kResume:
+      ok = s == VmState::kPaused;
+      break;
+    case VmOp::kHotplug:
+    case VmOp::kQuery:
+      ok = s == VmState::kRunning || s == VmState::kPaused;
+      break;
+  }
+  if (ok) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat(VmOpName(op), " is not allowed in VM state ", VmStateName(s)));
+}
+
+// The state after `op` succeeded in a state where it was legal.
+inline VmState StateAfter(VmState s, VmOp op) {
+  switch (op) {
+    case VmOp::kCreate:
+      return VmState::kCreated;
+    case VmOp::kStart:
+      return VmState::kRunning;
+    case VmOp::kStop:
+      return VmState::kStopped;
+    case VmOp::kPause:
+      return VmState::kPaused;
+    case VmOp::kResume:
+      return VmState::kRunning;
+    case VmOp::kHotplug:
+    case VmOp::kQuery:
+      return s;
+  }
+  return s;
+}
+
+// One VM driven by one VMM. Pure interface; see the file comment for the shared contracts.
+class Hypervisor {
+ public:
+  virtual ~Hypervisor() = default;
+
+  // Validates `config` (INVALID_ARGUMENT with the reason) and prepares paths under
+  // config.work_dir. Starts nothing. kInitial -> kCreated.
+  virtual absl::Status CreateVm(const VmConfig& config) = 0;
+
+  // Starts the VMM and waits until its control channel answers, at most `timeout`
+  // (DEADLINE_EXCEEDED). If the VMM exits early the status carries its error output.
+  // kCreated -> kRunning.
+  virtual absl::Status StartVm(absl::Duration timeout) = 0;
+
+  // Stops the VM: an orderly quit, then SIGKILL after a grace period. Always ends in
+  // kStopped with no VMM process left, even when it returns an error.
+  virtual absl::Status StopVm() = 0;
+
+  // Freezes / thaws the guest's vCPUs. kRunning <-> kPaused.
+  virtual absl::Status PauseVm() = 0;
+  virtual absl::Status ResumeVm() = 0;
+
+  // Hot-plugs a block device; returns where the guest will find it. UNIMPLEMENTED /
+  // FAILED_PRECONDITION when the machine cannot hotplug, RESOURCE_EXHAUSTED when no slot is
+  // free, ALREADY_EXISTS for a duplicate id.
+  virtual absl::StatusOr<DeviceInfo> HotplugBlockDevice(const BlockDevice& device) = 0;
+
+  // Removes a hot-plugged device and waits until the VMM confirms it (NOT_FOUND for an
+  // unknown id). The guest must cooperate (a paused or kernel-less guest acks immediately).
+  virtual absl::Status UnplugDevice(const std::string& id) = 0;
+
+  // How the host reaches the agent. Legal once running (the endpoint exists).
+  virtual absl::StatusOr<AgentChannel> GetAgentChannel() const = 0;
+
+  // Host PIDs of the VMM's processes (for cgroups and accounting); empty when not running.
+  virtual std::vector<pid_t> Pids() const = 0;
+
+  // What this driver can do with the configured machine (known after CreateVm; before it,
+  // the capabilities of the default configuration).
+  virtual Capabilities GetCapabilities() const = 0;
+
+  virtual VmState State() const = 0;
+};
+
+}  // namespace kata::hypervisor
+
+#endif  // KATA_SRC_RUNTIME_HYPERVISOR_HYPERVISOR_H_

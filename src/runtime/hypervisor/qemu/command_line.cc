@@ -1,0 +1,156 @@
+#include "src/runtime/hypervisor/qemu/command_line.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace kata::hypervisor::qemu {
+namespace {
+
+constexpr size_t kMaxSocketPath = 107;  // sizeof(sockaddr_un::sun_path) - 1
+constexpr size_t kMax9pTag = 31;
+
+absl::Status Invalid(absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("qemu config: ", what));
+}
+
+}  // namespace
+
+QemuPaths PathsFor(const VmConfig& config) {
+  const std::string& d = config.work_dir;
+  return QemuPaths{
+      .qmp_socket = absl::StrCat(d, "/qmp.sock"),
+      .agent_socket = absl::StrCat(d, "/agent.sock"),
+      .console_log = absl::StrCat(d, "/console.log"),
+      .qemu_log = absl::StrCat(d, "/qemu.log"),
+  };
+}
+
+std::string RootPortId(uint32_t i) { return absl::StrCat("rp", i); }
+int RootPortSlot(uint32_t i) { return kFirstRootPortSlot + static_cast<int>(i); }
+
+std::string EscapeOptionValue(const std::string& value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    out.push_back(c);
+    if (c == ',') out.push_back(',');
+  }
+  return out;
+}
+
+absl::Status ValidateConfig(const VmConfig& c, const CommandLineOptions& options) {
+  if (options.binary.empty()) return Invalid("no QEMU binary");
+  if (c.kernel_path.empty() && options.require_kernel) return Invalid("kernel_path is required");
+  if (!c.initrd_path.empty() && c.kernel_path.empty()) {
+    return Invalid("initrd_path needs a kernel_path");
+  }
+  if (c.vcpus == 0 || c.vcpus > 255)
+    return Invalid(absl::StrCat("vcpus must be 1..255, got ", c.vcpus));
+  if (c.memory_mib < 16)
+    return Invalid(absl::StrCat("memory_mib must be >= 16, got ", c.memory_mib));
+  if (c.work_dir.empty() || c.work_dir[0] != '/') {
+    return Invalid(absl::StrCat("work_dir must be an absolute path, got \"", c.work_dir, "\""));
+  }
+  const QemuPaths paths = PathsFor(c);
+  for (const std::string* p : {&paths.qmp_socket, &paths.agent_socket}) {
+    if (p->size() > kMaxSocketPath) {
+      return Invalid(absl::StrCat("socket path ", *p, " is longer than ", kMaxSocketPath,
+                                  " bytes; use a shorter work_dir"));
+    }
+  }
+  if (c.machine == MachineType::kMicrovm && c.hotplug_slots > 0) {
+    return Invalid("machine microvm cannot hotplug devices (hotplug_slots must be 0)");
+  }
+  if (c.hotplug_slots > kMaxHotplugSlots) {
+    return Invalid(
+        absl::StrCat("hotplug_slots must be <= ", kMaxHotplugSlots, ", got ", c.hotplug_slots));
+  }
+  if (!c.shared_dir.empty()) {
+    if (c.shared_dir[0] != '/') return Invalid("shared_dir must be an absolute path");
+    if (c.shared_mount_tag.empty() || c.shared_mount_tag.size() > kMax9pTag ||
+        c.shared_mount_tag.find_first_of(", ") != std::string::npos) {
+      return Invalid(absl::StrCat("shared_mount_tag must be 1..", kMax9pTag,
+                                  " characters without commas or spaces, got \"",
+                                  c.shared_mount_tag, "\""));
+    }
+  }
+  if (c.agent_channel == AgentChannelKind::kVsock && c.vsock_guest_cid < 3) {
+    return Invalid(absl::StrCat("vsock_guest_cid must be >= 3, got ", c.vsock_guest_cid));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> BuildCommandLine(const VmConfig& c,
+                                                          const CommandLineOptions& options) {
+  if (absl::Status s = ValidateConfig(c, options); !s.ok()) return s;
+  const QemuPaths paths = PathsFor(c);
+  const bool q35 = c.machine == MachineType::kQ35;
+  const bool kvm = c.accelerator == Accelerator::kKvm;
+  const char* accel = kvm ? "kvm" : "tcg";
+
+  std::vector<std::string> a = {options.binary, "-name", "kata", "-machine"};
+  if (q35) {
+    a.push_back(absl::StrCat("q35,accel=", accel));
+  } else {
+    // Defaults otherwise: pit must stay on (guests hang without it).
+    a.push_back(absl::StrCat("microvm,accel=", accel, ",x-option-roms=off"));
+  }
+  a.insert(a.end(),
+           {"-cpu", kvm ? "host" : "max", "-m", absl::StrCat(c.memory_mib, "M"), "-smp",
+            absl::StrCat(c.vcpus), "-nodefaults", "-no-user-config", "-nographic", "-no-reboot"});
+  if (options.start_paused) a.push_back("-S");
+
+  if (!c.kernel_path.empty()) {
+    a.insert(a.end(), {"-kernel", c.kernel_path});
+    if (!c.initrd_path.empty()) a.insert(a.end(), {"-initrd", c.initrd_path});
+    std::string append = "console=ttyS0";
+    if (!c.kernel_params.empty()) absl::StrAppend(&append, " ", c.kernel_params);
+    a.insert(a.end(), {"-append", append});
+  }
+
+  a.insert(a.end(), {"-serial", absl::StrCat("file:", paths.console_log)});
+  a.insert(a.end(), {"-qmp", absl::StrCat("unix:", EscapeOptionValue(paths.qmp_socket),
+                                          ",server=on,wait=off")});
+
+  // Agent channel.
+  if (c.agent_channel == AgentChannelKind::kVirtioSerial) {
+    a.insert(a.end(),
+             {"-device",
+              q35 ? "virtio-serial-pci,id=serial0,bus=pcie.0,addr=0x2"
+                  : "virtio-serial-device,id=serial0",
+              "-chardev",
+              absl::StrCat("socket,id=agentch,path=", EscapeOptionValue(paths.agent_socket),
+                           ",server=on,wait=off"),
+              "-device",
+              "virtserialport,bus=serial0.0,chardev=agentch,id=channel0,name=agent.channel.0"});
+  } else {
+    a.insert(a.end(), {"-device", absl::StrCat(q35 ? "vhost-vsock-pci,bus=pcie.0,addr=0x4"
+                                                   : "vhost-vsock-device",
+                                               ",id=vsock0,guest-cid=", c.vsock_guest_cid)});
+  }
+
+  // Shared directory (9p).
+  if (!c.shared_dir.empty()) {
+    a.insert(a.end(), {"-fsdev",
+                       absl::StrCat("local,id=fsdev0,path=", EscapeOptionValue(c.shared_dir),
+                                    ",security_model=none"),
+                       "-device",
+                       absl::StrCat(q35 ? "virtio-9p-pci,bus=pcie.0,addr=0x3" : "virtio-9p-device",
+                                    ",id=fs0,fsdev=fsdev0,mount_tag=", c.shared_mount_tag)});
+  }
+
+  // Hotplug root ports (q35 only; validated above).
+  if (c.hotplug_slots > 0) {
+    // Native PCIe hotplug instead of ACPI: Linux handles it (pciehp), and an unplug from a
+    // powered-off slot (before the guest runs) completes without the guest.
+    a.insert(a.end(), {"-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off"});
+    for (uint32_t i = 0; i < c.hotplug_slots; ++i) {
+      a.insert(a.end(), {"-device", absl::StrFormat("pcie-root-port,id=%s,bus=pcie.0,chassis=%d,"
+                                                    "slot=%d,addr=0x%x",
+                                                    RootPortId(i), i + 1, i + 1, RootPortSlot(i))});
+    }
+  }
+  return a;
+}
+
+}  // namespace kata::hypervisor::qemu

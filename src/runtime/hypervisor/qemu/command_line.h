@@ -1,0 +1,68 @@
+// QEMU's command line, built from a VmConfig. The only place that knows QEMU's flags.
+//
+//   QemuPaths paths = PathsFor(config);
+//   KATA_ASSIGN_OR_RETURN(std::vector<std::string> argv, BuildCommandLine(config, {}));
+//   // argv[0] is the QEMU binary; exec it as is.
+//
+// Layout (stable, so the guest side can rely on it):
+//   q35:     virtio-serial-pci at 00:02, virtio-9p-pci at 00:03, vhost-vsock-pci at 00:04,
+//            hotplug root ports "rp0".."rpN-1" at 00:10.. (native PCIe hotplug, so unplug
+//            completes without guest help while the slot is powered off, e.g. before boot);
+//            a device hot-plugged behind root port i has the PCI path "<10+i>/00".
+//   microvm: virtio-mmio devices (virtio-serial-device, virtio-9p-device,
+//            vhost-vsock-device); no hotplug.
+//   Both:    console on the first serial port (kernel "console=ttyS0") into the console log,
+//            QMP on a unix socket (QEMU listens), the agent channel as named in VmConfig.
+#ifndef KATA_SRC_RUNTIME_HYPERVISOR_QEMU_COMMAND_LINE_H_
+#define KATA_SRC_RUNTIME_HYPERVISOR_QEMU_COMMAND_LINE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "src/runtime/hypervisor/hypervisor.h"
+
+namespace kata::hypervisor::qemu {
+
+// Upper bound on VmConfig::hotplug_slots (root ports occupy slots 0x10.. of pcie.0).
+inline constexpr uint32_t kMaxHotplugSlots = 8;
+inline constexpr int kFirstRootPortSlot = 0x10;
+
+// Files QEMU creates under VmConfig::work_dir.
+struct QemuPaths {
+  std::string qmp_socket;    // work_dir/qmp.sock
+  std::string agent_socket;  // work_dir/agent.sock (virtio-serial only)
+  std::string console_log;   // work_dir/console.log (the guest's serial console)
+  std::string qemu_log;      // work_dir/qemu.log (QEMU's own stdout/stderr)
+};
+QemuPaths PathsFor(const VmConfig& config);
+
+struct CommandLineOptions {
+  std::string binary = "qemu-system-x86_64";
+  // -S: QEMU starts with vCPUs stopped (QMP "cont" starts them).
+  bool start_paused = false;
+  // false allows a VM without a kernel (firmware only; useful paused, for tests of the
+  // control plane without a guest image).
+  bool require_kernel = true;
+};
+
+// OK, or INVALID_ARGUMENT naming the offending field: missing kernel, zero vcpus/memory,
+// relative or missing work_dir, socket paths too long, microvm with hotplug slots, too many
+// slots, relative shared_dir, bad mount tag, vsock CID < 3. Does not touch the filesystem.
+absl::Status ValidateConfig(const VmConfig& config, const CommandLineOptions& options);
+
+// The full argv (argv[0] = options.binary), or ValidateConfig's error.
+absl::StatusOr<std::vector<std::string>> BuildCommandLine(const VmConfig& config,
+                                                          const CommandLineOptions& options);
+
+// The id and pcie.0 slot of hotplug root port `i` (0-based).
+std::string RootPortId(uint32_t i);
+int RootPortSlot(uint32_t i);
+
+// A value for a QEMU option list: commas doubled ("a,b" -> "a,,b").
+std::string EscapeOptionValue(const std::string& value);
+
+}  // namespace kata::hypervisor::qemu
+
+#endif  // KATA_SRC_RUNTIME_HYPERVISOR_QEMU_COMMAND_LINE_H_

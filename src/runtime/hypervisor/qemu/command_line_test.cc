@@ -1,0 +1,166 @@
+#include "src/runtime/hypervisor/qemu/command_line.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kata::hypervisor::qemu {
+namespace {
+
+using ::testing::ElementsAreArray;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+VmConfig Q35Config() {
+  VmConfig c;
+  c.kernel_path = "/img/vmlinux";
+  c.initrd_path = "/img/initrd.gz";
+  c.kernel_params = "quiet panic=-1";
+  c.memory_mib = 512;
+  c.vcpus = 2;
+  c.shared_dir = "/run/kata/sb1/shared";
+  c.hotplug_slots = 2;
+  c.work_dir = "/run/kata/sb1";
+  return c;
+}
+
+TEST(CommandLineTest, Q35FullArgv) {
+  absl::StatusOr<std::vector<std::string>> argv = BuildCommandLine(Q35Config(), {});
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  const std::vector<std::string> want = {
+      "qemu-system-x86_64", "-name", "kata",
+      "-machine", "q35,accel=tcg",
+      "-cpu", "max", "-m", "512M", "-smp", "2",
+      "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+      "-kernel", "/img/vmlinux", "-initrd", "/img/initrd.gz",
+      "-append", "console=ttyS0 quiet panic=-1",
+      "-serial", "file:/run/kata/sb1/console.log",
+      "-qmp", "unix:/run/kata/sb1/qmp.sock,server=on,wait=off",
+      "-device", "virtio-serial-pci,id=serial0,bus=pcie.0,addr=0x2",
+      "-chardev", "socket,id=agentch,path=/run/kata/sb1/agent.sock,server=on,wait=off",
+      "-device", "virtserialport,bus=serial0.0,chardev=agentch,id=channel0,name=agent.channel.0",
+      "-fsdev", "local,id=fsdev0,path=/run/kata/sb1/shared,security_model=none",
+      "-device", "virtio-9p-pci,bus=pcie.0,addr=0x3,id=fs0,fsdev=fsdev0,mount_tag=kataShared",
+      "-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off",
+      "-device", "pcie-root-port,id=rp0,bus=pcie.0,chassis=1,slot=1,addr=0x10",
+      "-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=2,slot=2,addr=0x11",
+  };
+  EXPECT_THAT(*argv, ElementsAreArray(want)) << absl::StrJoin(*argv, " ");
+}
+
+TEST(CommandLineTest, MicrovmWithVsockAndKvm) {
+  VmConfig c = Q35Config();
+  c.machine = MachineType::kMicrovm;
+  c.accelerator = Accelerator::kKvm;
+  c.hotplug_slots = 0;
+  c.initrd_path.clear();
+  c.kernel_params.clear();
+  c.agent_channel = AgentChannelKind::kVsock;
+  c.vsock_guest_cid = 7;
+  absl::StatusOr<std::vector<std::string>> argv =
+      BuildCommandLine(c, {.binary = "/usr/bin/qemu-system-x86_64", .start_paused = true});
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  const std::vector<std::string> want = {
+      "/usr/bin/qemu-system-x86_64", "-name", "kata",
+      "-machine", "microvm,accel=kvm,x-option-roms=off",
+      "-cpu", "host", "-m", "512M", "-smp", "2",
+      "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-S",
+      "-kernel", "/img/vmlinux", "-append", "console=ttyS0",
+      "-serial", "file:/run/kata/sb1/console.log",
+      "-qmp", "unix:/run/kata/sb1/qmp.sock,server=on,wait=off",
+      "-device", "vhost-vsock-device,id=vsock0,guest-cid=7",
+      "-fsdev", "local,id=fsdev0,path=/run/kata/sb1/shared,security_model=none",
+      "-device", "virtio-9p-device,id=fs0,fsdev=fsdev0,mount_tag=kataShared",
+  };
+  EXPECT_THAT(*argv, ElementsAreArray(want)) << absl::StrJoin(*argv, " ");
+}
+
+TEST(CommandLineTest, MicrovmVirtioSerialAndNoSharing) {
+  VmConfig c = Q35Config();
+  c.machine = MachineType::kMicrovm;
+  c.hotplug_slots = 0;
+  c.shared_dir.clear();
+  absl::StatusOr<std::vector<std::string>> argv = BuildCommandLine(c, {});
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  const std::string joined = absl::StrJoin(*argv, " ");
+  EXPECT_THAT(joined, HasSubstr("-device virtio-serial-device,id=serial0 -chardev socket,"));
+  EXPECT_THAT(joined, Not(HasSubstr("9p")));
+  EXPECT_THAT(joined, Not(HasSubstr("pcie")));
+}
+
+TEST(CommandLineTest, KernelLessPausedVmForControlPlaneTests) {
+  VmConfig c;
+  c.work_dir = "/tmp/x";
+  c.hotplug_slots = 1;
+  absl::StatusOr<std::vector<std::string>> argv =
+      BuildCommandLine(c, {.start_paused = true, .require_kernel = false});
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  const std::string joined = absl::StrJoin(*argv, " ");
+  EXPECT_THAT(joined, HasSubstr(" -S "));
+  EXPECT_THAT(joined, Not(HasSubstr("-kernel")));
+  EXPECT_THAT(joined, Not(HasSubstr("-append")));
+}
+
+TEST(CommandLineTest, CommasInPathsAreEscaped) {
+  VmConfig c = Q35Config();
+  c.shared_dir = "/data/a,b";
+  c.work_dir = "/run/x,y";
+  absl::StatusOr<std::vector<std::string>> argv = BuildCommandLine(c, {});
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  const std::string joined = absl::StrJoin(*argv, " ");
+  EXPECT_THAT(joined, HasSubstr("path=/data/a,,b,security_model=none"));
+  EXPECT_THAT(joined, HasSubstr("unix:/run/x,,y/qmp.sock,server=on"));
+}
+
+struct BadCase {
+  const char* name;
+  void (*mutate)(VmConfig&);
+  const char* message;
+};
+
+TEST(CommandLineTest, InvalidConfigsAreRejectedWithAReason) {
+  const BadCase cases[] = {
+      {"no kernel", [](VmConfig& c) { c.kernel_path.clear(); }, "kernel_path is required"},
+      {"microvm hotplug", [](VmConfig& c) { c.machine = MachineType::kMicrovm; },
+       "microvm cannot hotplug"},
+      {"zero vcpus", [](VmConfig& c) { c.vcpus = 0; }, "vcpus"},
+      {"tiny memory", [](VmConfig& c) { c.memory_mib = 1; }, "memory_mib"},
+      {"no work dir", [](VmConfig& c) { c.work_dir.clear(); }, "work_dir"},
+      {"relative work dir", [](VmConfig& c) { c.work_dir = "run/x"; }, "work_dir"},
+      {"long work dir", [](VmConfig& c) { c.work_dir = "/" + std::string(100, 'd'); },
+       "socket path"},
+      {"too many slots", [](VmConfig& c) { c.hotplug_slots = 9; }, "hotplug_slots"},
+      {"relative shared dir", [](VmConfig& c) { c.shared_dir = "shared"; }, "shared_dir"},
+      {"long tag", [](VmConfig& c) { c.shared_mount_tag = std::string(32, 't'); },
+       "shared_mount_tag"},
+      {"bad cid", [](VmConfig& c) {
+         c.agent_channel = AgentChannelKind::kVsock;
+         c.vsock_guest_cid = 2;
+       }, "vsock_guest_cid"},
+  };
+  for (const BadCase& bc : cases) {
+    VmConfig c = Q35Config();
+    bc.mutate(c);
+    absl::StatusOr<std::vector<std::string>> argv = BuildCommandLine(c, {});
+    EXPECT_EQ(argv.status().code(), absl::StatusCode::kInvalidArgument) << bc.name;
+    EXPECT_THAT(std::string(argv.status().message()), HasSubstr(bc.message)) << bc.name;
+  }
+}
+
+TEST(CommandLineTest, PathsAndRootPorts) {
+  VmConfig c;
+  c.work_dir = "/w";
+  QemuPaths p = PathsFor(c);
+  EXPECT_EQ(p.qmp_socket, "/w/qmp.sock");
+  EXPECT_EQ(p.agent_socket, "/w/agent.sock");
+  EXPECT_EQ(p.console_log, "/w/console.log");
+  EXPECT_EQ(p.qemu_log, "/w/qemu.log");
+  EXPECT_EQ(RootPortId(3), "rp3");
+  EXPECT_EQ(RootPortSlot(3), 0x13);
+}
+
+}  // namespace
+}  // namespace kata::hypervisor::qemu

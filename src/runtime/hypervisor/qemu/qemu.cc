@@ -1,0 +1,305 @@
+#include "src/runtime/hypervisor/qemu/qemu.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+#include "src/libs/base/status_macros.h"
+#include "src/libs/base/status_util.h"
+#include "src/runtime/hypervisor/qemu/process.h"
+#include "src/runtime/hypervisor/qemu/qmp.h"
+
+namespace kata::hypervisor::qemu {
+namespace {
+
+constexpr size_t kLogQuote = 2000;
+
+absl::Status CheckReadable(const std::string& path, absl::string_view what) {
+  if (access(path.c_str(), R_OK) != 0) return ErrnoStatus(errno, absl::StrCat(what, " ", path));
+  return absl::OkStatus();
+}
+
+// A JSON string literal (quoted, escaped).
+std::string JsonString(const std::string& s) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+bool ValidDeviceId(const std::string& id) {
+  if (id.empty() || id.size() > 24) return false;  // node-name "drive-<id>" <= 31 chars
+  for (char c : id) {
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
+  }
+  return isalpha(static_cast<unsigned char>(id[0]));
+}
+
+}  // namespace
+
+QemuDriver::QemuDriver(QemuDriverOptions options) : options_(std::move(options)) {}
+
+QemuDriver::~QemuDriver() {
+  absl::MutexLock lock(&mu_);
+  if (process_ != nullptr) Shutdown(/*orderly=*/false);
+}
+
+VmState QemuDriver::State() const {
+  absl::MutexLock lock(&mu_);
+  return state_;
+}
+
+std::vector<std::string> QemuDriver::argv() const {
+  absl::MutexLock lock(&mu_);
+  return argv_;
+}
+
+absl::Status QemuDriver::Check(VmOp op) {
+  KATA_RETURN_IF_ERROR(CheckVmOp(state_, op));
+  if ((state_ == VmState::kRunning || state_ == VmState::kPaused) && process_ != nullptr &&
+      process_->TryWait()) {
+    absl::Status died = Died();
+    return op == VmOp::kStop ? absl::OkStatus() : died;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status QemuDriver::Died() {
+  std::string how = "is gone";
+  if (process_ != nullptr) {
+    process_->WaitFor(absl::Seconds(2));
+    process_->Kill();  // no-op once reaped
+    how = process_->exit_description();
+  }
+  const std::string why =
+      absl::StrCat("qemu ", how, ": ", ReadFileTail(paths_.qemu_log, kLogQuote));
+  Shutdown(/*orderly=*/false);
+  return absl::UnavailableError(why);
+}
+
+absl::StatusOr<std::string> QemuDriver::Qmp(absl::string_view command, absl::string_view args) {
+  absl::StatusOr<std::string> r = qmp_->Execute(command, args, options_.qmp_timeout);
+  if (absl::IsUnavailable(r.status())) return Died();
+  return r;
+}
+
+absl::Status QemuDriver::CreateVm(const VmConfig& config) {
+  absl::MutexLock lock(&mu_);
+  KATA_RETURN_IF_ERROR(CheckVmOp(state_, VmOp::kCreate));
+  CommandLineOptions cl{.binary = options_.binary,
+                        .start_paused = options_.start_paused,
+                        .require_kernel = options_.require_kernel};
+  KATA_ASSIGN_OR_RETURN(std::vector<std::string> argv, BuildCommandLine(config, cl));
+  if (!config.kernel_path.empty())
+    KATA_RETURN_IF_ERROR(CheckReadable(config.kernel_path, "kernel"));
+  if (!config.initrd_path.empty())
+    KATA_RETURN_IF_ERROR(CheckReadable(config.initrd_path, "initrd"));
+  if (!config.shared_dir.empty()) {
+    struct stat st;
+    if (stat(config.shared_dir.c_str(), &st) != 0) {
+      return ErrnoStatus(errno, absl::StrCat("shared_dir ", config.shared_dir));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("shared_dir ", config.shared_dir, " is not a directory"));
+    }
+  }
+  if (mkdir(config.work_dir.c_str(), 0750) != 0 && errno != EEXIST) {
+    return ErrnoStatus(errno, absl::StrCat("work_dir ", config.work_dir));
+  }
+  config_ = config;
+  paths_ = PathsFor(config);
+  argv_ = std::move(argv);
+  slot_used_.assign(config.hotplug_slots, false);
+  state_ = StateAfter(state_, VmOp::kCreate);
+  return absl::OkStatus();
+}
+
+absl::Status QemuDriver::StartVm(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  KATA_RETURN_IF_ERROR(Check(VmOp::kStart));
+  // Stale sockets from an earlier run would be "connected" to nobody.
+  unlink(paths_.qmp_socket.c_str());
+  unlink(paths_.agent_socket.c_str());
+  KATA_ASSIGN_OR_RETURN(process_,
+                        ChildProcess::Spawn(argv_, {.log_path = paths_.qemu_log,
+                                                    .die_with_parent = options_.die_with_parent}));
+  ChildProcess* child = process_.get();
+  const std::string log = paths_.qemu_log;
+  absl::StatusOr<std::unique_ptr<QmpClient>> qmp =
+      QmpClient::Connect(paths_.qmp_socket, timeout, [child, log] {
+        if (!child->TryWait()) return absl::OkStatus();
+        return absl::FailedPreconditionError(absl::StrCat(
+            "qemu ", child->exit_description(), " during start: ", ReadFileTail(log, kLogQuote)));
+      });
+  if (!qmp.ok()) {
+    // QEMU creates the QMP socket before it loads the kernel, so it can die mid-handshake:
+    // then its own error is the useful one.
+    absl::Status status = qmp.status();
+    if (!absl::IsFailedPrecondition(status) && process_->WaitFor(absl::Milliseconds(500))) {
+      status = absl::FailedPreconditionError(
+          absl::StrCat("qemu ", process_->exit_description(),
+                       " during start: ", ReadFileTail(paths_.qemu_log, kLogQuote)));
+    }
+    process_->Kill();
+    process_.reset();
+    return AnnotateStatus(status, "start qemu");
+  }
+  qmp_ = std::move(*qmp);
+  state_ = options_.start_paused ? VmState::kPaused : VmState::kRunning;
+  return absl::OkStatus();
+}
+
+void QemuDriver::Shutdown(bool orderly) {
+  if (process_ != nullptr) {
+    if (orderly && qmp_ != nullptr && !process_->TryWait()) {
+      // QEMU answers "quit" and then exits; if it does not, SIGKILL below.
+      (void)qmp_->Execute("quit", "", options_.qmp_timeout);
+      process_->WaitFor(options_.stop_grace);
+    }
+    process_->Kill();  // no-op when already reaped
+  }
+  qmp_.reset();
+  process_.reset();
+  devices_.clear();
+  slot_used_.assign(slot_used_.size(), false);
+  unlink(paths_.qmp_socket.c_str());
+  unlink(paths_.agent_socket.c_str());
+  state_ = VmState::kStopped;
+}
+
+absl::Status QemuDriver::StopVm() {
+  absl::MutexLock lock(&mu_);
+  KATA_RETURN_IF_ERROR(Check(VmOp::kStop));
+  if (state_ != VmState::kStopped) Shutdown(/*orderly=*/true);
+  return absl::OkStatus();
+}
+
+absl::Status QemuDriver::PauseVm() {
+  absl::MutexLock lock(&mu_);
+  KATA_RETURN_IF_ERROR(Check(VmOp::kPause));
+  KATA_RETURN_IF_ERROR(Qmp("stop").status());
+  state_ = StateAfter(state_, VmOp::kPause);
+  return absl::OkStatus();
+}
+
+absl::Status QemuDriver::ResumeVm() {
+  absl::MutexLock lock(&mu_);
+  KATA_RETURN_IF_ERROR(Check(VmOp::kResume));
+  KATA_RETURN_IF_ERROR(Qmp("cont").status());
+  state_ = StateAfter(state_, VmOp::kResume);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<DeviceInfo> QemuDriver::HotplugBlockDevice(const BlockDevice& device) {
+  absl::MutexLock lock(&mu_);
+  KATA_RETURN_IF_ERROR(Check(VmOp::kHotplug));
+  if (config_.machine != MachineType::kQ35) {
+    return absl::FailedPreconditionError("block hotplug: machine microvm cannot hotplug");
+  }
+  if (!ValidDeviceId(device.id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("block hotplug: device id \"", device.id,
+                     "\" must be 1..24 characters [A-Za-z0-9_-], starting with a letter"));
+  }
+  if (devices_.count(device.id) != 0) {
+    return absl::AlreadyExistsError(absl::StrCat("block hotplug: device ", device.id, " exists"));
+  }
+  if (device.format != "raw" && device.format != "qcow2") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("block hotplug: format must be raw or qcow2, got ", device.format));
+  }
+  uint32_t slot = 0;
+  while (slot < slot_used_.size() && slot_used_[slot]) ++slot;
+  if (slot == slot_used_.size()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("block hotplug: all ", slot_used_.size(),
+                     " hotplug slots are in use (VmConfig.hotplug_slots)"));
+  }
+  const std::string node = absl::StrCat("drive-", device.id);
+  const char* ro = device.read_only ? "true" : "false";
+  KATA_RETURN_IF_ERROR(AnnotateStatus(
+      Qmp("blockdev-add",
+          absl::StrCat(R"({"driver":")", device.format, R"(","node-name":")", node,
+                       R"(","read-only":)", ro, R"(,"file":{"driver":"file","filename":)",
+                       JsonString(device.path), R"(,"read-only":)", ro, "}}"))
+          .status(),
+      absl::StrCat("block hotplug ", device.id)));
+  absl::Status added =
+      Qmp("device_add",
+          absl::StrCat(R"({"driver":"virtio-blk-pci","id":")", device.id, R"(","drive":")", node,
+                       R"(","bus":")", RootPortId(slot), R"(","addr":"0"})"))
+          .status();
+  if (!added.ok()) {
+    if (state_ == VmState::kStopped) return added;  // QEMU died
+    (void)qmp_->Execute("blockdev-del", absl::StrCat(R"({"node-name":")", node, R"("})"),
+                        options_.qmp_timeout);
+    return AnnotateStatus(added, absl::StrCat("block hotplug ", device.id));
+  }
+  slot_used_[slot] = true;
+  devices_[device.id] = PluggedDevice{slot, node};
+  return DeviceInfo{device.id, absl::StrFormat("%02x/00", RootPortSlot(slot))};
+}
+
+absl::Status QemuDriver::UnplugDevice(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  KATA_RETURN_IF_ERROR(Check(VmOp::kHotplug));
+  auto it = devices_.find(id);
+  if (it == devices_.end()) {
+    return absl::NotFoundError(absl::StrCat("unplug: no hot-plugged device ", id));
+  }
+  const std::string what = absl::StrCat("unplug ", id);
+  KATA_RETURN_IF_ERROR(
+      AnnotateStatus(Qmp("device_del", absl::StrCat(R"({"id":")", id, R"("})")).status(), what));
+  absl::Status deleted =
+      qmp_->WaitEvent("DEVICE_DELETED", options_.unplug_timeout, DeviceDeletedMatcher(id)).status();
+  if (absl::IsUnavailable(deleted)) return AnnotateStatus(Died(), what);
+  KATA_RETURN_IF_ERROR(
+      AnnotateStatus(deleted, absl::StrCat(what, " (the guest did not release it)")));
+  // The device is gone: free its slot even if the backend cannot be deleted.
+  slot_used_[it->second.slot] = false;
+  const std::string node = it->second.node_name;
+  devices_.erase(it);
+  return AnnotateStatus(
+      Qmp("blockdev-del", absl::StrCat(R"({"node-name":")", node, R"("})")).status(), what);
+}
+
+absl::StatusOr<AgentChannel> QemuDriver::GetAgentChannel() const {
+  absl::MutexLock lock(&mu_);
+  KATA_RETURN_IF_ERROR(CheckVmOp(state_, VmOp::kQuery));
+  AgentChannel ch;
+  ch.kind = config_.agent_channel;
+  if (ch.kind == AgentChannelKind::kVirtioSerial) {
+    ch.socket_path = paths_.agent_socket;
+  } else {
+    ch.vsock_cid = config_.vsock_guest_cid;
+    ch.vsock_port = config_.vsock_port;
+  }
+  return ch;
+}
+
+std::vector<pid_t> QemuDriver::Pids() const {
+  absl::MutexLock lock(&mu_);
+  if (process_ == nullptr || process_->exited()) return {};
+  return {process_->pid()};
+}
+
+Capabilities QemuDriver::GetCapabilities() const {
+  absl::MutexLock lock(&mu_);
+  const bool q35 = config_.machine == MachineType::kQ35;
+  return Capabilities{
+      .block_hotplug = q35 && config_.hotplug_slots > 0,
+      .fs_sharing = true,
+      .vsock = true,
+      .pause = true,
+  };
+}
+
+}  // namespace kata::hypervisor::qemu

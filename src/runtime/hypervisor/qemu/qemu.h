@@ -1,0 +1,101 @@
+// The QEMU driver: a Hypervisor that runs one qemu-system-x86_64 process per VM.
+//
+//   QemuDriver vm({.binary = "qemu-system-x86_64"});
+//   KATA_RETURN_IF_ERROR(vm.CreateVm(config));            // validates, checks files, mkdir
+//   KATA_RETURN_IF_ERROR(vm.StartVm(absl::Seconds(10)));  // exec QEMU, QMP connected
+//   KATA_ASSIGN_OR_RETURN(DeviceInfo d, vm.HotplugBlockDevice({.id = "b0", .path = img}));
+//   KATA_RETURN_IF_ERROR(vm.UnplugDevice("b0"));
+//   KATA_RETURN_IF_ERROR(vm.StopVm());                     // quit, SIGKILL after a grace
+//
+// Beyond hypervisor.h's contracts:
+//   - StartVm: QEMU's stdout/stderr go to work_dir/qemu.log; if QEMU exits before QMP
+//     answers, the status (FAILED_PRECONDITION) quotes the end of that log.
+//   - With options.start_paused QEMU starts with -S and StartVm ends in kPaused (the vCPUs
+//     have never run; ResumeVm starts them). Devices hot-plugged then are present at boot.
+//   - Block devices go behind the q35 root ports (VmConfig::hotplug_slots), one per port.
+//   - If QEMU dies on its own, the next call finds out, reaps it and reports UNAVAILABLE;
+//     the VM is then kStopped.
+//   - The destructor kills a QEMU still running (SIGKILL to its process group).
+#ifndef KATA_SRC_RUNTIME_HYPERVISOR_QEMU_QEMU_H_
+#define KATA_SRC_RUNTIME_HYPERVISOR_QEMU_QEMU_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "src/runtime/hypervisor/hypervisor.h"
+#include "src/runtime/hypervisor/qemu/command_line.h"
+
+namespace kata::hypervisor::qemu {
+
+class ChildProcess;
+class QmpClient;
+
+struct QemuDriverOptions {
+  std::string binary = "qemu-system-x86_64";
+  bool start_paused = false;
+  // false allows a VmConfig without a kernel (control-plane tests; start it paused).
+  bool require_kernel = true;
+  absl::Duration qmp_timeout = absl::Seconds(10);    // per QMP command
+  absl::Duration stop_grace = absl::Seconds(5);      // quit -> SIGKILL
+  absl::Duration unplug_timeout = absl::Seconds(5);  // device_del -> DEVICE_DELETED
+  // QEMU gets SIGKILL if the thread that started it dies (PR_SET_PDEATHSIG). Only for
+  // callers whose starting thread outlives the VM (tests, a dedicated VM thread).
+  bool die_with_parent = false;
+};
+
+class QemuDriver : public Hypervisor {
+ public:
+  explicit QemuDriver(QemuDriverOptions options = {});
+  ~QemuDriver() override;
+
+  absl::Status CreateVm(const VmConfig& config) override;
+  absl::Status StartVm(absl::Duration timeout) override;
+  absl::Status StopVm() override;
+  absl::Status PauseVm() override;
+  absl::Status ResumeVm() override;
+  absl::StatusOr<DeviceInfo> HotplugBlockDevice(const BlockDevice& device) override;
+  absl::Status UnplugDevice(const std::string& id) override;
+  absl::StatusOr<AgentChannel> GetAgentChannel() const override;
+  std::vector<pid_t> Pids() const override;
+  Capabilities GetCapabilities() const override;
+  VmState State() const override;
+
+  // The argv StartVm runs (after CreateVm).
+  std::vector<std::string> argv() const;
+
+ private:
+  // Checks `op` against the state, and (when QEMU should be up) that it still is.
+  absl::Status Check(VmOp op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // qmp_->Execute; if the connection is lost (QEMU died), waits for the exit, shuts down
+  // (-> kStopped) and returns UNAVAILABLE with QEMU's exit and log.
+  absl::StatusOr<std::string> Qmp(absl::string_view command, absl::string_view args = "")
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // UNAVAILABLE "qemu <exit description>: <log tail>", after shutting down.
+  absl::Status Died() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends everything: quit (if `orderly`), SIGKILL after the grace, close QMP; -> kStopped.
+  void Shutdown(bool orderly) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  struct PluggedDevice {
+    uint32_t slot;  // root port index
+    std::string node_name;
+  };
+
+  const QemuDriverOptions options_;
+  mutable absl::Mutex mu_;
+  VmState state_ ABSL_GUARDED_BY(mu_) = VmState::kInitial;
+  VmConfig config_ ABSL_GUARDED_BY(mu_);
+  QemuPaths paths_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> argv_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<ChildProcess> process_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<QmpClient> qmp_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, PluggedDevice> devices_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> slot_used_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kata::hypervisor::qemu
+
+#endif  // KATA_SRC_RUNTIME_HYPERVISOR_QEMU_QEMU_H_
