@@ -11,7 +11,7 @@
 // Kernel parameters read (as Kata's agent writes them):
 //   agent.server_addr=ADDR          see channel/address.h
 //   agent.log=LEVEL                 trace|debug|info|warn|error|critical
-//   agent.debug_console[=BOOL]      (recorded; the console is not implemented yet)
+//   agent.debug_console[=BOOL]      (recorded only: no debug console exists so far)
 //   agent.devmode[=BOOL]
 //   agent.hotplug_timeout=SECONDS   a positive integer, or a duration ("3s", "500ms")
 //   agent.container_pipe_size=N     a non-negative integer
