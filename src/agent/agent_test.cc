@@ -122,12 +122,18 @@ TEST_F(AgentBinaryTest, ServesHealthAndAgentAndStopsOnSigterm) {
   EXPECT_EQ(details.agent_details().version(), kata::agent::kAgentVersion);
   EXPECT_FALSE(details.agent_details().init_daemon());
 
-  grpc::CreateContainerRequest create;
-  create.set_container_id("c1");
+  grpc::PauseContainerRequest pause;
+  pause.set_container_id("c1");
   google::protobuf::Empty empty;
-  s = agent.CreateContainer(create, &empty, Bounded());
+  s = agent.PauseContainer(pause, &empty, Bounded());
   EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented) << s;
-  EXPECT_THAT(s.message(), HasSubstr("CreateContainer"));
+  EXPECT_THAT(s.message(), HasSubstr("PauseContainer"));
+
+  // Container rpcs answer for real: an unknown container is NOT_FOUND.
+  grpc::StartContainerRequest start_req;
+  start_req.set_container_id("c1");
+  s = agent.StartContainer(start_req, &empty, Bounded());
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
 
   client->reset();
   ASSERT_EQ(kill(pid_, SIGTERM), 0);

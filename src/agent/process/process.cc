@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,11 +77,15 @@ struct ChildReport {
 };
 constexpr int32_t kErrno = 1;
 constexpr int32_t kStatus = 2;
+constexpr int32_t kReady = 3;  // exec_gate_fd: everything before exec succeeded
 
 // Everything the child needs, prepared by the parent so the child allocates nothing itself.
 struct ChildPlan {
   int stdio[3];
-  int report_fd;
+  int report_fd;  // -1 once the gate was reported: failures are then silent (exit 127)
+  int sync_fd;    // parent_hook: read end the child waits on; -1 when there is none
+  int unshare_flags;
+  int gate_fd;
   std::vector<int> keep;  // sorted, unique: fds that survive the close sweep
   int max_fd;             // fallback sweep bound when close_range is missing
   bool terminal;
@@ -104,8 +109,10 @@ struct ChildPlan {
   r.value = value;
   if (len >= sizeof(r.msg)) len = sizeof(r.msg) - 1;
   memcpy(r.msg, msg, len);
-  ssize_t unused = write(fd, &r, sizeof(r));  // < PIPE_BUF: atomic
-  (void)unused;
+  if (fd >= 0) {
+    ssize_t unused = write(fd, &r, sizeof(r));  // < PIPE_BUF: atomic
+    (void)unused;
+  }
   _exit(127);
 }
 
@@ -121,6 +128,16 @@ void CloseRange(unsigned first, unsigned last, int max_fd) {
 
 // Runs in the forked child: async-signal-safe calls only (plus the hook, see process.h).
 [[noreturn]] void RunChild(ChildPlan& p) {
+  // Wait until the parent hook ran (a byte); EOF means it failed: leave quietly.
+  if (p.sync_fd >= 0) {
+    char c;
+    ssize_t n;
+    do {
+      n = read(p.sync_fd, &c, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(127);
+    close(p.sync_fd);
+  }
   // Handlers of the agent make no sense here; the mask was blocked by the parent for fork.
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
@@ -158,6 +175,10 @@ void CloseRange(unsigned first, unsigned last, int max_fd) {
   if (setsid() < 0) ChildFailErrno(p, errno, "setsid");
   if (p.terminal && ioctl(0, TIOCSCTTY, 0) != 0) ChildFailErrno(p, errno, "ioctl TIOCSCTTY");
 
+  if (p.unshare_flags != 0 && unshare(p.unshare_flags) != 0) {
+    ChildFailErrno(p, errno, "unshare");
+  }
+
   if (p.hook != nullptr && *p.hook) {
     absl::Status st = (*p.hook)();
     if (!st.ok()) {
@@ -174,6 +195,23 @@ void CloseRange(unsigned first, unsigned last, int max_fd) {
     }
     if (setresgid(p.gid, p.gid, p.gid) != 0) ChildFailErrno(p, errno, p.setgid_msg);
     if (setresuid(p.uid, p.uid, p.uid) != 0) ChildFailErrno(p, errno, p.setuid_msg);
+  }
+
+  if (p.gate_fd >= 0) {
+    ChildReport r;
+    memset(&r, 0, sizeof(r));
+    r.kind = kReady;
+    ssize_t w = write(p.report_fd, &r, sizeof(r));
+    (void)w;
+    close(p.report_fd);
+    p.report_fd = -1;
+    char c;
+    ssize_t n;
+    do {
+      n = read(p.gate_fd, &c, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(127);
+    close(p.gate_fd);
   }
 
   sigset_t none;
@@ -236,6 +274,14 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
   if (options.output_buffer_bytes == 0) {
     return absl::InvalidArgumentError("process: output_buffer_bytes is 0");
   }
+  constexpr int kNsFlags =
+      CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
+  if ((options.clone_flags & ~kNsFlags) != 0) {
+    return absl::InvalidArgumentError("process: clone_flags has bits other than namespaces");
+  }
+  if ((options.clone_flags & CLONE_NEWPID) != 0 && options.join_pid_ns_fd >= 0) {
+    return absl::InvalidArgumentError("process: CLONE_NEWPID together with join_pid_ns_fd");
+  }
 
   Fd cancel(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (cancel.get() < 0) return ErrnoStatus(errno, "eventfd");
@@ -271,6 +317,8 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
   }
   Fd report_r, report_w;
   KATA_RETURN_IF_ERROR(MakePipe(&report_r, &report_w));
+  Fd sync_r, sync_w;
+  if (options.parent_hook) KATA_RETURN_IF_ERROR(MakePipe(&sync_r, &sync_w));
 
   ChildPlan plan;
   if (options.terminal) {
@@ -281,7 +329,10 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
     plan.stdio[2] = err_w.get();
   }
   plan.report_fd = report_w.get();
-  plan.keep = {plan.stdio[0], plan.stdio[1], plan.stdio[2], plan.report_fd};
+  plan.sync_fd = sync_r.get();
+  plan.unshare_flags = options.clone_flags & ~CLONE_NEWPID;
+  plan.gate_fd = options.exec_gate_fd;
+  plan.keep = {plan.stdio[0], plan.stdio[1], plan.stdio[2], plan.report_fd, plan.gate_fd};
   plan.keep.insert(plan.keep.end(), options.keep_fds.begin(), options.keep_fds.end());
   std::sort(plan.keep.begin(), plan.keep.end());
   plan.keep.erase(std::unique(plan.keep.begin(), plan.keep.end()), plan.keep.end());
@@ -314,14 +365,55 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
 
   // Block every signal across fork so no agent handler runs in the child before it resets
   // them; the child unblocks just before exec.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = fork();
-  int fork_errno = errno;
-  if (pid == 0) RunChild(plan);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (pid < 0) return ErrnoStatus(fork_errno, "fork");
+  pid_t pid = -1;
+  int fork_errno = 0;
+  const char* fork_what = "fork";
+  auto do_fork = [&] {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid = fork();
+    fork_errno = errno;
+    if (pid == 0) RunChild(plan);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  };
+  if ((options.clone_flags & CLONE_NEWPID) != 0 || options.join_pid_ns_fd >= 0) {
+    // The pid namespace for children is a per-thread attribute: change it in a thread of
+    // its own, which forks and ends, so the agent's other threads never see it.
+    std::thread t([&] {
+      int r = (options.clone_flags & CLONE_NEWPID) != 0
+                  ? unshare(CLONE_NEWPID)
+                  : setns(options.join_pid_ns_fd, CLONE_NEWPID);
+      if (r != 0) {
+        fork_errno = errno;
+        fork_what = (options.clone_flags & CLONE_NEWPID) != 0 ? "unshare CLONE_NEWPID"
+                                                                : "setns CLONE_NEWPID";
+        return;
+      }
+      do_fork();
+    });
+    t.join();
+  } else {
+    do_fork();
+  }
+  if (pid < 0) return ErrnoStatus(fork_errno, fork_what);
+  sync_r.reset();
+  if (options.parent_hook) {
+    absl::Status st = options.parent_hook(pid);
+    if (!st.ok()) {
+      kill(pid, SIGKILL);
+      Reap(pid);
+      return st;
+    }
+    char go = 1;
+    if (write(sync_w.get(), &go, 1) != 1) {
+      int e = errno;
+      kill(pid, SIGKILL);
+      Reap(pid);
+      return ErrnoStatus(e, "process: release child");
+    }
+    sync_w.reset();
+  }
 
   // Parent: drop the child's ends, then learn whether exec happened (EOF on the pipe).
   in_r.reset();
@@ -337,7 +429,9 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
     if (n <= 0) break;
     got += static_cast<size_t>(n);
   }
-  if (got > 0) {
+  if (got == sizeof(report) && report.kind == kReady) {
+    got = 0;  // the child waits at the gate: started
+  } else if (got > 0) {
     Reap(pid);
     if (got < sizeof(report)) return absl::InternalError("process: short report from child");
     report.msg[sizeof(report.msg) - 1] = '\0';

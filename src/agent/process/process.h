@@ -1,7 +1,9 @@
 // A process run by the guest agent, with its stdio carried the way Kata's agent gives it to
 // the shim (ExecProcess, WriteStdin, ReadStdout, ReadStderr, CloseStdin, TtyWinResize,
-// SignalProcess, WaitProcess). No namespaces or cgroups here: the container engine adds
-// them through `ProcessOptions::child_hook`, which runs in the child before exec.
+// SignalProcess, WaitProcess). Namespaces and cgroups are the container engine's: it uses
+// `clone_flags`/`join_pid_ns_fd` (new or joined namespaces), `parent_hook` (e.g. enter the
+// cgroup before the child runs), `child_hook` (setns, mounts, before exec) and
+// `exec_gate_fd` (set up now, exec later: a container's init waiting for StartContainer).
 //
 //   ProcessOptions opts;
 //   opts.argv = {"/bin/sh", "-c", "echo hi; exit 3"};
@@ -12,7 +14,8 @@
 //   int code = p->Wait();  // 3
 //
 // Promises:
-// - Start returns only once the child has exec'd: a failure before exec (a missing binary,
+// - Start returns only once the child has exec'd (with `exec_gate_fd`: once it waits at the
+//   gate, just before exec): a failure before exec (a missing binary,
 //   chdir, setuid, the hook) comes back as the status of Start, e.g. NOT_FOUND
 //   "exec /no/such: ENOENT (No such file or directory)", and the child is already reaped.
 //   Start blocks while the child hook runs. (A child that dies before exec without reporting,
@@ -99,6 +102,27 @@ struct ProcessOptions {
   // fds (>= 3) the child keeps open for the hook (they still close at exec when O_CLOEXEC).
   std::vector<int> keep_fds;
   ChildHook child_hook;
+
+  // Namespaces the child gets new: a mask of CLONE_NEWPID, CLONE_NEWNS, CLONE_NEWUTS,
+  // CLONE_NEWIPC, CLONE_NEWNET and CLONE_NEWCGROUP (any other bit: INVALID_ARGUMENT);
+  // 0 = the agent's. With CLONE_NEWPID the child is the init (pid 1) of a new pid namespace
+  // (pid() stays the agent's view of it; the fork happens in a short-lived thread of its own,
+  // so the agent's threads keep their pid namespace); the other namespaces are unshared in
+  // the child after parent_hook and before child_hook.
+  int clone_flags = 0;
+  // A pid namespace (fd of /proc/<pid>/ns/pid, owned by the caller) the child is created
+  // in; -1 = none. Not together with CLONE_NEWPID. Other namespaces are joined by the hook.
+  int join_pid_ns_fd = -1;
+  // Runs in the agent as soon as the child exists and before the child runs anything of its
+  // own (it waits for this), e.g. to put it into a cgroup. A non-OK status kills and reaps
+  // the child and Start returns it.
+  std::function<absl::Status(pid_t)> parent_hook;
+  // When >= 0 (a read end owned by the caller, e.g. of a pipe): the child does everything up
+  // to exec (hook, chdir, user switch), then Start returns (without waiting for exec) and
+  // the child blocks reading this fd: a byte makes it exec, EOF (every writer closed) makes
+  // it exit 127 without exec. An exec failure after the gate is not reported to anyone: the
+  // process exits 127.
+  int exec_gate_fd = -1;
 };
 
 class Process {

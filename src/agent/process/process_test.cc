@@ -1,12 +1,15 @@
 #include "src/agent/process/process.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -363,6 +366,81 @@ TEST(ProcessTest, NoFdLeaks) {
     auto c = MustStart(Opts({"/bin/sleep", "100"}));  // destroyed while running
   }
   EXPECT_EQ(CountFds(), before);
+}
+
+TEST(ProcessTest, ParentHookSeesThePidBeforeTheChildRuns) {
+  pid_t seen = -1;
+  ProcessOptions o = Opts({"/bin/sh", "-c", "echo $$"});
+  o.parent_hook = [&seen](pid_t pid) {
+    seen = pid;
+    return absl::OkStatus();
+  };
+  auto p = MustStart(std::move(o));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(seen, p->pid());
+  EXPECT_EQ(ReadAll(p.get()), absl::StrCat(p->pid(), "\n"));
+  EXPECT_EQ(p->Wait(), 0);
+}
+
+TEST(ProcessTest, FailingParentHookAbortsTheStart) {
+  ProcessOptions o = Opts({"/bin/true"});
+  o.parent_hook = [](pid_t) { return absl::ResourceExhaustedError("no cgroup for you"); };
+  auto p = Process::Start(std::move(o));
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(p.status().message(), "no cgroup for you");
+}
+
+TEST(ProcessTest, ExecGateByteExecs) {
+  int gate[2];
+  ASSERT_EQ(pipe2(gate, O_CLOEXEC), 0);
+  ProcessOptions o = Opts({"/bin/sh", "-c", "echo ran"});
+  o.exec_gate_fd = gate[0];
+  auto p = MustStart(std::move(o));
+  close(gate[0]);
+  ASSERT_NE(p, nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(p->TryWait().has_value());  // waits at the gate
+  ASSERT_EQ(write(gate[1], "x", 1), 1);
+  close(gate[1]);
+  EXPECT_EQ(ReadAll(p.get()), "ran\n");
+  EXPECT_EQ(p->Wait(), 0);
+}
+
+TEST(ProcessTest, ExecGateEofExitsWithoutExec) {
+  int gate[2];
+  ASSERT_EQ(pipe2(gate, O_CLOEXEC), 0);
+  ProcessOptions o = Opts({"/bin/sh", "-c", "echo ran"});
+  o.exec_gate_fd = gate[0];
+  auto p = MustStart(std::move(o));
+  close(gate[0]);
+  ASSERT_NE(p, nullptr);
+  close(gate[1]);
+  EXPECT_EQ(ReadAll(p.get()), "");
+  EXPECT_EQ(p->Wait(), 127);
+}
+
+TEST(ProcessTest, ExecGateStillReportsHookFailures) {
+  int gate[2];
+  ASSERT_EQ(pipe2(gate, O_CLOEXEC), 0);
+  ProcessOptions o = Opts({"/bin/true"});
+  o.exec_gate_fd = gate[0];
+  o.child_hook = [] { return absl::FailedPreconditionError("hook says no"); };
+  auto p = Process::Start(std::move(o));
+  close(gate[0]);
+  close(gate[1]);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(ProcessTest, CloneFlagsAreChecked) {
+  ProcessOptions o = Opts({"/bin/true"});
+  o.clone_flags = CLONE_NEWUSER;
+  EXPECT_EQ(Process::Start(std::move(o)).status().code(), absl::StatusCode::kInvalidArgument);
+  o = Opts({"/bin/true"});
+  o.clone_flags = CLONE_NEWPID;
+  o.join_pid_ns_fd = 0;
+  EXPECT_EQ(Process::Start(std::move(o)).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 #include "src/agent/rpc/agent_service.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <fstream>
 #include <sstream>
@@ -13,7 +15,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "src/agent/version.h"
+#include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
+#include "src/libs/oci/spec_proto.h"
 
 namespace kata {
 namespace agent {
@@ -67,6 +71,148 @@ absl::Status AgentService::GetGuestDetails(ttrpc::ServerContext&,
   if (!r.ok()) return r.status();
   *response = std::move(*r);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<Container>> AgentService::Find(const std::string& id) {
+  KATA_RETURN_IF_ERROR(ValidateId(id, "container id"));
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = containers_.find(id);
+  if (it == containers_.end()) {
+    return absl::NotFoundError(absl::StrCat("container ", id, " not found"));
+  }
+  return it->second;
+}
+
+absl::StatusOr<std::shared_ptr<Process>> AgentService::FindProcess(const std::string& id,
+                                                                   const std::string& exec_id) {
+  KATA_RETURN_IF_ERROR(ValidateId(exec_id, "exec id"));
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(id));
+  return c->GetProcess(exec_id);
+}
+
+absl::Status AgentService::CreateContainer(ttrpc::ServerContext&,
+                                           const grpc::CreateContainerRequest& request,
+                                           google::protobuf::Empty*) {
+  const std::string& id = request.container_id();
+  KATA_RETURN_IF_ERROR(ValidateId(id, "container id"));
+  std::string exec_id = request.exec_id().empty() ? id : request.exec_id();
+  KATA_RETURN_IF_ERROR(ValidateId(exec_id, "exec id"));
+  if (!request.has_oci()) return absl::InvalidArgumentError("CreateContainer: no OCI spec");
+  KATA_ASSIGN_OR_RETURN(oci::Spec spec, oci::SpecFromProto(request.oci()));
+  std::lock_guard<std::mutex> create(create_mu_);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (containers_.count(id) != 0) {
+      return absl::AlreadyExistsError(absl::StrCat("container ", id, " exists"));
+    }
+  }
+  KATA_ASSIGN_OR_RETURN(std::unique_ptr<Container> c,
+                        Container::Create(id, exec_id, spec, options_.containers));
+  std::lock_guard<std::mutex> l(mu_);
+  containers_[id] = std::move(c);
+  return absl::OkStatus();
+}
+
+absl::Status AgentService::StartContainer(ttrpc::ServerContext&,
+                                          const grpc::StartContainerRequest& request,
+                                          google::protobuf::Empty*) {
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
+  return c->Start();
+}
+
+absl::Status AgentService::RemoveContainer(ttrpc::ServerContext&,
+                                           const grpc::RemoveContainerRequest& request,
+                                           google::protobuf::Empty*) {
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
+  KATA_RETURN_IF_ERROR(c->Remove(absl::Seconds(request.timeout())));
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = containers_.find(request.container_id());
+  if (it != containers_.end() && it->second == c) containers_.erase(it);
+  return absl::OkStatus();
+}
+
+absl::Status AgentService::ExecProcess(ttrpc::ServerContext&,
+                                       const grpc::ExecProcessRequest& request,
+                                       google::protobuf::Empty*) {
+  KATA_RETURN_IF_ERROR(ValidateId(request.exec_id(), "exec id"));
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
+  if (!request.has_process()) return absl::InvalidArgumentError("ExecProcess: no process");
+  grpc::Spec wrapper;
+  *wrapper.mutable_process() = request.process();
+  KATA_ASSIGN_OR_RETURN(oci::Spec spec, oci::SpecFromProto(wrapper));
+  return c->Exec(request.exec_id(), *spec.process);
+}
+
+absl::Status AgentService::SignalProcess(ttrpc::ServerContext&,
+                                         const grpc::SignalProcessRequest& request,
+                                         google::protobuf::Empty*) {
+  if (!request.exec_id().empty()) KATA_RETURN_IF_ERROR(ValidateId(request.exec_id(), "exec id"));
+  if (request.signal() == 0 || request.signal() >= static_cast<uint32_t>(NSIG)) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid signal ", request.signal()));
+  }
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
+  return c->Signal(request.exec_id(), static_cast<int>(request.signal()));
+}
+
+absl::Status AgentService::WaitProcess(ttrpc::ServerContext&,
+                                       const grpc::WaitProcessRequest& request,
+                                       grpc::WaitProcessResponse* response) {
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p,
+                        FindProcess(request.container_id(), request.exec_id()));
+  response->set_status(p->Wait());
+  return absl::OkStatus();
+}
+
+absl::Status AgentService::WriteStdin(ttrpc::ServerContext&,
+                                      const grpc::WriteStreamRequest& request,
+                                      grpc::WriteStreamResponse* response) {
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p,
+                        FindProcess(request.container_id(), request.exec_id()));
+  KATA_ASSIGN_OR_RETURN(size_t n, p->WriteStdin(request.data()));
+  response->set_len(static_cast<uint32_t>(n));
+  return absl::OkStatus();
+}
+
+absl::Status AgentService::ReadStream(const grpc::ReadStreamRequest& request, bool stderr_stream,
+                                      grpc::ReadStreamResponse* response) {
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p,
+                        FindProcess(request.container_id(), request.exec_id()));
+  size_t len = request.len() == 0 ? 64 * 1024 : std::min<size_t>(request.len(), 1024 * 1024);
+  KATA_ASSIGN_OR_RETURN(std::string data, stderr_stream ? p->ReadStderr(len) : p->ReadStdout(len));
+  if (data.empty()) {
+    return absl::OutOfRangeError(absl::StrCat(request.container_id(), "/", request.exec_id(),
+                                              stderr_stream ? " stderr" : " stdout", ": EOF"));
+  }
+  response->set_data(std::move(data));
+  return absl::OkStatus();
+}
+
+absl::Status AgentService::ReadStdout(ttrpc::ServerContext&, const grpc::ReadStreamRequest& request,
+                                      grpc::ReadStreamResponse* response) {
+  return ReadStream(request, false, response);
+}
+
+absl::Status AgentService::ReadStderr(ttrpc::ServerContext&, const grpc::ReadStreamRequest& request,
+                                      grpc::ReadStreamResponse* response) {
+  return ReadStream(request, true, response);
+}
+
+absl::Status AgentService::CloseStdin(ttrpc::ServerContext&, const grpc::CloseStdinRequest& request,
+                                      google::protobuf::Empty*) {
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p,
+                        FindProcess(request.container_id(), request.exec_id()));
+  return p->CloseStdin();
+}
+
+absl::Status AgentService::TtyWinResize(ttrpc::ServerContext&,
+                                        const grpc::TtyWinResizeRequest& request,
+                                        google::protobuf::Empty*) {
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p,
+                        FindProcess(request.container_id(), request.exec_id()));
+  if (request.row() > 65535 || request.column() > 65535) {
+    return absl::InvalidArgumentError("TtyWinResize: size above 65535");
+  }
+  return p->Resize(static_cast<uint16_t>(request.row()), static_cast<uint16_t>(request.column()));
 }
 
 }  // namespace agent

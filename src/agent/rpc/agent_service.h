@@ -1,6 +1,6 @@
-// grpc.AgentService as kata-agent serves it. This slice implements GetGuestDetails; every
-// other rpc keeps the generated answer, UNIMPLEMENTED "grpc.AgentService/<Method> is not
-// implemented" (never a fake success).
+// grpc.AgentService as kata-agent serves it. Implemented: GetGuestDetails and the container
+// rpcs below (src/agent/container); every other rpc keeps the generated answer,
+// UNIMPLEMENTED "grpc.AgentService/<Method> is not implemented" (never a fake success).
 //
 //   AgentService agent({});            // real /sys, init_daemon = (getpid() == 1)
 //   server.Register(&agent);
@@ -12,14 +12,30 @@
 // - support_mem_hotplug_probe: when requested, whether <memory_dir>/probe exists.
 // - agent_details: version (kAgentVersion), init_daemon, and the device/storage handler
 //   lists, empty until the agent has handlers; supports_seccomp false.
+//
+// Container rpcs: CreateContainer (devices, storages, shared mounts, string_user and
+// sandbox_pidns are ignored for now: root.path must already be the rootfs), StartContainer,
+// RemoveContainer (timeout seconds, 0 = forever), ExecProcess, SignalProcess (exec_id ""
+// = every process of the container), WaitProcess (exit code, 128 + n after signal n),
+// WriteStdin, ReadStdout/ReadStderr (block until data; at EOF an error, OUT_OF_RANGE
+// "<cid>/<eid> stdout: EOF", as Kata's agent also answers EOF with an error, which ends the
+// shim's copy loop; len 0 means 64 KiB, at most 1 MiB per call), CloseStdin, TtyWinResize.
+// - An id that is not [A-Za-z0-9][A-Za-z0-9_.-]{0,63}: INVALID_ARGUMENT (exec ids too,
+//   except SignalProcess's ""); an unknown container or exec id: NOT_FOUND; a second
+//   container with a live id: ALREADY_EXISTS; a call illegal in the container's state
+//   (Start twice, Exec before Start): FAILED_PRECONDITION.
 #ifndef KATA_SRC_AGENT_RPC_AGENT_SERVICE_H_
 #define KATA_SRC_AGENT_RPC_AGENT_SERVICE_H_
 
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "src/agent/container/container.h"
 #include "src/libs/protocols/agent.ttrpc.pb.h"
 
 namespace kata {
@@ -30,6 +46,7 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
   struct Options {
     std::string memory_dir = "/sys/devices/system/memory";
     bool init_daemon;  // default: getpid() == 1
+    ContainerOptions containers;
     Options();
   };
 
@@ -39,12 +56,50 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
                                const grpc::GuestDetailsRequest& request,
                                grpc::GuestDetailsResponse* response) override;
 
+  absl::Status CreateContainer(ttrpc::ServerContext& context,
+                               const grpc::CreateContainerRequest& request,
+                               google::protobuf::Empty* response) override;
+  absl::Status StartContainer(ttrpc::ServerContext& context,
+                              const grpc::StartContainerRequest& request,
+                              google::protobuf::Empty* response) override;
+  absl::Status RemoveContainer(ttrpc::ServerContext& context,
+                               const grpc::RemoveContainerRequest& request,
+                               google::protobuf::Empty* response) override;
+  absl::Status ExecProcess(ttrpc::ServerContext& context, const grpc::ExecProcessRequest& request,
+                           google::protobuf::Empty* response) override;
+  absl::Status SignalProcess(ttrpc::ServerContext& context,
+                             const grpc::SignalProcessRequest& request,
+                             google::protobuf::Empty* response) override;
+  absl::Status WaitProcess(ttrpc::ServerContext& context, const grpc::WaitProcessRequest& request,
+                           grpc::WaitProcessResponse* response) override;
+  absl::Status WriteStdin(ttrpc::ServerContext& context, const grpc::WriteStreamRequest& request,
+                          grpc::WriteStreamResponse* response) override;
+  absl::Status ReadStdout(ttrpc::ServerContext& context, const grpc::ReadStreamRequest& request,
+                          grpc::ReadStreamResponse* response) override;
+  absl::Status ReadStderr(ttrpc::ServerContext& context, const grpc::ReadStreamRequest& request,
+                          grpc::ReadStreamResponse* response) override;
+  absl::Status CloseStdin(ttrpc::ServerContext& context, const grpc::CloseStdinRequest& request,
+                          google::protobuf::Empty* response) override;
+  absl::Status TtyWinResize(ttrpc::ServerContext& context, const grpc::TtyWinResizeRequest& request,
+                            google::protobuf::Empty* response) override;
+
   // The logic of GetGuestDetails, callable without a server.
   absl::StatusOr<grpc::GuestDetailsResponse> GuestDetails(
       const grpc::GuestDetailsRequest& request) const;
 
  private:
+  // The container `id`: INVALID_ARGUMENT for a bad id, NOT_FOUND for an unknown one.
+  absl::StatusOr<std::shared_ptr<Container>> Find(const std::string& id);
+  // Its process `exec_id` (validated the same way).
+  absl::StatusOr<std::shared_ptr<Process>> FindProcess(const std::string& id,
+                                                       const std::string& exec_id);
+  absl::Status ReadStream(const grpc::ReadStreamRequest& request, bool stderr_stream,
+                          grpc::ReadStreamResponse* response);
+
   const Options options_;
+  std::mutex create_mu_;  // serializes CreateContainer (id check to insertion)
+  std::mutex mu_;         // guards containers_
+  std::map<std::string, std::shared_ptr<Container>> containers_;
 };
 
 // Parses the hex contents of block_size_bytes ("8000000\n"); INVALID_ARGUMENT otherwise.

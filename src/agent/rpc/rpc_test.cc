@@ -105,12 +105,12 @@ TEST(RpcTest, OverTtrpc) {
   ASSERT_TRUE(a.GetGuestDetails(grpc::GuestDetailsRequest(), &details, o).ok());
   EXPECT_EQ(details.agent_details().version(), kAgentVersion);
 
-  grpc::CreateContainerRequest create;
-  create.set_container_id("c1");
+  grpc::PauseContainerRequest pause;
+  pause.set_container_id("c1");
   google::protobuf::Empty empty;
-  absl::Status s = a.CreateContainer(create, &empty, o);
+  absl::Status s = a.PauseContainer(pause, &empty, o);
   EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(s.message(), HasSubstr("CreateContainer"));
+  EXPECT_THAT(s.message(), HasSubstr("PauseContainer"));
   server.Shutdown(absl::Seconds(1));
 }
 

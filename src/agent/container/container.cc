@@ -1,0 +1,385 @@
+#include "src/agent/container/container.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "src/agent/rootfs/rootfs.h"
+#include "src/libs/base/status_macros.h"
+#include "src/libs/base/status_util.h"
+
+namespace kata {
+namespace agent {
+namespace {
+
+struct NsKind {
+  const char* type;  // OCI name
+  const char* proc;  // /proc/<pid>/ns/<proc>
+  int flag;
+};
+constexpr NsKind kNamespaces[] = {
+    {"pid", "pid", CLONE_NEWPID},     {"mount", "mnt", CLONE_NEWNS},
+    {"uts", "uts", CLONE_NEWUTS},     {"ipc", "ipc", CLONE_NEWIPC},
+    {"network", "net", CLONE_NEWNET}, {"cgroup", "cgroup", CLONE_NEWCGROUP},
+};
+
+absl::StatusOr<int> CloneFlags(const oci::Spec& spec) {
+  int flags = 0;
+  if (!spec.linux || !spec.linux->namespaces) return flags;
+  for (const oci::LinuxNamespace& ns : *spec.linux->namespaces) {
+    const NsKind* kind = nullptr;
+    for (const NsKind& k : kNamespaces) {
+      if (ns.type == k.type) kind = &k;
+    }
+    if (kind == nullptr) {
+      return absl::UnimplementedError(
+          absl::StrCat("linux.namespaces: type \"", ns.type, "\" is not supported"));
+    }
+    if (ns.path && !ns.path->empty()) {
+      return absl::UnimplementedError(absl::StrCat("linux.namespaces: joining the ", ns.type,
+                                                   " namespace ", *ns.path, " is not supported"));
+    }
+    flags |= kind->flag;
+  }
+  return flags;
+}
+
+absl::StatusOr<std::string> CgroupPath(const std::string& id, const oci::Spec& spec,
+                                       const ContainerOptions& options) {
+  std::string path;
+  if (spec.linux && spec.linux->cgroups_path && !spec.linux->cgroups_path->empty()) {
+    path = *spec.linux->cgroups_path;
+    if (path.find(':') != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("linux.cgroupsPath \"", path, "\": systemd cgroup paths are not supported"));
+    }
+    while (!path.empty() && path[0] == '/') path.erase(0, 1);
+    if (path.empty()) return absl::InvalidArgumentError("linux.cgroupsPath is \"/\"");
+  } else {
+    path = absl::StrCat(options.cgroup_parent, "/", id);
+  }
+  return path;
+}
+
+ProcessOptions BaseOptions(const oci::Process& p) {
+  ProcessOptions o;
+  if (p.args) o.argv = *p.args;
+  if (p.env) o.env = *p.env;
+  o.cwd = p.cwd.empty() ? "/" : p.cwd;
+  ProcessUser user;
+  user.uid = p.user.uid;
+  user.gid = p.user.gid;
+  if (p.user.additional_gids) {
+    user.additional_gids.assign(p.user.additional_gids->begin(), p.user.additional_gids->end());
+  }
+  o.user = user;
+  o.terminal = p.terminal.value_or(false);
+  if (o.terminal && p.console_size) {
+    o.rows = static_cast<uint16_t>(std::min<uint64_t>(p.console_size->height, 65535));
+    o.cols = static_cast<uint16_t>(std::min<uint64_t>(p.console_size->width, 65535));
+  }
+  return o;
+}
+
+absl::Status CheckArgs(const oci::Process& p) {
+  if (!p.args || p.args->empty() || (*p.args)[0].empty()) {
+    return absl::InvalidArgumentError("process.args is empty");
+  }
+  return absl::OkStatus();
+}
+
+// Waits for `p` up to `deadline` (InfiniteFuture: forever). True when it
+// exited.
+bool WaitUntil(Process& p, absl::Time deadline) {
+  while (!p.TryWait().has_value()) {
+    if (absl::Now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status ValidateId(absl::string_view id, absl::string_view what) {
+  auto ok_first = [](char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)); };
+  auto ok_rest = [&](char c) { return ok_first(c) || c == '_' || c == '.' || c == '-'; };
+  bool valid = !id.empty() && id.size() <= 64 && ok_first(id[0]);
+  for (size_t i = 1; valid && i < id.size(); ++i) valid = ok_rest(id[i]);
+  if (!valid) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid ", what, " \"", absl::CHexEscape(id),
+                                                   "\": want [A-Za-z0-9][A-Za-z0-9_.-]{0,63}"));
+  }
+  return absl::OkStatus();
+}
+
+absl::string_view StateName(Container::State state) {
+  switch (state) {
+    case Container::State::kCreated:
+      return "created";
+    case Container::State::kRunning:
+      return "running";
+    case Container::State::kStopped:
+      return "stopped";
+    case Container::State::kRemoved:
+      return "removed";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<std::unique_ptr<Container>> Container::Create(const std::string& id,
+                                                             const std::string& exec_id,
+                                                             const oci::Spec& spec,
+                                                             const ContainerOptions& options) {
+  KATA_RETURN_IF_ERROR(ValidateId(id, "container id"));
+  KATA_RETURN_IF_ERROR(ValidateId(exec_id, "exec id"));
+  if (!spec.process) return absl::InvalidArgumentError("spec has no process");
+  KATA_RETURN_IF_ERROR(CheckArgs(*spec.process));
+  if (!spec.root || spec.root->path.empty()) {
+    return absl::InvalidArgumentError("spec has no root.path");
+  }
+  std::string rootfs = spec.root->path;
+  if (rootfs[0] != '/') rootfs = absl::StrCat(options.bundle_root, "/", id, "/", rootfs);
+  struct stat st;
+  if (stat(rootfs.c_str(), &st) != 0) return ErrnoStatus(errno, absl::StrCat("rootfs ", rootfs));
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat("rootfs ", rootfs, " is not a directory"));
+  }
+  KATA_ASSIGN_OR_RETURN(int flags, CloneFlags(spec));
+  if ((flags & CLONE_NEWNS) == 0) {
+    return absl::InvalidArgumentError("linux.namespaces: a mount namespace is required");
+  }
+  std::string hostname = spec.hostname.value_or("");
+  if (!hostname.empty() && (flags & CLONE_NEWUTS) == 0) {
+    return absl::InvalidArgumentError("hostname set without a uts namespace");
+  }
+  KATA_ASSIGN_OR_RETURN(std::string cg_path, CgroupPath(id, spec, options));
+
+  std::unique_ptr<Container> c(new Container());
+  c->id_ = id;
+  c->init_exec_id_ = exec_id;
+  c->clone_flags_ = flags;
+
+  KATA_ASSIGN_OR_RETURN(c->cgroup_, cgroups::NewCgroupManager(options.cgroups));
+  oci::LinuxResources resources;
+  if (spec.linux && spec.linux->resources) resources = *spec.linux->resources;
+  KATA_RETURN_IF_ERROR(
+      AnnotateStatus(c->cgroup_->Create(cg_path, resources), absl::StrCat("container ", id)));
+  cgroups::CgroupManager* cg = c->cgroup_.get();
+  Container* raw = c.get();
+  absl::Cleanup destroy_cgroup = [cg, raw] {
+    cg->Destroy().IgnoreError();
+    raw->state_ = State::kRemoved;  // nothing left for ~Container to remove
+  };
+
+  int gate[2];
+  if (pipe2(gate, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe");
+  absl::Cleanup close_gate_r = [&] { close(gate[0]); };
+  c->gate_fd_ = gate[1];  // closed by ~Container on failure
+
+  ProcessOptions po = BaseOptions(*spec.process);
+  po.clone_flags = flags;
+  po.exec_gate_fd = gate[0];
+  po.parent_hook = [cg](pid_t pid) { return cg->AddProcess(pid); };
+  const oci::Spec* spec_ptr = &spec;  // the child has its own copy of the agent's memory
+  po.child_hook = [spec_ptr, rootfs, hostname]() -> absl::Status {
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+      return ErrnoStatus(errno, "make / rprivate");
+    }
+    KATA_RETURN_IF_ERROR(rootfs::SetupRootfs(*spec_ptr, rootfs, rootfs::Options()));
+    if (!hostname.empty() && sethostname(hostname.data(), hostname.size()) != 0) {
+      return ErrnoStatus(errno, "sethostname");
+    }
+    return absl::OkStatus();
+  };
+  absl::StatusOr<std::unique_ptr<Process>> p = Process::Start(std::move(po));
+  if (!p.ok()) return AnnotateStatus(p.status(), absl::StrCat("container ", id));
+  c->processes_[exec_id] = std::shared_ptr<Process>(std::move(*p));
+  std::move(destroy_cgroup).Cancel();
+  return c;
+}
+
+Container::~Container() {
+  bool removed;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    removed = state_ == State::kRemoved;
+  }
+  if (!removed) Remove(absl::ZeroDuration()).IgnoreError();
+  if (gate_fd_ >= 0) close(gate_fd_);
+}
+
+Container::State Container::state() {
+  std::lock_guard<std::mutex> l(mu_);
+  return StateLocked();
+}
+
+Container::State Container::StateLocked() {
+  if (state_ == State::kRunning) {
+    auto it = processes_.find(init_exec_id_);
+    if (it != processes_.end() && it->second->TryWait().has_value()) state_ = State::kStopped;
+  }
+  return state_;
+}
+
+absl::Status Container::Start() {
+  std::lock_guard<std::mutex> l(mu_);
+  State s = StateLocked();
+  if (s != State::kCreated) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("container ", id_, " is ", StateName(s), ", not created"));
+  }
+  char go = 1;
+  ssize_t n;
+  do {
+    n = write(gate_fd_, &go, 1);
+  } while (n < 0 && errno == EINTR);
+  int err = errno;
+  close(gate_fd_);
+  gate_fd_ = -1;
+  if (n != 1) return ErrnoStatus(err, absl::StrCat("container ", id_, ": start"));
+  state_ = State::kRunning;
+  return absl::OkStatus();
+}
+
+absl::Status Container::Exec(const std::string& exec_id, const oci::Process& process) {
+  KATA_RETURN_IF_ERROR(ValidateId(exec_id, "exec id"));
+  KATA_RETURN_IF_ERROR(CheckArgs(process));
+  std::lock_guard<std::mutex> l(mu_);
+  State s = StateLocked();
+  if (s != State::kRunning) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("container ", id_, " is ", StateName(s), ", not running"));
+  }
+  if (processes_.count(exec_id) != 0) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("container ", id_, ": exec id ", exec_id, " exists"));
+  }
+  pid_t init = processes_[init_exec_id_]->pid();
+  // Open the init's namespaces here (the child may not allocate much) and join
+  // in the child.
+  std::vector<int> fds;
+  absl::Cleanup close_fds = [&] {
+    for (int fd : fds) close(fd);
+  };
+  int pid_ns = -1;
+  int mnt_ns = -1;
+  std::vector<int> join;  // setns in the child, mount last (it changes root and cwd)
+  for (const NsKind& k : kNamespaces) {
+    if ((clone_flags_ & k.flag) == 0) continue;
+    std::string path = absl::StrCat("/proc/", init, "/ns/", k.proc);
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ErrnoStatus(errno, absl::StrCat("container ", id_, ": open ", path));
+    fds.push_back(fd);
+    if (k.flag == CLONE_NEWPID) {
+      pid_ns = fd;
+    } else if (k.flag == CLONE_NEWNS) {
+      mnt_ns = fd;
+    } else {
+      join.push_back(fd);
+    }
+  }
+  if (mnt_ns >= 0) join.push_back(mnt_ns);
+  ProcessOptions po = BaseOptions(process);
+  po.join_pid_ns_fd = pid_ns;
+  po.keep_fds = join;
+  cgroups::CgroupManager* cg = cgroup_.get();
+  po.parent_hook = [cg](pid_t pid) { return cg->AddProcess(pid); };
+  po.child_hook = [join]() -> absl::Status {
+    for (int fd : join) {
+      if (setns(fd, 0) != 0) return ErrnoStatus(errno, "setns");
+    }
+    return absl::OkStatus();
+  };
+  absl::StatusOr<std::unique_ptr<Process>> p = Process::Start(std::move(po));
+  if (!p.ok()) {
+    return AnnotateStatus(p.status(), absl::StrCat("container ", id_, ": exec ", exec_id));
+  }
+  processes_[exec_id] = std::shared_ptr<Process>(std::move(*p));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<Process>> Container::GetProcess(const std::string& exec_id) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (state_ == State::kRemoved) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", id_, " is removed"));
+  }
+  auto it = processes_.find(exec_id);
+  if (it == processes_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("container ", id_, ": no process with exec id \"", exec_id, "\""));
+  }
+  return it->second;
+}
+
+absl::Status Container::Signal(const std::string& exec_id, int sig) {
+  if (!exec_id.empty()) {
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p, GetProcess(exec_id));
+    return p->Signal(sig);
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  if (state_ == State::kRemoved) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", id_, " is removed"));
+  }
+  KATA_ASSIGN_OR_RETURN(std::vector<pid_t> pids, cgroup_->Pids());
+  for (pid_t pid : pids) kill(pid, sig);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> Container::Wait(const std::string& exec_id) {
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p, GetProcess(exec_id));
+  return p->Wait();
+}
+
+absl::Status Container::Remove(absl::Duration timeout) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (state_ == State::kRemoved) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", id_, " is removed"));
+  }
+  absl::Time deadline =
+      timeout == absl::ZeroDuration() ? absl::InfiniteFuture() : absl::Now() + timeout;
+  for (auto& [name, p] : processes_) p->Signal(SIGKILL).IgnoreError();
+  // Without a pid namespace, descendants outlive the init: kill what is left in
+  // the cgroup.
+  absl::StatusOr<std::vector<pid_t>> pids = cgroup_->Pids();
+  if (pids.ok()) {
+    for (pid_t pid : *pids) kill(pid, SIGKILL);
+  }
+  for (auto& [name, p] : processes_) {
+    if (!WaitUntil(*p, deadline)) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("container ", id_, ": process ", name, " did not exit"));
+    }
+  }
+  // The kernel may list a just-reaped process for a moment: retry briefly.
+  absl::Status st;
+  for (int i = 0; i < 200; ++i) {
+    st = cgroup_->Destroy();
+    if (st.code() != absl::StatusCode::kFailedPrecondition || absl::Now() >= deadline) break;
+    pids = cgroup_->Pids();
+    if (pids.ok()) {
+      for (pid_t pid : *pids) kill(pid, SIGKILL);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!st.ok()) return AnnotateStatus(st, absl::StrCat("container ", id_));
+  processes_.clear();
+  state_ = State::kRemoved;
+  return absl::OkStatus();
+}
+
+}  // namespace agent
+}  // namespace kata

@@ -1,0 +1,149 @@
+// One container of the guest agent (Kata's rustjail LinuxContainer, runc's
+// libcontainer): its init process in new namespaces on a prepared rootfs, its
+// cgroup, and the processes exec'd into it, each with the stdio of
+// src/agent/process.
+//
+//   ContainerOptions opts;                                  // real
+//   /sys/fs/cgroup KATA_ASSIGN_OR_RETURN(auto c, Container::Create("c1", "c1",
+//   spec, opts)); KATA_RETURN_IF_ERROR(c->Start());                       //
+//   init execs spec.process KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process>
+//   init, c->GetProcess("c1"));
+//   ... init->ReadStdout(4096) ...
+//   KATA_ASSIGN_OR_RETURN(int code, c->Wait("c1"));         // 3, or 128 +
+//   signal KATA_RETURN_IF_ERROR(c->Remove(absl::ZeroDuration()));
+//
+// Lifecycle (explicit, gVisor style): kCreated (init set up and waiting before
+// exec) -> kRunning (Start released it) -> kStopped (init exited) -> removed
+// (Remove succeeded; every call then answers FAILED_PRECONDITION). A call not
+// legal in the current state answers FAILED_PRECONDITION naming the state:
+// Start only in kCreated, Exec only in kRunning.
+//
+// Create promises:
+// - `root.path` is the rootfs on the guest, taken as is when absolute, else
+// relative to
+//   `<options.bundle_root>/<id>`; it must be an existing directory.
+// - Namespaces: pid, mount, uts, ipc, network, cgroup of `linux.namespaces` are
+// new
+//   namespaces of the init process; a mount namespace is required (the rootfs
+//   is set up in it: "/" made rprivate, then rootfs::SetupRootfs); a hostname
+//   needs a uts namespace. Entries with a `path` (joining an existing
+//   namespace) and user/time namespaces are UNIMPLEMENTED.
+// - The cgroup `linux.cgroupsPath` (leading "/" dropped; default
+// "<cgroup_parent>/<id>";
+//   systemd "slice:prefix:name" paths are INVALID_ARGUMENT) is created with
+//   `linux.resources`, and the init process is put into it before it runs
+//   anything.
+// - Create returns once the init process has set up its rootfs and waits for
+// Start: any
+//   failure up to there (a mount, the hostname, the user switch, chdir) is
+//   Create's status, and nothing is left behind (process reaped, cgroup
+//   removed; the mounts lived in the dead mount namespace). A missing program
+//   shows only at Start: the init exits 127.
+// Exec: a new process joins every namespace of the init process (pid via the
+// process
+//   library's join_pid_ns_fd, the others by setns in the child) and the cgroup.
+// Remove: SIGKILLs what still runs (the init of a pid namespace takes
+// everything in it
+//   along), waits up to `timeout` (zero = forever; DEADLINE_EXCEEDED and the
+//   container stays otherwise), then removes the cgroup. The host's mounts are
+//   never touched.
+// Thread-safe. Blocking calls (Wait, and reads/writes on the processes returned
+// by GetProcess) do not hold the container's lock.
+#ifndef KATA_SRC_AGENT_CONTAINER_CONTAINER_H_
+#define KATA_SRC_AGENT_CONTAINER_CONTAINER_H_
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "src/agent/cgroups/cgroups.h"
+#include "src/agent/cgroups/detect.h"
+#include "src/agent/process/process.h"
+#include "src/libs/oci/spec.h"
+
+namespace kata {
+namespace agent {
+
+// OK when `id` is a valid container or exec id: [A-Za-z0-9][A-Za-z0-9_.-]{0,63}
+// (so never
+// "", "/", "." or ".."); INVALID_ARGUMENT naming `what` ("container id")
+// otherwise.
+absl::Status ValidateId(absl::string_view id, absl::string_view what);
+
+struct ContainerOptions {
+  // Base of relative root paths: <bundle_root>/<container id>/<root.path>.
+  std::string bundle_root = "/run/kata-containers";
+  cgroups::CgroupOptions cgroups;
+  // The container's cgroup when the spec names none: <cgroup_parent>/<container
+  // id>.
+  std::string cgroup_parent = "kata";
+};
+
+class Container {
+ public:
+  enum class State { kCreated, kRunning, kStopped, kRemoved };
+
+  // See the header comment. `exec_id` names the init process for the process
+  // calls (Kata's runtime uses the container id). Errors: INVALID_ARGUMENT
+  // (ids, spec), UNIMPLEMENTED (namespaces above), and those of the cgroup,
+  // rootfs and process layers.
+  static absl::StatusOr<std::unique_ptr<Container>> Create(const std::string& id,
+                                                           const std::string& exec_id,
+                                                           const oci::Spec& spec,
+                                                           const ContainerOptions& options);
+
+  // Remove(zero) when not removed yet (best effort).
+  ~Container();
+  Container(const Container&) = delete;
+  Container& operator=(const Container&) = delete;
+
+  const std::string& id() const { return id_; }
+  State state();
+
+  // kCreated -> kRunning: lets the init process exec spec.process.
+  absl::Status Start();
+
+  // A new process (the spec's Process of the exec) in the running container.
+  // Errors: ALREADY_EXISTS for a used exec id, FAILED_PRECONDITION unless
+  // kRunning.
+  absl::Status Exec(const std::string& exec_id, const oci::Process& process);
+
+  // The process `exec_id` (init or exec); NOT_FOUND for an unknown one.
+  absl::StatusOr<std::shared_ptr<Process>> GetProcess(const std::string& exec_id);
+
+  // Sends `sig` to process `exec_id`; "" = to every process in the container's
+  // cgroup.
+  absl::Status Signal(const std::string& exec_id, int sig);
+
+  // Blocks until the process exits; its code (128 + n when killed by signal n).
+  absl::StatusOr<int> Wait(const std::string& exec_id);
+
+  // See the header comment.
+  absl::Status Remove(absl::Duration timeout);
+
+ private:
+  Container() = default;
+  State StateLocked();  // state() with mu_ held
+
+  std::string id_;
+  std::string init_exec_id_;
+  int clone_flags_ = 0;
+
+  std::mutex mu_;
+  State state_ = State::kCreated;
+  std::unique_ptr<cgroups::CgroupManager> cgroup_;
+  int gate_fd_ = -1;  // write end of the init's exec gate until Start
+  std::map<std::string, std::shared_ptr<Process>> processes_;
+};
+
+absl::string_view StateName(Container::State state);
+
+}  // namespace agent
+}  // namespace kata
+
+#endif  // KATA_SRC_AGENT_CONTAINER_CONTAINER_H_

@@ -1,0 +1,332 @@
+// The container engine end to end through grpc.AgentService on a real ttRPC
+// connection: busybox rootfs in a temp dir, new pid/mount/uts/ipc namespaces, a
+// real cgroup (v1 or v2, whatever the host has) under a test-unique name. Needs
+// root, outside Bazel's sandbox.
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "src/agent/container/test_util.h"
+#include "src/agent/rpc/agent_service.h"
+#include "src/libs/protocols/agent.ttrpc.pb.h"
+#include "src/libs/ttrpc/client.h"
+#include "src/libs/ttrpc/server.h"
+
+namespace kata {
+namespace agent {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+class ContainerRpcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(geteuid(), 0u) << "this test needs root (mounts, namespaces, cgroups)";
+    const char* base = getenv("TEST_TMPDIR");
+    std::string templ = absl::StrCat(base != nullptr ? base : "/tmp", "/ctrXXXXXX");
+    ASSERT_NE(mkdtemp(templ.data()), nullptr);
+    dir_ = templ;
+    absl::StatusOr<std::string> rootfs = testing::MakeBusyboxRootfs(dir_);
+    ASSERT_TRUE(rootfs.ok()) << rootfs.status();
+    rootfs_ = *rootfs;
+    cgroup_parent_ = absl::StrCat("kata-ctr-test-", getpid(), "-", absl::ToUnixNanos(absl::Now()));
+    mounts_before_ = testing::MountCount();
+
+    ASSERT_TRUE(server_.Register(&agent_).ok());
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    ASSERT_TRUE(server_.ServeFd(sv[0]).ok());
+    client_ = std::make_unique<ttrpc::Client>(sv[1]);
+    api_ = std::make_unique<grpc::AgentServiceTtrpc::Client>(client_.get());
+    opts_.timeout = absl::Seconds(20);
+  }
+
+  void TearDown() override {
+    api_.reset();
+    client_.reset();
+    server_.Shutdown(absl::Seconds(1));
+    EXPECT_EQ(testing::MountCount(), mounts_before_) << "host mounts changed";
+    if (!dir_.empty()) {
+      std::string cmd = absl::StrCat("rm -rf '", dir_, "'");
+      EXPECT_EQ(system(cmd.c_str()), 0);
+    }
+  }
+
+  // The cgroup directory of container `id` (first hierarchy that has memory).
+  std::string CgroupDir(const std::string& id) {
+    for (const char* root : {"/sys/fs/cgroup/memory", "/sys/fs/cgroup"}) {
+      std::string d = absl::StrCat(root, "/", cgroup_parent_, "/", id);
+      if (Exists(d)) return d;
+    }
+    return "";
+  }
+  bool AnyCgroupLeft() { return testing::CgroupParentExists(cgroup_parent_); }
+
+  grpc::CreateContainerRequest Request(const std::string& id, std::vector<std::string> args,
+                                       bool terminal = false) {
+    return testing::BusyboxContainerRequest(id, rootfs_, cgroup_parent_ + "/" + id, std::move(args),
+                                            terminal);
+  }
+
+  absl::Status Create(const grpc::CreateContainerRequest& req) {
+    return api_->CreateContainer(req, &empty_, opts_);
+  }
+  absl::Status Start(const std::string& id) {
+    grpc::StartContainerRequest r;
+    r.set_container_id(id);
+    return api_->StartContainer(r, &empty_, opts_);
+  }
+  absl::Status Remove(const std::string& id) {
+    grpc::RemoveContainerRequest r;
+    r.set_container_id(id);
+    r.set_timeout(10);
+    return api_->RemoveContainer(r, &empty_, opts_);
+  }
+  absl::Status Signal(const std::string& id, const std::string& exec, int sig) {
+    grpc::SignalProcessRequest r;
+    r.set_container_id(id);
+    r.set_exec_id(exec);
+    r.set_signal(static_cast<uint32_t>(sig));
+    return api_->SignalProcess(r, &empty_, opts_);
+  }
+  absl::StatusOr<int> Wait(const std::string& id, const std::string& exec) {
+    grpc::WaitProcessRequest r;
+    r.set_container_id(id);
+    r.set_exec_id(exec);
+    grpc::WaitProcessResponse resp;
+    absl::Status s = api_->WaitProcess(r, &resp, opts_);
+    if (!s.ok()) return s;
+    return resp.status();
+  }
+  // Everything on stdout up to EOF (OUT_OF_RANGE).
+  absl::StatusOr<std::string> ReadAll(const std::string& id, const std::string& exec) {
+    std::string out;
+    for (;;) {
+      grpc::ReadStreamRequest r;
+      r.set_container_id(id);
+      r.set_exec_id(exec);
+      r.set_len(4096);
+      grpc::ReadStreamResponse resp;
+      absl::Status s = api_->ReadStdout(r, &resp, opts_);
+      if (s.code() == absl::StatusCode::kOutOfRange) return out;  // EOF
+      if (!s.ok()) return s;
+      if (resp.data().empty()) return absl::InternalError("empty read before EOF");
+      out += resp.data();
+    }
+  }
+  std::vector<pid_t> Pids(const std::string& cgdir) {
+    std::vector<pid_t> pids;
+    for (absl::string_view l : absl::StrSplit(ReadFile(cgdir + "/cgroup.procs"), '\n')) {
+      if (!l.empty()) pids.push_back(std::stoi(std::string(l)));
+    }
+    return pids;
+  }
+
+  AgentService agent_{AgentService::Options()};
+  ttrpc::Server server_;
+  std::unique_ptr<ttrpc::Client> client_;
+  std::unique_ptr<grpc::AgentServiceTtrpc::Client> api_;
+  ttrpc::CallOptions opts_;
+  google::protobuf::Empty empty_;
+  std::string dir_, rootfs_, cgroup_parent_;
+  size_t mounts_before_ = 0;
+};
+
+TEST_F(ContainerRpcTest, RunsInitInNamespacesAndCleansUp) {
+  ASSERT_TRUE(Create(Request("c1", {"sh", "-c", "echo hello; hostname; exit 3"})).ok());
+  std::string cg = CgroupDir("c1");
+  ASSERT_FALSE(cg.empty()) << "no cgroup dir for " << cgroup_parent_;
+  std::vector<pid_t> pids = Pids(cg);
+  ASSERT_EQ(pids.size(),
+            1u);  // the init, waiting for Start, already in the cgroup
+  if (Exists(cg + "/memory.limit_in_bytes")) {
+    EXPECT_EQ(ReadFile(cg + "/memory.limit_in_bytes"), "67108864\n");
+  } else {
+    EXPECT_EQ(ReadFile(cg + "/memory.max"), "67108864\n");
+  }
+  // Not started: nothing was written yet.
+  ASSERT_TRUE(Start("c1").ok());
+  EXPECT_EQ(Start("c1").code(), absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<std::string> out = ReadAll("c1", "c1");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, "hello\nc1\n");
+  absl::StatusOr<int> code = Wait("c1", "c1");
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 3);
+  absl::Status s = Remove("c1");
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_FALSE(Exists(cg));
+  EXPECT_FALSE(AnyCgroupLeft());
+  EXPECT_NE(kill(pids[0], 0), 0);
+  EXPECT_EQ(Start("c1").code(),
+            absl::StatusCode::kNotFound);  // gone from the agent
+}
+
+TEST_F(ContainerRpcTest, CatEchoesStdin) {
+  ASSERT_TRUE(Create(Request("cat1", {"cat"})).ok());
+  ASSERT_TRUE(Start("cat1").ok());
+  grpc::WriteStreamRequest w;
+  w.set_container_id("cat1");
+  w.set_exec_id("cat1");
+  w.set_data("one\ntwo\n");
+  grpc::WriteStreamResponse wr;
+  ASSERT_TRUE(api_->WriteStdin(w, &wr, opts_).ok());
+  EXPECT_EQ(wr.len(), 8u);
+  grpc::CloseStdinRequest c;
+  c.set_container_id("cat1");
+  c.set_exec_id("cat1");
+  ASSERT_TRUE(api_->CloseStdin(c, &empty_, opts_).ok());
+  absl::StatusOr<std::string> out = ReadAll("cat1", "cat1");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, "one\ntwo\n");
+  EXPECT_EQ(*Wait("cat1", "cat1"), 0);
+  ASSERT_TRUE(Remove("cat1").ok());
+  EXPECT_FALSE(AnyCgroupLeft());
+}
+
+TEST_F(ContainerRpcTest, SigkillIs137AndExecJoinsNamespaces) {
+  ASSERT_TRUE(Create(Request("k1", {"sleep", "1000"})).ok());
+  grpc::ExecProcessRequest e;
+  e.set_container_id("k1");
+  e.set_exec_id("e1");
+  e.mutable_process()->add_args("sh");
+  e.mutable_process()->add_args("-c");
+  e.mutable_process()->add_args("hostname; echo $$; exit 5");
+  e.mutable_process()->add_env("PATH=/bin");
+  e.mutable_process()->set_cwd("/");
+  EXPECT_EQ(api_->ExecProcess(e, &empty_, opts_).code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(Start("k1").ok());
+  absl::Status s = api_->ExecProcess(e, &empty_, opts_);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(api_->ExecProcess(e, &empty_, opts_).code(), absl::StatusCode::kAlreadyExists);
+  absl::StatusOr<std::string> out = ReadAll("k1", "e1");
+  ASSERT_TRUE(out.ok()) << out.status();
+  // The container's hostname, and a small pid: it is in the container's pid
+  // namespace.
+  EXPECT_EQ(*out, "c1\n2\n");
+  EXPECT_EQ(*Wait("k1", "e1"), 5);
+  std::vector<pid_t> pids = Pids(CgroupDir("k1"));
+  ASSERT_EQ(pids.size(), 1u);
+
+  ASSERT_TRUE(Signal("k1", "k1", SIGKILL).ok());
+  EXPECT_EQ(*Wait("k1", "k1"), 137);
+  EXPECT_EQ(Signal("k1", "k1", SIGKILL).code(),
+            absl::StatusCode::kNotFound);  // exited
+  ASSERT_TRUE(Remove("k1").ok());
+  EXPECT_NE(kill(pids[0], 0), 0);
+  EXPECT_FALSE(AnyCgroupLeft());
+}
+
+TEST_F(ContainerRpcTest, SignalWithoutExecIdReachesEveryProcess) {
+  grpc::CreateContainerRequest req = Request("all1", {"sleep", "1000"});
+  grpc::LinuxNamespace* net = req.mutable_oci()->mutable_linux()->add_namespaces();
+  net->set_type("network");
+  ASSERT_TRUE(Create(req).ok());
+  ASSERT_TRUE(Start("all1").ok());
+  grpc::ExecProcessRequest e;
+  e.set_container_id("all1");
+  e.set_exec_id("e1");
+  e.mutable_process()->add_args("sleep");
+  e.mutable_process()->add_args("1000");
+  e.mutable_process()->add_env("PATH=/bin");
+  e.mutable_process()->set_cwd("/");
+  ASSERT_TRUE(api_->ExecProcess(e, &empty_, opts_).ok());
+  EXPECT_EQ(Pids(CgroupDir("all1")).size(), 2u);
+
+  // Not a terminal: no resize.
+  grpc::TtyWinResizeRequest tty;
+  tty.set_container_id("all1");
+  tty.set_exec_id("e1");
+  tty.set_row(24);
+  tty.set_column(80);
+  EXPECT_EQ(api_->TtyWinResize(tty, &empty_, opts_).code(), absl::StatusCode::kFailedPrecondition);
+
+  ASSERT_TRUE(Signal("all1", "", SIGKILL).ok());
+  EXPECT_EQ(*Wait("all1", "e1"), 137);
+  EXPECT_EQ(*Wait("all1", "all1"), 137);
+  ASSERT_TRUE(Remove("all1").ok());
+  EXPECT_FALSE(AnyCgroupLeft());
+}
+
+TEST_F(ContainerRpcTest, TerminalCarriesOutput) {
+  ASSERT_TRUE(Create(Request("t1", {"sh", "-c", "echo on-tty"}, /*terminal=*/true)).ok());
+  grpc::TtyWinResizeRequest tty;
+  tty.set_container_id("t1");
+  tty.set_exec_id("t1");
+  tty.set_row(40);
+  tty.set_column(100);
+  EXPECT_TRUE(api_->TtyWinResize(tty, &empty_, opts_).ok());
+  ASSERT_TRUE(Start("t1").ok());
+  absl::StatusOr<std::string> out = ReadAll("t1", "t1");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, "on-tty\r\n");
+  EXPECT_EQ(*Wait("t1", "t1"), 0);
+  ASSERT_TRUE(Remove("t1").ok());
+}
+
+TEST_F(ContainerRpcTest, RemoveBeforeStartKillsTheWaitingInit) {
+  ASSERT_TRUE(Create(Request("r1", {"sh", "-c", "echo never"})).ok());
+  std::vector<pid_t> pids = Pids(CgroupDir("r1"));
+  ASSERT_EQ(pids.size(), 1u);
+  EXPECT_EQ(Create(Request("r1", {"sh"})).code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(Remove("r1").ok());
+  EXPECT_NE(kill(pids[0], 0), 0);
+  EXPECT_FALSE(AnyCgroupLeft());
+}
+
+TEST_F(ContainerRpcTest, FailedSetupLeavesNothing) {
+  grpc::CreateContainerRequest req = Request("f1", {"sh"});
+  grpc::Mount* m = req.mutable_oci()->add_mounts();
+  m->set_destination("/../../escape");
+  m->set_type("tmpfs");
+  m->set_source("tmpfs");
+  absl::Status s = Create(req);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("f1"));
+  EXPECT_FALSE(AnyCgroupLeft());
+  EXPECT_EQ(Start("f1").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ContainerRpcTest, BadAndUnknownIds) {
+  EXPECT_EQ(Start("nope").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Wait("nope", "nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Signal("nope", "", SIGKILL).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Remove("nope").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Start("..").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Start("").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Start("a/b").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Wait("c1", "../x").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Create(Request("..", {"sh"})).code(), absl::StatusCode::kInvalidArgument);
+  grpc::CreateContainerRequest no_spec;
+  no_spec.set_container_id("c1");
+  EXPECT_EQ(Create(no_spec).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(AnyCgroupLeft());
+}
+
+}  // namespace
+}  // namespace agent
+}  // namespace kata
