@@ -6,6 +6,7 @@ for each library's link flags, links the code generators (protoc, grpc_cpp_plugi
 repository, and writes a BUILD file with one target per dependency:
 
     @system//:absl  @system//:protobuf  @system//:protoc_lib  @system//:grpcpp  @system//:re2  @system//:tomlplusplus
+    @system//:seccomp  @system//:libcap
     @system//:gtest  @system//:gtest_main  @system//:gmock  @system//:benchmark
     @system//:benchmark_main  @system//:rapidjson
     @system//:protoc  @system//:grpc_cpp_plugin   (executables)
@@ -36,6 +37,8 @@ _LIBRARIES = [
     ("grpcpp", ["grpc++"], "libgrpc++-dev", []),
     ("re2", ["re2"], "libre2-dev", []),
     ("tomlplusplus", ["tomlplusplus"], "libtomlplusplus-dev", []),
+    ("seccomp", ["libseccomp"], "libseccomp-dev", []),
+    ("libcap", ["libcap"], "libcap-dev", []),
     ("gtest", ["gtest"], "libgtest-dev", []),
     ("gtest_main", ["gtest_main"], "libgtest-dev", []),
     ("gmock", ["gmock"], "libgmock-dev", []),
