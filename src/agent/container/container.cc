@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "src/agent/rootfs/rootfs.h"
+#include "src/agent/security/process_security.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
 
@@ -167,11 +168,18 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const std::string& 
     return absl::InvalidArgumentError("hostname set without a uts namespace");
   }
   KATA_ASSIGN_OR_RETURN(std::string cg_path, CgroupPath(id, spec, options));
+  absl::StatusOr<std::shared_ptr<const security::SeccompFilter>> seccomp =
+      security::CompileSeccomp(spec);
+  if (!seccomp.ok()) return AnnotateStatus(seccomp.status(), absl::StrCat("container ", id));
+  absl::StatusOr<security::ProcessSecurity> sec =
+      security::ProcessSecurity::Prepare(*spec.process, *seccomp);
+  if (!sec.ok()) return AnnotateStatus(sec.status(), absl::StrCat("container ", id));
 
   std::unique_ptr<Container> c(new Container());
   c->id_ = id;
   c->init_exec_id_ = exec_id;
   c->clone_flags_ = flags;
+  c->seccomp_ = *seccomp;
 
   KATA_ASSIGN_OR_RETURN(c->cgroup_, cgroups::NewCgroupManager(options.cgroups));
   oci::LinuxResources resources;
@@ -195,7 +203,8 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const std::string& 
   po.exec_gate_fd = gate[0];
   po.parent_hook = [cg](pid_t pid) { return cg->AddProcess(pid); };
   const oci::Spec* spec_ptr = &spec;  // the child has its own copy of the agent's memory
-  po.child_hook = [spec_ptr, rootfs, hostname]() -> absl::Status {
+  po.child_hook = [spec_ptr, rootfs, hostname, sec = *std::move(sec)]() -> absl::Status {
+    KATA_RETURN_IF_ERROR(sec.ApplyEarly());
     if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
       return ErrnoStatus(errno, "make / rprivate");
     }
@@ -203,7 +212,7 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const std::string& 
     if (!hostname.empty() && sethostname(hostname.data(), hostname.size()) != 0) {
       return ErrnoStatus(errno, "sethostname");
     }
-    return absl::OkStatus();
+    return sec.ApplyLate();
   };
   absl::StatusOr<std::unique_ptr<Process>> p = Process::Start(std::move(po));
   if (!p.ok()) return AnnotateStatus(p.status(), absl::StrCat("container ", id));
@@ -293,16 +302,22 @@ absl::Status Container::Exec(const std::string& exec_id, const oci::Process& pro
     }
   }
   if (mnt_ns >= 0) join.push_back(mnt_ns);
+  absl::StatusOr<security::ProcessSecurity> sec =
+      security::ProcessSecurity::Prepare(process, seccomp_);
+  if (!sec.ok()) {
+    return AnnotateStatus(sec.status(), absl::StrCat("container ", id_, ": exec ", exec_id));
+  }
   ProcessOptions po = BaseOptions(process);
   po.join_pid_ns_fd = pid_ns;
   po.keep_fds = join;
   cgroups::CgroupManager* cg = cgroup_.get();
   po.parent_hook = [cg](pid_t pid) { return cg->AddProcess(pid); };
-  po.child_hook = [join]() -> absl::Status {
+  po.child_hook = [join, sec = *std::move(sec)]() -> absl::Status {
+    KATA_RETURN_IF_ERROR(sec.ApplyEarly());
     for (int fd : join) {
       if (setns(fd, 0) != 0) return ErrnoStatus(errno, "setns");
     }
-    return absl::OkStatus();
+    return sec.ApplyLate();
   };
   absl::StatusOr<std::unique_ptr<Process>> p = Process::Start(std::move(po));
   if (!p.ok()) {

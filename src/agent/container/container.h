@@ -39,7 +39,13 @@
 //   Create's status, and nothing is left behind (process reaped, cgroup
 //   removed; the mounts lived in the dead mount namespace). A missing program
 //   shows only at Start: the init exits 127.
-// Exec: a new process joins every namespace of the init process (pid via the
+// - Process privileges (src/agent/security): process.rlimits and oomScoreAdj are applied
+//   first in the child, then namespaces/rootfs, then process.capabilities (v0: fully for
+//   uid 0, see capabilities.h), noNewPrivileges and, last before the user switch and exec,
+//   linux.seccomp. A spec error there (unknown capability, rlimit, seccomp action...) is
+//   Create's INVALID_ARGUMENT/UNIMPLEMENTED before any process starts.
+// Exec: the same for the exec'd process's own `process` fields, with the container's
+//   seccomp profile. A new process joins every namespace of the init process (pid via the
 // process
 //   library's join_pid_ns_fd, the others by setns in the child) and the cgroup.
 // Remove: SIGKILLs what still runs (the init of a pid namespace takes
@@ -64,6 +70,7 @@
 #include "src/agent/cgroups/cgroups.h"
 #include "src/agent/cgroups/detect.h"
 #include "src/agent/process/process.h"
+#include "src/agent/security/seccomp.h"
 #include "src/libs/oci/spec.h"
 
 namespace kata {
@@ -133,6 +140,8 @@ class Container {
   std::string id_;
   std::string init_exec_id_;
   int clone_flags_ = 0;
+  // linux.seccomp compiled at Create (null: none); loaded by the init and every exec.
+  std::shared_ptr<const security::SeccompFilter> seccomp_;
 
   std::mutex mu_;
   State state_ = State::kCreated;

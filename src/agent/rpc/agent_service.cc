@@ -1,6 +1,7 @@
 #include "src/agent/rpc/agent_service.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,7 +61,8 @@ absl::StatusOr<grpc::GuestDetailsResponse> AgentService::GuestDetails(
   grpc::AgentDetails* details = response.mutable_agent_details();
   details->set_version(kAgentVersion);
   details->set_init_daemon(options_.init_daemon);
-  details->set_supports_seccomp(false);
+  // Containers get the spec's seccomp filter (src/agent/security) when the kernel has seccomp.
+  details->set_supports_seccomp(prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0);
   return response;
 }
 

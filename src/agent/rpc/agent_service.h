@@ -11,7 +11,7 @@
 //   does not parse.
 // - support_mem_hotplug_probe: when requested, whether <memory_dir>/probe exists.
 // - agent_details: version (kAgentVersion), init_daemon, and the device/storage handler
-//   lists, empty until the agent has handlers; supports_seccomp false.
+//   lists, empty until the agent has handlers; supports_seccomp when the kernel has seccomp.
 //
 // Container rpcs: CreateContainer (devices, storages, shared mounts, string_user and
 // sandbox_pidns are ignored for now: root.path must already be the rootfs), StartContainer,

@@ -2,6 +2,7 @@
 // connection: busybox rootfs in a temp dir, new pid/mount/uts/ipc namespaces, a
 // real cgroup (v1 or v2, whatever the host has) under a test-unique name. Needs
 // root, outside Bazel's sandbox.
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -137,6 +138,20 @@ class ContainerRpcTest : public ::testing::Test {
       if (resp.data().empty()) return absl::InternalError("empty read before EOF");
       out += resp.data();
     }
+  }
+  // Creates, starts and runs container `req` to its end; "<stdout>rc=<exit code>", or the
+  // first failing step's status. Removes the container.
+  absl::StatusOr<std::string> RunToEnd(const grpc::CreateContainerRequest& req) {
+    const std::string& id = req.container_id();
+    absl::Status s = Create(req);
+    if (!s.ok()) return s;
+    s = Start(id);
+    absl::StatusOr<std::string> out = s.ok() ? ReadAll(id, id) : absl::StatusOr<std::string>(s);
+    absl::StatusOr<int> code = out.ok() ? Wait(id, id) : absl::StatusOr<int>(out.status());
+    s = Remove(id);
+    if (!code.ok()) return code.status();
+    if (!s.ok()) return s;
+    return absl::StrCat(*out, "rc=", *code);
   }
   std::vector<pid_t> Pids(const std::string& cgdir) {
     std::vector<pid_t> pids;
@@ -309,6 +324,137 @@ TEST_F(ContainerRpcTest, FailedSetupLeavesNothing) {
   EXPECT_THAT(s.message(), HasSubstr("f1"));
   EXPECT_FALSE(AnyCgroupLeft());
   EXPECT_EQ(Start("f1").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ContainerRpcTest, SeccompProfileDeniesMkdirInInitAndExec) {
+  grpc::CreateContainerRequest req =
+      Request("sc1", {"sh", "-c", "echo ok; busybox mkdir /tmp/x 2>&1; exit $?"});
+  grpc::LinuxSeccomp* sc = req.mutable_oci()->mutable_linux()->mutable_seccomp();
+  sc->set_defaultaction("SCMP_ACT_ALLOW");
+  sc->add_architectures("SCMP_ARCH_X86_64");
+  grpc::LinuxSyscall* deny = sc->add_syscalls();
+  deny->add_names("mkdir");
+  deny->add_names("mkdirat");
+  deny->add_names("no_such_syscall");  // skipped, as runc does
+  deny->set_action("SCMP_ACT_ERRNO");
+  deny->set_errnoret(EPERM);
+  absl::StatusOr<std::string> out = RunToEnd(req);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(*out, HasSubstr("ok\n"));
+  EXPECT_THAT(*out, HasSubstr("Operation not permitted"));
+  EXPECT_THAT(*out, HasSubstr("rc=1"));
+  EXPECT_FALSE(Exists(rootfs_ + "/tmp/x"));
+
+  // An exec'd process gets the container's profile too.
+  const grpc::LinuxSeccomp profile = *sc;
+  req = Request("sc2", {"sleep", "1000"});
+  *req.mutable_oci()->mutable_linux()->mutable_seccomp() = profile;
+  absl::Status s = Create(req);
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE(Start("sc2").ok());
+  grpc::ExecProcessRequest e;
+  e.set_container_id("sc2");
+  e.set_exec_id("e1");
+  for (const char* a : {"busybox", "mkdir", "/tmp/y"}) e.mutable_process()->add_args(a);
+  e.mutable_process()->add_env("PATH=/bin");
+  e.mutable_process()->set_cwd("/");
+  ASSERT_TRUE(api_->ExecProcess(e, &empty_, opts_).ok());
+  EXPECT_EQ(*Wait("sc2", "e1"), 1);
+  EXPECT_FALSE(Exists(rootfs_ + "/tmp/y"));
+  ASSERT_TRUE(Remove("sc2").ok());
+
+  // A bad profile fails Create, naming the entry, and leaves nothing.
+  req = Request("sc3", {"sh"});
+  sc = req.mutable_oci()->mutable_linux()->mutable_seccomp();
+  sc->set_defaultaction("SCMP_ACT_ALLOW");
+  sc->add_syscalls()->set_action("SCMP_ACT_BOGUS");
+  s = Create(req);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("syscalls[0]"));
+  EXPECT_FALSE(AnyCgroupLeft());
+}
+
+TEST_F(ContainerRpcTest, BoundingSetDecidesChown) {
+  const std::vector<std::string> args = {
+      "sh", "-c", "busybox touch /tmp/f && busybox chown 1 /tmp/f 2>&1; exit $?"};
+  grpc::CreateContainerRequest req = Request("cap1", args);
+  grpc::LinuxCapabilities* caps = req.mutable_oci()->mutable_process()->mutable_capabilities();
+  for (const char* c : {"CAP_KILL", "CAP_SETUID", "CAP_SETGID"}) {
+    caps->add_bounding(c);
+    caps->add_effective(c);
+    caps->add_permitted(c);
+  }
+  absl::StatusOr<std::string> out = RunToEnd(req);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(*out, HasSubstr("Operation not permitted"));
+  EXPECT_THAT(*out, HasSubstr("rc=1"));
+
+  req = Request("cap2", {"sh", "-c", "busybox rm -f /tmp/f; " + args[2]});
+  caps = req.mutable_oci()->mutable_process()->mutable_capabilities();
+  caps->add_bounding("CAP_CHOWN");
+  caps->add_effective("CAP_CHOWN");
+  caps->add_permitted("CAP_CHOWN");
+  out = RunToEnd(req);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, "rc=0");
+
+  // The effective set of a root process is its bounding set (CAP_CHOWN = bit 0).
+  req = Request("cap3", {"sh", "-c", "busybox grep CapEff /proc/self/status"});
+  req.mutable_oci()->mutable_process()->mutable_capabilities()->add_bounding("CAP_CHOWN");
+  out = RunToEnd(req);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, "CapEff:\t0000000000000001\nrc=0");
+
+  req = Request("cap4", {"sh"});
+  req.mutable_oci()->mutable_process()->mutable_capabilities()->add_bounding("CAP_NOPE");
+  absl::Status s = Create(req);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(s.message(), HasSubstr("CAP_NOPE"));
+  EXPECT_FALSE(AnyCgroupLeft());
+}
+
+TEST_F(ContainerRpcTest, RlimitsAndNoNewPrivileges) {
+  grpc::CreateContainerRequest req = Request(
+      "rl1", {"sh", "-c", "ulimit -n; busybox grep NoNewPrivs /proc/self/status"});
+  grpc::POSIXRlimit* rl = req.mutable_oci()->mutable_process()->add_rlimits();
+  rl->set_type("RLIMIT_NOFILE");
+  rl->set_soft(64);
+  rl->set_hard(128);
+  req.mutable_oci()->mutable_process()->set_nonewprivileges(true);
+  absl::StatusOr<std::string> out = RunToEnd(req);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, "64\nNoNewPrivs:\t1\nrc=0");
+
+  // Without them: the agent's limit, and no NoNewPrivs.
+  req = Request("rl2", {"sh", "-c", "busybox grep NoNewPrivs /proc/self/status"});
+  out = RunToEnd(req);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, "NoNewPrivs:\t0\nrc=0");
+
+  // An exec'd process gets its own.
+  ASSERT_TRUE(Create(Request("rl3", {"sleep", "1000"})).ok());
+  ASSERT_TRUE(Start("rl3").ok());
+  grpc::ExecProcessRequest e;
+  e.set_container_id("rl3");
+  e.set_exec_id("e1");
+  for (const char* a : {"sh", "-c", "ulimit -n"}) e.mutable_process()->add_args(a);
+  e.mutable_process()->add_env("PATH=/bin");
+  e.mutable_process()->set_cwd("/");
+  rl = e.mutable_process()->add_rlimits();
+  rl->set_type("RLIMIT_NOFILE");
+  rl->set_soft(77);
+  rl->set_hard(77);
+  ASSERT_TRUE(api_->ExecProcess(e, &empty_, opts_).ok());
+  absl::StatusOr<std::string> eout = ReadAll("rl3", "e1");
+  ASSERT_TRUE(eout.ok()) << eout.status();
+  EXPECT_EQ(*eout, "77\n");
+  EXPECT_EQ(*Wait("rl3", "e1"), 0);
+  ASSERT_TRUE(Remove("rl3").ok());
+
+  req = Request("rl4", {"sh"});
+  req.mutable_oci()->mutable_process()->add_rlimits()->set_type("RLIMIT_BOGUS");
+  EXPECT_EQ(Create(req).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(AnyCgroupLeft());
 }
 
 TEST_F(ContainerRpcTest, BadAndUnknownIds) {

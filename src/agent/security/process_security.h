@@ -1,0 +1,61 @@
+// Everything the OCI spec asks of a container process's privileges, prepared in the agent and
+// applied in the forked child (ProcessOptions::child_hook) in two steps.
+//
+//   KATA_ASSIGN_OR_RETURN(auto filter, CompileSeccomp(spec));        // once per container
+//   KATA_ASSIGN_OR_RETURN(ProcessSecurity sec, ProcessSecurity::Prepare(*spec.process, filter));
+//   po.child_hook = [sec] {
+//     KATA_RETURN_IF_ERROR(sec.ApplyEarly());   // first: rlimits, oom_score_adj
+//     ... namespaces, rootfs ...
+//     return sec.ApplyLate();                   // last: capabilities, no_new_privs, seccomp
+//   };
+//
+// The hook runs as root before the process library's chdir, user switch and exec, so the
+// seccomp profile also filters those (any usable profile allows them), and capabilities
+// follow the rules in capabilities.h (v0: full effect for uid 0; other uids get none).
+#ifndef KATA_SRC_AGENT_SECURITY_PROCESS_SECURITY_H_
+#define KATA_SRC_AGENT_SECURITY_PROCESS_SECURITY_H_
+
+#include <memory>
+#include <optional>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "src/agent/security/capabilities.h"
+#include "src/agent/security/rlimits.h"
+#include "src/agent/security/seccomp.h"
+#include "src/libs/oci/spec.h"
+
+namespace kata {
+namespace agent {
+namespace security {
+
+// The compiled `linux.seccomp` of `spec`, or nullptr when it has none.
+absl::StatusOr<std::shared_ptr<const SeccompFilter>> CompileSeccomp(const oci::Spec& spec);
+
+class ProcessSecurity {
+ public:
+  // Parses process.rlimits, oomScoreAdj, capabilities and noNewPrivileges of `process`;
+  // `seccomp` (may be null) is the container's filter. Errors are those of the parsers.
+  static absl::StatusOr<ProcessSecurity> Prepare(const oci::Process& process,
+                                                 std::shared_ptr<const SeccompFilter> seccomp);
+
+  // Child, before anything else of the hook: setrlimit, then oom_score_adj (through this
+  // process's /proc, i.e. before the container's mounts/namespaces).
+  absl::Status ApplyEarly() const;
+  // Child, at the end of the hook: capabilities (when the spec has them), no_new_privs (when
+  // set), then the seccomp filter.
+  absl::Status ApplyLate() const;
+
+ private:
+  Rlimits rlimits_;
+  std::optional<int> oom_score_adj_;
+  std::optional<Capabilities> caps_;
+  bool no_new_privs_ = false;
+  std::shared_ptr<const SeccompFilter> seccomp_;
+};
+
+}  // namespace security
+}  // namespace agent
+}  // namespace kata
+
+#endif  // KATA_SRC_AGENT_SECURITY_PROCESS_SECURITY_H_
