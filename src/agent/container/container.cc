@@ -203,6 +203,7 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const std::string& 
   po.exec_gate_fd = gate[0];
   po.parent_hook = [cg](pid_t pid) { return cg->AddProcess(pid); };
   const oci::Spec* spec_ptr = &spec;  // the child has its own copy of the agent's memory
+  po.post_user_hook = [sec = *sec]() { return sec.ApplyAfterUserSwitch(); };
   po.child_hook = [spec_ptr, rootfs, hostname, sec = *std::move(sec)]() -> absl::Status {
     KATA_RETURN_IF_ERROR(sec.ApplyEarly());
     if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
@@ -212,7 +213,7 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const std::string& 
     if (!hostname.empty() && sethostname(hostname.data(), hostname.size()) != 0) {
       return ErrnoStatus(errno, "sethostname");
     }
-    return sec.ApplyLate();
+    return sec.ApplyBeforeUserSwitch();
   };
   absl::StatusOr<std::unique_ptr<Process>> p = Process::Start(std::move(po));
   if (!p.ok()) return AnnotateStatus(p.status(), absl::StrCat("container ", id));
@@ -312,12 +313,13 @@ absl::Status Container::Exec(const std::string& exec_id, const oci::Process& pro
   po.keep_fds = join;
   cgroups::CgroupManager* cg = cgroup_.get();
   po.parent_hook = [cg](pid_t pid) { return cg->AddProcess(pid); };
+  po.post_user_hook = [sec = *sec]() { return sec.ApplyAfterUserSwitch(); };
   po.child_hook = [join, sec = *std::move(sec)]() -> absl::Status {
     KATA_RETURN_IF_ERROR(sec.ApplyEarly());
     for (int fd : join) {
       if (setns(fd, 0) != 0) return ErrnoStatus(errno, "setns");
     }
-    return sec.ApplyLate();
+    return sec.ApplyBeforeUserSwitch();
   };
   absl::StatusOr<std::unique_ptr<Process>> p = Process::Start(std::move(po));
   if (!p.ok()) {

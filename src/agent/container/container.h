@@ -40,9 +40,9 @@
 //   removed; the mounts lived in the dead mount namespace). A missing program
 //   shows only at Start: the init exits 127.
 // - Process privileges (src/agent/security): process.rlimits and oomScoreAdj are applied
-//   first in the child, then namespaces/rootfs, then process.capabilities (v0: fully for
-//   uid 0, see capabilities.h), noNewPrivileges and, last before the user switch and exec,
-//   linux.seccomp. A spec error there (unknown capability, rlimit, seccomp action...) is
+//   first in the child, then namespaces/rootfs, then the capability bounding set; after the
+//   user switch the capability sets and ambient caps (see capabilities.h), noNewPrivileges
+//   and, last before the exec gate and exec, linux.seccomp. A spec error there (unknown capability, rlimit, seccomp action...) is
 //   Create's INVALID_ARGUMENT/UNIMPLEMENTED before any process starts.
 // Exec: the same for the exec'd process's own `process` fields, with the container's
 //   seccomp profile. A new process joins every namespace of the init process (pid via the

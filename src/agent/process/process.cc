@@ -90,6 +90,7 @@ struct ChildPlan {
   int max_fd;             // fallback sweep bound when close_range is missing
   bool terminal;
   const ChildHook* hook;
+  const ChildHook* post_user_hook;
   const char* cwd;  // nullptr: stay
   std::string chdir_msg;
   bool switch_user;
@@ -195,6 +196,14 @@ void CloseRange(unsigned first, unsigned last, int max_fd) {
     }
     if (setresgid(p.gid, p.gid, p.gid) != 0) ChildFailErrno(p, errno, p.setgid_msg);
     if (setresuid(p.uid, p.uid, p.uid) != 0) ChildFailErrno(p, errno, p.setuid_msg);
+  }
+
+  if (p.post_user_hook != nullptr && *p.post_user_hook) {
+    absl::Status st = (*p.post_user_hook)();
+    if (!st.ok()) {
+      ChildFail(p.report_fd, kStatus, static_cast<int32_t>(st.code()), st.message().data(),
+                st.message().size());
+    }
   }
 
   if (p.gate_fd >= 0) {
@@ -345,6 +354,7 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
                     : (1 << 20);
   plan.terminal = options.terminal;
   plan.hook = &options.child_hook;
+  plan.post_user_hook = &options.post_user_hook;
   plan.cwd = options.cwd.empty() ? nullptr : options.cwd.c_str();
   plan.chdir_msg = absl::StrCat("chdir ", options.cwd);
   plan.switch_user = options.user.has_value();

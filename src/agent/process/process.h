@@ -102,6 +102,10 @@ struct ProcessOptions {
   // fds (>= 3) the child keeps open for the hook (they still close at exec when O_CLOEXEC).
   std::vector<int> keep_fds;
   ChildHook child_hook;
+  // Runs in the child after the user switch (setgroups, setresgid, setresuid) and before the
+  // exec gate and exec; the same rules as child_hook. For what must follow the switch:
+  // the final capability sets, no_new_privs, the seccomp filter.
+  ChildHook post_user_hook;
 
   // Namespaces the child gets new: a mask of CLONE_NEWPID, CLONE_NEWNS, CLONE_NEWUTS,
   // CLONE_NEWIPC, CLONE_NEWNET and CLONE_NEWCGROUP (any other bit: INVALID_ARGUMENT);

@@ -405,6 +405,20 @@ TEST_F(ContainerRpcTest, BoundingSetDecidesChown) {
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(*out, "CapEff:\t0000000000000001\nrc=0");
 
+  // A non-root process keeps its ambient capabilities through the user switch and exec.
+  req = Request("cap5", {"sh", "-c", "busybox grep -E 'CapEff|CapAmb' /proc/self/status; id -u"});
+  req.mutable_oci()->mutable_process()->mutable_user()->set_uid(1000);
+  req.mutable_oci()->mutable_process()->mutable_user()->set_gid(1000);
+  caps = req.mutable_oci()->mutable_process()->mutable_capabilities();
+  caps->add_bounding("CAP_CHOWN");
+  caps->add_effective("CAP_CHOWN");
+  caps->add_permitted("CAP_CHOWN");
+  caps->add_inheritable("CAP_CHOWN");
+  caps->add_ambient("CAP_CHOWN");
+  out = RunToEnd(req);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, "CapEff:\t0000000000000001\nCapAmb:\t0000000000000001\n1000\nrc=0");
+
   req = Request("cap4", {"sh"});
   req.mutable_oci()->mutable_process()->mutable_capabilities()->add_bounding("CAP_NOPE");
   absl::Status s = Create(req);

@@ -126,18 +126,27 @@ absl::StatusOr<Capabilities> Capabilities::Parse(const oci::LinuxCapabilities& s
   return c;
 }
 
-absl::Status Capabilities::Apply() const {
+absl::Status Capabilities::ApplyBeforeUserSwitch() const {
   for (int cap = 0; cap <= last_cap_; ++cap) {
     if ((bounding_ >> cap) & 1) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
       return ErrnoStatus(errno, absl::StrCat("drop capability ", cap, " from the bounding set"));
     }
   }
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return ErrnoStatus(errno, "prctl PR_SET_KEEPCAPS");
+  return absl::OkStatus();
+}
+
+absl::Status Capabilities::ApplyAfterUserSwitch() const {
+  if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return ErrnoStatus(errno, "prctl PR_SET_KEEPCAPS");
   __user_cap_header_struct hdr;
   hdr.version = _LINUX_CAPABILITY_VERSION_3;
   hdr.pid = 0;
   __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-  if (syscall(SYS_capget, &hdr, data) != 0) return ErrnoStatus(errno, "capget");
+  data[0].effective = static_cast<uint32_t>(effective_);
+  data[1].effective = static_cast<uint32_t>(effective_ >> 32);
+  data[0].permitted = static_cast<uint32_t>(permitted_);
+  data[1].permitted = static_cast<uint32_t>(permitted_ >> 32);
   data[0].inheritable = static_cast<uint32_t>(inheritable_);
   data[1].inheritable = static_cast<uint32_t>(inheritable_ >> 32);
   if (syscall(SYS_capset, &hdr, data) != 0) return ErrnoStatus(errno, "capset");

@@ -2,19 +2,19 @@
 // applied in the forked child before the process library's user switch and exec.
 //
 //   KATA_ASSIGN_OR_RETURN(Capabilities caps, Capabilities::Parse(*process.capabilities));
-//   // child hook, as root:
-//   KATA_RETURN_IF_ERROR(caps.Apply());
+//   // child, as root, before the user switch:
+//   KATA_RETURN_IF_ERROR(caps.ApplyBeforeUserSwitch());
+//   // child, after the user switch, before exec:
+//   KATA_RETURN_IF_ERROR(caps.ApplyAfterUserSwitch());
 //
 // Names are "CAP_CHOWN" ... "CAP_CHECKPOINT_RESTORE"; a name this agent does not know is
 // INVALID_ARGUMENT naming it; a known capability the running kernel does not have (above
 // /proc/sys/kernel/cap_last_cap) is skipped, as runc does. An absent list is an empty one.
 //
-// What the process gets (v0, see Apply): the bounding set exactly; with uid 0 the kernel then
-// gives it, at exec, permitted = effective = bounding | inheritable (the rules for root,
-// which runc's processes get too); with another uid it gets no capabilities (the process
-// library switches user after the child hook and the kernel clears ambient caps then, so the
-// `ambient` list only takes effect for uid 0; runc would keep it). The `effective` and
-// `permitted` lists are validated but, for the reason above, change nothing after exec.
+// What the process gets (as with runc): the bounding set exactly; with uid 0 the kernel gives
+// it, at exec, permitted = effective = bounding | inheritable (the rules for root); with
+// another uid it keeps, through exec, its ambient capabilities (which must be permitted and
+// inheritable too). The permitted/effective/inheritable sets are set after the user switch.
 #ifndef KATA_SRC_AGENT_SECURITY_CAPABILITIES_H_
 #define KATA_SRC_AGENT_SECURITY_CAPABILITIES_H_
 
@@ -51,12 +51,13 @@ class Capabilities {
   uint64_t ambient() const { return ambient_; }
 
   // In the forked child, with full capabilities (root), before the user switch: drops every
-  // capability not in `bounding` from the bounding set (PR_CAPBSET_DROP), sets the inheritable
-  // set (capset; effective and permitted stay as they are, for the steps the process library
-  // still takes: setgroups, setresuid, exec), then raises each ambient capability
-  // (PR_CAP_AMBIENT_RAISE; it must also be inheritable). Async-signal-safe (raw syscalls);
-  // allocates only to report an error.
-  absl::Status Apply() const;
+  // capability not in `bounding` from the bounding set (PR_CAPBSET_DROP) and keeps the
+  // permitted set across the coming setresuid (PR_SET_KEEPCAPS). Async-signal-safe (raw
+  // syscalls); allocates only to report an error.
+  absl::Status ApplyBeforeUserSwitch() const;
+  // After the user switch: clears PR_SET_KEEPCAPS, sets effective, permitted and inheritable
+  // (capset), then raises each ambient capability (PR_CAP_AMBIENT_RAISE). Same rules.
+  absl::Status ApplyAfterUserSwitch() const;
 
  private:
   uint64_t bounding_ = 0, effective_ = 0, permitted_ = 0, inheritable_ = 0, ambient_ = 0;

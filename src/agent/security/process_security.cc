@@ -44,11 +44,21 @@ absl::Status ProcessSecurity::ApplyEarly() const {
   return absl::OkStatus();
 }
 
-absl::Status ProcessSecurity::ApplyLate() const {
-  if (caps_) KATA_RETURN_IF_ERROR(caps_->Apply());
+absl::Status ProcessSecurity::ApplyBeforeUserSwitch() const {
+  if (caps_) KATA_RETURN_IF_ERROR(caps_->ApplyBeforeUserSwitch());
+  return absl::OkStatus();
+}
+
+absl::Status ProcessSecurity::ApplyAfterUserSwitch() const {
+  if (caps_) KATA_RETURN_IF_ERROR(caps_->ApplyAfterUserSwitch());
   if (no_new_privs_) KATA_RETURN_IF_ERROR(SetNoNewPrivileges());
   if (seccomp_) KATA_RETURN_IF_ERROR(seccomp_->Load());
   return absl::OkStatus();
+}
+
+absl::Status ProcessSecurity::ApplyLate() const {
+  KATA_RETURN_IF_ERROR(ApplyBeforeUserSwitch());
+  return ApplyAfterUserSwitch();
 }
 
 }  // namespace security

@@ -6,12 +6,12 @@
 //   po.child_hook = [sec] {
 //     KATA_RETURN_IF_ERROR(sec.ApplyEarly());   // first: rlimits, oom_score_adj
 //     ... namespaces, rootfs ...
-//     return sec.ApplyLate();                   // last: capabilities, no_new_privs, seccomp
+//     return sec.ApplyBeforeUserSwitch();       // bounding set, keep caps over setuid
 //   };
+//   po.post_user_hook = [sec] { return sec.ApplyAfterUserSwitch(); };  // caps, nnp, seccomp
 //
-// The hook runs as root before the process library's chdir, user switch and exec, so the
-// seccomp profile also filters those (any usable profile allows them), and capabilities
-// follow the rules in capabilities.h (v0: full effect for uid 0; other uids get none).
+// The seccomp filter is loaded after the user switch, before the exec gate and exec, so the
+// profile filters those two (any usable profile allows read and execve).
 #ifndef KATA_SRC_AGENT_SECURITY_PROCESS_SECURITY_H_
 #define KATA_SRC_AGENT_SECURITY_PROCESS_SECURITY_H_
 
@@ -42,8 +42,13 @@ class ProcessSecurity {
   // Child, before anything else of the hook: setrlimit, then oom_score_adj (through this
   // process's /proc, i.e. before the container's mounts/namespaces).
   absl::Status ApplyEarly() const;
-  // Child, at the end of the hook: capabilities (when the spec has them), no_new_privs (when
-  // set), then the seccomp filter.
+  // Child, at the end of the hook (root, before the user switch): the capability bounding set,
+  // and PR_SET_KEEPCAPS so the switch keeps the permitted set.
+  absl::Status ApplyBeforeUserSwitch() const;
+  // Child, after the user switch: the capability sets and ambient caps (when the spec has
+  // capabilities), no_new_privs (when set), then the seccomp filter.
+  absl::Status ApplyAfterUserSwitch() const;
+  // Both, for a process that does not switch user.
   absl::Status ApplyLate() const;
 
  private:
