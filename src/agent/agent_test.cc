@@ -122,12 +122,12 @@ TEST_F(AgentBinaryTest, ServesHealthAndAgentAndStopsOnSigterm) {
   EXPECT_EQ(details.agent_details().version(), kata::agent::kAgentVersion);
   EXPECT_FALSE(details.agent_details().init_daemon());
 
-  grpc::PauseContainerRequest pause;
-  pause.set_container_id("c1");
+  // An rpc the agent does not implement (yet) keeps the generated UNIMPLEMENTED answer.
+  grpc::MemAgentMemcgConfig memcg;
   google::protobuf::Empty empty;
-  s = agent.PauseContainer(pause, &empty, Bounded());
+  s = agent.MemAgentMemcgSet(memcg, &empty, Bounded());
   EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented) << s;
-  EXPECT_THAT(s.message(), HasSubstr("PauseContainer"));
+  EXPECT_THAT(s.message(), HasSubstr("MemAgentMemcgSet"));
 
   // Container rpcs answer for real: an unknown container is NOT_FOUND.
   grpc::StartContainerRequest start_req;

@@ -27,11 +27,11 @@ out="$("$ctl" --addr "$addr" call GetGuestDetails '{"mem_block_size": true}')" |
 echo "$out" | grep -q '"agent_details"' || fail "GetGuestDetails printed: $out"
 
 set +e
-out="$("$ctl" --addr "$addr" call PauseContainer '{"container_id": "c1"}' 2>&1)"
+out="$("$ctl" --addr "$addr" call MemAgentMemcgSet '{}' 2>&1)"
 code=$?
 set -e
-[ "$code" = 1 ] || fail "PauseContainer: exit $code, expected 1: $out"
-echo "$out" | grep -q "UNIMPLEMENTED" || fail "PauseContainer printed: $out"
+[ "$code" = 1 ] || fail "MemAgentMemcgSet: exit $code, expected 1: $out"
+echo "$out" | grep -q "UNIMPLEMENTED" || fail "MemAgentMemcgSet printed: $out"
 
 kill -TERM "$pid"
 for _ in $(seq 1 50); do
@@ -42,4 +42,4 @@ if kill -0 "$pid" 2>/dev/null; then fail "kata-agent still running 5 s after SIG
 wait "$pid" || fail "kata-agent exited with $?"
 pid=""
 grep -q "level=" "$dir/agent.log" || fail "no structured log lines"
-echo "PASS: check, version, GetGuestDetails, PauseContainer=UNIMPLEMENTED, SIGTERM"
+echo "PASS: check, version, GetGuestDetails, MemAgentMemcgSet=UNIMPLEMENTED, SIGTERM"

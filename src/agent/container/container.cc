@@ -131,6 +131,8 @@ absl::string_view StateName(Container::State state) {
   switch (state) {
     case Container::State::kCreated:
       return "created";
+    case Container::State::kPaused:
+      return "paused";
     case Container::State::kRunning:
       return "running";
     case Container::State::kStopped:
@@ -368,6 +370,12 @@ absl::Status Container::Remove(absl::Duration timeout) {
   }
   absl::Time deadline =
       timeout == absl::ZeroDuration() ? absl::InfiniteFuture() : absl::Now() + timeout;
+  if (state_ == State::kPaused) {
+    // Frozen processes do not act on SIGKILL: thaw first.
+    KATA_RETURN_IF_ERROR(
+        AnnotateStatus(cgroup_->Thaw(absl::Seconds(5)), absl::StrCat("container ", id_)));
+    state_ = State::kRunning;
+  }
   for (auto& [name, p] : processes_) p->Signal(SIGKILL).IgnoreError();
   // Without a pid namespace, descendants outlive the init: kill what is left in
   // the cgroup.
@@ -396,6 +404,58 @@ absl::Status Container::Remove(absl::Duration timeout) {
   processes_.clear();
   state_ = State::kRemoved;
   return absl::OkStatus();
+}
+
+absl::Status Container::Pause(absl::Duration timeout) {
+  std::lock_guard<std::mutex> l(mu_);
+  State s = StateLocked();
+  if (s != State::kRunning) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("container ", id_, " is ", StateName(s), ", not running"));
+  }
+  KATA_RETURN_IF_ERROR(
+      AnnotateStatus(cgroup_->Freeze(timeout), absl::StrCat("container ", id_, ": pause")));
+  state_ = State::kPaused;
+  return absl::OkStatus();
+}
+
+absl::Status Container::Resume(absl::Duration timeout) {
+  std::lock_guard<std::mutex> l(mu_);
+  State s = StateLocked();
+  if (s != State::kPaused) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("container ", id_, " is ", StateName(s), ", not paused"));
+  }
+  KATA_RETURN_IF_ERROR(
+      AnnotateStatus(cgroup_->Thaw(timeout), absl::StrCat("container ", id_, ": resume")));
+  state_ = State::kRunning;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<cgroups::CgroupStats> Container::Stats() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (state_ == State::kRemoved) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", id_, " is removed"));
+  }
+  absl::StatusOr<cgroups::CgroupStats> st = cgroup_->Stats();
+  if (!st.ok()) return AnnotateStatus(st.status(), absl::StrCat("container ", id_));
+  return st;
+}
+
+absl::Status Container::Update(const oci::LinuxResources& resources) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (state_ == State::kRemoved) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", id_, " is removed"));
+  }
+  return AnnotateStatus(cgroup_->Apply(resources), absl::StrCat("container ", id_, ": update"));
+}
+
+absl::StatusOr<uint64_t> Container::OomKillCount() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (state_ == State::kRemoved) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", id_, " is removed"));
+  }
+  return cgroup_->OomKillCount();
 }
 
 }  // namespace agent

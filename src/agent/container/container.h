@@ -14,9 +14,10 @@
 //
 // Lifecycle (explicit, gVisor style): kCreated (init set up and waiting before
 // exec) -> kRunning (Start released it) -> kStopped (init exited) -> removed
-// (Remove succeeded; every call then answers FAILED_PRECONDITION). A call not
-// legal in the current state answers FAILED_PRECONDITION naming the state:
-// Start only in kCreated, Exec only in kRunning.
+// (Remove succeeded; every call then answers FAILED_PRECONDITION). kRunning <->
+// kPaused by Pause/Resume (cgroup freezer). A call not legal in the current state
+// answers FAILED_PRECONDITION naming the state: Start only in kCreated, Exec and
+// Pause only in kRunning, Resume only in kPaused.
 //
 // Create promises:
 // - `root.path` is the rootfs on the guest, taken as is when absolute, else
@@ -93,7 +94,7 @@ struct ContainerOptions {
 
 class Container {
  public:
-  enum class State { kCreated, kRunning, kStopped, kRemoved };
+  enum class State { kCreated, kRunning, kPaused, kStopped, kRemoved };
 
   // See the header comment. `exec_id` names the init process for the process
   // calls (Kata's runtime uses the container id). Errors: INVALID_ARGUMENT
@@ -130,8 +131,23 @@ class Container {
   // Blocks until the process exits; its code (128 + n when killed by signal n).
   absl::StatusOr<int> Wait(const std::string& exec_id);
 
-  // See the header comment.
+  // See the header comment. A paused container is thawed first (frozen processes
+  // do not die).
   absl::Status Remove(absl::Duration timeout);
+
+  // kRunning -> kPaused: freezes every process of the cgroup, waiting at most
+  // `timeout` (DEADLINE_EXCEEDED, and the cgroup is thawed again and stays running).
+  absl::Status Pause(absl::Duration timeout);
+  // kPaused -> kRunning: thaws the cgroup (same timeout rule; stays paused on error).
+  absl::Status Resume(absl::Duration timeout);
+
+  // The cgroup's counters (CgroupManager::Stats); FAILED_PRECONDITION once removed.
+  absl::StatusOr<cgroups::CgroupStats> Stats();
+  // Applies new limits to the cgroup (CgroupManager::Apply: all or nothing), in any
+  // state but removed.
+  absl::Status Update(const oci::LinuxResources& resources);
+  // The cgroup's OOM-kill counter; FAILED_PRECONDITION once removed.
+  absl::StatusOr<uint64_t> OomKillCount();
 
  private:
   Container() = default;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -110,6 +111,11 @@ absl::Status AgentService::CreateContainer(ttrpc::ServerContext&,
   }
   KATA_ASSIGN_OR_RETURN(std::unique_ptr<Container> c,
                         Container::Create(id, exec_id, spec, options_.containers));
+  absl::StatusOr<uint64_t> ooms = c->OomKillCount();  // a reused cgroup may have some
+  {
+    std::lock_guard<std::mutex> l(oom_mu_);
+    oom_reported_[id] = ooms.ok() ? *ooms : 0;
+  }
   std::lock_guard<std::mutex> l(mu_);
   containers_[id] = std::move(c);
   return absl::OkStatus();
@@ -127,9 +133,14 @@ absl::Status AgentService::RemoveContainer(ttrpc::ServerContext&,
                                            google::protobuf::Empty*) {
   KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
   KATA_RETURN_IF_ERROR(c->Remove(absl::Seconds(request.timeout())));
-  std::lock_guard<std::mutex> l(mu_);
+  std::unique_lock<std::mutex> l(mu_);
   auto it = containers_.find(request.container_id());
   if (it != containers_.end() && it->second == c) containers_.erase(it);
+  l.unlock();
+  {
+    std::lock_guard<std::mutex> o(oom_mu_);
+    oom_reported_.erase(request.container_id());
+  }
   return absl::OkStatus();
 }
 
@@ -215,6 +226,80 @@ absl::Status AgentService::TtyWinResize(ttrpc::ServerContext&,
     return absl::InvalidArgumentError("TtyWinResize: size above 65535");
   }
   return p->Resize(static_cast<uint16_t>(request.row()), static_cast<uint16_t>(request.column()));
+}
+
+absl::Status AgentService::StatsContainer(ttrpc::ServerContext&,
+                                          const grpc::StatsContainerRequest& request,
+                                          grpc::StatsContainerResponse* response) {
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
+  KATA_ASSIGN_OR_RETURN(cgroups::CgroupStats st, c->Stats());
+  grpc::CgroupStats* cg = response->mutable_cgroup_stats();
+  grpc::CpuUsage* cpu = cg->mutable_cpu_stats()->mutable_cpu_usage();
+  cpu->set_total_usage(st.cpu_usage_ns);
+  cpu->set_usage_in_usermode(st.cpu_user_ns);
+  cpu->set_usage_in_kernelmode(st.cpu_system_ns);
+  grpc::MemoryData* mem = cg->mutable_memory_stats()->mutable_usage();
+  mem->set_usage(st.memory_usage);
+  mem->set_max_usage(st.memory_max_usage);
+  mem->set_limit(st.memory_limit);
+  grpc::PidsStats* pids = cg->mutable_pids_stats();
+  pids->set_current(st.pids_current);
+  pids->set_limit(st.pids_limit == cgroups::kUnlimited ? 0 : st.pids_limit);
+  return absl::OkStatus();
+}
+
+absl::Status AgentService::PauseContainer(ttrpc::ServerContext&,
+                                          const grpc::PauseContainerRequest& request,
+                                          google::protobuf::Empty*) {
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
+  return c->Pause(kFreezeTimeout);
+}
+
+absl::Status AgentService::ResumeContainer(ttrpc::ServerContext&,
+                                           const grpc::ResumeContainerRequest& request,
+                                           google::protobuf::Empty*) {
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
+  return c->Resume(kFreezeTimeout);
+}
+
+absl::Status AgentService::UpdateContainer(ttrpc::ServerContext&,
+                                           const grpc::UpdateContainerRequest& request,
+                                           google::protobuf::Empty*) {
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
+  if (!request.has_resources()) return absl::OkStatus();  // as Kata's agent: nothing to do
+  grpc::Spec wrapper;
+  *wrapper.mutable_linux()->mutable_resources() = request.resources();
+  KATA_ASSIGN_OR_RETURN(oci::Spec spec, oci::SpecFromProto(wrapper));
+  if (!spec.linux || !spec.linux->resources) {
+    return absl::InternalError("UpdateContainer: resources lost in conversion");
+  }
+  return c->Update(*spec.linux->resources);
+}
+
+absl::Status AgentService::GetOOMEvent(ttrpc::ServerContext& context,
+                                       const grpc::GetOOMEventRequest&, grpc::OOMEvent* response) {
+  for (;;) {
+    std::vector<std::pair<std::string, std::shared_ptr<Container>>> live;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      live.assign(containers_.begin(), containers_.end());
+    }
+    {
+      std::lock_guard<std::mutex> l(oom_mu_);
+      for (auto& [id, c] : live) {
+        absl::StatusOr<uint64_t> n = c->OomKillCount();
+        if (!n.ok()) continue;  // removed meanwhile, or no memory controller
+        auto it = oom_reported_.find(id);
+        if (it == oom_reported_.end()) continue;  // removed meanwhile
+        if (*n > it->second) {
+          it->second = *n;
+          response->set_container_id(id);
+          return absl::OkStatus();
+        }
+      }
+    }
+    KATA_RETURN_IF_ERROR(context.SleepFor(kOomPollInterval));
+  }
 }
 
 }  // namespace agent

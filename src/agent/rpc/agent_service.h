@@ -19,7 +19,17 @@
 // = every process of the container), WaitProcess (exit code, 128 + n after signal n),
 // WriteStdin, ReadStdout/ReadStderr (block until data; at EOF an error, OUT_OF_RANGE
 // "<cid>/<eid> stdout: EOF", as Kata's agent also answers EOF with an error, which ends the
-// shim's copy loop; len 0 means 64 KiB, at most 1 MiB per call), CloseStdin, TtyWinResize.
+// shim's copy loop; len 0 means 64 KiB, at most 1 MiB per call), CloseStdin, TtyWinResize,
+// StatsContainer (the cgroup's counters: cpu total/user/kernel ns, memory usage/max_usage/
+// limit, pids current/limit; an unlimited pids limit is 0, an unlimited memory limit
+// 2^64-1; percpu, throttling, blkio, hugetlb and network stats are left empty),
+// PauseContainer/ResumeContainer (cgroup freezer, at most kFreezeTimeout; running <->
+// paused, anything else FAILED_PRECONDITION; a paused container cannot Exec),
+// UpdateContainer (resources applied to the cgroup, all or nothing; no resources = no-op),
+// GetOOMEvent (blocks until the OOM-kill counter of some live container's cgroup passed what
+// was last reported for it, polled every kOomPollInterval; each kill count is reported to one
+// caller once; CANCELLED / DEADLINE_EXCEEDED when the call is cancelled, times out, or the
+// server shuts down; OOM kills of a container removed before the poll saw them are lost).
 // - An id that is not [A-Za-z0-9][A-Za-z0-9_.-]{0,63}: INVALID_ARGUMENT (exec ids too,
 //   except SignalProcess's ""); an unknown container or exec id: NOT_FOUND; a second
 //   container with a live id: ALREADY_EXISTS; a call illegal in the container's state
@@ -35,6 +45,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "src/agent/container/container.h"
 #include "src/libs/protocols/agent.ttrpc.pb.h"
 
@@ -82,6 +93,23 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
                           google::protobuf::Empty* response) override;
   absl::Status TtyWinResize(ttrpc::ServerContext& context, const grpc::TtyWinResizeRequest& request,
                             google::protobuf::Empty* response) override;
+  absl::Status StatsContainer(ttrpc::ServerContext& context,
+                              const grpc::StatsContainerRequest& request,
+                              grpc::StatsContainerResponse* response) override;
+  absl::Status PauseContainer(ttrpc::ServerContext& context,
+                              const grpc::PauseContainerRequest& request,
+                              google::protobuf::Empty* response) override;
+  absl::Status ResumeContainer(ttrpc::ServerContext& context,
+                               const grpc::ResumeContainerRequest& request,
+                               google::protobuf::Empty* response) override;
+  absl::Status UpdateContainer(ttrpc::ServerContext& context,
+                               const grpc::UpdateContainerRequest& request,
+                               google::protobuf::Empty* response) override;
+  absl::Status GetOOMEvent(ttrpc::ServerContext& context, const grpc::GetOOMEventRequest& request,
+                           grpc::OOMEvent* response) override;
+
+  static constexpr absl::Duration kFreezeTimeout = absl::Seconds(5);
+  static constexpr absl::Duration kOomPollInterval = absl::Milliseconds(100);
 
   // The logic of GetGuestDetails, callable without a server.
   absl::StatusOr<grpc::GuestDetailsResponse> GuestDetails(
@@ -100,6 +128,9 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
   std::mutex create_mu_;  // serializes CreateContainer (id check to insertion)
   std::mutex mu_;         // guards containers_
   std::map<std::string, std::shared_ptr<Container>> containers_;
+  std::mutex oom_mu_;  // guards oom_reported_; held (never with mu_) by one poll at a time
+  // Per live container, the OOM-kill count last reported (or seen at CreateContainer).
+  std::map<std::string, uint64_t> oom_reported_;
 };
 
 // Parses the hex contents of block_size_bytes ("8000000\n"); INVALID_ARGUMENT otherwise.

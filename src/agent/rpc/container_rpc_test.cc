@@ -12,10 +12,12 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -469,6 +471,155 @@ TEST_F(ContainerRpcTest, RlimitsAndNoNewPrivileges) {
   req.mutable_oci()->mutable_process()->add_rlimits()->set_type("RLIMIT_BOGUS");
   EXPECT_EQ(Create(req).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(AnyCgroupLeft());
+}
+
+// The first line of a cgroup file of container `id` in the hierarchy that has `file`
+// (v1 controller directories or the v2 root), "" when there is none.
+std::string CgroupFileOf(const std::string& parent, const std::string& id,
+                         const std::string& file) {
+  for (const char* root : {"/sys/fs/cgroup/memory", "/sys/fs/cgroup/freezer", "/sys/fs/cgroup"}) {
+    std::string p = absl::StrCat(root, "/", parent, "/", id, "/", file);
+    if (Exists(p)) return std::string(absl::StripAsciiWhitespace(ReadFile(p)));
+  }
+  return "";
+}
+
+TEST_F(ContainerRpcTest, StatsOfRunningContainer) {
+  ASSERT_TRUE(Create(Request("st1", {"sleep", "1000"})).ok());
+  ASSERT_TRUE(Start("st1").ok());
+  grpc::StatsContainerRequest r;
+  r.set_container_id("st1");
+  grpc::StatsContainerResponse resp;
+  absl::Status s = api_->StatsContainer(r, &resp, opts_);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_GE(resp.cgroup_stats().pids_stats().current(), 1u);
+  EXPECT_GT(resp.cgroup_stats().memory_stats().usage().usage(), 0u);
+  EXPECT_EQ(resp.cgroup_stats().memory_stats().usage().limit(), 64u << 20);
+  r.set_container_id("nope");
+  EXPECT_EQ(api_->StatsContainer(r, &resp, opts_).code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(Remove("st1").ok());
+  EXPECT_FALSE(AnyCgroupLeft());
+}
+
+TEST_F(ContainerRpcTest, PauseFreezesAndResumeThaws) {
+  const std::string loop = "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.01; done";
+  ASSERT_TRUE(Create(Request("p1", {"sh", "-c", loop})).ok());
+  grpc::PauseContainerRequest pause;
+  pause.set_container_id("p1");
+  grpc::ResumeContainerRequest resume;
+  resume.set_container_id("p1");
+  // Not started yet: neither is legal.
+  EXPECT_EQ(api_->PauseContainer(pause, &empty_, opts_).code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(Start("p1").ok());
+  EXPECT_EQ(api_->ResumeContainer(resume, &empty_, opts_).code(),
+            absl::StatusCode::kFailedPrecondition);
+  const std::string counter = rootfs_ + "/tmp/n";
+  auto count = [&] { return ReadFile(counter); };
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (count().empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_FALSE(count().empty());
+
+  absl::Status s = api_->PauseContainer(pause, &empty_, opts_);
+  ASSERT_TRUE(s.ok()) << s;
+  std::string state = CgroupFileOf(cgroup_parent_, "p1", "freezer.state");
+  if (state.empty() && CgroupFileOf(cgroup_parent_, "p1", "cgroup.freeze") == "1") {
+    state = "FROZEN";  // cgroup v2
+  }
+  EXPECT_EQ(state, "FROZEN");
+  std::string frozen = count();
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(count(), frozen);
+  EXPECT_EQ(api_->PauseContainer(pause, &empty_, opts_).code(),
+            absl::StatusCode::kFailedPrecondition);
+  grpc::ExecProcessRequest e;
+  e.set_container_id("p1");
+  e.set_exec_id("e1");
+  e.mutable_process()->add_args("true");
+  e.mutable_process()->add_env("PATH=/bin");
+  e.mutable_process()->set_cwd("/");
+  EXPECT_EQ(api_->ExecProcess(e, &empty_, opts_).code(), absl::StatusCode::kFailedPrecondition);
+
+  s = api_->ResumeContainer(resume, &empty_, opts_);
+  ASSERT_TRUE(s.ok()) << s;
+  deadline = absl::Now() + absl::Seconds(10);
+  while (count() == frozen && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_NE(count(), frozen);
+  EXPECT_EQ(api_->ResumeContainer(resume, &empty_, opts_).code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  // A paused container can be removed (it is thawed so that SIGKILL works).
+  ASSERT_TRUE(api_->PauseContainer(pause, &empty_, opts_).ok());
+  s = Remove("p1");
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_FALSE(AnyCgroupLeft());
+  EXPECT_EQ(api_->PauseContainer(pause, &empty_, opts_).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ContainerRpcTest, UpdateSetsTheMemoryLimit) {
+  ASSERT_TRUE(Create(Request("u1", {"sleep", "1000"})).ok());
+  ASSERT_TRUE(Start("u1").ok());
+  grpc::UpdateContainerRequest u;
+  u.set_container_id("u1");
+  u.mutable_resources()->mutable_memory()->set_limit(32 << 20);
+  absl::Status s = api_->UpdateContainer(u, &empty_, opts_);
+  ASSERT_TRUE(s.ok()) << s;
+  std::string limit = CgroupFileOf(cgroup_parent_, "u1", "memory.limit_in_bytes");
+  if (limit.empty()) limit = CgroupFileOf(cgroup_parent_, "u1", "memory.max");
+  EXPECT_EQ(limit, "33554432");
+  u.set_container_id("nope");
+  EXPECT_EQ(api_->UpdateContainer(u, &empty_, opts_).code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(Remove("u1").ok());
+  EXPECT_FALSE(AnyCgroupLeft());
+}
+
+TEST_F(ContainerRpcTest, GetOOMEventNamesTheContainer) {
+  ASSERT_TRUE(Create(Request("calm", {"sleep", "1000"})).ok());
+  ASSERT_TRUE(Start("calm").ok());
+  grpc::OOMEvent ev;
+  absl::Status oom;
+  std::thread waiter([&] {
+    ttrpc::CallOptions o;
+    o.timeout = absl::Seconds(30);
+    oom = api_->GetOOMEvent(grpc::GetOOMEventRequest(), &ev, o);
+  });
+  // A shell doubling a string until the 16 MiB limit kills it.
+  grpc::CreateContainerRequest req =
+      Request("oom1", {"sh", "-c", "x=aaaaaaaa; while :; do x=$x$x; done"});
+  req.mutable_oci()->mutable_linux()->mutable_resources()->mutable_memory()->set_limit(16 << 20);
+  absl::Status s = Create(req);
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE(Start("oom1").ok());
+  waiter.join();
+  ASSERT_TRUE(oom.ok()) << oom;
+  EXPECT_EQ(ev.container_id(), "oom1");
+  EXPECT_EQ(*Wait("oom1", "oom1"), 137);
+  ASSERT_TRUE(Remove("oom1").ok());
+  ASSERT_TRUE(Remove("calm").ok());
+  EXPECT_FALSE(AnyCgroupLeft());
+}
+
+TEST_F(ContainerRpcTest, GetOOMEventEndsOnTimeoutAndShutdown) {
+  ttrpc::CallOptions o;
+  o.timeout = absl::Milliseconds(300);
+  grpc::OOMEvent ev;
+  absl::Time start = absl::Now();
+  EXPECT_EQ(api_->GetOOMEvent(grpc::GetOOMEventRequest(), &ev, o).code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+
+  absl::Status oom;
+  std::thread waiter([&] {
+    ttrpc::CallOptions forever;
+    forever.timeout = absl::Seconds(30);
+    oom = api_->GetOOMEvent(grpc::GetOOMEventRequest(), &ev, forever);
+  });
+  absl::SleepFor(absl::Milliseconds(200));  // let the call reach the handler
+  start = absl::Now();
+  server_.Shutdown(absl::Seconds(1));  // the handler is cancelled after the grace at the latest
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  waiter.join();
+  EXPECT_FALSE(oom.ok());
 }
 
 TEST_F(ContainerRpcTest, BadAndUnknownIds) {

@@ -105,12 +105,12 @@ TEST(RpcTest, OverTtrpc) {
   ASSERT_TRUE(a.GetGuestDetails(grpc::GuestDetailsRequest(), &details, o).ok());
   EXPECT_EQ(details.agent_details().version(), kAgentVersion);
 
-  grpc::PauseContainerRequest pause;
-  pause.set_container_id("c1");
+  // An rpc the agent does not implement (yet) keeps the generated UNIMPLEMENTED answer.
+  grpc::MemAgentMemcgConfig memcg;
   google::protobuf::Empty empty;
-  absl::Status s = a.PauseContainer(pause, &empty, o);
+  absl::Status s = a.MemAgentMemcgSet(memcg, &empty, o);
   EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(s.message(), HasSubstr("PauseContainer"));
+  EXPECT_THAT(s.message(), HasSubstr("MemAgentMemcgSet"));
   server.Shutdown(absl::Seconds(1));
 }
 
