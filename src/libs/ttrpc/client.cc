@@ -8,6 +8,7 @@
 
 #include "src/libs/protocols/ttrpc.pb.h"
 #include "src/libs/ttrpc/address.h"
+#include "src/libs/ttrpc/internal/wire.h"
 #include "src/libs/ttrpc/status.h"
 
 namespace kata {
@@ -196,7 +197,6 @@ absl::StatusOr<uint32_t> Client::Start(absl::string_view service, absl::string_v
   ::ttrpc::Request req;
   req.set_service(std::string(service));
   req.set_method(std::string(method));
-  req.set_payload(std::string(request));
   *deadline = absl::InfiniteFuture();
   if (options.timeout != absl::InfiniteDuration()) {
     if (options.timeout <= absl::ZeroDuration()) {
@@ -211,6 +211,7 @@ absl::StatusOr<uint32_t> Client::Start(absl::string_view service, absl::string_v
     kv->set_value(v);
   }
   std::string bytes = req.SerializeAsString();
+  internal::AppendBytesField(3, request, &bytes);  // Request.payload, copied once
   if (bytes.size() > kMaxFrameData) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "ttrpc: ", service, "/", method, ": request of ", bytes.size(),

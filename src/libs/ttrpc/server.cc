@@ -11,10 +11,12 @@
 #include <system_error>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "src/libs/protocols/ttrpc.pb.h"
 #include "src/libs/ttrpc/address.h"
 #include "src/libs/ttrpc/channel.h"
+#include "src/libs/ttrpc/internal/wire.h"
 #include "src/libs/ttrpc/internal/worker_pool.h"
 #include "src/libs/ttrpc/status.h"
 
@@ -94,7 +96,7 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
       bool handed_off;
       {
         absl::MutexLock lock(&role_mu_);
-        handed_off = handed_off_seq_ == seq;
+        handed_off = handed_off_.erase(seq) > 0;
         // After a hand-off the new reader owns inline_running_.
         if (!handed_off) inline_running_ = false;
       }
@@ -118,15 +120,14 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   bool TryHandOff(uint64_t seq) {
     absl::MutexLock lock(&role_mu_);
     if (!inline_running_ || inline_seq_ != seq) return false;
-    handed_off_seq_ = seq;
+    handed_off_.insert(seq);
     inline_running_ = false;
     return true;
   }
 
   void UndoHandOff(uint64_t seq) {
     absl::MutexLock lock(&role_mu_);
-    if (handed_off_seq_ != seq) return;
-    handed_off_seq_ = 0;
+    if (handed_off_.erase(seq) == 0) return;
     if (inline_seq_ == seq) inline_running_ = true;
   }
 
@@ -170,7 +171,7 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
           call->response_payload.size(), " bytes exceeds the maximum message size"));
       call->response_payload.clear();
     }
-    Respond(call->stream_id, status, status.ok() ? call->response_payload : std::string(),
+    Respond(call->stream_id, status, status.ok() ? absl::string_view(call->response_payload) : absl::string_view(),
             call->more_coming);
     {
       absl::MutexLock lock(&mu_);
@@ -274,8 +275,8 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
     ::ttrpc::Response response;
     // A success carries only the payload (as Go's server writes it).
     if (!status.ok()) StatusToProto(status, response.mutable_status());
-    response.set_payload(std::string(payload));
     std::string bytes = response.SerializeAsString();
+    internal::AppendBytesField(2, payload, &bytes);  // Response.payload, copied once
     if (bytes.size() > kMaxFrameData) {
       // Never send a peer an over-limit frame (Go's client 1.1.1 crashes on one).
       response.Clear();
@@ -317,8 +318,9 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   // The current reader runs call number inline_seq_ (numbers start at 1).
   bool inline_running_ ABSL_GUARDED_BY(role_mu_) = false;
   uint64_t inline_seq_ ABSL_GUARDED_BY(role_mu_) = 0;
-  // The call whose reader was told to give up the role.
-  uint64_t handed_off_seq_ ABSL_GUARDED_BY(role_mu_) = 0;
+  // The calls whose readers were told to give up the role (several may still be running: a
+  // new reader can be handed off before an older one's call returns).
+  absl::flat_hash_set<uint64_t> handed_off_ ABSL_GUARDED_BY(role_mu_);
 };
 
 }  // namespace internal
