@@ -294,9 +294,19 @@ void VmSandbox::Watch() {
     for (pid_t p : pids) dead = dead || ProcessDead(p);
     if (!dead) continue;
     mu_.Unlock();
-    // The driver reports how the VMM ended on its next call (and reaps it).
-    absl::Status cause = vm->PauseVm();
-    if (cause.ok()) cause = absl::UnavailableError("the VMM process is gone");
+    // The driver reports how the VMM ended on its next state-checked call (and reaps it);
+    // unplugging an id never plugged changes nothing on a live VM.
+    // A multi-threaded VMM shows its leader as a zombie before its last thread is gone and
+    // it can be reaped: ask again for a moment.
+    absl::Status cause = vm->UnplugDevice("kata-vm-death-probe");
+    for (int i = 0; i < 100 && absl::IsNotFound(cause); ++i) {
+      absl::SleepFor(absl::Milliseconds(20));
+      cause = vm->UnplugDevice("kata-vm-death-probe");
+    }
+    if (!absl::IsUnavailable(cause)) {
+      cause = absl::UnavailableError(
+          absl::StrCat("the VMM process is gone (driver: ", cause.ToString(), ")"));
+    }
     vm->StopVm().IgnoreError();
     VmDied(absl::UnavailableError(absl::StrCat("sandbox ", o_.id, ": VM died: ", cause.message())));
     mu_.Lock();

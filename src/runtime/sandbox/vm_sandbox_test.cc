@@ -101,7 +101,7 @@ class VmSandboxTest : public ::testing::Test {
     });
     ON_CALL(*vm_, GetAgentChannel())
         .WillByDefault(Return(AgentChannel{AgentChannelKind::kVirtioSerial, agent_socket_}));
-    ON_CALL(*vm_, PauseVm())
+    ON_CALL(*vm_, UnplugDevice(_))
         .WillByDefault(Return(absl::UnavailableError("qemu killed by signal 9")));
     SandboxOptions o;
     o.id = "sb1";
