@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "src/agent/agent.h"
 #include "src/agent/config/config.h"
+#include "src/agent/init/init.h"
 #include "src/agent/log/log.h"
 #include "src/agent/version.h"
 
@@ -37,7 +38,7 @@ int Fail(const absl::Status& status) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int AgentMain(int argc, char** argv) {
   absl::StatusOr<kata::agent::AgentFlags> flags = kata::agent::ParseFlags(argc - 1, argv + 1);
   if (!flags.ok()) {
     fprintf(stderr, "kata-agent: %s\n%s", std::string(flags.status().message()).c_str(),
@@ -95,4 +96,12 @@ int main(int argc, char** argv) {
   agent->reset();
   Log(LogLevel::kInfo, "stopped");
   return 0;
+}
+
+// ---- PID 1 hook (owned by the guest image; see src/agent/init/init.h) ----
+// As the guest's /init: mount, load modules and attach the console first; when AgentMain
+// returns (sandbox destroyed or a fatal error) sync and power the VM off, never exit.
+int main(int argc, char** argv) {
+  if (getpid() == 1) return kata::agent::init::RunAsInit(argc, argv, &AgentMain);
+  return AgentMain(argc, argv);
 }
