@@ -72,6 +72,7 @@ TEST_F(TtrpcAgentClientTest, ContainerLifecycleOverTheWire) {
 
   ::grpc::ReadStreamRequest read;
   read.set_container_id("c1");
+  read.set_exec_id("c1");
   read.set_len(1024);
   auto out = a.ReadStdout(read);
   ASSERT_TRUE(out.ok()) << out.status();
@@ -82,6 +83,7 @@ TEST_F(TtrpcAgentClientTest, ContainerLifecycleOverTheWire) {
 
   ::grpc::WaitProcessRequest wait;
   wait.set_container_id("c1");
+  wait.set_exec_id("c1");
   auto st = a.WaitProcess(wait);
   ASSERT_TRUE(st.ok()) << st.status();
   EXPECT_EQ(st->status(), 0);
@@ -127,6 +129,7 @@ TEST_F(TtrpcAgentClientTest, ABlockedWaitEndsUnavailableWhenTheAgentGoes) {
   });
   ::grpc::WaitProcessRequest wait;
   wait.set_container_id("c1");
+  wait.set_exec_id("c1");
   auto st = (*client)->WaitProcess(wait);
   stopper.join();
   EXPECT_FALSE(st.ok());

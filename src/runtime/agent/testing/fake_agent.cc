@@ -35,7 +35,8 @@ struct Proc {
 };
 
 struct Container {
-  std::map<std::string, Proc> procs;  // "" = init
+  std::string init;                   // the init's exec id
+  std::map<std::string, Proc> procs;
   bool paused = false;
 };
 
@@ -81,15 +82,18 @@ class FakeAgent::Impl : public ::grpc::AgentServiceTtrpc::Service,
     Proc p;
     p.args.assign(r.oci().process().args().begin(), r.oci().process().args().end());
     p.terminal = r.oci().process().terminal();
-    c.procs[""] = std::move(p);
+    // Like the real agent: the init's exec id is the request's, else the container id.
+    c.init = r.exec_id().empty() ? r.container_id() : r.exec_id();
+    c.procs[c.init] = std::move(p);
     containers_[r.container_id()] = std::move(c);
     return absl::OkStatus();
   }
   absl::Status StartContainer(Ctx&, const ::grpc::StartContainerRequest& r, Empty*) override {
     absl::MutexLock l(&mu_);
     KATA_FAKE_RECORD("StartContainer");
-    Proc* p;
-    KATA_FAKE_FIND(r.container_id(), "");
+    auto it = containers_.find(r.container_id());
+    if (it == containers_.end()) return absl::NotFoundError("container " + r.container_id());
+    Proc* p = &it->second.procs[it->second.init];
     if (p->started) return absl::FailedPreconditionError("already started");
     Run(p);
     return absl::OkStatus();
@@ -119,12 +123,21 @@ class FakeAgent::Impl : public ::grpc::AgentServiceTtrpc::Service,
     KATA_FAKE_RECORD("SignalProcess");
     auto it = containers_.find(r.container_id());
     if (it == containers_.end()) return absl::NotFoundError("container " + r.container_id());
+    // An empty exec id signals every process of the container (as the real agent does).
+    if (r.exec_id().empty()) {
+      if (r.signal() != 0) {
+        for (auto& [id, p] : it->second.procs) {
+          if (p.started && !p.exited) Exit(&p, 128 + static_cast<int>(r.signal()));
+        }
+      }
+      return absl::OkStatus();
+    }
     auto pit = it->second.procs.find(r.exec_id());
     if (pit == it->second.procs.end()) return absl::NotFoundError("exec " + r.exec_id());
     Proc& p = pit->second;
     if (r.signal() != 0 && p.started && !p.exited) {
       Exit(&p, 128 + static_cast<int>(r.signal()));
-      if (r.exec_id().empty()) {
+      if (r.exec_id() == it->second.init) {  // the init's end ends the container
         for (auto& [id, other] : it->second.procs) {
           if (other.started && !other.exited) Exit(&other, 137);
         }

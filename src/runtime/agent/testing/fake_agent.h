@@ -7,6 +7,9 @@
 //   exit N             exits N
 //   cat                copies stdin to stdout until stdin is closed, exits 0
 //   sleep              runs until a signal n arrives, exits 128+n
+//
+// As the real agent: the init process's exec id is the CreateContainer exec_id (else the
+// container id); SignalProcess with an empty exec id signals every process.
 //   (anything else)    exits 127 with "not found" on stderr
 //
 // It keeps what it was sent (requests by rpc name) for tests to assert on, can be told to
