@@ -1,7 +1,8 @@
 #!/bin/bash
 # kata-agent size and memory (issue 4): the stripped binary size, and the agent's RSS idle
 # and while it runs 10 busybox containers (`sleep`), read from /proc/PID/status (VmRSS; VmHWM
-# is the peak).
+# is the peak) with the private dirty part from /proc/PID/smaps_rollup.
+# Set KATA_AGENT_BIN=/path/to/kata-agent to measure a given binary instead of building one.
 #
 #   tools/bench/agent_size.sh            # as root, from the workspace
 #
@@ -19,7 +20,10 @@ command -v strip >/dev/null || die "strip missing (apt-get install binutils)"
 cd "$(dirname "$0")/../.."
 
 kind=""
-if bazel build --config=guest-x86_64 //src/agent:kata-agent >/tmp/agent_size.build.log 2>&1; then
+if [ -n "${KATA_AGENT_BIN:-}" ]; then
+  bin="$KATA_AGENT_BIN"
+  kind="given binary ($(file -b "$bin" | grep -o 'statically linked\|dynamically linked'))"
+elif bazel build --config=guest-x86_64 //src/agent:kata-agent >/tmp/agent_size.build.log 2>&1; then
   bin="$(bazel info --config=guest-x86_64 bazel-bin 2>/dev/null)/src/agent/kata-agent"
   kind="static (--config=guest-x86_64)"
 else
@@ -51,6 +55,7 @@ cleanup() {
 trap cleanup EXIT
 
 strip -o "$dir/kata-agent.stripped" "$bin"
+sync "$dir/kata-agent.stripped"  # written pages would count as dirty
 size=$(stat -c %s "$dir/kata-agent.stripped")
 unstripped=$(stat -c %s "$bin")
 
@@ -66,7 +71,10 @@ for _ in $(seq 1 50); do [ -S "$dir/agent.sock" ] && break; sleep 0.1; done
 "$ctl" --addr "$addr" --timeout 5s check >/dev/null || die "the agent does not answer"
 sleep 1
 rss() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$pid/status"; }
+# Anonymous memory (heap, stacks): the part of the RSS that is not the binary's clean pages.
+anon() { awk '$1 == "Private_Dirty:" { print $2 }' "/proc/$pid/smaps_rollup"; }
 idle_rss=$(rss VmRSS)
+idle_anon=$(anon)
 
 call CreateSandbox '{"sandbox_id": "size"}'
 for i in $(seq 1 10); do
@@ -81,6 +89,7 @@ for i in $(seq 1 10); do
 done
 sleep 1
 busy_rss=$(rss VmRSS)
+busy_anon=$(anon)
 hwm=$(rss VmHWM)
 threads=$(awk '$1 == "Threads:" { print $2 }' "/proc/$pid/status")
 call DestroySandbox '{}'
@@ -92,5 +101,6 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.2f MiB", b / 1048576 }'; }
 echo "kata-agent: $kind"
 echo "  $(file -b "$bin" | cut -d, -f1-5)"
 echo "  binary size      unstripped $(mib "$unstripped"), stripped $(mib "$size") ($size bytes)"
-echo "  RSS idle         $(mib $((idle_rss * 1024)))"
-echo "  RSS 10 containers $(mib $((busy_rss * 1024))) (peak VmHWM $(mib $((hwm * 1024))), $threads threads)"
+echo "  RSS idle          $(mib $((idle_rss * 1024))) (private dirty $(mib $((idle_anon * 1024))))"
+echo "  RSS 10 containers $(mib $((busy_rss * 1024))) (private dirty $(mib $((busy_anon * 1024))), peak VmHWM $(mib $((hwm * 1024))), $threads threads)"
+echo "  (the rest of the RSS is clean pages of the binary, mapped with the kernel's fault-around)"
