@@ -491,6 +491,22 @@ TEST_F(AgentE2eTest, SeccompDeniesASyscall) {
   EXPECT_THAT(*out, HasSubstr("rc=1"));
 }
 
+TEST_F(AgentE2eTest, SysctlInTheContainersNamespaces) {
+  const std::string host_shmmax = ReadFile("/proc/sys/kernel/shmmax");
+  grpc::CreateContainerRequest req = Request(
+      "sy", {"sh", "-c", "busybox cat /proc/sys/kernel/shmmax"});
+  (*req.mutable_oci()->mutable_linux()->mutable_sysctl())["kernel.shmmax"] = "12345678";
+  absl::StatusOr<std::string> out = RunToEnd(req);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, "12345678\nrc=0");
+  EXPECT_EQ(ReadFile("/proc/sys/kernel/shmmax"), host_shmmax);
+
+  // A sysctl outside the container's namespaces is refused, leaving nothing.
+  req = Request("sy2", {"sh"});
+  (*req.mutable_oci()->mutable_linux()->mutable_sysctl())["vm.swappiness"] = "1";
+  EXPECT_EQ(Create(req).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(AgentE2eTest, TtyProcessIsResized) {
   grpc::CreateContainerRequest req =
       Request("t1", {"sh", "-c", "busybox stty size; read x; busybox stty size"}, true);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "src/agent/rootfs/rootfs.h"
@@ -75,6 +77,38 @@ absl::StatusOr<Namespaces> SpecNamespaces(const oci::Spec& spec) {
     } else {
       out.new_flags |= kind->flag;
     }
+  }
+  return out;
+}
+
+// linux.sysctl as (path under /proc/sys, value), checked as runc does: only sysctls of a
+// namespace the container has of its own (ipc: kernel.msg*, kernel.sem, kernel.shm*,
+// fs.mqueue.*; net: net.*; uts: kernel.hostname, kernel.domainname).
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Sysctls(const oci::Spec& spec,
+                                                                         int all_ns) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!spec.linux || !spec.linux->sysctl) return out;
+  for (const auto& [key, value] : *spec.linux->sysctl) {
+    const absl::string_view k = key;
+    int needs = 0;
+    if (absl::StartsWith(k, "kernel.msg") || k == "kernel.sem" || absl::StartsWith(k, "kernel.shm") ||
+        absl::StartsWith(k, "fs.mqueue.")) {
+      needs = CLONE_NEWIPC;
+    } else if (absl::StartsWith(k, "net.")) {
+      needs = CLONE_NEWNET;
+    } else if (k == "kernel.hostname" || k == "kernel.domainname") {
+      needs = CLONE_NEWUTS;
+    }
+    if (needs == 0 || (all_ns & needs) == 0 || k.find("..") != absl::string_view::npos ||
+        k.find('/') != absl::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "linux.sysctl \"", key, "\" is not allowed (not in a namespace of the container)"));
+    }
+    std::string path = absl::StrCat("/proc/sys/", key);
+    for (size_t i = strlen("/proc/sys/"); i < path.size(); ++i) {
+      if (path[i] == '.') path[i] = '/';
+    }
+    out.emplace_back(std::move(path), value);
   }
   return out;
 }
@@ -192,6 +226,11 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const std::string& 
   if (!hostname.empty() && (all_ns & CLONE_NEWUTS) == 0) {
     return absl::InvalidArgumentError("hostname set without a uts namespace");
   }
+  KATA_ASSIGN_OR_RETURN(auto sysctls, Sysctls(spec, all_ns));
+  std::string domainname = spec.domainname.value_or("");
+  if (!domainname.empty() && (all_ns & CLONE_NEWUTS) == 0) {
+    return absl::InvalidArgumentError("domainname set without a uts namespace");
+  }
   // Namespaces joined by path: opened here, joined in the child (pid: by the process
   // library, before fork).
   std::vector<int> join_fds;
@@ -250,11 +289,25 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const std::string& 
   po.parent_hook = [cg](pid_t pid) { return cg->AddProcess(pid); };
   const oci::Spec* spec_ptr = &spec;  // the child has its own copy of the agent's memory
   po.post_user_hook = [sec = *sec]() { return sec.ApplyAfterUserSwitch(); };
-  po.child_hook = [spec_ptr, rootfs, hostname, join_in_child,
+  po.child_hook = [spec_ptr, rootfs, hostname, domainname, join_in_child, sysctls,
                    sec = *std::move(sec)]() -> absl::Status {
     KATA_RETURN_IF_ERROR(sec.ApplyEarly());
     for (int fd : join_in_child) {
       if (setns(fd, 0) != 0) return ErrnoStatus(errno, "setns (linux.namespaces path)");
+    }
+    // Sysctls apply to the namespaces of the writer: write them now that they are ours.
+    for (const auto& [path, value] : sysctls) {
+      int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0) return ErrnoStatus(errno, absl::StrCat("sysctl ", path));
+      ssize_t n = write(fd, value.data(), value.size());
+      int err = errno;
+      close(fd);
+      if (n != static_cast<ssize_t>(value.size())) {
+        return ErrnoStatus(n < 0 ? err : EIO, absl::StrCat("sysctl ", path));
+      }
+    }
+    if (!domainname.empty() && setdomainname(domainname.data(), domainname.size()) != 0) {
+      return ErrnoStatus(errno, "setdomainname");
     }
     if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
       return ErrnoStatus(errno, "make / rprivate");

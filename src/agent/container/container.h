@@ -31,6 +31,12 @@
 //   (setns on the opened path, e.g. /proc/<pid>/ns/ipc of a sandbox's holder; pid: the
 //   init is created in it), except mount (UNIMPLEMENTED); a path that cannot be opened
 //   fails Create naming it. User and time namespaces are UNIMPLEMENTED.
+// - `linux.sysctl` is written under /proc/sys in the child once its namespaces are set;
+//   only sysctls of a namespace the container has (new or joined) are allowed, as runc
+//   checks (ipc: kernel.msg*/sem/shm*, fs.mqueue.*; net: net.*; uts: kernel.hostname,
+//   kernel.domainname); any other is INVALID_ARGUMENT. `domainname` is set like the
+//   hostname (it needs a uts namespace; Kata's grpc.Spec has no such field, so only a spec
+//   from JSON carries it).
 // - The cgroup `linux.cgroupsPath` (leading "/" dropped; default
 // "<cgroup_parent>/<id>";
 //   systemd "slice:prefix:name" paths are INVALID_ARGUMENT) is created with

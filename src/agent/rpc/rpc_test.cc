@@ -54,6 +54,11 @@ TEST(AgentServiceTest, GuestDetailsFromSysfs) {
   EXPECT_TRUE(r->support_mem_hotplug_probe());
   EXPECT_EQ(r->agent_details().version(), kAgentVersion);
   EXPECT_TRUE(r->agent_details().init_daemon());
+  EXPECT_THAT(r->agent_details().storage_handlers(),
+              ::testing::IsSupersetOf({"9p", "virtio-fs", "blk", "mmioblk", "scsi", "ephemeral",
+                                       "local", "bind", "overlayfs"}));
+  EXPECT_THAT(r->agent_details().device_handlers(),
+              ::testing::IsSupersetOf({"blk", "mmioblk", "scsi", "vfio-pci"}));
 
   // Not requested: not read.
   r = agent.GuestDetails(grpc::GuestDetailsRequest());
