@@ -120,6 +120,10 @@ absl::Status SetUp(System& sys, const InitOptions& options) {
   // still serves the agent channel.
   absl::Status console = sys.AttachConsole(Join(options.root, options.console));
   if (!console.ok()) Log(LogLevel::kWarn, "no console", {{"error", console.ToString()}});
+  if (options.root == "/") {
+    KATA_ASSIGN_OR_RETURN(bool switched, sys.SwitchRootFromInitramfs());
+    if (switched) Log(LogLevel::kDebug, "init: moved the initramfs onto a tmpfs root");
+  }
   KATA_RETURN_IF_ERROR(MountEssentials(sys, options));
   KATA_RETURN_IF_ERROR(MountCgroups(sys, options));
   KATA_RETURN_IF_ERROR(LoadModules(sys, options));

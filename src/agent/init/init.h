@@ -69,7 +69,9 @@ absl::StatusOr<std::vector<ModuleEntry>> ParseModulesList(const std::string& tex
 // (an image without modules); a module that fails to load is an error naming it.
 absl::Status LoadModules(System& sys, const InitOptions& options);
 
-// Console, mounts, cgroups, modules, in that order. Stops at the first error.
+// Console, the initramfs moved onto a tmpfs root (only when options.root is "/"; see
+// System::SwitchRootFromInitramfs), mounts, cgroups, modules, in that order. Stops at the
+// first error.
 absl::Status SetUp(System& sys, const InitOptions& options);
 
 // PID 1: SetUp (an error is logged and the VM powered off), then `agent_main`; whatever it

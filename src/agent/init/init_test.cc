@@ -1,10 +1,12 @@
 #include "src/agent/init/init.h"
 
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -53,6 +55,10 @@ class FakeSystem : public System {
   absl::Status AttachConsole(const std::string& console) override {
     calls.push_back("console " + console);
     return absl::OkStatus();
+  }
+  absl::StatusOr<bool> SwitchRootFromInitramfs() override {
+    calls.push_back("switch_root");
+    return true;
   }
   absl::Status PowerOff() override {
     calls.push_back("poweroff");
@@ -191,10 +197,44 @@ TEST(SetUpTest, ConsoleMountsCgroupsModulesInOrder) {
   sys.files["/proc/filesystems"] = kFilesystemsV2;
   sys.files["/etc/kata-cpp/modules"] = "/m/a.ko\n";
   ASSERT_TRUE(init::SetUp(sys, InitOptions{}).ok());
-  EXPECT_EQ(sys.calls.front(), "console /dev/console");
+  EXPECT_EQ(sys.calls[0], "console /dev/console");
+  EXPECT_EQ(sys.calls[1], "switch_root");
   EXPECT_EQ(sys.calls.back(), "insmod /m/a.ko");
   EXPECT_EQ(sys.mounted["/sys/fs/cgroup"], "cgroup2");
   EXPECT_THAT(sys.calls, ::testing::Not(::testing::Contains("poweroff")));
+}
+
+TEST(SetUpTest, NoSwitchRootUnderAnotherRoot) {
+  FakeSystem sys;
+  InitOptions opts;
+  opts.root = "/tmp/r";
+  sys.files["/tmp/r/proc/filesystems"] = kFilesystemsV2;
+  ASSERT_TRUE(init::SetUp(sys, opts).ok());
+  EXPECT_THAT(sys.calls, ::testing::Not(::testing::Contains("switch_root")));
+}
+
+TEST(CopyTreeTest, DirsFilesSymlinksModesAndSkip) {
+  char tmpl[] = "/tmp/init_copy.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl, src = dir + "/src", dst = dir + "/dst";
+  ASSERT_EQ(system(("mkdir -p " + src + "/lib/m " + src + "/skipme " + dst).c_str()), 0);
+  std::ofstream(src + "/init") << "agent";
+  std::ofstream(src + "/lib/m/a.ko") << "module";
+  std::ofstream(src + "/skipme/x") << "x";
+  ASSERT_EQ(chmod((src + "/init").c_str(), 0755), 0);
+  ASSERT_EQ(symlink("lib", (src + "/lib64").c_str()), 0);
+  ASSERT_TRUE(CopyTree(src, dst, {"skipme"}).ok());
+  std::ifstream in(dst + "/lib/m/a.ko");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(text, "module");
+  struct stat st;
+  ASSERT_EQ(stat((dst + "/init").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0755u);
+  char link[64] = {};
+  ASSERT_GT(readlink((dst + "/lib64").c_str(), link, sizeof(link) - 1), 0);
+  EXPECT_STREQ(link, "lib");
+  EXPECT_NE(access((dst + "/skipme").c_str(), F_OK), 0);
+  EXPECT_EQ(system(("rm -rf " + dir).c_str()), 0);
 }
 
 // The real implementation on a temporary directory (no root needed for these calls).

@@ -8,6 +8,7 @@
 #define KATA_SRC_AGENT_INIT_SYSTEM_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -31,12 +32,22 @@ class System {
   virtual absl::Status LoadModule(const std::string& path, const std::string& params) = 0;
   // Points fds 0, 1 and 2 at the console device when they are not open.
   virtual absl::Status AttachConsole(const std::string& console) = 0;
+  // When / is the initramfs (ramfs/tmpfs), moves it onto a fresh tmpfs root (copy, free the
+  // initramfs, MS_MOVE + chroot), because pivot_root(2) into a container rootfs fails with
+  // EINVAL while the root is the initramfs. Returns whether it switched.
+  virtual absl::StatusOr<bool> SwitchRootFromInitramfs() = 0;
   // sync(2) then reboot(RB_POWER_OFF); returns only when that failed.
   virtual absl::Status PowerOff() = 0;
 };
 
 // The kernel. One instance for the process.
 System& RealSystem();
+
+// Copies the tree under `src` into the existing directory `dst`: directories, regular files,
+// symlinks and device nodes, with their modes (owners are root in an initramfs). Entries named
+// in `skip` (top-level names under src) are left out. Errors name the path.
+absl::Status CopyTree(const std::string& src, const std::string& dst,
+                      const std::vector<std::string>& skip);
 
 }  // namespace init
 }  // namespace agent
