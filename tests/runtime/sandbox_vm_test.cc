@@ -190,6 +190,17 @@ TEST_F(SandboxVmTest, ContainersInARealVm) {
   EXPECT_EQ(ReadAll("c2", "cat"), "through stdin\n");
   EXPECT_EQ(sandbox_->Wait("c2", "cat")->exit_code, 0);
 
+  // A terminal: one stream (stderr at EOF at once), resizable.
+  p.args = std::vector<std::string>{"sh", "-c", "[ -t 1 ] && echo stdout-is-a-tty; echo to-stderr >&2"};
+  ASSERT_TRUE(sandbox_->Exec("c2", "tty", p, true).ok());
+  ASSERT_TRUE(sandbox_->ResizePty("c2", "tty", 100, 30).ok());
+  EXPECT_EQ(ReadAll("c2", "tty", true), "");
+  std::string tty_out = ReadAll("c2", "tty");
+  EXPECT_THAT(tty_out, HasSubstr("stdout-is-a-tty\r\n"));
+  EXPECT_THAT(tty_out, HasSubstr("to-stderr"));
+  EXPECT_EQ(sandbox_->Wait("c2", "tty")->exit_code, 0);
+  EXPECT_EQ(sandbox_->ResizePty("c2", "e1", 80, 24).code(), absl::StatusCode::kFailedPrecondition);
+
   absl::StatusOr<::grpc::StatsContainerResponse> stats = sandbox_->Stats("c2");
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_TRUE(stats->has_cgroup_stats());
@@ -215,6 +226,25 @@ TEST_F(SandboxVmTest, ContainersInARealVm) {
   ASSERT_TRUE(sandbox_->Shutdown().ok());
   std::cerr << "shutdown: " << absl::Now() - t << "\n";
   EXPECT_FALSE(Alive(qemu[0]));
+  EXPECT_THAT(*MountPointsUnder(tmp_), ::testing::IsEmpty());
+  EXPECT_FALSE(fs::exists(paths_.shared_root + "/vm1"));
+  EXPECT_FALSE(fs::exists(paths_.vm_root + "/vm1"));
+}
+
+TEST_F(SandboxVmTest, QemuKilledFromOutsideEndsTheTaskWithAnError) {
+  ASSERT_NO_FATAL_FAILURE(StartSandbox());
+  ASSERT_TRUE(sandbox_->CreateContainer(Config("c", {"sleep", "1000"})).ok());
+  ASSERT_TRUE(sandbox_->StartContainer("c").ok());
+  const pid_t qemu = sandbox_->VmPids()[0];
+  ASSERT_EQ(kill(qemu, SIGKILL), 0);
+  absl::StatusOr<ExitStatus> exit = sandbox_->Wait("c", "");
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(exit->exit_code, 255);
+  EXPECT_THAT(exit->error.message(), HasSubstr("sandbox vm1: VM died: qemu killed by signal 9"));
+  EXPECT_EQ(*sandbox_->ReadStdout("c", ""), "");
+  ASSERT_TRUE(sandbox_->DeleteContainer("c").ok());
+  ASSERT_TRUE(sandbox_->Shutdown().ok());
+  EXPECT_FALSE(Alive(qemu));
   EXPECT_THAT(*MountPointsUnder(tmp_), ::testing::IsEmpty());
   EXPECT_FALSE(fs::exists(paths_.shared_root + "/vm1"));
   EXPECT_FALSE(fs::exists(paths_.vm_root + "/vm1"));

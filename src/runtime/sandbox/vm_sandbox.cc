@@ -38,6 +38,7 @@ using hypervisor::Hypervisor;
 constexpr char kPidFile[] = "vmm.pid";
 constexpr absl::Duration kStartVmTimeout = absl::Seconds(30);
 constexpr absl::Duration kDestroyTimeout = absl::Seconds(5);
+constexpr absl::Duration kDeathConfirmation = absl::Seconds(5);
 
 absl::Status CheckId(absl::string_view what, const std::string& id) {
   bool ok = !id.empty() && id.size() <= 128 && absl::ascii_isalnum(id[0]);
@@ -165,6 +166,14 @@ class VmSandbox : public Sandbox {
   void StartWaiter(const std::shared_ptr<Ctr>& c, const std::shared_ptr<Proc>& p)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Watch();
+  // A lost agent connection is how a VM's death usually shows first: waits (bounded) for the
+  // watcher to confirm it, so the caller reports the death rather than the broken pipe.
+  void AwaitVmDeath(absl::Duration timeout) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (state_ == SandboxState::kRunning && !shutting_down_ && absl::Now() < deadline) {
+      changed_.WaitWithDeadline(&mu_, deadline);
+    }
+  }
   void VmDied(absl::Status cause);
   absl::Status ReadStream(const std::string& cid, const std::string& exec_id, size_t max_bytes,
                           bool stderr_stream, std::string* out);
@@ -480,6 +489,7 @@ void VmSandbox::StartWaiter(const std::shared_ptr<Ctr>& c, const std::shared_ptr
     r.set_exec_id(p->agent_exec);
     absl::StatusOr<::grpc::WaitProcessResponse> w = agent->WaitProcess(r);
     absl::MutexLock l(&mu_);
+    if (!w.ok() && absl::IsUnavailable(w.status())) AwaitVmDeath(kDeathConfirmation);
     if (!p->exit.has_value()) {
       if (w.ok()) {
         p->exit = ExitStatus{w->status(), absl::Now(), absl::OkStatus()};
@@ -842,6 +852,7 @@ absl::Status VmSandbox::ReadStream(const std::string& cid, const std::string& ex
   }
   if (absl::IsOutOfRange(got.status())) return absl::OkStatus();  // EOF
   absl::MutexLock l(&mu_);
+  if (absl::IsUnavailable(got.status())) AwaitVmDeath(kDeathConfirmation);
   if (state_ != SandboxState::kRunning || t.ctr->deleting) return absl::OkStatus();
   return AnnotateStatus(got.status(), Context(cid));
 }
