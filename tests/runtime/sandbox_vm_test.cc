@@ -170,11 +170,32 @@ TEST_F(SandboxVmTest, ContainersInARealVm) {
   EXPECT_EQ(exit->exit_code, 3);
   EXPECT_TRUE(exit->error.ok()) << exit->error;
   std::cerr << "container create+start+run+exit: " << absl::Now() - t << "\n";
-  ASSERT_TRUE(sandbox_->DeleteContainer("c1").ok());
+  // c1 stays (stopped) while c2 runs: two containers in one sandbox.
 
   // 2. A long-running container: exec, stdin, stats, pause/resume, signals.
   ASSERT_TRUE(sandbox_->CreateContainer(Config("c2", {"sleep", "1000"})).ok());
   ASSERT_TRUE(sandbox_->StartContainer("c2").ok());
+
+  // A second running container beside c2, with a host directory bound read-only (a volume).
+  fs::create_directories(tmp_ + "/vol");
+  std::ofstream(tmp_ + "/vol/hello") << "from a host volume\n";
+  ContainerConfig c3 = Config("c3", {"sh", "-c", "cat /data/hello; echo x > /data/new || echo read-only"});
+  oci::Mount vol;
+  vol.destination = "/data";
+  vol.type = "bind";
+  vol.source = tmp_ + "/vol";
+  vol.options = std::vector<std::string>{"rbind", "ro"};
+  c3.spec.mounts->push_back(vol);
+  s = sandbox_->CreateContainer(c3);
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE(sandbox_->StartContainer("c3").ok());
+  std::string c3_out = ReadAll("c3", "");
+  EXPECT_THAT(c3_out, HasSubstr("from a host volume\n"));
+  EXPECT_THAT(c3_out, HasSubstr("read-only\n"));
+  EXPECT_EQ(sandbox_->Wait("c3", "")->exit_code, 0);
+  EXPECT_EQ(*sandbox_->GetContainerState("c2"), ContainerState::kRunning);
+  ASSERT_TRUE(sandbox_->DeleteContainer("c3").ok());
+  EXPECT_FALSE(fs::exists(tmp_ + "/vol/new"));
   oci::Process p;
   p.cwd = "/";
   p.env = std::vector<std::string>{"PATH=/bin"};
@@ -220,6 +241,8 @@ TEST_F(SandboxVmTest, ContainersInARealVm) {
   EXPECT_EQ(sandbox_->Wait("c2", "")->exit_code, 128 + SIGKILL);
   EXPECT_EQ(*sandbox_->GetContainerState("c2"), ContainerState::kStopped);
   ASSERT_TRUE(sandbox_->DeleteContainer("c2").ok());
+  EXPECT_EQ(sandbox_->ContainerIds(), std::vector<std::string>{"c1"});
+  ASSERT_TRUE(sandbox_->DeleteContainer("c1").ok());
 
   // 3. Shutdown: DestroySandbox, QEMU gone, nothing left on the host.
   t = absl::Now();

@@ -78,6 +78,51 @@ bool ProcessDead(pid_t pid) {
   return state == 'Z' || state == 'X';
 }
 
+bool HasOption(const std::optional<oci::Strings>& options, absl::string_view o) {
+  if (!options.has_value()) return false;
+  return std::find(options->begin(), options->end(), o) != options->end();
+}
+
+// Binds each host path that `spec` bind-mounts into the container (a volume; not /proc,
+// /sys or /dev) to <shared_dir>/volumes/<n>-<basename> and points the mount's source at the
+// guest's view of it, as Kata does for shared-directory mounts. Undone with the container's
+// shared directory.
+absl::Status ShareBindMounts(const std::string& cid, const std::string& shared_dir,
+                             oci::Spec* spec) {
+  if (!spec->mounts.has_value()) return absl::OkStatus();
+  int n = 0;
+  for (oci::Mount& m : *spec->mounts) {
+    const bool bind = m.type.value_or("") == "bind" || HasOption(m.options, "bind") ||
+                      HasOption(m.options, "rbind");
+    const std::string source = m.source.value_or("");
+    if (!bind || source.empty() || source[0] != '/') continue;
+    if (absl::StartsWith(source, "/proc") || absl::StartsWith(source, "/sys") ||
+        absl::StartsWith(source, "/dev")) {
+      continue;
+    }
+    struct stat st;
+    if (stat(source.c_str(), &st) != 0) {
+      return ErrnoStatus(errno, absl::StrCat("bind mount source ", source));
+    }
+    const std::string name =
+        absl::StrCat(n++, "-", fs::path(m.destination).filename().string());
+    const std::string dir = absl::StrCat(shared_dir, "/volumes");
+    const std::string target = absl::StrCat(dir, "/", name);
+    KATA_RETURN_IF_ERROR(MakeDirs(dir));
+    if (S_ISDIR(st.st_mode)) {
+      KATA_RETURN_IF_ERROR(MakeDirs(target));
+    } else {
+      std::ofstream touch(target);
+      if (!touch) return ErrnoStatus(errno, absl::StrCat("create ", target));
+    }
+    KATA_RETURN_IF_ERROR(BindMount(source, target,
+                                   {.recursive = HasOption(m.options, "rbind"),
+                                    .read_only = HasOption(m.options, "ro")}));
+    m.source = absl::StrCat(kGuestSharedDir, cid, "/volumes/", name);
+  }
+  return absl::OkStatus();
+}
+
 struct Proc {
   std::string exec_id;     // "" = init
   std::string agent_exec;  // the agent's exec id (the container id for init)
@@ -561,10 +606,14 @@ absl::Status VmSandbox::CreateContainer(const ContainerConfig& config) {
   KATA_RETURN_IF_ERROR(AnnotateStatus(MakeDirs(shared_rootfs), ctx));
   KATA_RETURN_IF_ERROR(AnnotateStatus(BindMount(source, shared_rootfs, {.recursive = true}), ctx));
 
+  // Host paths bound into the container (volumes) travel through the share as well.
+  oci::Spec spec = config.spec;
+  KATA_RETURN_IF_ERROR(AnnotateStatus(ShareBindMounts(cid, c->shared_dir, &spec), ctx));
+
   ::grpc::CreateContainerRequest req;
   req.set_container_id(cid);
   req.set_exec_id(cid);
-  *req.mutable_oci() = oci::SpecToProto(GuestSpec(config.spec, cid, terminal, o_.config));
+  *req.mutable_oci() = oci::SpecToProto(GuestSpec(spec, cid, terminal, o_.config));
   KATA_RETURN_IF_ERROR(AnnotateStatus(agent->CreateContainer(req), ctx));
 
   auto init = std::make_shared<Proc>();
