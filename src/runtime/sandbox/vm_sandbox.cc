@@ -252,6 +252,15 @@ absl::Status VmSandbox::Start() {
   const std::string ctx = absl::StrCat("sandbox ", o_.id);
   KATA_ASSIGN_OR_RETURN(hypervisor::VmConfig vm_config, VmConfigFor(o_.config, o_.id, o_.paths));
 
+  // Another sandbox with this id, or what a dead one left: never take over (or remove) its
+  // directories.
+  for (const std::string& d : {sandbox_dir_, vm_dir_}) {
+    if (access(d.c_str(), F_OK) == 0) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          ctx, ": ", d, " exists (a sandbox with this id is running, or one left it: "
+          "CleanupSandbox removes leftovers)"));
+    }
+  }
   absl::Cleanup remove_dirs = [&] {
     RemoveTree(sandbox_dir_).IgnoreError();
     RemoveTree(vm_dir_).IgnoreError();

@@ -411,6 +411,17 @@ TEST_F(VmSandboxTest, FailedStartStopsTheVmAndRemovesEverything) {
   ExpectNothingLeft();
 }
 
+TEST_F(VmSandboxTest, StartRefusesTheDirectoriesOfAnotherSandboxWithTheSameId) {
+  fs::create_directories(SandboxDir() + "/shared/other");
+  MakeSandbox();
+  absl::Status s = sandbox_->Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
+  EXPECT_TRUE(fs::exists(SandboxDir() + "/shared/other"));  // not touched
+  EXPECT_EQ(sandbox_->State(), SandboxState::kStopped);
+  ASSERT_TRUE(CleanupSandbox("sb1", paths_).ok());
+  EXPECT_FALSE(fs::exists(SandboxDir()));
+}
+
 TEST_F(VmSandboxTest, AgentThatNeverAnswersFailsStartWithinTheDialTimeout) {
   agent_.Stop();
   dial_timeout_ = 1;
