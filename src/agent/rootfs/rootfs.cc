@@ -315,7 +315,25 @@ absl::Status PivotRoot(const std::string& rootfs_path) {
   if (fchdir(new_root) != 0) {
     status = ErrnoStatus(errno, absl::StrCat("chdir ", rootfs_path));
   } else if (syscall(SYS_pivot_root, ".", ".") != 0) {
-    status = ErrnoStatus(errno, absl::StrCat("pivot_root to ", rootfs_path));
+    const int pivot_err = errno;
+    struct statfs root_fs;
+    if (pivot_err == EINVAL && fstatfs(old_root, &root_fs) == 0 &&
+        (root_fs.f_type == RAMFS_MAGIC || root_fs.f_type == TMPFS_MAGIC)) {
+      // The current root is the initramfs (the agent is /init of the guest's initrd), which
+      // pivot_root refuses: move the rootfs over / and chroot into it instead (runc's
+      // no-pivot / msMoveRoot; Kata's agent does the same in an initrd guest).
+      if (mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) {
+        status = ErrnoStatus(errno, "move rootfs");
+      } else if (chroot(".") != 0) {
+        status = ErrnoStatus(errno, "chroot");
+      } else if (chdir("/") != 0) {
+        status = ErrnoStatus(errno, "chdir /");
+      }
+      close(old_root);
+      close(new_root);
+      return status;
+    }
+    status = ErrnoStatus(pivot_err, absl::StrCat("pivot_root to ", rootfs_path));
   } else if (fchdir(old_root) != 0) {
     status = ErrnoStatus(errno, "chdir old root");
   } else if (mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) {

@@ -31,11 +31,16 @@ struct Checker {
   }
 };
 
-int Check(const config::ResolvedConfig& rc, bool boot_probe, bool strict, std::ostream& out,
-          const CliContext& ctx) {
+// "--config" for a path given on the command line (Resolve files it as the runtime options').
+std::string SourceOf(const config::ResolvedConfig& rc, bool from_flag) {
+  return from_flag ? "--config" : config::SourceName(rc.source);
+}
+
+int Check(const config::ResolvedConfig& rc, bool from_flag, bool boot_probe, bool strict,
+          std::ostream& out, const CliContext& ctx) {
   Checker c{out};
   const config::QemuConfig& q = rc.config.hypervisor;
-  c.Item(Level::kOk, "configuration", absl::StrCat(rc.path, " (", config::SourceName(rc.source), ")"));
+  c.Item(Level::kOk, "configuration", absl::StrCat(rc.path, " (", SourceOf(rc, from_flag), ")"));
   HostFacts f = ProbeHost(rc.config);
   c.Item(f.qemu_found ? Level::kOk : Level::kFail, "qemu",
          f.qemu_found ? absl::StrCat(f.qemu_path, ": ", f.qemu_version) : f.qemu_version);
@@ -115,7 +120,7 @@ void Str(W& w, const char* k, const std::string& v) {
   w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
 }
 
-int Env(const config::ResolvedConfig& rc, bool json, std::ostream& out) {
+int Env(const config::ResolvedConfig& rc, bool from_flag, bool json, std::ostream& out) {
   const config::RuntimeConfig& c = rc.config;
   const config::QemuConfig& q = c.hypervisor;
   HostFacts f = ProbeHost(c);
@@ -130,7 +135,7 @@ int Env(const config::ResolvedConfig& rc, bool json, std::ostream& out) {
     w.Key("Runtime");
     w.StartObject();
     Str(w, "Config", rc.path);
-    Str(w, "ConfigSource", config::SourceName(rc.source));
+    Str(w, "ConfigSource", SourceOf(rc, from_flag));
     w.Key("Debug"); w.Bool(c.runtime.enable_debug);
     w.Key("DisableGuestSeccomp"); w.Bool(c.runtime.disable_guest_seccomp);
     Str(w, "InterNetworkModel", c.runtime.internetworking_model);
@@ -181,7 +186,7 @@ int Env(const config::ResolvedConfig& rc, bool json, std::ostream& out) {
   auto b = [](bool v) { return v ? "true" : "false"; };
   out << "[Meta]\n  Version = " << s(kVersion) << "\n\n";
   out << "[Runtime]\n  Config = " << s(rc.path) << "\n  ConfigSource = "
-      << s(config::SourceName(rc.source)) << "\n  Debug = " << b(c.runtime.enable_debug)
+      << s(SourceOf(rc, from_flag)) << "\n  Debug = " << b(c.runtime.enable_debug)
       << "\n  DisableGuestSeccomp = " << b(c.runtime.disable_guest_seccomp)
       << "\n  InterNetworkModel = " << s(c.runtime.internetworking_model)
       << "\n  CreateContainerTimeout = " << c.runtime.create_container_timeout << "\n\n";
@@ -264,8 +269,9 @@ int RunKataRuntime(const std::vector<std::string>& args, std::ostream& out, std:
     err << "kata-runtime: " << rc.status().message() << "\n";
     return 1;
   }
-  if (cmd == "check") return Check(*rc, boot_probe, strict, out, context);
-  return Env(*rc, json, out);
+  const bool from_flag = !config_path.empty();
+  if (cmd == "check") return Check(*rc, from_flag, boot_probe, strict, out, context);
+  return Env(*rc, from_flag, json, out);
 }
 
 }  // namespace kata::runtime::cli

@@ -92,7 +92,8 @@ class Sandbox {
 
   // Boots the VM, waits for the agent (Health.Check, bounded by the agent's dial_timeout),
   // sends CreateSandbox (the 9p share as storage). kInitial -> kRunning. On failure nothing
-  // is left (no VMM, mounts or directories) and the sandbox is kStopped.
+  // is left (no VMM, mounts or directories) and the sandbox is kStopped. ALREADY_EXISTS when
+  // the sandbox's directories exist already (same id running, or leftovers of a dead one).
   virtual absl::Status Start() = 0;
 
   // Stops everything: DestroySandbox (best effort, bounded), the VM off, every container's

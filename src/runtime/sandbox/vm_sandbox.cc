@@ -38,6 +38,7 @@ using hypervisor::Hypervisor;
 constexpr char kPidFile[] = "vmm.pid";
 constexpr absl::Duration kStartVmTimeout = absl::Seconds(30);
 constexpr absl::Duration kDestroyTimeout = absl::Seconds(5);
+constexpr absl::Duration kDeathConfirmation = absl::Seconds(5);
 
 absl::Status CheckId(absl::string_view what, const std::string& id) {
   bool ok = !id.empty() && id.size() <= 128 && absl::ascii_isalnum(id[0]);
@@ -75,6 +76,51 @@ bool ProcessDead(pid_t pid) {
   if (close == std::string::npos || close + 2 >= line.size()) return true;
   char state = line[close + 2];
   return state == 'Z' || state == 'X';
+}
+
+bool HasOption(const std::optional<oci::Strings>& options, absl::string_view o) {
+  if (!options.has_value()) return false;
+  return std::find(options->begin(), options->end(), o) != options->end();
+}
+
+// Binds each host path that `spec` bind-mounts into the container (a volume; not /proc,
+// /sys or /dev) to <shared_dir>/volumes/<n>-<basename> and points the mount's source at the
+// guest's view of it, as Kata does for shared-directory mounts. Undone with the container's
+// shared directory.
+absl::Status ShareBindMounts(const std::string& cid, const std::string& shared_dir,
+                             oci::Spec* spec) {
+  if (!spec->mounts.has_value()) return absl::OkStatus();
+  int n = 0;
+  for (oci::Mount& m : *spec->mounts) {
+    const bool bind = m.type.value_or("") == "bind" || HasOption(m.options, "bind") ||
+                      HasOption(m.options, "rbind");
+    const std::string source = m.source.value_or("");
+    if (!bind || source.empty() || source[0] != '/') continue;
+    if (absl::StartsWith(source, "/proc") || absl::StartsWith(source, "/sys") ||
+        absl::StartsWith(source, "/dev")) {
+      continue;
+    }
+    struct stat st;
+    if (stat(source.c_str(), &st) != 0) {
+      return ErrnoStatus(errno, absl::StrCat("bind mount source ", source));
+    }
+    const std::string name =
+        absl::StrCat(n++, "-", fs::path(m.destination).filename().string());
+    const std::string dir = absl::StrCat(shared_dir, "/volumes");
+    const std::string target = absl::StrCat(dir, "/", name);
+    KATA_RETURN_IF_ERROR(MakeDirs(dir));
+    if (S_ISDIR(st.st_mode)) {
+      KATA_RETURN_IF_ERROR(MakeDirs(target));
+    } else {
+      std::ofstream touch(target);
+      if (!touch) return ErrnoStatus(errno, absl::StrCat("create ", target));
+    }
+    KATA_RETURN_IF_ERROR(BindMount(source, target,
+                                   {.recursive = HasOption(m.options, "rbind"),
+                                    .read_only = HasOption(m.options, "ro")}));
+    m.source = absl::StrCat(kGuestSharedDir, cid, "/volumes/", name);
+  }
+  return absl::OkStatus();
 }
 
 struct Proc {
@@ -165,6 +211,14 @@ class VmSandbox : public Sandbox {
   void StartWaiter(const std::shared_ptr<Ctr>& c, const std::shared_ptr<Proc>& p)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Watch();
+  // A lost agent connection is how a VM's death usually shows first: waits (bounded) for the
+  // watcher to confirm it, so the caller reports the death rather than the broken pipe.
+  void AwaitVmDeath(absl::Duration timeout) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (state_ == SandboxState::kRunning && !shutting_down_ && absl::Now() < deadline) {
+      changed_.WaitWithDeadline(&mu_, deadline);
+    }
+  }
   void VmDied(absl::Status cause);
   absl::Status ReadStream(const std::string& cid, const std::string& exec_id, size_t max_bytes,
                           bool stderr_stream, std::string* out);
@@ -198,6 +252,15 @@ absl::Status VmSandbox::Start() {
   const std::string ctx = absl::StrCat("sandbox ", o_.id);
   KATA_ASSIGN_OR_RETURN(hypervisor::VmConfig vm_config, VmConfigFor(o_.config, o_.id, o_.paths));
 
+  // Another sandbox with this id, or what a dead one left: never take over (or remove) its
+  // directories.
+  for (const std::string& d : {sandbox_dir_, vm_dir_}) {
+    if (access(d.c_str(), F_OK) == 0) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          ctx, ": ", d, " exists (a sandbox with this id is running, or one left it: "
+          "CleanupSandbox removes leftovers)"));
+    }
+  }
   absl::Cleanup remove_dirs = [&] {
     RemoveTree(sandbox_dir_).IgnoreError();
     RemoveTree(vm_dir_).IgnoreError();
@@ -480,6 +543,7 @@ void VmSandbox::StartWaiter(const std::shared_ptr<Ctr>& c, const std::shared_ptr
     r.set_exec_id(p->agent_exec);
     absl::StatusOr<::grpc::WaitProcessResponse> w = agent->WaitProcess(r);
     absl::MutexLock l(&mu_);
+    if (!w.ok() && absl::IsUnavailable(w.status())) AwaitVmDeath(kDeathConfirmation);
     if (!p->exit.has_value()) {
       if (w.ok()) {
         p->exit = ExitStatus{w->status(), absl::Now(), absl::OkStatus()};
@@ -551,10 +615,14 @@ absl::Status VmSandbox::CreateContainer(const ContainerConfig& config) {
   KATA_RETURN_IF_ERROR(AnnotateStatus(MakeDirs(shared_rootfs), ctx));
   KATA_RETURN_IF_ERROR(AnnotateStatus(BindMount(source, shared_rootfs, {.recursive = true}), ctx));
 
+  // Host paths bound into the container (volumes) travel through the share as well.
+  oci::Spec spec = config.spec;
+  KATA_RETURN_IF_ERROR(AnnotateStatus(ShareBindMounts(cid, c->shared_dir, &spec), ctx));
+
   ::grpc::CreateContainerRequest req;
   req.set_container_id(cid);
   req.set_exec_id(cid);
-  *req.mutable_oci() = oci::SpecToProto(GuestSpec(config.spec, cid, terminal, o_.config));
+  *req.mutable_oci() = oci::SpecToProto(GuestSpec(spec, cid, terminal, o_.config));
   KATA_RETURN_IF_ERROR(AnnotateStatus(agent->CreateContainer(req), ctx));
 
   auto init = std::make_shared<Proc>();
@@ -842,6 +910,7 @@ absl::Status VmSandbox::ReadStream(const std::string& cid, const std::string& ex
   }
   if (absl::IsOutOfRange(got.status())) return absl::OkStatus();  // EOF
   absl::MutexLock l(&mu_);
+  if (absl::IsUnavailable(got.status())) AwaitVmDeath(kDeathConfirmation);
   if (state_ != SandboxState::kRunning || t.ctr->deleting) return absl::OkStatus();
   return AnnotateStatus(got.status(), Context(cid));
 }

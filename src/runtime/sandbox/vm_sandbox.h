@@ -15,7 +15,9 @@
 //   <paths.shared_root>/<sid>/mounts/<cid>/rootfs   containerd's rootfs mounts, mounted here,
 //   <paths.shared_root>/<sid>/shared/<cid>/rootfs   ... and bound here; the guest's spec
 //                                              root.path = /run/kata-containers/shared/containers/<cid>/rootfs
-//   <paths.vm_root>/<sid>/                     the VMM's sockets and console log
+//   <paths.shared_root>/<sid>/shared/<cid>/volumes/<n>-<name>   host paths the spec bind-mounts
+//                                              (volumes), their spec source rewritten to match
+//   <paths.vm_root>/<sid>/                     the VMM's sockets, console log and vmm.pid
 // Everything under these is removed by Shutdown / DeleteContainer / CleanupSandbox.
 //
 // The spec sent to the agent is the bundle's spec with the host-only parts changed as Kata's

@@ -322,6 +322,56 @@ TEST_F(VmSandboxTest, OverlayRootfsMountsAreMountedSharedAndUndone) {
   EXPECT_FALSE(fs::exists(SandboxDir() + "/mounts/ov"));
 }
 
+TEST_F(VmSandboxTest, HostBindMountsAreSharedAndRewritten) {
+  MakeSandbox();
+  ASSERT_TRUE(sandbox_->Start().ok());
+  fs::create_directories(tmp_ + "/vol");
+  std::ofstream(tmp_ + "/vol/data") << "volume data\n";
+  std::ofstream(tmp_ + "/resolv.conf") << "nameserver 10.0.0.1\n";
+  ContainerConfig c = Config("v", {"sleep"});
+  oci::Mount dir;
+  dir.destination = "/data";
+  dir.type = "bind";
+  dir.source = tmp_ + "/vol";
+  dir.options = std::vector<std::string>{"rbind", "ro"};
+  oci::Mount file;
+  file.destination = "/etc/resolv.conf";
+  file.type = "bind";
+  file.source = tmp_ + "/resolv.conf";
+  file.options = std::vector<std::string>{"bind"};
+  oci::Mount proc;
+  proc.destination = "/proc";
+  proc.type = "proc";
+  proc.source = "proc";
+  c.spec.mounts = std::vector<oci::Mount>{proc, dir, file};
+  ASSERT_TRUE(sandbox_->CreateContainer(c).ok());
+  auto created = agent_.RequestsAs<::grpc::CreateContainerRequest>("CreateContainer");
+  ASSERT_EQ(created.size(), 1u);
+  const auto& mounts = created[0].oci().mounts();
+  ASSERT_EQ(mounts.size(), 3);
+  EXPECT_EQ(mounts[0].source(), "proc");
+  EXPECT_EQ(mounts[1].source(), "/run/kata-containers/shared/containers/v/volumes/0-data");
+  EXPECT_EQ(mounts[2].source(),
+            "/run/kata-containers/shared/containers/v/volumes/1-resolv.conf");
+  std::string line;
+  std::getline(std::ifstream(SandboxDir() + "/shared/v/volumes/0-data/data"), line);
+  EXPECT_EQ(line, "volume data");
+  std::getline(std::ifstream(SandboxDir() + "/shared/v/volumes/1-resolv.conf"), line);
+  EXPECT_EQ(line, "nameserver 10.0.0.1");
+  // Read-only as asked.
+  EXPECT_FALSE(std::ofstream(SandboxDir() + "/shared/v/volumes/0-data/new").good());
+  ASSERT_TRUE(sandbox_->DeleteContainer("v").ok());
+  EXPECT_THAT(*MountPointsUnder(SandboxDir()), ::testing::IsEmpty());
+  EXPECT_TRUE(fs::exists(tmp_ + "/vol/data"));  // the host's files are untouched
+  // A missing source fails and leaves nothing.
+  file.source = tmp_ + "/missing";
+  c.spec.mounts = std::vector<oci::Mount>{file};
+  absl::Status s = sandbox_->CreateContainer(c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
+  EXPECT_THAT(*MountPointsUnder(SandboxDir()), ::testing::IsEmpty());
+  EXPECT_FALSE(fs::exists(SandboxDir() + "/shared/v"));
+}
+
 TEST_F(VmSandboxTest, FailedCreateContainerRollsBack) {
   MakeSandbox();
   ASSERT_TRUE(sandbox_->Start().ok());
@@ -359,6 +409,17 @@ TEST_F(VmSandboxTest, FailedStartStopsTheVmAndRemovesEverything) {
   EXPECT_EQ(sandbox_->CreateContainer(Config("c", {"echo"})).code(),
             absl::StatusCode::kFailedPrecondition);
   ExpectNothingLeft();
+}
+
+TEST_F(VmSandboxTest, StartRefusesTheDirectoriesOfAnotherSandboxWithTheSameId) {
+  fs::create_directories(SandboxDir() + "/shared/other");
+  MakeSandbox();
+  absl::Status s = sandbox_->Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
+  EXPECT_TRUE(fs::exists(SandboxDir() + "/shared/other"));  // not touched
+  EXPECT_EQ(sandbox_->State(), SandboxState::kStopped);
+  ASSERT_TRUE(CleanupSandbox("sb1", paths_).ok());
+  EXPECT_FALSE(fs::exists(SandboxDir()));
 }
 
 TEST_F(VmSandboxTest, AgentThatNeverAnswersFailsStartWithinTheDialTimeout) {
