@@ -1,16 +1,38 @@
 #include "src/agent/agent.h"
 
+#include <errno.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include <utility>
 
+#include "src/agent/process/reaper.h"
 #include "src/libs/base/status_macros.h"
+#include "src/libs/base/status_util.h"
 
 namespace kata {
 namespace agent {
 
-Agent::Agent(Options options) : agent_(options.service), options_(std::move(options)) {}
+namespace {
+
+AgentService::Options WithExit(AgentService::Options o, Agent* agent) {
+  o.on_exit = [agent](const std::string& reason) { agent->Stop(reason); };
+  return o;
+}
+
+}  // namespace
+
+Agent::Agent(Options options)
+    : agent_(WithExit(options.service, this)), options_(std::move(options)) {}
 
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentConfig& config, Options options) {
   KATA_ASSIGN_OR_RETURN(AgentAddress address, ParseAgentAddress(config.server_addr));
+  if (options.reap_orphans) {
+    if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+      return ErrnoStatus(errno, "prctl PR_SET_CHILD_SUBREAPER");
+    }
+    StartOrphanReaper();
+  }
   std::unique_ptr<Agent> agent(new Agent(std::move(options)));
   KATA_RETURN_IF_ERROR(agent->server_.Register(&agent->health_));
   KATA_RETURN_IF_ERROR(agent->server_.Register(&agent->agent_));
@@ -20,6 +42,18 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentConfig& config, O
 }
 
 Agent::~Agent() { Shutdown(absl::ZeroDuration()); }
+
+void Agent::Stop(const std::string& reason) {
+  std::lock_guard<std::mutex> l(stop_mu_);
+  if (!stop_reason_.has_value()) stop_reason_ = reason;
+  stop_cv_.notify_all();
+}
+
+std::string Agent::Wait() {
+  std::unique_lock<std::mutex> l(stop_mu_);
+  stop_cv_.wait(l, [this] { return stop_reason_.has_value(); });
+  return *stop_reason_;
+}
 
 void Agent::Shutdown(absl::Duration grace) {
   server_.Shutdown(grace);

@@ -5,6 +5,10 @@
 //   ... until SIGTERM ...
 //   agent->Shutdown(absl::Seconds(1));
 //
+// Wait() returns why the agent should stop: "sandbox destroyed" after DestroySandbox
+// answered (main then powers the VM off when PID 1, or exits 0 on a host), or what Stop
+// was given (e.g. a signal).
+//
 // Promises: Start returns once the channel is served (a unix socket is listening, a serial
 // device is open) or fails with the address in the message. Shutdown stops taking new
 // calls, gives in-flight calls `grace`, then closes the channel; it is idempotent and the
@@ -12,7 +16,11 @@
 #ifndef KATA_SRC_AGENT_AGENT_H_
 #define KATA_SRC_AGENT_AGENT_H_
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -29,7 +37,10 @@ class Agent {
  public:
   struct Options {
     ChannelServer::Options channel;
-    AgentService::Options service;
+    AgentService::Options service;  // its on_exit is the agent's (Stop)
+    // Reap orphans (process/reaper.h); when not PID 1 the agent becomes a child subreaper
+    // (PR_SET_CHILD_SUBREAPER) first, so a host process behaves as the guest's PID 1.
+    bool reap_orphans = false;
   };
 
   static absl::StatusOr<std::unique_ptr<Agent>> Start(const AgentConfig& config,
@@ -39,6 +50,12 @@ class Agent {
   Agent& operator=(const Agent&) = delete;
 
   void Shutdown(absl::Duration grace);
+
+  // Asks the main loop to end with `reason` (the first reason wins); thread-safe.
+  void Stop(const std::string& reason);
+  // Blocks until Stop was called (by a signal handler thread, or by DestroySandbox with
+  // AgentService::kSandboxDestroyed); returns the reason.
+  std::string Wait();
 
   // What is served (the listen address or the serial device).
   const std::string& endpoint() const { return channel_->endpoint(); }
@@ -51,6 +68,9 @@ class Agent {
   ttrpc::Server server_;
   std::unique_ptr<ChannelServer> channel_;
   Options options_;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  std::optional<std::string> stop_reason_;
 };
 
 }  // namespace agent

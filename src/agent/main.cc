@@ -1,6 +1,7 @@
 // kata-agent: serves grpc.AgentService and grpc.Health over ttRPC on the channel named by
 // agent.server_addr (kernel command line), KATA_AGENT_SERVER_ADDR or --server-addr, until
-// SIGTERM or SIGINT; then stops with a 1 s grace and exits 0. A bad configuration or an
+// SIGTERM, SIGINT or DestroySandbox (reason "sandbox destroyed"); then stops with a 1 s
+// grace and exits 0. It reaps orphans (a child subreaper when not PID 1). A bad configuration or an
 // unusable channel exits 1 with the error. See --help.
 #include <signal.h>
 #include <stdlib.h>
@@ -11,11 +12,14 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "src/agent/agent.h"
 #include "src/agent/config/config.h"
+#include "src/agent/init/init.h"
 #include "src/agent/log/log.h"
 #include "src/agent/version.h"
 
@@ -37,7 +41,7 @@ int Fail(const absl::Status& status) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int AgentMain(int argc, char** argv) {
   absl::StatusOr<kata::agent::AgentFlags> flags = kata::agent::ParseFlags(argc - 1, argv + 1);
   if (!flags.ok()) {
     fprintf(stderr, "kata-agent: %s\n%s", std::string(flags.status().message()).c_str(),
@@ -80,19 +84,37 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  kata::agent::Agent::Options options;
+  options.reap_orphans = true;  // PID 1 in the guest; a child subreaper on a host
+  options.service.storage.devices.timeout = config->hotplug_timeout;
   absl::StatusOr<std::unique_ptr<kata::agent::Agent>> agent =
-      kata::agent::Agent::Start(*config, {});
+      kata::agent::Agent::Start(*config, std::move(options));
   if (!agent.ok()) return Fail(agent.status());
   Log(LogLevel::kInfo, "serving",
       {{"addr", config->server_addr}, {"endpoint", (*agent)->endpoint()},
        {"version", kata::agent::kAgentVersion}, {"pid", static_cast<int>(getpid())}});
 
-  int sig = 0;
-  while (sigwait(&stop, &sig) != 0) {
-  }
-  Log(LogLevel::kInfo, "stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  // The stop signals end the main loop as DestroySandbox does.
+  kata::agent::Agent* raw = agent->get();
+  std::thread([raw, stop] {
+    int sig = 0;
+    while (sigwait(&stop, &sig) != 0) {
+    }
+    raw->Stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  }).detach();
+  const std::string reason = (*agent)->Wait();
+  const bool by_signal = reason == "SIGTERM" || reason == "SIGINT";
+  Log(LogLevel::kInfo, "stopping", {{by_signal ? "signal" : "reason", reason}});
   (*agent)->Shutdown(absl::Seconds(1));
   agent->reset();
   Log(LogLevel::kInfo, "stopped");
   return 0;
+}
+
+// ---- PID 1 hook (owned by the guest image; see src/agent/init/init.h) ----
+// As the guest's /init: mount, load modules and attach the console first; when AgentMain
+// returns (sandbox destroyed or a fatal error) sync and power the VM off, never exit.
+int main(int argc, char** argv) {
+  if (getpid() == 1) return kata::agent::init::RunAsInit(argc, argv, &AgentMain);
+  return AgentMain(argc, argv);
 }

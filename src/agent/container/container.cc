@@ -38,9 +38,16 @@ constexpr NsKind kNamespaces[] = {
     {"network", "net", CLONE_NEWNET}, {"cgroup", "cgroup", CLONE_NEWCGROUP},
 };
 
-absl::StatusOr<int> CloneFlags(const oci::Spec& spec) {
-  int flags = 0;
-  if (!spec.linux || !spec.linux->namespaces) return flags;
+// The namespaces of `spec`: new ones as clone flags, joined ones (a `path`) by flag.
+struct Namespaces {
+  int new_flags = 0;
+  std::vector<std::pair<int, std::string>> join;  // (flag, path)
+};
+
+absl::StatusOr<Namespaces> SpecNamespaces(const oci::Spec& spec) {
+  Namespaces out;
+  if (!spec.linux || !spec.linux->namespaces) return out;
+  int seen = 0;
   for (const oci::LinuxNamespace& ns : *spec.linux->namespaces) {
     const NsKind* kind = nullptr;
     for (const NsKind& k : kNamespaces) {
@@ -50,13 +57,26 @@ absl::StatusOr<int> CloneFlags(const oci::Spec& spec) {
       return absl::UnimplementedError(
           absl::StrCat("linux.namespaces: type \"", ns.type, "\" is not supported"));
     }
-    if (ns.path && !ns.path->empty()) {
-      return absl::UnimplementedError(absl::StrCat("linux.namespaces: joining the ", ns.type,
-                                                   " namespace ", *ns.path, " is not supported"));
+    if ((seen & kind->flag) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("linux.namespaces: ", ns.type, " appears twice"));
     }
-    flags |= kind->flag;
+    seen |= kind->flag;
+    if (ns.path && !ns.path->empty()) {
+      if (kind->flag == CLONE_NEWNS) {
+        return absl::UnimplementedError(absl::StrCat(
+            "linux.namespaces: joining the mount namespace ", *ns.path, " is not supported"));
+      }
+      if ((*ns.path)[0] != '/') {
+        return absl::InvalidArgumentError(absl::StrCat("linux.namespaces: ", ns.type, " path \"",
+                                                       *ns.path, "\" is not absolute"));
+      }
+      out.join.emplace_back(kind->flag, *ns.path);
+    } else {
+      out.new_flags |= kind->flag;
+    }
   }
-  return flags;
+  return out;
 }
 
 absl::StatusOr<std::string> CgroupPath(const std::string& id, const oci::Spec& spec,
@@ -161,13 +181,35 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const std::string& 
   if (!S_ISDIR(st.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat("rootfs ", rootfs, " is not a directory"));
   }
-  KATA_ASSIGN_OR_RETURN(int flags, CloneFlags(spec));
+  KATA_ASSIGN_OR_RETURN(Namespaces nss, SpecNamespaces(spec));
+  const int flags = nss.new_flags;
   if ((flags & CLONE_NEWNS) == 0) {
     return absl::InvalidArgumentError("linux.namespaces: a mount namespace is required");
   }
+  int all_ns = flags;
+  for (const auto& [flag, path] : nss.join) all_ns |= flag;
   std::string hostname = spec.hostname.value_or("");
-  if (!hostname.empty() && (flags & CLONE_NEWUTS) == 0) {
+  if (!hostname.empty() && (all_ns & CLONE_NEWUTS) == 0) {
     return absl::InvalidArgumentError("hostname set without a uts namespace");
+  }
+  // Namespaces joined by path: opened here, joined in the child (pid: by the process
+  // library, before fork).
+  std::vector<int> join_fds;
+  int join_pid_fd = -1;
+  absl::Cleanup close_join = [&] {
+    for (int fd : join_fds) close(fd);
+  };
+  for (const auto& [flag, path] : nss.join) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return ErrnoStatus(errno, absl::StrCat("container ", id, ": namespace ", path));
+    }
+    join_fds.push_back(fd);
+    if (flag == CLONE_NEWPID) join_pid_fd = fd;
+  }
+  std::vector<int> join_in_child;
+  for (int fd : join_fds) {
+    if (fd != join_pid_fd) join_in_child.push_back(fd);
   }
   KATA_ASSIGN_OR_RETURN(std::string cg_path, CgroupPath(id, spec, options));
   absl::StatusOr<std::shared_ptr<const security::SeccompFilter>> seccomp =
@@ -180,7 +222,7 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const std::string& 
   std::unique_ptr<Container> c(new Container());
   c->id_ = id;
   c->init_exec_id_ = exec_id;
-  c->clone_flags_ = flags;
+  c->clone_flags_ = all_ns;
   c->seccomp_ = *seccomp;
 
   KATA_ASSIGN_OR_RETURN(c->cgroup_, cgroups::NewCgroupManager(options.cgroups));
@@ -202,12 +244,18 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const std::string& 
 
   ProcessOptions po = BaseOptions(*spec.process);
   po.clone_flags = flags;
+  po.join_pid_ns_fd = join_pid_fd;
+  po.keep_fds = join_in_child;
   po.exec_gate_fd = gate[0];
   po.parent_hook = [cg](pid_t pid) { return cg->AddProcess(pid); };
   const oci::Spec* spec_ptr = &spec;  // the child has its own copy of the agent's memory
   po.post_user_hook = [sec = *sec]() { return sec.ApplyAfterUserSwitch(); };
-  po.child_hook = [spec_ptr, rootfs, hostname, sec = *std::move(sec)]() -> absl::Status {
+  po.child_hook = [spec_ptr, rootfs, hostname, join_in_child,
+                   sec = *std::move(sec)]() -> absl::Status {
     KATA_RETURN_IF_ERROR(sec.ApplyEarly());
+    for (int fd : join_in_child) {
+      if (setns(fd, 0) != 0) return ErrnoStatus(errno, "setns (linux.namespaces path)");
+    }
     if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
       return ErrnoStatus(errno, "make / rprivate");
     }

@@ -27,8 +27,10 @@
 // new
 //   namespaces of the init process; a mount namespace is required (the rootfs
 //   is set up in it: "/" made rprivate, then rootfs::SetupRootfs); a hostname
-//   needs a uts namespace. Entries with a `path` (joining an existing
-//   namespace) and user/time namespaces are UNIMPLEMENTED.
+//   needs a uts namespace (new or joined). An entry with a `path` joins that namespace
+//   (setns on the opened path, e.g. /proc/<pid>/ns/ipc of a sandbox's holder; pid: the
+//   init is created in it), except mount (UNIMPLEMENTED); a path that cannot be opened
+//   fails Create naming it. User and time namespaces are UNIMPLEMENTED.
 // - The cgroup `linux.cgroupsPath` (leading "/" dropped; default
 // "<cgroup_parent>/<id>";
 //   systemd "slice:prefix:name" paths are INVALID_ARGUMENT) is created with
@@ -155,7 +157,7 @@ class Container {
 
   std::string id_;
   std::string init_exec_id_;
-  int clone_flags_ = 0;
+  int clone_flags_ = 0;  // every namespace the init has of its own (new or joined)
   // linux.seccomp compiled at Create (null: none); loaded by the init and every exec.
   std::shared_ptr<const security::SeccompFilter> seccomp_;
 

@@ -62,8 +62,19 @@ TEST(ContainerTest, RejectsBadSpecs) {
   EXPECT_EQ(Container::Create("c1", "c1", s, o).status().code(), absl::StatusCode::kUnimplemented);
 
   s = MinimalSpec();
-  s.linux->namespaces->push_back({"network", std::string("/proc/1/ns/net"), {}});
+  (*s.linux->namespaces)[0].path = "/proc/1/ns/mnt";  // joining a mount namespace
   EXPECT_EQ(Container::Create("c1", "c1", s, o).status().code(), absl::StatusCode::kUnimplemented);
+
+  s = MinimalSpec();
+  s.linux->namespaces->push_back({"network", std::string("proc/1/ns/net"), {}});
+  EXPECT_EQ(Container::Create("c1", "c1", s, o).status().code(),
+            absl::StatusCode::kInvalidArgument);  // relative namespace path
+
+  s = MinimalSpec();
+  s.linux->namespaces->push_back({"ipc", std::nullopt, {}});
+  s.linux->namespaces->push_back({"ipc", std::nullopt, {}});
+  EXPECT_EQ(Container::Create("c1", "c1", s, o).status().code(),
+            absl::StatusCode::kInvalidArgument);  // twice
 
   s = MinimalSpec();
   s.linux->cgroups_path = "system.slice:kata:c1";

@@ -18,10 +18,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "src/agent/process/reaper.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
 
@@ -262,8 +265,57 @@ int ExitCode(int status) {
   return 255;
 }
 
-void Reap(pid_t pid) {
-  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+// The pids of the children Process owns (reaper.h): changed under ChildMu, together with
+// the fork and the waitpid that reaps them.
+std::mutex& ChildMu() {
+  static std::mutex* mu = new std::mutex();
+  return *mu;
+}
+std::condition_variable& ChildCv() {
+  static std::condition_variable* cv = new std::condition_variable();
+  return *cv;
+}
+std::set<pid_t>& Children() {
+  static std::set<pid_t>* children = new std::set<pid_t>();
+  return *children;
+}
+std::atomic<uint64_t> g_orphans_reaped{0};
+
+// Reaps `pid` (a registered child) and unregisters it; the status, or -1.
+int ReapRegistered(pid_t pid) {
+  std::lock_guard<std::mutex> l(ChildMu());
+  int status = 0;
+  pid_t got;
+  do {
+    got = waitpid(pid, &status, 0);
+  } while (got < 0 && errno == EINTR);
+  Children().erase(pid);
+  ChildCv().notify_all();
+  return got == pid ? status : -1;
+}
+
+void Reap(pid_t pid) { ReapRegistered(pid); }
+
+void ReaperLoop() {
+  for (;;) {
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOWAIT) != 0) {
+      if (errno == EINTR) continue;
+      // ECHILD: no children at all; a new one can only come from a fork of ours.
+      std::unique_lock<std::mutex> l(ChildMu());
+      ChildCv().wait_for(l, std::chrono::seconds(1));
+      continue;
+    }
+    pid_t pid = si.si_pid;
+    std::unique_lock<std::mutex> l(ChildMu());
+    if (Children().count(pid) == 0) {
+      if (waitpid(pid, nullptr, WNOHANG) == pid) g_orphans_reaped.fetch_add(1);
+      continue;
+    }
+    // A Process's own child: its waiter reaps it; wait for that before looking again.
+    ChildCv().wait_for(l, std::chrono::milliseconds(100),
+                       [pid] { return Children().count(pid) == 0; });
   }
 }
 
@@ -387,6 +439,9 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
     if (pid == 0) RunChild(plan);
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
   };
+  // Fork and register the pid under ChildMu, so the orphan reaper never takes it for an
+  // unknown child.
+  std::unique_lock<std::mutex> registry(ChildMu());
   if ((options.clone_flags & CLONE_NEWPID) != 0 || options.join_pid_ns_fd >= 0) {
     // The pid namespace for children is a per-thread attribute: change it in a thread of
     // its own, which forks and ends, so the agent's other threads never see it.
@@ -406,6 +461,9 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
   } else {
     do_fork();
   }
+  if (pid > 0) Children().insert(pid);
+  registry.unlock();
+  ChildCv().notify_all();  // a reaper that found no children looks again
   if (pid < 0) return ErrnoStatus(fork_errno, fork_what);
   sync_r.reset();
   if (options.parent_hook) {
@@ -500,13 +558,9 @@ void Process::WaitLoop() {
     r = waitid(P_PID, static_cast<id_t>(pid_), &si, WEXITED | WNOWAIT);
   } while (r < 0 && errno == EINTR);
   std::lock_guard<std::mutex> l(mu_);
-  int status = 0;
-  pid_t got;
-  do {
-    got = waitpid(pid_, &status, 0);
-  } while (got < 0 && errno == EINTR);
-  // got < 0 (ECHILD): someone else reaped our child against the contract; report 255.
-  exit_code_ = got == pid_ ? ExitCode(status) : 255;
+  int status = ReapRegistered(pid_);
+  // -1 (ECHILD): someone else reaped our child against the contract; report 255.
+  exit_code_ = status != -1 ? ExitCode(status) : 255;
   exited_ = true;
   cv_.notify_all();
 }
@@ -664,6 +718,13 @@ std::optional<int> Process::TryWait() {
   if (!exited_) return std::nullopt;
   return exit_code_;
 }
+
+void StartOrphanReaper() {
+  static std::once_flag once;
+  std::call_once(once, [] { std::thread(ReaperLoop).detach(); });
+}
+
+uint64_t OrphansReaped() { return g_orphans_reaped.load(); }
 
 }  // namespace agent
 }  // namespace kata

@@ -34,7 +34,8 @@
 // - Reaping: each Process has a waiter thread that waits for ITS pid only
 //   (waitid(P_PID, WNOWAIT), then waitpid(pid) under the process lock), so other children
 //   of the agent are never reaped here, and Signal never hits a recycled pid. The agent must
-//   not reap with waitpid(-1)/wait() elsewhere, nor set SIGCHLD to SIG_IGN.
+//   not reap with waitpid(-1)/wait() elsewhere (the orphan reaper of reaper.h knows these
+//   pids and leaves them alone), nor set SIGCHLD to SIG_IGN.
 // - Every fd this library opens is O_CLOEXEC; the child closes every inherited fd except
 //   its stdio and `ProcessOptions::keep_fds` right after fork, so a concurrently started
 //   process cannot hold another one's pipes open.

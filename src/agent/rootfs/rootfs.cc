@@ -13,6 +13,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -268,7 +269,31 @@ absl::Status PrepareRootfs(const oci::Spec& spec, const std::string& rootfs_path
   if (spec.mounts) {
     for (const oci::Mount& m : *spec.mounts) KATA_RETURN_IF_ERROR(MountOne(m, rootfs_path));
   }
-  // 3. Devices and /dev symlinks.
+  // 3. Devices (runc's default ones first, unless the spec names the same path) and /dev
+  //    symlinks.
+  std::vector<std::string> named;
+  if (spec.linux && spec.linux->devices) {
+    for (const oci::LinuxDevice& d : *spec.linux->devices) named.push_back(d.path);
+  }
+  struct stat dev_st;
+  if (stat(JoinRoot(rootfs_path, "dev").c_str(), &dev_st) == 0 && S_ISDIR(dev_st.st_mode)) {
+    static const struct {
+      const char* path;
+      int major, minor;
+    } kDefaults[] = {{"/dev/null", 1, 3},   {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
+                     {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0}};
+    for (const auto& def : kDefaults) {
+      if (std::find(named.begin(), named.end(), def.path) != named.end()) continue;
+      oci::LinuxDevice d;
+      d.path = def.path;
+      d.type = "c";
+      d.major = def.major;
+      d.minor = def.minor;
+      d.file_mode = 0666;
+      // Best effort: a device cgroup that refuses mknod of it leaves it out.
+      CreateDevice(d, rootfs_path, options).IgnoreError();
+    }
+  }
   if (spec.linux && spec.linux->devices) {
     for (const oci::LinuxDevice& d : *spec.linux->devices) {
       KATA_RETURN_IF_ERROR(CreateDevice(d, rootfs_path, options));
@@ -290,7 +315,25 @@ absl::Status PivotRoot(const std::string& rootfs_path) {
   if (fchdir(new_root) != 0) {
     status = ErrnoStatus(errno, absl::StrCat("chdir ", rootfs_path));
   } else if (syscall(SYS_pivot_root, ".", ".") != 0) {
-    status = ErrnoStatus(errno, absl::StrCat("pivot_root to ", rootfs_path));
+    const int pivot_err = errno;
+    struct statfs root_fs;
+    if (pivot_err == EINVAL && fstatfs(old_root, &root_fs) == 0 &&
+        (root_fs.f_type == RAMFS_MAGIC || root_fs.f_type == TMPFS_MAGIC)) {
+      // The current root is the initramfs (the agent is /init of the guest's initrd), which
+      // pivot_root refuses: move the rootfs over / and chroot into it instead (runc's
+      // no-pivot / msMoveRoot; Kata's agent does the same in an initrd guest).
+      if (mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) {
+        status = ErrnoStatus(errno, "move rootfs");
+      } else if (chroot(".") != 0) {
+        status = ErrnoStatus(errno, "chroot");
+      } else if (chdir("/") != 0) {
+        status = ErrnoStatus(errno, "chdir /");
+      }
+      close(old_root);
+      close(new_root);
+      return status;
+    }
+    status = ErrnoStatus(pivot_err, absl::StrCat("pivot_root to ", rootfs_path));
   } else if (fchdir(old_root) != 0) {
     status = ErrnoStatus(errno, "chdir old root");
   } else if (mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) {

@@ -14,7 +14,10 @@
 //        rootfs's parent mount is made private (pivot_root refuses shared parents), and the
 //        rootfs is bind-mounted onto itself (MS_BIND|MS_REC) so it is a mount point;
 //     2. every `mounts[]` entry is mounted under the rootfs, in order (see below);
-//     3. `linux.devices` are created (mknod, or bind mounts of the host's node when
+//     3. when the rootfs has a /dev: runc's default devices /dev/{null,zero,full,random,
+//        urandom,tty} (c, 0666, best effort: one the device cgroup refuses is left out; a
+//        `linux.devices` entry of the same path replaces one),
+//        then `linux.devices` are created (mknod, or bind mounts of the host's node when
 //        Options.mknod is false), then /dev/ptmx -> pts/ptmx, /dev/fd -> /proc/self/fd,
 //        /dev/std{in,out,err} -> /proc/self/fd/{0,1,2} when the rootfs has a /dev.
 //   PivotRoot: pivot_root(".", ".") in the rootfs, the old root made rslave and detached

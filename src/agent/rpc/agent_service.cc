@@ -12,10 +12,12 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "src/agent/device/devices.h"
 #include "src/agent/version.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
@@ -24,9 +26,26 @@
 namespace kata {
 namespace agent {
 
-AgentService::Options::Options() : init_daemon(getpid() == 1) {}
+AgentService::Options::Options() : init_daemon(getpid() == 1) {
+  sandbox.set_agent_hostname = init_daemon;
+}
 
-AgentService::AgentService(Options options) : options_(std::move(options)) {}
+AgentService::AgentService(Options options)
+    : options_(std::move(options)), storages_(options_.storage) {}
+
+AgentService::~AgentService() {
+  std::map<std::string, std::shared_ptr<Container>> containers;
+  std::map<std::string, std::vector<std::string>> held;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    containers.swap(containers_);
+    held.swap(container_storages_);
+  }
+  for (auto& [id, c] : containers) c->Remove(kDestroyTimeout).IgnoreError();
+  containers.clear();
+  for (auto& [id, mps] : held) storages_.Release(mps).IgnoreError();
+  sandbox_.reset();
+}
 
 absl::StatusOr<uint64_t> ParseMemBlockSize(absl::string_view text) {
   absl::string_view t = absl::StripAsciiWhitespace(text);
@@ -62,6 +81,8 @@ absl::StatusOr<grpc::GuestDetailsResponse> AgentService::GuestDetails(
   grpc::AgentDetails* details = response.mutable_agent_details();
   details->set_version(kAgentVersion);
   details->set_init_daemon(options_.init_daemon);
+  for (const std::string& h : device::DeviceHandlers()) details->add_device_handlers(h);
+  for (const std::string& h : StorageManager::Drivers()) details->add_storage_handlers(h);
   // Containers get the spec's seccomp filter (src/agent/security) when the kernel has seccomp.
   details->set_supports_seccomp(prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0);
   return response;
@@ -109,6 +130,19 @@ absl::Status AgentService::CreateContainer(ttrpc::ServerContext&,
       return absl::AlreadyExistsError(absl::StrCat("container ", id, " exists"));
     }
   }
+  if (sandbox_ != nullptr) {
+    KATA_RETURN_IF_ERROR(AnnotateStatus(sandbox_->AdjustSpec(spec, request.sandbox_pidns()),
+                                        absl::StrCat("container ", id)));
+  } else if (request.sandbox_pidns()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("container ", id, ": sandbox_pidns without a sandbox (CreateSandbox)"));
+  }
+  KATA_RETURN_IF_ERROR(
+      AnnotateStatus(device::ApplyDevices(request.devices(), spec, options_.storage.devices),
+                     absl::StrCat("container ", id)));
+  absl::StatusOr<std::vector<std::string>> held = storages_.Add(request.storages());
+  if (!held.ok()) return AnnotateStatus(held.status(), absl::StrCat("container ", id));
+  absl::Cleanup release = [&] { storages_.Release(*held).IgnoreError(); };
   KATA_ASSIGN_OR_RETURN(std::unique_ptr<Container> c,
                         Container::Create(id, exec_id, spec, options_.containers));
   absl::StatusOr<uint64_t> ooms = c->OomKillCount();  // a reused cgroup may have some
@@ -116,8 +150,10 @@ absl::Status AgentService::CreateContainer(ttrpc::ServerContext&,
     std::lock_guard<std::mutex> l(oom_mu_);
     oom_reported_[id] = ooms.ok() ? *ooms : 0;
   }
+  std::move(release).Cancel();
   std::lock_guard<std::mutex> l(mu_);
   containers_[id] = std::move(c);
+  container_storages_[id] = std::move(*held);
   return absl::OkStatus();
 }
 
@@ -132,16 +168,86 @@ absl::Status AgentService::RemoveContainer(ttrpc::ServerContext&,
                                            const grpc::RemoveContainerRequest& request,
                                            google::protobuf::Empty*) {
   KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
-  KATA_RETURN_IF_ERROR(c->Remove(absl::Seconds(request.timeout())));
-  std::unique_lock<std::mutex> l(mu_);
-  auto it = containers_.find(request.container_id());
-  if (it != containers_.end() && it->second == c) containers_.erase(it);
-  l.unlock();
+  std::lock_guard<std::mutex> create(create_mu_);
+  return RemoveLocked(request.container_id(), c, absl::Seconds(request.timeout()));
+}
+
+absl::Status AgentService::RemoveLocked(const std::string& id,
+                                        const std::shared_ptr<Container>& c,
+                                        absl::Duration timeout) {
+  KATA_RETURN_IF_ERROR(c->Remove(timeout));
+  std::vector<std::string> held;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = containers_.find(id);
+    if (it != containers_.end() && it->second == c) {
+      containers_.erase(it);
+      auto s = container_storages_.find(id);
+      if (s != container_storages_.end()) {
+        held = std::move(s->second);
+        container_storages_.erase(s);
+      }
+    }
+  }
   {
     std::lock_guard<std::mutex> o(oom_mu_);
-    oom_reported_.erase(request.container_id());
+    oom_reported_.erase(id);
   }
+  return AnnotateStatus(storages_.Release(held), absl::StrCat("container ", id));
+}
+
+absl::Status AgentService::CreateSandbox(ttrpc::ServerContext&,
+                                         const grpc::CreateSandboxRequest& request,
+                                         google::protobuf::Empty*) {
+  std::lock_guard<std::mutex> create(create_mu_);
+  if (sandbox_ != nullptr) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("sandbox ", sandbox_->id(), " exists: one sandbox per agent"));
+  }
+  KATA_ASSIGN_OR_RETURN(sandbox_, Sandbox::Create(request, &storages_, options_.sandbox));
   return absl::OkStatus();
+}
+
+absl::Status AgentService::DestroySandbox(ttrpc::ServerContext&, const grpc::DestroySandboxRequest&,
+                                          google::protobuf::Empty*) {
+  absl::Status first;
+  {
+    std::lock_guard<std::mutex> create(create_mu_);
+    std::vector<std::pair<std::string, std::shared_ptr<Container>>> all;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      all.assign(containers_.begin(), containers_.end());
+    }
+    for (auto& [id, c] : all) {
+      absl::Status st = RemoveLocked(id, c, kDestroyTimeout);
+      if (first.ok() && !st.ok()) first = st;
+    }
+    if (sandbox_ != nullptr) {
+      absl::Status st = sandbox_->Destroy();
+      if (first.ok() && !st.ok()) first = st;
+      sandbox_.reset();
+    }
+  }
+  if (!first.ok()) return AnnotateStatus(first, "DestroySandbox");
+  if (options_.on_exit) options_.on_exit(kSandboxDestroyed);
+  return absl::OkStatus();
+}
+
+absl::Status AgentService::SetGuestDateTime(ttrpc::ServerContext&,
+                                            const grpc::SetGuestDateTimeRequest& request,
+                                            google::protobuf::Empty*) {
+  return ::kata::agent::SetGuestDateTime(options_.set_time, request);
+}
+
+absl::Status AgentService::OnlineCPUMem(ttrpc::ServerContext&,
+                                        const grpc::OnlineCPUMemRequest& request,
+                                        google::protobuf::Empty*) {
+  return OnlineCpuMem(options_.sysfs_root, request);
+}
+
+absl::Status AgentService::CopyFile(ttrpc::ServerContext&, const grpc::CopyFileRequest& request,
+                                    google::protobuf::Empty*) {
+  return CopyFileUnder(options_.copy_file_base, request);
 }
 
 absl::Status AgentService::ExecProcess(ttrpc::ServerContext&,

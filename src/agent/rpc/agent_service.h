@@ -1,5 +1,5 @@
-// grpc.AgentService as kata-agent serves it. Implemented: GetGuestDetails and the container
-// rpcs below (src/agent/container); every other rpc keeps the generated answer,
+// grpc.AgentService as kata-agent serves it. Implemented: GetGuestDetails, the sandbox, guest
+// and container rpcs below (src/agent/container); every other rpc keeps the generated answer,
 // UNIMPLEMENTED "grpc.AgentService/<Method> is not implemented" (never a fake success).
 //
 //   AgentService agent({});            // real /sys, init_daemon = (getpid() == 1)
@@ -10,11 +10,26 @@
 //   ("8000000\n" -> 134217728); 0 when the file is absent; INTERNAL naming the file when it
 //   does not parse.
 // - support_mem_hotplug_probe: when requested, whether <memory_dir>/probe exists.
-// - agent_details: version (kAgentVersion), init_daemon, and the device/storage handler
-//   lists, empty until the agent has handlers; supports_seccomp when the kernel has seccomp.
+// - agent_details: version (kAgentVersion), init_daemon, the device handler types
+//   (device::DeviceHandlers) and storage drivers (StorageManager::Drivers);
+//   supports_seccomp when the kernel has seccomp.
 //
-// Container rpcs: CreateContainer (devices, storages, shared mounts, string_user and
-// sandbox_pidns are ignored for now: root.path must already be the rootfs), StartContainer,
+// Sandbox rpcs:
+// - CreateSandbox: a Sandbox (sandbox/sandbox.h: shared UTS/IPC(/PID) namespaces with the
+//   hostname, DNS, its storages); a second one is ALREADY_EXISTS.
+// - DestroySandbox: removes every container (SIGKILL, at most kDestroyTimeout each),
+//   releases their storages, destroys the sandbox (holder, storages), answers OK, and then
+//   calls options.on_exit(kSandboxDestroyed) so the agent's main loop can end (and power
+//   the VM off when PID 1). Without a sandbox it still removes the containers and exits.
+// - SetGuestDateTime, OnlineCPUMem, CopyFile: see guest_ops.h (fake roots/clock injectable).
+// Container rpcs: CreateContainer: with a sandbox, the spec's namespaces are adjusted
+//   (Sandbox::AdjustSpec: ipc/uts joined, pid per sandbox_pidns; sandbox_pidns without a
+//   sandbox is FAILED_PRECONDITION); then the request's devices rewrite the spec
+//   (device/devices.h), its storages are mounted (reference counted by mount point, so
+//   containers share them; released by RemoveContainer/DestroySandbox), and the container
+//   is created; a failure releases the storages again. root.path is the rootfs as the guest
+//   sees it (e.g. /run/kata-containers/shared/containers/<id>/rootfs under the 9p share).
+//   shared_mounts and string_user are ignored. StartContainer,
 // RemoveContainer (timeout seconds, 0 = forever), ExecProcess, SignalProcess (exec_id ""
 // = every process of the container), WaitProcess (exit code, 128 + n after signal n),
 // WriteStdin, ReadStdout/ReadStderr (block until data; at EOF an error, OUT_OF_RANGE
@@ -37,6 +52,7 @@
 #ifndef KATA_SRC_AGENT_RPC_AGENT_SERVICE_H_
 #define KATA_SRC_AGENT_RPC_AGENT_SERVICE_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -47,6 +63,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "src/agent/container/container.h"
+#include "src/agent/rpc/guest_ops.h"
+#include "src/agent/sandbox/sandbox.h"
+#include "src/agent/storage/storage.h"
 #include "src/libs/protocols/agent.ttrpc.pb.h"
 
 namespace kata {
@@ -58,10 +77,25 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
     std::string memory_dir = "/sys/devices/system/memory";
     bool init_daemon;  // default: getpid() == 1
     ContainerOptions containers;
+    // Storages and devices (sysfs root, /dev, agent.hotplug_timeout).
+    StorageOptions storage;
+    SandboxOptions sandbox;  // set_agent_hostname defaults to init_daemon
+    // CopyFile writes only under this directory.
+    std::string copy_file_base = "/run/kata-containers";
+    // OnlineCPUMem's sysfs (cpu and memory blocks under <sysfs_root>/devices/system).
+    std::string sysfs_root = "/sys";
+    // SetGuestDateTime's clock (settimeofday by default; tests inject a fake).
+    SetTimeFn set_time = SystemSetTime;
+    // Called by DestroySandbox once its work is done (just before it answers OK), with
+    // kSandboxDestroyed: the agent then ends its main loop (see the header comment).
+    std::function<void(const std::string& reason)> on_exit;
     Options();
   };
 
   explicit AgentService(Options options);
+  // Removes the containers left (SIGKILL) and releases every storage they hold; the
+  // sandbox, if any, is destroyed too.
+  ~AgentService() override;
 
   absl::Status GetGuestDetails(ttrpc::ServerContext& context,
                                const grpc::GuestDetailsRequest& request,
@@ -107,6 +141,27 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
                                google::protobuf::Empty* response) override;
   absl::Status GetOOMEvent(ttrpc::ServerContext& context, const grpc::GetOOMEventRequest& request,
                            grpc::OOMEvent* response) override;
+  absl::Status CreateSandbox(ttrpc::ServerContext& context,
+                             const grpc::CreateSandboxRequest& request,
+                             google::protobuf::Empty* response) override;
+  absl::Status DestroySandbox(ttrpc::ServerContext& context,
+                              const grpc::DestroySandboxRequest& request,
+                              google::protobuf::Empty* response) override;
+  absl::Status SetGuestDateTime(ttrpc::ServerContext& context,
+                                const grpc::SetGuestDateTimeRequest& request,
+                                google::protobuf::Empty* response) override;
+  absl::Status OnlineCPUMem(ttrpc::ServerContext& context, const grpc::OnlineCPUMemRequest& request,
+                            google::protobuf::Empty* response) override;
+  absl::Status CopyFile(ttrpc::ServerContext& context, const grpc::CopyFileRequest& request,
+                        google::protobuf::Empty* response) override;
+
+  // The reason DestroySandbox gives on_exit.
+  static constexpr char kSandboxDestroyed[] = "sandbox destroyed";
+  // How long DestroySandbox waits for each container's processes to die.
+  static constexpr absl::Duration kDestroyTimeout = absl::Seconds(10);
+
+  // Mount points of storages held (by the sandbox and containers), with reference counts.
+  std::map<std::string, int> HeldStorages() { return storages_.Held(); }
 
   static constexpr absl::Duration kFreezeTimeout = absl::Seconds(5);
   static constexpr absl::Duration kOomPollInterval = absl::Milliseconds(100);
@@ -124,10 +179,17 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
   absl::Status ReadStream(const grpc::ReadStreamRequest& request, bool stderr_stream,
                           grpc::ReadStreamResponse* response);
 
+  // Removes container `id` (`c`) and releases its storages.
+  absl::Status RemoveLocked(const std::string& id, const std::shared_ptr<Container>& c,
+                            absl::Duration timeout);
+
   const Options options_;
-  std::mutex create_mu_;  // serializes CreateContainer (id check to insertion)
-  std::mutex mu_;         // guards containers_
+  StorageManager storages_;
+  std::mutex create_mu_;  // serializes CreateContainer, RemoveContainer, the sandbox rpcs
+  std::unique_ptr<Sandbox> sandbox_;  // guarded by create_mu_
+  std::mutex mu_;         // guards containers_ and container_storages_
   std::map<std::string, std::shared_ptr<Container>> containers_;
+  std::map<std::string, std::vector<std::string>> container_storages_;
   std::mutex oom_mu_;  // guards oom_reported_; held (never with mu_) by one poll at a time
   // Per live container, the OOM-kill count last reported (or seen at CreateContainer).
   std::map<std::string, uint64_t> oom_reported_;

@@ -1,0 +1,605 @@
+// The real kata-agent binary (argv[1]) on a unix socket, driven the way the host runtime and
+// the shim drive it: a sandbox with shared namespaces and storages, DestroySandbox ending the
+// agent, orphan reaping, a loop-backed block device rewritten into the spec, pids and
+// memory limits, tty resize, signals, exec, stdin, and bad requests. Every test checks that
+// nothing is left behind (mounts, cgroups, children). Needs root, outside Bazel's sandbox.
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "src/agent/container/test_util.h"
+#include "src/libs/oci/spec_proto.h"
+#include "src/libs/protocols/agent.ttrpc.pb.h"
+#include "src/libs/ttrpc/client.h"
+
+namespace {
+
+namespace kt = kata::agent::testing;
+using ::testing::HasSubstr;
+
+std::string g_agent_binary;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool IsMounted(const std::string& p) {
+  return absl::StrContains(ReadFile("/proc/self/mountinfo"), absl::StrCat(" ", p, " "));
+}
+
+int Shell(const std::string& cmd) { return system(cmd.c_str()); }
+
+// Children of `parent`: (pid, state char, comm).
+struct Proc {
+  pid_t pid;
+  char state;
+  std::string comm;
+};
+std::vector<Proc> ChildrenOf(pid_t parent) {
+  std::vector<Proc> out;
+  DIR* d = opendir("/proc");
+  if (d == nullptr) return out;
+  while (dirent* e = readdir(d)) {
+    int pid;
+    if (!absl::SimpleAtoi(e->d_name, &pid)) continue;
+    std::string stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+    size_t close = stat.rfind(')');
+    size_t open = stat.find('(');
+    if (close == std::string::npos || open == std::string::npos) continue;
+    std::vector<std::string> f = absl::StrSplit(stat.substr(close + 2), ' ');
+    int ppid;
+    if (f.size() < 2 || !absl::SimpleAtoi(f[1], &ppid) || ppid != parent) continue;
+    out.push_back({pid, f[0][0], stat.substr(open + 1, close - open - 1)});
+  }
+  closedir(d);
+  return out;
+}
+
+class AgentE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(g_agent_binary.empty()) << "pass the kata-agent binary as argv[1]";
+    ASSERT_EQ(geteuid(), 0u) << "this test needs root (mounts, namespaces, cgroups)";
+    char templ[] = "/tmp/ke2eXXXXXX";  // short: unix socket paths are limited
+    ASSERT_NE(mkdtemp(templ), nullptr);
+    dir_ = templ;
+    cg_ = absl::StrCat("kata-agent-e2e-", getpid(), "-", absl::ToUnixMicros(absl::Now()));
+    absl::StatusOr<std::string> rootfs = kt::MakeBusyboxRootfs(dir_);
+    ASSERT_TRUE(rootfs.ok()) << rootfs.status();
+    rootfs_ = *rootfs;
+    const std::string sock = dir_ + "/agent.sock";
+    agent_ = fork();
+    ASSERT_GE(agent_, 0);
+    if (agent_ == 0) {
+      int fd = open((dir_ + "/agent.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd >= 0) dup2(fd, STDERR_FILENO);
+      execl(g_agent_binary.c_str(), g_agent_binary.c_str(), "--server-addr",
+            ("unix://" + sock).c_str(), "--log-level", "debug", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    auto client = kata::ttrpc::Client::Dial("unix://" + sock, absl::Seconds(10));
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = std::move(*client);
+    api_ = std::make_unique<grpc::AgentServiceTtrpc::Client>(client_.get());
+    opts_.timeout = absl::Seconds(30);
+  }
+
+  void TearDown() override {
+    api_.reset();
+    client_.reset();
+    if (agent_ > 0) {
+      kill(agent_, SIGTERM);
+      EXPECT_EQ(WaitAgent(absl::Seconds(15)), 0) << ReadFile(dir_ + "/agent.log");
+    }
+    // (Only mounts under the test's directory: other work on this host mounts things too.)
+    EXPECT_THAT(ReadFile("/proc/self/mountinfo"), ::testing::Not(HasSubstr(dir_)))
+        << "mounts left behind";
+    // The containers' cgroups are gone (the parent a second container found existing is
+    // not the agent's to remove: the test removes it).
+    EXPECT_EQ(Shell(absl::StrCat("for d in /sys/fs/cgroup/*/", cg_, " /sys/fs/cgroup/", cg_,
+                                 "; do [ -d $d ] || continue; ",
+                                 "[ -z \"$(find $d -mindepth 1 -type d)\" ] || exit 1; ",
+                                 "rmdir $d || exit 1; done")),
+              0)
+        << "container cgroups left behind";
+    if (HasFailure()) std::cerr << "agent log:\n" << ReadFile(dir_ + "/agent.log");
+    Shell(absl::StrCat("rm -rf '", dir_, "'"));
+  }
+
+  // Waits for the agent to exit; its exit status (0..255), or -1 after killing it.
+  int WaitAgent(absl::Duration timeout) {
+    const absl::Time until = absl::Now() + timeout;
+    for (;;) {
+      int status = 0;
+      if (waitpid(agent_, &status, WNOHANG) == agent_) {
+        agent_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      if (absl::Now() > until) {
+        kill(agent_, SIGKILL);
+        waitpid(agent_, nullptr, 0);
+        agent_ = -1;
+        return -1;
+      }
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+  }
+
+  grpc::CreateContainerRequest Request(const std::string& id, std::vector<std::string> args,
+                                       bool terminal = false, const std::string& rootfs = "") {
+    return kt::BusyboxContainerRequest(id, rootfs.empty() ? rootfs_ : rootfs, cg_ + "/" + id,
+                                       std::move(args), terminal);
+  }
+  std::string CgroupDir(const std::string& controller, const std::string& id) {
+    for (const std::string& root :
+         {absl::StrCat("/sys/fs/cgroup/", controller), std::string("/sys/fs/cgroup")}) {
+      std::string d = absl::StrCat(root, "/", cg_, "/", id);
+      struct stat st;
+      if (stat(d.c_str(), &st) == 0) return d;
+    }
+    return "";
+  }
+
+  absl::Status Create(const grpc::CreateContainerRequest& r) {
+    return api_->CreateContainer(r, &empty_, opts_);
+  }
+  absl::Status Start(const std::string& id) {
+    grpc::StartContainerRequest r;
+    r.set_container_id(id);
+    return api_->StartContainer(r, &empty_, opts_);
+  }
+  absl::Status Remove(const std::string& id) {
+    grpc::RemoveContainerRequest r;
+    r.set_container_id(id);
+    r.set_timeout(10);
+    return api_->RemoveContainer(r, &empty_, opts_);
+  }
+  absl::Status Signal(const std::string& id, const std::string& exec, int sig) {
+    grpc::SignalProcessRequest r;
+    r.set_container_id(id);
+    r.set_exec_id(exec);
+    r.set_signal(static_cast<uint32_t>(sig));
+    return api_->SignalProcess(r, &empty_, opts_);
+  }
+  absl::StatusOr<int> Wait(const std::string& id, const std::string& exec) {
+    grpc::WaitProcessRequest r;
+    r.set_container_id(id);
+    r.set_exec_id(exec);
+    grpc::WaitProcessResponse resp;
+    absl::Status s = api_->WaitProcess(r, &resp, opts_);
+    if (!s.ok()) return s;
+    return resp.status();
+  }
+  absl::StatusOr<std::string> ReadSome(const std::string& id, const std::string& exec) {
+    grpc::ReadStreamRequest r;
+    r.set_container_id(id);
+    r.set_exec_id(exec);
+    r.set_len(4096);
+    grpc::ReadStreamResponse resp;
+    absl::Status s = api_->ReadStdout(r, &resp, opts_);
+    if (!s.ok()) return s;
+    return resp.data();
+  }
+  absl::StatusOr<std::string> ReadAll(const std::string& id, const std::string& exec) {
+    std::string out;
+    for (;;) {
+      absl::StatusOr<std::string> d = ReadSome(id, exec);
+      if (d.status().code() == absl::StatusCode::kOutOfRange) return out;
+      if (!d.ok()) return d.status();
+      out += *d;
+    }
+  }
+  absl::Status Exec(const std::string& id, const std::string& exec,
+                    std::vector<std::string> args, bool terminal = false) {
+    grpc::ExecProcessRequest e;
+    e.set_container_id(id);
+    e.set_exec_id(exec);
+    for (const std::string& a : args) e.mutable_process()->add_args(a);
+    e.mutable_process()->add_env("PATH=/bin");
+    e.mutable_process()->set_cwd("/");
+    e.mutable_process()->set_terminal(terminal);
+    return api_->ExecProcess(e, &empty_, opts_);
+  }
+  // Create + Start + all stdout + exit code + Remove: "<stdout>rc=<code>".
+  absl::StatusOr<std::string> RunToEnd(const grpc::CreateContainerRequest& req) {
+    const std::string& id = req.container_id();
+    absl::Status s = Create(req);
+    if (!s.ok()) return s;
+    s = Start(id);
+    absl::StatusOr<std::string> out = s.ok() ? ReadAll(id, id) : absl::StatusOr<std::string>(s);
+    absl::StatusOr<int> code = out.ok() ? Wait(id, id) : absl::StatusOr<int>(out.status());
+    s = Remove(id);
+    if (!code.ok()) return code.status();
+    if (!s.ok()) return s;
+    return absl::StrCat(*out, "rc=", *code);
+  }
+
+  pid_t agent_ = -1;
+  std::string dir_, rootfs_, cg_;
+  std::unique_ptr<kata::ttrpc::Client> client_;
+  std::unique_ptr<grpc::AgentServiceTtrpc::Client> api_;
+  kata::ttrpc::CallOptions opts_;
+  google::protobuf::Empty empty_;
+};
+
+grpc::Storage Storage(const std::string& driver, const std::string& source,
+                      const std::string& mount_point, std::vector<std::string> options = {}) {
+  grpc::Storage s;
+  s.set_driver(driver);
+  s.set_source(source);
+  s.set_mount_point(mount_point);
+  for (const std::string& o : options) s.add_options(o);
+  return s;
+}
+
+// The runtime's flow: CreateSandbox with the shared directory (a bind storage standing in
+// for the 9p share), containers whose root.path lies in it, sharing the sandbox's UTS, IPC
+// and PID namespaces; a container storage ref-counted and unmounted on RemoveContainer;
+// DestroySandbox answers, then the agent ends by itself ("sandbox destroyed").
+TEST_F(AgentE2eTest, SandboxSharesNamespacesAndStoragesAndDestroyEndsTheAgent) {
+  ASSERT_EQ(Shell(absl::StrCat("mkdir -p ", dir_, "/share/c1 ", dir_, "/share/c2 && cp -a ",
+                             rootfs_, " ", dir_, "/share/c1/ && cp -a ", rootfs_, " ", dir_,
+                             "/share/c2/")),
+            0);
+  const std::string shared = dir_ + "/run/shared/containers";
+  grpc::CreateSandboxRequest sb;
+  sb.set_hostname("podhost");
+  sb.set_sandbox_id("sb1");
+  sb.set_sandbox_pidns(true);
+  sb.add_dns("nameserver 10.0.0.1");
+  *sb.add_storages() = Storage("bind", dir_ + "/share", shared);
+  absl::Status s = api_->CreateSandbox(sb, &empty_, opts_);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(IsMounted(shared));
+  EXPECT_EQ(api_->CreateSandbox(sb, &empty_, opts_).code(), absl::StatusCode::kAlreadyExists);
+
+  grpc::CreateContainerRequest c1 = Request("c1", {"sleep", "1000"}, false, shared + "/c1/rootfs");
+  c1.mutable_oci()->set_hostname("");
+  c1.set_sandbox_pidns(true);
+  s = Create(c1);
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE(Start("c1").ok());
+
+  const std::string eph = dir_ + "/run/eph";
+  grpc::CreateContainerRequest c2 = Request(
+      "c2",
+      {"sh", "-c",
+       "hostname; for n in ipc uts pid; do busybox readlink /proc/self/ns/$n; done; "
+       "echo pid=$$"},
+      false, shared + "/c2/rootfs");
+  c2.mutable_oci()->set_hostname("");
+  c2.set_sandbox_pidns(true);
+  *c2.add_storages() = Storage("ephemeral", "tmpfs", eph, {"size=1m"});
+  s = Create(c2);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(IsMounted(eph));
+  ASSERT_TRUE(Start("c2").ok());
+  absl::StatusOr<std::string> out2 = ReadAll("c2", "c2");
+  ASSERT_TRUE(out2.ok()) << out2.status();
+  EXPECT_EQ(*Wait("c2", "c2"), 0);
+  std::vector<std::string> lines = absl::StrSplit(*out2, '\n');
+  ASSERT_GE(lines.size(), 5u) << *out2;
+  EXPECT_EQ(lines[0], "podhost");
+  EXPECT_NE(lines[4], "pid=1") << "the holder is pid 1 of the shared pid namespace";
+
+  // An exec in c1 sees the same namespaces as c2.
+  ASSERT_TRUE(Exec("c1", "e1",
+                   {"sh", "-c", "for n in ipc uts pid; do busybox readlink /proc/self/ns/$n; done"})
+                  .ok());
+  absl::StatusOr<std::string> out1 = ReadAll("c1", "e1");
+  ASSERT_TRUE(out1.ok()) << out1.status();
+  EXPECT_EQ(*out1, absl::StrCat(lines[1], "\n", lines[2], "\n", lines[3], "\n"));
+  char self_ipc[64] = {};
+  ASSERT_GT(readlink("/proc/self/ns/ipc", self_ipc, sizeof(self_ipc) - 1), 0);
+  EXPECT_NE(lines[1], self_ipc);
+
+  ASSERT_TRUE(Remove("c2").ok());
+  EXPECT_FALSE(IsMounted(eph)) << "container storage released by RemoveContainer";
+  EXPECT_TRUE(IsMounted(shared));
+
+  s = api_->DestroySandbox(grpc::DestroySandboxRequest(), &empty_, opts_);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(WaitAgent(absl::Seconds(10)), 0);
+  EXPECT_THAT(ReadFile(dir_ + "/agent.log"), HasSubstr("sandbox destroyed"));
+  EXPECT_FALSE(IsMounted(shared));
+}
+
+// The agent is a child subreaper on a host (PID 1 in the guest): an orphan of a container
+// without its own pid namespace is re-parented to the agent and reaped when it exits; the
+// container's own exit code still reaches WaitProcess.
+TEST_F(AgentE2eTest, ReapsOrphansAndKeepsKnownExitCodes) {
+  grpc::CreateContainerRequest req =
+      Request("o1", {"sh", "-c", "sh -c 'sleep 2 & exit 0'; sleep 4; exit 7"});
+  kata::oci::Spec spec = *kata::oci::SpecFromProto(req.oci());
+  std::vector<kata::oci::LinuxNamespace> keep;
+  for (const auto& ns : *spec.linux->namespaces) {
+    if (ns.type != "pid") keep.push_back(ns);
+  }
+  *spec.linux->namespaces = keep;
+  *req.mutable_oci() = kata::oci::SpecToProto(spec);
+  absl::Status s = Create(req);
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE(Start("o1").ok());
+  absl::SleepFor(absl::Milliseconds(700));
+  std::vector<Proc> children = ChildrenOf(agent_);
+  EXPECT_EQ(children.size(), 2u) << "the container init and the adopted orphan";
+  for (const Proc& p : children) EXPECT_NE(p.state, 'Z') << p.pid << " " << p.comm;
+  absl::SleepFor(absl::Milliseconds(2500));  // the orphan exited at ~2 s
+  children = ChildrenOf(agent_);
+  EXPECT_EQ(children.size(), 1u) << "the orphan was not reaped";
+  for (const Proc& p : children) {
+    EXPECT_NE(p.state, 'Z') << "zombie child of the agent: " << p.pid << " " << p.comm;
+  }
+  EXPECT_EQ(*Wait("o1", "o1"), 7);
+  ASSERT_TRUE(Remove("o1").ok());
+}
+
+// A device passed as a loop-backed block device: the spec names it /dev/xda with made-up
+// host numbers; the agent finds the guest node, rewrites the entry and allows it in the
+// device cgroup.
+TEST_F(AgentE2eTest, LoopDeviceIsRewrittenIntoTheSpec) {
+  const std::string img = dir_ + "/disk.img";
+  ASSERT_EQ(Shell("truncate -s 1M " + img), 0);
+  FILE* f = popen(("PATH=$PATH:/usr/sbin:/sbin losetup -f --show " + img).c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  char buf[64] = {};
+  ASSERT_NE(fgets(buf, sizeof(buf), f), nullptr);
+  ASSERT_EQ(pclose(f), 0);
+  const std::string loop(absl::StripTrailingAsciiWhitespace(buf));
+  struct Detach {
+    std::string dev;
+    ~Detach() { system(("PATH=$PATH:/usr/sbin:/sbin losetup -d " + dev).c_str()); }
+  } detach{loop};
+  struct stat st;
+  ASSERT_EQ(stat(loop.c_str(), &st), 0);
+
+  grpc::CreateContainerRequest req =
+      Request("d1", {"sh", "-c", "busybox stat -c '%t:%T' /dev/xda; busybox head -c 512 /dev/xda "
+                                 "| busybox wc -c; busybox sleep 1000"});
+  grpc::LinuxDevice* dev = req.mutable_oci()->mutable_linux()->add_devices();
+  dev->set_path("/dev/xda");
+  dev->set_type("b");
+  dev->set_major(250);
+  dev->set_minor(7);
+  dev->set_filemode(0660);
+  grpc::LinuxDeviceCgroup* deny = req.mutable_oci()->mutable_linux()->mutable_resources()->add_devices();
+  deny->set_allow(false);
+  deny->set_access("rwm");
+  grpc::Device* d = req.add_devices();
+  d->set_id("xda");
+  d->set_type("mmioblk");
+  d->set_vm_path(loop);
+  d->set_container_path("/dev/xda");
+  absl::Status s = Create(req);
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE(Start("d1").ok());
+  std::string out;
+  while (std::count(out.begin(), out.end(), '\n') < 2) {
+    absl::StatusOr<std::string> d2 = ReadSome("d1", "d1");
+    ASSERT_TRUE(d2.ok()) << d2.status() << " after " << out;
+    out += *d2;
+  }
+  char want[32];
+  snprintf(want, sizeof(want), "%x:%x\n", major(st.st_rdev), minor(st.st_rdev));
+  EXPECT_EQ(out, absl::StrCat(want, "512\n"));
+  std::string devices = CgroupDir("devices", "d1");
+  if (!devices.empty() && absl::StrContains(devices, "/devices/")) {  // cgroup v1
+    EXPECT_THAT(ReadFile(devices + "/devices.list"),
+                HasSubstr(absl::StrCat("b ", major(st.st_rdev), ":", minor(st.st_rdev), " rwm")));
+  }
+  ASSERT_TRUE(Remove("d1").ok());
+
+  // A device that never shows up fails Create within the hotplug timeout, leaving nothing.
+  req = Request("d2", {"sh"});
+  d = req.add_devices();
+  d->set_type("mmioblk");
+  d->set_vm_path("/dev/kata-no-such-disk");
+  d->set_container_path("/dev/xdb");
+  absl::Time t0 = absl::Now();
+  s = Create(req);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(6));
+}
+
+TEST_F(AgentE2eTest, ForkBombStopsAtThePidsLimit) {
+  // Forks sleepers until fork fails at the limit. The init (pid 1 of the container's pid
+  // namespace) ends either way, taking the sleepers along.
+  grpc::CreateContainerRequest req = Request(
+      "fb", {"sh", "-c",
+             "exec 2>&1; for i in $(busybox seq 1 60); do sleep 100 >/dev/null & done; "
+             "echo spawned $(busybox cat /sys/fs/cgroup/pids/pids.current 2>/dev/null)"});
+  req.mutable_oci()->mutable_linux()->mutable_resources()->mutable_pids()->set_limit(16);
+  absl::Status s = Create(req);
+  ASSERT_TRUE(s.ok()) << s;
+  std::string pids = CgroupDir("pids", "fb");
+  ASSERT_FALSE(pids.empty());
+  EXPECT_EQ(absl::StripAsciiWhitespace(ReadFile(pids + "/pids.max")), "16");
+  ASSERT_TRUE(Start("fb").ok());
+  absl::StatusOr<std::string> out = ReadAll("fb", "fb");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(*out, HasSubstr("can't fork")) << *out;
+  std::string events = ReadFile(pids + "/pids.events");
+  int refused = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::StripPrefix(events, "max")),
+                               &refused))
+      << events;
+  EXPECT_GT(refused, 0) << "no fork was refused at the limit";
+  ASSERT_TRUE(Wait("fb", "fb").ok());
+  ASSERT_TRUE(Remove("fb").ok());
+}
+
+TEST_F(AgentE2eTest, MemoryLimitIsVisibleAndEnforced) {
+  grpc::CreateContainerRequest req = Request(
+      "m1", {"sh", "-c",
+             "busybox yes | busybox head -c 200000000 | busybox tail -c 150000000 | busybox wc -c;"
+             " echo done; sleep 1000"});
+  absl::Status s = Create(req);
+  ASSERT_TRUE(s.ok()) << s;
+  std::string mem = CgroupDir("memory", "m1");
+  ASSERT_FALSE(mem.empty());
+  const bool v1 = absl::StrContains(mem, "/memory/");
+  EXPECT_EQ(absl::StripAsciiWhitespace(ReadFile(mem + (v1 ? "/memory.limit_in_bytes"
+                                                            : "/memory.max"))),
+            "67108864");
+  ASSERT_TRUE(Start("m1").ok());
+  std::string out;
+  while (!absl::StrContains(out, "done")) {
+    absl::StatusOr<std::string> d = ReadSome("m1", "m1");
+    ASSERT_TRUE(d.ok()) << d.status() << " after " << out;
+    out += *d;
+  }
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("150000000")));  // tail was OOM-killed
+  std::string oom = ReadFile(mem + (v1 ? "/memory.oom_control" : "/memory.events"));
+  EXPECT_THAT(oom, ::testing::Not(HasSubstr("oom_kill 0"))) << oom;
+  ASSERT_TRUE(Remove("m1").ok());
+}
+
+TEST_F(AgentE2eTest, SeccompDeniesASyscall) {
+  grpc::CreateContainerRequest req =
+      Request("sc", {"sh", "-c", "busybox mkdir /tmp/x 2>&1; exit $?"});
+  grpc::LinuxSeccomp* sc = req.mutable_oci()->mutable_linux()->mutable_seccomp();
+  sc->set_defaultaction("SCMP_ACT_ALLOW");
+  grpc::LinuxSyscall* deny = sc->add_syscalls();
+  deny->add_names("mkdir");
+  deny->add_names("mkdirat");
+  deny->set_action("SCMP_ACT_ERRNO");
+  deny->set_errnoret(EPERM);
+  absl::StatusOr<std::string> out = RunToEnd(req);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(*out, HasSubstr("Operation not permitted"));
+  EXPECT_THAT(*out, HasSubstr("rc=1"));
+}
+
+TEST_F(AgentE2eTest, TtyProcessIsResized) {
+  grpc::CreateContainerRequest req =
+      Request("t1", {"sh", "-c", "busybox stty size; read x; busybox stty size"}, true);
+  ASSERT_TRUE(Create(req).ok());
+  ASSERT_TRUE(Start("t1").ok());
+  absl::StatusOr<std::string> first = ReadSome("t1", "t1");
+  ASSERT_TRUE(first.ok()) << first.status();
+  grpc::TtyWinResizeRequest rs;
+  rs.set_container_id("t1");
+  rs.set_exec_id("t1");
+  rs.set_row(40);
+  rs.set_column(100);
+  ASSERT_TRUE(api_->TtyWinResize(rs, &empty_, opts_).ok());
+  grpc::WriteStreamRequest w;
+  w.set_container_id("t1");
+  w.set_exec_id("t1");
+  w.set_data("go\n");
+  grpc::WriteStreamResponse wr;
+  ASSERT_TRUE(api_->WriteStdin(w, &wr, opts_).ok());
+  absl::StatusOr<std::string> rest = ReadAll("t1", "t1");
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_THAT(*first + *rest, HasSubstr("40 100"));
+  EXPECT_EQ(*Wait("t1", "t1"), 0);
+  ASSERT_TRUE(Remove("t1").ok());
+}
+
+TEST_F(AgentE2eTest, SigtermAndSigkill) {
+  ASSERT_TRUE(
+      Create(Request("s1", {"sh", "-c", "trap 'exit 3' TERM; while true; do sleep 0.1; done"}))
+          .ok());
+  ASSERT_TRUE(Create(Request("s2", {"sleep", "1000"})).ok());
+  ASSERT_TRUE(Start("s1").ok());
+  ASSERT_TRUE(Start("s2").ok());
+  absl::SleepFor(absl::Milliseconds(300));  // let the trap be installed
+  ASSERT_TRUE(Signal("s1", "s1", SIGTERM).ok());
+  EXPECT_EQ(*Wait("s1", "s1"), 3);
+  ASSERT_TRUE(Signal("s2", "s2", SIGKILL).ok());
+  EXPECT_EQ(*Wait("s2", "s2"), 137);
+  ASSERT_TRUE(Remove("s1").ok());
+  ASSERT_TRUE(Remove("s2").ok());
+}
+
+TEST_F(AgentE2eTest, ExecAndStdinToCat) {
+  ASSERT_TRUE(Create(Request("x1", {"sleep", "1000"})).ok());
+  ASSERT_TRUE(Start("x1").ok());
+  ASSERT_TRUE(Exec("x1", "cat", {"cat"}).ok());
+  grpc::WriteStreamRequest w;
+  w.set_container_id("x1");
+  w.set_exec_id("cat");
+  w.set_data("hello agent\n");
+  grpc::WriteStreamResponse wr;
+  ASSERT_TRUE(api_->WriteStdin(w, &wr, opts_).ok());
+  EXPECT_EQ(wr.len(), 12u);
+  grpc::CloseStdinRequest c;
+  c.set_container_id("x1");
+  c.set_exec_id("cat");
+  ASSERT_TRUE(api_->CloseStdin(c, &empty_, opts_).ok());
+  EXPECT_EQ(*ReadAll("x1", "cat"), "hello agent\n");
+  EXPECT_EQ(*Wait("x1", "cat"), 0);
+  ASSERT_TRUE(Exec("x1", "e5", {"sh", "-c", "exit 5"}).ok());
+  EXPECT_EQ(*Wait("x1", "e5"), 5);
+  ASSERT_TRUE(Remove("x1").ok());
+  EXPECT_TRUE(ChildrenOf(agent_).empty()) << "processes left behind";
+}
+
+TEST_F(AgentE2eTest, BadRequestsGetErrorsAndChangeNothing) {
+  for (const std::string& id : {std::string("/"), std::string(".."), std::string(""),
+                                std::string(300, 'a'), std::string("a/b")}) {
+    absl::Status s = Create(Request(id, {"sh"}));
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << "id \"" << id << "\": " << s;
+  }
+  EXPECT_EQ(Start("nope").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Remove("nope").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Signal("nope", "", SIGKILL).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Wait("nope", "nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Exec("nope", "e1", {"sh"}).code(), absl::StatusCode::kNotFound);
+  grpc::StatsContainerRequest st;
+  st.set_container_id("nope");
+  grpc::StatsContainerResponse sr;
+  EXPECT_EQ(api_->StatsContainer(st, &sr, opts_).code(), absl::StatusCode::kNotFound);
+
+  grpc::CreateSandboxRequest sb;
+  sb.set_sandbox_id("/");
+  EXPECT_EQ(api_->CreateSandbox(sb, &empty_, opts_).code(), absl::StatusCode::kInvalidArgument);
+  sb.set_sandbox_id("sb");
+  *sb.add_storages() = Storage("bind", dir_ + "/missing", dir_ + "/mnt");
+  EXPECT_FALSE(api_->CreateSandbox(sb, &empty_, opts_).ok());
+  struct stat s;
+  EXPECT_NE(stat((dir_ + "/mnt").c_str(), &s), 0) << "mount point left behind";
+  // A container whose storage fails is not created and leaves no mount.
+  grpc::CreateContainerRequest req = Request("c1", {"sh"});
+  *req.add_storages() = Storage("ephemeral", "tmpfs", dir_ + "/eph");
+  *req.add_storages() = Storage("nosuchdriver", "x", dir_ + "/x");
+  EXPECT_EQ(Create(req).code(), absl::StatusCode::kUnimplemented);
+  EXPECT_FALSE(IsMounted(dir_ + "/eph"));
+  EXPECT_EQ(Start("c1").code(), absl::StatusCode::kNotFound);
+  // Nothing changed: a valid sandbox and container still work.
+  sb.clear_storages();
+  ASSERT_TRUE(api_->CreateSandbox(sb, &empty_, opts_).ok());
+  absl::StatusOr<std::string> out = RunToEnd(Request("ok", {"sh", "-c", "echo fine"}));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, "fine\nrc=0");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (argc > 1) g_agent_binary = argv[1];
+  signal(SIGPIPE, SIG_IGN);
+  return RUN_ALL_TESTS();
+}

@@ -1,0 +1,147 @@
+#include "src/agent/sandbox/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <utility>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "src/agent/container/container.h"
+#include "src/libs/base/status_macros.h"
+#include "src/libs/base/status_util.h"
+
+namespace kata {
+namespace agent {
+
+absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(const grpc::CreateSandboxRequest& request,
+                                                         StorageManager* storages,
+                                                         const SandboxOptions& options) {
+  if (!request.sandbox_id().empty()) {
+    KATA_RETURN_IF_ERROR(ValidateId(request.sandbox_id(), "sandbox id"));
+  }
+  if (!request.guest_hook_path().empty()) {
+    return absl::UnimplementedError("CreateSandbox: guest hooks (guest_hook_path) are not supported");
+  }
+  if (request.kernel_modules_size() > 0) {
+    return absl::UnimplementedError(
+        "CreateSandbox: loading kernel_modules per sandbox is not supported");
+  }
+  const std::string& hostname = request.hostname();
+  if (hostname.size() > 64) {
+    return absl::InvalidArgumentError("CreateSandbox: hostname longer than 64 bytes");
+  }
+  std::unique_ptr<Sandbox> sb(new Sandbox());
+  sb->id_ = request.sandbox_id();
+  sb->pidns_ = request.sandbox_pidns();
+  sb->storages_ = storages;
+  absl::Cleanup undo = [&sb] { sb->Destroy().IgnoreError(); };
+
+  if (options.set_agent_hostname && !hostname.empty() &&
+      sethostname(hostname.data(), hostname.size()) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("sandbox ", sb->id_, ": sethostname ", hostname));
+  }
+  if (request.dns_size() > 0) {
+    const std::string& dir = options.sandbox_dir;
+    std::string cur;  // mkdir -p dir
+    for (size_t i = 1; i <= dir.size(); ++i) {
+      if (i == dir.size() || dir[i] == '/') {
+        cur = dir.substr(0, i);
+        if (mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
+          return ErrnoStatus(errno, absl::StrCat("sandbox ", sb->id_, ": mkdir ", cur));
+        }
+      }
+    }
+    sb->resolv_conf_ = absl::StrCat(dir, "/resolv.conf");
+    std::ofstream out(sb->resolv_conf_, std::ios::trunc);
+    for (const std::string& line : request.dns()) out << line << "\n";
+    out.close();
+    if (!out) {
+      return absl::InternalError(absl::StrCat("sandbox ", sb->id_, ": write ", sb->resolv_conf_));
+    }
+  }
+
+  int gate[2];
+  if (pipe2(gate, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe");
+  sb->gate_w_ = gate[1];
+  absl::Cleanup close_r = [&] { close(gate[0]); };
+  ProcessOptions po;
+  po.argv = {"kata-sandbox-namespaces"};  // never exec'd: the holder waits at the gate
+  po.clone_flags = CLONE_NEWUTS | CLONE_NEWIPC | (sb->pidns_ ? CLONE_NEWPID : 0);
+  po.exec_gate_fd = gate[0];
+  po.output_buffer_bytes = 4096;
+  po.child_hook = [hostname]() -> absl::Status {
+    if (!hostname.empty() && sethostname(hostname.data(), hostname.size()) != 0) {
+      return ErrnoStatus(errno, "sethostname");
+    }
+    return absl::OkStatus();
+  };
+  absl::StatusOr<std::unique_ptr<Process>> holder = Process::Start(std::move(po));
+  if (!holder.ok()) {
+    return AnnotateStatus(holder.status(), absl::StrCat("sandbox ", sb->id_, ": namespaces"));
+  }
+  sb->holder_ = std::move(*holder);
+
+  absl::StatusOr<std::vector<std::string>> held = storages->Add(request.storages());
+  if (!held.ok()) return AnnotateStatus(held.status(), absl::StrCat("sandbox ", sb->id_));
+  sb->held_ = std::move(*held);
+  std::move(undo).Cancel();
+  return sb;
+}
+
+Sandbox::~Sandbox() { Destroy().IgnoreError(); }
+
+absl::Status Sandbox::AdjustSpec(oci::Spec& spec, bool sandbox_pidns) const {
+  if (sandbox_pidns && !pidns_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("sandbox ", id_, " has no shared pid namespace (sandbox_pidns)"));
+  }
+  if (holder_ == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("sandbox ", id_, " is destroyed"));
+  }
+  if (!spec.linux) spec.linux.emplace();
+  if (!spec.linux->namespaces) spec.linux->namespaces.emplace();
+  std::vector<oci::LinuxNamespace> out;
+  const std::string proc = absl::StrCat("/proc/", holder_->pid(), "/ns/");
+  for (oci::LinuxNamespace ns : *spec.linux->namespaces) {
+    if (ns.type == "pid") continue;
+    if (ns.type == "ipc" || ns.type == "uts") ns.path = proc + ns.type;
+    out.push_back(std::move(ns));
+  }
+  oci::LinuxNamespace pid;
+  pid.type = "pid";
+  if (sandbox_pidns) pid.path = proc + "pid";
+  out.push_back(std::move(pid));
+  *spec.linux->namespaces = std::move(out);
+  return absl::OkStatus();
+}
+
+absl::Status Sandbox::Destroy() {
+  absl::Status first;
+  if (holder_ != nullptr) {
+    holder_->Signal(SIGKILL).IgnoreError();
+    holder_->Wait();
+    holder_.reset();
+  }
+  if (gate_w_ >= 0) {
+    close(gate_w_);
+    gate_w_ = -1;
+  }
+  if (!held_.empty()) {
+    first = storages_->Release(held_);
+    held_.clear();
+  }
+  if (!resolv_conf_.empty()) {
+    unlink(resolv_conf_.c_str());
+    resolv_conf_.clear();
+  }
+  return first;
+}
+
+}  // namespace agent
+}  // namespace kata

@@ -1,0 +1,135 @@
+// kata-runtime check/env/version against this host's real QEMU, with configurations written
+// by the test (guest kernel files are stand-ins, so the boot probe must fail here).
+#include "src/runtime/cli/cli.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "rapidjson/document.h"
+
+namespace kata::runtime::cli {
+namespace {
+
+using ::testing::HasSubstr;
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/katacli.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    kernel_ = dir_ + "/vmlinux";
+    initrd_ = dir_ + "/initrd.img";
+    std::ofstream(kernel_) << "not a kernel";
+    std::ofstream(initrd_) << "not an initrd";
+    config_ = WriteConfig("config.toml", kernel_);
+    ctx_.env = config::MapEnvironment({});
+    ctx_.search = {dir_ + "/etc.toml", dir_ + "/default.toml"};  // absent
+    ctx_.boot_probe_timeout = absl::Seconds(20);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string WriteConfig(const std::string& name, const std::string& kernel) {
+    std::string path = dir_ + "/" + name;
+    std::ofstream(path) << "[hypervisor.qemu]\n"
+                        << "path = \"/usr/bin/qemu-system-x86_64\"\n"
+                        << "kernel = \"" << kernel << "\"\n"
+                        << "initrd = \"" << initrd_ << "\"\n"
+                        << "accelerator = \"tcg\"\n"
+                        << "shared_fs = \"virtio-9p\"\n"
+                        << "default_memory = 512\n"
+                        << "[agent.kata]\ndial_timeout = 30\n";
+    return path;
+  }
+
+  int Run(std::vector<std::string> args) {
+    out_.str("");
+    err_.str("");
+    return RunKataRuntime(args, out_, err_, ctx_);
+  }
+
+  std::string dir_, kernel_, initrd_, config_;
+  CliContext ctx_;
+  std::ostringstream out_, err_;
+};
+
+TEST_F(CliTest, Version) {
+  EXPECT_EQ(Run({"version"}), 0);
+  EXPECT_THAT(out_.str(), HasSubstr("kata-runtime (kata-cpp) : "));
+  EXPECT_THAT(out_.str(), HasSubstr("OCI specs"));
+}
+
+TEST_F(CliTest, UsageErrors) {
+  EXPECT_EQ(Run({}), 2);
+  EXPECT_EQ(Run({"frobnicate"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("unknown command \"frobnicate\""));
+  EXPECT_EQ(Run({"env", "--yaml"}), 2);
+  EXPECT_EQ(Run({"--config"}), 2);
+}
+
+TEST_F(CliTest, EnvJsonShowsTheResolvedConfiguration) {
+  ASSERT_EQ(Run({"--config", config_, "env", "--json"}), 0) << err_.str();
+  rapidjson::Document d;
+  ASSERT_FALSE(d.Parse(out_.str().c_str()).HasParseError()) << out_.str();
+  EXPECT_EQ(std::string(d["Runtime"]["Config"].GetString()), config_);
+  EXPECT_EQ(std::string(d["Hypervisor"]["Kernel"].GetString()), kernel_);
+  EXPECT_EQ(std::string(d["Hypervisor"]["Accelerator"].GetString()), "tcg");
+  EXPECT_EQ(d["Hypervisor"]["MemoryMiB"].GetUint(), 512u);
+  EXPECT_THAT(d["Hypervisor"]["Version"].GetString(), HasSubstr("QEMU emulator version"));
+  EXPECT_EQ(d["Agent"]["DialTimeout"].GetUint(), 30u);
+  EXPECT_EQ(d["Host"]["KVMDevice"].GetBool(), access("/dev/kvm", F_OK) == 0);
+}
+
+TEST_F(CliTest, EnvTextFromKataConfFile) {
+  ctx_.env = config::MapEnvironment({{"KATA_CONF_FILE", config_}});
+  ASSERT_EQ(Run({"env"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("[Hypervisor]"));
+  EXPECT_THAT(out_.str(), HasSubstr("Config = \"" + config_ + "\""));
+  EXPECT_THAT(out_.str(), HasSubstr("ConfigSource = \"KATA_CONF_FILE\""));
+}
+
+TEST_F(CliTest, MissingConfigurationFails) {
+  EXPECT_EQ(Run({"env"}), 1);
+  EXPECT_EQ(Run({"--config", dir_ + "/nope.toml", "check"}), 1);
+  EXPECT_THAT(out_.str(), HasSubstr("[FAIL] configuration:"));
+}
+
+TEST_F(CliTest, CheckReportsQemuAcceleratorVsockAndAssets) {
+  ASSERT_EQ(Run({"--config", config_, "check"}), 0) << out_.str();
+  const std::string o = out_.str();
+  EXPECT_THAT(o, HasSubstr("[ok  ] qemu: /usr/bin/qemu-system-x86_64: QEMU emulator version"));
+  EXPECT_THAT(o, HasSubstr("[ok  ] qemu 9p device: virtio-9p-pci available"));
+  if (access("/dev/kvm", F_OK) != 0) {
+    EXPECT_THAT(o, HasSubstr("[ok  ] kvm: /dev/kvm absent: TCG only"));
+  } else {
+    EXPECT_THAT(o, HasSubstr("not verified"));
+  }
+  if (access("/dev/vhost-vsock", F_OK) != 0) {
+    EXPECT_THAT(o, HasSubstr("/dev/vhost-vsock absent: the agent channel is virtio-serial"));
+  }
+  EXPECT_THAT(o, HasSubstr("[ok  ] guest kernel: " + kernel_));
+  EXPECT_THAT(o, HasSubstr("[ok  ] guest initrd: " + initrd_));
+  EXPECT_THAT(o, HasSubstr("System is capable"));
+}
+
+TEST_F(CliTest, CheckFailsOnMissingKernel) {
+  std::string cfg = WriteConfig("nokernel.toml", dir_ + "/missing-vmlinux");
+  EXPECT_EQ(Run({"--config", cfg, "check"}), 1);
+  EXPECT_THAT(out_.str(), HasSubstr("[FAIL] guest kernel: " + dir_ + "/missing-vmlinux: missing"));
+  EXPECT_THAT(out_.str(), HasSubstr("NOT capable"));
+}
+
+TEST_F(CliTest, BootProbeOfANonKernelFails) {
+  // A real QEMU is started with the stand-in kernel: it cannot boot it.
+  EXPECT_EQ(Run({"--config", config_, "check", "--boot-probe"}), 1);
+  EXPECT_THAT(out_.str(), HasSubstr("[FAIL] tcg boot: qemu exited before the kernel finished"));
+}
+
+}  // namespace
+}  // namespace kata::runtime::cli

@@ -1,0 +1,447 @@
+// VmSandbox with a gMock hypervisor and the FakeAgent (a real ttRPC server on a unix socket,
+// so the wire path and DialAgent are exercised), real mounts and directories. Root.
+#include "src/runtime/sandbox/vm_sandbox.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "src/runtime/agent/testing/fake_agent.h"
+#include "src/runtime/hypervisor/testing/mock_hypervisor.h"
+#include "src/runtime/sandbox/host_mounts.h"
+
+namespace kata::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using hypervisor::AgentChannel;
+using hypervisor::AgentChannelKind;
+using hypervisor::VmConfig;
+using hypervisor::VmState;
+using ::testing::_;
+using ::testing::HasSubstr;
+using ::testing::NiceMock;
+using ::testing::Return;
+
+oci::Spec SpecWithArgs(std::vector<std::string> args) {
+  oci::Spec s;
+  s.oci_version = "1.0.2";
+  s.process.emplace();
+  s.process->args = std::move(args);
+  s.process->cwd = "/";
+  s.root.emplace();
+  s.root->path = "rootfs";
+  s.linux.emplace();
+  s.linux->namespaces = std::vector<oci::LinuxNamespace>{
+      {"pid", std::nullopt, {}}, {"network", std::string("/var/run/netns/x"), {}},
+      {"mount", std::nullopt, {}}};
+  return s;
+}
+
+class VmSandboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(geteuid(), 0u) << "this test mounts: run it as root";
+    char tmpl[] = "/tmp/vmsb.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    tmp_ = tmpl;
+    paths_.shared_root = tmp_ + "/shared";
+    paths_.vm_root = tmp_ + "/vm";
+    agent_socket_ = tmp_ + "/agent.sock";
+    rootfs_ = tmp_ + "/bundle/rootfs";
+    fs::create_directories(rootfs_);
+    std::ofstream(rootfs_ + "/marker") << "in the rootfs\n";
+    ASSERT_TRUE(agent_.Start(agent_socket_).ok());
+    // A stand-in VMM process: the sandbox watches it like QEMU.
+    vmm_pid_ = fork();
+    ASSERT_GE(vmm_pid_, 0);
+    if (vmm_pid_ == 0) {
+      pause();
+      _exit(0);
+    }
+  }
+
+  void TearDown() override {
+    sandbox_.reset();
+    agent_.Stop();
+    if (vmm_pid_ > 0) {
+      kill(vmm_pid_, SIGKILL);
+      waitpid(vmm_pid_, nullptr, 0);
+    }
+    UnmountUnder(tmp_).IgnoreError();
+    fs::remove_all(tmp_);
+  }
+
+  // A sandbox whose hypervisor is a NiceMock with a running-VM default behaviour.
+  void MakeSandbox(oci::Spec spec = SpecWithArgs({"sleep"})) {
+    auto vm = std::make_unique<NiceMock<hypervisor::testing::MockHypervisor>>();
+    vm_ = vm.get();
+    ON_CALL(*vm_, CreateVm(_)).WillByDefault([this](const VmConfig& c) {
+      vm_config_ = c;
+      return absl::OkStatus();
+    });
+    ON_CALL(*vm_, StartVm(_)).WillByDefault(Return(absl::OkStatus()));
+    ON_CALL(*vm_, StopVm()).WillByDefault([this] {
+      stopped_ = true;
+      return absl::OkStatus();
+    });
+    ON_CALL(*vm_, State()).WillByDefault([this] {
+      return stopped_ ? VmState::kStopped : VmState::kRunning;
+    });
+    ON_CALL(*vm_, Pids()).WillByDefault([this] {
+      return stopped_ ? std::vector<pid_t>{} : std::vector<pid_t>{vmm_pid_};
+    });
+    ON_CALL(*vm_, GetAgentChannel())
+        .WillByDefault(Return(AgentChannel{AgentChannelKind::kVirtioSerial, agent_socket_}));
+    ON_CALL(*vm_, UnplugDevice(_))
+        .WillByDefault(Return(absl::UnavailableError("qemu killed by signal 9")));
+    SandboxOptions o;
+    o.id = "sb1";
+    o.spec = std::move(spec);
+    o.config.hypervisor.accelerator = "tcg";
+    o.config.hypervisor.shared_fs = "virtio-9p";
+    o.config.hypervisor.initrd = "/initrd.img";
+    o.config.agent.dial_timeout = dial_timeout_;
+    o.paths = paths_;
+    o.vm_watch_interval = absl::Milliseconds(20);
+    auto holder = std::make_shared<std::unique_ptr<hypervisor::Hypervisor>>(std::move(vm));
+    o.hypervisor_factory = [holder](const config::RuntimeConfig&)
+        -> absl::StatusOr<std::unique_ptr<hypervisor::Hypervisor>> { return std::move(*holder); };
+    absl::StatusOr<std::unique_ptr<Sandbox>> sb = NewVmSandbox(std::move(o));
+    ASSERT_TRUE(sb.ok()) << sb.status();
+    sandbox_ = *std::move(sb);
+  }
+
+  ContainerConfig Config(const std::string& id, std::vector<std::string> args) {
+    ContainerConfig c;
+    c.id = id;
+    c.spec = SpecWithArgs(std::move(args));
+    c.bundle = tmp_ + "/bundle";
+    return c;
+  }
+
+  std::string SandboxDir() const { return paths_.shared_root + "/sb1"; }
+
+  // Everything below the temporary root that the sandbox may have made.
+  void ExpectNothingLeft() {
+    absl::StatusOr<std::vector<std::string>> mounts = MountPointsUnder(tmp_);
+    ASSERT_TRUE(mounts.ok());
+    EXPECT_THAT(*mounts, ::testing::IsEmpty());
+    EXPECT_FALSE(fs::exists(SandboxDir()));
+    EXPECT_FALSE(fs::exists(paths_.vm_root + "/sb1"));
+  }
+
+  std::string ReadAll(const std::string& cid, const std::string& exec, bool err = false) {
+    std::string all;
+    for (int i = 0; i < 1000; ++i) {
+      absl::StatusOr<std::string> got =
+          err ? sandbox_->ReadStderr(cid, exec) : sandbox_->ReadStdout(cid, exec);
+      EXPECT_TRUE(got.ok()) << got.status();
+      if (!got.ok() || got->empty()) break;
+      all += *got;
+    }
+    return all;
+  }
+
+  std::string tmp_, agent_socket_, rootfs_;
+  SandboxPaths paths_;
+  testing::FakeAgent agent_;
+  pid_t vmm_pid_ = -1;
+  NiceMock<hypervisor::testing::MockHypervisor>* vm_ = nullptr;
+  VmConfig vm_config_;
+  bool stopped_ = false;
+  uint32_t dial_timeout_ = 5;
+  std::unique_ptr<Sandbox> sandbox_;
+};
+
+TEST_F(VmSandboxTest, ContainerRunsPrintsAndExits) {
+  MakeSandbox();
+  ASSERT_TRUE(sandbox_->Start().ok());
+  EXPECT_EQ(sandbox_->State(), SandboxState::kRunning);
+  EXPECT_EQ(vm_config_.shared_dir, SandboxDir() + "/shared");
+  EXPECT_EQ(vm_config_.shared_mount_tag, "kataShared");
+  EXPECT_THAT(vm_config_.kernel_params, HasSubstr("agent.server_addr=serial://agent.channel.0"));
+
+  auto sandboxes = agent_.RequestsAs<::grpc::CreateSandboxRequest>("CreateSandbox");
+  ASSERT_EQ(sandboxes.size(), 1u);
+  EXPECT_EQ(sandboxes[0].sandbox_id(), "sb1");
+  ASSERT_EQ(sandboxes[0].storages_size(), 1);
+  const ::grpc::Storage& st = sandboxes[0].storages(0);
+  EXPECT_EQ(st.driver(), "9p");
+  EXPECT_EQ(st.source(), "kataShared");
+  EXPECT_EQ(st.fstype(), "9p");
+  EXPECT_THAT(st.options(), ::testing::ElementsAre("trans=virtio", "version=9p2000.L",
+                                                   "cache=mmap", "nodev"));
+  EXPECT_EQ(st.mount_point(), "/run/kata-containers/shared/containers/");
+
+  ASSERT_TRUE(sandbox_->CreateContainer(Config("c1", {"echo", "hello", "world"})).ok());
+  // The rootfs is visible through the shared directory.
+  std::ifstream marker(SandboxDir() + "/shared/c1/rootfs/marker");
+  std::string line;
+  std::getline(marker, line);
+  EXPECT_EQ(line, "in the rootfs");
+  auto created = agent_.RequestsAs<::grpc::CreateContainerRequest>("CreateContainer");
+  ASSERT_EQ(created.size(), 1u);
+  EXPECT_EQ(created[0].container_id(), "c1");
+  EXPECT_EQ(created[0].exec_id(), "c1");
+  EXPECT_EQ(created[0].oci().root().path(), "/run/kata-containers/shared/containers/c1/rootfs");
+  for (const auto& ns : created[0].oci().linux().namespaces()) {
+    EXPECT_NE(ns.type(), "network");
+    EXPECT_EQ(ns.path(), "");
+  }
+  EXPECT_EQ(*sandbox_->GetContainerState("c1"), ContainerState::kCreated);
+
+  ASSERT_TRUE(sandbox_->StartContainer("c1").ok());
+  EXPECT_EQ(ReadAll("c1", ""), "hello world\n");
+  EXPECT_EQ(ReadAll("c1", "", true), "");
+  absl::StatusOr<ExitStatus> exit = sandbox_->Wait("c1", "");
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(exit->exit_code, 0);
+  EXPECT_TRUE(exit->error.ok());
+  EXPECT_LE(exit->exited_at, absl::Now());
+  EXPECT_EQ(*sandbox_->GetContainerState("c1"), ContainerState::kStopped);
+  // A second waiter gets the same answer.
+  EXPECT_EQ(sandbox_->Wait("c1", "")->exit_code, 0);
+
+  ASSERT_TRUE(sandbox_->DeleteContainer("c1").ok());
+  EXPECT_FALSE(fs::exists(SandboxDir() + "/shared/c1"));
+  EXPECT_EQ(agent_.Requests("RemoveContainer").size(), 1u);
+  EXPECT_EQ(sandbox_->GetContainerState("c1").status().code(), absl::StatusCode::kNotFound);
+
+  EXPECT_CALL(*vm_, StopVm()).Times(::testing::AtLeast(1));
+  ASSERT_TRUE(sandbox_->Shutdown().ok());
+  EXPECT_EQ(agent_.Requests("DestroySandbox").size(), 1u);
+  EXPECT_EQ(sandbox_->State(), SandboxState::kStopped);
+  EXPECT_TRUE(sandbox_->WaitVmDeath().ok());
+  ExpectNothingLeft();
+  EXPECT_TRUE(sandbox_->Shutdown().ok());  // idempotent
+}
+
+TEST_F(VmSandboxTest, ExitCodeExecSignalStatsPauseResumeUpdate) {
+  MakeSandbox();
+  ASSERT_TRUE(sandbox_->Start().ok());
+  ASSERT_TRUE(sandbox_->CreateContainer(Config("c3", {"exit", "3"})).ok());
+  ASSERT_TRUE(sandbox_->StartContainer("c3").ok());
+  EXPECT_EQ(sandbox_->Wait("c3", "")->exit_code, 3);
+
+  ASSERT_TRUE(sandbox_->CreateContainer(Config("s", {"sleep"})).ok());
+  // Illegal before start.
+  EXPECT_EQ(sandbox_->Pause("s").code(), absl::StatusCode::kFailedPrecondition);
+  oci::Process echo;
+  echo.args = std::vector<std::string>{"echo", "from", "exec"};
+  echo.cwd = "/";
+  EXPECT_EQ(sandbox_->Exec("s", "e1", echo, false).code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(sandbox_->StartContainer("s").ok());
+  EXPECT_EQ(sandbox_->StartContainer("s").code(), absl::StatusCode::kFailedPrecondition);
+
+  ASSERT_TRUE(sandbox_->Exec("s", "e1", echo, false).ok());
+  EXPECT_EQ(sandbox_->Exec("s", "e1", echo, false).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(ReadAll("s", "e1"), "from exec\n");
+  EXPECT_EQ(sandbox_->Wait("s", "e1")->exit_code, 0);
+  EXPECT_EQ(sandbox_->GetProcess("s", "e1")->state, ProcessState::kExited);
+  ASSERT_TRUE(sandbox_->DeleteProcess("s", "e1").ok());
+  EXPECT_EQ(sandbox_->GetProcess("s", "e1").status().code(), absl::StatusCode::kNotFound);
+
+  // stdin through an exec'd cat.
+  oci::Process cat;
+  cat.args = std::vector<std::string>{"cat"};
+  cat.cwd = "/";
+  ASSERT_TRUE(sandbox_->Exec("s", "cat", cat, false).ok());
+  ASSERT_EQ(*sandbox_->WriteStdin("s", "cat", "abc\n"), 4u);
+  ASSERT_TRUE(sandbox_->CloseStdin("s", "cat").ok());
+  EXPECT_EQ(ReadAll("s", "cat"), "abc\n");
+  EXPECT_EQ(sandbox_->Wait("s", "cat")->exit_code, 0);
+
+  absl::StatusOr<::grpc::StatsContainerResponse> stats = sandbox_->Stats("s");
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->cgroup_stats().memory_stats().usage().usage(), 4u << 20);
+
+  ASSERT_TRUE(sandbox_->Pause("s").ok());
+  EXPECT_TRUE(agent_.Paused("s"));
+  EXPECT_EQ(*sandbox_->GetContainerState("s"), ContainerState::kPaused);
+  EXPECT_EQ(sandbox_->Pause("s").code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(sandbox_->Resume("s").ok());
+  EXPECT_FALSE(agent_.Paused("s"));
+  EXPECT_EQ(sandbox_->Resume("s").code(), absl::StatusCode::kFailedPrecondition);
+
+  oci::LinuxResources res;
+  res.memory.emplace();
+  res.memory->limit = 64 << 20;
+  res.devices = std::vector<oci::LinuxDeviceCgroup>(1);
+  ASSERT_TRUE(sandbox_->Update("s", res).ok());
+  auto updates = agent_.RequestsAs<::grpc::UpdateContainerRequest>("UpdateContainer");
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0].resources().memory().limit(), 64 << 20);
+  EXPECT_EQ(updates[0].resources().devices_size(), 0);
+
+  EXPECT_EQ(sandbox_->DeleteContainer("s").code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(sandbox_->Signal("s", "", SIGTERM, false).ok());
+  EXPECT_EQ(sandbox_->Wait("s", "")->exit_code, 128 + SIGTERM);
+  auto signals = agent_.RequestsAs<::grpc::SignalProcessRequest>("SignalProcess");
+  ASSERT_FALSE(signals.empty());
+  EXPECT_EQ(signals.back().exec_id(), "s");  // the init's agent exec id
+  EXPECT_EQ(sandbox_->ContainerIds(), (std::vector<std::string>{"c3", "s"}));
+  ASSERT_TRUE(sandbox_->Shutdown().ok());
+  ExpectNothingLeft();
+}
+
+TEST_F(VmSandboxTest, SignalAllUsesEmptyExecId) {
+  MakeSandbox();
+  ASSERT_TRUE(sandbox_->Start().ok());
+  ASSERT_TRUE(sandbox_->CreateContainer(Config("s", {"sleep"})).ok());
+  ASSERT_TRUE(sandbox_->StartContainer("s").ok());
+  ASSERT_TRUE(sandbox_->Signal("s", "", SIGKILL, true).ok());
+  EXPECT_EQ(sandbox_->Wait("s", "")->exit_code, 128 + SIGKILL);
+  auto signals = agent_.RequestsAs<::grpc::SignalProcessRequest>("SignalProcess");
+  ASSERT_EQ(signals.size(), 1u);
+  EXPECT_EQ(signals[0].exec_id(), "");
+}
+
+TEST_F(VmSandboxTest, OverlayRootfsMountsAreMountedSharedAndUndone) {
+  MakeSandbox();
+  ASSERT_TRUE(sandbox_->Start().ok());
+  for (const char* d : {"lower", "upper", "work"}) fs::create_directories(tmp_ + "/" + d);
+  std::ofstream(tmp_ + "/lower/from-lower") << "x";
+  ContainerConfig c = Config("ov", {"echo", "hi"});
+  c.rootfs_mounts.push_back(RootfsMount{
+      "overlay", "overlay",
+      {"lowerdir=" + tmp_ + "/lower", "upperdir=" + tmp_ + "/upper", "workdir=" + tmp_ + "/work"}});
+  ASSERT_TRUE(sandbox_->CreateContainer(c).ok());
+  EXPECT_TRUE(fs::exists(SandboxDir() + "/shared/ov/rootfs/from-lower"));
+  EXPECT_TRUE(fs::exists(SandboxDir() + "/mounts/ov/rootfs/from-lower"));
+  ASSERT_TRUE(sandbox_->DeleteContainer("ov").ok());  // created, never started
+  EXPECT_THAT(*MountPointsUnder(SandboxDir()), ::testing::IsEmpty());
+  EXPECT_FALSE(fs::exists(SandboxDir() + "/mounts/ov"));
+}
+
+TEST_F(VmSandboxTest, FailedCreateContainerRollsBack) {
+  MakeSandbox();
+  ASSERT_TRUE(sandbox_->Start().ok());
+  agent_.FailNext("CreateContainer", absl::InternalError("mount rootfs: ENOENT"));
+  absl::Status s = sandbox_->CreateContainer(Config("bad", {"echo"}));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(s.message(), HasSubstr("container bad: agent CreateContainer: mount rootfs"));
+  EXPECT_THAT(*MountPointsUnder(SandboxDir()), ::testing::IsEmpty());
+  EXPECT_FALSE(fs::exists(SandboxDir() + "/shared/bad"));
+  EXPECT_EQ(sandbox_->GetContainerState("bad").status().code(), absl::StatusCode::kNotFound);
+  // A bad overlay fails on the host and leaves nothing either.
+  ContainerConfig c = Config("bad2", {"echo"});
+  c.rootfs_mounts.push_back(RootfsMount{"overlay", "overlay", {"lowerdir=/nonexistent/x"}});
+  s = sandbox_->CreateContainer(c);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("container bad2: mount overlay"));
+  EXPECT_FALSE(fs::exists(SandboxDir() + "/mounts/bad2"));
+  // Bad ids change nothing.
+  EXPECT_EQ(sandbox_->CreateContainer(Config("../x", {"echo"})).code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(sandbox_->CreateContainer(Config("ok", {"echo"})).ok());
+  EXPECT_EQ(sandbox_->CreateContainer(Config("ok", {"echo"})).code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(VmSandboxTest, FailedStartStopsTheVmAndRemovesEverything) {
+  MakeSandbox();
+  agent_.FailNext("CreateSandbox", absl::InternalError("no 9p"));
+  EXPECT_CALL(*vm_, StopVm()).Times(::testing::AtLeast(1));
+  absl::Status s = sandbox_->Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(s.message(), HasSubstr("sandbox sb1: agent CreateSandbox: no 9p"));
+  EXPECT_EQ(sandbox_->State(), SandboxState::kStopped);
+  EXPECT_EQ(sandbox_->Start().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(sandbox_->CreateContainer(Config("c", {"echo"})).code(),
+            absl::StatusCode::kFailedPrecondition);
+  ExpectNothingLeft();
+}
+
+TEST_F(VmSandboxTest, AgentThatNeverAnswersFailsStartWithinTheDialTimeout) {
+  agent_.Stop();
+  dial_timeout_ = 1;
+  MakeSandbox();
+  absl::Time start = absl::Now();
+  absl::Status s = sandbox_->Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(4));
+  ExpectNothingLeft();
+}
+
+TEST_F(VmSandboxTest, VmDeathEndsEveryProcessWithAnError) {
+  MakeSandbox();
+  ASSERT_TRUE(sandbox_->Start().ok());
+  ASSERT_TRUE(sandbox_->CreateContainer(Config("s", {"sleep"})).ok());
+  ASSERT_TRUE(sandbox_->StartContainer("s").ok());
+  std::thread killer([this] {
+    absl::SleepFor(absl::Milliseconds(100));
+    kill(vmm_pid_, SIGKILL);  // a zombie now: dead, not reaped
+  });
+  absl::StatusOr<ExitStatus> exit = sandbox_->Wait("s", "");
+  killer.join();
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(exit->exit_code, 255);
+  EXPECT_EQ(exit->error.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(exit->error.message(), HasSubstr("sandbox sb1: VM died: qemu killed by signal 9"));
+  absl::Status death = sandbox_->WaitVmDeath();
+  EXPECT_THAT(death.message(), HasSubstr("VM died"));
+  EXPECT_EQ(sandbox_->State(), SandboxState::kVmDied);
+  EXPECT_EQ(*sandbox_->ReadStdout("s", ""), "");  // EOF
+  oci::Process p;
+  p.args = std::vector<std::string>{"echo"};
+  EXPECT_EQ(sandbox_->Exec("s", "e", p, false).code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(sandbox_->DeleteContainer("s").ok());
+  ASSERT_TRUE(sandbox_->Shutdown().ok());
+  ExpectNothingLeft();
+}
+
+TEST_F(VmSandboxTest, CleanupSandboxRemovesWhatADeadOwnerLeft) {
+  MakeSandbox();
+  ASSERT_TRUE(sandbox_->Start().ok());
+  ASSERT_TRUE(sandbox_->CreateContainer(Config("c", {"sleep"})).ok());
+  // The owner "dies": leak the object's state on purpose by cleaning up behind its back.
+  ASSERT_TRUE(CleanupSandbox("sb1", paths_).ok());
+  EXPECT_THAT(*MountPointsUnder(SandboxDir()), ::testing::IsEmpty());
+  EXPECT_FALSE(fs::exists(SandboxDir()));
+  EXPECT_TRUE(CleanupSandbox("sb1", paths_).ok());  // nothing left: still OK
+  EXPECT_EQ(CleanupSandbox("../etc", paths_).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(VmConfigForTest, MapsTheConfiguration) {
+  config::RuntimeConfig c;
+  c.hypervisor.accelerator = "tcg";
+  c.hypervisor.shared_fs = "virtio-9p";
+  c.hypervisor.initrd = "/i.img";
+  c.hypervisor.default_memory = 512;
+  c.hypervisor.default_vcpus = 2;
+  c.hypervisor.kernel_params = "quiet";
+  c.agent.enable_debug = true;
+  absl::StatusOr<VmConfig> vm = VmConfigFor(c, "s1", {"/r/shared", "/r/vm"});
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  EXPECT_EQ(vm->accelerator, hypervisor::Accelerator::kTcg);
+  EXPECT_EQ(vm->memory_mib, 512u);
+  EXPECT_EQ(vm->vcpus, 2u);
+  EXPECT_EQ(vm->initrd_path, "/i.img");
+  EXPECT_EQ(vm->shared_dir, "/r/shared/s1/shared");
+  EXPECT_EQ(vm->work_dir, "/r/vm/s1");
+  EXPECT_THAT(vm->kernel_params, HasSubstr("agent.log=debug"));
+  EXPECT_THAT(vm->kernel_params, ::testing::EndsWith(" quiet"));
+  c.hypervisor.shared_fs = "virtio-fs";
+  EXPECT_EQ(VmConfigFor(c, "s1", {}).status().code(), absl::StatusCode::kInvalidArgument);
+  c.hypervisor.shared_fs = "virtio-9p";
+  c.hypervisor.machine_type = "pseries";
+  EXPECT_EQ(VmConfigFor(c, "s1", {}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(NewVmSandboxTest, RejectsBadIds) {
+  SandboxOptions o;
+  o.id = "a/b";
+  EXPECT_EQ(NewVmSandbox(o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace kata::runtime

@@ -1,0 +1,264 @@
+// The whole host runtime with a REAL guest: the VM sandbox boots the guest image built by
+// tools/osbuilder (argv: vmlinux.container, kata-containers-initrd.img, manifest.txt) under
+// QEMU TCG through the QEMU driver, dials the kata-agent (PID 1 in the guest) over
+// virtio-serial, shares a busybox rootfs over 9p, and runs containers: output, exit codes,
+// exec, signals, stats, pause/resume, stdin; then shutdown leaves no QEMU, mount or directory.
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "src/runtime/sandbox/host_mounts.h"
+#include "src/runtime/sandbox/vm_sandbox.h"
+
+namespace kata::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+std::string g_kernel, g_initrd;
+
+bool Alive(pid_t pid) {
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  size_t close = line.rfind(')');
+  return close != std::string::npos && line[close + 2] != 'Z';
+}
+
+oci::Spec BusyboxSpec(std::vector<std::string> args) {
+  oci::Spec s;
+  s.oci_version = "1.0.2";
+  s.process.emplace();
+  s.process->args = std::move(args);
+  s.process->cwd = "/";
+  s.process->env = std::vector<std::string>{"PATH=/bin:/usr/bin:/sbin:/usr/sbin"};
+  s.root.emplace();
+  s.root->path = "rootfs";
+  s.hostname = "kata";
+  auto m = [](std::string dst, std::string type, std::string src,
+              std::vector<std::string> opts) {
+    oci::Mount x;
+    x.destination = std::move(dst);
+    x.type = std::move(type);
+    x.source = std::move(src);
+    x.options = std::move(opts);
+    return x;
+  };
+  s.mounts = std::vector<oci::Mount>{
+      m("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}),
+      m("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}),
+      m("/dev/pts", "devpts", "devpts",
+        {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}),
+      m("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}),
+      m("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}),
+  };
+  s.linux.emplace();
+  s.linux->namespaces = std::vector<oci::LinuxNamespace>{
+      {"pid", std::nullopt, {}}, {"ipc", std::nullopt, {}}, {"uts", std::nullopt, {}},
+      {"mount", std::nullopt, {}}, {"network", std::string("/var/run/netns/ignored"), {}}};
+  return s;
+}
+
+class SandboxVmTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(geteuid(), 0u) << "run as root";
+    ASSERT_FALSE(g_kernel.empty()) << "usage: sandbox_vm_test VMLINUX INITRD [MANIFEST]";
+    ASSERT_EQ(access(g_kernel.c_str(), R_OK), 0) << g_kernel;
+    ASSERT_EQ(access(g_initrd.c_str(), R_OK), 0) << g_initrd;
+    ASSERT_EQ(access("/bin/busybox", X_OK), 0) << "busybox-static missing (tools/setup)";
+    char tmpl[] = "/tmp/sbvm.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    tmp_ = tmpl;
+    paths_ = {tmp_ + "/shared", tmp_ + "/vm"};
+    bundle_ = tmp_ + "/bundle";
+    fs::create_directories(bundle_ + "/rootfs/bin");
+    for (const char* d : {"proc", "dev", "sys", "tmp", "etc"}) {
+      fs::create_directories(bundle_ + "/rootfs/" + d);
+    }
+    fs::copy_file("/bin/busybox", bundle_ + "/rootfs/bin/busybox");
+    for (const char* tool : {"sh", "echo", "sleep", "cat", "cut", "head", "ls", "true"}) {
+      fs::create_symlink("busybox", bundle_ + "/rootfs/bin/" + tool);
+    }
+  }
+  void TearDown() override {
+    if (sandbox_) sandbox_->Shutdown().IgnoreError();
+    sandbox_.reset();
+    CleanupSandbox("vm1", paths_).IgnoreError();
+    UnmountUnder(tmp_).IgnoreError();
+    fs::remove_all(tmp_);
+  }
+
+  void StartSandbox() {
+    SandboxOptions o;
+    o.id = "vm1";
+    o.spec = BusyboxSpec({"true"});
+    o.config.hypervisor.path = "/usr/bin/qemu-system-x86_64";
+    o.config.hypervisor.kernel = g_kernel;
+    o.config.hypervisor.initrd = g_initrd;
+    o.config.hypervisor.accelerator = "tcg";  // this host's KVM hangs guests
+    o.config.hypervisor.shared_fs = "virtio-9p";
+    o.config.hypervisor.default_memory = 512;
+    o.config.agent.dial_timeout = 90;  // TCG on 2 shared cores
+    o.paths = paths_;
+    auto sb = NewVmSandbox(std::move(o));
+    ASSERT_TRUE(sb.ok()) << sb.status();
+    sandbox_ = *std::move(sb);
+    const absl::Time start = absl::Now();
+    absl::Status s = sandbox_->Start();
+    ASSERT_TRUE(s.ok()) << s << "\nconsole: " << ConsoleTail();
+    std::cerr << "sandbox Start (QEMU launch -> agent ready -> CreateSandbox): "
+              << absl::Now() - start << "\n";
+  }
+
+  std::string ConsoleTail() {
+    std::ifstream in(paths_.vm_root + "/vm1/console.log");
+    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return s.size() > 3000 ? s.substr(s.size() - 3000) : s;
+  }
+
+  ContainerConfig Config(const std::string& id, std::vector<std::string> args) {
+    ContainerConfig c;
+    c.id = id;
+    c.spec = BusyboxSpec(std::move(args));
+    c.bundle = bundle_;
+    return c;
+  }
+
+  std::string ReadAll(const std::string& cid, const std::string& exec, bool err = false) {
+    std::string all;
+    for (int i = 0; i < 10000; ++i) {
+      absl::StatusOr<std::string> got =
+          err ? sandbox_->ReadStderr(cid, exec) : sandbox_->ReadStdout(cid, exec);
+      EXPECT_TRUE(got.ok()) << got.status();
+      if (!got.ok() || got->empty()) break;
+      all += *got;
+    }
+    return all;
+  }
+
+  std::string tmp_, bundle_;
+  SandboxPaths paths_;
+  std::unique_ptr<Sandbox> sandbox_;
+};
+
+TEST_F(SandboxVmTest, ContainersInARealVm) {
+  ASSERT_NO_FATAL_FAILURE(StartSandbox());
+  std::vector<pid_t> qemu = sandbox_->VmPids();
+  ASSERT_EQ(qemu.size(), 1u);
+
+  // 1. Output and exit code.
+  absl::Time t = absl::Now();
+  absl::Status s =
+      sandbox_->CreateContainer(Config("c1", {"sh", "-c", "echo hello from the vm; echo oops >&2; exit 3"}));
+  ASSERT_TRUE(s.ok()) << s << "\nconsole: " << ConsoleTail();
+  ASSERT_TRUE(sandbox_->StartContainer("c1").ok());
+  EXPECT_EQ(ReadAll("c1", ""), "hello from the vm\n");
+  EXPECT_EQ(ReadAll("c1", "", true), "oops\n");
+  absl::StatusOr<ExitStatus> exit = sandbox_->Wait("c1", "");
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(exit->exit_code, 3);
+  EXPECT_TRUE(exit->error.ok()) << exit->error;
+  std::cerr << "container create+start+run+exit: " << absl::Now() - t << "\n";
+  ASSERT_TRUE(sandbox_->DeleteContainer("c1").ok());
+
+  // 2. A long-running container: exec, stdin, stats, pause/resume, signals.
+  ASSERT_TRUE(sandbox_->CreateContainer(Config("c2", {"sleep", "1000"})).ok());
+  ASSERT_TRUE(sandbox_->StartContainer("c2").ok());
+  oci::Process p;
+  p.cwd = "/";
+  p.env = std::vector<std::string>{"PATH=/bin"};
+  p.args = std::vector<std::string>{"sh", "-c", "echo exec in $(cat /proc/sys/kernel/hostname)"};
+  ASSERT_TRUE(sandbox_->Exec("c2", "e1", p, false).ok());
+  EXPECT_EQ(ReadAll("c2", "e1"), "exec in kata\n");
+  EXPECT_EQ(sandbox_->Wait("c2", "e1")->exit_code, 0);
+
+  p.args = std::vector<std::string>{"cat"};
+  ASSERT_TRUE(sandbox_->Exec("c2", "cat", p, false).ok());
+  ASSERT_EQ(*sandbox_->WriteStdin("c2", "cat", "through stdin\n"), 14u);
+  ASSERT_TRUE(sandbox_->CloseStdin("c2", "cat").ok());
+  EXPECT_EQ(ReadAll("c2", "cat"), "through stdin\n");
+  EXPECT_EQ(sandbox_->Wait("c2", "cat")->exit_code, 0);
+
+  // A terminal: one stream (stderr at EOF at once), resizable.
+  p.args = std::vector<std::string>{"sh", "-c", "[ -t 1 ] && echo stdout-is-a-tty; echo to-stderr >&2"};
+  ASSERT_TRUE(sandbox_->Exec("c2", "tty", p, true).ok());
+  ASSERT_TRUE(sandbox_->ResizePty("c2", "tty", 100, 30).ok());
+  EXPECT_EQ(ReadAll("c2", "tty", true), "");
+  std::string tty_out = ReadAll("c2", "tty");
+  EXPECT_THAT(tty_out, HasSubstr("stdout-is-a-tty\r\n"));
+  EXPECT_THAT(tty_out, HasSubstr("to-stderr"));
+  EXPECT_EQ(sandbox_->Wait("c2", "tty")->exit_code, 0);
+  EXPECT_EQ(sandbox_->ResizePty("c2", "e1", 80, 24).code(), absl::StatusCode::kFailedPrecondition);
+
+  absl::StatusOr<::grpc::StatsContainerResponse> stats = sandbox_->Stats("c2");
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_TRUE(stats->has_cgroup_stats());
+  std::cerr << "stats: memory usage " << stats->cgroup_stats().memory_stats().usage().usage()
+            << ", pids " << stats->cgroup_stats().pids_stats().current() << "\n";
+
+  ASSERT_TRUE(sandbox_->Pause("c2").ok());
+  EXPECT_EQ(*sandbox_->GetContainerState("c2"), ContainerState::kPaused);
+  ASSERT_TRUE(sandbox_->Resume("c2").ok());
+
+  p.args = std::vector<std::string>{"sleep", "1000"};
+  ASSERT_TRUE(sandbox_->Exec("c2", "e2", p, false).ok());
+  ASSERT_TRUE(sandbox_->Signal("c2", "e2", SIGTERM, false).ok());
+  EXPECT_EQ(sandbox_->Wait("c2", "e2")->exit_code, 128 + SIGTERM);
+
+  ASSERT_TRUE(sandbox_->Signal("c2", "", SIGKILL, false).ok());
+  EXPECT_EQ(sandbox_->Wait("c2", "")->exit_code, 128 + SIGKILL);
+  EXPECT_EQ(*sandbox_->GetContainerState("c2"), ContainerState::kStopped);
+  ASSERT_TRUE(sandbox_->DeleteContainer("c2").ok());
+
+  // 3. Shutdown: DestroySandbox, QEMU gone, nothing left on the host.
+  t = absl::Now();
+  ASSERT_TRUE(sandbox_->Shutdown().ok());
+  std::cerr << "shutdown: " << absl::Now() - t << "\n";
+  EXPECT_FALSE(Alive(qemu[0]));
+  EXPECT_THAT(*MountPointsUnder(tmp_), ::testing::IsEmpty());
+  EXPECT_FALSE(fs::exists(paths_.shared_root + "/vm1"));
+  EXPECT_FALSE(fs::exists(paths_.vm_root + "/vm1"));
+}
+
+TEST_F(SandboxVmTest, QemuKilledFromOutsideEndsTheTaskWithAnError) {
+  ASSERT_NO_FATAL_FAILURE(StartSandbox());
+  ASSERT_TRUE(sandbox_->CreateContainer(Config("c", {"sleep", "1000"})).ok());
+  ASSERT_TRUE(sandbox_->StartContainer("c").ok());
+  const pid_t qemu = sandbox_->VmPids()[0];
+  ASSERT_EQ(kill(qemu, SIGKILL), 0);
+  absl::StatusOr<ExitStatus> exit = sandbox_->Wait("c", "");
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(exit->exit_code, 255);
+  EXPECT_THAT(exit->error.message(), HasSubstr("sandbox vm1: VM died: qemu killed by signal 9"));
+  EXPECT_EQ(*sandbox_->ReadStdout("c", ""), "");
+  ASSERT_TRUE(sandbox_->DeleteContainer("c").ok());
+  ASSERT_TRUE(sandbox_->Shutdown().ok());
+  EXPECT_FALSE(Alive(qemu));
+  EXPECT_THAT(*MountPointsUnder(tmp_), ::testing::IsEmpty());
+  EXPECT_FALSE(fs::exists(paths_.shared_root + "/vm1"));
+  EXPECT_FALSE(fs::exists(paths_.vm_root + "/vm1"));
+}
+
+}  // namespace
+}  // namespace kata::runtime
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (absl::EndsWith(a, "vmlinux.container")) kata::runtime::g_kernel = a;
+    if (absl::EndsWith(a, ".img")) kata::runtime::g_initrd = a;
+  }
+  return RUN_ALL_TESTS();
+}
