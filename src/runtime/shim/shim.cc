@@ -218,7 +218,7 @@ int RunDelete(const ShimArgs& args, const ShimEnv& env) {
         for (int i = 0; i < 100 && kill(pid, 0) == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
       }
     }
-    result = runtime::CleanupSandbox(args.id);
+    result = env.cleanup ? env.cleanup(args.id) : runtime::CleanupSandbox(args.id);
     const std::string path =
         SocketPath(SocketAddress(args.address, args.namespace_, args.id, env.socket_root));
     if (!SocketAlive(path)) unlink(path.c_str());

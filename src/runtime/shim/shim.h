@@ -17,6 +17,7 @@
 #ifndef KATA_SRC_RUNTIME_SHIM_SHIM_H_
 #define KATA_SRC_RUNTIME_SHIM_SHIM_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -34,6 +35,8 @@ struct ShimEnv {
   std::string socket_root = kSocketRoot;  // socket_address.h
   SandboxFactory factory;                 // empty: the VM sandbox (vm_factory.h)
   std::string self_exe;                   // empty: /proc/self/exe
+  // What `delete` calls to clean up after a dead sandbox; empty: runtime::CleanupSandbox.
+  std::function<absl::Status(const std::string& sandbox_id)> cleanup;
 };
 
 int ShimMain(int argc, char** argv, ShimEnv env = {});
