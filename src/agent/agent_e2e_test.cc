@@ -314,6 +314,20 @@ TEST_F(AgentE2eTest, SandboxSharesNamespacesAndStoragesAndDestroyEndsTheAgent) {
   ASSERT_GT(readlink("/proc/self/ns/ipc", self_ipc, sizeof(self_ipc) - 1), 0);
   EXPECT_NE(lines[1], self_ipc);
 
+  // An orphan in the shared pid namespace goes to its pid 1, the sandbox's holder (a child
+  // of the agent that never exec'd, so it has the agent's name), which reaps it.
+  ASSERT_TRUE(Exec("c1", "e2", {"sh", "-c", "sh -c 'sleep 0.3 & exit 0'; sleep 1.5"}).ok());
+  EXPECT_EQ(*Wait("c1", "e2"), 0);
+  pid_t holder = -1;
+  std::string agent_comm = g_agent_binary.substr(g_agent_binary.rfind('/') + 1).substr(0, 15);
+  for (const Proc& p : ChildrenOf(agent_)) {
+    if (p.comm == agent_comm) holder = p.pid;
+  }
+  ASSERT_GT(holder, 0) << "no namespace holder among the agent's children";
+  for (const Proc& p : ChildrenOf(holder)) {
+    EXPECT_NE(p.state, 'Z') << "zombie in the shared pid namespace: " << p.pid << " " << p.comm;
+  }
+
   ASSERT_TRUE(Remove("c2").ok());
   EXPECT_FALSE(IsMounted(eph)) << "container storage released by RemoveContainer";
   EXPECT_TRUE(IsMounted(shared));
