@@ -314,6 +314,20 @@ TEST_F(AgentE2eTest, SandboxSharesNamespacesAndStoragesAndDestroyEndsTheAgent) {
   ASSERT_GT(readlink("/proc/self/ns/ipc", self_ipc, sizeof(self_ipc) - 1), 0);
   EXPECT_NE(lines[1], self_ipc);
 
+  // An orphan in the shared pid namespace goes to its pid 1, the sandbox's holder (a child
+  // of the agent that never exec'd, so it has the agent's name), which reaps it.
+  ASSERT_TRUE(Exec("c1", "e2", {"sh", "-c", "sh -c 'sleep 0.3 & exit 0'; sleep 1.5"}).ok());
+  EXPECT_EQ(*Wait("c1", "e2"), 0);
+  pid_t holder = -1;
+  std::string agent_comm = g_agent_binary.substr(g_agent_binary.rfind('/') + 1).substr(0, 15);
+  for (const Proc& p : ChildrenOf(agent_)) {
+    if (p.comm == agent_comm) holder = p.pid;
+  }
+  ASSERT_GT(holder, 0) << "no namespace holder among the agent's children";
+  for (const Proc& p : ChildrenOf(holder)) {
+    EXPECT_NE(p.state, 'Z') << "zombie in the shared pid namespace: " << p.pid << " " << p.comm;
+  }
+
   ASSERT_TRUE(Remove("c2").ok());
   EXPECT_FALSE(IsMounted(eph)) << "container storage released by RemoveContainer";
   EXPECT_TRUE(IsMounted(shared));
@@ -330,7 +344,7 @@ TEST_F(AgentE2eTest, SandboxSharesNamespacesAndStoragesAndDestroyEndsTheAgent) {
 // container's own exit code still reaches WaitProcess.
 TEST_F(AgentE2eTest, ReapsOrphansAndKeepsKnownExitCodes) {
   grpc::CreateContainerRequest req =
-      Request("o1", {"sh", "-c", "sh -c 'sleep 2 & exit 0'; sleep 4; exit 7"});
+      Request("o1", {"sh", "-c", "sh -c 'sleep 2 & exit 0'; sleep 6; exit 7"});
   kata::oci::Spec spec = *kata::oci::SpecFromProto(req.oci());
   std::vector<kata::oci::LinuxNamespace> keep;
   for (const auto& ns : *spec.linux->namespaces) {
@@ -340,17 +354,25 @@ TEST_F(AgentE2eTest, ReapsOrphansAndKeepsKnownExitCodes) {
   *req.mutable_oci() = kata::oci::SpecToProto(spec);
   absl::Status s = Create(req);
   ASSERT_TRUE(s.ok()) << s;
+  const absl::Time t0 = absl::Now();
   ASSERT_TRUE(Start("o1").ok());
-  absl::SleepFor(absl::Milliseconds(700));
-  std::vector<Proc> children = ChildrenOf(agent_);
-  EXPECT_EQ(children.size(), 2u) << "the container init and the adopted orphan";
-  for (const Proc& p : children) EXPECT_NE(p.state, 'Z') << p.pid << " " << p.comm;
-  absl::SleepFor(absl::Milliseconds(2500));  // the orphan exited at ~2 s
-  children = ChildrenOf(agent_);
-  EXPECT_EQ(children.size(), 1u) << "the orphan was not reaped";
-  for (const Proc& p : children) {
-    EXPECT_NE(p.state, 'Z') << "zombie child of the agent: " << p.pid << " " << p.comm;
+  // The inner shell exits at once: its sleeper is adopted by the agent (init + orphan).
+  bool adopted = false;
+  while (!adopted && absl::Now() < t0 + absl::Milliseconds(1900)) {
+    adopted = ChildrenOf(agent_).size() == 2;
+    absl::SleepFor(absl::Milliseconds(20));
   }
+  EXPECT_TRUE(adopted) << "the orphan was not re-parented to the agent";
+  // The orphan exits at ~2 s and must be reaped: only the init stays, and it is no zombie.
+  bool reaped = false;
+  std::vector<Proc> children;
+  while (!reaped && absl::Now() < t0 + absl::Milliseconds(5500)) {
+    absl::SleepFor(absl::Milliseconds(50));
+    children = ChildrenOf(agent_);
+    reaped = absl::Now() > t0 + absl::Seconds(2) && children.size() == 1 &&
+             children[0].state != 'Z';
+  }
+  EXPECT_TRUE(reaped) << "the orphan was not reaped (" << children.size() << " children)";
   EXPECT_EQ(*Wait("o1", "o1"), 7);
   ASSERT_TRUE(Remove("o1").ok());
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -89,6 +90,7 @@ struct ChildPlan {
   int sync_fd;    // parent_hook: read end the child waits on; -1 when there is none
   int unshare_flags;
   int gate_fd;
+  bool reap_at_gate = false;
   std::vector<int> keep;  // sorted, unique: fds that survive the close sweep
   int max_fd;             // fallback sweep bound when close_range is missing
   bool terminal;
@@ -217,6 +219,23 @@ void CloseRange(unsigned first, unsigned last, int max_fd) {
     (void)w;
     close(p.report_fd);
     p.report_fd = -1;
+    if (p.reap_at_gate) {
+      // Every signal is blocked here: SIGCHLD queues for the signalfd.
+      sigset_t chld;
+      sigemptyset(&chld);
+      sigaddset(&chld, SIGCHLD);
+      int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+      for (;;) {
+        while (waitpid(-1, nullptr, WNOHANG) > 0) {
+        }
+        struct pollfd fds[2] = {{p.gate_fd, POLLIN, 0}, {sfd, POLLIN, 0}};
+        if (poll(fds, sfd >= 0 ? 2 : 1, sfd >= 0 ? -1 : 1000) < 0 && errno != EINTR) break;
+        if (fds[0].revents != 0) break;
+        struct signalfd_siginfo si;
+        while (sfd >= 0 && read(sfd, &si, sizeof(si)) > 0) {
+        }
+      }
+    }
     char c;
     ssize_t n;
     do {
@@ -393,6 +412,7 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
   plan.sync_fd = sync_r.get();
   plan.unshare_flags = options.clone_flags & ~CLONE_NEWPID;
   plan.gate_fd = options.exec_gate_fd;
+  plan.reap_at_gate = options.reap_at_gate;
   plan.keep = {plan.stdio[0], plan.stdio[1], plan.stdio[2], plan.report_fd, plan.gate_fd};
   plan.keep.insert(plan.keep.end(), options.keep_fds.begin(), options.keep_fds.end());
   std::sort(plan.keep.begin(), plan.keep.end());

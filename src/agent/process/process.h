@@ -128,6 +128,9 @@ struct ProcessOptions {
   // it exit 127 without exec. An exec failure after the gate is not reported to anyone: the
   // process exits 127.
   int exec_gate_fd = -1;
+  // While parked at the exec gate, reap the child's own children (and orphans re-parented to
+  // it), as the init of a pid namespace must: a namespace holder that never execs.
+  bool reap_at_gate = false;
 };
 
 class Process {

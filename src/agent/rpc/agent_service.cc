@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "src/agent/device/devices.h"
+#include "src/agent/log/log.h"
 #include "src/agent/version.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
@@ -153,6 +154,8 @@ absl::Status AgentService::CreateContainer(ttrpc::ServerContext&,
   std::move(release).Cancel();
   std::lock_guard<std::mutex> l(mu_);
   containers_[id] = std::move(c);
+  Log(LogLevel::kInfo, "container created",
+      {{"container", id}, {"storages", held->size()}, {"devices", request.devices_size()}});
   container_storages_[id] = std::move(*held);
   return absl::OkStatus();
 }
@@ -176,6 +179,7 @@ absl::Status AgentService::RemoveLocked(const std::string& id,
                                         const std::shared_ptr<Container>& c,
                                         absl::Duration timeout) {
   KATA_RETURN_IF_ERROR(c->Remove(timeout));
+  Log(LogLevel::kInfo, "container removed", {{"container", id}});
   std::vector<std::string> held;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -204,7 +208,17 @@ absl::Status AgentService::CreateSandbox(ttrpc::ServerContext&,
     return absl::AlreadyExistsError(
         absl::StrCat("sandbox ", sandbox_->id(), " exists: one sandbox per agent"));
   }
-  KATA_ASSIGN_OR_RETURN(sandbox_, Sandbox::Create(request, &storages_, options_.sandbox));
+  absl::StatusOr<std::unique_ptr<Sandbox>> sb =
+      Sandbox::Create(request, &storages_, options_.sandbox);
+  if (!sb.ok()) {
+    Log(LogLevel::kError, "CreateSandbox failed",
+        {{"sandbox", request.sandbox_id()}, {"error", sb.status().ToString()}});
+    return sb.status();
+  }
+  sandbox_ = std::move(*sb);
+  Log(LogLevel::kInfo, "sandbox created",
+      {{"sandbox", request.sandbox_id()}, {"hostname", request.hostname()},
+       {"storages", request.storages_size()}, {"pidns", request.sandbox_pidns() ? "yes" : "no"}});
   return absl::OkStatus();
 }
 
@@ -228,7 +242,11 @@ absl::Status AgentService::DestroySandbox(ttrpc::ServerContext&, const grpc::Des
       sandbox_.reset();
     }
   }
-  if (!first.ok()) return AnnotateStatus(first, "DestroySandbox");
+  if (!first.ok()) {
+    Log(LogLevel::kError, "DestroySandbox failed", {{"error", first.ToString()}});
+    return AnnotateStatus(first, "DestroySandbox");
+  }
+  Log(LogLevel::kInfo, "sandbox destroyed");
   if (options_.on_exit) options_.on_exit(kSandboxDestroyed);
   return absl::OkStatus();
 }

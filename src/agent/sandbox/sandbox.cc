@@ -74,6 +74,7 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(const grpc::CreateSandb
   po.argv = {"kata-sandbox-namespaces"};  // never exec'd: the holder waits at the gate
   po.clone_flags = CLONE_NEWUTS | CLONE_NEWIPC | (sb->pidns_ ? CLONE_NEWPID : 0);
   po.exec_gate_fd = gate[0];
+  po.reap_at_gate = true;  // pid 1 of the shared pid namespace reaps its orphans
   po.output_buffer_bytes = 4096;
   po.child_hook = [hostname]() -> absl::Status {
     if (!hostname.empty() && sethostname(hostname.data(), hostname.size()) != 0) {

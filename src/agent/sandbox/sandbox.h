@@ -10,7 +10,9 @@
 // - A holder process keeps the sandbox's shared namespaces alive: new UTS and IPC namespaces
 //   (and a new PID namespace, the holder being its pid 1, when sandbox_pidns), with the
 //   hostname set in that UTS namespace. The holder never runs a program: it is a child of
-//   the agent parked before exec (process library exec gate) until Destroy. When
+//   the agent parked before exec (process library exec gate) until Destroy; parked, it
+//   reaps its children, so orphans of the shared pid namespace (re-parented to it, its
+//   pid 1) never stay zombies. When
 //   options.set_agent_hostname (the agent is the guest's PID 1) the agent's own hostname is
 //   set too, as Kata sets the guest's.
 // - `dns` lines, when any, are written (one per line, as given) to

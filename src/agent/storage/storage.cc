@@ -109,6 +109,35 @@ absl::Status DoMount(const std::string& source, const std::string& target,
   return absl::OkStatus();
 }
 
+// Kata's fs_group ownership: every file under `root` gets group `gid` and group rw (and
+// directories setgid), as Kubernetes' fsGroup; OnRootMismatch skips it when the root
+// already has that group.
+gid_t g_fs_gid = 0;  // nftw has no user pointer; guarded by StorageManager::mu_
+int SetGroup(const char* path, const struct stat* st, int type, struct FTW*) {
+  if (type == FTW_SL) return lchown(path, static_cast<uid_t>(-1), g_fs_gid) == 0 ? 0 : -1;
+  if (lchown(path, static_cast<uid_t>(-1), g_fs_gid) != 0) return -1;
+  mode_t mode = (st->st_mode & 07777) | S_IRGRP | S_IWGRP;
+  if (type == FTW_D || type == FTW_DP) mode |= S_ISGID | S_IXGRP;
+  return chmod(path, mode) == 0 ? 0 : -1;
+}
+
+absl::Status ApplyFsGroup(const grpc::Storage& s) {
+  if (!s.has_fs_group()) return absl::OkStatus();
+  const gid_t gid = static_cast<gid_t>(s.fs_group().group_id());
+  struct stat st;
+  if (stat(s.mount_point().c_str(), &st) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("fs_group: stat ", s.mount_point()));
+  }
+  if (s.fs_group().group_change_policy() == types::OnRootMismatch && st.st_gid == gid) {
+    return absl::OkStatus();
+  }
+  g_fs_gid = gid;
+  if (nftw(s.mount_point().c_str(), SetGroup, 16, FTW_PHYS) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("fs_group ", gid, " on ", s.mount_point()));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 StorageManager::StorageManager(StorageOptions options) : options_(std::move(options)) {}
@@ -218,6 +247,12 @@ absl::StatusOr<std::vector<std::string>> StorageManager::Add(
     if (it == entries_.end()) {
       Entry e;
       KATA_RETURN_IF_ERROR(AnnotateStatus(Mount(s, &e), what));
+      absl::Status fs = ApplyFsGroup(s);
+      if (!fs.ok()) {
+        e.refs = 1;
+        Unmount(s.mount_point(), e).IgnoreError();
+        return AnnotateStatus(fs, what);
+      }
       it = entries_.emplace(s.mount_point(), std::move(e)).first;
     }
     ++it->second.refs;

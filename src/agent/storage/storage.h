@@ -22,6 +22,9 @@
 // - "local": no mount: the directory mount_point is created with the "mode=NNNN" of the
 //   options (octal, default 0777) and removed again with its contents on release.
 // Every driver but "local" creates mount_point (and its parents, 0755) first.
+// fs_group (Kubernetes' fsGroup), when set, is applied once mounted: every file gets the
+// group and group rw, directories setgid (OnRootMismatch: skipped when the root already
+// has the group).
 //
 // Promises:
 // - mount_point must be an absolute path without "." or ".." components: INVALID_ARGUMENT.

@@ -100,6 +100,20 @@ TEST_F(StorageTest, EphemeralAndLocal) {
   EXPECT_FALSE(Exists(dir_ + "/loc"));
 }
 
+TEST_F(StorageTest, FsGroupSetsTheGroup) {
+  google::protobuf::RepeatedPtrField<grpc::Storage> req;
+  grpc::Storage s = MakeStorage("ephemeral", "tmpfs", dir_ + "/vol");
+  s.mutable_fs_group()->set_group_id(4321);
+  *req.Add() = s;
+  absl::StatusOr<std::vector<std::string>> h = mgr_.Add(req);
+  ASSERT_TRUE(h.ok()) << h.status();
+  struct stat st;
+  ASSERT_EQ(stat((dir_ + "/vol").c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, 4321u);
+  EXPECT_NE(st.st_mode & S_ISGID, 0u);
+  ASSERT_TRUE(mgr_.Release(*h).ok());
+}
+
 TEST_F(StorageTest, FailureUndoesEverything) {
   google::protobuf::RepeatedPtrField<grpc::Storage> req;
   *req.Add() = MakeStorage("bind", dir_ + "/src", dir_ + "/ok");
