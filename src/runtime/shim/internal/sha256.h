@@ -1,0 +1,20 @@
+// SHA-256 (FIPS 180-4) of a byte string, as lowercase hex. The shim needs it only to name its
+// socket the way containerd does; Debian's OpenSSL is not among the build's system libraries.
+#ifndef KATA_SRC_RUNTIME_SHIM_INTERNAL_SHA256_H_
+#define KATA_SRC_RUNTIME_SHIM_INTERNAL_SHA256_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace kata {
+namespace shim {
+namespace internal {
+
+std::string Sha256Hex(absl::string_view data);
+
+}  // namespace internal
+}  // namespace shim
+}  // namespace kata
+
+#endif  // KATA_SRC_RUNTIME_SHIM_INTERNAL_SHA256_H_

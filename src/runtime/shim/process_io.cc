@@ -1,0 +1,185 @@
+#include "src/runtime/shim/process_io.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/str_cat.h"
+#include "src/libs/base/status_util.h"
+#include "src/runtime/shim/log.h"
+
+namespace kata {
+namespace shim {
+namespace {
+
+absl::StatusOr<int> OpenOutput(const std::string& uri, const char* name) {
+  absl::string_view path = uri;
+  int flags = O_RDWR | O_CLOEXEC;  // a FIFO opened read-write never blocks on open
+  if (absl::ConsumePrefix(&path, "file://")) {
+    flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
+  } else if (absl::StartsWith(path, "binary://")) {
+    return absl::UnimplementedError(absl::StrCat(name, " ", uri, ": binary:// logging is not supported"));
+  } else if (absl::ConsumePrefix(&path, "fifo://")) {
+  }
+  std::string p(path);
+  int fd = open(p.c_str(), flags, 0640);
+  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", name, " ", p));
+  return fd;
+}
+
+bool WriteAll(int fd, absl::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ProcessIo>> ProcessIo::Open(const StdioPaths& paths) {
+  std::unique_ptr<ProcessIo> io(new ProcessIo());
+  io->paths_ = paths;
+  if (!paths.stdin.empty()) {
+    absl::string_view p = paths.stdin;
+    absl::ConsumePrefix(&p, "fifo://");
+    std::string path(p);
+    io->stdin_fd_ = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (io->stdin_fd_ < 0) return ErrnoStatus(errno, absl::StrCat("open stdin ", path));
+    int fl = fcntl(io->stdin_fd_, F_GETFL);
+    fcntl(io->stdin_fd_, F_SETFL, fl & ~O_NONBLOCK);
+  }
+  if (!paths.stdout.empty()) {
+    auto fd = OpenOutput(paths.stdout, "stdout");
+    if (!fd.ok()) return fd.status();
+    io->stdout_fd_ = *fd;
+  }
+  if (!paths.stderr.empty() && !paths.terminal) {
+    auto fd = OpenOutput(paths.stderr, "stderr");
+    if (!fd.ok()) return fd.status();
+    io->stderr_fd_ = *fd;
+  }
+  io->wake_fd_ = eventfd(0, EFD_CLOEXEC);
+  if (io->wake_fd_ < 0) return ErrnoStatus(errno, "eventfd");
+  return io;
+}
+
+ProcessIo::~ProcessIo() {
+  CloseStdin();
+  if (stdin_thread_.joinable()) stdin_thread_.join();
+  if (stdout_thread_.joinable()) stdout_thread_.join();
+  if (stderr_thread_.joinable()) stderr_thread_.join();
+  for (int fd : {stdin_fd_, stdout_fd_, stderr_fd_, wake_fd_}) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+void ProcessIo::Start(runtime::Sandbox* sandbox, const std::string& container_id,
+                      const std::string& exec_id) {
+  if (started_) return;
+  started_ = true;
+  sandbox_ = sandbox;
+  container_id_ = container_id;
+  exec_id_ = exec_id;
+  stdout_thread_ = std::thread([this] { CopyOut(false); });
+  if (paths_.terminal) {
+    stderr_done_.Notify();
+  } else {
+    stderr_thread_ = std::thread([this] { CopyOut(true); });
+  }
+  if (stdin_fd_ >= 0) {
+    stdin_thread_ = std::thread([this] { CopyIn(); });
+  } else if (!paths_.terminal) {
+    absl::Status s = sandbox_->CloseStdin(container_id_, exec_id_);
+    if (!s.ok()) SHIM_LOG(Debug) << "close stdin of " << container_id_ << "/" << exec_id_ << ": " << s;
+  }
+}
+
+bool ProcessIo::WaitOutput(absl::Duration timeout) {
+  if (!started_) return true;
+  absl::Time deadline = absl::Now() + timeout;
+  return stdout_done_.WaitForNotificationWithDeadline(deadline) &&
+         stderr_done_.WaitForNotificationWithDeadline(deadline);
+}
+
+void ProcessIo::CloseStdin() {
+  if (wake_fd_ < 0) return;
+  uint64_t one = 1;
+  ssize_t n = write(wake_fd_, &one, sizeof(one));
+  (void)n;
+}
+
+void ProcessIo::CopyOut(bool is_stderr) {
+  int fd = is_stderr ? stderr_fd_ : stdout_fd_;
+  const char* name = is_stderr ? "stderr" : "stdout";
+  bool writable = fd >= 0;
+  for (;;) {
+    absl::StatusOr<std::string> data = is_stderr ? sandbox_->ReadStderr(container_id_, exec_id_)
+                                                 : sandbox_->ReadStdout(container_id_, exec_id_);
+    if (!data.ok()) {
+      if (data.status().code() != absl::StatusCode::kOutOfRange) {
+        SHIM_LOG(Debug) << container_id_ << "/" << exec_id_ << " " << name
+                        << " ends: " << data.status();
+      }
+      break;
+    }
+    if (data->empty()) break;  // EOF
+    if (writable && !WriteAll(fd, *data)) {
+      SHIM_LOG(Warning) << container_id_ << "/" << exec_id_ << " " << name
+                        << ": write: " << strerror(errno) << "; dropping further output";
+      writable = false;
+    }
+  }
+  (is_stderr ? stderr_done_ : stdout_done_).Notify();
+}
+
+void ProcessIo::CopyIn() {
+  char buf[32 * 1024];
+  bool closing = false;
+  for (;;) {
+    if (!closing) {
+      pollfd fds[2] = {{stdin_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      int r = poll(fds, 2, -1);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      if (fds[1].revents & POLLIN) {
+        closing = true;  // drain what is there without blocking, then close
+        int fl = fcntl(stdin_fd_, F_GETFL);
+        fcntl(stdin_fd_, F_SETFL, fl | O_NONBLOCK);
+      } else if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+        continue;
+      }
+    }
+    ssize_t n = read(stdin_fd_, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // EOF (the writer left), EAGAIN while draining, or an error
+    absl::string_view data(buf, static_cast<size_t>(n));
+    while (!data.empty()) {
+      absl::StatusOr<size_t> w = sandbox_->WriteStdin(container_id_, exec_id_, data);
+      if (!w.ok()) {
+        SHIM_LOG(Debug) << container_id_ << "/" << exec_id_ << " stdin: " << w.status();
+        data = {};
+        closing = true;
+        break;
+      }
+      data.remove_prefix(std::min(*w, data.size()));
+    }
+  }
+  absl::Status s = sandbox_->CloseStdin(container_id_, exec_id_);
+  if (!s.ok()) SHIM_LOG(Debug) << "close stdin of " << container_id_ << "/" << exec_id_ << ": " << s;
+}
+
+}  // namespace shim
+}  // namespace kata

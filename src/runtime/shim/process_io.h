@@ -1,0 +1,85 @@
+// The stdio of one container process between containerd and the sandbox.
+//
+// containerd names the process's stdio in CreateTaskRequest / ExecProcessRequest: FIFO paths
+// (what ctr and the CRI use), `file:///path` (output appended to a file), or "" (none).
+//
+//   KATA_ASSIGN_OR_RETURN(auto io, ProcessIo::Open({.stdin = ..., .stdout = ..., .terminal = t}));
+//   io->Start(&sandbox, "c1", "");   // once the process exists in the sandbox
+//   io->WaitOutput(absl::Seconds(10));  // after the process exited: all output copied
+//
+// Promises:
+// - Open never blocks: stdin is opened O_RDONLY|O_NONBLOCK (then made blocking), stdout and
+//   stderr O_RDWR, so opening works whether or not containerd has its end open yet.
+// - Output: one thread per stream calls ReadStdout/ReadStderr until EOF ("") or an error
+//   (OUT_OF_RANGE, UNAVAILABLE after a VM death) and writes everything it read to the FIFO
+//   or file; WaitOutput returns once both streams are finished, so an exit reported after
+//   it loses no output. With a terminal there is no stderr stream.
+// - Input: one thread copies the stdin FIFO to WriteStdin; when containerd's writer closes
+//   (EOF) or CloseStdin() is called (Task.CloseIO), the data already in the FIFO is sent and
+//   then the process's stdin is closed (CloseStdin), so the process reads EOF. Without a stdin
+//   path the process's stdin is closed at Start.
+// - A reader that went away (EPIPE) does not stop the copying: the output is read and dropped
+//   so the process never blocks on a full buffer.
+// - The destructor waits for the threads; the sandbox must be able to end the reads by then
+//   (the process exited or the container was deleted).
+#ifndef KATA_SRC_RUNTIME_SHIM_PROCESS_IO_H_
+#define KATA_SRC_RUNTIME_SHIM_PROCESS_IO_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "src/runtime/sandbox/sandbox.h"
+
+namespace kata {
+namespace shim {
+
+struct StdioPaths {
+  std::string stdin;
+  std::string stdout;
+  std::string stderr;
+  bool terminal = false;
+};
+
+class ProcessIo {
+ public:
+  static absl::StatusOr<std::unique_ptr<ProcessIo>> Open(const StdioPaths& paths);
+  ~ProcessIo();
+  ProcessIo(const ProcessIo&) = delete;
+  ProcessIo& operator=(const ProcessIo&) = delete;
+
+  // Starts the copying threads for process (container_id, exec_id) of `sandbox`, which must
+  // outlive this object. Once only.
+  void Start(runtime::Sandbox* sandbox, const std::string& container_id,
+             const std::string& exec_id);
+  // True once stdout and stderr are finished (immediately when Start was never called).
+  bool WaitOutput(absl::Duration timeout);
+  // Ends the stdin copy: pending FIFO data is sent, then the process's stdin is closed.
+  void CloseStdin();
+
+  const StdioPaths& paths() const { return paths_; }
+
+ private:
+  ProcessIo() = default;
+  void CopyOut(bool is_stderr);
+  void CopyIn();
+
+  StdioPaths paths_;
+  int stdin_fd_ = -1;
+  int stdout_fd_ = -1;
+  int stderr_fd_ = -1;
+  int wake_fd_ = -1;  // eventfd: CloseStdin wakes the stdin thread
+  runtime::Sandbox* sandbox_ = nullptr;
+  std::string container_id_, exec_id_;
+  std::thread stdout_thread_, stderr_thread_, stdin_thread_;
+  absl::Notification stdout_done_, stderr_done_;
+  bool started_ = false;
+};
+
+}  // namespace shim
+}  // namespace kata
+
+#endif  // KATA_SRC_RUNTIME_SHIM_PROCESS_IO_H_

@@ -1,0 +1,319 @@
+#include "src/runtime/shim/shim.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/any.pb.h"
+#include "src/libs/base/status_macros.h"
+#include "src/libs/base/status_util.h"
+#include "src/libs/oci/spec_json.h"
+#include "src/libs/protocols/runtimeoptions.pb.h"
+#include "src/libs/protocols/task.pb.h"
+#include "src/libs/ttrpc/address.h"
+#include "src/libs/ttrpc/server.h"
+#include "src/runtime/sandbox/vm_sandbox.h"
+#include "src/runtime/shim/event_forwarder.h"
+#include "src/runtime/shim/log.h"
+#include "src/runtime/shim/socket_address.h"
+#include "src/runtime/shim/vm_factory.h"
+
+extern char** environ;
+
+namespace kata {
+namespace shim {
+namespace {
+
+constexpr int kDaemonSocketFd = 3;
+
+std::string ReadAll(int fd) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+bool WriteFile(const std::string& path, absl::string_view data) {
+  std::ofstream f(path, std::ios::trunc);
+  f << data;
+  return static_cast<bool>(f);
+}
+
+std::string BundleDir(const ShimArgs& args) {
+  if (!args.bundle.empty()) return args.bundle;
+  char buf[4096];
+  return getcwd(buf, sizeof(buf)) != nullptr ? std::string(buf) : ".";
+}
+
+// The config_path of the runtime options on stdin ("" when there are none).
+absl::StatusOr<std::string> ConfigPathFromStdin() {
+  if (isatty(0)) return std::string();
+  std::string data = ReadAll(0);
+  if (data.empty()) return std::string();
+  google::protobuf::Any any;
+  if (!any.ParseFromString(data)) {
+    return absl::InvalidArgumentError("start: runtime options on stdin are not a protobuf Any");
+  }
+  if (!absl::EndsWith(any.type_url(), "runtimeoptions.v1.Options")) {
+    return std::string();  // some other runtime's options: nothing for us
+  }
+  ::runtimeoptions::v1::Options options;
+  if (!options.ParseFromString(any.value())) {
+    return absl::InvalidArgumentError("start: runtimeoptions.v1.Options on stdin do not parse");
+  }
+  return options.config_path();
+}
+
+std::string SelfExe(const ShimEnv& env) {
+  if (!env.self_exe.empty()) return env.self_exe;
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return "/proc/self/exe";
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+int Fail(absl::string_view action, const absl::Status& status) {
+  std::cerr << "containerd-shim-kata-v2 " << action << ": " << status << std::endl;
+  return 1;
+}
+
+// Starts the daemon with `listen_fd` as its fd 3; returns its pid.
+absl::StatusOr<pid_t> SpawnDaemon(const ShimArgs& args, const ShimEnv& env, int listen_fd,
+                                  const std::string& config_path) {
+  ShimArgs daemon_args = args;
+  daemon_args.action = Action::kServe;
+  daemon_args.socket_fd = kDaemonSocketFd;
+  std::vector<std::string> argv_s = {SelfExe(env)};
+  for (auto& a : FormatArgs(daemon_args)) argv_s.push_back(a);
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (!config_path.empty() && absl::StartsWith(*e, "KATA_CONF_FILE=")) continue;
+    env_s.push_back(*e);
+  }
+  if (!config_path.empty()) env_s.push_back("KATA_CONF_FILE=" + config_path);
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull < 0) return ErrnoStatus(errno, "open /dev/null");
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(devnull);
+    return ErrnoStatus(errno, "fork the shim daemon");
+  }
+  if (pid == 0) {
+    setsid();
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    if (listen_fd != kDaemonSocketFd) {
+      dup2(listen_fd, kDaemonSocketFd);  // dup2 clears FD_CLOEXEC on the copy
+    } else {
+      fcntl(kDaemonSocketFd, F_SETFD, 0);
+    }
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  close(devnull);
+  return pid;
+}
+
+}  // namespace
+
+bool SocketAlive(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    close(fd);
+    return false;
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  bool alive = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return alive;
+}
+
+int RunStart(const ShimArgs& args, const ShimEnv& env) {
+  absl::StatusOr<std::string> config_path = ConfigPathFromStdin();
+  if (!config_path.ok()) return Fail("start", config_path.status());
+  const std::string bundle = BundleDir(args);
+  absl::StatusOr<oci::Spec> spec = oci::LoadSpecFile(bundle + "/config.json");
+  if (!spec.ok()) return Fail("start", spec.status());
+  const std::string sid = SandboxIdFor(args.id, *spec);
+  const std::string address = SocketAddress(args.address, args.namespace_, sid, env.socket_root);
+  const std::string path = SocketPath(address);
+  if (SocketAlive(path)) {
+    // The pod's shim (or this container's, started before) is serving: join it.
+    WriteFile(bundle + "/address", address);
+    std::cout << address << std::flush;
+    return 0;
+  }
+  if (sid != args.id) {
+    return Fail("start", absl::FailedPreconditionError(absl::StrCat(
+                             "container ", args.id, ": the shim of its sandbox ", sid,
+                             " is not running (", address, ")")));
+  }
+  if (mkdir(env.socket_root.c_str(), 0711) != 0 && errno != EEXIST) {
+    return Fail("start", ErrnoStatus(errno, "mkdir " + env.socket_root));
+  }
+  absl::StatusOr<ttrpc::Address> parsed = ttrpc::ParseAddress(address);
+  if (!parsed.ok()) return Fail("start", parsed.status());
+  absl::StatusOr<int> listen_fd = ttrpc::Listen(*parsed);
+  if (!listen_fd.ok()) return Fail("start", listen_fd.status());
+  absl::StatusOr<pid_t> pid = SpawnDaemon(args, env, *listen_fd, *config_path);
+  close(*listen_fd);
+  if (!pid.ok()) {
+    unlink(path.c_str());
+    return Fail("start", pid.status());
+  }
+  WriteFile(bundle + "/address", address);
+  WriteFile(bundle + "/shim.pid", std::to_string(*pid));
+  std::cout << address << std::flush;
+  return 0;
+}
+
+int RunDelete(const ShimArgs& args, const ShimEnv& env) {
+  const std::string bundle = BundleDir(args);
+  absl::StatusOr<oci::Spec> spec = oci::LoadSpecFile(bundle + "/config.json");
+  const std::string sid = spec.ok() ? SandboxIdFor(args.id, *spec) : args.id;
+  absl::Status result;
+  if (sid == args.id) {
+    // A daemon still recorded for this bundle (it should be gone: containerd lost it).
+    std::ifstream pid_file(bundle + "/shim.pid");
+    int pid = 0;
+    if (pid_file >> pid && pid > 1) {
+      std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+      std::string cmd((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+      if (absl::StrContains(cmd, std::string("-id") + '\0' + args.id + '\0')) {
+        kill(pid, SIGKILL);
+        for (int i = 0; i < 100 && kill(pid, 0) == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+      }
+    }
+    result = env.cleanup ? env.cleanup(args.id) : runtime::CleanupSandbox(args.id);
+    const std::string path =
+        SocketPath(SocketAddress(args.address, args.namespace_, args.id, env.socket_root));
+    if (!SocketAlive(path)) unlink(path.c_str());
+  }
+  ::containerd::task::v2::DeleteResponse response;
+  response.set_exit_status(128 + SIGKILL);
+  *response.mutable_exited_at() = ToTimestamp(absl::Now());
+  if (!result.ok()) return Fail("delete", result);
+  std::string out = response.SerializeAsString();
+  std::cout.write(out.data(), static_cast<std::streamsize>(out.size()));
+  std::cout.flush();
+  return 0;
+}
+
+int RunServe(const ShimArgs& args, const ShimEnv& env) {
+  // Logs go to the bundle's log FIFO (containerd holds its read end); never block on it.
+  int log_fd = open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (log_fd >= 0) Log::Get().SetFd(log_fd, args.debug);
+  Log::Get().SetId(args.id);
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::string ttrpc_address;
+  if (const char* a = getenv("TTRPC_ADDRESS"); a != nullptr && *a != '\0') {
+    ttrpc_address = a;
+  } else {
+    ttrpc_address = args.address + ".ttrpc";
+  }
+  auto forwarder = EventForwarder::Start({.address = ttrpc_address, .ns = args.namespace_});
+  absl::Notification stop;
+  TaskService service({
+      .ns = args.namespace_,
+      .factory = env.factory ? env.factory : VmSandboxFactory(),
+      .events = forwarder.get(),
+      .on_shutdown = [&stop] { if (!stop.HasBeenNotified()) stop.Notify(); },
+  });
+  ttrpc::Server server;
+  absl::Status s = server.Register(&service);
+  const std::string address = SocketAddress(args.address, args.namespace_, args.id, env.socket_root);
+  if (s.ok()) s = args.socket_fd >= 0 ? server.ListenFd(args.socket_fd) : server.Listen(address);
+  if (!s.ok()) {
+    SHIM_LOG(Error) << "serve: " << s;
+    return 1;
+  }
+  SHIM_LOG(Info) << "shim serving on " << address << " (pid " << getpid() << ")";
+  std::thread signals([&] {
+    int sig = 0;
+    while (!stop.HasBeenNotified()) {
+      timespec timeout{0, 200 * 1000 * 1000};
+      sig = sigtimedwait(&stop_signals, nullptr, &timeout);
+      if (sig > 0) {
+        SHIM_LOG(Info) << "signal " << sig << ": shutting down";
+        if (!stop.HasBeenNotified()) stop.Notify();
+      }
+    }
+  });
+  stop.WaitForNotification();
+  server.Shutdown(absl::Seconds(2));
+  absl::Status down = service.ShutdownSandbox();
+  if (!down.ok()) SHIM_LOG(Error) << "shutdown: " << down;
+  forwarder->Flush(absl::Seconds(5));
+  signals.join();
+  const std::string path = SocketPath(address);
+  unlink(path.c_str());
+  SHIM_LOG(Info) << "shim exits";
+  return 0;
+}
+
+int ShimMain(int argc, char** argv, ShimEnv env) {
+  std::vector<std::string> args_v(argv, argv + argc);
+  absl::StatusOr<ShimArgs> args = ParseArgs(args_v);
+  if (!args.ok()) {
+    std::cerr << "containerd-shim-kata-v2: " << args.status().message() << "\n"
+              << "usage: containerd-shim-kata-v2 -namespace NS -address ADDR -id ID "
+                 "[-publish-binary BIN] [-bundle DIR] [-debug] [start|delete]"
+              << std::endl;
+    return 2;
+  }
+  switch (args->action) {
+    case Action::kVersion:
+      std::cout << "containerd-shim-kata-v2 (kata-cpp) version " << kShimVersion << std::endl;
+      return 0;
+    case Action::kStart:
+      return RunStart(*args, env);
+    case Action::kDelete:
+      return RunDelete(*args, env);
+    case Action::kServe:
+      return RunServe(*args, env);
+  }
+  return 2;
+}
+
+}  // namespace shim
+}  // namespace kata

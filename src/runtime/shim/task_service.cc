@@ -1,0 +1,579 @@
+#include "src/runtime/shim/task_service.h"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "src/libs/base/status_macros.h"
+#include "src/libs/base/status_util.h"
+#include "src/libs/oci/spec_json.h"
+#include "src/libs/protocols/containerd/events/task.pb.h"
+#include "src/libs/protocols/runtimeoptions.pb.h"
+#include "src/runtime/shim/log.h"
+#include "src/runtime/shim/metrics.pb.h"
+
+namespace kata {
+namespace shim {
+namespace {
+
+namespace tpb = ::containerd::task::v2;
+namespace ev = ::containerd::events;
+namespace cg = ::io::containerd::cgroups::v1;
+
+std::string Who(const std::string& id, const std::string& exec_id) {
+  return exec_id.empty() ? id : absl::StrCat(id, "/", exec_id);
+}
+
+// An OCI Process from the JSON containerd puts in ExecProcessRequest.spec.
+absl::StatusOr<oci::Process> ParseProcessJson(absl::string_view json) {
+  auto spec = oci::ParseSpec(absl::StrCat("{\"ociVersion\":\"1.0.2\",\"process\":", json, "}"));
+  if (!spec.ok()) return AnnotateStatus(spec.status(), "exec process spec");
+  if (!spec->process.has_value()) return absl::InvalidArgumentError("exec process spec: empty");
+  return *spec->process;
+}
+
+// OCI LinuxResources from the JSON containerd puts in UpdateTaskRequest.resources.
+absl::StatusOr<oci::LinuxResources> ParseResourcesJson(absl::string_view json) {
+  auto spec = oci::ParseSpec(
+      absl::StrCat("{\"ociVersion\":\"1.0.2\",\"linux\":{\"resources\":", json, "}}"));
+  if (!spec.ok()) return AnnotateStatus(spec.status(), "update resources");
+  if (!spec->linux.has_value() || !spec->linux->resources.has_value()) {
+    return absl::InvalidArgumentError("update resources: empty");
+  }
+  return *spec->linux->resources;
+}
+
+cg::Metrics ToMetrics(const ::grpc::StatsContainerResponse& stats) {
+  cg::Metrics m;
+  const ::grpc::CgroupStats& c = stats.cgroup_stats();
+  if (c.has_pids_stats()) {
+    m.mutable_pids()->set_current(c.pids_stats().current());
+    m.mutable_pids()->set_limit(c.pids_stats().limit());
+  }
+  if (c.has_cpu_stats()) {
+    const auto& u = c.cpu_stats().cpu_usage();
+    cg::CPUUsage* usage = m.mutable_cpu()->mutable_usage();
+    usage->set_total(u.total_usage());
+    usage->set_kernel(u.usage_in_kernelmode());
+    usage->set_user(u.usage_in_usermode());
+    for (uint64_t v : u.percpu_usage()) usage->add_per_cpu(v);
+    const auto& t = c.cpu_stats().throttling_data();
+    m.mutable_cpu()->mutable_throttling()->set_periods(t.periods());
+    m.mutable_cpu()->mutable_throttling()->set_throttled_periods(t.throttled_periods());
+    m.mutable_cpu()->mutable_throttling()->set_throttled_time(t.throttled_time());
+  }
+  if (c.has_memory_stats()) {
+    const auto& ms = c.memory_stats();
+    cg::MemoryStat* mem = m.mutable_memory();
+    mem->set_cache(ms.cache());
+    auto entry = [](const ::grpc::MemoryData& d, cg::MemoryEntry* e) {
+      e->set_usage(d.usage());
+      e->set_max(d.max_usage());
+      e->set_failcnt(d.failcnt());
+      e->set_limit(d.limit());
+    };
+    entry(ms.usage(), mem->mutable_usage());
+    entry(ms.swap_usage(), mem->mutable_swap());
+    entry(ms.kernel_usage(), mem->mutable_kernel());
+    auto stat = [&ms](const char* key) -> uint64_t {
+      auto it = ms.stats().find(key);
+      return it == ms.stats().end() ? 0 : it->second;
+    };
+    mem->set_rss(stat("rss"));
+    mem->set_rss_huge(stat("rss_huge"));
+    mem->set_mapped_file(stat("mapped_file"));
+    mem->set_dirty(stat("dirty"));
+    mem->set_writeback(stat("writeback"));
+    mem->set_pg_pg_in(stat("pgpgin"));
+    mem->set_pg_pg_out(stat("pgpgout"));
+    mem->set_pg_fault(stat("pgfault"));
+    mem->set_pg_maj_fault(stat("pgmajfault"));
+    mem->set_inactive_anon(stat("inactive_anon"));
+    mem->set_active_anon(stat("active_anon"));
+    mem->set_inactive_file(stat("inactive_file"));
+    mem->set_active_file(stat("active_file"));
+    mem->set_unevictable(stat("unevictable"));
+    mem->set_hierarchical_memory_limit(stat("hierarchical_memory_limit"));
+    mem->set_hierarchical_swap_limit(stat("hierarchical_memsw_limit"));
+    mem->set_total_cache(stat("total_cache"));
+    mem->set_total_rss(stat("total_rss"));
+  }
+  for (const auto& [pagesize, h] : c.hugetlb_stats()) {
+    cg::HugetlbStat* hs = m.add_hugetlb();
+    hs->set_pagesize(pagesize);
+    hs->set_usage(h.usage());
+    hs->set_max(h.max_usage());
+    hs->set_failcnt(h.failcnt());
+  }
+  return m;
+}
+
+}  // namespace
+
+std::string SandboxIdFor(const std::string& container_id, const oci::Spec& spec) {
+  if (!spec.annotations.has_value()) return container_id;
+  const auto& a = *spec.annotations;
+  auto type = a.find(kContainerTypeAnnotation);
+  auto sid = a.find(kSandboxIdAnnotation);
+  if (type != a.end() && type->second == "container" && sid != a.end() && !sid->second.empty()) {
+    return sid->second;
+  }
+  return container_id;
+}
+
+TaskService::TaskService(Options options) : options_(std::move(options)) {}
+
+TaskService::~TaskService() {
+  std::vector<std::shared_ptr<Proc>> procs;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, task] : tasks_) {
+      for (auto& [eid, p] : task.procs) procs.push_back(p);
+    }
+    for (auto& p : deleted_) procs.push_back(p);
+    tasks_.clear();
+    deleted_.clear();
+  }
+  for (auto& p : procs) {
+    if (p->waiter.joinable()) p->waiter.join();
+  }
+}
+
+absl::StatusOr<std::shared_ptr<TaskService::Proc>> TaskService::FindProc(
+    const std::string& id, const std::string& exec_id) {
+  auto t = tasks_.find(id);
+  if (t == tasks_.end()) return absl::NotFoundError(absl::StrCat("task ", id, ": not found"));
+  auto p = t->second.procs.find(exec_id);
+  if (p == t->second.procs.end()) {
+    return absl::NotFoundError(absl::StrCat("process ", Who(id, exec_id), ": not found"));
+  }
+  return p->second;
+}
+
+absl::StatusOr<runtime::Sandbox*> TaskService::GetSandbox() {
+  if (sandbox_ == nullptr) return absl::FailedPreconditionError("shim: no sandbox yet");
+  return sandbox_.get();
+}
+
+absl::Status TaskService::State(Ctx&, const tpb::StateRequest& req, tpb::StateResponse* resp) {
+  absl::MutexLock lock(&mu_);
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), req.exec_id()));
+  resp->set_id(req.id());
+  resp->set_exec_id(req.exec_id());
+  resp->set_bundle(tasks_[req.id()].bundle);
+  resp->set_pid(pid_);
+  resp->set_status(ToProtoStatus(p->state));
+  resp->set_stdin(p->stdio.stdin);
+  resp->set_stdout(p->stdio.stdout);
+  resp->set_stderr(p->stdio.stderr);
+  resp->set_terminal(p->stdio.terminal);
+  if (p->state == TaskState::kStopped) {
+    resp->set_exit_status(p->exit_status);
+    *resp->mutable_exited_at() = ToTimestamp(p->exited_at);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TaskService::Create(Ctx&, const tpb::CreateTaskRequest& req,
+                                 tpb::CreateTaskResponse* resp) {
+  absl::MutexLock create_lock(&create_mu_);
+  const std::string& id = req.id();
+  if (id.empty()) return absl::InvalidArgumentError("create: empty task id");
+  if (!req.checkpoint().empty()) {
+    return absl::UnimplementedError(absl::StrCat("task ", id, ": restore from a checkpoint"));
+  }
+  runtime::Sandbox* sandbox = nullptr;
+  std::string current_sid;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::FailedPreconditionError(absl::StrCat("task ", id, ": shim is shutting down"));
+    if (tasks_.count(id)) return absl::AlreadyExistsError(absl::StrCat("task ", id, ": already exists"));
+    sandbox = sandbox_.get();
+    current_sid = sandbox_id_;
+  }
+  KATA_ASSIGN_OR_RETURN(oci::Spec spec, oci::LoadSpecFile(req.bundle() + "/config.json"));
+  const std::string sid = SandboxIdFor(id, spec);
+  bool made_sandbox = false;
+  if (sandbox == nullptr) {
+    if (sid != id) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("task ", id, ": its sandbox ", sid, " is not run by this shim"));
+    }
+    std::string config_path;
+    if (req.has_options() && absl::EndsWith(req.options().type_url(), "runtimeoptions.v1.Options")) {
+      ::runtimeoptions::v1::Options ro;
+      if (ro.ParseFromString(req.options().value())) config_path = ro.config_path();
+    }
+    KATA_ASSIGN_OR_RETURN(std::unique_ptr<runtime::Sandbox> sb,
+                          options_.factory(id, spec, config_path));
+    SHIM_LOG(Info) << "sandbox " << id << ": starting the VM";
+    absl::Status started = sb->Start();
+    if (!started.ok()) {
+      absl::Status down = sb->Shutdown();
+      if (!down.ok()) SHIM_LOG(Warning) << "sandbox " << id << ": shutdown after failed start: " << down;
+      return started;
+    }
+    std::vector<pid_t> pids = sb->VmPids();
+    absl::MutexLock lock(&mu_);
+    sandbox_ = std::move(sb);
+    sandbox_id_ = id;
+    pid_ = pids.empty() ? 0 : static_cast<uint32_t>(pids[0]);
+    sandbox = sandbox_.get();
+    made_sandbox = true;
+  } else if (sid != current_sid) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "task ", id, ": belongs to sandbox ", sid, ", this shim runs sandbox ", current_sid));
+  }
+  auto undo_sandbox = [&] {
+    if (!made_sandbox) return;
+    absl::Status down = sandbox->Shutdown();
+    if (!down.ok()) SHIM_LOG(Warning) << "sandbox " << id << ": shutdown after failed create: " << down;
+  };
+
+  auto proc = std::make_shared<Proc>();
+  proc->container_id = id;
+  proc->stdio = {req.stdin(), req.stdout(), req.stderr(), req.terminal()};
+  absl::StatusOr<std::unique_ptr<ProcessIo>> io = ProcessIo::Open(proc->stdio);
+  if (!io.ok()) {
+    undo_sandbox();
+    return AnnotateStatus(io.status(), absl::StrCat("task ", id));
+  }
+  proc->io = std::move(*io);
+
+  runtime::ContainerConfig cc;
+  cc.id = id;
+  cc.spec = std::move(spec);
+  cc.bundle = req.bundle();
+  cc.terminal = req.terminal();
+  for (const auto& m : req.rootfs()) {
+    cc.rootfs_mounts.push_back(
+        {m.type(), m.source(), std::vector<std::string>(m.options().begin(), m.options().end())});
+  }
+  absl::Status created = sandbox->CreateContainer(cc);
+  if (!created.ok()) {
+    undo_sandbox();
+    return created;
+  }
+  absl::MutexLock lock(&mu_);
+  Task& task = tasks_[id];
+  task.id = id;
+  task.bundle = req.bundle();
+  task.procs[""] = proc;
+  ev::TaskCreate e;
+  e.set_container_id(id);
+  e.set_bundle(req.bundle());
+  *e.mutable_rootfs() = req.rootfs();
+  e.mutable_io()->set_stdin(req.stdin());
+  e.mutable_io()->set_stdout(req.stdout());
+  e.mutable_io()->set_stderr(req.stderr());
+  e.mutable_io()->set_terminal(req.terminal());
+  e.set_pid(pid_);
+  options_.events->Publish(kTopicCreate, e);
+  resp->set_pid(pid_);
+  SHIM_LOG(Info) << "task " << id << " created in sandbox " << sandbox_id_;
+  return absl::OkStatus();
+}
+
+absl::Status TaskService::Start(Ctx&, const tpb::StartRequest& req, tpb::StartResponse* resp) {
+  absl::MutexLock lock(&mu_);
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), req.exec_id()));
+  KATA_RETURN_IF_ERROR(CheckTaskOp(Who(req.id(), req.exec_id()), p->state, TaskOp::kStart));
+  KATA_ASSIGN_OR_RETURN(runtime::Sandbox* sandbox, GetSandbox());
+  if (req.exec_id().empty()) {
+    KATA_RETURN_IF_ERROR(sandbox->StartContainer(req.id()));
+  } else {
+    KATA_RETURN_IF_ERROR(
+        sandbox->Exec(req.id(), req.exec_id(), *p->exec_process, p->stdio.terminal));
+  }
+  p->state = TaskState::kRunning;
+  if (p->io) p->io->Start(sandbox, req.id(), req.exec_id());
+  if (req.exec_id().empty()) {
+    ev::TaskStart e;
+    e.set_container_id(req.id());
+    e.set_pid(pid_);
+    options_.events->Publish(kTopicStart, e);
+  } else {
+    ev::TaskExecStarted e;
+    e.set_container_id(req.id());
+    e.set_exec_id(req.exec_id());
+    e.set_pid(pid_);
+    options_.events->Publish(kTopicExecStarted, e);
+  }
+  p->waiter = std::thread([this, p] { WaitForExit(p); });
+  resp->set_pid(pid_);
+  return absl::OkStatus();
+}
+
+void TaskService::WaitForExit(std::shared_ptr<Proc> p) {
+  runtime::Sandbox* sandbox;
+  {
+    absl::MutexLock lock(&mu_);
+    sandbox = sandbox_.get();
+  }
+  runtime::ExitStatus status;
+  absl::StatusOr<runtime::ExitStatus> waited = sandbox->Wait(p->container_id, p->exec_id);
+  if (waited.ok()) {
+    status = *waited;
+  } else {
+    status.exit_code = 255;
+    status.error = waited.status();
+  }
+  if (!status.error.ok()) {
+    SHIM_LOG(Error) << "process " << Who(p->container_id, p->exec_id)
+                    << " lost: " << status.error;
+  }
+  if (status.exited_at == absl::InfinitePast()) status.exited_at = absl::Now();
+  if (p->io && !p->io->WaitOutput(options_.output_grace)) {
+    SHIM_LOG(Warning) << "process " << Who(p->container_id, p->exec_id)
+                      << ": output still copying after " << options_.output_grace;
+  }
+  absl::MutexLock lock(&mu_);
+  p->state = TaskState::kStopped;
+  p->exit_status = static_cast<uint32_t>(status.exit_code);
+  p->exited_at = status.exited_at;
+  ev::TaskExit e;
+  e.set_container_id(p->container_id);
+  e.set_id(p->exec_id.empty() ? p->container_id : p->exec_id);
+  e.set_pid(pid_);
+  e.set_exit_status(p->exit_status);
+  *e.mutable_exited_at() = ToTimestamp(p->exited_at);
+  options_.events->Publish(kTopicExit, e);
+  p->exited.Notify();
+}
+
+absl::Status TaskService::Delete(Ctx&, const tpb::DeleteRequest& req, tpb::DeleteResponse* resp) {
+  std::shared_ptr<Proc> p;
+  runtime::Sandbox* sandbox;
+  {
+    absl::MutexLock lock(&mu_);
+    KATA_ASSIGN_OR_RETURN(p, FindProc(req.id(), req.exec_id()));
+    KATA_RETURN_IF_ERROR(CheckTaskOp(Who(req.id(), req.exec_id()), p->state, TaskOp::kDelete));
+    KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
+  }
+  bool was_created = p->state == TaskState::kCreated;
+  if (req.exec_id().empty()) {
+    KATA_RETURN_IF_ERROR(sandbox->DeleteContainer(req.id()));
+  } else if (!was_created) {
+    KATA_RETURN_IF_ERROR(sandbox->DeleteProcess(req.id(), req.exec_id()));
+  }
+  std::vector<std::shared_ptr<Proc>> gone;
+  {
+    absl::MutexLock lock(&mu_);
+    if (was_created) {
+      p->state = TaskState::kStopped;
+      p->exit_status = req.exec_id().empty() ? 128 + SIGKILL : 0;
+      p->exited_at = absl::Now();
+      p->exited.Notify();
+    }
+    auto t = tasks_.find(req.id());
+    if (t != tasks_.end()) {
+      if (req.exec_id().empty()) {
+        for (auto& [eid, q] : t->second.procs) gone.push_back(q);
+        tasks_.erase(t);
+        ev::TaskDelete e;
+        e.set_container_id(req.id());
+        e.set_pid(pid_);
+        e.set_exit_status(p->exit_status);
+        *e.mutable_exited_at() = ToTimestamp(p->exited_at);
+        options_.events->Publish(kTopicDelete, e);
+      } else {
+        t->second.procs.erase(req.exec_id());
+        gone.push_back(p);
+      }
+    }
+    resp->set_pid(pid_);
+    resp->set_exit_status(p->exit_status);
+    *resp->mutable_exited_at() = ToTimestamp(p->exited_at);
+  }
+  // Outside the lock: a waiter may still be taking it to finish.
+  for (auto& q : gone) {
+    if (q->waiter.joinable() && q->exited.HasBeenNotified()) {
+      q->waiter.join();
+    } else {
+      absl::MutexLock lock(&mu_);
+      deleted_.push_back(q);
+    }
+    if (q->exited.HasBeenNotified()) q->io.reset();
+  }
+  SHIM_LOG(Info) << "process " << Who(req.id(), req.exec_id()) << " deleted";
+  return absl::OkStatus();
+}
+
+absl::Status TaskService::Pids(Ctx&, const tpb::PidsRequest& req, tpb::PidsResponse* resp) {
+  absl::MutexLock lock(&mu_);
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), ""));
+  (void)p;
+  resp->add_processes()->set_pid(pid_);
+  return absl::OkStatus();
+}
+
+absl::Status TaskService::Pause(Ctx&, const tpb::PauseRequest& req, google::protobuf::Empty*) {
+  absl::MutexLock lock(&mu_);
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), ""));
+  KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), p->state, TaskOp::kPause));
+  KATA_ASSIGN_OR_RETURN(runtime::Sandbox* sandbox, GetSandbox());
+  KATA_RETURN_IF_ERROR(sandbox->Pause(req.id()));
+  p->state = TaskState::kPaused;
+  ev::TaskPaused e;
+  e.set_container_id(req.id());
+  options_.events->Publish(kTopicPaused, e);
+  return absl::OkStatus();
+}
+
+absl::Status TaskService::Resume(Ctx&, const tpb::ResumeRequest& req, google::protobuf::Empty*) {
+  absl::MutexLock lock(&mu_);
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), ""));
+  KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), p->state, TaskOp::kResume));
+  KATA_ASSIGN_OR_RETURN(runtime::Sandbox* sandbox, GetSandbox());
+  KATA_RETURN_IF_ERROR(sandbox->Resume(req.id()));
+  p->state = TaskState::kRunning;
+  ev::TaskResumed e;
+  e.set_container_id(req.id());
+  options_.events->Publish(kTopicResumed, e);
+  return absl::OkStatus();
+}
+
+absl::Status TaskService::Checkpoint(Ctx&, const tpb::CheckpointTaskRequest& req,
+                                     google::protobuf::Empty*) {
+  return absl::UnimplementedError(absl::StrCat("task ", req.id(), ": checkpoint is not supported"));
+}
+
+absl::Status TaskService::Kill(Ctx&, const tpb::KillRequest& req, google::protobuf::Empty*) {
+  runtime::Sandbox* sandbox;
+  {
+    absl::MutexLock lock(&mu_);
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), req.exec_id()));
+    KATA_RETURN_IF_ERROR(CheckTaskOp(Who(req.id(), req.exec_id()), p->state, TaskOp::kKill));
+    KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
+  }
+  return sandbox->Signal(req.id(), req.exec_id(), static_cast<int>(req.signal()), req.all());
+}
+
+absl::Status TaskService::Exec(Ctx&, const tpb::ExecProcessRequest& req, google::protobuf::Empty*) {
+  if (req.exec_id().empty()) return absl::InvalidArgumentError(absl::StrCat("task ", req.id(), ": exec without an exec id"));
+  KATA_ASSIGN_OR_RETURN(oci::Process process, ParseProcessJson(req.spec().value()));
+  auto p = std::make_shared<Proc>();
+  p->container_id = req.id();
+  p->exec_id = req.exec_id();
+  p->stdio = {req.stdin(), req.stdout(), req.stderr(), req.terminal()};
+  p->exec_process = std::move(process);
+  absl::MutexLock lock(&mu_);
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> init, FindProc(req.id(), ""));
+  KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), init->state, TaskOp::kExec));
+  Task& task = tasks_[req.id()];
+  if (task.procs.count(req.exec_id())) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("process ", Who(req.id(), req.exec_id()), ": already exists"));
+  }
+  absl::StatusOr<std::unique_ptr<ProcessIo>> io = ProcessIo::Open(p->stdio);
+  if (!io.ok()) return AnnotateStatus(io.status(), absl::StrCat("process ", Who(req.id(), req.exec_id())));
+  p->io = std::move(*io);
+  task.procs[req.exec_id()] = p;
+  ev::TaskExecAdded e;
+  e.set_container_id(req.id());
+  e.set_exec_id(req.exec_id());
+  options_.events->Publish(kTopicExecAdded, e);
+  return absl::OkStatus();
+}
+
+absl::Status TaskService::ResizePty(Ctx&, const tpb::ResizePtyRequest& req,
+                                    google::protobuf::Empty*) {
+  runtime::Sandbox* sandbox;
+  {
+    absl::MutexLock lock(&mu_);
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), req.exec_id()));
+    KATA_RETURN_IF_ERROR(CheckTaskOp(Who(req.id(), req.exec_id()), p->state, TaskOp::kResizePty));
+    KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
+  }
+  return sandbox->ResizePty(req.id(), req.exec_id(), req.width(), req.height());
+}
+
+absl::Status TaskService::CloseIO(Ctx&, const tpb::CloseIORequest& req, google::protobuf::Empty*) {
+  absl::MutexLock lock(&mu_);
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), req.exec_id()));
+  if (req.stdin() && p->io) p->io->CloseStdin();
+  return absl::OkStatus();
+}
+
+absl::Status TaskService::Update(Ctx&, const tpb::UpdateTaskRequest& req,
+                                 google::protobuf::Empty*) {
+  KATA_ASSIGN_OR_RETURN(oci::LinuxResources resources, ParseResourcesJson(req.resources().value()));
+  runtime::Sandbox* sandbox;
+  {
+    absl::MutexLock lock(&mu_);
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), ""));
+    KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), p->state, TaskOp::kUpdate));
+    KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
+  }
+  return sandbox->Update(req.id(), resources);
+}
+
+absl::Status TaskService::Wait(Ctx& ctx, const tpb::WaitRequest& req, tpb::WaitResponse* resp) {
+  std::shared_ptr<Proc> p;
+  {
+    absl::MutexLock lock(&mu_);
+    KATA_ASSIGN_OR_RETURN(p, FindProc(req.id(), req.exec_id()));
+  }
+  while (!p->exited.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
+    if (ctx.cancelled()) {
+      return absl::CancelledError(absl::StrCat("wait ", Who(req.id(), req.exec_id()), ": cancelled"));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  resp->set_exit_status(p->exit_status);
+  *resp->mutable_exited_at() = ToTimestamp(p->exited_at);
+  return absl::OkStatus();
+}
+
+absl::Status TaskService::Stats(Ctx&, const tpb::StatsRequest& req, tpb::StatsResponse* resp) {
+  runtime::Sandbox* sandbox;
+  {
+    absl::MutexLock lock(&mu_);
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), ""));
+    KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), p->state, TaskOp::kStats));
+    KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
+  }
+  KATA_ASSIGN_OR_RETURN(::grpc::StatsContainerResponse stats, sandbox->Stats(req.id()));
+  *resp->mutable_stats() = PackAny(ToMetrics(stats));
+  return absl::OkStatus();
+}
+
+absl::Status TaskService::Connect(Ctx&, const tpb::ConnectRequest&, tpb::ConnectResponse* resp) {
+  absl::MutexLock lock(&mu_);
+  resp->set_shim_pid(static_cast<uint32_t>(getpid()));
+  resp->set_task_pid(pid_);
+  resp->set_version("kata-cpp");
+  return absl::OkStatus();
+}
+
+absl::Status TaskService::Shutdown(Ctx&, const tpb::ShutdownRequest& req,
+                                   google::protobuf::Empty*) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!tasks_.empty() && !req.now()) return absl::OkStatus();
+  }
+  absl::Status s = ShutdownSandbox();
+  if (!s.ok()) SHIM_LOG(Error) << "shutdown: " << s;
+  if (options_.on_shutdown) options_.on_shutdown();
+  return absl::OkStatus();
+}
+
+absl::Status TaskService::ShutdownSandbox() {
+  runtime::Sandbox* sandbox;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::OkStatus();
+    shut_down_ = true;
+    sandbox = sandbox_.get();
+  }
+  if (sandbox == nullptr) return absl::OkStatus();
+  SHIM_LOG(Info) << "sandbox " << sandbox->id() << ": shutting down";
+  return sandbox->Shutdown();
+}
+
+}  // namespace shim
+}  // namespace kata

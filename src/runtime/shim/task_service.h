@@ -1,0 +1,153 @@
+// containerd's `containerd.task.v2.Task` service over one pod's Sandbox (src/runtime/sandbox).
+//
+//   TaskService service({.ns = "default", .factory = MakeVmSandbox, .events = &forwarder,
+//                        .on_shutdown = [&] { /* stop serving, exit */ }});
+//   server.Register(&service);
+//
+// What containerd can rely on:
+// - Create makes the pod's sandbox (factory + Start: the VM boots) for the first container,
+//   or adds the container to it when its spec names this sandbox
+//   (io.kubernetes.cri.container-type=container, io.kubernetes.cri.sandbox-id=<first id>).
+//   The rootfs comes from the request's mounts (else the bundle's root.path), the spec from
+//   <bundle>/config.json, stdio from the request (see process_io.h).
+// - Every process follows task_state.h; an illegal rpc changes nothing and answers
+//   FAILED_PRECONDITION, an unknown id NOT_FOUND. Checkpoint answers UNIMPLEMENTED.
+// - Events, through one ordered publisher: /tasks/create, /tasks/start, /tasks/exit,
+//   /tasks/delete for a task; /tasks/exec-added, /tasks/exec-started, /tasks/exit for an exec;
+//   /tasks/paused, /tasks/resumed. A process's /tasks/exit is published (and its Wait
+//   answered) only after its output was copied to containerd (bounded by
+//   Options::output_grace), so nothing printed before the exit is lost.
+// - The pid reported for every process is the VMM's host pid (as Kata does: the container's
+//   processes live in the guest).
+// - Shutdown with no task left (or `now`) shuts the sandbox down (the VM stops, its
+//   directories and mounts go) and then calls on_shutdown once; it answers first.
+#ifndef KATA_SRC_RUNTIME_SHIM_TASK_SERVICE_H_
+#define KATA_SRC_RUNTIME_SHIM_TASK_SERVICE_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "src/libs/oci/spec.h"
+#include "src/libs/protocols/task.ttrpc.pb.h"
+#include "src/runtime/sandbox/sandbox.h"
+#include "src/runtime/shim/events.h"
+#include "src/runtime/shim/process_io.h"
+#include "src/runtime/shim/task_state.h"
+
+namespace kata {
+namespace shim {
+
+inline constexpr char kContainerTypeAnnotation[] = "io.kubernetes.cri.container-type";
+inline constexpr char kSandboxIdAnnotation[] = "io.kubernetes.cri.sandbox-id";
+
+// Makes the (not started) sandbox for a pod. `config_path` is the runtime options'
+// config_path ("" = the default search, config/resolve.h).
+using SandboxFactory = std::function<absl::StatusOr<std::unique_ptr<runtime::Sandbox>>(
+    const std::string& sandbox_id, const oci::Spec& spec, const std::string& config_path)>;
+
+// The sandbox a container with `spec` belongs to: the sandbox-id annotation for a pod's
+// container (container-type "container"), else the container's own id.
+std::string SandboxIdFor(const std::string& container_id, const oci::Spec& spec);
+
+class TaskService : public ::containerd::task::v2::TaskTtrpc::Service {
+ public:
+  struct Options {
+    std::string ns;
+    SandboxFactory factory;
+    EventPublisher* events = nullptr;
+    std::function<void()> on_shutdown;
+    absl::Duration output_grace = absl::Seconds(10);
+  };
+
+  explicit TaskService(Options options);
+  ~TaskService() override;
+
+  using Ctx = ::kata::ttrpc::ServerContext;
+  absl::Status State(Ctx& ctx, const ::containerd::task::v2::StateRequest& request,
+                     ::containerd::task::v2::StateResponse* response) override;
+  absl::Status Create(Ctx& ctx, const ::containerd::task::v2::CreateTaskRequest& request,
+                      ::containerd::task::v2::CreateTaskResponse* response) override;
+  absl::Status Start(Ctx& ctx, const ::containerd::task::v2::StartRequest& request,
+                     ::containerd::task::v2::StartResponse* response) override;
+  absl::Status Delete(Ctx& ctx, const ::containerd::task::v2::DeleteRequest& request,
+                      ::containerd::task::v2::DeleteResponse* response) override;
+  absl::Status Pids(Ctx& ctx, const ::containerd::task::v2::PidsRequest& request,
+                    ::containerd::task::v2::PidsResponse* response) override;
+  absl::Status Pause(Ctx& ctx, const ::containerd::task::v2::PauseRequest& request,
+                     ::google::protobuf::Empty* response) override;
+  absl::Status Resume(Ctx& ctx, const ::containerd::task::v2::ResumeRequest& request,
+                      ::google::protobuf::Empty* response) override;
+  absl::Status Checkpoint(Ctx& ctx, const ::containerd::task::v2::CheckpointTaskRequest& request,
+                          ::google::protobuf::Empty* response) override;
+  absl::Status Kill(Ctx& ctx, const ::containerd::task::v2::KillRequest& request,
+                    ::google::protobuf::Empty* response) override;
+  absl::Status Exec(Ctx& ctx, const ::containerd::task::v2::ExecProcessRequest& request,
+                    ::google::protobuf::Empty* response) override;
+  absl::Status ResizePty(Ctx& ctx, const ::containerd::task::v2::ResizePtyRequest& request,
+                         ::google::protobuf::Empty* response) override;
+  absl::Status CloseIO(Ctx& ctx, const ::containerd::task::v2::CloseIORequest& request,
+                       ::google::protobuf::Empty* response) override;
+  absl::Status Update(Ctx& ctx, const ::containerd::task::v2::UpdateTaskRequest& request,
+                      ::google::protobuf::Empty* response) override;
+  absl::Status Wait(Ctx& ctx, const ::containerd::task::v2::WaitRequest& request,
+                    ::containerd::task::v2::WaitResponse* response) override;
+  absl::Status Stats(Ctx& ctx, const ::containerd::task::v2::StatsRequest& request,
+                     ::containerd::task::v2::StatsResponse* response) override;
+  absl::Status Connect(Ctx& ctx, const ::containerd::task::v2::ConnectRequest& request,
+                       ::containerd::task::v2::ConnectResponse* response) override;
+  absl::Status Shutdown(Ctx& ctx, const ::containerd::task::v2::ShutdownRequest& request,
+                        ::google::protobuf::Empty* response) override;
+
+  // Shuts the sandbox down if there is one (the daemon's SIGTERM path). Idempotent.
+  absl::Status ShutdownSandbox();
+
+ private:
+  struct Proc {
+    std::string container_id;
+    std::string exec_id;  // "" = init
+    StdioPaths stdio;
+    TaskState state = TaskState::kCreated;
+    uint32_t exit_status = 0;
+    absl::Time exited_at = absl::InfinitePast();
+    std::unique_ptr<ProcessIo> io;
+    std::optional<oci::Process> exec_process;  // exec: what to run at Start
+    absl::Notification exited;
+    std::thread waiter;
+  };
+  struct Task {
+    std::string id;
+    std::string bundle;
+    std::map<std::string, std::shared_ptr<Proc>> procs;  // "" = init
+  };
+
+  absl::StatusOr<std::shared_ptr<Proc>> FindProc(const std::string& id,
+                                                 const std::string& exec_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<runtime::Sandbox*> GetSandbox() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Waits for the process's exit, its output, then publishes /tasks/exit.
+  void WaitForExit(std::shared_ptr<Proc> proc);
+  uint32_t Pid() const;
+
+  const Options options_;
+  absl::Mutex create_mu_;  // serializes Create (sandbox creation may take seconds)
+  mutable absl::Mutex mu_;
+  std::unique_ptr<runtime::Sandbox> sandbox_ ABSL_GUARDED_BY(mu_);
+  std::string sandbox_id_ ABSL_GUARDED_BY(mu_);
+  uint32_t pid_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, Task> tasks_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<Proc>> deleted_ ABSL_GUARDED_BY(mu_);  // waiters to join
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace shim
+}  // namespace kata
+
+#endif  // KATA_SRC_RUNTIME_SHIM_TASK_SERVICE_H_

@@ -1,0 +1,440 @@
+// TaskService against the sandbox gMock, driven through a real ttRPC server and client (as
+// containerd drives it), with an in-process event sink.
+#include "src/runtime/shim/task_service.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "src/libs/protocols/containerd/events/task.pb.h"
+#include "src/libs/ttrpc/client.h"
+#include "src/libs/ttrpc/server.h"
+#include "src/runtime/sandbox/testing/mock_sandbox.h"
+#include "src/runtime/shim/metrics.pb.h"
+
+namespace kata {
+namespace shim {
+namespace {
+
+namespace tpb = ::containerd::task::v2;
+using runtime::ExitStatus;
+using runtime::testing::MockSandbox;
+using ::testing::_;
+using ::testing::ElementsAre;
+using ::testing::NiceMock;
+using ::testing::Return;
+
+class FakeEvents : public EventPublisher {
+ public:
+  void Publish(absl::string_view topic, const google::protobuf::Message& event) override {
+    absl::MutexLock lock(&mu_);
+    topics_.emplace_back(topic);
+    anys_.push_back(PackAny(event));
+  }
+  std::vector<std::string> topics() {
+    absl::MutexLock lock(&mu_);
+    return topics_;
+  }
+  google::protobuf::Any any(size_t i) {
+    absl::MutexLock lock(&mu_);
+    return anys_.at(i);
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> topics_;
+  std::vector<google::protobuf::Any> anys_;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+class TaskServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tasksvcXXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    bundle_ = dir_ + "/bundle";
+    ASSERT_EQ(mkdir(bundle_.c_str(), 0755), 0);
+    WriteSpec(bundle_, "");
+    auto mock = std::make_unique<NiceMock<MockSandbox>>();
+    sb_ = mock.get();
+    pending_ = std::move(mock);
+    ON_CALL(*sb_, Start()).WillByDefault(Return(absl::OkStatus()));
+    ON_CALL(*sb_, Shutdown()).WillByDefault(Return(absl::OkStatus()));
+    ON_CALL(*sb_, VmPids()).WillByDefault(Return(std::vector<pid_t>{4242}));
+    ON_CALL(*sb_, CreateContainer(_)).WillByDefault(Return(absl::OkStatus()));
+    ON_CALL(*sb_, StartContainer(_)).WillByDefault(Return(absl::OkStatus()));
+    ON_CALL(*sb_, DeleteContainer(_)).WillByDefault(Return(absl::OkStatus()));
+    ON_CALL(*sb_, CloseStdin(_, _)).WillByDefault(Return(absl::OkStatus()));
+    ON_CALL(*sb_, ReadStdout(_, _, _)).WillByDefault(Return(std::string()));
+    ON_CALL(*sb_, ReadStderr(_, _, _)).WillByDefault(Return(std::string()));
+    static const std::string kSandboxId = "c1";
+    ON_CALL(*sb_, id()).WillByDefault(::testing::ReturnRef(kSandboxId));
+    service_ = std::make_unique<TaskService>(TaskService::Options{
+        .ns = "default",
+        .factory = [this](const std::string& id, const oci::Spec&, const std::string& config)
+            -> absl::StatusOr<std::unique_ptr<runtime::Sandbox>> {
+          factory_calls_++;
+          config_path_ = config;
+          if (pending_ == nullptr) return absl::InternalError("factory called twice");
+          return std::move(pending_);
+        },
+        .events = &events_,
+        .on_shutdown = [this] { shutdowns_++; },
+    });
+    ASSERT_TRUE(server_.Register(service_.get()).ok());
+    address_ = "unix://" + dir_ + "/shim.sock";
+    ASSERT_TRUE(server_.Listen(address_).ok());
+    auto client = ttrpc::Client::Dial(address_);
+    ASSERT_TRUE(client.ok()) << client.status();
+    conn_ = std::move(*client);
+    task_ = std::make_unique<tpb::TaskTtrpc::Client>(conn_.get());
+  }
+
+  void TearDown() override {
+    task_.reset();
+    conn_.reset();
+    server_.Shutdown(absl::Seconds(2));
+    service_.reset();
+    std::string cmd = "rm -rf " + dir_;
+    ASSERT_EQ(system(cmd.c_str()), 0);
+  }
+
+  static void WriteSpec(const std::string& bundle, const std::string& annotations) {
+    std::ofstream(bundle + "/config.json")
+        << "{\"ociVersion\":\"1.0.2\",\"process\":{\"cwd\":\"/\",\"args\":[\"sh\"],"
+           "\"user\":{\"uid\":0,\"gid\":0}},\"root\":{\"path\":\"rootfs\"}"
+        << annotations << "}";
+  }
+
+  tpb::CreateTaskRequest CreateRequest(const std::string& id, const std::string& bundle) {
+    tpb::CreateTaskRequest req;
+    req.set_id(id);
+    req.set_bundle(bundle);
+    auto* m = req.add_rootfs();
+    m->set_type("overlay");
+    m->set_source("overlay");
+    m->add_options("lowerdir=/l");
+    req.set_stdout("file://" + dir_ + "/" + id + ".out");
+    req.set_stderr("file://" + dir_ + "/" + id + ".err");
+    return req;
+  }
+
+  absl::Status Create(const std::string& id = "c1") {
+    tpb::CreateTaskResponse resp;
+    return task_->Create(CreateRequest(id, bundle_), &resp);
+  }
+  absl::Status Start(const std::string& id, const std::string& exec_id = "") {
+    tpb::StartRequest req;
+    req.set_id(id);
+    req.set_exec_id(exec_id);
+    tpb::StartResponse resp;
+    return task_->Start(req, &resp);
+  }
+  absl::StatusOr<tpb::WaitResponse> Wait(const std::string& id, const std::string& exec_id = "") {
+    tpb::WaitRequest req;
+    req.set_id(id);
+    req.set_exec_id(exec_id);
+    tpb::WaitResponse resp;
+    absl::Status s = task_->Wait(req, &resp, {.timeout = absl::Seconds(20)});
+    if (!s.ok()) return s;
+    return resp;
+  }
+  absl::StatusOr<tpb::StateResponse> State(const std::string& id, const std::string& exec_id = "") {
+    tpb::StateRequest req;
+    req.set_id(id);
+    req.set_exec_id(exec_id);
+    tpb::StateResponse resp;
+    absl::Status s = task_->State(req, &resp);
+    if (!s.ok()) return s;
+    return resp;
+  }
+  absl::Status Delete(const std::string& id, const std::string& exec_id = "",
+                      tpb::DeleteResponse* out = nullptr) {
+    tpb::DeleteRequest req;
+    req.set_id(id);
+    req.set_exec_id(exec_id);
+    tpb::DeleteResponse resp;
+    absl::Status s = task_->Delete(req, &resp);
+    if (out) *out = resp;
+    return s;
+  }
+
+  std::string dir_, bundle_, address_;
+  NiceMock<MockSandbox>* sb_ = nullptr;
+  std::unique_ptr<runtime::Sandbox> pending_;
+  std::atomic<int> factory_calls_{0};
+  std::string config_path_;
+  std::atomic<int> shutdowns_{0};
+  FakeEvents events_;
+  std::unique_ptr<TaskService> service_;
+  ttrpc::Server server_;
+  std::unique_ptr<ttrpc::Client> conn_;
+  std::unique_ptr<tpb::TaskTtrpc::Client> task_;
+};
+
+TEST_F(TaskServiceTest, RunToExitThenDeleteAndShutdown) {
+  absl::Notification exit_now;
+  std::atomic<int> reads{0};
+  EXPECT_CALL(*sb_, Start()).WillOnce(Return(absl::OkStatus()));
+  EXPECT_CALL(*sb_, CreateContainer(_)).WillOnce([](const runtime::ContainerConfig& cc) {
+    EXPECT_EQ(cc.id, "c1");
+    EXPECT_EQ(cc.rootfs_mounts.size(), 1u);
+    EXPECT_EQ(cc.rootfs_mounts[0].type, "overlay");
+    EXPECT_EQ(cc.rootfs_mounts[0].options, std::vector<std::string>{"lowerdir=/l"});
+    EXPECT_EQ(cc.terminal, std::optional<bool>(false));
+    return absl::OkStatus();
+  });
+  EXPECT_CALL(*sb_, Wait("c1", "")).WillOnce([&](const std::string&, const std::string&) {
+    exit_now.WaitForNotification();
+    return ExitStatus{.exit_code = 3, .exited_at = absl::FromUnixSeconds(1700000000)};
+  });
+  // The output arrives after the exit: it must still be in the FIFO/file before Wait answers.
+  EXPECT_CALL(*sb_, ReadStdout("c1", "", _)).WillRepeatedly([&](auto&&...) -> absl::StatusOr<std::string> {
+    int n = reads++;
+    if (n == 0) {
+      exit_now.WaitForNotification();
+      absl::SleepFor(absl::Milliseconds(200));
+      return std::string("hello\n");
+    }
+    return std::string();
+  });
+  { absl::Status cs = Create(); ASSERT_TRUE(cs.ok()) << cs; }
+  EXPECT_EQ(factory_calls_, 1);
+  auto st = State("c1");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->status(), ::containerd::v1::types::CREATED);
+  EXPECT_EQ(st->pid(), 4242u);
+  ASSERT_TRUE(Start("c1").ok());
+  EXPECT_EQ(State("c1")->status(), ::containerd::v1::types::RUNNING);
+  exit_now.Notify();
+  auto w = Wait("c1");
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->exit_status(), 3u);
+  EXPECT_EQ(w->exited_at().seconds(), 1700000000);
+  EXPECT_EQ(ReadFile(dir_ + "/c1.out"), "hello\n");
+  EXPECT_EQ(State("c1")->status(), ::containerd::v1::types::STOPPED);
+  EXPECT_EQ(State("c1")->exit_status(), 3u);
+
+  EXPECT_CALL(*sb_, DeleteContainer("c1")).WillOnce(Return(absl::OkStatus()));
+  tpb::DeleteResponse del;
+  ASSERT_TRUE(Delete("c1", "", &del).ok());
+  EXPECT_EQ(del.exit_status(), 3u);
+  EXPECT_EQ(State("c1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(events_.topics(),
+              ElementsAre("/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"));
+  ::containerd::events::TaskExit exit_event;
+  ASSERT_TRUE(exit_event.ParseFromString(events_.any(2).value()));
+  EXPECT_EQ(events_.any(2).type_url(), "containerd.events.TaskExit");
+  EXPECT_EQ(exit_event.container_id(), "c1");
+  EXPECT_EQ(exit_event.id(), "c1");
+  EXPECT_EQ(exit_event.exit_status(), 3u);
+
+  EXPECT_CALL(*sb_, Shutdown()).WillOnce(Return(absl::OkStatus()));
+  tpb::ShutdownRequest sreq;
+  google::protobuf::Empty empty;
+  ASSERT_TRUE(task_->Shutdown(sreq, &empty).ok());
+  EXPECT_EQ(shutdowns_, 1);
+}
+
+TEST_F(TaskServiceTest, IllegalTransitionsAndUnknownIds) {
+  { absl::Status cs = Create(); ASSERT_TRUE(cs.ok()) << cs; }
+  EXPECT_EQ(Create().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(Start("nope").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(State("c1", "nope").status().code(), absl::StatusCode::kNotFound);
+  google::protobuf::Empty empty;
+  tpb::PauseRequest pause;
+  pause.set_id("c1");
+  EXPECT_EQ(task_->Pause(pause, &empty).code(), absl::StatusCode::kFailedPrecondition);
+  absl::Notification release;
+  EXPECT_CALL(*sb_, Wait("c1", "")).WillOnce([&](auto&&...) {
+    release.WaitForNotification();
+    return ExitStatus{.exit_code = 0};
+  });
+  ASSERT_TRUE(Start("c1").ok());
+  EXPECT_EQ(Start("c1").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Delete("c1").code(), absl::StatusCode::kFailedPrecondition);
+  tpb::CheckpointTaskRequest ck;
+  ck.set_id("c1");
+  EXPECT_EQ(task_->Checkpoint(ck, &empty).code(), absl::StatusCode::kUnimplemented);
+  release.Notify();
+  ASSERT_TRUE(Wait("c1").ok());
+  tpb::KillRequest kill;
+  kill.set_id("c1");
+  kill.set_signal(9);
+  EXPECT_EQ(task_->Kill(kill, &empty).code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(Delete("c1").ok());
+}
+
+TEST_F(TaskServiceTest, ExecPauseResumeKillStats) {
+  absl::Notification init_exit, exec_exit;
+  ON_CALL(*sb_, Wait("c1", "")).WillByDefault([&](auto&&...) {
+    init_exit.WaitForNotification();
+    return ExitStatus{.exit_code = 137};
+  });
+  ON_CALL(*sb_, Wait("c1", "e1")).WillByDefault([&](auto&&...) {
+    exec_exit.WaitForNotification();
+    return ExitStatus{.exit_code = 0};
+  });
+  { absl::Status cs = Create(); ASSERT_TRUE(cs.ok()) << cs; }
+  ASSERT_TRUE(Start("c1").ok());
+
+  tpb::ExecProcessRequest exec;
+  exec.set_id("c1");
+  exec.set_exec_id("e1");
+  exec.mutable_spec()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/Process");
+  exec.mutable_spec()->set_value(
+      R"({"args":["ps"],"cwd":"/","user":{"uid":0,"gid":0},"terminal":false})");
+  google::protobuf::Empty empty;
+  ASSERT_TRUE(task_->Exec(exec, &empty).ok());
+  EXPECT_EQ(task_->Exec(exec, &empty).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(State("c1", "e1")->status(), ::containerd::v1::types::CREATED);
+  EXPECT_CALL(*sb_, Exec("c1", "e1", _, false)).WillOnce([](auto&&, auto&&, const oci::Process& p, bool) {
+    EXPECT_EQ(p.args.value_or(std::vector<std::string>{}), std::vector<std::string>{"ps"});
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(Start("c1", "e1").ok());
+  exec_exit.Notify();
+  auto w = Wait("c1", "e1");
+  ASSERT_TRUE(w.ok());
+  EXPECT_CALL(*sb_, DeleteProcess("c1", "e1")).WillOnce(Return(absl::OkStatus()));
+  ASSERT_TRUE(Delete("c1", "e1").ok());
+
+  tpb::PauseRequest pause;
+  pause.set_id("c1");
+  EXPECT_CALL(*sb_, Pause("c1")).WillOnce(Return(absl::OkStatus()));
+  ASSERT_TRUE(task_->Pause(pause, &empty).ok());
+  EXPECT_EQ(State("c1")->status(), ::containerd::v1::types::PAUSED);
+  tpb::ResumeRequest resume;
+  resume.set_id("c1");
+  EXPECT_CALL(*sb_, Resume("c1")).WillOnce(Return(absl::OkStatus()));
+  ASSERT_TRUE(task_->Resume(resume, &empty).ok());
+
+  ::grpc::StatsContainerResponse stats;
+  stats.mutable_cgroup_stats()->mutable_cpu_stats()->mutable_cpu_usage()->set_total_usage(123);
+  stats.mutable_cgroup_stats()->mutable_memory_stats()->mutable_usage()->set_usage(4096);
+  stats.mutable_cgroup_stats()->mutable_pids_stats()->set_current(2);
+  EXPECT_CALL(*sb_, Stats("c1")).WillOnce(Return(stats));
+  tpb::StatsRequest sreq;
+  sreq.set_id("c1");
+  tpb::StatsResponse sresp;
+  ASSERT_TRUE(task_->Stats(sreq, &sresp).ok());
+  EXPECT_EQ(sresp.stats().type_url(), "io.containerd.cgroups.v1.Metrics");
+  ::io::containerd::cgroups::v1::Metrics metrics;
+  ASSERT_TRUE(metrics.ParseFromString(sresp.stats().value()));
+  EXPECT_EQ(metrics.cpu().usage().total(), 123u);
+  EXPECT_EQ(metrics.memory().usage().usage(), 4096u);
+  EXPECT_EQ(metrics.pids().current(), 2u);
+
+  tpb::KillRequest kill;
+  kill.set_id("c1");
+  kill.set_signal(15);
+  kill.set_all(true);
+  EXPECT_CALL(*sb_, Signal("c1", "", 15, true)).WillOnce([&](auto&&...) {
+    init_exit.Notify();
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(task_->Kill(kill, &empty).ok());
+  EXPECT_EQ(Wait("c1")->exit_status(), 137u);
+  EXPECT_THAT(events_.topics(),
+              ElementsAre("/tasks/create", "/tasks/start", "/tasks/exec-added",
+                          "/tasks/exec-started", "/tasks/exit", "/tasks/paused",
+                          "/tasks/resumed", "/tasks/exit"));
+  ::containerd::events::TaskExit exec_exit_event;
+  ASSERT_TRUE(exec_exit_event.ParseFromString(events_.any(4).value()));
+  EXPECT_EQ(exec_exit_event.id(), "e1");
+  ASSERT_TRUE(Delete("c1").ok());
+}
+
+TEST_F(TaskServiceTest, StdinReachesTheProcessThenEof) {
+  std::string fifo = dir_ + "/c1.in";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  absl::Mutex mu;
+  std::string got;
+  absl::Notification closed;
+  ON_CALL(*sb_, WriteStdin("c1", "", _)).WillByDefault([&](auto&&, auto&&, absl::string_view d) {
+    absl::MutexLock lock(&mu);
+    got.append(d.data(), d.size());
+    return absl::StatusOr<size_t>(d.size());
+  });
+  ON_CALL(*sb_, CloseStdin("c1", "")).WillByDefault([&](auto&&...) {
+    closed.Notify();
+    return absl::OkStatus();
+  });
+  ON_CALL(*sb_, Wait("c1", "")).WillByDefault([&](auto&&...) {
+    closed.WaitForNotification();
+    return ExitStatus{.exit_code = 0};
+  });
+  auto req = CreateRequest("c1", bundle_);
+  req.set_stdin(fifo);
+  tpb::CreateTaskResponse resp;
+  ASSERT_TRUE(task_->Create(req, &resp).ok());  // no writer yet: must not block
+  ASSERT_TRUE(Start("c1").ok());
+  int w = open(fifo.c_str(), O_WRONLY);
+  ASSERT_GE(w, 0);
+  ASSERT_EQ(write(w, "abc", 3), 3);
+  ASSERT_EQ(write(w, "def", 3), 3);
+  close(w);
+  ASSERT_TRUE(closed.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_EQ(got, "abcdef");
+  }
+  ASSERT_TRUE(Wait("c1").ok());
+  ASSERT_TRUE(Delete("c1").ok());
+}
+
+TEST_F(TaskServiceTest, PodContainerJoinsTheSandbox) {
+  ASSERT_TRUE(Create("c1").ok());
+  std::string b2 = dir_ + "/bundle2";
+  ASSERT_EQ(mkdir(b2.c_str(), 0755), 0);
+  WriteSpec(b2, R"(,"annotations":{"io.kubernetes.cri.container-type":"container",)"
+                R"("io.kubernetes.cri.sandbox-id":"c1"})");
+  EXPECT_CALL(*sb_, CreateContainer(::testing::Field(&runtime::ContainerConfig::id, "c2")))
+      .WillOnce(Return(absl::OkStatus()));
+  tpb::CreateTaskResponse resp;
+  ASSERT_TRUE(task_->Create(CreateRequest("c2", b2), &resp).ok());
+  EXPECT_EQ(factory_calls_, 1);
+  // Tasks remain: Shutdown without `now` keeps serving.
+  tpb::ShutdownRequest sreq;
+  google::protobuf::Empty empty;
+  ASSERT_TRUE(task_->Shutdown(sreq, &empty).ok());
+  EXPECT_EQ(shutdowns_, 0);
+  ASSERT_TRUE(Delete("c2").ok());
+  ASSERT_TRUE(Delete("c1").ok());
+}
+
+TEST_F(TaskServiceTest, FailedSandboxStartLeavesNothing) {
+  EXPECT_CALL(*sb_, Start()).WillOnce(Return(absl::UnavailableError("sandbox c1: qemu: boom")));
+  EXPECT_CALL(*sb_, Shutdown()).WillOnce(Return(absl::OkStatus()));
+  absl::Status s = Create();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("boom"));
+  EXPECT_EQ(State("c1").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(SandboxIdFor, AnnotationsNameThePod) {
+  oci::Spec spec;
+  EXPECT_EQ(SandboxIdFor("c1", spec), "c1");
+  spec.annotations = oci::StringMap{{kSandboxIdAnnotation, "pod"}};
+  EXPECT_EQ(SandboxIdFor("c1", spec), "c1");  // no container type: it is the sandbox itself
+  (*spec.annotations)[kContainerTypeAnnotation] = "container";
+  EXPECT_EQ(SandboxIdFor("c1", spec), "pod");
+}
+
+}  // namespace
+}  // namespace shim
+}  // namespace kata

@@ -1,0 +1,30 @@
+#include "src/runtime/shim/vm_factory.h"
+
+#include "src/libs/base/status_macros.h"
+#include "src/runtime/config/annotations.h"
+#include "src/runtime/config/resolve.h"
+#include "src/runtime/sandbox/vm_sandbox.h"
+#include "src/runtime/shim/log.h"
+
+namespace kata {
+namespace shim {
+
+SandboxFactory VmSandboxFactory() {
+  return [](const std::string& id, const oci::Spec& spec, const std::string& config_path)
+             -> absl::StatusOr<std::unique_ptr<runtime::Sandbox>> {
+    KATA_ASSIGN_OR_RETURN(config::ResolvedConfig resolved,
+                          config::Resolve(config_path, config::ProcessEnvironment()));
+    SHIM_LOG(Info) << "sandbox " << id << ": configuration " << resolved.path << " ("
+                   << config::SourceName(resolved.source) << ")";
+    KATA_RETURN_IF_ERROR(config::ApplyAnnotations(
+        spec.annotations.value_or(oci::StringMap{}), &resolved.config));
+    runtime::SandboxOptions options;
+    options.id = id;
+    options.spec = spec;
+    options.config = std::move(resolved.config);
+    return runtime::NewVmSandbox(std::move(options));
+  };
+}
+
+}  // namespace shim
+}  // namespace kata

@@ -1,0 +1,331 @@
+#!/bin/bash
+# End-to-end: a private containerd 1.6 + ctr driving containerd-shim-kata-v2.
+#
+# usage: containerd_e2e_test.sh MODE SHIM IMAGE_BUILDER
+#   MODE vm    the real shim: every container runs in a QEMU VM with the installed guest image
+#              (configuration: $KATA_E2E_CONFIG if set, else one written here for the guest
+#              image under /usr/share/kata-containers: q35, TCG, 9p, 512 MiB); fails (never
+#              skips) when the VM path does not work.
+#   MODE host  the shim over a host-process sandbox (tests/e2e/host_sandbox.h): the shim's
+#              containerd contract without a VM; the QEMU-kill case does not apply.
+#
+# Needs root. Everything lives under one temp dir: containerd's config, root, state, sockets
+# and log; containerd is stopped by its PID at the end, even on failure. After every case the
+# test asserts that nothing is left: no shim or QEMU process, mount, shim socket or sandbox dir.
+set -u
+
+MODE=$1
+SHIM=$(readlink -f "$2")
+BUILDER=$(readlink -f "$3")
+IMG=docker.io/library/busybox:kata-e2e
+PREFIX="e2e$$"
+FAILED=0
+PASSED=0
+CONTAINERD_PID=""
+
+log() { echo "[e2e $(date +%T.%N | cut -c1-12)] $*"; }
+die() { log "FATAL: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (containerd, mounts, VMs)"
+for tool in containerd ctr python3 sha256sum script; do
+  command -v "$tool" >/dev/null || die "$tool is missing (tools/setup installs it)"
+done
+
+T=$(mktemp -d /tmp/ke2e.XXXXXX)
+SOCK=$T/c.sock
+CTR="ctr -a $SOCK"
+
+# Processes whose command line mentions our containerd socket (shims) or a test id (QEMU),
+# except containerd itself and ctr clients.
+leftover_pids() {
+  pgrep -af -- "$SOCK|$PREFIX" | while read -r pid cmd; do
+    [ "$pid" = "$CONTAINERD_PID" ] && continue
+    case "$cmd" in ctr\ *|timeout\ *|pgrep\ *|*containerd_e2e_test.sh*) continue ;; esac
+    echo "$pid: $cmd"
+  done
+}
+
+shim_socket() {  # the shim socket path containerd's scheme gives container $1
+  echo "/run/containerd/s/$(printf '%s' "$SOCK/default/$1" | sha256sum | cut -d' ' -f1)"
+}
+
+cleanup() {
+  local rc=$?
+  set +e
+  if [ -n "$CONTAINERD_PID" ]; then
+    for id in $($CTR task ls -q 2>/dev/null); do $CTR task kill -s KILL "$id" >/dev/null 2>&1; done
+    sleep 0.5
+    for id in $($CTR task ls -q 2>/dev/null); do $CTR task rm -f "$id" >/dev/null 2>&1; done
+    for id in $($CTR c ls -q 2>/dev/null); do $CTR c rm "$id" >/dev/null 2>&1; done
+    kill "$CONTAINERD_PID" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$CONTAINERD_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$CONTAINERD_PID" 2>/dev/null
+  fi
+  leftover_pids | while read -r line; do kill -9 "${line%%:*}" 2>/dev/null; done
+  grep -F "$T/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do
+    umount -l "$m" 2>/dev/null
+  done
+  for id in $(ls "$T/ids" 2>/dev/null); do
+    rm -f "$(shim_socket "$id")"
+    rm -rf "/run/kata-containers/shared/sandboxes/$id" "/run/vc/vm/$id"
+  done
+  if [ $rc -ne 0 ] && [ -f "$T/containerd.log" ]; then
+    log "containerd log (last 60 lines):"
+    tail -60 "$T/containerd.log"
+  fi
+  rm -rf "$T"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- containerd ----
+mkdir -p "$T/ids"
+cat > "$T/config.toml" <<TOML
+version = 2
+root = "$T/root"
+state = "$T/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$SOCK"
+[ttrpc]
+  address = "$SOCK.ttrpc"
+[debug]
+  level = "debug"
+TOML
+
+if [ "$MODE" = vm ]; then
+  CONFIG=${KATA_E2E_CONFIG:-}
+  if [ -z "$CONFIG" ]; then
+    CONFIG=$T/configuration.toml
+    cat > "$CONFIG" <<TOML
+[hypervisor.qemu]
+path = "/usr/bin/qemu-system-x86_64"
+kernel = "/usr/share/kata-containers/vmlinux.container"
+initrd = "/usr/share/kata-containers/kata-containers-initrd.img"
+machine_type = "q35"
+accelerator = "tcg"
+default_vcpus = 1
+default_memory = 512
+shared_fs = "virtio-9p"
+valid_hypervisor_paths = ["/usr/bin/qemu-system-x86_64"]
+
+[agent.kata]
+dial_timeout = 60
+
+[runtime]
+enable_debug = true
+TOML
+  fi
+  log "configuration: $CONFIG"
+  for key in kernel initrd image; do
+    f=$(sed -n "s/^$key *= *\"\\(.*\\)\"/\\1/p" "$CONFIG" | head -1)
+    [ -n "$f" ] && { [ -e "$f" ] || log "WARNING: $key $f does not exist (guest image not installed?)"; }
+  done
+  export KATA_CONF_FILE=$CONFIG
+fi
+containerd --config "$T/config.toml" > "$T/containerd.log" 2>&1 &
+CONTAINERD_PID=$!
+for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+[ -S "$SOCK" ] || die "containerd did not come up"
+log "containerd $CONTAINERD_PID on $SOCK"
+
+python3 "$BUILDER" "$T/busybox.tar" "$IMG" || die "building the busybox image"
+start=$(date +%s%N)
+$CTR images import "$T/busybox.tar" >/dev/null || die "importing the busybox image"
+log "image imported in $(( ($(date +%s%N) - start) / 1000000 )) ms"
+
+# ---- helpers ----
+new_id() { local id="$PREFIX-$1"; touch "$T/ids/$id"; echo "$id"; }
+run() { timeout 300 $CTR run --runtime "$SHIM" "$@"; }
+
+wait_status() {  # id status [seconds]
+  local i
+  for i in $(seq $(( ${3:-60} * 10 ))); do
+    $CTR task ls 2>/dev/null | awk -v id="$1" '$1 == id {print $3}' | grep -qx "$2" && return 0
+    sleep 0.1
+  done
+  log "task $1 did not reach $2: $($CTR task ls 2>&1 | grep "$1")"
+  return 1
+}
+
+assert_clean() {  # everything a case left behind
+  local ok=0 left
+  left=$(leftover_pids)
+  [ -n "$left" ] && { log "left processes: $left"; ok=1; }
+  left=$(grep -E "$PREFIX|/run/kata-containers|/run/vc/" /proc/self/mountinfo | grep -F "$PREFIX")
+  [ -n "$left" ] && { log "left mounts: $left"; ok=1; }
+  local id
+  for id in "$@"; do
+    [ -e "$(shim_socket "$id")" ] && { log "left shim socket of $id: $(shim_socket "$id")"; ok=1; }
+    for d in "/run/kata-containers/shared/sandboxes/$id" "/run/vc/vm/$id"; do
+      [ -e "$d" ] && { log "left sandbox dir $d"; ok=1; }
+    done
+    $CTR c ls -q | grep -qx "$id" && { log "left container $id"; ok=1; }
+  done
+  return $ok
+}
+
+check() {  # name function: runs one case, then the leftover assertions
+  local name=$1
+  shift
+  log "=== $name"
+  local rc=0
+  "$@" || rc=1
+  if [ $rc -ne 0 ]; then  # do not let a failed case's leftovers fail the next ones
+    for id in $(ls "$T/ids"); do
+      $CTR task kill -s KILL "$id" >/dev/null 2>&1
+      sleep 0.2
+      $CTR task rm -f "$id" >/dev/null 2>&1
+      $CTR c rm "$id" >/dev/null 2>&1
+    done
+  fi
+  # Give shims a moment to exit after their last task went away.
+  local i
+  for i in $(seq 30); do [ -z "$(leftover_pids)" ] && break; sleep 0.2; done
+  assert_clean $(ls "$T/ids") || rc=1
+  for id in $(ls "$T/ids"); do rm -f "$T/ids/$id"; done
+  if [ $rc -eq 0 ]; then
+    log "PASS $name"
+    PASSED=$((PASSED + 1))
+  else
+    log "FAIL $name"
+    FAILED=$((FAILED + 1))
+  fi
+}
+
+# ---- cases ----
+t_hello() {
+  local id out
+  id=$(new_id hello)
+  out=$(run --rm "$IMG" "$id" echo hello </dev/null) || { log "ctr run failed: $out"; return 1; }
+  [ "$out" = hello ] || { log "output: '$out'"; return 1; }
+}
+
+t_exit_code() {
+  local id rc
+  id=$(new_id exit3)
+  run --rm "$IMG" "$id" sh -c 'echo out; echo err >&2; exit 3' </dev/null >"$T/out" 2>"$T/err"
+  rc=$?
+  [ $rc -eq 3 ] || { log "exit code $rc, want 3; stderr: $(cat "$T/err")"; return 1; }
+  grep -qx out "$T/out" && grep -qx err "$T/err" || { log "stdout/stderr lost"; return 1; }
+}
+
+t_stdin() {
+  local id out
+  id=$(new_id stdin)
+  out=$(printf 'line one\nline two\n' | run --rm "$IMG" "$id" sh -c 'cat; echo EOF-seen')
+  [ "$out" = "$(printf 'line one\nline two\nEOF-seen')" ] || { log "output: '$out'"; return 1; }
+}
+
+t_big_output() {  # nothing lost at exit
+  local id n
+  id=$(new_id bigout)
+  n=$(run --rm "$IMG" "$id" sh -c 'seq 1 20000' </dev/null | wc -l)
+  [ "$n" = 20000 ] || { log "got $n lines, want 20000"; return 1; }
+}
+
+t_tty() {
+  local id out
+  id=$(new_id tty)
+  # timeout --foreground: a background process group would stop on the tty (SIGTTIN).
+  out=$(SHELL=/bin/bash script -qec "timeout --foreground 300 $CTR run --rm -t --runtime $SHIM $IMG $id sh -c '[ -t 0 ] && [ -t 1 ] && echo tty-ok'" /dev/null </dev/null)
+  echo "$out" | grep -q tty-ok ||
+    { log "tty output: '$out'"; return 1; }
+}
+
+t_detached_exec_kill() {
+  local id out st
+  id=$(new_id detached)
+  run -d "$IMG" "$id" sh -c 'trap "exit 143" TERM; while true; do sleep 0.2; done' </dev/null ||
+    return 1
+  wait_status "$id" RUNNING || return 1
+  out=$($CTR task exec --exec-id x1 "$id" sh -c 'echo in-exec; exit 5' </dev/null)
+  st=$?
+  [ "$out" = in-exec ] || { log "exec output: '$out'"; return 1; }
+  [ $st -eq 5 ] || { log "exec exit $st, want 5"; return 1; }
+  out=$($CTR task ps "$id") || { log "task ps failed"; return 1; }
+  echo "$out" | awk 'NR > 1 && $1 ~ /^[0-9]+$/' | grep -q . || { log "task ps: '$out'"; return 1; }
+  $CTR task kill "$id" || return 1  # SIGTERM
+  wait_status "$id" STOPPED || return 1
+  $CTR task rm "$id" >/dev/null || return 1
+  $CTR c rm "$id" || return 1
+  # SIGKILL on a process that ignores TERM.
+  id=$(new_id killed)
+  run -d "$IMG" "$id" sh -c 'trap "" TERM; while true; do sleep 0.2; done' </dev/null || return 1
+  wait_status "$id" RUNNING || return 1
+  $CTR task kill -s KILL "$id" || return 1
+  wait_status "$id" STOPPED || return 1
+  $CTR task rm "$id" >/dev/null || return 1
+  $CTR c rm "$id"
+}
+
+t_pause_resume() {
+  local id
+  id=$(new_id pause)
+  run -d "$IMG" "$id" sleep 1000 </dev/null || return 1
+  wait_status "$id" RUNNING || return 1
+  $CTR task pause "$id" || return 1
+  wait_status "$id" PAUSED 10 || return 1
+  $CTR task resume "$id" || return 1
+  wait_status "$id" RUNNING 10 || return 1
+  $CTR task kill -s KILL "$id" && wait_status "$id" STOPPED || return 1
+  $CTR task rm "$id" >/dev/null && $CTR c rm "$id"
+}
+
+t_metrics() {
+  local id out
+  id=$(new_id metrics)
+  run -d "$IMG" "$id" sleep 1000 </dev/null || return 1
+  wait_status "$id" RUNNING || return 1
+  out=$($CTR task metrics "$id") || { log "task metrics failed: $out"; return 1; }
+  echo "$out" | grep -q 'memory.usage_in_bytes' || { log "metrics: '$out'"; return 1; }
+  $CTR task kill -s KILL "$id" && wait_status "$id" STOPPED || return 1
+  $CTR task rm "$id" >/dev/null && $CTR c rm "$id"
+}
+
+t_two_in_one_sandbox() {
+  local a b out shims
+  a=$(new_id poda)
+  b=$(new_id podb)
+  run -d "$IMG" "$a" sleep 1000 </dev/null || return 1
+  wait_status "$a" RUNNING || return 1
+  out=$(run --rm --annotation io.kubernetes.cri.container-type=container \
+        --annotation "io.kubernetes.cri.sandbox-id=$a" "$IMG" "$b" echo from-second </dev/null)
+  [ "$out" = from-second ] || { log "second container output: '$out'"; return 1; }
+  shims=$(leftover_pids | grep -- "-socket-fd" | grep -c -- "-id $PREFIX")
+  [ "$shims" = 1 ] || { log "$shims shims for one pod: $(leftover_pids)"; return 1; }
+  $CTR task kill -s KILL "$a" && wait_status "$a" STOPPED || return 1
+  $CTR task rm "$a" >/dev/null && $CTR c rm "$a"
+}
+
+t_qemu_killed() {
+  local id qpid st
+  id=$(new_id qkill)
+  run -d "$IMG" "$id" sleep 1000 </dev/null || return 1
+  wait_status "$id" RUNNING || return 1
+  qpid=$(pgrep -f "qemu.*$id" | head -1)
+  [ -n "$qpid" ] || { log "no QEMU process for $id"; return 1; }
+  kill -9 "$qpid"
+  wait_status "$id" STOPPED 30 || return 1
+  st=$($CTR task rm "$id" 2>&1)
+  log "task rm after the VM died: $st"
+  echo "$st" | grep -q 'exit status 0' && { log "the task ended with status 0"; return 1; }
+  $CTR c rm "$id"
+}
+
+check "run --rm echo hello" t_hello
+check "exit code 3 and stderr" t_exit_code
+check "stdin to cat, EOF reaches the process" t_stdin
+check "20000 lines, none lost at exit" t_big_output
+check "-t tty" t_tty
+check "detached, exec, ps, kill TERM/KILL, delete" t_detached_exec_kill
+check "pause/resume" t_pause_resume
+check "task metrics" t_metrics
+check "two containers in one sandbox" t_two_in_one_sandbox
+if [ "$MODE" = vm ]; then
+  check "QEMU killed from outside" t_qemu_killed
+fi
+
+log "$PASSED passed, $FAILED failed ($MODE)"
+[ $FAILED -eq 0 ]

@@ -1,0 +1,438 @@
+#include "tests/e2e/host_sandbox.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <map>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+
+namespace kata::e2e {
+namespace {
+
+using runtime::ContainerConfig;
+using runtime::ContainerState;
+using runtime::ExitStatus;
+using runtime::ProcessInfo;
+using runtime::ProcessState;
+using runtime::SandboxState;
+
+struct Proc {
+  pid_t pid = -1;
+  int in = -1, out = -1, err = -1;  // our ends (out = pty master with a terminal)
+  int start_pipe = -1;              // init: written to start it
+  bool terminal = false;
+  ProcessState state = ProcessState::kCreated;
+  std::optional<ExitStatus> exit;
+  absl::Notification exited;
+  std::thread reaper;
+};
+
+struct Ctr {
+  std::string rootfs;
+  bool mounted = false;
+  ContainerState state = ContainerState::kCreated;
+  std::map<std::string, std::shared_ptr<Proc>> procs;
+};
+
+absl::Status Errno(const std::string& what) {
+  return absl::InternalError(absl::StrCat(what, ": ", strerror(errno)));
+}
+
+class HostSandbox : public runtime::Sandbox {
+ public:
+  explicit HostSandbox(std::string id) : id_(std::move(id)) {}
+  ~HostSandbox() override { (void)Shutdown(); }
+
+  const std::string& id() const override { return id_; }
+  SandboxState State() const override {
+    absl::MutexLock l(&mu_);
+    return state_;
+  }
+  absl::Status Start() override {
+    absl::MutexLock l(&mu_);
+    state_ = SandboxState::kRunning;
+    return absl::OkStatus();
+  }
+  absl::Status Shutdown() override {
+    std::vector<std::shared_ptr<Proc>> procs;
+    std::vector<std::string> mounts;
+    {
+      absl::MutexLock l(&mu_);
+      if (state_ == SandboxState::kStopped) return absl::OkStatus();
+      state_ = SandboxState::kStopped;
+      for (auto& [id, c] : ctrs_) {
+        for (auto& [e, p] : c.procs) procs.push_back(p);
+        if (c.mounted) mounts.push_back(c.rootfs);
+      }
+      ctrs_.clear();
+    }
+    for (auto& p : procs) {
+      if (p->pid > 0 && !p->exited.HasBeenNotified()) kill(-p->pid, SIGKILL);
+      if (p->start_pipe >= 0) close(p->start_pipe);
+    }
+    for (auto& p : procs) {
+      if (p->reaper.joinable()) p->reaper.join();
+    }
+    for (auto& m : mounts) umount2(m.c_str(), MNT_DETACH);
+    death_.Notify();
+    return absl::OkStatus();
+  }
+  absl::Status WaitVmDeath() override {
+    death_.WaitForNotification();
+    return absl::OkStatus();
+  }
+  std::vector<pid_t> VmPids() const override { return {getpid()}; }
+
+  absl::Status CreateContainer(const ContainerConfig& cc) override {
+    std::string rootfs = cc.bundle + "/rootfs";
+    bool mounted = false;
+    for (const auto& m : cc.rootfs_mounts) {
+      std::string data = absl::StrJoin(m.options, ",");
+      unsigned long flags = 0;
+      if (m.type == "bind") {
+        flags = MS_BIND | MS_REC;
+        data.clear();
+      }
+      if (mount(m.source.c_str(), rootfs.c_str(), m.type.c_str(), flags,
+                data.empty() ? nullptr : data.c_str()) != 0) {
+        return Errno("container " + cc.id + ": mount rootfs " + m.type);
+      }
+      mounted = true;
+    }
+    if (!cc.spec.process.has_value()) return absl::InvalidArgumentError("no process");
+    auto p = std::make_shared<Proc>();
+    p->terminal = cc.terminal.value_or(cc.spec.process->terminal.value_or(false));
+    int start[2];
+    if (pipe2(start, O_CLOEXEC) != 0) return Errno("pipe");
+    absl::Status s = Spawn(rootfs, *cc.spec.process, p.get(), start[0]);
+    close(start[0]);
+    if (!s.ok()) {
+      close(start[1]);
+      if (mounted) umount2(rootfs.c_str(), MNT_DETACH);
+      return s;
+    }
+    p->start_pipe = start[1];
+    absl::MutexLock l(&mu_);
+    Ctr& c = ctrs_[cc.id];
+    c.rootfs = rootfs;
+    c.mounted = mounted;
+    c.procs[""] = p;
+    StartReaper(cc.id, "", p);
+    return absl::OkStatus();
+  }
+  absl::Status StartContainer(const std::string& cid) override {
+    absl::MutexLock l(&mu_);
+    auto c = ctrs_.find(cid);
+    if (c == ctrs_.end()) return absl::NotFoundError("container " + cid);
+    auto& p = c->second.procs[""];
+    if (write(p->start_pipe, "x", 1) != 1) return Errno("start " + cid);
+    close(p->start_pipe);
+    p->start_pipe = -1;
+    p->state = ProcessState::kRunning;
+    c->second.state = ContainerState::kRunning;
+    return absl::OkStatus();
+  }
+  absl::Status DeleteContainer(const std::string& cid) override {
+    std::shared_ptr<Proc> init;
+    std::vector<std::shared_ptr<Proc>> procs;
+    std::string rootfs;
+    bool mounted;
+    {
+      absl::MutexLock l(&mu_);
+      auto c = ctrs_.find(cid);
+      if (c == ctrs_.end()) return absl::NotFoundError("container " + cid);
+      for (auto& [e, p] : c->second.procs) procs.push_back(p);
+      rootfs = c->second.rootfs;
+      mounted = c->second.mounted;
+      ctrs_.erase(c);
+    }
+    for (auto& p : procs) {
+      if (!p->exited.HasBeenNotified()) kill(-p->pid, SIGKILL);
+      if (p->start_pipe >= 0) close(p->start_pipe);
+      if (p->reaper.joinable()) p->reaper.join();
+      for (int fd : {p->in, p->out, p->err}) {
+        if (fd >= 0) close(fd);
+      }
+    }
+    if (mounted) umount2(rootfs.c_str(), MNT_DETACH);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<ContainerState> GetContainerState(const std::string& cid) const override {
+    absl::MutexLock l(&mu_);
+    auto c = ctrs_.find(cid);
+    if (c == ctrs_.end()) return absl::NotFoundError("container " + cid);
+    return c->second.state;
+  }
+  std::vector<std::string> ContainerIds() const override {
+    absl::MutexLock l(&mu_);
+    std::vector<std::string> ids;
+    for (auto& [id, c] : ctrs_) ids.push_back(id);
+    return ids;
+  }
+  absl::Status Pause(const std::string& cid) override { return SignalAll(cid, SIGSTOP); }
+  absl::Status Resume(const std::string& cid) override { return SignalAll(cid, SIGCONT); }
+  absl::StatusOr<::grpc::StatsContainerResponse> Stats(const std::string& cid) override {
+    absl::StatusOr<std::shared_ptr<Proc>> p = Find(cid, "");
+    if (!p.ok()) return p.status();
+    ::grpc::StatsContainerResponse r;
+    auto* cg = r.mutable_cgroup_stats();
+    cg->mutable_pids_stats()->set_current(1);
+    cg->mutable_cpu_stats()->mutable_cpu_usage()->set_total_usage(1000);
+    cg->mutable_memory_stats()->mutable_usage()->set_usage(4096);
+    return r;
+  }
+  absl::Status Update(const std::string&, const oci::LinuxResources&) override {
+    return absl::OkStatus();
+  }
+  absl::Status Exec(const std::string& cid, const std::string& eid, const oci::Process& process,
+                    bool terminal) override {
+    std::string rootfs;
+    {
+      absl::MutexLock l(&mu_);
+      auto c = ctrs_.find(cid);
+      if (c == ctrs_.end()) return absl::NotFoundError("container " + cid);
+      rootfs = c->second.rootfs;
+    }
+    auto p = std::make_shared<Proc>();
+    p->terminal = terminal;
+    absl::Status s = Spawn(rootfs, process, p.get(), -1);
+    if (!s.ok()) return s;
+    p->state = ProcessState::kRunning;
+    absl::MutexLock l(&mu_);
+    ctrs_[cid].procs[eid] = p;
+    StartReaper(cid, eid, p);
+    return absl::OkStatus();
+  }
+  absl::Status Signal(const std::string& cid, const std::string& eid, int sig, bool all) override {
+    if (all) return SignalAll(cid, sig);
+    absl::StatusOr<std::shared_ptr<Proc>> p = Find(cid, eid);
+    if (!p.ok()) return p.status();
+    if (kill((*p)->pid, sig) != 0) return Errno("kill");
+    return absl::OkStatus();
+  }
+  absl::StatusOr<ExitStatus> Wait(const std::string& cid, const std::string& eid) override {
+    absl::StatusOr<std::shared_ptr<Proc>> p = Find(cid, eid);
+    if (!p.ok()) return p.status();
+    (*p)->exited.WaitForNotification();
+    absl::MutexLock l(&mu_);
+    return *(*p)->exit;
+  }
+  absl::StatusOr<std::vector<ProcessInfo>> Processes(const std::string& cid) const override {
+    return std::vector<ProcessInfo>{};
+  }
+  absl::StatusOr<ProcessInfo> GetProcess(const std::string& cid,
+                                         const std::string& eid) const override {
+    return ProcessInfo{};
+  }
+  absl::Status DeleteProcess(const std::string& cid, const std::string& eid) override {
+    std::shared_ptr<Proc> p;
+    {
+      absl::MutexLock l(&mu_);
+      auto c = ctrs_.find(cid);
+      if (c == ctrs_.end()) return absl::NotFoundError("container " + cid);
+      auto it = c->second.procs.find(eid);
+      if (it == c->second.procs.end()) return absl::NotFoundError("exec " + eid);
+      p = it->second;
+      c->second.procs.erase(it);
+    }
+    if (p->reaper.joinable()) p->reaper.join();
+    for (int fd : {p->in, p->out, p->err}) {
+      if (fd >= 0) close(fd);
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<size_t> WriteStdin(const std::string& cid, const std::string& eid,
+                                    absl::string_view data) override {
+    absl::StatusOr<std::shared_ptr<Proc>> p = Find(cid, eid);
+    if (!p.ok()) return p.status();
+    int fd = (*p)->terminal ? (*p)->out : (*p)->in;
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0) return Errno("write stdin");
+    return static_cast<size_t>(n);
+  }
+  absl::Status CloseStdin(const std::string& cid, const std::string& eid) override {
+    absl::MutexLock l(&mu_);
+    auto c = ctrs_.find(cid);
+    if (c == ctrs_.end()) return absl::NotFoundError("container " + cid);
+    auto it = c->second.procs.find(eid);
+    if (it == c->second.procs.end()) return absl::NotFoundError("exec " + eid);
+    Proc& p = *it->second;
+    if (p.terminal) {
+      if (p.out >= 0) {
+        char eof = 4;  // ^D
+        ssize_t n = write(p.out, &eof, 1);
+        (void)n;
+      }
+    } else if (p.in >= 0) {
+      close(p.in);
+      p.in = -1;
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> ReadStdout(const std::string& cid, const std::string& eid,
+                                         size_t max_bytes) override {
+    return Read(cid, eid, false, max_bytes);
+  }
+  absl::StatusOr<std::string> ReadStderr(const std::string& cid, const std::string& eid,
+                                         size_t max_bytes) override {
+    return Read(cid, eid, true, max_bytes);
+  }
+  absl::Status ResizePty(const std::string& cid, const std::string& eid, uint32_t w,
+                         uint32_t h) override {
+    absl::StatusOr<std::shared_ptr<Proc>> p = Find(cid, eid);
+    if (!p.ok()) return p.status();
+    if (!(*p)->terminal) return absl::FailedPreconditionError("no terminal");
+    winsize ws{};
+    ws.ws_col = static_cast<unsigned short>(w);
+    ws.ws_row = static_cast<unsigned short>(h);
+    ioctl((*p)->out, TIOCSWINSZ, &ws);
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::StatusOr<std::shared_ptr<Proc>> Find(const std::string& cid, const std::string& eid) const {
+    absl::MutexLock l(&mu_);
+    auto c = ctrs_.find(cid);
+    if (c == ctrs_.end()) return absl::NotFoundError("container " + cid);
+    auto it = c->second.procs.find(eid);
+    if (it == c->second.procs.end()) return absl::NotFoundError("process " + cid + "/" + eid);
+    return it->second;
+  }
+  absl::Status SignalAll(const std::string& cid, int sig) {
+    absl::MutexLock l(&mu_);
+    auto c = ctrs_.find(cid);
+    if (c == ctrs_.end()) return absl::NotFoundError("container " + cid);
+    for (auto& [e, p] : c->second.procs) {
+      if (!p->exited.HasBeenNotified()) kill(-p->pid, sig);
+    }
+    if (sig == SIGSTOP) c->second.state = ContainerState::kPaused;
+    if (sig == SIGCONT) c->second.state = ContainerState::kRunning;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> Read(const std::string& cid, const std::string& eid, bool err,
+                                   size_t max_bytes) {
+    absl::StatusOr<std::shared_ptr<Proc>> p = Find(cid, eid);
+    if (!p.ok()) return p.status();
+    if (err && (*p)->terminal) return std::string();
+    int fd = err ? (*p)->err : (*p)->out;
+    if (fd < 0) return std::string();
+    std::string buf(std::min<size_t>(max_bytes, 65536), '\0');
+    for (;;) {
+      ssize_t n = read(fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return std::string();  // EOF (EIO on a pty whose slave closed)
+      buf.resize(static_cast<size_t>(n));
+      return buf;
+    }
+  }
+  absl::Status Spawn(const std::string& rootfs, const oci::Process& process, Proc* p,
+                     int start_fd) {
+    std::vector<std::string> args = process.args.value_or(std::vector<std::string>{});
+    if (args.empty()) return absl::InvalidArgumentError("no args");
+    std::vector<std::string> env = process.env.value_or(std::vector<std::string>{});
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+    int master = -1;
+    std::string slave_name;
+    if (p->terminal) {
+      master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+      if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) return Errno("openpt");
+      slave_name = ptsname(master);
+    } else if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
+               pipe2(err, O_CLOEXEC) != 0) {
+      return Errno("pipe");
+    }
+    std::vector<char*> argv, envp;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::string cwd = process.cwd.empty() ? "/" : process.cwd;
+    pid_t pid = fork();
+    if (pid < 0) return Errno("fork");
+    if (pid == 0) {
+      setsid();
+      if (p->terminal) {
+        int s = open(slave_name.c_str(), O_RDWR);
+        ioctl(s, TIOCSCTTY, 0);
+        dup2(s, 0);
+        dup2(s, 1);
+        dup2(s, 2);
+      } else {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+      }
+      if (start_fd >= 0) {
+        char c;
+        if (read(start_fd, &c, 1) != 1) _exit(137);
+      }
+      if (chroot(rootfs.c_str()) != 0 || chdir(cwd.c_str()) != 0) _exit(126);
+      signal(SIGPIPE, SIG_DFL);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
+      execvpe(argv[0], argv.data(), envp.data());
+      _exit(127);
+    }
+    p->pid = pid;
+    if (p->terminal) {
+      p->out = master;
+    } else {
+      close(in[0]);
+      close(out[1]);
+      close(err[1]);
+      p->in = in[1];
+      p->out = out[0];
+      p->err = err[0];
+    }
+    return absl::OkStatus();
+  }
+  void StartReaper(const std::string& cid, const std::string& eid, std::shared_ptr<Proc> p)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    p->reaper = std::thread([this, cid, eid, p] {
+      int status = 0;
+      while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      ExitStatus es;
+      es.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      es.exited_at = absl::Now();
+      absl::MutexLock l(&mu_);
+      p->exit = es;
+      p->state = ProcessState::kExited;
+      if (eid.empty()) {
+        auto c = ctrs_.find(cid);
+        if (c != ctrs_.end()) c->second.state = ContainerState::kStopped;
+      }
+      p->exited.Notify();
+    });
+  }
+
+  const std::string id_;
+  mutable absl::Mutex mu_;
+  SandboxState state_ ABSL_GUARDED_BY(mu_) = SandboxState::kInitial;
+  std::map<std::string, Ctr> ctrs_ ABSL_GUARDED_BY(mu_);
+  absl::Notification death_;
+};
+
+}  // namespace
+
+std::unique_ptr<runtime::Sandbox> NewHostSandbox(const std::string& id) {
+  return std::make_unique<HostSandbox>(id);
+}
+
+}  // namespace kata::e2e
