@@ -111,6 +111,9 @@ class SandboxVmTest : public ::testing::Test {
     o.config.hypervisor.default_memory = 512;
     o.config.agent.dial_timeout = 90;  // TCG on 2 shared cores
     o.paths = paths_;
+    o.on_start_step = [](absl::string_view step, absl::Duration took) {
+      std::cerr << "  start step " << step << ": " << took << "\n";
+    };
     auto sb = NewVmSandbox(std::move(o));
     ASSERT_TRUE(sb.ok()) << sb.status();
     sandbox_ = *std::move(sb);

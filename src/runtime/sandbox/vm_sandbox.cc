@@ -250,6 +250,12 @@ absl::Status VmSandbox::Start() {
     state_ = SandboxState::kStopped;  // until it succeeds: a failed Start is final
   }
   const std::string ctx = absl::StrCat("sandbox ", o_.id);
+  absl::Time step_start = absl::Now();
+  auto step_done = [&](absl::string_view step) {
+    const absl::Time now = absl::Now();
+    if (o_.on_start_step) o_.on_start_step(step, now - step_start);
+    step_start = now;
+  };
   KATA_ASSIGN_OR_RETURN(hypervisor::VmConfig vm_config, VmConfigFor(o_.config, o_.id, o_.paths));
 
   // Another sandbox with this id, or what a dead one left: never take over (or remove) its
@@ -285,11 +291,13 @@ absl::Status VmSandbox::Start() {
 
   absl::Status s = vm->CreateVm(vm_config);
   if (!s.ok()) return AnnotateStatus(s, absl::StrCat(ctx, ": create VM"));
+  step_done("prepare");
   s = vm->StartVm(kStartVmTimeout);
   if (!s.ok()) {
     vm->StopVm().IgnoreError();
     return AnnotateStatus(s, absl::StrCat(ctx, ": start VM"));
   }
+  step_done("start_vm");
   absl::Cleanup stop_vm = [&] { vm->StopVm().IgnoreError(); };
   {
     std::vector<pid_t> pids = vm->Pids();
@@ -315,6 +323,7 @@ absl::Status VmSandbox::Start() {
       dialer(*channel, absl::Seconds(o_.config.agent.dial_timeout));
   if (!dialed.ok()) return AnnotateStatus(dialed.status(), ctx);
   std::shared_ptr<AgentClient> agent = *std::move(dialed);
+  step_done("agent_ready");
 
   ::grpc::CreateSandboxRequest create;
   create.set_sandbox_id(o_.id);
@@ -333,6 +342,7 @@ absl::Status VmSandbox::Start() {
     return AnnotateStatus(s, ctx);
   }
 
+  step_done("create_sandbox");
   std::move(stop_vm).Cancel();
   std::move(remove_dirs).Cancel();
   {

@@ -69,6 +69,10 @@ struct SandboxOptions {
   AgentDialer agent_dialer;              // empty: ttRPC
   // How often the VM is checked for a death of its own (Pids()/State()).
   absl::Duration vm_watch_interval = absl::Milliseconds(200);
+  // Told how long each step of Start took, in order: "prepare" (config, directories),
+  // "start_vm" (VMM process up, its control channel answering), "agent_ready" (dial and
+  // Health.Check: mostly the guest's boot), "create_sandbox". For logs and benchmarks.
+  std::function<void(absl::string_view step, absl::Duration took)> on_start_step;
 };
 
 // A sandbox in kInitial (nothing done on the host yet). INVALID_ARGUMENT for a bad id.

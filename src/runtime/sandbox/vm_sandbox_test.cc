@@ -112,6 +112,7 @@ class VmSandboxTest : public ::testing::Test {
     o.config.agent.dial_timeout = dial_timeout_;
     o.paths = paths_;
     o.vm_watch_interval = absl::Milliseconds(20);
+    o.on_start_step = on_step_;
     auto holder = std::make_shared<std::unique_ptr<hypervisor::Hypervisor>>(std::move(vm));
     o.hypervisor_factory = [holder](const config::RuntimeConfig&)
         -> absl::StatusOr<std::unique_ptr<hypervisor::Hypervisor>> { return std::move(*holder); };
@@ -159,13 +160,18 @@ class VmSandboxTest : public ::testing::Test {
   VmConfig vm_config_;
   bool stopped_ = false;
   uint32_t dial_timeout_ = 5;
+  std::function<void(absl::string_view, absl::Duration)> on_step_;
   std::unique_ptr<Sandbox> sandbox_;
 };
 
 TEST_F(VmSandboxTest, ContainerRunsPrintsAndExits) {
+  std::vector<std::string> steps;
+  on_step_ = [&](absl::string_view step, absl::Duration) { steps.emplace_back(step); };
   MakeSandbox();
   ASSERT_TRUE(sandbox_->Start().ok());
   EXPECT_EQ(sandbox_->State(), SandboxState::kRunning);
+  EXPECT_EQ(steps, (std::vector<std::string>{"prepare", "start_vm", "agent_ready",
+                                             "create_sandbox"}));
   EXPECT_EQ(vm_config_.shared_dir, SandboxDir() + "/shared");
   EXPECT_EQ(vm_config_.shared_mount_tag, "kataShared");
   EXPECT_THAT(vm_config_.kernel_params, HasSubstr("agent.server_addr=serial://agent.channel.0"));
