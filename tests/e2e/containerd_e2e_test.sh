@@ -1,11 +1,12 @@
 #!/bin/bash
 # End-to-end: a private containerd 1.6 + ctr driving containerd-shim-kata-v2.
 #
-# usage: containerd_e2e_test.sh MODE SHIM IMAGE_BUILDER
-#   MODE vm    the real shim: every container runs in a QEMU VM with the installed guest image
+# usage: containerd_e2e_test.sh MODE SHIM IMAGE_BUILDER [GUEST_IMAGE_FILES...]
+#   MODE vm    the real shim: every container runs in a QEMU VM with the guest image
 #              (configuration: $KATA_E2E_CONFIG if set, else one written here for the guest
-#              image under /usr/share/kata-containers: q35, TCG, 9p, 512 MiB); fails (never
-#              skips) when the VM path does not work.
+#              kernel vmlinux.container and initrd *.img among GUEST_IMAGE_FILES, default
+#              /usr/share/kata-containers: q35, TCG, 9p, 512 MiB); fails (never skips) when
+#              the VM path does not work.
 #   MODE host  the shim over a host-process sandbox (tests/e2e/host_sandbox.h): the shim's
 #              containerd contract without a VM; the QEMU-kill case does not apply.
 #
@@ -17,6 +18,15 @@ set -u
 MODE=$1
 SHIM=$(readlink -f "$2")
 BUILDER=$(readlink -f "$3")
+shift 3
+GUEST_KERNEL=/usr/share/kata-containers/vmlinux.container
+GUEST_INITRD=/usr/share/kata-containers/kata-containers-initrd.img
+for f in "$@"; do
+  case "$f" in
+    *vmlinux.container) GUEST_KERNEL=$(readlink -f "$f") ;;
+    *.img) GUEST_INITRD=$(readlink -f "$f") ;;
+  esac
+done
 IMG=docker.io/library/busybox:kata-e2e
 PREFIX="e2e$$"
 FAILED=0
@@ -101,8 +111,8 @@ if [ "$MODE" = vm ]; then
     cat > "$CONFIG" <<TOML
 [hypervisor.qemu]
 path = "/usr/bin/qemu-system-x86_64"
-kernel = "/usr/share/kata-containers/vmlinux.container"
-initrd = "/usr/share/kata-containers/kata-containers-initrd.img"
+kernel = "$GUEST_KERNEL"
+initrd = "$GUEST_INITRD"
 machine_type = "q35"
 accelerator = "tcg"
 default_vcpus = 1
@@ -111,7 +121,7 @@ shared_fs = "virtio-9p"
 valid_hypervisor_paths = ["/usr/bin/qemu-system-x86_64"]
 
 [agent.kata]
-dial_timeout = 60
+dial_timeout = 90
 
 [runtime]
 enable_debug = true
