@@ -1,0 +1,96 @@
+#!/bin/bash
+# kata-cpp vs runc under the same private containerd 1.6, side by side in one run:
+#   - `ctr run --rm IMG id true`: median (and min/max) of N runs, kata-cpp and runc;
+#   - shim RSS and PSS with one container running: containerd-shim-kata-v2 vs
+#     containerd-shim-runc-v2; and QEMU's RSS.
+#
+# usage (as root, from the workspace):  tools/bench/ctr_run.sh [N]      (default N=10)
+# It builds //src/runtime/shim:containerd-shim-kata-v2 and //tools/osbuilder:image_x86_64 in
+# the default (fastbuild) configuration, as the tests use them (BAZEL_FLAGS="-c opt" for an
+# optimized shim), TCG guest with 512 MiB like tests/e2e. Everything lives in a temp dir; containerd is
+# stopped by PID at the end.
+set -eu
+N=${1:-10}
+WS=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$WS"
+[ "$(id -u)" = 0 ] || { echo "ctr_run.sh: run as root" >&2; exit 1; }
+bazel build ${BAZEL_FLAGS:-} //src/runtime/shim:containerd-shim-kata-v2 \
+  //tools/osbuilder:image_x86_64 >/dev/null 2>&1 || { echo "ctr_run.sh: bazel build failed" >&2; exit 1; }
+BIN=$(bazel info ${BAZEL_FLAGS:-} bazel-bin 2>/dev/null)
+SHIM=$BIN/src/runtime/shim/containerd-shim-kata-v2
+GUEST=$BIN/tools/osbuilder/image_x86_64
+IMG=docker.io/library/busybox:kata-bench
+
+T=$(mktemp -d /tmp/kbench.XXXXXX)
+SOCK=$T/c.sock
+CTR="ctr -a $SOCK"
+CPID=""
+cleanup() {
+  set +e
+  for id in $($CTR task ls -q 2>/dev/null); do $CTR task kill -s KILL "$id"; done >/dev/null 2>&1
+  sleep 1
+  for id in $($CTR task ls -q 2>/dev/null); do $CTR task rm -f "$id"; done >/dev/null 2>&1
+  for id in $($CTR c ls -q 2>/dev/null); do $CTR c rm "$id"; done >/dev/null 2>&1
+  [ -n "$CPID" ] && kill "$CPID" && wait "$CPID" 2>/dev/null
+  grep -F "$T/" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+cat > "$T/config.toml" <<TOML
+version = 2
+root = "$T/root"
+state = "$T/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$SOCK"
+TOML
+cat > "$T/kata.toml" <<TOML
+[hypervisor.qemu]
+path = "/usr/bin/qemu-system-x86_64"
+kernel = "$GUEST/vmlinux.container"
+initrd = "$GUEST/kata-containers-initrd.img"
+machine_type = "q35"
+accelerator = "tcg"
+default_vcpus = 1
+default_memory = 512
+shared_fs = "virtio-9p"
+valid_hypervisor_paths = ["/usr/bin/qemu-system-x86_64"]
+[agent.kata]
+dial_timeout = 90
+TOML
+containerd --config "$T/config.toml" >"$T/containerd.log" 2>&1 &
+CPID=$!
+for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+python3 tests/e2e/make_busybox_image.py "$T/img.tar" "$IMG"
+$CTR images import "$T/img.tar" >/dev/null
+
+KATA=(--runtime "$SHIM" --runtime-config-path "$T/kata.toml")
+median() { sort -n | awk '{a[NR]=$1} END {printf "median %d ms (min %d, max %d, n=%d)", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2), a[1], a[NR], NR}'; }
+time_runs() {  # label, ctr run flags...
+  local label=$1 i s e
+  shift
+  for i in $(seq "$N"); do
+    s=$(date +%s%N)
+    $CTR run --rm "$@" "$IMG" "b-$label-$i" true </dev/null >/dev/null
+    e=$(date +%s%N)
+    echo $(( (e - s) / 1000000 ))
+  done | median
+}
+echo "ctr run --rm $IMG id true (N=$N):"
+echo "  runc      $(time_runs runc)"
+echo "  kata-cpp  $(time_runs kata "${KATA[@]}")"
+
+mem() {  # pid -> "RSS x MiB, PSS y MiB"
+  awk '/^Rss:/ {r=$2} /^Pss:/ {p=$2} END {printf "RSS %.1f MiB, PSS %.1f MiB", r/1024, p/1024}' "/proc/$1/smaps_rollup"
+}
+$CTR run -d "$IMG" m-runc sleep 1000 </dev/null
+$CTR run -d "${KATA[@]}" "$IMG" m-kata sleep 1000 </dev/null
+sleep 2
+RUNC_SHIM=$(pgrep -f "containerd-shim-runc-v2 .*-id m-runc" | head -1)
+KATA_SHIM=$(pgrep -f "containerd-shim-kata-v2 .*-id m-kata .*-socket-fd" | head -1)
+QEMU=$(pgrep -f "qemu-system.*m-kata" | head -1)
+echo "with one container running:"
+echo "  containerd-shim-runc-v2  $(mem "$RUNC_SHIM")"
+echo "  containerd-shim-kata-v2  $(mem "$KATA_SHIM")"
+echo "  qemu (kata-cpp VM)       $(mem "$QEMU")"
