@@ -9,6 +9,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "src/agent/log/log.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
@@ -118,15 +120,23 @@ absl::Status LoadModules(System& sys, const InitOptions& options) {
 absl::Status SetUp(System& sys, const InitOptions& options) {
   // The console first so the errors below reach it. Not fatal: a guest without a console
   // still serves the agent channel.
+  absl::Time t = absl::Now();
+  auto step = [&t](const char* what) {  // the cost of each step (the TCG boot budget)
+    const absl::Time now = absl::Now();
+    Log(LogLevel::kInfo, "init step", {{"step", what}, {"ms", absl::ToInt64Milliseconds(now - t)}});
+    t = now;
+  };
   absl::Status console = sys.AttachConsole(Join(options.root, options.console));
   if (!console.ok()) Log(LogLevel::kWarn, "no console", {{"error", console.ToString()}});
   if (options.root == "/") {
     KATA_ASSIGN_OR_RETURN(bool switched, sys.SwitchRootFromInitramfs());
-    if (switched) Log(LogLevel::kDebug, "init: moved the initramfs onto a tmpfs root");
+    if (switched) step("initramfs moved onto a tmpfs root");
   }
   KATA_RETURN_IF_ERROR(MountEssentials(sys, options));
   KATA_RETURN_IF_ERROR(MountCgroups(sys, options));
+  step("mounts");
   KATA_RETURN_IF_ERROR(LoadModules(sys, options));
+  step("modules");
   return absl::OkStatus();
 }
 
