@@ -401,8 +401,14 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const std::string& 
       return ErrnoStatus(errno, "make / rprivate");
     }
     KATA_RETURN_IF_ERROR(rootfs::SetupRootfs(*spec_ptr, rootfs, rootfs_options));
-    if (!hostname.empty() && sethostname(hostname.data(), hostname.size()) != 0) {
-      return ErrnoStatus(errno, "sethostname");
+    if (!hostname.empty()) {
+      // A uts namespace joined from the sandbox already has it, and from inside a user
+      // namespace it cannot be changed (EPERM): set it only when it differs.
+      char current[256] = {};
+      if ((gethostname(current, sizeof(current) - 1) != 0 || hostname != current) &&
+          sethostname(hostname.data(), hostname.size()) != 0) {
+        return ErrnoStatus(errno, "sethostname");
+      }
     }
     return sec.ApplyBeforeUserSwitch();
   };

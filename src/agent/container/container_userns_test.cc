@@ -160,6 +160,30 @@ TEST_F(UsernsTest, RootInsideIsAnUnprivilegedUserOutside) {
   ASSERT_EQ(stat(g.c_str(), &st), 0) << g;
   EXPECT_EQ(st.st_uid, kHostBase);
 
+  // A second container joins the first one's user namespace by path (no mappings of its
+  // own) with new pid and mount namespaces: root inside, /proc mounted.
+  oci::Spec joined = UsernsSpec("u4", {"sh", "-c",
+                                       "busybox id -u; busybox readlink /proc/self/ns/user; "
+                                       "echo $$; test -d /proc/1/ns && echo proc-ok"});
+  joined.linux->uid_mappings.reset();
+  joined.linux->gid_mappings.reset();
+  for (oci::LinuxNamespace& n : *joined.linux->namespaces) {
+    if (n.type == "user") n.path = ns;
+  }
+  absl::StatusOr<std::unique_ptr<Container>> c4 = Container::Create("u4", "u4", joined, o);
+  ASSERT_TRUE(c4.ok()) << c4.status();
+  ASSERT_TRUE((*c4)->Start().ok());
+  std::shared_ptr<Process> init4 = (*c4)->GetProcess("u4").value();
+  EXPECT_EQ(ReadUntil(*init4, "proc-ok\n"), absl::StrCat("0\n", link, "\n1\nproc-ok\n"));
+  EXPECT_EQ((*c4)->Wait("u4").value(), 0);
+  ASSERT_TRUE((*c4)->Remove(absl::Seconds(10)).ok());
+
+  // Mappings together with a joined user namespace are refused.
+  joined.linux->uid_mappings = spec.linux->uid_mappings;
+  joined.linux->gid_mappings = spec.linux->gid_mappings;
+  EXPECT_EQ(Container::Create("u5", "u5", joined, o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
   ASSERT_TRUE((*c)->Remove(absl::Seconds(10)).ok());
 }
 
