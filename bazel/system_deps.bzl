@@ -5,7 +5,7 @@ installs them). This rule is the one place that knows how they are found: it ask
 for each library's link flags, links the code generators (protoc, grpc_cpp_plugin) into the
 repository, and writes a BUILD file with one target per dependency:
 
-    @system//:absl  @system//:protobuf  @system//:protoc_lib  @system//:grpcpp  @system//:re2  @system//:tomlplusplus
+    @system//:absl  @system//:protobuf  @system//:protoc_lib  @system//:grpcpp  @system//:re2  @system//:tomlplusplus  @system//:crypto
     @system//:seccomp  @system//:libcap
     @system//:gtest  @system//:gtest_main  @system//:gmock  @system//:benchmark
     @system//:benchmark_main  @system//:rapidjson
@@ -39,6 +39,7 @@ _LIBRARIES = [
     ("tomlplusplus", ["tomlplusplus"], "libtomlplusplus-dev", []),
     ("seccomp", ["libseccomp"], "libseccomp-dev", []),
     ("libcap", ["libcap"], "libcap-dev", []),
+    ("crypto", ["libcrypto"], "libssl-dev", []),
     ("gtest", ["gtest"], "libgtest-dev", []),
     ("gtest_main", ["gtest_main"], "libgtest-dev", []),
     ("gmock", ["gmock"], "libgmock-dev", []),

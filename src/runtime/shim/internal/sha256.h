@@ -1,5 +1,5 @@
-// SHA-256 (FIPS 180-4) of a byte string, as lowercase hex. The shim needs it only to name its
-// socket the way containerd does; Debian's OpenSSL is not among the build's system libraries.
+// SHA-256 of a byte string as lowercase hex (OpenSSL's libcrypto). The shim needs it only to
+// name its socket the way containerd does (sha256 of "address/namespace/id").
 #ifndef KATA_SRC_RUNTIME_SHIM_INTERNAL_SHA256_H_
 #define KATA_SRC_RUNTIME_SHIM_INTERNAL_SHA256_H_
 
