@@ -45,7 +45,9 @@
 //   files) and mount points it cannot create must exist. Devices (runc's defaults and
 //   `linux.devices`) are bind mounts of the agent's /dev nodes instead of mknod. A uts or
 //   ipc namespace joined by path (owned by the agent's user namespace) cannot be changed
-//   from inside (sethostname, sysctls: EPERM). The cgroup is the agent's (not delegated to
+//   from inside (sysctls: EPERM; the hostname is only set when it differs), and a pid
+//   namespace joined by path (sandbox_pidns) is not owned by the container's user
+//   namespace, so mounting /proc there fails (EPERM), as with runc. The cgroup is the agent's (not delegated to
 //   the container's root). Exec joins, in order: namespaces the init joined by path, the
 //   user namespace, the namespaces the init created, mount last (runc joins the user
 //   namespace first; here the agent is privileged over every namespace, and joined ones
