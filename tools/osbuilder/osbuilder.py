@@ -198,6 +198,8 @@ def main():
     ap.add_argument("--kernel-lock", default=None)
     ap.add_argument("--busybox", default=None, help="optional static busybox for debugging (/bin/busybox)")
     ap.add_argument("--install", action="store_true", help="also copy to " + INSTALL_DIR)
+    ap.add_argument("--no-modules", action="store_true",
+                    help="no kernel modules (a trivial /init for boot-time baselines)")
     args = ap.parse_args()
 
     need_tool("dpkg-deb", "dpkg")
@@ -227,7 +229,7 @@ def main():
         extract_vmlinux(vmlinuz, kernel_out)
 
         progress("resolving module dependencies (depmod)")
-        order = module_order(tree, version, MODULES)
+        order = [] if args.no_modules else module_order(tree, version, MODULES)
         cpio = Cpio()
         for d in ["dev", "proc", "sys", "run", "tmp", "etc", "lib", "mnt", "root"]:
             cpio.dir(d)
