@@ -6,6 +6,7 @@
 
 #include <utility>
 
+#include "src/agent/log/log.h"
 #include "src/agent/process/reaper.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
@@ -29,7 +30,11 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentConfig& config, O
   KATA_ASSIGN_OR_RETURN(AgentAddress address, ParseAgentAddress(config.server_addr));
   if (options.reap_orphans) {
     if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
-      return ErrnoStatus(errno, "prctl PR_SET_CHILD_SUBREAPER");
+      // qemu-user does not emulate it (EINVAL): orphans then go to the host's init, which
+      // is harmless off the guest; anything else is a real failure.
+      if (errno != EINVAL) return ErrnoStatus(errno, "prctl PR_SET_CHILD_SUBREAPER");
+      Log(LogLevel::kWarn, "not a child subreaper: orphans go to the host's init",
+          {{"error", "PR_SET_CHILD_SUBREAPER: EINVAL"}});
     }
     StartOrphanReaper();
   }

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -20,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -337,6 +339,62 @@ TEST_F(AgentE2eTest, SandboxSharesNamespacesAndStoragesAndDestroyEndsTheAgent) {
   EXPECT_EQ(WaitAgent(absl::Seconds(10)), 0);
   EXPECT_THAT(ReadFile(dir_ + "/agent.log"), HasSubstr("sandbox destroyed"));
   EXPECT_FALSE(IsMounted(shared));
+}
+
+// Kata's flow with a user namespace: the container joins the sandbox's UTS and IPC
+// namespaces (owned by the agent's user namespace) and creates its user, pid and mount
+// namespaces: root inside is host uid 100000, /proc is mounted, the pod's hostname is kept
+// (already set), and an exec joins the same namespaces.
+TEST_F(AgentE2eTest, UserNamespaceContainerInASandbox) {
+  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);  // the mapped root walks to its rootfs
+  grpc::CreateSandboxRequest sb;
+  sb.set_hostname("podhost");
+  sb.set_sandbox_id("sb1");
+  absl::Status s = api_->CreateSandbox(sb, &empty_, opts_);
+  ASSERT_TRUE(s.ok()) << s;
+  grpc::CreateContainerRequest c = Request(
+      "u1", {"sh", "-c",
+             "busybox id -u; cat /proc/self/uid_map; hostname; test -d /proc/1/ns && echo proc; "
+             "busybox readlink /proc/self/ns/ipc; exec sleep 1000"});
+  c.mutable_oci()->set_hostname("podhost");
+  auto* linux = c.mutable_oci()->mutable_linux();
+  grpc::LinuxNamespace* user = linux->add_namespaces();
+  user->set_type("user");
+  for (auto* m : {linux->add_uidmappings(), linux->add_gidmappings()}) {
+    m->set_containerid(0);
+    m->set_hostid(100000);
+    m->set_size(65536);
+  }
+  s = Create(c);
+  ASSERT_TRUE(s.ok()) << s << "\n" << ReadFile(dir_ + "/agent.log");
+  ASSERT_TRUE(Start("u1").ok());
+  std::string out;
+  while (std::count(out.begin(), out.end(), '\n') < 5) {
+    absl::StatusOr<std::string> d = ReadSome("u1", "u1");
+    ASSERT_TRUE(d.ok()) << d.status() << " after " << out;
+    out += *d;
+  }
+  std::vector<std::string> lines = absl::StrSplit(out, '\n');
+  EXPECT_EQ(lines[0], "0");
+  EXPECT_EQ(absl::StrJoin(absl::StrSplit(lines[1], ' ', absl::SkipEmpty()), " "),
+            "0 100000 65536");
+  EXPECT_EQ(lines[2], "podhost");
+  EXPECT_EQ(lines[3], "proc");
+  ASSERT_TRUE(Exec("u1", "e1",
+                   {"sh", "-c", "busybox id -u; busybox readlink /proc/self/ns/ipc; echo $$"})
+                  .ok());
+  absl::StatusOr<std::string> eout = ReadAll("u1", "e1");
+  ASSERT_TRUE(eout.ok()) << eout.status();
+  EXPECT_EQ(*Wait("u1", "e1"), 0);
+  std::vector<std::string> elines = absl::StrSplit(*eout, '\n');
+  ASSERT_GE(elines.size(), 3u) << *eout;
+  EXPECT_EQ(elines[0], "0");
+  EXPECT_EQ(elines[1], lines[4]) << "the exec is in the sandbox's ipc namespace too";
+  EXPECT_NE(elines[2], "1");
+  ASSERT_TRUE(Remove("u1").ok());
+  s = api_->DestroySandbox(grpc::DestroySandboxRequest(), &empty_, opts_);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(WaitAgent(absl::Seconds(10)), 0);
 }
 
 // The agent is a child subreaper on a host (PID 1 in the guest): an orphan of a container

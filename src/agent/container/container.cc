@@ -35,7 +35,8 @@ struct NsKind {
   int flag;
 };
 constexpr NsKind kNamespaces[] = {
-    {"pid", "pid", CLONE_NEWPID},     {"mount", "mnt", CLONE_NEWNS},
+    {"user", "user", CLONE_NEWUSER},  {"pid", "pid", CLONE_NEWPID},
+    {"mount", "mnt", CLONE_NEWNS},
     {"uts", "uts", CLONE_NEWUTS},     {"ipc", "ipc", CLONE_NEWIPC},
     {"network", "net", CLONE_NEWNET}, {"cgroup", "cgroup", CLONE_NEWCGROUP},
 };
@@ -45,6 +46,58 @@ struct Namespaces {
   int new_flags = 0;
   std::vector<std::pair<int, std::string>> join;  // (flag, path)
 };
+
+// linux.uidMappings/gidMappings checked as runc does (present if and only if a new user
+// namespace is requested; container root mapped) and as the kernel will (size > 0, no
+// overflow of the 32-bit id space, no overlapping ranges, at most 340 lines); the contents of
+// /proc/<pid>/{uid,gid}_map. Both "" without a new user namespace.
+absl::Status IdMap(const char* field, const std::optional<std::vector<oci::LinuxIdMapping>>& maps,
+                   bool new_user, std::string* out) {
+  const bool has = maps && !maps->empty();
+  if (!new_user) {
+    if (has) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "linux.", field, " is set but no new user namespace is requested (a joined one keeps "
+          "its own mappings)"));
+    }
+    return absl::OkStatus();
+  }
+  if (!has) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("linux.", field, " is required with a new user namespace"));
+  }
+  if (maps->size() > 340) {
+    return absl::InvalidArgumentError(absl::StrCat("linux.", field, ": more than 340 ranges"));
+  }
+  constexpr uint64_t kIds = uint64_t{1} << 32;
+  bool root = false;
+  for (size_t i = 0; i < maps->size(); ++i) {
+    const oci::LinuxIdMapping& m = (*maps)[i];
+    const std::string what = absl::StrCat("linux.", field, "[", i, "] (", m.container_id, " ",
+                                          m.host_id, " ", m.size, ")");
+    if (m.size == 0) return absl::InvalidArgumentError(absl::StrCat(what, ": size is 0"));
+    if (uint64_t{m.container_id} + m.size > kIds || uint64_t{m.host_id} + m.size > kIds) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": overflows the 32-bit id range"));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      const oci::LinuxIdMapping& o = (*maps)[j];
+      auto overlap = [](uint64_t a, uint64_t an, uint64_t b, uint64_t bn) {
+        return a < b + bn && b < a + an;
+      };
+      if (overlap(m.container_id, m.size, o.container_id, o.size) ||
+          overlap(m.host_id, m.size, o.host_id, o.size)) {
+        return absl::InvalidArgumentError(absl::StrCat(what, ": overlaps range ", j));
+      }
+    }
+    if (m.container_id == 0) root = true;
+    absl::StrAppend(out, m.container_id, " ", m.host_id, " ", m.size, "\n");
+  }
+  if (!root) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("linux.", field, ": container id 0 (root) is not mapped"));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<Namespaces> SpecNamespaces(const oci::Spec& spec) {
   Namespaces out;
@@ -217,6 +270,18 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const std::string& 
   }
   KATA_ASSIGN_OR_RETURN(Namespaces nss, SpecNamespaces(spec));
   const int flags = nss.new_flags;
+  const bool new_user = (flags & CLONE_NEWUSER) != 0;
+  std::string uid_map, gid_map;
+  {
+    static const std::optional<std::vector<oci::LinuxIdMapping>> kNone;
+    absl::Status st = IdMap("uidMappings", spec.linux ? spec.linux->uid_mappings : kNone,
+                            new_user, &uid_map);
+    if (st.ok()) {
+      st = IdMap("gidMappings", spec.linux ? spec.linux->gid_mappings : kNone, new_user,
+                 &gid_map);
+    }
+    if (!st.ok()) return AnnotateStatus(st, absl::StrCat("container ", id));
+  }
   if ((flags & CLONE_NEWNS) == 0) {
     return absl::InvalidArgumentError("linux.namespaces: a mount namespace is required");
   }
@@ -235,6 +300,7 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const std::string& 
   // library, before fork).
   std::vector<int> join_fds;
   int join_pid_fd = -1;
+  int join_user_fd = -1;
   absl::Cleanup close_join = [&] {
     for (int fd : join_fds) close(fd);
   };
@@ -245,11 +311,23 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const std::string& 
     }
     join_fds.push_back(fd);
     if (flag == CLONE_NEWPID) join_pid_fd = fd;
+    if (flag == CLONE_NEWUSER) join_user_fd = fd;
   }
+  // With a user namespace (new or joined) the init is started in two steps (process.h): the
+  // namespaces joined by path are entered before the clone, the joined user namespace last
+  // (the others may be owned by the agent's user namespace, where only the agent is
+  // privileged), so every new namespace is owned by the container's user namespace.
+  const bool userns = new_user || join_user_fd >= 0;
   std::vector<int> join_in_child;
+  std::vector<int> pre_join;
   for (int fd : join_fds) {
-    if (fd != join_pid_fd) join_in_child.push_back(fd);
+    if (userns) {
+      if (fd != join_user_fd) pre_join.push_back(fd);
+    } else if (fd != join_pid_fd) {
+      join_in_child.push_back(fd);
+    }
   }
+  if (join_user_fd >= 0) pre_join.push_back(join_user_fd);
   KATA_ASSIGN_OR_RETURN(std::string cg_path, CgroupPath(id, spec, options));
   absl::StatusOr<std::shared_ptr<const security::SeccompFilter>> seccomp =
       security::CompileSeccomp(spec);
@@ -262,6 +340,7 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const std::string& 
   c->id_ = id;
   c->init_exec_id_ = exec_id;
   c->clone_flags_ = all_ns;
+  c->new_ns_flags_ = flags;
   c->seccomp_ = *seccomp;
 
   KATA_ASSIGN_OR_RETURN(c->cgroup_, cgroups::NewCgroupManager(options.cgroups));
@@ -283,15 +362,24 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const std::string& 
 
   ProcessOptions po = BaseOptions(*spec.process);
   po.clone_flags = flags;
-  po.join_pid_ns_fd = join_pid_fd;
+  if (userns) {
+    po.pre_join_ns_fds = pre_join;
+    po.uid_map = uid_map;
+    po.gid_map = gid_map;
+  } else {
+    po.join_pid_ns_fd = join_pid_fd;
+  }
   po.keep_fds = join_in_child;
   po.exec_gate_fd = gate[0];
   po.parent_hook = [cg](pid_t pid) { return cg->AddProcess(pid); };
   const oci::Spec* spec_ptr = &spec;  // the child has its own copy of the agent's memory
   po.post_user_hook = [sec = *sec]() { return sec.ApplyAfterUserSwitch(); };
-  po.child_hook = [spec_ptr, rootfs, hostname, domainname, join_in_child, sysctls,
-                   sec = *std::move(sec)]() -> absl::Status {
-    KATA_RETURN_IF_ERROR(sec.ApplyEarly());
+  po.early_hook = [sec = *sec]() { return sec.ApplyEarly(); };
+  rootfs::Options rootfs_options;
+  // mknod is not allowed in a user namespace: bind-mount the agent's device nodes (runc).
+  rootfs_options.mknod = !userns;
+  po.child_hook = [spec_ptr, rootfs, rootfs_options, hostname, domainname, join_in_child,
+                   sysctls, sec = *std::move(sec)]() -> absl::Status {
     for (int fd : join_in_child) {
       if (setns(fd, 0) != 0) return ErrnoStatus(errno, "setns (linux.namespaces path)");
     }
@@ -312,9 +400,15 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const std::string& 
     if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
       return ErrnoStatus(errno, "make / rprivate");
     }
-    KATA_RETURN_IF_ERROR(rootfs::SetupRootfs(*spec_ptr, rootfs, rootfs::Options()));
-    if (!hostname.empty() && sethostname(hostname.data(), hostname.size()) != 0) {
-      return ErrnoStatus(errno, "sethostname");
+    KATA_RETURN_IF_ERROR(rootfs::SetupRootfs(*spec_ptr, rootfs, rootfs_options));
+    if (!hostname.empty()) {
+      // A uts namespace joined from the sandbox already has it, and from inside a user
+      // namespace it cannot be changed (EPERM): set it only when it differs.
+      char current[256] = {};
+      if ((gethostname(current, sizeof(current) - 1) != 0 || hostname != current) &&
+          sethostname(hostname.data(), hostname.size()) != 0) {
+        return ErrnoStatus(errno, "sethostname");
+      }
     }
     return sec.ApplyBeforeUserSwitch();
   };
@@ -390,7 +484,11 @@ absl::Status Container::Exec(const std::string& exec_id, const oci::Process& pro
   };
   int pid_ns = -1;
   int mnt_ns = -1;
-  std::vector<int> join;  // setns in the child, mount last (it changes root and cwd)
+  int user_ns = -1;
+  // setns in the child in this order: the namespaces the init joined by path (they may be
+  // owned by the agent's user namespace), the user namespace, the ones the init created
+  // (owned by that user namespace), mount last (it changes root and cwd).
+  std::vector<int> joined, created, join;
   for (const NsKind& k : kNamespaces) {
     if ((clone_flags_ & k.flag) == 0) continue;
     std::string path = absl::StrCat("/proc/", init, "/ns/", k.proc);
@@ -401,10 +499,15 @@ absl::Status Container::Exec(const std::string& exec_id, const oci::Process& pro
       pid_ns = fd;
     } else if (k.flag == CLONE_NEWNS) {
       mnt_ns = fd;
+    } else if (k.flag == CLONE_NEWUSER) {
+      user_ns = fd;
     } else {
-      join.push_back(fd);
+      ((new_ns_flags_ & k.flag) != 0 ? created : joined).push_back(fd);
     }
   }
+  join = joined;
+  if (user_ns >= 0) join.push_back(user_ns);
+  join.insert(join.end(), created.begin(), created.end());
   if (mnt_ns >= 0) join.push_back(mnt_ns);
   absl::StatusOr<security::ProcessSecurity> sec =
       security::ProcessSecurity::Prepare(process, seccomp_);
@@ -417,8 +520,8 @@ absl::Status Container::Exec(const std::string& exec_id, const oci::Process& pro
   cgroups::CgroupManager* cg = cgroup_.get();
   po.parent_hook = [cg](pid_t pid) { return cg->AddProcess(pid); };
   po.post_user_hook = [sec = *sec]() { return sec.ApplyAfterUserSwitch(); };
+  po.early_hook = [sec = *sec]() { return sec.ApplyEarly(); };
   po.child_hook = [join, sec = *std::move(sec)]() -> absl::Status {
-    KATA_RETURN_IF_ERROR(sec.ApplyEarly());
     for (int fd : join) {
       if (setns(fd, 0) != 0) return ErrnoStatus(errno, "setns");
     }

@@ -30,7 +30,28 @@
 //   needs a uts namespace (new or joined). An entry with a `path` joins that namespace
 //   (setns on the opened path, e.g. /proc/<pid>/ns/ipc of a sandbox's holder; pid: the
 //   init is created in it), except mount (UNIMPLEMENTED); a path that cannot be opened
-//   fails Create naming it. User and time namespaces are UNIMPLEMENTED.
+//   fails Create naming it. Time namespaces are UNIMPLEMENTED.
+// - User namespace (runc's semantics): `linux.uidMappings`/`gidMappings` are required with a
+//   new user namespace and refused without one (also when it is joined by path: it keeps its
+//   own mappings); each range has size > 0, no overflow of the 32-bit ids, no overlap, and
+//   container root 0 must be mapped: INVALID_ARGUMENT "container c1: linux.uidMappings[0]
+//   (0 100000 0): size is 0" before anything is created. The init is cloned with
+//   CLONE_NEWUSER together with its other new namespaces (process.h "two-step" start:
+//   namespaces joined by path are entered first, a joined user namespace last), so they are
+//   owned by the container's user namespace and proc, sysfs (with a new network namespace),
+//   mqueue and tmpfs mounts work; the agent writes the maps before releasing it, it becomes
+//   root inside (host id of the mapping) and sets up the rootfs as that user: the rootfs,
+//   and the path to it, must be searchable by it (the mapped root is "other" to root-owned
+//   files) and mount points it cannot create must exist. Devices (runc's defaults and
+//   `linux.devices`) are bind mounts of the agent's /dev nodes instead of mknod. A uts or
+//   ipc namespace joined by path (owned by the agent's user namespace) cannot be changed
+//   from inside (sysctls: EPERM; the hostname is only set when it differs), and a pid
+//   namespace joined by path (sandbox_pidns) is not owned by the container's user
+//   namespace, so mounting /proc there fails (EPERM), as with runc. The cgroup is the agent's (not delegated to
+//   the container's root). Exec joins, in order: namespaces the init joined by path, the
+//   user namespace, the namespaces the init created, mount last (runc joins the user
+//   namespace first; here the agent is privileged over every namespace, and joined ones
+//   may belong to the agent's user namespace).
 // - `linux.sysctl` is written under /proc/sys in the child once its namespaces are set;
 //   only sysctls of a namespace the container has (new or joined) are allowed, as runc
 //   checks (ipc: kernel.msg*/sem/shm*, fs.mqueue.*; net: net.*; uts: kernel.hostname,
@@ -164,6 +185,7 @@ class Container {
   std::string id_;
   std::string init_exec_id_;
   int clone_flags_ = 0;  // every namespace the init has of its own (new or joined)
+  int new_ns_flags_ = 0;  // the namespaces the init created (owned by its user namespace)
   // linux.seccomp compiled at Create (null: none); loaded by the init and every exec.
   std::shared_ptr<const security::SeccompFilter> seccomp_;
 

@@ -58,7 +58,12 @@ TEST(ContainerTest, RejectsBadSpecs) {
             absl::StatusCode::kInvalidArgument);  // hostname without uts
 
   s = MinimalSpec();
-  s.linux->namespaces->push_back({"user", std::nullopt, {}});
+  s.linux->namespaces->push_back({"user", std::nullopt, {}});  // without mappings
+  EXPECT_EQ(Container::Create("c1", "c1", s, o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  s = MinimalSpec();
+  s.linux->namespaces->push_back({"time", std::nullopt, {}});
   EXPECT_EQ(Container::Create("c1", "c1", s, o).status().code(), absl::StatusCode::kUnimplemented);
 
   s = MinimalSpec();

@@ -94,8 +94,10 @@ struct ChildPlan {
   std::vector<int> keep;  // sorted, unique: fds that survive the close sweep
   int max_fd;             // fallback sweep bound when close_range is missing
   bool terminal;
+  const ChildHook* early_hook;  // nullptr once run (two-step: by the intermediate)
   const ChildHook* hook;
   const ChildHook* post_user_hook;
+  bool userns_root = false;  // two-step: become root of the user namespace after the sync
   const char* cwd;  // nullptr: stay
   std::string chdir_msg;
   bool switch_user;
@@ -126,6 +128,15 @@ struct ChildPlan {
   ChildFail(p.report_fd, kErrno, err, what.data(), what.size());
 }
 
+void RunHook(const ChildPlan& p, const ChildHook* hook) {
+  if (hook == nullptr || !*hook) return;
+  absl::Status st = (*hook)();
+  if (!st.ok()) {
+    ChildFail(p.report_fd, kStatus, static_cast<int32_t>(st.code()), st.message().data(),
+              st.message().size());
+  }
+}
+
 void CloseRange(unsigned first, unsigned last, int max_fd) {
   if (first > last) return;
   if (syscall(SYS_close_range, first, last, 0) == 0) return;
@@ -143,6 +154,12 @@ void CloseRange(unsigned first, unsigned last, int max_fd) {
     } while (n < 0 && errno == EINTR);
     if (n != 1) _exit(127);
     close(p.sync_fd);
+  }
+  if (p.userns_root) {
+    // The maps are written: be root of the user namespace (runc's nsexec does the same), so
+    // what the set-up creates belongs to the container's root.
+    if (setresgid(0, 0, 0) != 0) ChildFailErrno(p, errno, "setresgid 0 in the user namespace");
+    if (setresuid(0, 0, 0) != 0) ChildFailErrno(p, errno, "setresuid 0 in the user namespace");
   }
   // Handlers of the agent make no sense here; the mask was blocked by the parent for fork.
   for (int sig = 1; sig < NSIG; ++sig) {
@@ -181,17 +198,13 @@ void CloseRange(unsigned first, unsigned last, int max_fd) {
   if (setsid() < 0) ChildFailErrno(p, errno, "setsid");
   if (p.terminal && ioctl(0, TIOCSCTTY, 0) != 0) ChildFailErrno(p, errno, "ioctl TIOCSCTTY");
 
+  RunHook(p, p.early_hook);
+
   if (p.unshare_flags != 0 && unshare(p.unshare_flags) != 0) {
     ChildFailErrno(p, errno, "unshare");
   }
 
-  if (p.hook != nullptr && *p.hook) {
-    absl::Status st = (*p.hook)();
-    if (!st.ok()) {
-      ChildFail(p.report_fd, kStatus, static_cast<int32_t>(st.code()), st.message().data(),
-                st.message().size());
-    }
-  }
+  RunHook(p, p.hook);
 
   if (p.cwd != nullptr && chdir(p.cwd) != 0) ChildFailErrno(p, errno, p.chdir_msg);
 
@@ -203,13 +216,7 @@ void CloseRange(unsigned first, unsigned last, int max_fd) {
     if (setresuid(p.uid, p.uid, p.uid) != 0) ChildFailErrno(p, errno, p.setuid_msg);
   }
 
-  if (p.post_user_hook != nullptr && *p.post_user_hook) {
-    absl::Status st = (*p.post_user_hook)();
-    if (!st.ok()) {
-      ChildFail(p.report_fd, kStatus, static_cast<int32_t>(st.code()), st.message().data(),
-                st.message().size());
-    }
-  }
+  RunHook(p, p.post_user_hook);
 
   if (p.gate_fd >= 0) {
     ChildReport r;
@@ -261,6 +268,28 @@ void CloseRange(unsigned first, unsigned last, int max_fd) {
     }
   }
   ChildFailErrno(p, err, p.exec_msg);
+}
+
+// The intermediate process of a two-step start (process.h): single-threaded, so it may
+// join a user namespace; it creates the child with every new namespace at once, as a child
+// of the agent (CLONE_PARENT), tells the agent its pid on `pid_fd` and exits.
+[[noreturn]] void RunIntermediate(ChildPlan& p, const std::vector<int>& join, int clone_flags,
+                                  int pid_fd) {
+  RunHook(p, p.early_hook);
+  p.early_hook = nullptr;
+  for (int fd : join) {
+    if (setns(fd, 0) != 0) ChildFailErrno(p, errno, "setns (namespace joined before clone)");
+  }
+  // A raw clone without a new stack returns twice, like fork. This process has one thread,
+  // so no lock of the agent's threads (malloc's included) is held in the copy.
+  long pid = syscall(SYS_clone, static_cast<unsigned long>(CLONE_PARENT | SIGCHLD | clone_flags),
+                     nullptr, nullptr, nullptr, nullptr);
+  if (pid < 0) ChildFailErrno(p, errno, "clone");
+  if (pid == 0) RunChild(p);
+  int32_t v = static_cast<int32_t>(pid);
+  ssize_t unused = write(pid_fd, &v, sizeof(v));
+  (void)unused;
+  _exit(0);
 }
 
 std::vector<std::string> ExecCandidates(const std::string& prog,
@@ -354,13 +383,24 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
   if (options.output_buffer_bytes == 0) {
     return absl::InvalidArgumentError("process: output_buffer_bytes is 0");
   }
-  constexpr int kNsFlags =
-      CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
+  constexpr int kNsFlags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
+                           CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWUSER;
   if ((options.clone_flags & ~kNsFlags) != 0) {
     return absl::InvalidArgumentError("process: clone_flags has bits other than namespaces");
   }
   if ((options.clone_flags & CLONE_NEWPID) != 0 && options.join_pid_ns_fd >= 0) {
     return absl::InvalidArgumentError("process: CLONE_NEWPID together with join_pid_ns_fd");
+  }
+  const bool new_user = (options.clone_flags & CLONE_NEWUSER) != 0;
+  const bool two_step = new_user || !options.pre_join_ns_fds.empty();
+  if (two_step && options.join_pid_ns_fd >= 0) {
+    return absl::InvalidArgumentError(
+        "process: join_pid_ns_fd with a user namespace (use pre_join_ns_fds)");
+  }
+  if (new_user != (!options.uid_map.empty() && !options.gid_map.empty()) ||
+      (!new_user && (!options.uid_map.empty() || !options.gid_map.empty()))) {
+    return absl::InvalidArgumentError(
+        "process: uid_map and gid_map are required with CLONE_NEWUSER, and only with it");
   }
 
   Fd cancel(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -398,7 +438,9 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
   Fd report_r, report_w;
   KATA_RETURN_IF_ERROR(MakePipe(&report_r, &report_w));
   Fd sync_r, sync_w;
-  if (options.parent_hook) KATA_RETURN_IF_ERROR(MakePipe(&sync_r, &sync_w));
+  if (options.parent_hook || two_step) KATA_RETURN_IF_ERROR(MakePipe(&sync_r, &sync_w));
+  Fd pid_r, pid_w;  // two-step: the intermediate tells the child's pid
+  if (two_step) KATA_RETURN_IF_ERROR(MakePipe(&pid_r, &pid_w));
 
   ChildPlan plan;
   if (options.terminal) {
@@ -410,7 +452,8 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
   }
   plan.report_fd = report_w.get();
   plan.sync_fd = sync_r.get();
-  plan.unshare_flags = options.clone_flags & ~CLONE_NEWPID;
+  plan.unshare_flags = two_step ? 0 : options.clone_flags & ~CLONE_NEWPID;
+  plan.userns_root = two_step;
   plan.gate_fd = options.exec_gate_fd;
   plan.reap_at_gate = options.reap_at_gate;
   plan.keep = {plan.stdio[0], plan.stdio[1], plan.stdio[2], plan.report_fd, plan.gate_fd};
@@ -425,6 +468,7 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
                     ? static_cast<int>(rl.rlim_cur)
                     : (1 << 20);
   plan.terminal = options.terminal;
+  plan.early_hook = &options.early_hook;
   plan.hook = &options.child_hook;
   plan.post_user_hook = &options.post_user_hook;
   plan.cwd = options.cwd.empty() ? nullptr : options.cwd.c_str();
@@ -456,13 +500,39 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pid = fork();
     fork_errno = errno;
-    if (pid == 0) RunChild(plan);
+    if (pid == 0) {
+      if (two_step) {
+        RunIntermediate(plan, options.pre_join_ns_fds, options.clone_flags, pid_w.get());
+      }
+      RunChild(plan);
+    }
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  };
+  // Reads the child's report (after every writer end of ours is closed): OK when it exec'd
+  // or waits at the gate, else its failure (the child, when > 0, is reaped then).
+  auto read_report = [&report_r](pid_t child) -> absl::Status {
+    ChildReport report;
+    size_t got = 0;
+    while (got < sizeof(report)) {
+      ssize_t n =
+          read(report_r.get(), reinterpret_cast<char*>(&report) + got, sizeof(report) - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    if (got == 0 || (got == sizeof(report) && report.kind == kReady)) return absl::OkStatus();
+    if (child > 0) Reap(child);
+    if (got < sizeof(report)) return absl::InternalError("process: short report from child");
+    report.msg[sizeof(report.msg) - 1] = '\0';
+    if (report.kind == kErrno) return ErrnoStatus(report.value, report.msg);
+    return absl::Status(static_cast<absl::StatusCode>(report.value), report.msg);
   };
   // Fork and register the pid under ChildMu, so the orphan reaper never takes it for an
   // unknown child.
   std::unique_lock<std::mutex> registry(ChildMu());
-  if ((options.clone_flags & CLONE_NEWPID) != 0 || options.join_pid_ns_fd >= 0) {
+  if (two_step) {
+    do_fork();  // every new namespace comes with the intermediate's clone
+  } else if ((options.clone_flags & CLONE_NEWPID) != 0 || options.join_pid_ns_fd >= 0) {
     // The pid namespace for children is a per-thread attribute: change it in a thread of
     // its own, which forks and ends, so the agent's other threads never see it.
     std::thread t([&] {
@@ -486,13 +556,54 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
   ChildCv().notify_all();  // a reaper that found no children looks again
   if (pid < 0) return ErrnoStatus(fork_errno, fork_what);
   sync_r.reset();
-  if (options.parent_hook) {
-    absl::Status st = options.parent_hook(pid);
-    if (!st.ok()) {
-      kill(pid, SIGKILL);
-      Reap(pid);
-      return st;
+  if (two_step) {
+    // The intermediate tells the child's pid and exits; the child waits on the sync pipe.
+    const pid_t mid = pid;
+    pid_w.reset();
+    int32_t child = 0;
+    size_t got = 0;
+    while (got < sizeof(child)) {
+      ssize_t n = read(pid_r.get(), reinterpret_cast<char*>(&child) + got, sizeof(child) - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
     }
+    if (got == sizeof(child) && child > 0) {
+      std::lock_guard<std::mutex> l(ChildMu());
+      Children().insert(child);
+    }
+    Reap(mid);
+    if (got != sizeof(child) || child <= 0) {
+      // Failed before the clone: the report says why (the child never existed).
+      report_w.reset();
+      sync_w.reset();
+      absl::Status st = read_report(-1);
+      return st.ok() ? absl::InternalError("process: the intermediate process died") : st;
+    }
+    pid = child;
+  }
+  // Kills and reaps the child (it has not run anything of the caller's yet), returns `st`.
+  auto abandon = [&pid](absl::Status st) {
+    kill(pid, SIGKILL);
+    Reap(pid);
+    return st;
+  };
+  if (new_user) {
+    for (const auto& [file, content] :
+         {std::pair<const char*, const std::string*>{"uid_map", &options.uid_map},
+          {"gid_map", &options.gid_map}}) {
+      const std::string path = absl::StrCat("/proc/", pid, "/", file);
+      Fd f(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+      if (f.get() < 0) return abandon(ErrnoStatus(errno, absl::StrCat("process: open ", path)));
+      ssize_t n = write(f.get(), content->data(), content->size());
+      if (n != static_cast<ssize_t>(content->size())) {
+        return abandon(ErrnoStatus(n < 0 ? errno : EIO, absl::StrCat("process: write ", path)));
+      }
+    }
+  }
+  if (options.parent_hook || two_step) {
+    absl::Status st = options.parent_hook ? options.parent_hook(pid) : absl::OkStatus();
+    if (!st.ok()) return abandon(st);
     char go = 1;
     if (write(sync_w.get(), &go, 1) != 1) {
       int e = errno;
@@ -509,23 +620,7 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
   err_w.reset();
   slave.reset();
   report_w.reset();
-  ChildReport report;
-  size_t got = 0;
-  while (got < sizeof(report)) {
-    ssize_t n = read(report_r.get(), reinterpret_cast<char*>(&report) + got, sizeof(report) - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  if (got == sizeof(report) && report.kind == kReady) {
-    got = 0;  // the child waits at the gate: started
-  } else if (got > 0) {
-    Reap(pid);
-    if (got < sizeof(report)) return absl::InternalError("process: short report from child");
-    report.msg[sizeof(report.msg) - 1] = '\0';
-    if (report.kind == kErrno) return ErrnoStatus(report.value, report.msg);
-    return absl::Status(static_cast<absl::StatusCode>(report.value), report.msg);
-  }
+  KATA_RETURN_IF_ERROR(read_report(pid));
 
   std::unique_ptr<Process> p(new Process());
   p->pid_ = pid;

@@ -109,15 +109,38 @@ struct ProcessOptions {
   ChildHook post_user_hook;
 
   // Namespaces the child gets new: a mask of CLONE_NEWPID, CLONE_NEWNS, CLONE_NEWUTS,
-  // CLONE_NEWIPC, CLONE_NEWNET and CLONE_NEWCGROUP (any other bit: INVALID_ARGUMENT);
-  // 0 = the agent's. With CLONE_NEWPID the child is the init (pid 1) of a new pid namespace
-  // (pid() stays the agent's view of it; the fork happens in a short-lived thread of its own,
-  // so the agent's threads keep their pid namespace); the other namespaces are unshared in
-  // the child after parent_hook and before child_hook.
+  // CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWCGROUP and CLONE_NEWUSER (any other bit:
+  // INVALID_ARGUMENT); 0 = the agent's. With CLONE_NEWPID the child is the init (pid 1) of a
+  // new pid namespace (pid() stays the agent's view of it; the fork happens in a short-lived
+  // thread of its own, so the agent's threads keep their pid namespace); the other
+  // namespaces are unshared in the child after parent_hook and before child_hook.
+  //
+  // User namespaces ("two-step" start, as runc's nsexec): with CLONE_NEWUSER or a non-empty
+  // `pre_join_ns_fds`, an intermediate process (a plain fork, so single-threaded) runs
+  // `early_hook`, setns()es into each of `pre_join_ns_fds` in order (a user namespace may be
+  // among them: namespaces owned elsewhere should come before it), then creates the child
+  // with clone(CLONE_PARENT | every flag of clone_flags at once), so the new namespaces are
+  // owned by the new (or joined) user namespace and the child is still the agent's own child;
+  // the intermediate exits at once. With CLONE_NEWUSER the agent writes `uid_map`/`gid_map`
+  // to /proc/<child>/ before parent_hook (setgroups stays "allow": the writer is privileged);
+  // then the child, released, becomes root of its user namespace (setresgid/setresuid 0, so
+  // container root 0 must be mapped) before child_hook.
   int clone_flags = 0;
   // A pid namespace (fd of /proc/<pid>/ns/pid, owned by the caller) the child is created
-  // in; -1 = none. Not together with CLONE_NEWPID. Other namespaces are joined by the hook.
+  // in; -1 = none. Not together with CLONE_NEWPID, nor with a two-step start (put the fd into
+  // `pre_join_ns_fds` then). Other namespaces are joined by the hook.
   int join_pid_ns_fd = -1;
+  // Two-step start only: namespaces (fds owned by the caller) joined before the clone.
+  std::vector<int> pre_join_ns_fds;
+  // Contents of /proc/<child>/uid_map and gid_map ("<inside> <outside> <count>\n" lines);
+  // required with CLONE_NEWUSER and not allowed without it.
+  std::string uid_map;
+  std::string gid_map;
+  // Runs in the child first of all, after parent_hook and before any namespace change (in a
+  // two-step start: in the intermediate process, before parent_hook, so the child inherits what it sets, e.g.
+  // rlimits and oom_score_adj, which a process inside a new user namespace may not raise).
+  // The same rules as child_hook.
+  ChildHook early_hook;
   // Runs in the agent as soon as the child exists and before the child runs anything of its
   // own (it waits for this), e.g. to put it into a cgroup. A non-OK status kills and reaps
   // the child and Start returns it.

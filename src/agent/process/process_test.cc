@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -441,6 +443,55 @@ TEST(ProcessTest, CloneFlagsAreChecked) {
   o.clone_flags = CLONE_NEWPID;
   o.join_pid_ns_fd = 0;
   EXPECT_EQ(Process::Start(std::move(o)).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// User namespaces (process_user_test: they need the host's uid range, not Bazel's sandbox).
+TEST(ProcessTest, UserNamespaceMapsAndRoot) {
+  ProcessOptions o =
+      Opts({"/bin/sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; echo $$"});
+  o.clone_flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS;
+  o.uid_map = "0 100000 65536\n";
+  o.gid_map = "0 200000 65536\n";
+  pid_t hooked = 0;
+  o.parent_hook = [&hooked](pid_t pid) {
+    hooked = pid;
+    return absl::OkStatus();
+  };
+  std::unique_ptr<Process> p = MustStart(std::move(o));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(hooked, p->pid());
+  std::string out = ReadAll(p.get());
+  EXPECT_EQ(p->Wait(), 0);
+  std::vector<std::string> words = absl::StrSplit(out, absl::ByAnyChar(" \n"), absl::SkipEmpty());
+  EXPECT_EQ(absl::StrJoin(words, " "), "0 100000 65536 0 200000 65536 0 0 1") << out;
+}
+
+TEST(ProcessTest, UserNamespaceFailuresAreReported) {
+  ProcessOptions o = Opts({"/bin/true"});
+  o.clone_flags = CLONE_NEWUSER;
+  o.uid_map = "0 100000 0\n";  // the kernel refuses a range of size 0
+  o.gid_map = "0 100000 1\n";
+  auto p = Process::Start(std::move(o));
+  ASSERT_FALSE(p.ok());
+  EXPECT_THAT(std::string(p.status().message()), HasSubstr("uid_map"));
+
+  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(null_fd, 0);
+  o = Opts({"/bin/true"});
+  o.pre_join_ns_fds = {null_fd};  // not a namespace: setns fails in the intermediate
+  p = Process::Start(std::move(o));
+  close(null_fd);
+  ASSERT_FALSE(p.ok());
+  EXPECT_THAT(std::string(p.status().message()), HasSubstr("setns"));
+
+  o = Opts({"/bin/true"});
+  o.clone_flags = CLONE_NEWUSER;
+  o.uid_map = o.gid_map = "1 100000 10\n";  // container root unmapped
+  p = Process::Start(std::move(o));
+  ASSERT_FALSE(p.ok());
+  EXPECT_THAT(std::string(p.status().message()), HasSubstr("setresgid 0 in the user namespace"));
+  // Nothing is left: the intermediates and children were reaped.
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
 }
 
 }  // namespace
