@@ -5,7 +5,9 @@ installs them). This rule is the one place that knows how they are found: it ask
 for each library's link flags, links the code generators (protoc, grpc_cpp_plugin) into the
 repository, and writes a BUILD file with one target per dependency:
 
-    @system//:absl  @system//:protobuf  @system//:protoc_lib  @system//:grpcpp  @system//:re2  @system//:tomlplusplus  @system//:crypto
+    @system//:absl  @system//:protobuf (full on the host, lite in guest builds)
+    @system//:protobuf_full  @system//:protobuf_lite  @system//:protoc_lib  @system//:grpcpp  @system//:re2  @system//:tomlplusplus
+    @system//:crypto
     @system//:seccomp  @system//:libcap
     @system//:gtest  @system//:gtest_main  @system//:gmock  @system//:benchmark
     @system//:benchmark_main  @system//:rapidjson
@@ -32,7 +34,8 @@ _LIBRARIES = [
         "absl_synchronization",
         "absl_time",
     ], "libabsl-dev", []),
-    ("protobuf", ["protobuf"], "libprotobuf-dev", []),
+    ("protobuf_full", ["protobuf"], "libprotobuf-dev", []),
+    ("protobuf_lite", ["protobuf-lite"], "libprotobuf-dev", []),
     ("protoc_lib", [], "libprotoc-dev", ["-lprotoc"]),  # for protoc plugins; ships no .pc
     ("grpcpp", ["grpc++"], "libgrpc++-dev", []),
     ("re2", ["re2"], "libre2-dev", []),
@@ -92,12 +95,17 @@ def _debian_system_libs_impl(ctx):
         if name == "protoc_lib":
             if not ctx.path("/usr/include/google/protobuf/compiler/plugin.h").exists:
                 fail("kata-cpp: Debian package libprotoc-dev is missing; " + _HINT)
-            deps = [":protobuf"]
+            deps = [":protobuf_full"]
         if name == "grpcpp":
-            deps = [":protobuf", ":absl"]
+            deps = [":protobuf_full", ":absl"]
         defines = _pkg_config_defines(ctx, modules)
         build.append("cc_library(name = %r, linkopts = %r, defines = %r, deps = %r)" %
                      (name, linkopts, defines, deps))
+    # The protobuf runtime: the full one on the host, the lite one in guest builds (the agent's
+    # generated code is lite there, see kata_cc_proto_library; the two never mix in a binary).
+    build.append("cc_library(name = 'protobuf', deps = select({" +
+                 "'@//bazel/platforms:guest': [':protobuf_lite'], " +
+                 "'//conditions:default': [':protobuf_full']}))")
     for name, header, package in _HEADER_ONLY:
         if not ctx.path(header).exists:
             fail("kata-cpp: Debian package %s is missing (%s not found); %s" % (package, header, _HINT))
