@@ -11,11 +11,12 @@
     kata_sh_test        a shell test (integration checks that drive binaries)
     kata_guest_binary   a binary built statically for the guest (x86_64 or aarch64)
     kata_guest_image    the guest image (kernel + initrd with the agent as /init)
+    kata_guest_test     an existing kata_cc_test built for the guest (aarch64), run under qemu-user
 
 All C++ is C++17 with warnings as errors.
 """
 
-load("//bazel/toolchains:guest.bzl", "kata_guest_binary_rule", "kata_guest_image_rule")
+load("//bazel/toolchains:guest.bzl", "kata_guest_binary_rule", "kata_guest_emulated_test", "kata_guest_image_rule")
 
 KATA_COPTS = [
     "-std=c++17",
@@ -51,12 +52,14 @@ def kata_cc_binary(name, visibility = None, copts = [], **kwargs):
         **kwargs
     )
 
-def kata_cc_test(name, deps = [], copts = [], main = True, **kwargs):
+def kata_cc_test(name, deps = [], copts = [], main = True, visibility = ["//bazel:tests"], **kwargs):
+    # Visible to //tests/... (leaves), which re-run unit tests for the guest (kata_guest_test).
     extra = ["@system//:gmock", "@system//:gtest"]
     if main:
         extra.append("@system//:gtest_main")
     native.cc_test(
         name = name,
+        visibility = visibility,
         copts = KATA_COPTS + copts,
         deps = deps + extra,
         **kwargs
@@ -189,3 +192,9 @@ def kata_guest_image(name, agent, arch, kernel_lock, visibility = None, **kwargs
     _require_visibility("kata_guest_image", name, visibility)
     kata_guest_image_rule(name = name, agent = agent, arch = arch, kernel_lock = kernel_lock,
                           visibility = visibility, **kwargs)
+
+def kata_guest_test(name, test, arch = "aarch64", size = "medium", **kwargs):
+    """`test` (a kata_cc_test) built statically for the guest `arch` through the transition and
+    run under /usr/bin/qemu-<arch>-static (qemu-user-static; called explicitly, binfmt_misc is
+    not needed). `args`/`data` are passed to the emulated binary as to the host test."""
+    kata_guest_emulated_test(name = name, test = test, arch = arch, size = size, **kwargs)

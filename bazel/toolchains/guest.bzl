@@ -5,6 +5,9 @@ agent and on the guest image.
     kata_guest_binary(name, binary, arch)   the binary built for the guest (static)
     kata_guest_image(name, agent, arch)     tools/osbuilder's image: <name>/vmlinux.container,
                                             <name>/kata-containers-initrd.img, <name>/manifest.txt
+    kata_guest_emulated_test(name, test, arch)
+                                            a test binary built for the guest, run under
+                                            /usr/bin/qemu-<arch>-static (qemu-user-static)
 
 Use them through the macros of //bazel:kata.bzl.
 """
@@ -89,4 +92,41 @@ kata_guest_image_rule = rule(
             allow_single_file = True,
         ),
     }, **_ALLOWLIST),
+)
+
+_QEMU_USER = {"x86_64": "/usr/bin/qemu-x86_64-static", "aarch64": "/usr/bin/qemu-aarch64-static"}
+
+def _guest_emulated_test_impl(ctx):
+    info = ctx.attr.test[0][DefaultInfo]
+    binary = info.files_to_run.executable
+    script = ctx.actions.declare_file(ctx.label.name + ".sh")
+
+    # The emulator is called explicitly: binfmt_misc may not be registered on the host.
+    ctx.actions.write(
+        output = script,
+        is_executable = True,
+        content = """#!/bin/bash
+# kata_guest_test: {test} built for the {arch} guest platform, run under qemu-user.
+set -euo pipefail
+emu={emu}
+if [ ! -x "$emu" ]; then
+  echo "kata_guest_test: $emu is missing: run tools/setup (package qemu-user-static)" >&2
+  exit 1
+fi
+exec "$emu" {binary} "$@"
+""".format(test = ctx.attr.test[0].label, arch = ctx.attr.arch, emu = _QEMU_USER[ctx.attr.arch],
+           binary = binary.short_path),
+    )
+    runfiles = ctx.runfiles(files = [binary] + ctx.files.data).merge(info.default_runfiles)
+    return [DefaultInfo(executable = script, runfiles = runfiles)]
+
+# A test rule's name must end in _test.
+kata_guest_emulated_test = rule(
+    implementation = _guest_emulated_test_impl,
+    attrs = dict({
+        "test": attr.label(mandatory = True, cfg = guest_transition, executable = True),
+        "arch": attr.string(mandatory = True, values = ["x86_64", "aarch64"]),
+        "data": attr.label_list(allow_files = True),
+    }, **_ALLOWLIST),
+    test = True,
 )

@@ -8,7 +8,9 @@ Kernel: the Debian package pinned by tools/osbuilder/kernel-<arch>.lock (generic
 has 9p as modules), taken from the package cache filled by tools/setup, its SHA-256 checked,
 unpacked with `dpkg-deb -x` into a temporary directory (never installed). On amd64 the
 uncompressed ELF vmlinux is extracted from the XZ stream inside the bzImage (decompressing XZ
-in a TCG guest costs seconds; QEMU boots the ELF through PVH).
+in a TCG guest costs seconds; QEMU boots the ELF through PVH). On arm64 Debian's vmlinuz is
+already the uncompressed arm64 `Image` (magic "ARM\x64" at offset 56); it is copied as is (a
+gzip'd one would be decompressed).
 
 Initrd: a gzip'd cpio (newc) with /init (the static agent), /dev/console, empty mount points,
 the kernel modules the agent needs with their dependencies (from `depmod` on the unpacked
@@ -120,6 +122,24 @@ def extract_vmlinux(bzimage, out):
     die("%s: no XZ-compressed ELF kernel found inside" % bzimage)
 
 
+ARM64_IMAGE_MAGIC = b"ARM\x64"
+
+
+def extract_arm64_image(vmlinuz, out):
+    """The uncompressed arm64 Image (Debian ships it uncompressed; gzip'd ones are inflated)."""
+    data = open(vmlinuz, "rb").read()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    if data[56:60] != ARM64_IMAGE_MAGIC:
+        die("%s: not an arm64 kernel Image (no ARM\\x64 magic at offset 56)" % vmlinuz)
+    with open(out, "wb") as f:
+        f.write(data)
+
+
+# ELF e_machine of the agent per Debian architecture.
+ELF_MACHINE = {"amd64": 62, "arm64": 183}
+
+
 def module_order(tree, version, wanted):
     """Wanted modules and their dependencies, dependencies first (depth-first, stable)."""
     subprocess.run(["depmod", "-b", tree, version], check=True)
@@ -194,7 +214,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--agent", required=True, help="the static kata-agent (becomes /init)")
     ap.add_argument("--out", required=True, help="output directory")
-    ap.add_argument("--arch", default="amd64", choices=["amd64"])
+    ap.add_argument("--arch", default="amd64", choices=["amd64", "arm64"])
     ap.add_argument("--kernel-lock", default=None)
     ap.add_argument("--busybox", default=None, help="optional static busybox for debugging (/bin/busybox)")
     ap.add_argument("--install", action="store_true", help="also copy to " + INSTALL_DIR)
@@ -211,6 +231,10 @@ def main():
         agent = f.read()
     if agent[:4] != b"\x7fELF":
         die("agent %s is not an ELF binary" % args.agent)
+    machine = int.from_bytes(agent[18:20], "little")
+    if machine != ELF_MACHINE[args.arch]:
+        die("agent %s is an ELF for machine %d, not %s (%d)" %
+            (args.agent, machine, args.arch, ELF_MACHINE[args.arch]))
     entries = read_lock(lock)
     if len(entries) != 1 or not entries[0][0].startswith("linux-image-"):
         die("%s must pin exactly one linux-image package" % lock)
@@ -225,8 +249,14 @@ def main():
         subprocess.run(["dpkg-deb", "-x", deb, tree], check=True)
         vmlinuz = os.path.join(tree, "boot", "vmlinuz-" + version)
         kernel_out = os.path.join(args.out, KERNEL_NAME[args.arch])
-        progress("extracting the uncompressed vmlinux from the bzImage")
-        extract_vmlinux(vmlinuz, kernel_out)
+        if arch != args.arch:
+            die("%s pins a kernel for %s, not %s" % (lock, arch, args.arch))
+        if args.arch == "arm64":
+            progress("copying the uncompressed arm64 Image")
+            extract_arm64_image(vmlinuz, kernel_out)
+        else:
+            progress("extracting the uncompressed vmlinux from the bzImage")
+            extract_vmlinux(vmlinuz, kernel_out)
 
         progress("resolving module dependencies (depmod)")
         order = [] if args.no_modules else module_order(tree, version, MODULES)

@@ -1,0 +1,64 @@
+#!/bin/bash
+# The arm64 guest image (//tools/osbuilder:image_aarch64): the kernel is Debian's uncompressed
+# arm64 Image, the initrd's /init is a static aarch64 ELF (the agent), the modules the agent
+# loads are present and listed, and a second osbuilder run gives byte-identical files.
+#   image_aarch64_test.sh OSBUILDER KERNEL_LOCK AGENT IMAGE_FILES...
+set -euo pipefail
+osbuilder="$1" lock="$2" agent="$3"
+shift 3
+dir="$(dirname "$1")"
+tmp="$(mktemp -d "${TEST_TMPDIR:-/tmp}/image_aarch64.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+
+python3 - "$dir" <<'PY'
+import gzip, io, struct, sys
+d = sys.argv[1]
+def fail(msg):
+    print("image_aarch64_test: FAIL: " + msg, file=sys.stderr); sys.exit(1)
+k = open(d + "/vmlinux.container", "rb").read()
+if k[56:60] != b"ARM\x64":
+    fail("vmlinux.container is not an arm64 Image (magic %r)" % k[56:60])
+raw = gzip.decompress(open(d + "/kata-containers-initrd.img", "rb").read())
+files, pos = {}, 0
+while True:
+    h = raw[pos:pos + 110]
+    if h[:6] != b"070701":
+        fail("initrd: bad cpio header at %d" % pos)
+    mode, size, namesize = int(h[14:22], 16), int(h[54:62], 16), int(h[94:102], 16)
+    name = raw[pos + 110:pos + 110 + namesize - 1].decode()
+    pos = (pos + 110 + namesize + 3) & ~3
+    if name == "TRAILER!!!":
+        break
+    files[name] = (mode, raw[pos:pos + size])
+    pos = (pos + size + 3) & ~3
+def elf_aarch64(data, what):
+    if data[:4] != b"\x7fELF" or data[4] != 2:
+        fail(what + " is not a 64-bit ELF")
+    if struct.unpack_from("<H", data, 18)[0] != 183:
+        fail(what + " is not an aarch64 ELF (EM_AARCH64)")
+mode, init = files.get("init", (0, b""))
+if not mode & 0o111:
+    fail("initrd has no executable /init")
+elf_aarch64(init, "/init")
+phoff, phentsize, phnum = struct.unpack_from("<Q", init, 32)[0], *struct.unpack_from("<HH", init, 54)
+for i in range(phnum):
+    if struct.unpack_from("<I", init, phoff + i * phentsize)[0] == 3:
+        fail("/init has a PT_INTERP: not static")
+mods = [l for l in files["etc/kata-cpp/modules"][1].decode().splitlines() if l and not l.startswith("#")]
+for want in ("virtio_console.ko", "virtio_pci.ko", "virtio_mmio.ko", "virtio_blk.ko", "9pnet_virtio.ko", "/9p.ko", "overlay.ko", "vmw_vsock_virtio_transport.ko"):
+    if not any(m.endswith(want) for m in mods):
+        fail("module list has no " + want)
+for m in mods:
+    if m.lstrip("/") not in files:
+        fail("listed module %s is not in the initrd" % m)
+    elf_aarch64(files[m.lstrip("/")][1], m)
+print("image_aarch64_test: kernel %d bytes, initrd %d entries, /init %d bytes, %d modules" %
+      (len(k), len(files), len(init), len(mods)))
+PY
+
+# Reproducible: a second build from the same inputs is byte-identical.
+PATH="/usr/sbin:/sbin:$PATH" python3 "$osbuilder" --agent "$agent" --out "$tmp" --arch arm64 --kernel-lock "$lock" >/dev/null
+for f in vmlinux.container kata-containers-initrd.img manifest.txt; do
+  cmp "$dir/$f" "$tmp/$f" || { echo "image_aarch64_test: FAIL: $f differs between two builds" >&2; exit 1; }
+done
+echo "image_aarch64_test: PASS"
