@@ -27,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/agent/container/test_calls.h"
 #include "src/agent/container/test_util.h"
 #include "src/libs/oci/spec_proto.h"
 #include "src/libs/protocols/agent.ttrpc.pb.h"
@@ -78,7 +79,7 @@ std::vector<Proc> ChildrenOf(pid_t parent) {
   return out;
 }
 
-class AgentE2eTest : public ::testing::Test {
+class AgentE2eTest : public ::testing::Test, protected kt::AgentApiCalls {
  protected:
   void SetUp() override {
     ASSERT_FALSE(g_agent_binary.empty()) << "pass the kata-agent binary as argv[1]";
@@ -163,36 +164,6 @@ class AgentE2eTest : public ::testing::Test {
     return "";
   }
 
-  absl::Status Create(const grpc::CreateContainerRequest& r) {
-    return api_->CreateContainer(r, &empty_, opts_);
-  }
-  absl::Status Start(const std::string& id) {
-    grpc::StartContainerRequest r;
-    r.set_container_id(id);
-    return api_->StartContainer(r, &empty_, opts_);
-  }
-  absl::Status Remove(const std::string& id) {
-    grpc::RemoveContainerRequest r;
-    r.set_container_id(id);
-    r.set_timeout(10);
-    return api_->RemoveContainer(r, &empty_, opts_);
-  }
-  absl::Status Signal(const std::string& id, const std::string& exec, int sig) {
-    grpc::SignalProcessRequest r;
-    r.set_container_id(id);
-    r.set_exec_id(exec);
-    r.set_signal(static_cast<uint32_t>(sig));
-    return api_->SignalProcess(r, &empty_, opts_);
-  }
-  absl::StatusOr<int> Wait(const std::string& id, const std::string& exec) {
-    grpc::WaitProcessRequest r;
-    r.set_container_id(id);
-    r.set_exec_id(exec);
-    grpc::WaitProcessResponse resp;
-    absl::Status s = api_->WaitProcess(r, &resp, opts_);
-    if (!s.ok()) return s;
-    return resp.status();
-  }
   absl::StatusOr<std::string> ReadSome(const std::string& id, const std::string& exec) {
     grpc::ReadStreamRequest r;
     r.set_container_id(id);
@@ -240,9 +211,6 @@ class AgentE2eTest : public ::testing::Test {
   pid_t agent_ = -1;
   std::string dir_, rootfs_, cg_;
   std::unique_ptr<kata::ttrpc::Client> client_;
-  std::unique_ptr<grpc::AgentServiceTtrpc::Client> api_;
-  kata::ttrpc::CallOptions opts_;
-  google::protobuf::Empty empty_;
 };
 
 grpc::Storage Storage(const std::string& driver, const std::string& source,

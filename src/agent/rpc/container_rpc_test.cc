@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/agent/container/test_calls.h"
 #include "src/agent/container/test_util.h"
 #include "src/agent/rpc/agent_service.h"
 #include "src/libs/protocols/agent.ttrpc.pb.h"
@@ -45,7 +46,7 @@ bool Exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
-class ContainerRpcTest : public ::testing::Test {
+class ContainerRpcTest : public ::testing::Test, protected testing::AgentApiCalls {
  protected:
   void SetUp() override {
     ASSERT_EQ(geteuid(), 0u) << "this test needs root (mounts, namespaces, cgroups)";
@@ -96,36 +97,6 @@ class ContainerRpcTest : public ::testing::Test {
                                             terminal);
   }
 
-  absl::Status Create(const grpc::CreateContainerRequest& req) {
-    return api_->CreateContainer(req, &empty_, opts_);
-  }
-  absl::Status Start(const std::string& id) {
-    grpc::StartContainerRequest r;
-    r.set_container_id(id);
-    return api_->StartContainer(r, &empty_, opts_);
-  }
-  absl::Status Remove(const std::string& id) {
-    grpc::RemoveContainerRequest r;
-    r.set_container_id(id);
-    r.set_timeout(10);
-    return api_->RemoveContainer(r, &empty_, opts_);
-  }
-  absl::Status Signal(const std::string& id, const std::string& exec, int sig) {
-    grpc::SignalProcessRequest r;
-    r.set_container_id(id);
-    r.set_exec_id(exec);
-    r.set_signal(static_cast<uint32_t>(sig));
-    return api_->SignalProcess(r, &empty_, opts_);
-  }
-  absl::StatusOr<int> Wait(const std::string& id, const std::string& exec) {
-    grpc::WaitProcessRequest r;
-    r.set_container_id(id);
-    r.set_exec_id(exec);
-    grpc::WaitProcessResponse resp;
-    absl::Status s = api_->WaitProcess(r, &resp, opts_);
-    if (!s.ok()) return s;
-    return resp.status();
-  }
   // Everything on stdout up to EOF (OUT_OF_RANGE).
   absl::StatusOr<std::string> ReadAll(const std::string& id, const std::string& exec) {
     std::string out;
@@ -167,9 +138,6 @@ class ContainerRpcTest : public ::testing::Test {
   AgentService agent_{AgentService::Options()};
   ttrpc::Server server_;
   std::unique_ptr<ttrpc::Client> client_;
-  std::unique_ptr<grpc::AgentServiceTtrpc::Client> api_;
-  ttrpc::CallOptions opts_;
-  google::protobuf::Empty empty_;
   std::string dir_, rootfs_, cgroup_parent_;
 };
 
