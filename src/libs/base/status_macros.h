@@ -17,17 +17,17 @@
 #define KATA_STATUS_CONCAT_INNER_(a, b) a##b
 #define KATA_STATUS_CONCAT_(a, b) KATA_STATUS_CONCAT_INNER_(a, b)
 
-#define KATA_RETURN_IF_ERROR(expr)                                         \
-  do {                                                                     \
-    ::absl::Status kata_status_ = (expr);                                  \
-    if (!kata_status_.ok()) return kata_status_;                           \
+#define KATA_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::absl::Status kata_status_ = (expr);        \
+    if (!kata_status_.ok()) return kata_status_; \
   } while (0)
 
 #define KATA_ASSIGN_OR_RETURN(lhs, expr) \
   KATA_ASSIGN_OR_RETURN_IMPL_(KATA_STATUS_CONCAT_(kata_statusor_, __LINE__), lhs, expr)
 
-#define KATA_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
-  auto statusor = (expr);                                \
+#define KATA_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr)   \
+  auto statusor = (expr);                                  \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
 
