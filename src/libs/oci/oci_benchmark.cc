@@ -7,13 +7,15 @@
 // default Linux spec for a busybox container). tools/bench/oci_json.sh sets
 // OCI_BENCH_TYPICAL and OCI_BENCH_LARGE to JSON files so that this benchmark and the Go
 // runtime-spec one measure the very same bytes.
+#include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
+#include <utility>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
+#include "src/libs/base/file.h"
 #include "src/libs/oci/spec.h"
 #include "src/libs/oci/spec_json.h"
 
@@ -131,14 +133,12 @@ Spec LargeSpec() {
 
 std::string Document(const char* env, const Spec& fallback) {
   if (const char* path = std::getenv(env)) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in) {
-      std::fprintf(stderr, "oci_benchmark: cannot read %s=%s\n", env, path);
+    absl::StatusOr<std::string> text = ReadFileToString(path);
+    if (!text.ok()) {
+      std::fprintf(stderr, "oci_benchmark: %s: %s\n", env, text.status().ToString().c_str());
       std::exit(2);
     }
-    return text.str();
+    return *std::move(text);
   }
   return SerializeSpec(fallback);
 }

@@ -30,8 +30,11 @@
 #include "rapidjson/prettywriter.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
+#include "src/libs/base/eintr.h"
+#include "src/libs/base/io.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
+#include "src/libs/base/unique_fd.h"
 #include "src/libs/oci/internal/spec_fields.h"
 
 namespace kata {
@@ -446,17 +449,13 @@ std::string SerializeSpec(const Spec& spec, const SerializeOptions& options) {
 }
 
 absl::StatusOr<Spec> LoadSpecFile(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", path));
-  absl::Cleanup close_fd = [fd] { close(fd); };
+  UniqueFd fd(RetryEintr([&] { return open(path.c_str(), O_RDONLY | O_CLOEXEC); }));
+  if (!fd) return ErrnoStatus(errno, absl::StrCat("open ", path));
   std::string text;
   char buf[1 << 16];
   for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, absl::StrCat("read ", path));
-    }
+    ssize_t n = RetryEintr([&] { return read(fd.get(), buf, sizeof buf); });
+    if (n < 0) return ErrnoStatus(errno, absl::StrCat("read ", path));
     if (n == 0) break;
     text.append(buf, static_cast<size_t>(n));
     if (text.size() > kMaxSpecBytes) {
@@ -473,29 +472,17 @@ absl::Status SaveSpecFile(const Spec& spec, const std::string& path,
                           const SerializeOptions& options) {
   const std::string text = SerializeSpec(spec, options);
   std::string tmp = absl::StrCat(path, ".tmp.XXXXXX");
-  int fd = mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("create a temporary file for ", path));
+  UniqueFd fd(mkostemp(tmp.data(), O_CLOEXEC));
+  if (!fd) return ErrnoStatus(errno, absl::StrCat("create a temporary file for ", path));
   bool renamed = false;
-  absl::Cleanup cleanup = [&] {
-    if (fd >= 0) close(fd);
+  absl::Cleanup remove_tmp = [&] {
     if (!renamed) unlink(tmp.c_str());
   };
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, absl::StrCat("write ", tmp));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (fchmod(fd, 0644) != 0) return ErrnoStatus(errno, absl::StrCat("chmod ", tmp));
-  if (fsync(fd) != 0) return ErrnoStatus(errno, absl::StrCat("fsync ", tmp));
-  if (close(fd) != 0) {
-    fd = -1;
-    return ErrnoStatus(errno, absl::StrCat("close ", tmp));
-  }
-  fd = -1;
+  absl::Status written = WriteAll(fd.get(), text);
+  if (!written.ok()) return AnnotateStatus(written, tmp);
+  if (fchmod(fd.get(), 0644) != 0) return ErrnoStatus(errno, absl::StrCat("chmod ", tmp));
+  if (fsync(fd.get()) != 0) return ErrnoStatus(errno, absl::StrCat("fsync ", tmp));
+  if (close(fd.release()) != 0) return ErrnoStatus(errno, absl::StrCat("close ", tmp));
   if (rename(tmp.c_str(), path.c_str()) != 0) {
     return ErrnoStatus(errno, absl::StrCat("rename ", tmp, " to ", path));
   }

@@ -1,10 +1,8 @@
 #include "src/libs/oci/spec_json.h"
 
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <cstdint>
-#include <fstream>
 #include <limits>
 #include <string>
 
@@ -12,6 +10,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/testing/temp_dir.h"
 
 namespace kata {
 namespace oci {
@@ -334,9 +334,8 @@ TEST(ValidateSpec, RejectsSemanticErrorsWithTheirPath) {
 }
 
 TEST(SpecFile, SaveThenLoad) {
-  char dir_template[] = "/tmp/spec_json_test.XXXXXX";
-  const std::string dir = mkdtemp(dir_template);
-  const std::string path = dir + "/config.json";
+  testing::TempDir dir;
+  const std::string path = dir.Join("config.json");
   absl::StatusOr<Spec> spec = ParseSpec(kFullSpec);
   ASSERT_TRUE(spec.ok());
   ASSERT_TRUE(SaveSpecFile(*spec, path).ok());
@@ -345,7 +344,7 @@ TEST(SpecFile, SaveThenLoad) {
   EXPECT_EQ(SerializeSpec(*loaded), SerializeSpec(*spec));
   // Saved atomically: nothing but config.json is left in the directory.
   ASSERT_EQ(unlink(path.c_str()), 0);
-  EXPECT_EQ(rmdir(dir.c_str()), 0) << "temporary files left behind";
+  EXPECT_EQ(rmdir(dir.path().c_str()), 0) << "temporary files left behind";
 
   absl::Status missing = LoadSpecFile(path).status();
   EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
@@ -354,15 +353,12 @@ TEST(SpecFile, SaveThenLoad) {
 }
 
 TEST(SpecFile, LoadErrorsNameTheFile) {
-  char path_template[] = "/tmp/spec_json_test.XXXXXX";
-  int fd = mkstemp(path_template);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(write(fd, "{\"ociVersion\": 5}", 17), 17);
-  close(fd);
-  absl::Status s = LoadSpecFile(path_template).status();
+  testing::TempDir dir;
+  const std::string path = dir.Join("config.json");
+  ASSERT_TRUE(WriteStringToFile(path, "{\"ociVersion\": 5}").ok());
+  absl::Status s = LoadSpecFile(path).status();
   EXPECT_THAT(std::string(s.message()),
-              HasSubstr(absl::StrCat(path_template, ": ociVersion: expected a string")));
-  unlink(path_template);
+              HasSubstr(absl::StrCat(path, ": ociVersion: expected a string")));
 }
 
 }  // namespace
