@@ -32,9 +32,7 @@ namespace {
 
 std::string BaseDir() {
   const char* env = getenv("TEST_TMPDIR");
-  std::string base = (env != nullptr && env[0] != '\0') ? env : "/tmp";
-  while (base.size() > 1 && base.back() == '/') base.pop_back();
-  return base;
+  return (env != nullptr && env[0] != '\0') ? env : "/tmp";
 }
 
 void Warn(const absl::Status& status) {
@@ -110,8 +108,10 @@ void RemoveContents(const std::string& dir, dev_t dev, const std::set<std::strin
 
 }  // namespace
 
-TempDir::TempDir() {
-  std::string tmpl = BaseDir() + "/kata-XXXXXX";
+TempDir::TempDir() : TempDir(BaseDir()) {}
+
+TempDir::TempDir(absl::string_view parent) {
+  std::string tmpl = absl::StrCat(absl::StripSuffix(parent, "/"), "/kata-XXXXXX");
   if (mkdtemp(tmpl.data()) == nullptr) {
     Die(ErrnoStatus(errno, absl::StrCat("mkdtemp ", tmpl)).ToString());
   }

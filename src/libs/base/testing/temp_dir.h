@@ -11,6 +11,8 @@
 //   - ~TempDir() removes the directory and everything in it, without following symlinks and
 //     without descending into mount points (a test must unmount what it mounted; anything left
 //     behind is reported on stderr, never fatal).
+//   - TempDir(parent) does the same under `parent` instead, e.g. TempDir("/tmp") for a directory
+//     that holds unix sockets (a socket path must fit in 108 bytes; $TEST_TMPDIR is often ~150).
 //   - path() is absolute, without a trailing slash; Join("a/b") is path() + "/a/b" (no I/O).
 //   - ReadFileOrDie(path) returns the file's content or aborts the program with the path and the
 //     errno (through kata::ReadFileToString); for a recoverable check use ReadFileToString.
@@ -31,6 +33,7 @@ namespace testing {
 class TempDir {
  public:
   TempDir();
+  explicit TempDir(absl::string_view parent);
   ~TempDir();
 
   TempDir(TempDir&& other) noexcept;

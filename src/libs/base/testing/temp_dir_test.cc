@@ -54,6 +54,26 @@ TEST(TempDir, IsAFreshPrivateDirectoryUnderTestTmpdir) {
   EXPECT_TRUE(IsEmptyDir(dir.path()));
 }
 
+TEST(TempDir, CanBeMadeUnderAnotherParent) {
+  TempDir parent;
+  std::string path;
+  {
+    TempDir dir(parent.path() + "/");
+    path = dir.path();
+    EXPECT_TRUE(absl::StartsWith(path, parent.path() + "/kata-")) << path;
+    EXPECT_TRUE(IsEmptyDir(path));
+  }
+  EXPECT_FALSE(Exists(path));
+  TempDir short_dir("/tmp");
+  EXPECT_TRUE(absl::StartsWith(short_dir.path(), "/tmp/kata-")) << short_dir.path();
+}
+
+TEST(TempDirDeathTest, AbortsWithThePathAndErrnoWhenItCannotCreate) {
+  TempDir dir;
+  const std::string missing = dir.Join("missing");
+  EXPECT_DEATH(TempDir unused(missing), "mkdtemp " + missing + "/kata-.*: ENOENT");
+}
+
 TEST(TempDir, EachIsDistinct) {
   TempDir a;
   TempDir b;
