@@ -10,12 +10,15 @@
 //   KATA_ASSIGN_OR_RETURN(DeviceInfo d, vm->HotplugBlockDevice({"blk0", "/img.raw"}));
 //   // d.pci_path ("10/00") is what the agent needs to find the disk in the guest.
 //   KATA_RETURN_IF_ERROR(vm->StopVm());
+//   KATA_ASSIGN_OR_RETURN(VmExit how, vm->WaitVm(absl::ZeroDuration()));  // kStoppedByHost
 //
 // Contracts common to every driver:
 //   - A call not legal in the current state fails with FAILED_PRECONDITION and changes
 //     nothing (the legal calls per state are in CheckVmOp).
 //   - Calls are serialized by the driver: a Hypervisor may be used from several threads.
 //   - StopVm (and the destructor) never leave a VMM process behind.
+//   - WaitVm reports how the VM ended (VmExit: the guest shut down, the VMM exited or was
+//     killed by itself, or the host stopped it), once for every waiter.
 #ifndef KATA_SRC_RUNTIME_HYPERVISOR_HYPERVISOR_H_
 #define KATA_SRC_RUNTIME_HYPERVISOR_HYPERVISOR_H_
 
@@ -106,7 +109,9 @@ struct Capabilities {
 //   kCreated/kRunning/kPaused --StopVm--> kStopped (terminal)
 //
 // A failed CreateVm stays kInitial; a failed StartVm stays kCreated (nothing left running);
-// a VMM that dies by itself is reported by the next call and the VM ends kStopped.
+// a VMM that dies by itself ends the VM in kStopped: State() and WaitVm see it at once, and the
+// next call that needs the VMM (or StopVm, which then succeeds) reports it: UNAVAILABLE with
+// the VMM's exit.
 // Hot(un)plug and GetAgentChannel are legal in kRunning and kPaused. A driver may be
 // configured to start paused: its StartVm then ends in kPaused.
 enum class VmState { kInitial, kCreated, kRunning, kPaused, kStopped };
@@ -198,6 +203,56 @@ inline VmState StateAfter(VmState s, VmOp op) {
   return s;
 }
 
+// Why a VM ended.
+enum class VmExitCause {
+  kGuestShutdown,  // the guest powered off or halted (QEMU: SHUTDOWN event with a guest cause,
+                   // VMM exits 0)
+  kVmmExited,      // the VMM exited by itself for another reason; exit_code says how
+  kVmmSignaled,    // the VMM was killed by a signal we did not send (e.g. kill -9 from outside);
+                   // signal says which
+  kStoppedByHost,  // StopVm (or the destructor) ended it
+};
+
+inline const char* VmExitCauseName(VmExitCause c) {
+  switch (c) {
+    case VmExitCause::kGuestShutdown:
+      return "guest shutdown";
+    case VmExitCause::kVmmExited:
+      return "vmm exited";
+    case VmExitCause::kVmmSignaled:
+      return "vmm signaled";
+    case VmExitCause::kStoppedByHost:
+      return "stopped by host";
+  }
+  return "unknown";
+}
+
+// How a VM ended, as WaitVm reports it.
+struct VmExit {
+  VmExitCause cause = VmExitCause::kVmmExited;
+  int exit_code = 0;   // kVmmExited / kGuestShutdown
+  int signal = 0;      // kVmmSignaled / kStoppedByHost when it took SIGKILL
+  std::string detail;  // human readable, e.g. "qemu exited with status 1: <last stderr line>"
+};
+
+// "<cause> (exit code N | signal N): <detail>", e.g.
+// "vmm signaled (signal 9): qemu killed by signal 9 (SIGKILL)".
+inline std::string VmExitToString(const VmExit& e) {
+  std::string s = VmExitCauseName(e.cause);
+  switch (e.cause) {
+    case VmExitCause::kGuestShutdown:
+    case VmExitCause::kVmmExited:
+      absl::StrAppend(&s, " (exit code ", e.exit_code, ")");
+      break;
+    case VmExitCause::kVmmSignaled:
+    case VmExitCause::kStoppedByHost:
+      if (e.signal != 0) absl::StrAppend(&s, " (signal ", e.signal, ")");
+      break;
+  }
+  if (!e.detail.empty()) absl::StrAppend(&s, ": ", e.detail);
+  return s;
+}
+
 // One VM driven by one VMM. Pure interface; see the file comment for the shared contracts.
 class Hypervisor {
  public:
@@ -240,6 +295,15 @@ class Hypervisor {
   virtual Capabilities GetCapabilities() const = 0;
 
   virtual VmState State() const = 0;
+
+  // Blocks until the VM has ended, at most `timeout` (DEADLINE_EXCEEDED then;
+  // absl::InfiniteDuration() waits for ever). FAILED_PRECONDITION before StartVm succeeded
+  // (a VM stopped before it ever started included). Once the VM ended, every call (from any
+  // thread, any number of waiters, before or after StopVm) returns the same VmExit at once, the
+  // VMM process is reaped and State() is kStopped. Stopped processes (SIGSTOP) are not an end.
+  // Never polls /proc. Legal while another call runs (it does not hold the driver while it
+  // waits), so one thread may wait for the VM's end while others drive it.
+  virtual absl::StatusOr<VmExit> WaitVm(absl::Duration timeout) = 0;
 };
 
 }  // namespace kata::hypervisor

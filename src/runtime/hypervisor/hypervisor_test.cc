@@ -52,5 +52,44 @@ TEST(MockHypervisorTest, MirrorsTheInterface) {
   EXPECT_EQ(d->pci_path, "10/00");
 }
 
+TEST(MockHypervisorTest, WaitVmReturnsTheScriptedExit) {
+  testing::MockHypervisor mock;
+  Hypervisor& vm = mock;
+  EXPECT_CALL(mock, WaitVm(absl::InfiniteDuration()))
+      .WillOnce(::testing::Return(VmExit{VmExitCause::kVmmSignaled, 0, 9, "killed"}));
+  absl::StatusOr<VmExit> e = vm.WaitVm(absl::InfiniteDuration());
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->cause, VmExitCause::kVmmSignaled);
+  EXPECT_EQ(e->signal, 9);
+}
+
+TEST(VmExitTest, CauseNamesAreDistinct) {
+  const VmExitCause all[] = {VmExitCause::kGuestShutdown, VmExitCause::kVmmExited,
+                             VmExitCause::kVmmSignaled, VmExitCause::kStoppedByHost};
+  for (VmExitCause a : all) {
+    EXPECT_STRNE(VmExitCauseName(a), "unknown");
+    for (VmExitCause b : all) {
+      if (a != b) {
+        EXPECT_STRNE(VmExitCauseName(a), VmExitCauseName(b));
+      }
+    }
+  }
+}
+
+TEST(VmExitTest, ToStringShowsCauseCodeOrSignalAndDetail) {
+  EXPECT_EQ(VmExitToString({VmExitCause::kGuestShutdown, 0, 0, "the guest powered off"}),
+            "guest shutdown (exit code 0): the guest powered off");
+  EXPECT_EQ(VmExitToString({VmExitCause::kVmmExited, 1, 0, "qemu exited with status 1: oops"}),
+            "vmm exited (exit code 1): qemu exited with status 1: oops");
+  EXPECT_EQ(VmExitToString({VmExitCause::kVmmSignaled, 0, 9, "qemu killed by signal 9"}),
+            "vmm signaled (signal 9): qemu killed by signal 9");
+  EXPECT_EQ(VmExitToString({VmExitCause::kStoppedByHost, 0, 0, ""}), "stopped by host");
+  EXPECT_EQ(VmExitToString({VmExitCause::kStoppedByHost, 0, 9, "SIGKILL after the grace"}),
+            "stopped by host (signal 9): SIGKILL after the grace");
+  VmExit defaulted;
+  EXPECT_EQ(defaulted.cause, VmExitCause::kVmmExited);
+  EXPECT_EQ(VmExitToString(defaulted), "vmm exited (exit code 0)");
+}
+
 }  // namespace
 }  // namespace kata::hypervisor

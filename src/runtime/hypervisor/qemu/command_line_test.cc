@@ -30,6 +30,8 @@ VmConfig Q35Config() {
 TEST(CommandLineTest, Q35FullArgv) {
   absl::StatusOr<std::vector<std::string>> argv = BuildCommandLine(Q35Config(), {});
   ASSERT_TRUE(argv.ok()) << argv.status();
+  // One QEMU option (and its value) per line.
+  // clang-format off
   const std::vector<std::string> want = {
       "qemu-system-x86_64", "-name", "kata",
       "-machine", "q35,accel=tcg",
@@ -48,6 +50,7 @@ TEST(CommandLineTest, Q35FullArgv) {
       "-device", "pcie-root-port,id=rp0,bus=pcie.0,chassis=1,slot=1,addr=0x10",
       "-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=2,slot=2,addr=0x11",
   };
+  // clang-format on
   EXPECT_THAT(*argv, ElementsAreArray(want)) << absl::StrJoin(*argv, " ");
 }
 
@@ -63,6 +66,8 @@ TEST(CommandLineTest, MicrovmWithVsockAndKvm) {
   absl::StatusOr<std::vector<std::string>> argv =
       BuildCommandLine(c, {.binary = "/usr/bin/qemu-system-x86_64", .start_paused = true});
   ASSERT_TRUE(argv.ok()) << argv.status();
+  // One QEMU option (and its value) per line.
+  // clang-format off
   const std::vector<std::string> want = {
       "/usr/bin/qemu-system-x86_64", "-name", "kata",
       "-machine", "microvm,accel=kvm,x-option-roms=off",
@@ -75,6 +80,7 @@ TEST(CommandLineTest, MicrovmWithVsockAndKvm) {
       "-fsdev", "local,id=fsdev0,path=/run/kata/sb1/shared,security_model=none",
       "-device", "virtio-9p-device,id=fs0,fsdev=fsdev0,mount_tag=kataShared",
   };
+  // clang-format on
   EXPECT_THAT(*argv, ElementsAreArray(want)) << absl::StrJoin(*argv, " ");
 }
 
@@ -136,10 +142,12 @@ TEST(CommandLineTest, InvalidConfigsAreRejectedWithAReason) {
       {"relative shared dir", [](VmConfig& c) { c.shared_dir = "shared"; }, "shared_dir"},
       {"long tag", [](VmConfig& c) { c.shared_mount_tag = std::string(32, 't'); },
        "shared_mount_tag"},
-      {"bad cid", [](VmConfig& c) {
+      {"bad cid",
+       [](VmConfig& c) {
          c.agent_channel = AgentChannelKind::kVsock;
          c.vsock_guest_cid = 2;
-       }, "vsock_guest_cid"},
+       },
+       "vsock_guest_cid"},
   };
   for (const BadCase& bc : cases) {
     VmConfig c = Q35Config();

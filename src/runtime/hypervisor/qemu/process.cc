@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "src/libs/base/eintr.h"
 #include "src/libs/base/status_util.h"
 
 namespace kata::hypervisor::qemu {
@@ -85,10 +86,8 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
   close(null_fd);
   close(err_pipe[1]);
   int child_errno = 0;
-  ssize_t n;
-  do {
-    n = read(err_pipe[0], &child_errno, sizeof(child_errno));
-  } while (n < 0 && errno == EINTR);
+  const ssize_t n =
+      RetryEintr([&] { return read(err_pipe[0], &child_errno, sizeof(child_errno)); });
   close(err_pipe[0]);
   std::unique_ptr<ChildProcess> child(new ChildProcess(pid));
   if (n == static_cast<ssize_t>(sizeof(child_errno))) {
@@ -98,57 +97,69 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
   return child;
 }
 
-ChildProcess::~ChildProcess() {
-  if (!exited_) Kill();
+ChildProcess::ChildProcess(pid_t pid) : pid_(pid) {
+  reaper_ = std::thread([this] { Reap(); });
 }
 
-bool ChildProcess::TryWait() {
-  if (exited_) return true;
+ChildProcess::~ChildProcess() {
+  Kill();
+  reaper_.join();
+}
+
+void ChildProcess::Reap() {
+  // Wait without reaping first: until the zombie is reaped below (under mu_) its pid and
+  // process group cannot be reused, so Signal() never reaches another process.
+  siginfo_t info{};
+  const int r = RetryEintr([&] { return waitid(P_PID, pid_, &info, WEXITED | WNOWAIT); });
+  absl::MutexLock lock(&mu_);
   int status = 0;
-  pid_t r;
-  do {
-    r = waitpid(pid_, &status, WNOHANG);
-  } while (r < 0 && errno == EINTR);
-  if (r == pid_ || (r < 0 && errno == ECHILD)) {
-    exited_ = true;
-    wait_status_ = status;
-  }
+  if (r == 0) RetryEintr([&] { return waitpid(pid_, &status, 0); });
+  // r != 0 (ECHILD) means someone else reaped it: the status is lost; report a plain exit.
+  wait_status_ = status;
+  exited_ = true;
+}
+
+void ChildProcess::Signal(int sig) {
+  absl::MutexLock lock(&mu_);
+  if (exited_) return;
+  kill(-pid_, sig);
+  kill(pid_, sig);  // in case it left its group
+}
+
+bool ChildProcess::exited() const {
+  absl::MutexLock lock(&mu_);
   return exited_;
 }
 
+int ChildProcess::wait_status() const {
+  absl::MutexLock lock(&mu_);
+  return wait_status_;
+}
+
+bool ChildProcess::TryWait() { return exited(); }
+
 bool ChildProcess::WaitFor(absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!TryWait()) {
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(&exited_), timeout);
 }
 
 void ChildProcess::Terminate(absl::Duration grace) {
-  if (TryWait()) return;
-  kill(-pid_, SIGTERM);
+  Signal(SIGTERM);
   if (WaitFor(grace)) return;
   Kill();
 }
 
 void ChildProcess::Kill() {
-  if (TryWait()) return;  // reaped: the pid (and group id) may already be reused
-  kill(-pid_, SIGKILL);
-  kill(pid_, SIGKILL);
-  int status = 0;
-  pid_t r;
-  do {
-    r = waitpid(pid_, &status, 0);
-  } while (r < 0 && errno == EINTR);
-  exited_ = true;
-  wait_status_ = status;
+  Signal(SIGKILL);
+  WaitFor(absl::InfiniteDuration());
 }
 
 std::string ChildProcess::exit_description() const {
+  absl::MutexLock lock(&mu_);
   if (!exited_) return "";
-  if (WIFEXITED(wait_status_))
+  if (WIFEXITED(wait_status_)) {
     return absl::StrCat("exited with status ", WEXITSTATUS(wait_status_));
+  }
   if (WIFSIGNALED(wait_status_)) {
     const char* name = sigabbrev_np(WTERMSIG(wait_status_));
     return absl::StrCat("killed by signal ", WTERMSIG(wait_status_), " (SIG",

@@ -6,19 +6,26 @@
 //   p->Terminate(absl::Seconds(3));   // SIGTERM to the group, SIGKILL after the grace period
 //
 // Contracts: the child runs in a new process group (pgid == pid) with stdin from /dev/null
-// and stdout+stderr appended to log_path. The destructor SIGKILLs the group and reaps the
-// child if it is still running, so a ChildProcess never outlives its owner's scope.
+// and stdout+stderr appended to log_path. One reaper thread per child is the only caller of
+// wait*(2) for it: it blocks until the child exits (a stopped child, SIGSTOP, has not exited),
+// records the wait status and wakes every waiter, so any number of threads may call TryWait,
+// WaitFor, Kill and Terminate concurrently and none of them races to reap. A signal is sent
+// only while the child is unreaped (its pid and group cannot have been reused). The destructor
+// SIGKILLs the group and reaps the child if it is still running, so a ChildProcess never
+// outlives its owner's scope. Nothing else in the process may reap the child (no waitpid(-1)).
 #ifndef KATA_SRC_RUNTIME_HYPERVISOR_QEMU_PROCESS_H_
 #define KATA_SRC_RUNTIME_HYPERVISOR_QEMU_PROCESS_H_
 
 #include <sys/types.h>
 
 #include <memory>
-#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace kata::hypervisor::qemu {
@@ -42,22 +49,32 @@ class ChildProcess {
 
   // True once the child has exited (reaped); never blocks.
   bool TryWait();
-  // Waits up to `timeout` for the child to exit; true if it has.
+  // Waits up to `timeout` (absl::InfiniteDuration(): for ever) for the child to exit; true if
+  // it has.
   bool WaitFor(absl::Duration timeout);
   // SIGTERM to the group, then SIGKILL after `grace`; returns once reaped.
   void Terminate(absl::Duration grace);
   // SIGKILL to the group; returns once reaped.
   void Kill();
 
-  bool exited() const { return exited_; }
-  // "exited with status N" / "killed by signal N (NAME)"; empty while running.
+  bool exited() const;
+  // The wait(2) status once exited (see <sys/wait.h>: WIFEXITED, WTERMSIG, ...); 0 before.
+  int wait_status() const;
+  // "exited with status N" / "killed by signal N (SIGNAME)"; empty while running.
   std::string exit_description() const;
 
  private:
-  explicit ChildProcess(pid_t pid) : pid_(pid) {}
-  pid_t pid_;
-  bool exited_ = false;
-  int wait_status_ = 0;
+  explicit ChildProcess(pid_t pid);
+  // The reaper thread's body: waits for the exit, reaps, records, wakes the waiters.
+  void Reap();
+  // Sends `sig` to the child's group (and the child) unless it has been reaped.
+  void Signal(int sig);
+
+  const pid_t pid_;
+  mutable absl::Mutex mu_;
+  bool exited_ ABSL_GUARDED_BY(mu_) = false;
+  int wait_status_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread reaper_;
 };
 
 // The last `max_bytes` of a file (for error messages quoting a log); empty if unreadable.

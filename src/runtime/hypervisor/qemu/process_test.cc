@@ -1,34 +1,30 @@
 #include "src/runtime/hypervisor/qemu/process.h"
 
+#include <errno.h>
 #include <signal.h>
-#include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/testing/temp_dir.h"
 
 namespace kata::hypervisor::qemu {
 namespace {
 
 using ::testing::HasSubstr;
 
-// A log path in a fresh directory, removed at exit.
+// A fresh log path in a directory removed at exit.
 std::string TempLog() {
-  static std::string* dir = [] {
-    char tmpl[] = "/tmp/proc-test-XXXXXX";
-    EXPECT_NE(mkdtemp(tmpl), nullptr);
-    auto* d = new std::string(tmpl);
-    atexit([] {
-      std::string cmd = absl::StrCat("rm -rf '", *dir, "'");
-      (void)!system(cmd.c_str());
-    });
-    return d;
-  }();
+  static kata::testing::TempDir* dir = new kata::testing::TempDir();
   static int n = 0;
-  return absl::StrCat(*dir, "/log", n++);
+  return dir->Join(absl::StrCat("log", n++));
 }
 
 TEST(ChildProcessTest, OutputGoesToTheLogAndExitIsReported) {
@@ -70,6 +66,39 @@ TEST(ChildProcessTest, TerminateKillsTheWholeGroup) {
     if (!gone) absl::SleepFor(absl::Milliseconds(10));
   }
   EXPECT_TRUE(gone) << "grandchild " << gc << " survived";
+}
+
+TEST(ChildProcessTest, EveryWaiterSeesTheOneExitAndTheChildIsReaped) {
+  auto p = ChildProcess::Spawn({"sh", "-c", "sleep 0.2; exit 5"}, {.log_path = TempLog()});
+  ASSERT_TRUE(p.ok()) << p.status();
+  ChildProcess* child = p->get();
+  std::vector<std::thread> waiters;
+  std::atomic<int> saw_exit{0};
+  for (int i = 0; i < 3; ++i) {
+    waiters.emplace_back([child, &saw_exit] {
+      if (child->WaitFor(absl::InfiniteDuration())) ++saw_exit;
+    });
+  }
+  for (std::thread& t : waiters) t.join();
+  EXPECT_EQ(saw_exit.load(), 3);
+  ASSERT_TRUE(WIFEXITED(child->wait_status()));
+  EXPECT_EQ(WEXITSTATUS(child->wait_status()), 5);
+  EXPECT_EQ(child->exit_description(), "exited with status 5");
+  // Reaped, not a zombie: the pid no longer exists.
+  EXPECT_EQ(kill(child->pid(), 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+}
+
+TEST(ChildProcessTest, AStoppedChildHasNotExitedAndKillEndsIt) {
+  auto p = ChildProcess::Spawn({"sleep", "100"}, {.log_path = TempLog(), .die_with_parent = true});
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_EQ(kill((*p)->pid(), SIGSTOP), 0);
+  EXPECT_FALSE((*p)->WaitFor(absl::Milliseconds(200)));
+  EXPECT_FALSE((*p)->TryWait());
+  EXPECT_EQ((*p)->exit_description(), "");
+  (*p)->Kill();
+  EXPECT_TRUE((*p)->exited());
+  EXPECT_EQ((*p)->exit_description(), "killed by signal 9 (SIGKILL)");
 }
 
 }  // namespace

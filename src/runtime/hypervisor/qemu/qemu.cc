@@ -15,6 +15,7 @@
 #include "src/libs/base/status_util.h"
 #include "src/runtime/hypervisor/qemu/process.h"
 #include "src/runtime/hypervisor/qemu/qmp.h"
+#include "src/runtime/hypervisor/qemu/vm_exit.h"
 
 namespace kata::hypervisor::qemu {
 namespace {
@@ -53,6 +54,8 @@ QemuDriver::~QemuDriver() {
 
 VmState QemuDriver::State() const {
   absl::MutexLock lock(&mu_);
+  const bool up = state_ == VmState::kRunning || state_ == VmState::kPaused;
+  if (up && process_ != nullptr && process_->exited()) return VmState::kStopped;
   return state_;
 }
 
@@ -62,31 +65,51 @@ std::vector<std::string> QemuDriver::argv() const {
 }
 
 absl::Status QemuDriver::Check(VmOp op) {
+  if (state_ == VmState::kStopped && !unreported_death_.ok() && op != VmOp::kCreate &&
+      op != VmOp::kStart) {
+    absl::Status died = std::exchange(unreported_death_, absl::OkStatus());
+    return op == VmOp::kStop ? absl::OkStatus() : died;
+  }
   KATA_RETURN_IF_ERROR(CheckVmOp(state_, op));
   if ((state_ == VmState::kRunning || state_ == VmState::kPaused) && process_ != nullptr &&
       process_->TryWait()) {
-    absl::Status died = Died();
+    absl::Status died = Ended();
     return op == VmOp::kStop ? absl::OkStatus() : died;
   }
   return absl::OkStatus();
 }
 
-absl::Status QemuDriver::Died() {
+absl::Status QemuDriver::Ended() {
   std::string how = "is gone";
   if (process_ != nullptr) {
-    process_->WaitFor(absl::Seconds(2));
-    process_->Kill();  // no-op once reaped
+    const bool by_itself = process_->WaitFor(absl::Seconds(2));
+    if (!by_itself) process_->Kill();  // QMP is gone but QEMU hangs on
+    RecordExit(/*by_host=*/!by_itself);
     how = process_->exit_description();
   }
   const std::string why =
       absl::StrCat("qemu ", how, ": ", ReadFileTail(paths_.qemu_log, kLogQuote));
-  Shutdown(/*orderly=*/false);
+  Teardown();
   return absl::UnavailableError(why);
+}
+
+void QemuDriver::RecordExit(bool by_host) {
+  if (exit_.has_value() || process_ == nullptr || !process_->exited()) return;
+  QemuEnd end{.wait_status = process_->wait_status(),
+              .log = ReadFileTail(paths_.qemu_log, kLogQuote),
+              .by_host = by_host};
+  if (!by_host && qmp_ != nullptr) {
+    // QEMU sends SHUTDOWN before it exits; the event is read from what is left on the socket
+    // (EOF follows at once, so this does not wait when there is none).
+    absl::StatusOr<QmpEvent> shutdown = qmp_->WaitEvent("SHUTDOWN", absl::Milliseconds(500));
+    if (shutdown.ok()) end.shutdown_event = shutdown->data_json;
+  }
+  exit_ = QemuVmExit(end);
 }
 
 absl::StatusOr<std::string> QemuDriver::Qmp(absl::string_view command, absl::string_view args) {
   absl::StatusOr<std::string> r = qmp_->Execute(command, args, options_.qmp_timeout);
-  if (absl::IsUnavailable(r.status())) return Died();
+  if (absl::IsUnavailable(r.status())) return Ended();
   return r;
 }
 
@@ -165,7 +188,12 @@ void QemuDriver::Shutdown(bool orderly) {
       process_->WaitFor(options_.stop_grace);
     }
     process_->Kill();  // no-op when already reaped
+    RecordExit(/*by_host=*/true);
   }
+  Teardown();
+}
+
+void QemuDriver::Teardown() {
   qmp_.reset();
   process_.reset();
   devices_.clear();
@@ -180,6 +208,29 @@ absl::Status QemuDriver::StopVm() {
   KATA_RETURN_IF_ERROR(Check(VmOp::kStop));
   if (state_ != VmState::kStopped) Shutdown(/*orderly=*/true);
   return absl::OkStatus();
+}
+
+absl::StatusOr<VmExit> QemuDriver::WaitVm(absl::Duration timeout) {
+  std::shared_ptr<ChildProcess> child;
+  {
+    absl::MutexLock lock(&mu_);
+    if (exit_.has_value()) return *exit_;
+    if (process_ == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "WaitVm is not allowed in VM state ", VmStateName(state_), ": the VM was not started"));
+    }
+    child = process_;
+  }
+  // Only the reaper waits for QEMU; this blocks on its record, with mu_ free for other calls.
+  if (!child->WaitFor(timeout)) {
+    return absl::DeadlineExceededError(absl::StrCat("WaitVm: the VM (qemu pid ", child->pid(),
+                                                    ") is still up after ",
+                                                    absl::FormatDuration(timeout)));
+  }
+  absl::MutexLock lock(&mu_);
+  if (!exit_.has_value() && process_ == child) unreported_death_ = Ended();
+  if (!exit_.has_value()) return absl::InternalError("WaitVm: qemu ended but no exit was recorded");
+  return *exit_;
 }
 
 absl::Status QemuDriver::PauseVm() {
@@ -260,7 +311,7 @@ absl::Status QemuDriver::UnplugDevice(const std::string& id) {
       AnnotateStatus(Qmp("device_del", absl::StrCat(R"({"id":")", id, R"("})")).status(), what));
   absl::Status deleted =
       qmp_->WaitEvent("DEVICE_DELETED", options_.unplug_timeout, DeviceDeletedMatcher(id)).status();
-  if (absl::IsUnavailable(deleted)) return AnnotateStatus(Died(), what);
+  if (absl::IsUnavailable(deleted)) return AnnotateStatus(Ended(), what);
   KATA_RETURN_IF_ERROR(
       AnnotateStatus(deleted, absl::StrCat(what, " (the guest did not release it)")));
   // The device is gone: free its slot even if the backend cannot be deleted.

@@ -5,7 +5,9 @@
 //   KATA_RETURN_IF_ERROR(vm.StartVm(absl::Seconds(10)));  // exec QEMU, QMP connected
 //   KATA_ASSIGN_OR_RETURN(DeviceInfo d, vm.HotplugBlockDevice({.id = "b0", .path = img}));
 //   KATA_RETURN_IF_ERROR(vm.UnplugDevice("b0"));
+//   std::thread watch([&] { absl::StatusOr<VmExit> e = vm.WaitVm(absl::InfiniteDuration()); });
 //   KATA_RETURN_IF_ERROR(vm.StopVm());                     // quit, SIGKILL after a grace
+//   watch.join();                                          // e->cause == kStoppedByHost
 //
 // Beyond hypervisor.h's contracts:
 //   - StartVm: QEMU's stdout/stderr go to work_dir/qemu.log; if QEMU exits before QMP
@@ -13,14 +15,22 @@
 //   - With options.start_paused QEMU starts with -S and StartVm ends in kPaused (the vCPUs
 //     have never run; ResumeVm starts them). Devices hot-plugged then are present at boot.
 //   - Block devices go behind the q35 root ports (VmConfig::hotplug_slots), one per port.
-//   - If QEMU dies on its own, the next call finds out, reaps it and reports UNAVAILABLE;
-//     the VM is then kStopped.
-//   - The destructor kills a QEMU still running (SIGKILL to its process group).
+//   - One reaper thread per QEMU (ChildProcess) is the only one to wait(2) for it; WaitVm
+//     blocks on it without holding the driver, so StopVm and any number of WaitVm callers
+//     never race to reap. How the VM ended comes from QEMU's wait status and its QMP
+//     SHUTDOWN event (vm_exit.h): the guest powering off is kGuestShutdown.
+//   - If QEMU dies on its own, State() is kStopped at once; the next call that needs QEMU
+//     reports UNAVAILABLE "qemu <exit>: <log tail>" (StopVm returns OK instead), whether or
+//     not a WaitVm saw the end first.
+//   - The destructor kills a QEMU still running (SIGKILL to its process group) and records
+//     kStoppedByHost. Every WaitVm must have returned before the driver is destroyed (StopVm
+//     first, then join the waiting threads).
 #ifndef KATA_SRC_RUNTIME_HYPERVISOR_QEMU_QEMU_H_
 #define KATA_SRC_RUNTIME_HYPERVISOR_QEMU_QEMU_H_
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,21 +73,28 @@ class QemuDriver : public Hypervisor {
   std::vector<pid_t> Pids() const override;
   Capabilities GetCapabilities() const override;
   VmState State() const override;
+  absl::StatusOr<VmExit> WaitVm(absl::Duration timeout) override;
 
   // The argv StartVm runs (after CreateVm).
   std::vector<std::string> argv() const;
 
  private:
-  // Checks `op` against the state, and (when QEMU should be up) that it still is.
+  // Checks `op` against the state, and (when QEMU should be up) that it still is; reports a
+  // death noticed by WaitVm once.
   absl::Status Check(VmOp op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // qmp_->Execute; if the connection is lost (QEMU died), waits for the exit, shuts down
-  // (-> kStopped) and returns UNAVAILABLE with QEMU's exit and log.
+  // qmp_->Execute; if the connection is lost (QEMU died), Ended().
   absl::StatusOr<std::string> Qmp(absl::string_view command, absl::string_view args = "")
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // UNAVAILABLE "qemu <exit description>: <log tail>", after shutting down.
-  absl::Status Died() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Ends everything: quit (if `orderly`), SIGKILL after the grace, close QMP; -> kStopped.
+  // QEMU ended (or its QMP connection did: then it gets 2 s to exit before SIGKILL): records
+  // the exit, tears down (-> kStopped) and returns UNAVAILABLE "qemu <exit>: <log tail>".
+  absl::Status Ended() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends QEMU for the host: quit (if `orderly`), SIGKILL after the grace; records
+  // kStoppedByHost unless an exit is recorded already; tears down.
   void Shutdown(bool orderly) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sets exit_ (once) from the reaped process_, its SHUTDOWN event and its log.
+  void RecordExit(bool by_host) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Closes QMP, drops the process and the devices, removes the sockets; -> kStopped.
+  void Teardown() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   struct PluggedDevice {
     uint32_t slot;  // root port index
@@ -90,10 +107,14 @@ class QemuDriver : public Hypervisor {
   VmConfig config_ ABSL_GUARDED_BY(mu_);
   QemuPaths paths_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> argv_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<ChildProcess> process_ ABSL_GUARDED_BY(mu_);
+  // Shared with WaitVm callers blocked on its exit while mu_ is free.
+  std::shared_ptr<ChildProcess> process_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<QmpClient> qmp_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, PluggedDevice> devices_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> slot_used_ ABSL_GUARDED_BY(mu_);
+  std::optional<VmExit> exit_ ABSL_GUARDED_BY(mu_);  // set once QEMU has ended
+  // A death WaitVm noticed that no call has reported yet (OK: none).
+  absl::Status unreported_death_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kata::hypervisor::qemu

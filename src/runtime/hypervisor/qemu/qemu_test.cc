@@ -3,7 +3,6 @@
 #include "src/runtime/hypervisor/qemu/qemu.h"
 
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/testing/temp_dir.h"
 
 namespace kata::hypervisor::qemu {
 namespace {
@@ -31,9 +31,7 @@ bool ProcessGone(pid_t pid) {
 class QemuDriverTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/qemu-drv-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    dir_ = tmp_.path();
     mkdir((dir_ + "/shared").c_str(), 0755);
     for (const char* d : {"d0.raw", "d1.raw", "d2.raw"}) {
       std::ofstream(dir_ + "/" + d) << std::string(1 << 20, '\0');
@@ -43,15 +41,13 @@ class QemuDriverTest : public ::testing::Test {
     config_.memory_mib = 128;
     config_.hotplug_slots = 2;
   }
-  void TearDown() override {
-    std::string cmd = absl::StrCat("rm -rf '", dir_, "'");
-    (void)!system(cmd.c_str());
-  }
   static QemuDriverOptions PausedNoKernel() {
     return {.start_paused = true, .require_kernel = false, .die_with_parent = true};
   }
   std::string Disk(int i) const { return absl::StrCat(dir_, "/d", i, ".raw"); }
 
+  // Under /tmp, not $TEST_TMPDIR: QEMU's unix socket paths must fit in 107 bytes.
+  kata::testing::TempDir tmp_{"/tmp"};
   std::string dir_;
   VmConfig config_;
 };

@@ -1,6 +1,5 @@
 // QmpClient against a real qemu-system-x86_64 (q35, TCG, paused with -S, no kernel).
 // Every QEMU started here is killed at the end of its test (process group, SIGKILL).
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -11,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/testing/temp_dir.h"
 #include "src/runtime/hypervisor/qemu/process.h"
 #include "src/runtime/hypervisor/qemu/qmp.h"
 
@@ -22,9 +22,7 @@ using ::testing::HasSubstr;
 class QmpQemuTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/qmp-qemu-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    dir_ = tmp_.path();
     disk_ = dir_ + "/disk.raw";
     std::ofstream(disk_) << std::string(1 << 20, '\0');
     std::vector<std::string> argv = {"qemu-system-x86_64",
@@ -50,8 +48,6 @@ class QmpQemuTest : public ::testing::Test {
   void TearDown() override {
     if (qemu_ != nullptr) qemu_->Kill();  // no-op if it already exited
     qemu_.reset();
-    std::string cmd = absl::StrCat("rm -rf '", dir_, "'");
-    (void)!system(cmd.c_str());
   }
   absl::StatusOr<std::unique_ptr<QmpClient>> Connect() {
     return QmpClient::Connect(absl::StrCat(dir_, "/qmp.sock"), absl::Seconds(20), [this] {
@@ -61,6 +57,8 @@ class QmpQemuTest : public ::testing::Test {
                  : absl::OkStatus();
     });
   }
+  // Under /tmp, not $TEST_TMPDIR: the QMP socket path must fit in 107 bytes.
+  kata::testing::TempDir tmp_{"/tmp"};
   std::string dir_, disk_;
   std::unique_ptr<ChildProcess> qemu_;
 };

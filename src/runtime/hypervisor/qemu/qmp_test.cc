@@ -1,7 +1,6 @@
 // QmpClient against a scripted fake server (no QEMU).
 #include "src/runtime/hypervisor/qemu/qmp.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include <memory>
@@ -10,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/testing/temp_dir.h"
 #include "src/runtime/hypervisor/qemu/testing/fake_qmp_server.h"
 
 namespace kata::hypervisor::qemu {
@@ -21,17 +21,10 @@ using ::testing::HasSubstr;
 
 class QmpTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/qmp-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    sock_ = dir_ + "/qmp.sock";
-  }
-  void TearDown() override {
-    unlink(sock_.c_str());
-    rmdir(dir_.c_str());
-  }
-  std::string dir_, sock_;
+  void SetUp() override { sock_ = tmp_.Join("qmp.sock"); }
+  // Under /tmp, not $TEST_TMPDIR: the socket path must fit in 107 bytes.
+  kata::testing::TempDir tmp_{"/tmp"};
+  std::string sock_;
 };
 
 std::vector<std::string> Nothing(const std::string&, const std::string&) { return {}; }

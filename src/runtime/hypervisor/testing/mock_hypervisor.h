@@ -27,6 +27,7 @@ class MockHypervisor : public Hypervisor {
   MOCK_METHOD(std::vector<pid_t>, Pids, (), (const, override));
   MOCK_METHOD(Capabilities, GetCapabilities, (), (const, override));
   MOCK_METHOD(VmState, State, (), (const, override));
+  MOCK_METHOD(absl::StatusOr<VmExit>, WaitVm, (absl::Duration timeout), (override));
 };
 
 }  // namespace kata::hypervisor::testing
