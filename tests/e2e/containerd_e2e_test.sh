@@ -14,6 +14,8 @@
 # and log; containerd is stopped by its PID at the end, even on failure. After every case the
 # test asserts that nothing is left: no shim or QEMU process, mount, shim socket or sandbox dir.
 set -u
+# The private containerd (tools/lib/containerd.sh; in Bazel's runfiles too, as a data dependency).
+source "$(dirname "${BASH_SOURCE[0]}")/../../tools/lib/containerd.sh"
 
 MODE=$1
 SHIM=$(readlink -f "$2")
@@ -31,7 +33,6 @@ IMG=docker.io/library/busybox:kata-e2e
 PREFIX="e2e$$"
 FAILED=0
 PASSED=0
-CONTAINERD_PID=""
 
 log() { echo "[e2e $(date +%T.%N | cut -c1-12)] $*"; }
 die() { log "FATAL: $*"; exit 1; }
@@ -42,7 +43,7 @@ for tool in containerd ctr python3 sha256sum script; do
 done
 
 T=$(mktemp -d /tmp/ke2e.XXXXXX)
-SOCK=$T/c.sock
+SOCK=$T/c.sock  # the socket containerd_start gives containerd
 CTR="ctr -a $SOCK"
 
 # Processes whose command line mentions our containerd socket (shims) or a test id (QEMU),
@@ -62,19 +63,8 @@ shim_socket() {  # the shim socket path containerd's scheme gives container $1
 cleanup() {
   local rc=$?
   set +e
-  if [ -n "$CONTAINERD_PID" ]; then
-    for id in $($CTR task ls -q 2>/dev/null); do $CTR task kill -s KILL "$id" >/dev/null 2>&1; done
-    sleep 0.5
-    for id in $($CTR task ls -q 2>/dev/null); do $CTR task rm -f "$id" >/dev/null 2>&1; done
-    for id in $($CTR c ls -q 2>/dev/null); do $CTR c rm "$id" >/dev/null 2>&1; done
-    kill "$CONTAINERD_PID" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$CONTAINERD_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$CONTAINERD_PID" 2>/dev/null
-  fi
+  containerd_stop  # its tasks and containers first
   leftover_pids | while read -r line; do kill -9 "${line%%:*}" 2>/dev/null; done
-  grep -F "$T/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do
-    umount -l "$m" 2>/dev/null
-  done
   for id in $(ls "$T/ids" 2>/dev/null); do
     rm -f "$(shim_socket "$id")"
     rm -rf "/run/kata-containers/shared/sandboxes/$id" "/run/vc/vm/$id"
@@ -83,7 +73,7 @@ cleanup() {
     log "containerd log (last 60 lines):"
     tail -60 "$T/containerd.log"
   fi
-  rm -rf "$T"
+  containerd_cleanup "$T"  # unmounts what is left below $T, removes it
   exit $rc
 }
 trap cleanup EXIT
@@ -91,18 +81,6 @@ trap 'exit 130' INT TERM
 
 # ---- containerd ----
 mkdir -p "$T/ids"
-cat > "$T/config.toml" <<TOML
-version = 2
-root = "$T/root"
-state = "$T/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$SOCK"
-[ttrpc]
-  address = "$SOCK.ttrpc"
-[debug]
-  level = "debug"
-TOML
 
 if [ "$MODE" = vm ]; then
   CONFIG=${KATA_E2E_CONFIG:-}
@@ -134,10 +112,7 @@ TOML
   done
   export KATA_CONF_FILE=$CONFIG
 fi
-containerd --config "$T/config.toml" > "$T/containerd.log" 2>&1 &
-CONTAINERD_PID=$!
-for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
-[ -S "$SOCK" ] || die "containerd did not come up"
+containerd_start "$T" --debug || die "containerd did not come up"
 log "containerd $CONTAINERD_PID on $SOCK"
 
 python3 "$BUILDER" "$T/busybox.tar" "$IMG" || die "building the busybox image"

@@ -16,6 +16,8 @@
 # A missing tool is an error, never a skip. On exit (success or not) nothing it started is
 # left: no containerd, shim, task, mount, cgroup or temp dir.
 set -euo pipefail
+# The private containerd (tools/lib/containerd.sh; in Bazel's runfiles too, as a data dependency).
+source "$(dirname "${BASH_SOURCE[0]}")/../../tools/lib/containerd.sh"
 
 # Bazel tests run with PATH=/bin:/usr/bin:/usr/local/bin; runc lives in /usr/sbin.
 export PATH="${PATH}:/usr/local/sbin:/usr/sbin:/sbin"
@@ -77,9 +79,8 @@ if [[ -n "${ONLY}" && "${ONLY}" != containerd-* ]]; then exit 0; fi
 T="$(mktemp -d /tmp/kcfg.XXXX)"
 # Containers in a user namespace must be able to traverse to their rootfs.
 chmod 0711 "${T}"
-SOCK="${T}/c.sock"
+SOCK="${T}/c.sock"  # the socket containerd_start gives containerd
 NS="kcfg$$"
-CONTAINERD_PID=""
 IDS=()
 
 ctrc() { ctr -a "${SOCK}" -n "${NS}" "$@"; }
@@ -88,20 +89,8 @@ cleanup() {
   local rc=$?
   set +e
   local id
-  if [[ -n "${CONTAINERD_PID}" ]] && kill -0 "${CONTAINERD_PID}" 2>/dev/null; then
-    for id in "${IDS[@]}"; do
-      ctrc tasks kill -s SIGKILL "${id}" >/dev/null 2>&1
-    done
-    for id in "${IDS[@]}"; do
-      ctrc tasks delete -f "${id}" >/dev/null 2>&1
-      ctrc containers delete "${id}" >/dev/null 2>&1
-    done
-    ctrc images remove "${REF:-none}" >/dev/null 2>&1
-    kill -TERM "${CONTAINERD_PID}" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "${CONTAINERD_PID}" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "${CONTAINERD_PID}" 2>/dev/null
-    wait "${CONTAINERD_PID}" 2>/dev/null
-  fi
+  # Every task (SIGKILL) and container, then containerd itself.
+  containerd_stop
   # If containerd could not delete them, delete our containers with runc directly (the state
   # root the shim gives runc), then end our shims: those whose -address is our socket.
   local f p
@@ -114,10 +103,6 @@ cleanup() {
     p="${f#/proc/}"; p="${p%/cmdline}"
     [[ "$(cat "/proc/${p}/comm" 2>/dev/null)" == containerd-shim* ]] && kill -KILL "${p}"
   done
-  # Unmount anything left below the temp root, deepest first.
-  local m
-  awk -v root="${T}/" 'index($5, root) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-    while read -r m; do umount "${m}" 2>/dev/null || umount -l "${m}"; done
   # runc removes each container's cgroup; the namespace's parent cgroup is ours to remove.
   local c
   for c in /sys/fs/cgroup/*/"${NS}" /sys/fs/cgroup/"${NS}"; do
@@ -125,48 +110,22 @@ cleanup() {
   done
   # The shim keeps runc's state root per namespace under /run/containerd/runc.
   [[ -d "/run/containerd/runc/${NS}" ]] && rmdir "/run/containerd/runc/${NS}" 2>/dev/null
-  rm -rf --one-file-system "${T}"
+  # Unmount anything left below the temp root, deepest first; remove it.
+  containerd_cleanup "${T}"
   exit "${rc}"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-cat >"${T}/config.toml" <<EOF
-version = 2
-root = "${T}/root"
-state = "${T}/state"
-disabled_plugins = [
-  "io.containerd.grpc.v1.cri",
-  "io.containerd.internal.v1.opt",
-  "io.containerd.internal.v1.tracing",
-  "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.zfs",
-]
-
-[grpc]
-  address = "${SOCK}"
-
-[ttrpc]
-  address = "${T}/c.ttrpc"
-
-[debug]
-  address = ""
-
-[metrics]
-  address = ""
-EOF
-
-containerd --config "${T}/config.toml" >"${T}/containerd.log" 2>&1 &
-CONTAINERD_PID=$!
-for _ in $(seq 100); do
-  ctr -a "${SOCK}" version >/dev/null 2>&1 && break
-  kill -0 "${CONTAINERD_PID}" 2>/dev/null || { cat "${T}/containerd.log" >&2; die "containerd exited"; }
-  sleep 0.05
-done
-ctr -a "${SOCK}" version >/dev/null 2>&1 || { cat "${T}/containerd.log" >&2; die "containerd not ready"; }
+containerd_start "${T}" \
+  --disable io.containerd.internal.v1.opt \
+  --disable io.containerd.internal.v1.tracing \
+  --disable io.containerd.tracing.processor.v1.otlp \
+  --disable io.containerd.snapshotter.v1.aufs \
+  --disable io.containerd.snapshotter.v1.btrfs \
+  --disable io.containerd.snapshotter.v1.devmapper \
+  --disable io.containerd.snapshotter.v1.zfs ||
+  die "containerd did not start"
 
 # --- a busybox-static OCI image ---------------------------------------------------------
 case "$(uname -m)" in

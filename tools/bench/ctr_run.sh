@@ -13,6 +13,7 @@ set -eu
 N=${1:-10}
 WS=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$WS"
+source tools/lib/containerd.sh
 [ "$(id -u)" = 0 ] || { echo "ctr_run.sh: run as root" >&2; exit 1; }
 bazel build ${BAZEL_FLAGS:-} //src/runtime/shim:containerd-shim-kata-v2 \
   //tools/osbuilder:image_x86_64 >/dev/null 2>&1 || { echo "ctr_run.sh: bazel build failed" >&2; exit 1; }
@@ -22,29 +23,8 @@ GUEST=$BIN/tools/osbuilder/image_x86_64
 IMG=docker.io/library/busybox:kata-bench
 
 T=$(mktemp -d /tmp/kbench.XXXXXX)
-SOCK=$T/c.sock
-CTR="ctr -a $SOCK"
-CPID=""
-cleanup() {
-  set +e
-  for id in $($CTR task ls -q 2>/dev/null); do $CTR task kill -s KILL "$id"; done >/dev/null 2>&1
-  sleep 1
-  for id in $($CTR task ls -q 2>/dev/null); do $CTR task rm -f "$id"; done >/dev/null 2>&1
-  for id in $($CTR c ls -q 2>/dev/null); do $CTR c rm "$id"; done >/dev/null 2>&1
-  [ -n "$CPID" ] && kill "$CPID" && wait "$CPID" 2>/dev/null
-  grep -F "$T/" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
-  rm -rf "$T"
-}
-trap cleanup EXIT
+trap 'containerd_cleanup "$T"' EXIT  # tasks, containers, containerd, mounts below $T, $T
 
-cat > "$T/config.toml" <<TOML
-version = 2
-root = "$T/root"
-state = "$T/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$SOCK"
-TOML
 cat > "$T/kata.toml" <<TOML
 [hypervisor.qemu]
 path = "/usr/bin/qemu-system-x86_64"
@@ -59,9 +39,8 @@ valid_hypervisor_paths = ["/usr/bin/qemu-system-x86_64"]
 [agent.kata]
 dial_timeout = 90
 TOML
-containerd --config "$T/config.toml" >"$T/containerd.log" 2>&1 &
-CPID=$!
-for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+containerd_start "$T" || { echo "ctr_run.sh: containerd did not start" >&2; exit 1; }
+CTR="ctr -a $CONTAINERD_SOCK"
 python3 tests/e2e/make_busybox_image.py "$T/img.tar" "$IMG"
 $CTR images import "$T/img.tar" >/dev/null
 
