@@ -4,10 +4,6 @@
 // the generated UNIMPLEMENTED.
 #include "tools/agent-ctl/agent_ctl.h"
 
-#include <stdlib.h>
-#include <unistd.h>
-
-#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -18,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/testing/temp_dir.h"
 #include "src/libs/protocols/agent.ttrpc.pb.h"
 #include "src/libs/protocols/health.ttrpc.pb.h"
 #include "src/libs/ttrpc/server.h"
@@ -86,20 +83,13 @@ Result RunCtl(const std::vector<std::string>& args, const std::string& stdin_tex
 class AgentCtlTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    // /tmp rather than TEST_TMPDIR: a unix socket path must stay under 108 bytes.
-    char tmpl[] = "/tmp/agent-ctl-test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    addr_ = "unix://" + dir_ + "/agent.sock";
+    addr_ = "unix://" + dir_.Join("agent.sock");
     ASSERT_TRUE(server_.Register(&health_).ok());
     ASSERT_TRUE(server_.Register(&agent_).ok());
     absl::Status listen = server_.Listen(addr_);
     ASSERT_TRUE(listen.ok()) << listen;
   }
-  void TearDown() override {
-    server_.Shutdown(absl::Seconds(1));
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { server_.Shutdown(absl::Seconds(1)); }
 
   // Runs with "--addr <fake> --timeout 5s" in front of `args`.
   Result RunAt(std::vector<std::string> args, const std::string& stdin_text = "") {
@@ -107,7 +97,8 @@ class AgentCtlTest : public ::testing::Test {
     return RunCtl(args, stdin_text);
   }
 
-  std::string dir_;
+  // /tmp rather than TEST_TMPDIR: a unix socket path must stay under 108 bytes.
+  kata::testing::TempDir dir_{"/tmp"};
   std::string addr_;
   FakeHealth health_;
   FakeAgent agent_;
