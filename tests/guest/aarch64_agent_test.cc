@@ -9,13 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <iostream>
 #include <string>
-#include <vector>
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/testing/temp_dir.h"
 #include "src/libs/protocols/agent.ttrpc.pb.h"
 #include "src/libs/protocols/health.ttrpc.pb.h"
 #include "src/libs/ttrpc/client.h"
@@ -25,8 +24,7 @@ namespace {
 std::string g_agent;
 
 TEST(Aarch64AgentTest, StaticAarch64Elf) {
-  std::ifstream in(g_agent, std::ios::binary);
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
+  const std::string bytes = kata::testing::ReadFileOrDie(g_agent);
   ASSERT_GT(bytes.size(), sizeof(Elf64_Ehdr));
   const auto* eh = reinterpret_cast<const Elf64_Ehdr*>(bytes.data());
   ASSERT_EQ(std::string(reinterpret_cast<const char*>(eh->e_ident), 4), "\x7f" "ELF");
@@ -43,9 +41,8 @@ TEST(Aarch64AgentTest, StaticAarch64Elf) {
 }
 
 TEST(Aarch64AgentTest, AnswersUnderQemuUser) {
-  char templ[] = "/tmp/kagent64XXXXXX";
-  ASSERT_NE(mkdtemp(templ), nullptr);
-  const std::string dir = templ, sock = dir + "/agent.sock", log = dir + "/agent.log";
+  const kata::testing::TempDir dir("/tmp");  // short: unix socket paths are limited to 108 bytes
+  const std::string sock = dir.Join("agent.sock"), log = dir.Join("agent.log");
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
@@ -89,11 +86,7 @@ TEST(Aarch64AgentTest, AnswersUnderQemuUser) {
     }
     absl::SleepFor(absl::Milliseconds(20));
   }
-  std::ifstream in(log);
-  std::cerr << std::string(std::istreambuf_iterator<char>(in), {});
-  unlink(sock.c_str());
-  unlink(log.c_str());
-  rmdir(dir.c_str());
+  std::cerr << kata::testing::ReadFileOrDie(log);
 }
 
 }  // namespace

@@ -2,38 +2,31 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <iterator>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "src/libs/base/file.h"
 #include "src/libs/protocols/health.ttrpc.pb.h"
 
 namespace kata {
 namespace testing {
 
-QemuGuest::QemuGuest() {
-  char templ[] = "/tmp/kguestXXXXXX";  // short: unix socket paths are limited to 108 bytes
-  if (mkdtemp(templ) != nullptr) dir_ = templ;
-  share_ = dir_ + "/share";
-  socket_ = dir_ + "/agent.sock";
-  console_ = dir_ + "/console.log";
+QemuGuest::QemuGuest()
+    : dir_("/tmp"),  // short: unix socket paths are limited to 108 bytes
+      share_(dir_.Join("share")),
+      socket_(dir_.Join("agent.sock")),
+      console_(dir_.Join("console.log")) {
   mkdir(share_.c_str(), 0755);
 }
 
 QemuGuest::~QemuGuest() {
   client_.reset();
   Kill();
-  if (!dir_.empty() && dir_.rfind("/tmp/kguest", 0) == 0) {
-    std::string cmd = "rm -rf '" + dir_ + "'";
-    if (system(cmd.c_str()) != 0) {
-    }
-  }
 }
 
 void QemuGuest::Kill() {
@@ -45,13 +38,12 @@ void QemuGuest::Kill() {
 }
 
 std::string QemuGuest::Console() const {
-  std::ifstream in(console_);
-  std::string all(std::istreambuf_iterator<char>(in), {});
-  return all.size() > 4000 ? all.substr(all.size() - 4000) : all;
+  absl::StatusOr<std::string> all = ReadFileToString(console_);
+  if (!all.ok()) return all.status().ToString();
+  return all->size() > 4000 ? all->substr(all->size() - 4000) : *all;
 }
 
 absl::Status QemuGuest::Boot(const GuestImage& image, absl::Duration timeout) {
-  if (dir_.empty()) return absl::InternalError("mkdtemp /tmp/kguestXXXXXX failed");
   const absl::Time start = absl::Now();
   std::vector<std::string> args = {
       "qemu-system-x86_64", "-accel", "tcg", "-machine", "q35", "-cpu", "max",
@@ -67,7 +59,7 @@ absl::Status QemuGuest::Boot(const GuestImage& image, absl::Duration timeout) {
       "-fsdev", "local,id=fs0,path=" + share_ + ",security_model=none",
       "-device", "virtio-9p-pci,fsdev=fs0,mount_tag=kataShared",
   };
-  const std::string qemu_log = dir_ + "/qemu.log";
+  const std::string qemu_log = dir_.Join("qemu.log");
   pid_ = fork();
   if (pid_ < 0) return absl::InternalError("fork failed");
   if (pid_ == 0) {
@@ -87,9 +79,9 @@ absl::Status QemuGuest::Boot(const GuestImage& image, absl::Duration timeout) {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      std::ifstream in(qemu_log);
-      std::string log(std::istreambuf_iterator<char>(in), {});
-      return absl::InternalError(absl::StrCat("qemu exited (status ", status, "): ", log,
+      absl::StatusOr<std::string> log = ReadFileToString(qemu_log);
+      return absl::InternalError(absl::StrCat("qemu exited (status ", status,
+                                              "): ", log.ok() ? *log : log.status().ToString(),
                                               "\nconsole:\n", Console()));
     }
     auto client = kata::ttrpc::Client::Dial("unix://" + socket_, absl::Seconds(1));

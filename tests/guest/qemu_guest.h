@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "src/libs/base/testing/temp_dir.h"
 #include "src/libs/ttrpc/client.h"
 
 namespace kata {
@@ -55,7 +56,8 @@ class QemuGuest {
   std::string Console() const;
 
  private:
-  std::string dir_, share_, socket_, console_;
+  TempDir dir_;  // destroyed last: QEMU is killed first
+  std::string share_, socket_, console_;
   pid_t pid_ = -1;
   absl::Duration ready_;
   std::unique_ptr<kata::ttrpc::Client> client_;
