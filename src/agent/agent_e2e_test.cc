@@ -183,8 +183,8 @@ class AgentE2eTest : public ::testing::Test, protected kt::AgentApiCalls {
       out += *d;
     }
   }
-  absl::Status Exec(const std::string& id, const std::string& exec,
-                    std::vector<std::string> args, bool terminal = false) {
+  absl::Status Exec(const std::string& id, const std::string& exec, std::vector<std::string> args,
+                    bool terminal = false) {
     grpc::ExecProcessRequest e;
     e.set_container_id(id);
     e.set_exec_id(exec);
@@ -228,10 +228,10 @@ grpc::Storage Storage(const std::string& driver, const std::string& source,
 // and PID namespaces; a container storage ref-counted and unmounted on RemoveContainer;
 // DestroySandbox answers, then the agent ends by itself ("sandbox destroyed").
 TEST_F(AgentE2eTest, SandboxSharesNamespacesAndStoragesAndDestroyEndsTheAgent) {
-  ASSERT_EQ(Shell(absl::StrCat("mkdir -p ", dir_, "/share/c1 ", dir_, "/share/c2 && cp -a ",
-                             rootfs_, " ", dir_, "/share/c1/ && cp -a ", rootfs_, " ", dir_,
-                             "/share/c2/")),
-            0);
+  ASSERT_EQ(
+      Shell(absl::StrCat("mkdir -p ", dir_, "/share/c1 ", dir_, "/share/c2 && cp -a ", rootfs_, " ",
+                         dir_, "/share/c1/ && cp -a ", rootfs_, " ", dir_, "/share/c2/")),
+      0);
   const std::string shared = dir_ + "/run/shared/containers";
   grpc::CreateSandboxRequest sb;
   sb.set_hostname("podhost");
@@ -252,12 +252,12 @@ TEST_F(AgentE2eTest, SandboxSharesNamespacesAndStoragesAndDestroyEndsTheAgent) {
   ASSERT_TRUE(Start("c1").ok());
 
   const std::string eph = dir_ + "/run/eph";
-  grpc::CreateContainerRequest c2 = Request(
-      "c2",
-      {"sh", "-c",
-       "hostname; for n in ipc uts pid; do busybox readlink /proc/self/ns/$n; done; "
-       "echo pid=$$"},
-      false, shared + "/c2/rootfs");
+  grpc::CreateContainerRequest c2 =
+      Request("c2",
+              {"sh", "-c",
+               "hostname; for n in ipc uts pid; do busybox readlink /proc/self/ns/$n; done; "
+               "echo pid=$$"},
+              false, shared + "/c2/rootfs");
   c2.mutable_oci()->set_hostname("");
   c2.set_sandbox_pidns(true);
   *c2.add_storages() = Storage("ephemeral", "tmpfs", eph, {"size=1m"});
@@ -344,13 +344,12 @@ TEST_F(AgentE2eTest, UserNamespaceContainerInASandbox) {
   }
   std::vector<std::string> lines = absl::StrSplit(out, '\n');
   EXPECT_EQ(lines[0], "0");
-  EXPECT_EQ(absl::StrJoin(absl::StrSplit(lines[1], ' ', absl::SkipEmpty()), " "),
-            "0 100000 65536");
+  EXPECT_EQ(absl::StrJoin(absl::StrSplit(lines[1], ' ', absl::SkipEmpty()), " "), "0 100000 65536");
   EXPECT_EQ(lines[2], "podhost");
   EXPECT_EQ(lines[3], "proc");
-  ASSERT_TRUE(Exec("u1", "e1",
-                   {"sh", "-c", "busybox id -u; busybox readlink /proc/self/ns/ipc; echo $$"})
-                  .ok());
+  ASSERT_TRUE(
+      Exec("u1", "e1", {"sh", "-c", "busybox id -u; busybox readlink /proc/self/ns/ipc; echo $$"})
+          .ok());
   absl::StatusOr<std::string> eout = ReadAll("u1", "e1");
   ASSERT_TRUE(eout.ok()) << eout.status();
   EXPECT_EQ(*Wait("u1", "e1"), 0);
@@ -395,8 +394,8 @@ TEST_F(AgentE2eTest, ReapsOrphansAndKeepsKnownExitCodes) {
   while (!reaped && absl::Now() < t0 + absl::Milliseconds(5500)) {
     absl::SleepFor(absl::Milliseconds(50));
     children = ChildrenOf(agent_);
-    reaped = absl::Now() > t0 + absl::Seconds(2) && children.size() == 1 &&
-             children[0].state != 'Z';
+    reaped =
+        absl::Now() > t0 + absl::Seconds(2) && children.size() == 1 && children[0].state != 'Z';
   }
   EXPECT_TRUE(reaped) << "the orphan was not reaped (" << children.size() << " children)";
   EXPECT_EQ(*Wait("o1", "o1"), 7);
@@ -423,15 +422,17 @@ TEST_F(AgentE2eTest, LoopDeviceIsRewrittenIntoTheSpec) {
   ASSERT_EQ(stat(loop.c_str(), &st), 0);
 
   grpc::CreateContainerRequest req =
-      Request("d1", {"sh", "-c", "busybox stat -c '%t:%T' /dev/xda; busybox head -c 512 /dev/xda "
-                                 "| busybox wc -c; busybox sleep 1000"});
+      Request("d1", {"sh", "-c",
+                     "busybox stat -c '%t:%T' /dev/xda; busybox head -c 512 /dev/xda "
+                     "| busybox wc -c; busybox sleep 1000"});
   grpc::LinuxDevice* dev = req.mutable_oci()->mutable_linux()->add_devices();
   dev->set_path("/dev/xda");
   dev->set_type("b");
   dev->set_major(250);
   dev->set_minor(7);
   dev->set_filemode(0660);
-  grpc::LinuxDeviceCgroup* deny = req.mutable_oci()->mutable_linux()->mutable_resources()->add_devices();
+  grpc::LinuxDeviceCgroup* deny =
+      req.mutable_oci()->mutable_linux()->mutable_resources()->add_devices();
   deny->set_allow(false);
   deny->set_access("rwm");
   grpc::Device* d = req.add_devices();
@@ -473,10 +474,10 @@ TEST_F(AgentE2eTest, LoopDeviceIsRewrittenIntoTheSpec) {
 TEST_F(AgentE2eTest, ForkBombStopsAtThePidsLimit) {
   // Forks sleepers until fork fails at the limit. The init (pid 1 of the container's pid
   // namespace) ends either way, taking the sleepers along.
-  grpc::CreateContainerRequest req = Request(
-      "fb", {"sh", "-c",
-             "exec 2>&1; for i in $(busybox seq 1 60); do sleep 100 >/dev/null & done; "
-             "echo spawned $(busybox cat /sys/fs/cgroup/pids/pids.current 2>/dev/null)"});
+  grpc::CreateContainerRequest req =
+      Request("fb", {"sh", "-c",
+                     "exec 2>&1; for i in $(busybox seq 1 60); do sleep 100 >/dev/null & done; "
+                     "echo spawned $(busybox cat /sys/fs/cgroup/pids/pids.current 2>/dev/null)"});
   req.mutable_oci()->mutable_linux()->mutable_resources()->mutable_pids()->set_limit(16);
   absl::Status s = Create(req);
   ASSERT_TRUE(s.ok()) << s;
@@ -489,8 +490,8 @@ TEST_F(AgentE2eTest, ForkBombStopsAtThePidsLimit) {
   EXPECT_THAT(*out, HasSubstr("can't fork")) << *out;
   std::string events = ReadFile(pids + "/pids.events");
   int refused = 0;
-  ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::StripPrefix(events, "max")),
-                               &refused))
+  ASSERT_TRUE(
+      absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::StripPrefix(events, "max")), &refused))
       << events;
   EXPECT_GT(refused, 0) << "no fork was refused at the limit";
   ASSERT_TRUE(Wait("fb", "fb").ok());
@@ -507,9 +508,9 @@ TEST_F(AgentE2eTest, MemoryLimitIsVisibleAndEnforced) {
   std::string mem = CgroupDir("memory", "m1");
   ASSERT_FALSE(mem.empty());
   const bool v1 = absl::StrContains(mem, "/memory/");
-  EXPECT_EQ(absl::StripAsciiWhitespace(ReadFile(mem + (v1 ? "/memory.limit_in_bytes"
-                                                            : "/memory.max"))),
-            "67108864");
+  EXPECT_EQ(
+      absl::StripAsciiWhitespace(ReadFile(mem + (v1 ? "/memory.limit_in_bytes" : "/memory.max"))),
+      "67108864");
   ASSERT_TRUE(Start("m1").ok());
   std::string out;
   while (!absl::StrContains(out, "done")) {
@@ -541,8 +542,8 @@ TEST_F(AgentE2eTest, SeccompDeniesASyscall) {
 
 TEST_F(AgentE2eTest, SysctlInTheContainersNamespaces) {
   const std::string host_shmmax = ReadFile("/proc/sys/kernel/shmmax");
-  grpc::CreateContainerRequest req = Request(
-      "sy", {"sh", "-c", "busybox cat /proc/sys/kernel/shmmax"});
+  grpc::CreateContainerRequest req =
+      Request("sy", {"sh", "-c", "busybox cat /proc/sys/kernel/shmmax"});
   (*req.mutable_oci()->mutable_linux()->mutable_sysctl())["kernel.shmmax"] = "12345678";
   absl::StatusOr<std::string> out = RunToEnd(req);
   ASSERT_TRUE(out.ok()) << out.status();
@@ -579,6 +580,41 @@ TEST_F(AgentE2eTest, TtyProcessIsResized) {
   EXPECT_THAT(*first + *rest, HasSubstr("40 100"));
   EXPECT_EQ(*Wait("t1", "t1"), 0);
   ASSERT_TRUE(Remove("t1").ok());
+}
+
+// The terminal is the container's own, as with runc: allocated from the container's devpts
+// (mounted as containerd's default spec does), so `tty` names a /dev/pts entry that exists in
+// the container and is stdin, stdout and stderr; the same for a terminal exec, which gets the
+// next pty of the same devpts.
+TEST_F(AgentE2eTest, TerminalIsTheContainersOwnPty) {
+  const std::string check =
+      "t=$(busybox tty); echo \"tty=$t\"; [ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo all-ttys; "
+      "[ -c \"$t\" ] && echo exists-inside; echo end";
+  grpc::CreateContainerRequest req = Request("tt", {"sh", "-c", check + "; exec sleep 1000"}, true);
+  grpc::Mount* pts = req.mutable_oci()->add_mounts();
+  pts->set_destination("/dev/pts");
+  pts->set_type("devpts");
+  pts->set_source("devpts");
+  for (const char* o : {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}) {
+    pts->add_options(o);
+  }
+  absl::Status s = Create(req);
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE(Start("tt").ok());
+  std::string out;
+  while (!absl::StrContains(out, "end\r\n")) {
+    absl::StatusOr<std::string> d = ReadSome("tt", "tt");
+    ASSERT_TRUE(d.ok()) << d.status() << " after " << out;
+    out += *d;
+  }
+  EXPECT_EQ(out, "tty=/dev/pts/0\r\nall-ttys\r\nexists-inside\r\nend\r\n");
+
+  ASSERT_TRUE(Exec("tt", "e1", {"sh", "-c", check}, /*terminal=*/true).ok());
+  absl::StatusOr<std::string> eout = ReadAll("tt", "e1");
+  ASSERT_TRUE(eout.ok()) << eout.status();
+  EXPECT_EQ(*eout, "tty=/dev/pts/1\r\nall-ttys\r\nexists-inside\r\nend\r\n");
+  EXPECT_EQ(*Wait("tt", "e1"), 0);
+  ASSERT_TRUE(Remove("tt").ok());
 }
 
 TEST_F(AgentE2eTest, SigtermAndSigkill) {

@@ -9,9 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/signalfd.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -75,7 +76,7 @@ absl::Status SetNonBlocking(int fd) {
 
 // What the child reports through the CLOEXEC error pipe when it fails before exec.
 struct ChildReport {
-  int32_t kind;   // kErrno: value is an errno; kStatus: value is an absl::StatusCode
+  int32_t kind;  // kErrno: value is an errno; kStatus: value is an absl::StatusCode
   int32_t value;
   char msg[1024];  // the step ("exec /no/such") or the hook's message; NUL-terminated
 };
@@ -94,11 +95,14 @@ struct ChildPlan {
   std::vector<int> keep;  // sorted, unique: fds that survive the close sweep
   int max_fd;             // fallback sweep bound when close_range is missing
   bool terminal;
+  int console_fd = -1;    // terminal: the child's end of the socket the pty master goes back on
+  int agent_dev_fd = -1;  // terminal: the agent's /dev (O_PATH), the fallback for the pty
+  uint16_t rows = 0, cols = 0;
   const ChildHook* early_hook;  // nullptr once run (two-step: by the intermediate)
   const ChildHook* hook;
   const ChildHook* post_user_hook;
   bool userns_root = false;  // two-step: become root of the user namespace after the sync
-  const char* cwd;  // nullptr: stay
+  const char* cwd;           // nullptr: stay
   std::string chdir_msg;
   bool switch_user;
   uid_t uid;
@@ -141,6 +145,72 @@ void CloseRange(unsigned first, unsigned last, int max_fd) {
   if (first > last) return;
   if (syscall(SYS_close_range, first, last, 0) == 0) return;
   for (unsigned fd = first; fd <= last && fd < static_cast<unsigned>(max_fd); ++fd) close(fd);
+}
+
+// Sends `fd` with one byte over the unix socket `sock` (SCM_RIGHTS); false on failure.
+bool SendFd(int sock, int fd) {
+  char byte = 0;
+  struct iovec iov = {&byte, 1};
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  memset(control, 0, sizeof(control));
+  struct msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  ssize_t n;
+  do {
+    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return n == 1;
+}
+
+// Opens a new pty master from the devpts of the child's root as it is now (after the hook:
+// the container's): /dev/ptmx (runc's rootfs makes it a link to pts/ptmx), else
+// /dev/pts/ptmx, else the agent's /dev/ptmx (a root without devpts). -1 and errno (of the
+// first attempt) on failure.
+int OpenPtyMaster(const ChildPlan& p) {
+  constexpr int kFlags = O_RDWR | O_NOCTTY | O_CLOEXEC;
+  int fd = open("/dev/ptmx", kFlags);
+  if (fd >= 0) return fd;
+  const int first_errno = errno;
+  fd = open("/dev/pts/ptmx", kFlags);
+  if (fd < 0 && p.agent_dev_fd >= 0) fd = openat(p.agent_dev_fd, "ptmx", kFlags);
+  if (fd < 0) errno = first_errno;
+  return fd;
+}
+
+// The terminal of a `terminal` process, as runc sets it up: allocated in the child once its
+// root is final, so the name of the slave (/dev/pts/N) is the process's own; the slave becomes
+// the controlling terminal and fds 0, 1 and 2; the master goes to the agent on console_fd.
+void SetupTerminal(ChildPlan& p) {
+  int master = OpenPtyMaster(p);
+  if (master < 0) ChildFailErrno(p, errno, "terminal: open /dev/ptmx");
+  int unlock = 0;
+  if (ioctl(master, TIOCSPTLCK, &unlock) != 0) ChildFailErrno(p, errno, "terminal: unlockpt");
+  int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) ChildFailErrno(p, errno, "terminal: open the pty slave");
+  if (p.rows != 0 || p.cols != 0) {
+    struct winsize ws = {p.rows, p.cols, 0, 0};
+    if (ioctl(slave, TIOCSWINSZ, &ws) != 0) ChildFailErrno(p, errno, "terminal: TIOCSWINSZ");
+  }
+  if (ioctl(slave, TIOCSCTTY, 0) != 0) ChildFailErrno(p, errno, "terminal: ioctl TIOCSCTTY");
+  for (int i = 0; i < 3; ++i) {
+    if (dup2(slave, i) < 0) ChildFailErrno(p, errno, "terminal: dup2");
+  }
+  close(slave);
+  if (!SendFd(p.console_fd, master)) ChildFailErrno(p, errno, "terminal: send the pty master");
+  close(master);
+  close(p.console_fd);
+  p.console_fd = -1;
+  if (p.agent_dev_fd >= 0) close(p.agent_dev_fd);
+  p.agent_dev_fd = -1;
 }
 
 // Runs in the forked child: async-signal-safe calls only (plus the hook, see process.h).
@@ -196,7 +266,6 @@ void CloseRange(unsigned first, unsigned last, int max_fd) {
   }
 
   if (setsid() < 0) ChildFailErrno(p, errno, "setsid");
-  if (p.terminal && ioctl(0, TIOCSCTTY, 0) != 0) ChildFailErrno(p, errno, "ioctl TIOCSCTTY");
 
   RunHook(p, p.early_hook);
 
@@ -205,6 +274,8 @@ void CloseRange(unsigned first, unsigned last, int max_fd) {
   }
 
   RunHook(p, p.hook);
+
+  if (p.terminal) SetupTerminal(p);
 
   if (p.cwd != nullptr && chdir(p.cwd) != 0) ChildFailErrno(p, errno, p.chdir_msg);
 
@@ -290,6 +361,32 @@ void CloseRange(unsigned first, unsigned last, int max_fd) {
   ssize_t unused = write(pid_fd, &v, sizeof(v));
   (void)unused;
   _exit(0);
+}
+
+// Receives an fd sent with SendFd on `sock` (CLOEXEC in this process).
+absl::StatusOr<int> ReceiveFd(int sock) {
+  char byte;
+  struct iovec iov = {&byte, 1};
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  struct msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  ssize_t n;
+  do {
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return ErrnoStatus(errno, "receive the pty master");
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (n == 0 || c == nullptr || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+      c->cmsg_len != CMSG_LEN(sizeof(int))) {
+    return absl::InternalError("the child sent no pty master");
+  }
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  return fd;
 }
 
 std::vector<std::string> ExecCandidates(const std::string& prog,
@@ -383,8 +480,8 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
   if (options.output_buffer_bytes == 0) {
     return absl::InvalidArgumentError("process: output_buffer_bytes is 0");
   }
-  constexpr int kNsFlags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-                           CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWUSER;
+  constexpr int kNsFlags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
+                           CLONE_NEWCGROUP | CLONE_NEWUSER;
   if ((options.clone_flags & ~kNsFlags) != 0) {
     return absl::InvalidArgumentError("process: clone_flags has bits other than namespaces");
   }
@@ -407,26 +504,19 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
   if (cancel.get() < 0) return ErrnoStatus(errno, "eventfd");
 
   // Parent ends (kept) and child ends (closed in the parent after fork).
-  Fd in_w, out_r, err_r, master, stdin_dup;
-  Fd in_r, out_w, err_w, slave;
+  Fd in_w, out_r, err_r, console_r;
+  Fd in_r, out_w, err_w, console_w, null_fd, agent_dev;
   if (options.terminal) {
-    master.reset(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (master.get() < 0) return ErrnoStatus(errno, "posix_openpt");
-    if (grantpt(master.get()) != 0) return ErrnoStatus(errno, "grantpt");
-    if (unlockpt(master.get()) != 0) return ErrnoStatus(errno, "unlockpt");
-    char name[128];
-    if (int e = ptsname_r(master.get(), name, sizeof(name)); e != 0) {
-      return ErrnoStatus(e, "ptsname");
+    // The child allocates its pty itself (SetupTerminal); until then its stdio is /dev/null.
+    null_fd.reset(open("/dev/null", O_RDWR | O_CLOEXEC));
+    if (null_fd.get() < 0) return ErrnoStatus(errno, "open /dev/null");
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+      return ErrnoStatus(errno, "socketpair");
     }
-    slave.reset(open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (slave.get() < 0) return ErrnoStatus(errno, absl::StrCat("open ", name));
-    if (options.rows != 0 || options.cols != 0) {
-      struct winsize ws = {options.rows, options.cols, 0, 0};
-      if (ioctl(master.get(), TIOCSWINSZ, &ws) != 0) return ErrnoStatus(errno, "TIOCSWINSZ");
-    }
-    stdin_dup.reset(fcntl(master.get(), F_DUPFD_CLOEXEC, 0));
-    if (stdin_dup.get() < 0) return ErrnoStatus(errno, "dup pty master");
-    KATA_RETURN_IF_ERROR(SetNonBlocking(master.get()));
+    console_r.reset(sv[0]);
+    console_w.reset(sv[1]);
+    agent_dev.reset(open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC));  // -1: no fallback
   } else {
     KATA_RETURN_IF_ERROR(MakePipe(&in_r, &in_w));
     KATA_RETURN_IF_ERROR(MakePipe(&out_r, &out_w));
@@ -444,7 +534,11 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
 
   ChildPlan plan;
   if (options.terminal) {
-    plan.stdio[0] = plan.stdio[1] = plan.stdio[2] = slave.get();
+    plan.stdio[0] = plan.stdio[1] = plan.stdio[2] = null_fd.get();
+    plan.console_fd = console_w.get();
+    plan.agent_dev_fd = agent_dev.get();
+    plan.rows = options.rows;
+    plan.cols = options.cols;
   } else {
     plan.stdio[0] = in_r.get();
     plan.stdio[1] = out_w.get();
@@ -456,7 +550,8 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
   plan.userns_root = two_step;
   plan.gate_fd = options.exec_gate_fd;
   plan.reap_at_gate = options.reap_at_gate;
-  plan.keep = {plan.stdio[0], plan.stdio[1], plan.stdio[2], plan.report_fd, plan.gate_fd};
+  plan.keep = {plan.stdio[0], plan.stdio[1],   plan.stdio[2],    plan.report_fd,
+               plan.gate_fd,  plan.console_fd, plan.agent_dev_fd};
   plan.keep.insert(plan.keep.end(), options.keep_fds.begin(), options.keep_fds.end());
   std::sort(plan.keep.begin(), plan.keep.end());
   plan.keep.erase(std::unique(plan.keep.begin(), plan.keep.end()), plan.keep.end());
@@ -542,7 +637,7 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
       if (r != 0) {
         fork_errno = errno;
         fork_what = (options.clone_flags & CLONE_NEWPID) != 0 ? "unshare CLONE_NEWPID"
-                                                                : "setns CLONE_NEWPID";
+                                                              : "setns CLONE_NEWPID";
         return;
       }
       do_fork();
@@ -618,9 +713,22 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
   in_r.reset();
   out_w.reset();
   err_w.reset();
-  slave.reset();
+  null_fd.reset();
+  console_w.reset();
+  agent_dev.reset();
   report_w.reset();
   KATA_RETURN_IF_ERROR(read_report(pid));
+  Fd master, stdin_dup;
+  if (options.terminal) {
+    // Sent by the child before it exec'd or reported the gate.
+    absl::StatusOr<int> fd = ReceiveFd(console_r.get());
+    if (!fd.ok()) return abandon(AnnotateStatus(fd.status(), "process: terminal"));
+    master.reset(*fd);
+    stdin_dup.reset(fcntl(master.get(), F_DUPFD_CLOEXEC, 0));
+    if (stdin_dup.get() < 0) return abandon(ErrnoStatus(errno, "dup pty master"));
+    absl::Status st = SetNonBlocking(master.get());
+    if (!st.ok()) return abandon(st);
+  }
 
   std::unique_ptr<Process> p(new Process());
   p->pid_ = pid;

@@ -93,7 +93,12 @@ struct ProcessOptions {
   std::string cwd;
   std::optional<ProcessUser> user;
   // true: one pty, the process's controlling terminal, carries stdin and stdout+stderr
-  // (ReadStderr then fails); false: three pipes.
+  // (ReadStderr then fails); false: three pipes. As with runc, the child allocates the pty
+  // itself after child_hook (so from the container's devpts, through its /dev/ptmx or
+  // /dev/pts/ptmx), makes the slave fds 0, 1, 2 and its controlling terminal, and passes the
+  // master to the agent (SCM_RIGHTS); `tty` inside then names the process's own pty. A root
+  // without a usable /dev/ptmx gets a pty of the agent's /dev/ptmx instead (it works, but its
+  // name does not exist in that root). Until then the child's stdio is /dev/null.
   bool terminal = false;
   // Initial terminal size (terminal only); 0 = the kernel's default (0x0).
   uint16_t rows = 0;
@@ -137,9 +142,9 @@ struct ProcessOptions {
   std::string uid_map;
   std::string gid_map;
   // Runs in the child first of all, after parent_hook and before any namespace change (in a
-  // two-step start: in the intermediate process, before parent_hook, so the child inherits what it sets, e.g.
-  // rlimits and oom_score_adj, which a process inside a new user namespace may not raise).
-  // The same rules as child_hook.
+  // two-step start: in the intermediate process, before parent_hook, so the child inherits what it
+  // sets, e.g. rlimits and oom_score_adj, which a process inside a new user namespace may not
+  // raise). The same rules as child_hook.
   ChildHook early_hook;
   // Runs in the agent as soon as the child exists and before the child runs anything of its
   // own (it waits for this), e.g. to put it into a cgroup. A non-OK status kills and reaps

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -193,6 +194,31 @@ TEST(ProcessTest, TerminalResizeAfterStart) {
   EXPECT_EQ(p->Wait(), 0);
 }
 
+// The pty comes from the devpts the child sees after its hook (runc's way), so its name is
+// valid there: a child with its own devpts instance on /dev/pts gets /dev/pts/0 of it, on
+// stdin, stdout and stderr (process_user_test: mounts need the real root).
+TEST(ProcessTest, OwnDevptsTerminalIsTheChildsPty) {
+  ProcessOptions o = Opts({"/bin/sh", "-c",
+                           "tty; [ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo all-ttys; "
+                           "[ -c \"$(tty)\" ] && echo exists"});
+  o.terminal = true;
+  o.clone_flags = CLONE_NEWNS;
+  o.child_hook = [] {
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+      return absl::InternalError(absl::StrCat("make / private: errno ", errno));
+    }
+    if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+              "newinstance,ptmxmode=0666,mode=0620") != 0) {
+      return absl::InternalError(absl::StrCat("mount devpts: errno ", errno));
+    }
+    return absl::OkStatus();
+  };
+  auto p = MustStart(std::move(o));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(ReadAll(p.get()), "/dev/pts/0\r\nall-ttys\r\nexists\r\n");
+  EXPECT_EQ(p->Wait(), 0);
+}
+
 TEST(ProcessTest, TerminalCloseStdinGivesEof) {
   ProcessOptions o = Opts({"/bin/cat"});
   o.terminal = true;
@@ -307,8 +333,8 @@ TEST(ProcessTest, ManyConcurrently) {
       std::vector<std::unique_ptr<Process>> ps;
       for (int i = 0; i < kPerThread; ++i) {
         int n = t * kPerThread + i;
-        ps.push_back(MustStart(Opts({"/bin/sh", "-c", "echo proc-$0; exit $(($0 % 7))",
-                                     absl::StrCat(n)})));
+        ps.push_back(
+            MustStart(Opts({"/bin/sh", "-c", "echo proc-$0; exit $(($0 % 7))", absl::StrCat(n)})));
       }
       for (int i = 0; i < kPerThread; ++i) {
         int n = t * kPerThread + i;
