@@ -62,6 +62,10 @@ class HostSandbox : public runtime::Sandbox {
     absl::MutexLock l(&mu_);
     return state_;
   }
+  void SetExitObserver(runtime::ExitObserver observer) override {
+    absl::MutexLock l(&mu_);
+    observer_ = std::move(observer);
+  }
   absl::Status Start() override {
     absl::MutexLock l(&mu_);
     state_ = SandboxState::kRunning;
@@ -185,14 +189,13 @@ class HostSandbox : public runtime::Sandbox {
   }
   absl::Status Pause(const std::string& cid) override { return SignalAll(cid, SIGSTOP); }
   absl::Status Resume(const std::string& cid) override { return SignalAll(cid, SIGCONT); }
-  absl::StatusOr<::grpc::StatsContainerResponse> Stats(const std::string& cid) override {
+  absl::StatusOr<runtime::ContainerStats> Stats(const std::string& cid) override {
     absl::StatusOr<std::shared_ptr<Proc>> p = Find(cid, "");
     if (!p.ok()) return p.status();
-    ::grpc::StatsContainerResponse r;
-    auto* cg = r.mutable_cgroup_stats();
-    cg->mutable_pids_stats()->set_current(1);
-    cg->mutable_cpu_stats()->mutable_cpu_usage()->set_total_usage(1000);
-    cg->mutable_memory_stats()->mutable_usage()->set_usage(4096);
+    runtime::ContainerStats r;
+    r.pids = runtime::PidsStats{1, 0};
+    r.cpu.emplace().total_ns = 1000;
+    r.memory.emplace().usage.usage = 4096;
     return r;
   }
   absl::Status Update(const std::string&, const oci::LinuxResources&) override {
@@ -411,14 +414,19 @@ class HostSandbox : public runtime::Sandbox {
       ExitStatus es;
       es.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       es.exited_at = absl::Now();
-      absl::MutexLock l(&mu_);
-      p->exit = es;
-      p->state = ProcessState::kExited;
-      if (eid.empty()) {
-        auto c = ctrs_.find(cid);
-        if (c != ctrs_.end()) c->second.state = ContainerState::kStopped;
+      runtime::ExitObserver observer;
+      {
+        absl::MutexLock l(&mu_);
+        p->exit = es;
+        p->state = ProcessState::kExited;
+        if (eid.empty()) {
+          auto c = ctrs_.find(cid);
+          if (c != ctrs_.end()) c->second.state = ContainerState::kStopped;
+        }
+        p->exited.Notify();
+        observer = observer_;
       }
-      p->exited.Notify();
+      if (observer) observer(cid, eid, es);
     });
   }
 
@@ -426,6 +434,7 @@ class HostSandbox : public runtime::Sandbox {
   mutable absl::Mutex mu_;
   SandboxState state_ ABSL_GUARDED_BY(mu_) = SandboxState::kInitial;
   std::map<std::string, Ctr> ctrs_ ABSL_GUARDED_BY(mu_);
+  runtime::ExitObserver observer_ ABSL_GUARDED_BY(mu_);
   absl::Notification death_;
 };
 

@@ -15,7 +15,9 @@ expect() {  # expect STATUS EDGE...
 ok='"//src/libs/device:spec_update" -> "//src/libs/oci:spec"'
 expect 0 'digraph mygraph {' "$ok" '"//src/agent:x" -> "//src/libs/device:spec_update"' \
   '"//src/runtime/shim:shim" -> "//src/runtime:sandbox"' \
-  '"//src/runtime:sandbox" -> "//src/runtime/hypervisor/qemu:qemu"' \
+  '"//src/runtime/sandbox:vm_sandbox" -> "//src/runtime/hypervisor:hypervisor"' \
+  '"//src/runtime/hypervisor/qemu:factory" -> "//src/runtime/config:config"' \
+  '"//src/runtime/shim:shim" -> "//src/runtime/hypervisor/qemu:factory"' \
   '"//src/libs/oci:spec" -> "@system//:absl"' '"//tests/oci:t" -> "//src/libs/oci:oci_tool"' '}'
 expect 1 "$ok" '"//src/agent/rpc:server" -> "//src/runtime/hypervisor:hypervisor"'
 expect 1 "$ok" '"//src/runtime:sandbox" -> "//src/agent:agent_lib"'
@@ -23,6 +25,10 @@ expect 1 "$ok" '"//src/libs/oci:spec" -> "//src/agent:agent_lib"'
 expect 1 "$ok" '"//src/libs/oci:spec" -> "//src/libs/device:spec_update"'
 expect 1 "$ok" '"//src/runtime:sandbox" -> "//src/libs/device:spec_update"'
 expect 1 "$ok" '"//src/runtime/hypervisor/qemu:qemu" -> "//src/runtime:sandbox"'
+expect 1 "$ok" '"//src/runtime/sandbox:vm_sandbox" -> "//src/runtime/hypervisor/qemu:qemu"'
+expect 1 "$ok" '"//src/runtime/sandbox:vm_link" -> "//src/runtime/hypervisor/qemu:factory"'
+expect 1 "$ok" '"//src/runtime/config:config" -> "//src/runtime/hypervisor:hypervisor"'
+expect 1 "$ok" '"//src/runtime/hypervisor/qemu:qemu" -> "//src/runtime/sandbox:layout"'
 expect 1 "$ok" '"//src/runtime:sandbox" -> "//src/runtime/shim:service"'
 expect 1 "$ok" '"//src/libs/ttrpc:ttrpc" -> "//tests/util:helpers"'
 expect 2 'not a graph'

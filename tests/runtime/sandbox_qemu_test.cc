@@ -18,7 +18,7 @@
 #include "gtest/gtest.h"
 #include "src/runtime/agent/testing/fake_agent.h"
 #include "src/runtime/agent/ttrpc_agent_client.h"
-#include "src/runtime/hypervisor/qemu/qemu.h"
+#include "src/runtime/hypervisor/qemu/factory.h"
 #include "src/runtime/sandbox/host_mounts.h"
 #include "src/runtime/sandbox/vm_sandbox.h"
 
@@ -77,16 +77,11 @@ class SandboxQemuTest : public ::testing::Test {
     o.config.hypervisor.shared_fs = "virtio-9p";
     o.config.hypervisor.default_memory = 128;
     o.paths = paths_;
-    o.vm_watch_interval = absl::Milliseconds(50);
-    o.hypervisor_factory = [](const config::RuntimeConfig& c)
-        -> absl::StatusOr<std::unique_ptr<hypervisor::Hypervisor>> {
-      hypervisor::qemu::QemuDriverOptions qo;
-      qo.binary = c.hypervisor.path;
-      qo.start_paused = true;     // no guest kernel: keep the vCPUs still
-      qo.require_kernel = false;
-      qo.stop_grace = absl::Seconds(2);
-      return std::make_unique<hypervisor::qemu::QemuDriver>(qo);
-    };
+    o.hypervisor_factory = hypervisor::qemu::QemuFactory([](hypervisor::qemu::QemuDriverOptions* qo) {
+      qo->start_paused = true;  // no guest kernel: keep the vCPUs still
+      qo->require_kernel = false;
+      qo->stop_grace = absl::Seconds(2);
+    });
     // The guest would answer on QEMU's agent channel; the fake agent answers on its own.
     std::string socket = agent_socket_;
     o.agent_dialer = [socket](const hypervisor::AgentChannel& ch, absl::Duration timeout)

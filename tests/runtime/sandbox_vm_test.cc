@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/runtime/hypervisor/qemu/factory.h"
 #include "src/runtime/sandbox/host_mounts.h"
 #include "src/runtime/sandbox/vm_sandbox.h"
 
@@ -111,6 +112,7 @@ class SandboxVmTest : public ::testing::Test {
     o.config.hypervisor.default_memory = 512;
     o.config.agent.dial_timeout = 90;  // TCG on 2 shared cores
     o.paths = paths_;
+    o.hypervisor_factory = hypervisor::qemu::QemuFactory();
     o.on_start_step = [](absl::string_view step, absl::Duration took) {
       std::cerr << "  start step " << step << ": " << took << "\n";
     };

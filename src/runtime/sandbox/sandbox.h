@@ -22,14 +22,18 @@
 //   - Errors name the object and the cause: "container c1: mount rootfs: EBUSY".
 //   - When the VM dies (QEMU killed, guest panic), the sandbox goes to kVmDied: every
 //     unfinished Wait returns an ExitStatus with exit_code 255 and `error` set to the cause,
-//     stdio reads return EOF, guest operations fail UNAVAILABLE, and WaitVmDeath returns.
-//     DeleteContainer and Shutdown still clean up the host side.
+//     stdio reads return EOF, guest operations fail FAILED_PRECONDITION (the sandbox is
+//     kVmDied), and WaitVmDeath returns. DeleteContainer and Shutdown still clean up the
+//     host side.
+//   - Process exits are reported once each to the ExitObserver (SetExitObserver), the one
+//     place a caller learns of them without a blocking Wait of its own.
 #ifndef KATA_SRC_RUNTIME_SANDBOX_SANDBOX_H_
 #define KATA_SRC_RUNTIME_SANDBOX_SANDBOX_H_
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,8 +42,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "src/libs/oci/spec.h"
-#include "src/libs/protocols/agent.pb.h"
 #include "src/runtime/sandbox/state.h"
+#include "src/runtime/sandbox/stats.h"
 
 namespace kata::runtime {
 
@@ -73,6 +77,13 @@ struct ExitStatus {
   absl::Status error;     // OK for a normal exit; the cause when the process was lost
 };
 
+// Told of each process's exit, once, after the process is kExited (Wait returns it from then
+// on): by a normal exit, the VM's death, DeleteContainer or Shutdown. Called from the
+// sandbox's own threads, without the sandbox's locks held; it may call the sandbox, but must
+// not block on a later exit.
+using ExitObserver = std::function<void(const std::string& container_id,
+                                        const std::string& exec_id, const ExitStatus& exit)>;
+
 // What a shim needs to answer Task.State / Task.Pids for one process.
 struct ProcessInfo {
   std::string exec_id;  // "" for init
@@ -89,6 +100,9 @@ class Sandbox {
 
   virtual const std::string& id() const = 0;
   virtual SandboxState State() const = 0;
+
+  // Sets the one observer of process exits (replacing any earlier one). Call before Start.
+  virtual void SetExitObserver(ExitObserver observer) = 0;
 
   // Boots the VM, waits for the agent (Health.Check, bounded by the agent's dial_timeout),
   // sends CreateSandbox (the 9p share as storage). kInitial -> kRunning. On failure nothing
@@ -130,9 +144,8 @@ class Sandbox {
   virtual absl::Status Pause(const std::string& container_id) = 0;
   virtual absl::Status Resume(const std::string& container_id) = 0;
 
-  // The container's cgroup statistics as the agent returns them.
-  virtual absl::StatusOr<::grpc::StatsContainerResponse> Stats(
-      const std::string& container_id) = 0;
+  // The container's cgroup statistics (from the guest).
+  virtual absl::StatusOr<ContainerStats> Stats(const std::string& container_id) = 0;
 
   // Applies new resource limits to the container's cgroup.
   virtual absl::Status Update(const std::string& container_id,

@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <thread>
 
@@ -72,7 +74,8 @@ class VmSandboxTest : public ::testing::Test {
   void TearDown() override {
     sandbox_.reset();
     agent_.Stop();
-    if (vmm_pid_ > 0) {
+    absl::MutexLock l(&wait_mu_);
+    if (vmm_pid_ > 0 && !vmm_exit_.has_value()) {  // not reaped by the mock's WaitVm yet
       kill(vmm_pid_, SIGKILL);
       waitpid(vmm_pid_, nullptr, 0);
     }
@@ -101,8 +104,10 @@ class VmSandboxTest : public ::testing::Test {
     });
     ON_CALL(*vm_, GetAgentChannel())
         .WillByDefault(Return(AgentChannel{AgentChannelKind::kVirtioSerial, agent_socket_}));
-    ON_CALL(*vm_, UnplugDevice(_))
-        .WillByDefault(Return(absl::UnavailableError("qemu killed by signal 9")));
+    // The VM ends when StopVm is called or the stand-in VMM dies (it is this test's child).
+    ON_CALL(*vm_, WaitVm(_)).WillByDefault([this](absl::Duration timeout) {
+      return WaitStandIn(timeout);
+    });
     SandboxOptions o;
     o.id = "sb1";
     o.spec = std::move(spec);
@@ -111,14 +116,39 @@ class VmSandboxTest : public ::testing::Test {
     o.config.hypervisor.initrd = "/initrd.img";
     o.config.agent.dial_timeout = dial_timeout_;
     o.paths = paths_;
-    o.vm_watch_interval = absl::Milliseconds(20);
     o.on_start_step = on_step_;
     auto holder = std::make_shared<std::unique_ptr<hypervisor::Hypervisor>>(std::move(vm));
-    o.hypervisor_factory = [holder](const config::RuntimeConfig&)
-        -> absl::StatusOr<std::unique_ptr<hypervisor::Hypervisor>> { return std::move(*holder); };
+    o.hypervisor_factory = [holder](const config::RuntimeConfig&, const hypervisor::VmLayout& l)
+        -> absl::StatusOr<hypervisor::VmPlan> {
+      VmConfig c;
+      c.initrd_path = "/initrd.img";
+      c.shared_dir = l.shared_dir;
+      c.shared_mount_tag = l.shared_mount_tag;
+      c.work_dir = l.work_dir;
+      return hypervisor::VmPlan{std::move(*holder), c};
+    };
     absl::StatusOr<std::unique_ptr<Sandbox>> sb = NewVmSandbox(std::move(o));
     ASSERT_TRUE(sb.ok()) << sb.status();
     sandbox_ = *std::move(sb);
+  }
+
+  // The mock's WaitVm: the stand-in's end (reaped here, as a driver reaps its VMM) or StopVm.
+  absl::StatusOr<hypervisor::VmExit> WaitStandIn(absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (true) {
+      if (stopped_) return hypervisor::VmExit{hypervisor::VmExitCause::kStoppedByHost, 0, 0, ""};
+      {
+        absl::MutexLock l(&wait_mu_);
+        int status = 0;
+        if (!vmm_exit_.has_value() && waitpid(vmm_pid_, &status, WNOHANG) == vmm_pid_) {
+          vmm_exit_ = hypervisor::VmExit{hypervisor::VmExitCause::kVmmSignaled, 0,
+                                         WTERMSIG(status), "qemu killed by signal 9"};
+        }
+        if (vmm_exit_.has_value()) return *vmm_exit_;
+      }
+      if (absl::Now() >= deadline) return absl::DeadlineExceededError("VM still running");
+      absl::SleepFor(absl::Milliseconds(5));
+    }
   }
 
   ContainerConfig Config(const std::string& id, std::vector<std::string> args) {
@@ -158,7 +188,9 @@ class VmSandboxTest : public ::testing::Test {
   pid_t vmm_pid_ = -1;
   NiceMock<hypervisor::testing::MockHypervisor>* vm_ = nullptr;
   VmConfig vm_config_;
-  bool stopped_ = false;
+  std::atomic<bool> stopped_{false};
+  absl::Mutex wait_mu_;
+  std::optional<hypervisor::VmExit> vmm_exit_ ABSL_GUARDED_BY(wait_mu_);
   uint32_t dial_timeout_ = 5;
   std::function<void(absl::string_view, absl::Duration)> on_step_;
   std::unique_ptr<Sandbox> sandbox_;
@@ -174,7 +206,7 @@ TEST_F(VmSandboxTest, ContainerRunsPrintsAndExits) {
                                              "create_sandbox"}));
   EXPECT_EQ(vm_config_.shared_dir, SandboxDir() + "/shared");
   EXPECT_EQ(vm_config_.shared_mount_tag, "kataShared");
-  EXPECT_THAT(vm_config_.kernel_params, HasSubstr("agent.server_addr=serial://agent.channel.0"));
+  EXPECT_EQ(vm_config_.work_dir, paths_.vm_root + "/sb1");
 
   auto sandboxes = agent_.RequestsAs<::grpc::CreateSandboxRequest>("CreateSandbox");
   ASSERT_EQ(sandboxes.size(), 1u);
@@ -266,9 +298,10 @@ TEST_F(VmSandboxTest, ExitCodeExecSignalStatsPauseResumeUpdate) {
   EXPECT_EQ(ReadAll("s", "cat"), "abc\n");
   EXPECT_EQ(sandbox_->Wait("s", "cat")->exit_code, 0);
 
-  absl::StatusOr<::grpc::StatsContainerResponse> stats = sandbox_->Stats("s");
+  absl::StatusOr<ContainerStats> stats = sandbox_->Stats("s");
   ASSERT_TRUE(stats.ok()) << stats.status();
-  EXPECT_EQ(stats->cgroup_stats().memory_stats().usage().usage(), 4u << 20);
+  ASSERT_TRUE(stats->memory.has_value());
+  EXPECT_EQ(stats->memory->usage.usage, 4u << 20);
 
   ASSERT_TRUE(sandbox_->Pause("s").ok());
   EXPECT_TRUE(agent_.Paused("s"));
@@ -466,6 +499,32 @@ TEST_F(VmSandboxTest, VmDeathEndsEveryProcessWithAnError) {
   ExpectNothingLeft();
 }
 
+TEST_F(VmSandboxTest, ExitObserverIsToldOnceForEveryProcessEnd) {
+  MakeSandbox();
+  absl::Mutex mu;
+  std::vector<std::string> seen;
+  sandbox_->SetExitObserver([&](const std::string& cid, const std::string& exec_id,
+                                const ExitStatus& e) {
+    // The process is already exited when the observer hears of it.
+    EXPECT_EQ(sandbox_->GetProcess(cid, exec_id)->state, ProcessState::kExited);
+    absl::MutexLock l(&mu);
+    seen.push_back(absl::StrCat(cid, "/", exec_id, "=", e.exit_code));
+  });
+  ASSERT_TRUE(sandbox_->Start().ok());
+  ASSERT_TRUE(sandbox_->CreateContainer(Config("a", {"exit", "3"})).ok());
+  ASSERT_TRUE(sandbox_->StartContainer("a").ok());
+  EXPECT_EQ(sandbox_->Wait("a", "")->exit_code, 3);
+  ASSERT_TRUE(sandbox_->CreateContainer(Config("b", {"sleep"})).ok());
+  ASSERT_TRUE(sandbox_->StartContainer("b").ok());
+  oci::Process p;
+  p.args = std::vector<std::string>{"sleep"};
+  ASSERT_TRUE(sandbox_->Exec("b", "e1", p, false).ok());
+  ASSERT_TRUE(sandbox_->DeleteContainer("a").ok());  // already exited: no second report
+  ASSERT_TRUE(sandbox_->Shutdown().ok());            // the rest end with the sandbox
+  absl::MutexLock l(&mu);
+  EXPECT_THAT(seen, ::testing::UnorderedElementsAre("a/=3", "b/=255", "b/e1=255"));
+}
+
 TEST_F(VmSandboxTest, CleanupSandboxRemovesWhatADeadOwnerLeft) {
   MakeSandbox();
   ASSERT_TRUE(sandbox_->Start().ok());
@@ -478,35 +537,15 @@ TEST_F(VmSandboxTest, CleanupSandboxRemovesWhatADeadOwnerLeft) {
   EXPECT_EQ(CleanupSandbox("../etc", paths_).code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(VmConfigForTest, MapsTheConfiguration) {
-  config::RuntimeConfig c;
-  c.hypervisor.accelerator = "tcg";
-  c.hypervisor.shared_fs = "virtio-9p";
-  c.hypervisor.initrd = "/i.img";
-  c.hypervisor.default_memory = 512;
-  c.hypervisor.default_vcpus = 2;
-  c.hypervisor.kernel_params = "quiet";
-  c.agent.enable_debug = true;
-  absl::StatusOr<VmConfig> vm = VmConfigFor(c, "s1", {"/r/shared", "/r/vm"});
-  ASSERT_TRUE(vm.ok()) << vm.status();
-  EXPECT_EQ(vm->accelerator, hypervisor::Accelerator::kTcg);
-  EXPECT_EQ(vm->memory_mib, 512u);
-  EXPECT_EQ(vm->vcpus, 2u);
-  EXPECT_EQ(vm->initrd_path, "/i.img");
-  EXPECT_EQ(vm->shared_dir, "/r/shared/s1/shared");
-  EXPECT_EQ(vm->work_dir, "/r/vm/s1");
-  EXPECT_THAT(vm->kernel_params, HasSubstr("agent.log=debug"));
-  EXPECT_THAT(vm->kernel_params, ::testing::EndsWith(" quiet"));
-  c.hypervisor.shared_fs = "virtio-fs";
-  EXPECT_EQ(VmConfigFor(c, "s1", {}).status().code(), absl::StatusCode::kInvalidArgument);
-  c.hypervisor.shared_fs = "virtio-9p";
-  c.hypervisor.machine_type = "pseries";
-  EXPECT_EQ(VmConfigFor(c, "s1", {}).status().code(), absl::StatusCode::kInvalidArgument);
-}
-
 TEST(NewVmSandboxTest, RejectsBadIds) {
   SandboxOptions o;
   o.id = "a/b";
+  o.hypervisor_factory = [](const config::RuntimeConfig&, const hypervisor::VmLayout&)
+      -> absl::StatusOr<hypervisor::VmPlan> { return absl::InternalError("unused"); };
+  EXPECT_EQ(NewVmSandbox(o).status().code(), absl::StatusCode::kInvalidArgument);
+  o.id = "ok";
+  EXPECT_TRUE(NewVmSandbox(o).ok());
+  o.hypervisor_factory = nullptr;  // the shim injects the driver's factory: required
   EXPECT_EQ(NewVmSandbox(o).status().code(), absl::StatusCode::kInvalidArgument);
 }
 

@@ -47,41 +47,39 @@ absl::StatusOr<oci::LinuxResources> ParseResourcesJson(absl::string_view json) {
   return *spec->linux->resources;
 }
 
-cg::Metrics ToMetrics(const ::grpc::StatsContainerResponse& stats) {
+cg::Metrics ToMetrics(const runtime::ContainerStats& stats) {
   cg::Metrics m;
-  const ::grpc::CgroupStats& c = stats.cgroup_stats();
-  if (c.has_pids_stats()) {
-    m.mutable_pids()->set_current(c.pids_stats().current());
-    m.mutable_pids()->set_limit(c.pids_stats().limit());
+  if (stats.pids.has_value()) {
+    m.mutable_pids()->set_current(stats.pids->current);
+    m.mutable_pids()->set_limit(stats.pids->limit);
   }
-  if (c.has_cpu_stats()) {
-    const auto& u = c.cpu_stats().cpu_usage();
+  if (stats.cpu.has_value()) {
+    const runtime::CpuStats& c = *stats.cpu;
     cg::CPUUsage* usage = m.mutable_cpu()->mutable_usage();
-    usage->set_total(u.total_usage());
-    usage->set_kernel(u.usage_in_kernelmode());
-    usage->set_user(u.usage_in_usermode());
-    for (uint64_t v : u.percpu_usage()) usage->add_per_cpu(v);
-    const auto& t = c.cpu_stats().throttling_data();
-    m.mutable_cpu()->mutable_throttling()->set_periods(t.periods());
-    m.mutable_cpu()->mutable_throttling()->set_throttled_periods(t.throttled_periods());
-    m.mutable_cpu()->mutable_throttling()->set_throttled_time(t.throttled_time());
+    usage->set_total(c.total_ns);
+    usage->set_kernel(c.kernel_ns);
+    usage->set_user(c.user_ns);
+    for (uint64_t v : c.per_cpu_ns) usage->add_per_cpu(v);
+    m.mutable_cpu()->mutable_throttling()->set_periods(c.periods);
+    m.mutable_cpu()->mutable_throttling()->set_throttled_periods(c.throttled_periods);
+    m.mutable_cpu()->mutable_throttling()->set_throttled_time(c.throttled_ns);
   }
-  if (c.has_memory_stats()) {
-    const auto& ms = c.memory_stats();
+  if (stats.memory.has_value()) {
+    const runtime::MemoryStats& ms = *stats.memory;
     cg::MemoryStat* mem = m.mutable_memory();
-    mem->set_cache(ms.cache());
-    auto entry = [](const ::grpc::MemoryData& d, cg::MemoryEntry* e) {
-      e->set_usage(d.usage());
-      e->set_max(d.max_usage());
-      e->set_failcnt(d.failcnt());
-      e->set_limit(d.limit());
+    mem->set_cache(ms.cache);
+    auto entry = [](const runtime::MemoryCounter& d, cg::MemoryEntry* e) {
+      e->set_usage(d.usage);
+      e->set_max(d.max_usage);
+      e->set_failcnt(d.failcnt);
+      e->set_limit(d.limit);
     };
-    entry(ms.usage(), mem->mutable_usage());
-    entry(ms.swap_usage(), mem->mutable_swap());
-    entry(ms.kernel_usage(), mem->mutable_kernel());
+    entry(ms.usage, mem->mutable_usage());
+    entry(ms.swap, mem->mutable_swap());
+    entry(ms.kernel, mem->mutable_kernel());
     auto stat = [&ms](const char* key) -> uint64_t {
-      auto it = ms.stats().find(key);
-      return it == ms.stats().end() ? 0 : it->second;
+      auto it = ms.stat.find(key);
+      return it == ms.stat.end() ? 0 : it->second;
     };
     mem->set_rss(stat("rss"));
     mem->set_rss_huge(stat("rss_huge"));
@@ -102,12 +100,12 @@ cg::Metrics ToMetrics(const ::grpc::StatsContainerResponse& stats) {
     mem->set_total_cache(stat("total_cache"));
     mem->set_total_rss(stat("total_rss"));
   }
-  for (const auto& [pagesize, h] : c.hugetlb_stats()) {
+  for (const auto& [pagesize, h] : stats.hugetlb) {
     cg::HugetlbStat* hs = m.add_hugetlb();
     hs->set_pagesize(pagesize);
-    hs->set_usage(h.usage());
-    hs->set_max(h.max_usage());
-    hs->set_failcnt(h.failcnt());
+    hs->set_usage(h.usage);
+    hs->set_max(h.max_usage);
+    hs->set_failcnt(h.failcnt);
   }
   return m;
 }
@@ -128,19 +126,28 @@ std::string SandboxIdFor(const std::string& container_id, const oci::Spec& spec)
 TaskService::TaskService(Options options) : options_(std::move(options)) {}
 
 TaskService::~TaskService() {
-  std::vector<std::shared_ptr<Proc>> procs;
+  // The sandbox reports its last exits to OnExit while this object is still whole.
+  std::unique_ptr<runtime::Sandbox> sandbox;
+  bool shut_down;
   {
     absl::MutexLock lock(&mu_);
-    for (auto& [id, task] : tasks_) {
-      for (auto& [eid, p] : task.procs) procs.push_back(p);
-    }
-    for (auto& p : deleted_) procs.push_back(p);
-    tasks_.clear();
-    deleted_.clear();
+    sandbox = std::move(sandbox_);
+    shut_down = shut_down_;
   }
-  for (auto& p : procs) {
-    if (p->waiter.joinable()) p->waiter.join();
-  }
+  if (sandbox && !shut_down) sandbox->Shutdown().IgnoreError();
+  sandbox.reset();
+  absl::MutexLock lock(&mu_);
+  tasks_.clear();
+}
+
+TaskState TaskService::StateOf(const Proc& p) {
+  if (p.exited.HasBeenNotified()) return TaskState::kStopped;
+  if (!p.started) return TaskState::kCreated;
+  if (!p.exec_id.empty() || sandbox_ == nullptr) return TaskState::kRunning;
+  // Until its exit is published (after its output), a process that ended is still running.
+  absl::StatusOr<runtime::ContainerState> c = sandbox_->GetContainerState(p.container_id);
+  if (c.ok() && *c == runtime::ContainerState::kPaused) return TaskState::kPaused;
+  return TaskState::kRunning;
 }
 
 absl::StatusOr<std::shared_ptr<TaskService::Proc>> TaskService::FindProc(
@@ -166,12 +173,13 @@ absl::Status TaskService::State(Ctx&, const tpb::StateRequest& req, tpb::StateRe
   resp->set_exec_id(req.exec_id());
   resp->set_bundle(tasks_[req.id()].bundle);
   resp->set_pid(pid_);
-  resp->set_status(ToProtoStatus(p->state));
+  const TaskState state = StateOf(*p);
+  resp->set_status(ToProtoStatus(state));
   resp->set_stdin(p->stdio.stdin);
   resp->set_stdout(p->stdio.stdout);
   resp->set_stderr(p->stdio.stderr);
   resp->set_terminal(p->stdio.terminal);
-  if (p->state == TaskState::kStopped) {
+  if (state == TaskState::kStopped) {
     resp->set_exit_status(p->exit_status);
     *resp->mutable_exited_at() = ToTimestamp(p->exited_at);
   }
@@ -210,6 +218,8 @@ absl::Status TaskService::Create(Ctx&, const tpb::CreateTaskRequest& req,
     }
     KATA_ASSIGN_OR_RETURN(std::unique_ptr<runtime::Sandbox> sb,
                           options_.factory(id, spec, config_path));
+    sb->SetExitObserver([this](const std::string& cid, const std::string& exec_id,
+                               const runtime::ExitStatus& status) { OnExit(cid, exec_id, status); });
     SHIM_LOG(Info) << "sandbox " << id << ": starting the VM";
     absl::Status started = sb->Start();
     if (!started.ok()) {
@@ -281,7 +291,7 @@ absl::Status TaskService::Create(Ctx&, const tpb::CreateTaskRequest& req,
 absl::Status TaskService::Start(Ctx&, const tpb::StartRequest& req, tpb::StartResponse* resp) {
   absl::MutexLock lock(&mu_);
   KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), req.exec_id()));
-  KATA_RETURN_IF_ERROR(CheckTaskOp(Who(req.id(), req.exec_id()), p->state, TaskOp::kStart));
+  KATA_RETURN_IF_ERROR(CheckTaskOp(Who(req.id(), req.exec_id()), StateOf(*p), TaskOp::kStart));
   KATA_ASSIGN_OR_RETURN(runtime::Sandbox* sandbox, GetSandbox());
   if (req.exec_id().empty()) {
     KATA_RETURN_IF_ERROR(sandbox->StartContainer(req.id()));
@@ -289,7 +299,7 @@ absl::Status TaskService::Start(Ctx&, const tpb::StartRequest& req, tpb::StartRe
     KATA_RETURN_IF_ERROR(
         sandbox->Exec(req.id(), req.exec_id(), *p->exec_process, p->stdio.terminal));
   }
-  p->state = TaskState::kRunning;
+  p->started = true;  // under mu_: OnExit of a quick exit waits for it
   if (p->io) p->io->Start(sandbox, req.id(), req.exec_id());
   if (req.exec_id().empty()) {
     ev::TaskStart e;
@@ -303,41 +313,35 @@ absl::Status TaskService::Start(Ctx&, const tpb::StartRequest& req, tpb::StartRe
     e.set_pid(pid_);
     options_.events->Publish(kTopicExecStarted, e);
   }
-  p->waiter = std::thread([this, p] { WaitForExit(p); });
   resp->set_pid(pid_);
   return absl::OkStatus();
 }
 
-void TaskService::WaitForExit(std::shared_ptr<Proc> p) {
-  runtime::Sandbox* sandbox;
+void TaskService::OnExit(const std::string& container_id, const std::string& exec_id,
+                         const runtime::ExitStatus& exit) {
+  std::shared_ptr<Proc> p;
   {
     absl::MutexLock lock(&mu_);
-    sandbox = sandbox_.get();
+    absl::StatusOr<std::shared_ptr<Proc>> found = FindProc(container_id, exec_id);
+    // Never started (deleted while created) or already published: nothing to report.
+    if (!found.ok() || !(*found)->started || (*found)->exited.HasBeenNotified()) return;
+    p = *std::move(found);
   }
-  runtime::ExitStatus status;
-  absl::StatusOr<runtime::ExitStatus> waited = sandbox->Wait(p->container_id, p->exec_id);
-  if (waited.ok()) {
-    status = *waited;
-  } else {
-    status.exit_code = 255;
-    status.error = waited.status();
-  }
+  runtime::ExitStatus status = exit;
   if (!status.error.ok()) {
-    SHIM_LOG(Error) << "process " << Who(p->container_id, p->exec_id)
-                    << " lost: " << status.error;
+    SHIM_LOG(Error) << "process " << Who(container_id, exec_id) << " lost: " << status.error;
   }
   if (status.exited_at == absl::InfinitePast()) status.exited_at = absl::Now();
   if (p->io && !p->io->WaitOutput(options_.output_grace)) {
-    SHIM_LOG(Warning) << "process " << Who(p->container_id, p->exec_id)
-                      << ": output still copying after " << options_.output_grace;
+    SHIM_LOG(Warning) << "process " << Who(container_id, exec_id) << ": output still copying after "
+                      << options_.output_grace;
   }
   absl::MutexLock lock(&mu_);
-  p->state = TaskState::kStopped;
   p->exit_status = static_cast<uint32_t>(status.exit_code);
   p->exited_at = status.exited_at;
   ev::TaskExit e;
-  e.set_container_id(p->container_id);
-  e.set_id(p->exec_id.empty() ? p->container_id : p->exec_id);
+  e.set_container_id(container_id);
+  e.set_id(exec_id.empty() ? container_id : exec_id);
   e.set_pid(pid_);
   e.set_exit_status(p->exit_status);
   *e.mutable_exited_at() = ToTimestamp(p->exited_at);
@@ -348,13 +352,14 @@ void TaskService::WaitForExit(std::shared_ptr<Proc> p) {
 absl::Status TaskService::Delete(Ctx&, const tpb::DeleteRequest& req, tpb::DeleteResponse* resp) {
   std::shared_ptr<Proc> p;
   runtime::Sandbox* sandbox;
+  bool was_created;
   {
     absl::MutexLock lock(&mu_);
     KATA_ASSIGN_OR_RETURN(p, FindProc(req.id(), req.exec_id()));
-    KATA_RETURN_IF_ERROR(CheckTaskOp(Who(req.id(), req.exec_id()), p->state, TaskOp::kDelete));
+    was_created = StateOf(*p) == TaskState::kCreated;
+    KATA_RETURN_IF_ERROR(CheckTaskOp(Who(req.id(), req.exec_id()), StateOf(*p), TaskOp::kDelete));
     KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
   }
-  bool was_created = p->state == TaskState::kCreated;
   if (req.exec_id().empty()) {
     KATA_RETURN_IF_ERROR(sandbox->DeleteContainer(req.id()));
   } else if (!was_created) {
@@ -364,7 +369,6 @@ absl::Status TaskService::Delete(Ctx&, const tpb::DeleteRequest& req, tpb::Delet
   {
     absl::MutexLock lock(&mu_);
     if (was_created) {
-      p->state = TaskState::kStopped;
       p->exit_status = req.exec_id().empty() ? 128 + SIGKILL : 0;
       p->exited_at = absl::Now();
       p->exited.Notify();
@@ -389,15 +393,10 @@ absl::Status TaskService::Delete(Ctx&, const tpb::DeleteRequest& req, tpb::Delet
     resp->set_exit_status(p->exit_status);
     *resp->mutable_exited_at() = ToTimestamp(p->exited_at);
   }
-  // Outside the lock: a waiter may still be taking it to finish.
+  // Outside the lock: closing the stdio waits for its copying threads.
   for (auto& q : gone) {
-    if (q->waiter.joinable() && q->exited.HasBeenNotified()) {
-      q->waiter.join();
-    } else {
-      absl::MutexLock lock(&mu_);
-      deleted_.push_back(q);
-    }
-    if (q->exited.HasBeenNotified()) q->io.reset();
+    // A process whose exit is still being published keeps its stdio until OnExit is done.
+    if (q->exited.HasBeenNotified() || !q->started) q->io.reset();
   }
   SHIM_LOG(Info) << "process " << Who(req.id(), req.exec_id()) << " deleted";
   return absl::OkStatus();
@@ -414,10 +413,9 @@ absl::Status TaskService::Pids(Ctx&, const tpb::PidsRequest& req, tpb::PidsRespo
 absl::Status TaskService::Pause(Ctx&, const tpb::PauseRequest& req, google::protobuf::Empty*) {
   absl::MutexLock lock(&mu_);
   KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), ""));
-  KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), p->state, TaskOp::kPause));
+  KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), StateOf(*p), TaskOp::kPause));
   KATA_ASSIGN_OR_RETURN(runtime::Sandbox* sandbox, GetSandbox());
   KATA_RETURN_IF_ERROR(sandbox->Pause(req.id()));
-  p->state = TaskState::kPaused;
   ev::TaskPaused e;
   e.set_container_id(req.id());
   options_.events->Publish(kTopicPaused, e);
@@ -427,10 +425,9 @@ absl::Status TaskService::Pause(Ctx&, const tpb::PauseRequest& req, google::prot
 absl::Status TaskService::Resume(Ctx&, const tpb::ResumeRequest& req, google::protobuf::Empty*) {
   absl::MutexLock lock(&mu_);
   KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), ""));
-  KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), p->state, TaskOp::kResume));
+  KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), StateOf(*p), TaskOp::kResume));
   KATA_ASSIGN_OR_RETURN(runtime::Sandbox* sandbox, GetSandbox());
   KATA_RETURN_IF_ERROR(sandbox->Resume(req.id()));
-  p->state = TaskState::kRunning;
   ev::TaskResumed e;
   e.set_container_id(req.id());
   options_.events->Publish(kTopicResumed, e);
@@ -447,7 +444,7 @@ absl::Status TaskService::Kill(Ctx&, const tpb::KillRequest& req, google::protob
   {
     absl::MutexLock lock(&mu_);
     KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), req.exec_id()));
-    KATA_RETURN_IF_ERROR(CheckTaskOp(Who(req.id(), req.exec_id()), p->state, TaskOp::kKill));
+    KATA_RETURN_IF_ERROR(CheckTaskOp(Who(req.id(), req.exec_id()), StateOf(*p), TaskOp::kKill));
     KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
   }
   return sandbox->Signal(req.id(), req.exec_id(), static_cast<int>(req.signal()), req.all());
@@ -463,7 +460,7 @@ absl::Status TaskService::Exec(Ctx&, const tpb::ExecProcessRequest& req, google:
   p->exec_process = std::move(process);
   absl::MutexLock lock(&mu_);
   KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> init, FindProc(req.id(), ""));
-  KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), init->state, TaskOp::kExec));
+  KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), StateOf(*init), TaskOp::kExec));
   Task& task = tasks_[req.id()];
   if (task.procs.count(req.exec_id())) {
     return absl::AlreadyExistsError(
@@ -486,7 +483,7 @@ absl::Status TaskService::ResizePty(Ctx&, const tpb::ResizePtyRequest& req,
   {
     absl::MutexLock lock(&mu_);
     KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), req.exec_id()));
-    KATA_RETURN_IF_ERROR(CheckTaskOp(Who(req.id(), req.exec_id()), p->state, TaskOp::kResizePty));
+    KATA_RETURN_IF_ERROR(CheckTaskOp(Who(req.id(), req.exec_id()), StateOf(*p), TaskOp::kResizePty));
     KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
   }
   return sandbox->ResizePty(req.id(), req.exec_id(), req.width(), req.height());
@@ -506,7 +503,7 @@ absl::Status TaskService::Update(Ctx&, const tpb::UpdateTaskRequest& req,
   {
     absl::MutexLock lock(&mu_);
     KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), ""));
-    KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), p->state, TaskOp::kUpdate));
+    KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), StateOf(*p), TaskOp::kUpdate));
     KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
   }
   return sandbox->Update(req.id(), resources);
@@ -534,10 +531,10 @@ absl::Status TaskService::Stats(Ctx&, const tpb::StatsRequest& req, tpb::StatsRe
   {
     absl::MutexLock lock(&mu_);
     KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), ""));
-    KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), p->state, TaskOp::kStats));
+    KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), StateOf(*p), TaskOp::kStats));
     KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
   }
-  KATA_ASSIGN_OR_RETURN(::grpc::StatsContainerResponse stats, sandbox->Stats(req.id()));
+  KATA_ASSIGN_OR_RETURN(runtime::ContainerStats stats, sandbox->Stats(req.id()));
   *resp->mutable_stats() = PackAny(ToMetrics(stats));
   return absl::OkStatus();
 }

@@ -10,8 +10,12 @@
 //   (io.kubernetes.cri.container-type=container, io.kubernetes.cri.sandbox-id=<first id>).
 //   The rootfs comes from the request's mounts (else the bundle's root.path), the spec from
 //   <bundle>/config.json, stdio from the request (see process_io.h).
-// - Every process follows task_state.h; an illegal rpc changes nothing and answers
-//   FAILED_PRECONDITION, an unknown id NOT_FOUND. Checkpoint answers UNIMPLEMENTED.
+// - The sandbox owns the processes' lifecycles; the shim keeps no state machine of its own.
+//   It maps the sandbox's states to containerd's (task_state.h: an exec not yet started is
+//   CREATED, a process is STOPPED once its exit was published) and learns of exits from the
+//   sandbox's exit observer: no thread of its own waits for a process. An illegal rpc changes
+//   nothing and answers FAILED_PRECONDITION, an unknown id NOT_FOUND. Checkpoint answers
+//   UNIMPLEMENTED.
 // - Events, through one ordered publisher: /tasks/create, /tasks/start, /tasks/exit,
 //   /tasks/delete for a task; /tasks/exec-added, /tasks/exec-started, /tasks/exit for an exec;
 //   /tasks/paused, /tasks/resumed. A process's /tasks/exit is published (and its Wait
@@ -28,7 +32,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -114,13 +117,12 @@ class TaskService : public ::containerd::task::v2::TaskTtrpc::Service {
     std::string container_id;
     std::string exec_id;  // "" = init
     StdioPaths stdio;
-    TaskState state = TaskState::kCreated;
+    bool started = false;  // Start succeeded (the sandbox runs it)
     uint32_t exit_status = 0;
     absl::Time exited_at = absl::InfinitePast();
     std::unique_ptr<ProcessIo> io;
     std::optional<oci::Process> exec_process;  // exec: what to run at Start
-    absl::Notification exited;
-    std::thread waiter;
+    absl::Notification exited;                 // the exit is published: STOPPED
   };
   struct Task {
     std::string id;
@@ -132,9 +134,11 @@ class TaskService : public ::containerd::task::v2::TaskTtrpc::Service {
                                                  const std::string& exec_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<runtime::Sandbox*> GetSandbox() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Waits for the process's exit, its output, then publishes /tasks/exit.
-  void WaitForExit(std::shared_ptr<Proc> proc);
-  uint32_t Pid() const;
+  // containerd's view of `p`, from the sandbox's state of it.
+  TaskState StateOf(const Proc& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The sandbox's exit observer: waits for the process's output, then publishes /tasks/exit.
+  void OnExit(const std::string& container_id, const std::string& exec_id,
+              const runtime::ExitStatus& status);
 
   const Options options_;
   absl::Mutex create_mu_;  // serializes Create (sandbox creation may take seconds)
@@ -143,7 +147,6 @@ class TaskService : public ::containerd::task::v2::TaskTtrpc::Service {
   std::string sandbox_id_ ABSL_GUARDED_BY(mu_);
   uint32_t pid_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, Task> tasks_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::shared_ptr<Proc>> deleted_ ABSL_GUARDED_BY(mu_);  // waiters to join
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -81,6 +82,11 @@ class TaskServiceTest : public ::testing::Test {
     ON_CALL(*sb_, CloseStdin(_, _)).WillByDefault(Return(absl::OkStatus()));
     ON_CALL(*sb_, ReadStdout(_, _, _)).WillByDefault(Return(std::string()));
     ON_CALL(*sb_, ReadStderr(_, _, _)).WillByDefault(Return(std::string()));
+    // The sandbox reports exits to the shim's observer, from a thread of its own.
+    ON_CALL(*sb_, SetExitObserver(_)).WillByDefault([this](runtime::ExitObserver o) {
+      absl::MutexLock lock(&observer_mu_);
+      observer_ = std::move(o);
+    });
     static const std::string kSandboxId = "c1";
     ON_CALL(*sb_, id()).WillByDefault(::testing::ReturnRef(kSandboxId));
     service_ = std::make_unique<TaskService>(TaskService::Options{
@@ -105,6 +111,7 @@ class TaskServiceTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    for (auto& t : exits_) t.join();
     task_.reset();
     conn_.reset();
     server_.Shutdown(absl::Seconds(2));
@@ -131,6 +138,21 @@ class TaskServiceTest : public ::testing::Test {
     req.set_stdout("file://" + dir_ + "/" + id + ".out");
     req.set_stderr("file://" + dir_ + "/" + id + ".err");
     return req;
+  }
+
+  // As the sandbox does when a process ends: once `when` is notified, tell the observer.
+  void ExitWhen(absl::Notification* when, const std::string& cid, const std::string& exec_id,
+                ExitStatus status) {
+    exits_.emplace_back([this, when, cid, exec_id, status] {
+      when->WaitForNotification();
+      runtime::ExitObserver observer;
+      {
+        absl::MutexLock lock(&observer_mu_);
+        observer = observer_;
+      }
+      ASSERT_TRUE(observer) << "the shim set no exit observer";
+      observer(cid, exec_id, status);
+    });
   }
 
   absl::Status Create(const std::string& id = "c1") {
@@ -174,6 +196,9 @@ class TaskServiceTest : public ::testing::Test {
   }
 
   std::string dir_, bundle_, address_;
+  absl::Mutex observer_mu_;
+  runtime::ExitObserver observer_ ABSL_GUARDED_BY(observer_mu_);
+  std::vector<std::thread> exits_;
   NiceMock<MockSandbox>* sb_ = nullptr;
   std::unique_ptr<runtime::Sandbox> pending_;
   std::atomic<int> factory_calls_{0};
@@ -198,10 +223,8 @@ TEST_F(TaskServiceTest, RunToExitThenDeleteAndShutdown) {
     EXPECT_EQ(cc.terminal, std::optional<bool>(false));
     return absl::OkStatus();
   });
-  EXPECT_CALL(*sb_, Wait("c1", "")).WillOnce([&](const std::string&, const std::string&) {
-    exit_now.WaitForNotification();
-    return ExitStatus{.exit_code = 3, .exited_at = absl::FromUnixSeconds(1700000000)};
-  });
+  ExitWhen(&exit_now, "c1", "",
+           ExitStatus{.exit_code = 3, .exited_at = absl::FromUnixSeconds(1700000000)});
   // The output arrives after the exit: it must still be in the FIFO/file before Wait answers.
   EXPECT_CALL(*sb_, ReadStdout("c1", "", _)).WillRepeatedly([&](auto&&...) -> absl::StatusOr<std::string> {
     int n = reads++;
@@ -260,10 +283,7 @@ TEST_F(TaskServiceTest, IllegalTransitionsAndUnknownIds) {
   pause.set_id("c1");
   EXPECT_EQ(task_->Pause(pause, &empty).code(), absl::StatusCode::kFailedPrecondition);
   absl::Notification release;
-  EXPECT_CALL(*sb_, Wait("c1", "")).WillOnce([&](auto&&...) {
-    release.WaitForNotification();
-    return ExitStatus{.exit_code = 0};
-  });
+  ExitWhen(&release, "c1", "", ExitStatus{.exit_code = 0});
   ASSERT_TRUE(Start("c1").ok());
   EXPECT_EQ(Start("c1").code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Delete("c1").code(), absl::StatusCode::kFailedPrecondition);
@@ -281,13 +301,12 @@ TEST_F(TaskServiceTest, IllegalTransitionsAndUnknownIds) {
 
 TEST_F(TaskServiceTest, ExecPauseResumeKillStats) {
   absl::Notification init_exit, exec_exit;
-  ON_CALL(*sb_, Wait("c1", "")).WillByDefault([&](auto&&...) {
-    init_exit.WaitForNotification();
-    return ExitStatus{.exit_code = 137};
-  });
-  ON_CALL(*sb_, Wait("c1", "e1")).WillByDefault([&](auto&&...) {
-    exec_exit.WaitForNotification();
-    return ExitStatus{.exit_code = 0};
+  ExitWhen(&init_exit, "c1", "", ExitStatus{.exit_code = 137});
+  ExitWhen(&exec_exit, "c1", "e1", ExitStatus{.exit_code = 0});
+  std::atomic<bool> paused{false};  // the sandbox's container state, as the shim reads it
+  ON_CALL(*sb_, GetContainerState("c1")).WillByDefault([&](auto&&) {
+    return absl::StatusOr<runtime::ContainerState>(paused ? runtime::ContainerState::kPaused
+                                                          : runtime::ContainerState::kRunning);
   });
   { absl::Status cs = Create(); ASSERT_TRUE(cs.ok()) << cs; }
   ASSERT_TRUE(Start("c1").ok());
@@ -315,18 +334,26 @@ TEST_F(TaskServiceTest, ExecPauseResumeKillStats) {
 
   tpb::PauseRequest pause;
   pause.set_id("c1");
-  EXPECT_CALL(*sb_, Pause("c1")).WillOnce(Return(absl::OkStatus()));
+  EXPECT_CALL(*sb_, Pause("c1")).WillOnce([&](auto&&) {
+    paused = true;
+    return absl::OkStatus();
+  });
   ASSERT_TRUE(task_->Pause(pause, &empty).ok());
   EXPECT_EQ(State("c1")->status(), ::containerd::v1::types::PAUSED);
   tpb::ResumeRequest resume;
   resume.set_id("c1");
-  EXPECT_CALL(*sb_, Resume("c1")).WillOnce(Return(absl::OkStatus()));
+  EXPECT_CALL(*sb_, Resume("c1")).WillOnce([&](auto&&) {
+    paused = false;
+    return absl::OkStatus();
+  });
   ASSERT_TRUE(task_->Resume(resume, &empty).ok());
+  EXPECT_EQ(State("c1")->status(), ::containerd::v1::types::RUNNING);
 
-  ::grpc::StatsContainerResponse stats;
-  stats.mutable_cgroup_stats()->mutable_cpu_stats()->mutable_cpu_usage()->set_total_usage(123);
-  stats.mutable_cgroup_stats()->mutable_memory_stats()->mutable_usage()->set_usage(4096);
-  stats.mutable_cgroup_stats()->mutable_pids_stats()->set_current(2);
+  runtime::ContainerStats stats;
+  stats.cpu.emplace().total_ns = 123;
+  stats.memory.emplace().usage.usage = 4096;
+  stats.memory->stat["pgfault"] = 7;
+  stats.pids = runtime::PidsStats{2, 0};
   EXPECT_CALL(*sb_, Stats("c1")).WillOnce(Return(stats));
   tpb::StatsRequest sreq;
   sreq.set_id("c1");
@@ -338,6 +365,7 @@ TEST_F(TaskServiceTest, ExecPauseResumeKillStats) {
   EXPECT_EQ(metrics.cpu().usage().total(), 123u);
   EXPECT_EQ(metrics.memory().usage().usage(), 4096u);
   EXPECT_EQ(metrics.pids().current(), 2u);
+  EXPECT_EQ(metrics.memory().pg_fault(), 7u);
 
   tpb::KillRequest kill;
   kill.set_id("c1");
@@ -374,10 +402,7 @@ TEST_F(TaskServiceTest, StdinReachesTheProcessThenEof) {
     closed.Notify();
     return absl::OkStatus();
   });
-  ON_CALL(*sb_, Wait("c1", "")).WillByDefault([&](auto&&...) {
-    closed.WaitForNotification();
-    return ExitStatus{.exit_code = 0};
-  });
+  ExitWhen(&closed, "c1", "", ExitStatus{.exit_code = 0});
   auto req = CreateRequest("c1", bundle_);
   req.set_stdin(fifo);
   tpb::CreateTaskResponse resp;

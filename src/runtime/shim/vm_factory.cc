@@ -3,6 +3,7 @@
 #include "src/libs/base/status_macros.h"
 #include "src/runtime/config/annotations.h"
 #include "src/runtime/config/resolve.h"
+#include "src/runtime/hypervisor/qemu/factory.h"
 #include "src/runtime/sandbox/vm_sandbox.h"
 #include "src/runtime/shim/log.h"
 
@@ -22,6 +23,8 @@ SandboxFactory VmSandboxFactory() {
     options.id = id;
     options.spec = spec;
     options.config = std::move(resolved.config);
+    // The one place that knows which VMM runs: QEMU (its driver reads [hypervisor.qemu]).
+    options.hypervisor_factory = hypervisor::qemu::QemuFactory();
     return runtime::NewVmSandbox(std::move(options));
   };
 }

@@ -17,6 +17,7 @@ class MockSandbox : public Sandbox {
  public:
   MOCK_METHOD(const std::string&, id, (), (const, override));
   MOCK_METHOD(SandboxState, State, (), (const, override));
+  MOCK_METHOD(void, SetExitObserver, (ExitObserver observer), (override));
   MOCK_METHOD(absl::Status, Start, (), (override));
   MOCK_METHOD(absl::Status, Shutdown, (), (override));
   MOCK_METHOD(absl::Status, WaitVmDeath, (), (override));
@@ -29,7 +30,7 @@ class MockSandbox : public Sandbox {
   MOCK_METHOD(std::vector<std::string>, ContainerIds, (), (const, override));
   MOCK_METHOD(absl::Status, Pause, (const std::string& container_id), (override));
   MOCK_METHOD(absl::Status, Resume, (const std::string& container_id), (override));
-  MOCK_METHOD(absl::StatusOr<::grpc::StatsContainerResponse>, Stats,
+  MOCK_METHOD(absl::StatusOr<ContainerStats>, Stats,
               (const std::string& container_id), (override));
   MOCK_METHOD(absl::Status, Update,
               (const std::string& container_id, const oci::LinuxResources& resources),

@@ -1,0 +1,72 @@
+#include "src/runtime/hypervisor/qemu/factory.h"
+
+#include <unistd.h>
+
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "src/libs/base/status_macros.h"
+
+namespace kata::hypervisor::qemu {
+
+absl::StatusOr<VmConfig> QemuVmConfig(const config::RuntimeConfig& config,
+                                      const VmLayout& layout) {
+  const config::QemuConfig& q = config.hypervisor;
+  auto invalid = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("sandbox ", layout.sandbox_id, ": ", why));
+  };
+  VmConfig vm;
+  vm.kernel_path = q.kernel;
+  if (!q.image.empty()) {
+    return invalid("hypervisor.qemu.image (a rootfs image) is not supported; use initrd");
+  }
+  vm.initrd_path = q.initrd;
+  if (q.machine_type == "q35") {
+    vm.machine = MachineType::kQ35;
+  } else if (q.machine_type == "microvm") {
+    vm.machine = MachineType::kMicrovm;
+  } else {
+    return invalid(absl::StrCat("hypervisor.qemu.machine_type \"", q.machine_type,
+                                "\" is not supported by the QEMU driver (q35, microvm)"));
+  }
+  if (q.accelerator == "kvm") {
+    vm.accelerator = Accelerator::kKvm;
+  } else if (q.accelerator == "tcg") {
+    vm.accelerator = Accelerator::kTcg;
+  } else {
+    return invalid(absl::StrCat("hypervisor.qemu.accelerator \"", q.accelerator, "\""));
+  }
+  if (q.shared_fs != "virtio-9p") {
+    return invalid(absl::StrCat("hypervisor.qemu.shared_fs \"", q.shared_fs,
+                                "\" is not supported: container rootfs need \"virtio-9p\""));
+  }
+  vm.memory_mib = q.default_memory;
+  vm.vcpus = q.default_vcpus;
+  vm.shared_dir = layout.shared_dir;
+  vm.shared_mount_tag = layout.shared_mount_tag;
+  vm.work_dir = layout.work_dir;
+  vm.agent_channel = access("/dev/vhost-vsock", R_OK | W_OK) == 0 ? AgentChannelKind::kVsock
+                                                                  : AgentChannelKind::kVirtioSerial;
+  std::string params = "panic=1";
+  if (vm.agent_channel == AgentChannelKind::kVirtioSerial) {
+    absl::StrAppend(&params, " agent.server_addr=serial://agent.channel.0");
+  }
+  if (config.agent.enable_debug) absl::StrAppend(&params, " agent.log=debug");
+  if (!q.kernel_params.empty()) absl::StrAppend(&params, " ", q.kernel_params);
+  vm.kernel_params = params;
+  return vm;
+}
+
+HypervisorFactory QemuFactory(std::function<void(QemuDriverOptions*)> tune) {
+  return [tune = std::move(tune)](const config::RuntimeConfig& config,
+                                  const VmLayout& layout) -> absl::StatusOr<VmPlan> {
+    KATA_ASSIGN_OR_RETURN(VmConfig vm_config, QemuVmConfig(config, layout));
+    QemuDriverOptions options;
+    options.binary = config.hypervisor.path;
+    if (tune) tune(&options);
+    return VmPlan{std::make_unique<QemuDriver>(options), std::move(vm_config)};
+  };
+}
+
+}  // namespace kata::hypervisor::qemu

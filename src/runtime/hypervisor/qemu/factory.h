@@ -1,0 +1,35 @@
+// The QEMU driver's side of the Kata configuration: [hypervisor.qemu] -> VmConfig, and the
+// factory the shim injects into the sandbox (hypervisor/factory.h).
+//
+//   HypervisorFactory make = QemuFactory();   // QemuDriver for config.hypervisor.path
+//   KATA_ASSIGN_OR_RETURN(VmPlan plan, make(config, layout));
+//
+// QemuVmConfig maps: kernel, initrd (a rootfs `image` is refused), machine_type q35|microvm,
+// accelerator kvm|tcg, default_memory, default_vcpus, kernel_params; shared_fs must be
+// virtio-9p (the share is `layout.shared_dir` with `layout.shared_mount_tag`). The agent
+// channel is vsock when the host has a usable /dev/vhost-vsock, else virtio-serial (then the
+// kernel command line tells the agent agent.server_addr=serial://agent.channel.0). A guest
+// panic powers the VM off (panic=1 with QEMU's -no-reboot).
+#ifndef KATA_SRC_RUNTIME_HYPERVISOR_QEMU_FACTORY_H_
+#define KATA_SRC_RUNTIME_HYPERVISOR_QEMU_FACTORY_H_
+
+#include <functional>
+
+#include "absl/status/statusor.h"
+#include "src/runtime/config/config.h"
+#include "src/runtime/hypervisor/factory.h"
+#include "src/runtime/hypervisor/qemu/qemu.h"
+
+namespace kata::hypervisor::qemu {
+
+// INVALID_ARGUMENT "sandbox <id>: <setting and why>" for what the driver cannot do.
+absl::StatusOr<VmConfig> QemuVmConfig(const config::RuntimeConfig& config,
+                                      const VmLayout& layout);
+
+// A factory making a QemuDriver (binary = config.hypervisor.path) with QemuVmConfig.
+// `tune`, when set, adjusts the driver's options first (tests: start paused, no kernel).
+HypervisorFactory QemuFactory(std::function<void(QemuDriverOptions*)> tune = nullptr);
+
+}  // namespace kata::hypervisor::qemu
+
+#endif  // KATA_SRC_RUNTIME_HYPERVISOR_QEMU_FACTORY_H_

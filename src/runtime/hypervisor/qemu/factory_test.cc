@@ -1,0 +1,80 @@
+// The QEMU driver's reading of the Kata configuration (what the sandbox gets from the
+// factory the shim injects).
+#include "src/runtime/hypervisor/qemu/factory.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kata::hypervisor::qemu {
+namespace {
+
+using ::testing::HasSubstr;
+
+VmLayout Layout() { return {"s1", "/r/shared/s1/shared", "kataShared", "/r/vm/s1"}; }
+
+TEST(QemuVmConfigTest, MapsTheConfiguration) {
+  config::RuntimeConfig c;
+  c.hypervisor.accelerator = "tcg";
+  c.hypervisor.shared_fs = "virtio-9p";
+  c.hypervisor.initrd = "/i.img";
+  c.hypervisor.default_memory = 512;
+  c.hypervisor.default_vcpus = 2;
+  c.hypervisor.kernel_params = "quiet";
+  c.agent.enable_debug = true;
+  absl::StatusOr<VmConfig> vm = QemuVmConfig(c, Layout());
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  EXPECT_EQ(vm->accelerator, Accelerator::kTcg);
+  EXPECT_EQ(vm->memory_mib, 512u);
+  EXPECT_EQ(vm->vcpus, 2u);
+  EXPECT_EQ(vm->initrd_path, "/i.img");
+  EXPECT_EQ(vm->shared_dir, "/r/shared/s1/shared");
+  EXPECT_EQ(vm->shared_mount_tag, "kataShared");
+  EXPECT_EQ(vm->work_dir, "/r/vm/s1");
+  EXPECT_THAT(vm->kernel_params, HasSubstr("panic=1"));
+  if (vm->agent_channel == AgentChannelKind::kVirtioSerial) {  // no usable vhost-vsock here
+    EXPECT_THAT(vm->kernel_params, HasSubstr("agent.server_addr=serial://agent.channel.0"));
+  }
+  EXPECT_THAT(vm->kernel_params, HasSubstr("agent.log=debug"));
+  EXPECT_THAT(vm->kernel_params, ::testing::EndsWith(" quiet"));
+}
+
+TEST(QemuVmConfigTest, RefusesWhatTheDriverCannotDo) {
+  config::RuntimeConfig c;
+  c.hypervisor.accelerator = "tcg";
+  c.hypervisor.shared_fs = "virtio-fs";
+  absl::Status s = QemuVmConfig(c, Layout()).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("sandbox s1: hypervisor.qemu.shared_fs"));
+  c.hypervisor.shared_fs = "virtio-9p";
+  c.hypervisor.machine_type = "pseries";
+  EXPECT_EQ(QemuVmConfig(c, Layout()).status().code(), absl::StatusCode::kInvalidArgument);
+  c.hypervisor.machine_type = "q35";
+  c.hypervisor.accelerator = "hvf";
+  EXPECT_EQ(QemuVmConfig(c, Layout()).status().code(), absl::StatusCode::kInvalidArgument);
+  c.hypervisor.accelerator = "tcg";
+  c.hypervisor.image = "/rootfs.img";
+  EXPECT_EQ(QemuVmConfig(c, Layout()).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(QemuFactoryTest, MakesAnUncreatedDriverWithTheBinaryAndTuning) {
+  config::RuntimeConfig c;
+  c.hypervisor.path = "/usr/bin/qemu-system-x86_64";
+  c.hypervisor.accelerator = "tcg";
+  c.hypervisor.shared_fs = "virtio-9p";
+  bool tuned = false;
+  HypervisorFactory make = QemuFactory([&](QemuDriverOptions* o) {
+    EXPECT_EQ(o->binary, "/usr/bin/qemu-system-x86_64");
+    tuned = true;
+  });
+  absl::StatusOr<VmPlan> plan = make(c, Layout());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_TRUE(tuned);
+  ASSERT_NE(plan->vm, nullptr);
+  EXPECT_EQ(plan->vm->State(), VmState::kInitial);
+  EXPECT_EQ(plan->config.work_dir, "/r/vm/s1");
+  c.hypervisor.machine_type = "pseries";
+  EXPECT_EQ(make(c, Layout()).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace kata::hypervisor::qemu

@@ -1,0 +1,94 @@
+// The host side of one sandbox: its directories, what it shares with the guest (container
+// rootfs and volumes), and their removal. Kata's layout:
+//
+//   <shared_root>/<sid>/shared/              exported to the guest (tag "kataShared"), mounted
+//                                            by the agent at /run/kata-containers/shared/containers/
+//   <shared_root>/<sid>/mounts/<cid>/rootfs  containerd's rootfs mounts, mounted here ...
+//   <shared_root>/<sid>/shared/<cid>/rootfs  ... and bound here; the guest's root.path is
+//                                            /run/kata-containers/shared/containers/<cid>/rootfs
+//   <shared_root>/<sid>/shared/<cid>/volumes/<n>-<name>   host paths the spec bind-mounts,
+//                                            their spec source rewritten to match
+//   <vm_root>/<sid>/                         the VMM's sockets, logs and vmm.pid
+//
+//   SandboxLayout layout("s1", paths);
+//   KATA_RETURN_IF_ERROR(layout.Create());                 // ALREADY_EXISTS if any is there
+//   KATA_ASSIGN_OR_RETURN(oci::Spec guest, layout.ShareContainer(config));
+//   KATA_RETURN_IF_ERROR(layout.UnshareContainer("c1"));
+//   KATA_RETURN_IF_ERROR(layout.Remove());                 // unmounts first, then deletes
+//
+// Contracts: nothing is ever removed through a mount (everything below a directory is
+// unmounted before the directory is deleted); a failed ShareContainer leaves nothing behind;
+// never takes over the directories of another sandbox with the same id. Not thread-safe for
+// the same container id (the sandbox serializes those).
+#ifndef KATA_SRC_RUNTIME_SANDBOX_LAYOUT_H_
+#define KATA_SRC_RUNTIME_SANDBOX_LAYOUT_H_
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "src/libs/oci/spec.h"
+#include "src/runtime/hypervisor/factory.h"
+#include "src/runtime/sandbox/sandbox.h"
+
+namespace kata::runtime {
+
+inline constexpr char kSharedRoot[] = "/run/kata-containers/shared/sandboxes";
+inline constexpr char kVmRoot[] = "/run/vc/vm";
+// Where the agent mounts the share in the guest.
+inline constexpr char kGuestSharedDir[] = "/run/kata-containers/shared/containers/";
+inline constexpr char kShareMountTag[] = "kataShared";
+
+struct SandboxPaths {
+  std::string shared_root = kSharedRoot;
+  std::string vm_root = kVmRoot;
+};
+
+class SandboxLayout {
+ public:
+  // `sandbox_id` must have passed CheckId.
+  SandboxLayout(std::string sandbox_id, SandboxPaths paths);
+
+  const std::string& sandbox_dir() const { return sandbox_dir_; }
+  const std::string& shared_dir() const { return shared_dir_; }
+  const std::string& vm_dir() const { return vm_dir_; }
+  // Where the VM's share and files go, for the hypervisor factory.
+  hypervisor::VmLayout ForVm() const;
+
+  // Creates the sandbox's directories. ALREADY_EXISTS (changing nothing) when the sandbox
+  // or VM directory exists: the same id is running, or a dead one left it (CleanupSandbox).
+  absl::Status Create();
+
+  // Records the VMM's pid, so CleanupSandbox can kill a VMM whose owner died.
+  absl::Status RecordVmmPid(pid_t pid);
+
+  // Makes `config`'s rootfs and volumes visible to the guest under shared/<cid>/ and returns
+  // config.spec with the volumes' sources rewritten to the guest's view (root.path is the
+  // guest spec's business: see guest_spec.h). INVALID_ARGUMENT for a missing or relative
+  // rootfs without a bundle; the mount's errno otherwise. Undone on failure.
+  absl::StatusOr<oci::Spec> ShareContainer(const ContainerConfig& config);
+
+  // Unmounts and removes what ShareContainer made for `cid`. OK when there is nothing.
+  absl::Status UnshareContainer(const std::string& cid);
+
+  // Unmounts everything below the sandbox's directories and removes them.
+  absl::Status Remove();
+
+ private:
+  absl::StatusOr<std::string> RootfsSource(const ContainerConfig& config);
+  absl::Status ShareVolumes(const std::string& cid, oci::Spec* spec);
+
+  const std::string id_;
+  const std::string sandbox_dir_, shared_dir_, mounts_dir_, vm_dir_;
+};
+
+// Cleans up after a sandbox whose owner died (the shim's `delete` command): kills a VMM
+// still recorded for it (only if its command line still names the sandbox's VM directory),
+// unmounts everything under its directories, removes them. OK when there is nothing to clean.
+absl::Status CleanupSandbox(const std::string& sandbox_id, const SandboxPaths& paths = {});
+
+}  // namespace kata::runtime
+
+#endif  // KATA_SRC_RUNTIME_SANDBOX_LAYOUT_H_

@@ -1,0 +1,103 @@
+#include "src/runtime/sandbox/vm_link.h"
+
+#include <thread>
+#include <utility>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "src/libs/base/status_macros.h"
+#include "src/libs/base/status_util.h"
+#include "src/runtime/agent/ttrpc_agent_client.h"
+
+namespace kata::runtime {
+namespace {
+
+AgentDialer DefaultDialer(const config::RuntimeConfig& config) {
+  AgentClientOptions ao;
+  ao.create_container_timeout = absl::Seconds(config.runtime.create_container_timeout);
+  return [ao](const hypervisor::AgentChannel& ch,
+              absl::Duration timeout) -> absl::StatusOr<std::unique_ptr<AgentClient>> {
+    AgentClientOptions with = ao;
+    with.dial_timeout = timeout;
+    return DialAgent(AgentAddress(ch), with);
+  };
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<VmLink>> VmLink::Boot(SandboxLayout& layout,
+                                                     const ::grpc::CreateSandboxRequest& create,
+                                                     VmLinkOptions o) {
+  const std::string ctx = absl::StrCat("sandbox ", create.sandbox_id());
+  if (!o.hypervisor_factory) {
+    return absl::InvalidArgumentError(ctx + ": no hypervisor factory");
+  }
+  absl::Time step_start = absl::Now();
+  auto step_done = [&](absl::string_view step) {
+    const absl::Time now = absl::Now();
+    if (o.on_step) o.on_step(step, now - step_start);
+    step_start = now;
+  };
+  absl::StatusOr<hypervisor::VmPlan> plan = o.hypervisor_factory(o.config, layout.ForVm());
+  if (!plan.ok()) return AnnotateStatus(plan.status(), ctx);
+  std::shared_ptr<hypervisor::Hypervisor> vm = std::move(plan->vm);
+  KATA_RETURN_IF_ERROR(AnnotateStatus(vm->CreateVm(plan->config), ctx + ": create VM"));
+  step_done("prepare");
+  absl::Cleanup stop_vm = [&] { vm->StopVm().IgnoreError(); };
+  KATA_RETURN_IF_ERROR(AnnotateStatus(vm->StartVm(o.start_vm_timeout), ctx + ": start VM"));
+  step_done("start_vm");
+  std::vector<pid_t> pids = vm->Pids();
+  if (!pids.empty()) {
+    KATA_RETURN_IF_ERROR(AnnotateStatus(layout.RecordVmmPid(pids[0]), ctx));
+  }
+
+  absl::StatusOr<hypervisor::AgentChannel> channel = vm->GetAgentChannel();
+  if (!channel.ok()) return AnnotateStatus(channel.status(), ctx + ": agent channel");
+  AgentDialer dialer = o.agent_dialer ? o.agent_dialer : DefaultDialer(o.config);
+  absl::StatusOr<std::unique_ptr<AgentClient>> dialed =
+      dialer(*channel, absl::Seconds(o.config.agent.dial_timeout));
+  if (!dialed.ok()) return AnnotateStatus(dialed.status(), ctx);
+  std::shared_ptr<AgentClient> agent = *std::move(dialed);
+  step_done("agent_ready");
+  absl::Status created = agent->CreateSandbox(create);
+  if (!created.ok()) {
+    agent->Close();
+    return AnnotateStatus(created, ctx);
+  }
+  step_done("create_sandbox");
+  std::move(stop_vm).Cancel();
+  return std::unique_ptr<VmLink>(new VmLink(std::move(vm), std::move(agent), o.destroy_timeout));
+}
+
+VmLink::~VmLink() { Stop(false).IgnoreError(); }
+
+absl::StatusOr<hypervisor::VmExit> VmLink::WaitVmEnd() {
+  return vm_->WaitVm(absl::InfiniteDuration());
+}
+
+absl::Status VmLink::Stop(bool destroy_guest) {
+  if (destroy_guest && vm_->State() != hypervisor::VmState::kStopped) {
+    // DestroySandbox powers the guest off, so its answer may never come: wait for the answer
+    // or the VM's end, whichever is first, at most destroy_timeout_.
+    auto answered = std::make_shared<absl::Notification>();
+    std::shared_ptr<AgentClient> agent = agent_;
+    std::thread destroy([agent, answered] {
+      agent->DestroySandbox({}).IgnoreError();
+      answered->Notify();
+    });
+    const absl::Time deadline = absl::Now() + destroy_timeout_;
+    while (!answered->HasBeenNotified() && absl::Now() < deadline) {
+      if (vm_->WaitVm(absl::Milliseconds(20)).ok()) break;
+    }
+    agent_->Close();
+    destroy.join();
+  }
+  agent_->Close();
+  absl::Status s = vm_->StopVm();
+  if (vm_->State() == hypervisor::VmState::kStopped) return absl::OkStatus();
+  return s;
+}
+
+}  // namespace kata::runtime
