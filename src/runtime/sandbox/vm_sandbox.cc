@@ -16,15 +16,15 @@
 #include "src/runtime/sandbox/guest_spec.h"
 #include "src/runtime/sandbox/ids.h"
 #include "src/runtime/sandbox/registry.h"
+#include "src/runtime/sandbox/vm_sandbox_impl.h"
 
 namespace kata::runtime {
+namespace internal {
 namespace {
 
 // How long a broken agent connection waits for the watcher to confirm the VM's death, so the
 // death is reported rather than the broken pipe.
 constexpr absl::Duration kDeathConfirmation = absl::Seconds(5);
-
-std::string Context(const std::string& cid) { return absl::StrCat("container ", cid); }
 
 ::grpc::CreateSandboxRequest CreateSandboxRequestFor(const std::string& id,
                                                      const oci::Spec& spec) {
@@ -42,89 +42,7 @@ std::string Context(const std::string& cid) { return absl::StrCat("container ", 
   return create;
 }
 
-class VmSandbox : public Sandbox {
- public:
-  explicit VmSandbox(SandboxOptions options)
-      : o_(std::move(options)), layout_(o_.id, o_.paths), registry_(o_.id) {}
-
-  ~VmSandbox() override { Shutdown().IgnoreError(); }
-
-  const std::string& id() const override { return o_.id; }
-  SandboxState State() const override {
-    absl::MutexLock l(&mu_);
-    return state_;
-  }
-  void SetExitObserver(ExitObserver observer) override {
-    registry_.SetObserver(std::move(observer));
-  }
-
-  absl::Status Start() override;
-  absl::Status Shutdown() override;
-  absl::Status WaitVmDeath() override;
-  std::vector<pid_t> VmPids() const override;
-
-  absl::Status CreateContainer(const ContainerConfig& config) override;
-  absl::Status StartContainer(const std::string& cid) override;
-  absl::Status DeleteContainer(const std::string& cid) override;
-  absl::StatusOr<ContainerState> GetContainerState(const std::string& cid) const override;
-  std::vector<std::string> ContainerIds() const override { return registry_.Ids(); }
-  absl::Status Pause(const std::string& cid) override;
-  absl::Status Resume(const std::string& cid) override;
-  absl::StatusOr<ContainerStats> Stats(const std::string& cid) override;
-  absl::Status Update(const std::string& cid, const oci::LinuxResources& resources) override;
-  absl::Status Exec(const std::string& cid, const std::string& exec_id,
-                    const oci::Process& process, bool terminal) override;
-  absl::Status Signal(const std::string& cid, const std::string& exec_id, int signal,
-                      bool all) override;
-  absl::StatusOr<ExitStatus> Wait(const std::string& cid, const std::string& exec_id) override;
-  absl::StatusOr<std::vector<ProcessInfo>> Processes(const std::string& cid) const override;
-  absl::StatusOr<ProcessInfo> GetProcess(const std::string& cid,
-                                         const std::string& exec_id) const override;
-  absl::Status DeleteProcess(const std::string& cid, const std::string& exec_id) override;
-  absl::StatusOr<size_t> WriteStdin(const std::string& cid, const std::string& exec_id,
-                                    absl::string_view data) override;
-  absl::Status CloseStdin(const std::string& cid, const std::string& exec_id) override;
-  absl::StatusOr<std::string> ReadStdout(const std::string& cid, const std::string& exec_id,
-                                         size_t max_bytes) override;
-  absl::StatusOr<std::string> ReadStderr(const std::string& cid, const std::string& exec_id,
-                                         size_t max_bytes) override;
-  absl::Status ResizePty(const std::string& cid, const std::string& exec_id, uint32_t width,
-                         uint32_t height) override;
-
- private:
-  // The agent, after checking the sandbox allows `op`.
-  absl::StatusOr<std::shared_ptr<AgentClient>> Agent(SandboxOp op) const;
-  // The agent and the process for a guest call on (cid, exec_id).
-  struct Target {
-    std::shared_ptr<AgentClient> agent;
-    ProcessRegistry::ProcessRef proc;
-  };
-  absl::StatusOr<Target> GuestTarget(const std::string& cid, const std::string& exec_id,
-                                     ContainerOp op) const;
-  absl::Status CheckQuery() const;
-  // The one blocking wait for a process in the guest; records its exit in the registry.
-  void StartWaiter(std::shared_ptr<AgentClient> agent, const std::string& cid,
-                   const std::string& exec_id, const std::string& agent_exec);
-  // Why a guest wait or read failed with `error`: the VM's death, the shutdown, or itself.
-  absl::Status LostCause(const std::string& cid, const absl::Status& error);
-  void Watch(std::shared_ptr<VmLink> link);
-  void VmDied(absl::Status cause);
-  absl::Status ReadStream(const std::string& cid, const std::string& exec_id, size_t max_bytes,
-                          bool stderr_stream, std::string* out);
-
-  const SandboxOptions o_;
-  SandboxLayout layout_;
-  ProcessRegistry registry_;
-
-  mutable absl::Mutex mu_;  // taken before the registry's own lock, never after
-  absl::CondVar changed_;  // state_ changed (VM death, shutdown)
-  SandboxState state_ ABSL_GUARDED_BY(mu_) = SandboxState::kInitial;
-  absl::Status death_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<VmLink> link_ ABSL_GUARDED_BY(mu_);
-  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread watcher_;
-  absl::Mutex shutdown_mu_;  // one Shutdown at a time
-};
+}  // namespace
 
 absl::Status VmSandbox::Start() {
   {
@@ -458,84 +376,7 @@ absl::Status VmSandbox::DeleteProcess(const std::string& cid, const std::string&
   return registry_.DeleteProcess(cid, exec_id);
 }
 
-absl::StatusOr<size_t> VmSandbox::WriteStdin(const std::string& cid, const std::string& exec_id,
-                                             absl::string_view data) {
-  KATA_ASSIGN_OR_RETURN(Target t, GuestTarget(cid, exec_id, ContainerOp::kStdio));
-  ::grpc::WriteStreamRequest r;
-  r.set_container_id(cid);
-  r.set_exec_id(t.proc.agent_exec);
-  r.set_data(std::string(data));
-  absl::StatusOr<::grpc::WriteStreamResponse> w = t.agent->WriteStdin(r);
-  if (!w.ok()) return AnnotateStatus(w.status(), Context(cid));
-  return static_cast<size_t>(w->len());
-}
-
-absl::Status VmSandbox::CloseStdin(const std::string& cid, const std::string& exec_id) {
-  KATA_ASSIGN_OR_RETURN(Target t, GuestTarget(cid, exec_id, ContainerOp::kStdio));
-  ::grpc::CloseStdinRequest r;
-  r.set_container_id(cid);
-  r.set_exec_id(t.proc.agent_exec);
-  return AnnotateStatus(t.agent->CloseStdin(r), Context(cid));
-}
-
-absl::Status VmSandbox::ReadStream(const std::string& cid, const std::string& exec_id,
-                                   size_t max_bytes, bool stderr_stream, std::string* out) {
-  out->clear();
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<AgentClient> agent, Agent(SandboxOp::kQuery));
-  KATA_ASSIGN_OR_RETURN(ProcessRegistry::ProcessRef proc,
-                        registry_.Find(cid, exec_id, ContainerOp::kStdio));
-  // After the VM's death or a shutdown there is nothing more to read.
-  if (State() != SandboxState::kRunning || !agent) return absl::OkStatus();
-  if (stderr_stream && proc.terminal) return absl::OkStatus();
-  ::grpc::ReadStreamRequest r;
-  r.set_container_id(cid);
-  r.set_exec_id(proc.agent_exec);
-  r.set_len(static_cast<uint32_t>(std::min<size_t>(max_bytes, 1 << 20)));
-  absl::StatusOr<::grpc::ReadStreamResponse> got =
-      stderr_stream ? agent->ReadStderr(r) : agent->ReadStdout(r);
-  if (got.ok()) {
-    *out = got->data();
-    return absl::OkStatus();
-  }
-  if (absl::IsOutOfRange(got.status())) return absl::OkStatus();  // EOF
-  absl::Status cause = LostCause(cid, got.status());
-  // The VM's end, a shutdown or the container's deletion: EOF.
-  if (State() != SandboxState::kRunning || !registry_.Check(cid, ContainerOp::kQuery).ok()) {
-    return absl::OkStatus();
-  }
-  return cause;
-}
-
-absl::StatusOr<std::string> VmSandbox::ReadStdout(const std::string& cid,
-                                                  const std::string& exec_id, size_t max_bytes) {
-  std::string out;
-  KATA_RETURN_IF_ERROR(ReadStream(cid, exec_id, max_bytes, false, &out));
-  return out;
-}
-
-absl::StatusOr<std::string> VmSandbox::ReadStderr(const std::string& cid,
-                                                  const std::string& exec_id, size_t max_bytes) {
-  std::string out;
-  KATA_RETURN_IF_ERROR(ReadStream(cid, exec_id, max_bytes, true, &out));
-  return out;
-}
-
-absl::Status VmSandbox::ResizePty(const std::string& cid, const std::string& exec_id,
-                                  uint32_t width, uint32_t height) {
-  KATA_ASSIGN_OR_RETURN(Target t, GuestTarget(cid, exec_id, ContainerOp::kResizePty));
-  if (!t.proc.terminal) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(Context(cid), ": process \"", exec_id, "\" has no terminal"));
-  }
-  ::grpc::TtyWinResizeRequest r;
-  r.set_container_id(cid);
-  r.set_exec_id(t.proc.agent_exec);
-  r.set_row(height);
-  r.set_column(width);
-  return AnnotateStatus(t.agent->TtyWinResize(r), Context(cid));
-}
-
-}  // namespace
+}  // namespace internal
 
 absl::StatusOr<std::unique_ptr<Sandbox>> NewVmSandbox(SandboxOptions options) {
   KATA_RETURN_IF_ERROR(CheckId("sandbox id", options.id));
@@ -543,7 +384,7 @@ absl::StatusOr<std::unique_ptr<Sandbox>> NewVmSandbox(SandboxOptions options) {
     return absl::InvalidArgumentError(
         absl::StrCat("sandbox ", options.id, ": no hypervisor factory (the shim injects one)"));
   }
-  return std::make_unique<VmSandbox>(std::move(options));
+  return std::make_unique<internal::VmSandbox>(std::move(options));
 }
 
 }  // namespace kata::runtime

@@ -1,0 +1,109 @@
+// The VM sandbox's class, shared by its implementation files (vm_sandbox.cc: lifecycle and
+// containers; vm_sandbox_io.cc: processes' stdio). Private to //src/runtime/sandbox:vm_sandbox.
+#ifndef KATA_SRC_RUNTIME_SANDBOX_VM_SANDBOX_IMPL_H_
+#define KATA_SRC_RUNTIME_SANDBOX_VM_SANDBOX_IMPL_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "src/runtime/sandbox/layout.h"
+#include "src/runtime/sandbox/registry.h"
+#include "src/runtime/sandbox/sandbox.h"
+#include "src/runtime/sandbox/vm_link.h"
+#include "src/runtime/sandbox/vm_sandbox.h"
+
+namespace kata::runtime::internal {
+
+inline std::string Context(const std::string& cid) { return "container " + cid; }
+
+class VmSandbox : public Sandbox {
+ public:
+  explicit VmSandbox(SandboxOptions options)
+      : o_(std::move(options)), layout_(o_.id, o_.paths), registry_(o_.id) {}
+
+  ~VmSandbox() override { Shutdown().IgnoreError(); }
+
+  const std::string& id() const override { return o_.id; }
+  SandboxState State() const override {
+    absl::MutexLock l(&mu_);
+    return state_;
+  }
+  void SetExitObserver(ExitObserver observer) override {
+    registry_.SetObserver(std::move(observer));
+  }
+
+  absl::Status Start() override;
+  absl::Status Shutdown() override;
+  absl::Status WaitVmDeath() override;
+  std::vector<pid_t> VmPids() const override;
+
+  absl::Status CreateContainer(const ContainerConfig& config) override;
+  absl::Status StartContainer(const std::string& cid) override;
+  absl::Status DeleteContainer(const std::string& cid) override;
+  absl::StatusOr<ContainerState> GetContainerState(const std::string& cid) const override;
+  std::vector<std::string> ContainerIds() const override { return registry_.Ids(); }
+  absl::Status Pause(const std::string& cid) override;
+  absl::Status Resume(const std::string& cid) override;
+  absl::StatusOr<ContainerStats> Stats(const std::string& cid) override;
+  absl::Status Update(const std::string& cid, const oci::LinuxResources& resources) override;
+  absl::Status Exec(const std::string& cid, const std::string& exec_id,
+                    const oci::Process& process, bool terminal) override;
+  absl::Status Signal(const std::string& cid, const std::string& exec_id, int signal,
+                      bool all) override;
+  absl::StatusOr<ExitStatus> Wait(const std::string& cid, const std::string& exec_id) override;
+  absl::StatusOr<std::vector<ProcessInfo>> Processes(const std::string& cid) const override;
+  absl::StatusOr<ProcessInfo> GetProcess(const std::string& cid,
+                                         const std::string& exec_id) const override;
+  absl::Status DeleteProcess(const std::string& cid, const std::string& exec_id) override;
+  absl::StatusOr<size_t> WriteStdin(const std::string& cid, const std::string& exec_id,
+                                    absl::string_view data) override;
+  absl::Status CloseStdin(const std::string& cid, const std::string& exec_id) override;
+  absl::StatusOr<std::string> ReadStdout(const std::string& cid, const std::string& exec_id,
+                                         size_t max_bytes) override;
+  absl::StatusOr<std::string> ReadStderr(const std::string& cid, const std::string& exec_id,
+                                         size_t max_bytes) override;
+  absl::Status ResizePty(const std::string& cid, const std::string& exec_id, uint32_t width,
+                         uint32_t height) override;
+
+ private:
+  // The agent, after checking the sandbox allows `op`.
+  absl::StatusOr<std::shared_ptr<AgentClient>> Agent(SandboxOp op) const;
+  // The agent and the process for a guest call on (cid, exec_id).
+  struct Target {
+    std::shared_ptr<AgentClient> agent;
+    ProcessRegistry::ProcessRef proc;
+  };
+  absl::StatusOr<Target> GuestTarget(const std::string& cid, const std::string& exec_id,
+                                     ContainerOp op) const;
+  absl::Status CheckQuery() const;
+  // The one blocking wait for a process in the guest; records its exit in the registry.
+  void StartWaiter(std::shared_ptr<AgentClient> agent, const std::string& cid,
+                   const std::string& exec_id, const std::string& agent_exec);
+  // Why a guest wait or read failed with `error`: the VM's death, the shutdown, or itself.
+  absl::Status LostCause(const std::string& cid, const absl::Status& error);
+  void Watch(std::shared_ptr<VmLink> link);
+  void VmDied(absl::Status cause);
+  absl::Status ReadStream(const std::string& cid, const std::string& exec_id, size_t max_bytes,
+                          bool stderr_stream, std::string* out);
+
+  const SandboxOptions o_;
+  SandboxLayout layout_;
+  ProcessRegistry registry_;
+
+  mutable absl::Mutex mu_;  // taken before the registry's own lock, never after
+  absl::CondVar changed_;  // state_ changed (VM death, shutdown)
+  SandboxState state_ ABSL_GUARDED_BY(mu_) = SandboxState::kInitial;
+  absl::Status death_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<VmLink> link_ ABSL_GUARDED_BY(mu_);
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread watcher_;
+  absl::Mutex shutdown_mu_;  // one Shutdown at a time
+};
+
+}  // namespace kata::runtime::internal
+
+#endif  // KATA_SRC_RUNTIME_SANDBOX_VM_SANDBOX_IMPL_H_
