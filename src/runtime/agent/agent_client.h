@@ -1,7 +1,8 @@
 // The host's view of the Kata agent in the guest: the agent calls the runtime needs.
 //
+//   // ttrpc_agent_client.h: the address from the hypervisor's AgentChannel.
 //   KATA_ASSIGN_OR_RETURN(std::unique_ptr<AgentClient> agent,
-//                         DialAgent(channel, {.dial_timeout = absl::Seconds(30)}));  // ttrpc_agent_client.h
+//                         DialAgent(AgentAddress(channel), {.dial_timeout = absl::Seconds(30)}));
 //   KATA_RETURN_IF_ERROR(agent->CreateSandbox(request));
 //
 // Contracts:
