@@ -13,7 +13,8 @@
     kata_guest_image    the guest image (kernel + initrd with the agent as /init)
     kata_guest_test     an existing kata_cc_test built for the guest (aarch64), run under qemu-user
 
-All C++ is C++17 with warnings as errors.
+All C++ is C++17 with warnings as errors; `--config=clang` builds it with clang 14 and
+-Wthread-safety as well (CI builds //src/... that way).
 """
 
 load("//bazel/toolchains:guest.bzl", "kata_guest_binary_rule", "kata_guest_emulated_test", "kata_guest_image_rule")
@@ -25,7 +26,12 @@ KATA_COPTS = [
     "-Werror",
     "-Wno-unused-parameter",
     "-Wno-missing-field-initializers",
-]
+] + select({
+    # `--config=clang` (//bazel/platforms:host_clang): clang checks the ABSL_GUARDED_BY /
+    # ABSL_EXCLUSIVE_LOCKS_REQUIRED annotations. g++ has no such warning (and rejects the flag).
+    "//bazel/platforms:clang": ["-Wthread-safety"],
+    "//conditions:default": [],
+})
 
 # Generated protobuf/gRPC code is not ours to fix; it still builds as C++17.
 _GENERATED_COPTS = ["-std=c++17", "-w"]
