@@ -26,12 +26,20 @@
 # containerd runs with the caller's PATH: shims (containerd-shim-*) are looked up there.
 
 # Set by containerd_start (never taken from the environment).
+# shellcheck disable=SC2034  # for the callers
 CONTAINERD_DIR=""
 CONTAINERD_SOCK=""
 CONTAINERD_PID=""
 CONTAINERD_LOG=""
 
 _containerd_err() { echo "containerd.sh: $*" >&2; }
+
+# Whether process $1 runs (a zombie, dead but not yet reaped by this shell, does not).
+_containerd_alive() {
+  local state
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+  [ -n "$state" ] && [ "$state" != Z ]
+}
 
 containerd_write_config() {
   local dir=${1:?containerd_write_config: DIR}
@@ -89,8 +97,10 @@ containerd_write_config() {
 containerd_wait_ready() {
   local seconds=${1:-${CONTAINERD_START_TIMEOUT:-10}} _
   for _ in $(seq $((seconds * 10))); do
-    ctr -a "$CONTAINERD_SOCK" version >/dev/null 2>&1 && return 0
-    kill -0 "$CONTAINERD_PID" 2>/dev/null || { _containerd_err "containerd exited"; return 1; }
+    # (ctr would wait 10 s for a socket that does not exist yet)
+    [ -S "$CONTAINERD_SOCK" ] &&
+      ctr -a "$CONTAINERD_SOCK" --connect-timeout 1s version >/dev/null 2>&1 && return 0
+    _containerd_alive "$CONTAINERD_PID" || { _containerd_err "containerd exited"; return 1; }
     sleep 0.1
   done
   _containerd_err "containerd did not answer on $CONTAINERD_SOCK within ${seconds} s"
@@ -102,7 +112,7 @@ containerd_start() {
   shift
   command -v containerd >/dev/null || { _containerd_err "containerd is missing (tools/setup)"; return 1; }
   command -v ctr >/dev/null || { _containerd_err "ctr is missing (tools/setup)"; return 1; }
-  [ -n "$CONTAINERD_PID" ] && kill -0 "$CONTAINERD_PID" 2>/dev/null &&
+  [ -n "$CONTAINERD_PID" ] && _containerd_alive "$CONTAINERD_PID" &&
     { _containerd_err "already running (pid $CONTAINERD_PID)"; return 1; }
   containerd_write_config "$dir" "$@" || return
   CONTAINERD_DIR=$dir
@@ -121,8 +131,8 @@ containerd_stop() {
   local -
   set +e
   [ -n "$CONTAINERD_PID" ] || return 0
-  if kill -0 "$CONTAINERD_PID" 2>/dev/null; then
-    local ctr=(ctr -a "$CONTAINERD_SOCK") ns id _ pending
+  if _containerd_alive "$CONTAINERD_PID"; then
+    local ctr=(ctr -a "$CONTAINERD_SOCK" --connect-timeout 2s) ns id _ pending
     for ns in $("${ctr[@]}" namespaces ls -q 2>/dev/null); do
       for id in $("${ctr[@]}" -n "$ns" tasks ls -q 2>/dev/null); do
         "${ctr[@]}" -n "$ns" tasks kill -s SIGKILL "$id" >/dev/null 2>&1
@@ -140,7 +150,7 @@ containerd_stop() {
       done
     done
     kill -TERM "$CONTAINERD_PID" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$CONTAINERD_PID" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 50); do _containerd_alive "$CONTAINERD_PID" || break; sleep 0.1; done
     kill -KILL "$CONTAINERD_PID" 2>/dev/null
   fi
   wait "$CONTAINERD_PID" 2>/dev/null
