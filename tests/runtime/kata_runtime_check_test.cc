@@ -1,15 +1,15 @@
 // `kata-runtime check --boot-probe` with the real guest kernel (argv: the guest image files):
 // the configured accelerator (TCG) really boots it, and the installed-asset checks pass.
-#include <stdlib.h>
-
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/testing/temp_dir.h"
 #include "src/runtime/cli/cli.h"
 
 namespace kata::runtime::cli {
@@ -21,21 +21,17 @@ std::string g_kernel, g_initrd;
 
 TEST(KataRuntimeCheckTest, TcgBootsTheGuestKernel) {
   ASSERT_FALSE(g_kernel.empty()) << "usage: kata_runtime_check_test VMLINUX INITRD";
-  char tmpl[] = "/tmp/krcheck.XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
-  const std::string config = dir + "/configuration.toml";
-  std::ofstream(config) << "[hypervisor.qemu]\n"
-                        << "kernel = \"" << g_kernel << "\"\n"
-                        << "initrd = \"" << g_initrd << "\"\n"
-                        << "accelerator = \"tcg\"\n"
-                        << "shared_fs = \"virtio-9p\"\n";
+  kata::testing::TempDir dir;
+  const std::string config = dir.Join("configuration.toml");
+  const std::string toml =
+      absl::StrCat("[hypervisor.qemu]\n", "kernel = \"", g_kernel, "\"\n", "initrd = \"", g_initrd,
+                   "\"\n", "accelerator = \"tcg\"\n", "shared_fs = \"virtio-9p\"\n");
+  ASSERT_TRUE(WriteStringToFile(config, toml).ok());
   CliContext ctx;
   ctx.env = config::MapEnvironment({});
   ctx.boot_probe_timeout = absl::Seconds(60);  // TCG on shared cores
   std::ostringstream out, err;
   int rc = RunKataRuntime({"--config", config, "check", "--boot-probe"}, out, err, ctx);
-  std::filesystem::remove_all(dir);
   std::cerr << out.str();
   EXPECT_EQ(rc, 0) << out.str() << err.str();
   EXPECT_THAT(out.str(), HasSubstr("[ok  ] tcg boot: a guest kernel booted in "));
