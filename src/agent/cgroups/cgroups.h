@@ -41,6 +41,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "src/libs/base/unique_fd.h"
 #include "src/libs/oci/spec.h"
 
 namespace kata {
@@ -101,11 +102,11 @@ class CgroupManager {
   // The OOM-kill counter (v1 memory.oom_control "oom_kill", v2 memory.events "oom_kill").
   virtual absl::StatusOr<uint64_t> OomKillCount() = 0;
 
-  // A file descriptor, owned by the caller (close it), that becomes readable after an OOM
-  // event in the cgroup: v1 an eventfd registered via cgroup.event_control (read 8 bytes to
-  // reset), v2 an inotify descriptor watching memory.events (read it to reset; compare
-  // OomKillCount to tell an OOM kill from other memory events).
-  virtual absl::StatusOr<int> OpenOomEventFd() = 0;
+  // A file descriptor that becomes readable after an OOM event in the cgroup: v1 an eventfd
+  // registered via cgroup.event_control (read 8 bytes to reset), v2 an inotify descriptor watching
+  // memory.events (read it to reset; compare OomKillCount to tell an OOM kill from other memory
+  // events).
+  virtual absl::StatusOr<UniqueFd> OpenOomEventFd() = 0;
 
   // Removes the cgroup's directories (and parents Create made, if they are empty). Does not
   // kill anything: FAILED_PRECONDITION naming the pids if processes are still inside.

@@ -24,7 +24,7 @@ class MockCgroupManager : public CgroupManager {
   MOCK_METHOD(absl::Status, Freeze, (absl::Duration), (override));
   MOCK_METHOD(absl::Status, Thaw, (absl::Duration), (override));
   MOCK_METHOD(absl::StatusOr<uint64_t>, OomKillCount, (), (override));
-  MOCK_METHOD(absl::StatusOr<int>, OpenOomEventFd, (), (override));
+  MOCK_METHOD(absl::StatusOr<UniqueFd>, OpenOomEventFd, (), (override));
   MOCK_METHOD(absl::Status, Destroy, (), (override));
 };
 

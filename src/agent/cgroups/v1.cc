@@ -20,6 +20,7 @@
 #include "src/agent/cgroups/internal/resources.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
+#include "src/libs/base/unique_fd.h"
 
 namespace kata {
 namespace agent {
@@ -29,7 +30,7 @@ namespace {
 using internal::CgroupMessage;
 using internal::Write;
 
-constexpr const char* kControllers[] = {"memory", "cpu",   "cpuacct", "cpuset", "pids",
+constexpr const char* kControllers[] = {"memory",  "cpu",   "cpuacct", "cpuset", "pids",
                                         "freezer", "blkio", "hugetlb", "devices"};
 
 std::string Num(int64_t v) { return absl::StrCat(v); }
@@ -86,7 +87,9 @@ class V1Manager : public CgroupManager {
     KATA_RETURN_IF_ERROR(PlanMemory(r, &plan));
     if (r.cpu) {
       const oci::LinuxCpu& c = *r.cpu;
-      if (c.shares && *c.shares) KATA_RETURN_IF_ERROR(Add("cpu", "cpu.shares", Num(*c.shares), &plan));
+      if (c.shares && *c.shares) {
+        KATA_RETURN_IF_ERROR(Add("cpu", "cpu.shares", Num(*c.shares), &plan));
+      }
       if (c.period && *c.period) {
         KATA_RETURN_IF_ERROR(Add("cpu", "cpu.cfs_period_us", Num(*c.period), &plan));
       }
@@ -105,7 +108,8 @@ class V1Manager : public CgroupManager {
     if (r.block_io) KATA_RETURN_IF_ERROR(PlanBlkio(*r.block_io, &plan));
     if (r.hugepage_limits) {
       for (const auto& h : *r.hugepage_limits) {
-        KATA_RETURN_IF_ERROR(Add("hugetlb", absl::StrCat("hugetlb.", h.page_size, ".limit_in_bytes"),
+        KATA_RETURN_IF_ERROR(Add("hugetlb",
+                                 absl::StrCat("hugetlb.", h.page_size, ".limit_in_bytes"),
                                  absl::StrCat(h.limit), &plan));
       }
     }
@@ -159,24 +163,17 @@ class V1Manager : public CgroupManager {
     return kv["oom_kill"];
   }
 
-  absl::StatusOr<int> OpenOomEventFd() override {
+  absl::StatusOr<UniqueFd> OpenOomEventFd() override {
     KATA_RETURN_IF_ERROR(Need("memory"));
     const std::string& d = dirs_["memory"];
     std::string control = absl::StrCat(d, "/memory.oom_control");
-    int ofd = ::open(control.c_str(), O_RDONLY | O_CLOEXEC);
-    if (ofd < 0) return internal::CgroupError(d, errno, "open memory.oom_control");
-    int efd = ::eventfd(0, EFD_CLOEXEC);
-    if (efd < 0) {
-      int err = errno;
-      ::close(ofd);
-      return internal::CgroupError(d, err, "eventfd");
-    }
-    absl::Status s = internal::WriteFile(d, "cgroup.event_control", absl::StrCat(efd, " ", ofd));
-    ::close(ofd);  // the kernel holds its own reference once registered
-    if (!s.ok()) {
-      ::close(efd);
-      return s;
-    }
+    // Closed on return: the kernel holds its own reference once registered.
+    UniqueFd ofd(::open(control.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ofd) return internal::CgroupError(d, errno, "open memory.oom_control");
+    UniqueFd efd(::eventfd(0, EFD_CLOEXEC));
+    if (!efd) return internal::CgroupError(d, errno, "eventfd");
+    KATA_RETURN_IF_ERROR(
+        internal::WriteFile(d, "cgroup.event_control", absl::StrCat(efd.get(), " ", ofd.get())));
     return efd;
   }
 
@@ -302,7 +299,7 @@ class V1Manager : public CgroupManager {
     if (b.weight && *b.weight) {
       KATA_RETURN_IF_ERROR(Need("blkio"));
       std::string file = internal::FileExists(dirs_["blkio"], "blkio.weight") ? "blkio.weight"
-                                                                               : "blkio.bfq.weight";
+                                                                              : "blkio.bfq.weight";
       KATA_RETURN_IF_ERROR(Add("blkio", file, Num(*b.weight), plan));
     }
     if (b.weight_device) {

@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "src/agent/cgroups/detect.h"
 #include "src/agent/cgroups/internal/test_util.h"
+#include "src/libs/base/unique_fd.h"
 
 namespace kata {
 namespace agent {
@@ -33,7 +34,7 @@ using testing::KillAndRemove;
 using testing::ReadTrimmed;
 
 constexpr char kRoot[] = "/sys/fs/cgroup";
-constexpr const char* kAll[] = {"memory", "cpu",   "cpuacct", "cpuset", "pids",
+constexpr const char* kAll[] = {"memory",  "cpu",   "cpuacct", "cpuset", "pids",
                                 "freezer", "blkio", "hugetlb", "devices"};
 constexpr int64_t kMiB = 1 << 20;
 
@@ -168,18 +169,19 @@ TEST_F(V1Test, PidsStatsAndDestroyRefusesPopulated) {
   ASSERT_TRUE(mgr_->Create(path_, Limits()).ok());
   int ready[2];
   ASSERT_EQ(::pipe(ready), 0);
+  UniqueFd ready_read(ready[0]);
+  UniqueFd ready_write(ready[1]);
   pid_t pid = testing::SpawnIn(*mgr_, [&] {
     const size_t n = 24 * kMiB;
     char* p = static_cast<char*>(::malloc(n));
     std::memset(p, 1, n);
-    (void)!::write(ready[1], "r", 1);
+    (void)!::write(ready_write.get(), "r", 1);
     for (;;) ::pause();
   });
   ASSERT_GT(pid, 0);
-  ::close(ready[1]);
+  ready_write.reset();
   char c;
-  ASSERT_EQ(::read(ready[0], &c, 1), 1) << "child did not touch its memory";
-  ::close(ready[0]);
+  ASSERT_EQ(::read(ready_read.get(), &c, 1), 1) << "child did not touch its memory";
 
   absl::StatusOr<std::vector<pid_t>> pids = mgr_->Pids();
   ASSERT_TRUE(pids.ok()) << pids.status();
@@ -215,8 +217,8 @@ TEST_F(V1Test, ForkLoopStopsAtPidsLimit) {
   std::string count = absl::StrCat(::testing::TempDir(), "/", name_, ".count");
   // The shell (1) plus its sleeps may not exceed 5 tasks; the loop is bounded at 20 anyway.
   pid_t sh = testing::SpawnShellIn(
-      *mgr_, absl::StrCat("n=0; while [ $n -lt 20 ]; do sleep 60 & n=$((n+1)); echo $n > ",
-                          count, "; done; exit 0"));
+      *mgr_, absl::StrCat("n=0; while [ $n -lt 20 ]; do sleep 60 & n=$((n+1)); echo $n > ", count,
+                          "; done; exit 0"));
   ASSERT_GT(sh, 0);
   int status = testing::WaitWithTimeout(sh, 10000);
   ASSERT_NE(status, -1) << "the fork loop did not end";
@@ -272,7 +274,7 @@ TEST_F(V1Test, OomKillIsCountedAndSignalled) {
   r.memory->limit = 16 * kMiB;
   r.memory->swap = 16 * kMiB;  // no swap: the OOM killer must act
   ASSERT_TRUE(mgr_->Create(path_, r).ok());
-  absl::StatusOr<int> efd = mgr_->OpenOomEventFd();
+  absl::StatusOr<UniqueFd> efd = mgr_->OpenOomEventFd();
   ASSERT_TRUE(efd.ok()) << efd.status();
   pid_t pid = testing::SpawnIn(*mgr_, [] {
     const size_t n = 64 * kMiB;  // bounded: the cgroup allows 16 MiB
@@ -284,9 +286,9 @@ TEST_F(V1Test, OomKillIsCountedAndSignalled) {
   int status = testing::WaitWithTimeout(pid, 10000);
   ASSERT_NE(status, -1);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status;
-  struct pollfd pfd = {*efd, POLLIN, 0};
+  struct pollfd pfd = {efd->get(), POLLIN, 0};
   EXPECT_EQ(::poll(&pfd, 1, 5000), 1) << "no OOM event on the eventfd";
-  ::close(*efd);
+  efd->reset();
   absl::StatusOr<uint64_t> kills = mgr_->OomKillCount();
   ASSERT_TRUE(kills.ok()) << kills.status();
   EXPECT_GE(*kills, 1u);

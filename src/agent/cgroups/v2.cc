@@ -15,6 +15,7 @@
 #include "src/agent/cgroups/internal/resources.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
+#include "src/libs/base/unique_fd.h"
 
 namespace kata {
 namespace agent {
@@ -74,7 +75,8 @@ class V2Manager : public CgroupManager {
     }
     if (r.cpu) {
       const oci::LinuxCpu& c = *r.cpu;
-      if (c.shares && *c.shares) add("cpu.weight", absl::StrCat(internal::SharesToWeight(*c.shares)));
+      if (c.shares && *c.shares)
+        add("cpu.weight", absl::StrCat(internal::SharesToWeight(*c.shares)));
       if (c.quota || (c.period && *c.period)) {
         std::string quota;
         if (c.quota) {
@@ -166,15 +168,13 @@ class V2Manager : public CgroupManager {
     return kv["oom_kill"];
   }
 
-  absl::StatusOr<int> OpenOomEventFd() override {
+  absl::StatusOr<UniqueFd> OpenOomEventFd() override {
     KATA_RETURN_IF_ERROR(Bound());
-    int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-    if (fd < 0) return internal::CgroupError(dir_, errno, "inotify_init1");
+    UniqueFd fd(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+    if (!fd) return internal::CgroupError(dir_, errno, "inotify_init1");
     std::string events = absl::StrCat(dir_, "/memory.events");
-    if (::inotify_add_watch(fd, events.c_str(), IN_MODIFY) < 0) {
-      int err = errno;
-      ::close(fd);
-      return internal::CgroupError(dir_, err, "watch memory.events");
+    if (::inotify_add_watch(fd.get(), events.c_str(), IN_MODIFY) < 0) {
+      return internal::CgroupError(dir_, errno, "watch memory.events");
     }
     return fd;
   }

@@ -6,11 +6,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "src/libs/base/file.h"
 #include "src/libs/base/status_util.h"
 
 namespace kata {
@@ -96,10 +96,9 @@ int CapabilityFromName(absl::string_view name) {
 }
 
 int LastCapability() {
-  std::ifstream in("/proc/sys/kernel/cap_last_cap");
-  std::string s;
+  absl::StatusOr<std::string> s = ReadFileToString("/proc/sys/kernel/cap_last_cap");
   int n = 0;
-  if (in >> s && absl::SimpleAtoi(s, &n) && n >= 0 && n < 64) return n;
+  if (s.ok() && absl::SimpleAtoi(*s, &n) && n >= 0 && n < 64) return n;
   return CAP_LAST_CAP;
 }
 

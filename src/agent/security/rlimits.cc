@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "src/libs/base/eintr.h"
 #include "src/libs/base/status_util.h"
+#include "src/libs/base/unique_fd.h"
 
 namespace kata {
 namespace agent {
@@ -95,12 +97,10 @@ absl::Status SetOomScoreAdj(int adj) {
   } while (v != 0);
   if (adj < 0) buf[len++] = '-';
   while (nd > 0) buf[len++] = digits[--nd];
-  int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open /proc/self/oom_score_adj");
-  ssize_t n = write(fd, buf, static_cast<size_t>(len));
-  int err = errno;
-  close(fd);
-  if (n != len) return ErrnoStatus(n < 0 ? err : EIO, "write /proc/self/oom_score_adj");
+  UniqueFd fd(open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
+  if (!fd) return ErrnoStatus(errno, "open /proc/self/oom_score_adj");
+  ssize_t n = RetryEintr([&] { return write(fd.get(), buf, static_cast<size_t>(len)); });
+  if (n != len) return ErrnoStatus(n < 0 ? errno : EIO, "write /proc/self/oom_score_adj");
   return absl::OkStatus();
 }
 

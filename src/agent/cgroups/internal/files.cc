@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <limits>
-
 #include <string>
 #include <utility>
 
@@ -15,7 +14,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "src/libs/base/eintr.h"
+#include "src/libs/base/io.h"
 #include "src/libs/base/status_util.h"
+#include "src/libs/base/unique_fd.h"
 
 namespace kata {
 namespace agent {
@@ -32,8 +34,7 @@ absl::Status CgroupError(const std::string& dir, int err, absl::string_view what
   return ErrnoStatus(err, absl::StrCat("cgroup ", dir, ": ", what));
 }
 
-absl::Status CgroupMessage(absl::StatusCode code, const std::string& dir,
-                           absl::string_view what) {
+absl::Status CgroupMessage(absl::StatusCode code, const std::string& dir, absl::string_view what) {
   return absl::Status(code, absl::StrCat("cgroup ", dir, ": ", what));
 }
 
@@ -43,35 +44,20 @@ bool FileExists(const std::string& dir, const std::string& file) {
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& dir, const std::string& file) {
-  int fd = ::open(Join(dir, file).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return CgroupError(dir, errno, absl::StrCat("read ", file));
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return CgroupError(dir, err, absl::StrCat("read ", file));
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
+  UniqueFd fd(::open(Join(dir, file).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return CgroupError(dir, errno, absl::StrCat("read ", file));
+  absl::StatusOr<std::string> text = ReadAll(fd.get());
+  if (!text.ok()) {
+    return AnnotateStatus(text.status(), absl::StrCat("cgroup ", dir, ": read ", file));
   }
-  ::close(fd);
-  return out;
+  return text;
 }
 
 absl::Status WriteFile(const std::string& dir, const std::string& file, absl::string_view value) {
-  int fd = ::open(Join(dir, file).c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-  if (fd < 0) return CgroupError(dir, errno, absl::StrCat("write ", file));
-  ssize_t n;
-  do {
-    n = ::write(fd, value.data(), value.size());
-  } while (n < 0 && errno == EINTR);
-  int err = errno;
-  ::close(fd);
-  if (n < 0) return CgroupError(dir, err, absl::StrCat("write ", file));
+  UniqueFd fd(::open(Join(dir, file).c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+  if (!fd) return CgroupError(dir, errno, absl::StrCat("write ", file));
+  const ssize_t n = RetryEintr([&] { return ::write(fd.get(), value.data(), value.size()); });
+  if (n < 0) return CgroupError(dir, errno, absl::StrCat("write ", file));
   if (static_cast<size_t>(n) != value.size()) {
     return CgroupMessage(absl::StatusCode::kInternal, dir,
                          absl::StrCat("write ", file, ": short write"));
@@ -147,7 +133,8 @@ absl::Status MkdirAll(const std::string& base, absl::string_view rel,
 absl::Status RemoveDir(const std::string& dir) {
   for (int attempt = 0;; ++attempt) {
     if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return absl::OkStatus();
-    if (errno != EBUSY || attempt >= 50) return ErrnoStatus(errno, absl::StrCat("cgroup ", dir, ": rmdir"));
+    if (errno != EBUSY || attempt >= 50)
+      return ErrnoStatus(errno, absl::StrCat("cgroup ", dir, ": rmdir"));
     ::usleep(10 * 1000);
   }
 }

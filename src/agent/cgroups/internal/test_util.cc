@@ -8,14 +8,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "src/agent/cgroups/internal/files.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/unique_fd.h"
 
 namespace kata {
 namespace agent {
@@ -36,29 +36,30 @@ pid_t SpawnIn(CgroupManager& mgr, const std::function<void()>& body) {
     ADD_FAILURE() << "pipe: " << strerror(errno);
     return -1;
   }
+  UniqueFd go_read(go[0]);
+  UniqueFd go_write(go[1]);
   pid_t pid = ::fork();
   if (pid < 0) {
     ADD_FAILURE() << "fork: " << strerror(errno);
     return -1;
   }
   if (pid == 0) {
-    ::close(go[1]);
+    go_write.reset();
     char c;
-    if (::read(go[0], &c, 1) != 1) ::_exit(127);  // parent gave up
+    if (::read(go_read.get(), &c, 1) != 1) ::_exit(127);  // parent gave up
     body();
     ::_exit(127);
   }
-  ::close(go[0]);
+  go_read.reset();
   absl::Status s = mgr.AddProcess(pid);
   if (!s.ok()) {
     ADD_FAILURE() << "AddProcess: " << s;
-    ::close(go[1]);
+    go_write.reset();
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
     return -1;
   }
-  (void)!::write(go[1], "g", 1);
-  ::close(go[1]);
+  (void)!::write(go_write.get(), "g", 1);
   return pid;
 }
 
@@ -97,10 +98,9 @@ bool KillAndRemove(const std::string& dir) {
 }
 
 std::string ReadTrimmed(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return std::string(absl::StripTrailingAsciiWhitespace(ss.str()));
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return "";
+  return std::string(absl::StripTrailingAsciiWhitespace(*text));
 }
 
 int WaitWithTimeout(pid_t pid, int timeout_ms) {
