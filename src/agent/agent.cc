@@ -48,14 +48,15 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentConfig& config, O
 Agent::~Agent() { Shutdown(absl::ZeroDuration()); }
 
 void Agent::Stop(const std::string& reason) {
-  std::lock_guard<std::mutex> l(stop_mu_);
+  absl::MutexLock lock(&stop_mu_);
   if (!stop_reason_.has_value()) stop_reason_ = reason;
-  stop_cv_.notify_all();
 }
 
 std::string Agent::Wait() {
-  std::unique_lock<std::mutex> l(stop_mu_);
-  stop_cv_.wait(l, [this] { return stop_reason_.has_value(); });
+  absl::MutexLock lock(&stop_mu_);
+  auto stopped = [this]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(stop_mu_) { return stop_reason_.has_value(); };
+  stop_mu_.Await(absl::Condition(&stopped));
   return *stop_reason_;
 }
 

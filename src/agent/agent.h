@@ -16,13 +16,13 @@
 #ifndef KATA_SRC_AGENT_AGENT_H_
 #define KATA_SRC_AGENT_AGENT_H_
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "src/agent/channel/serve.h"
 #include "src/agent/config/config.h"
@@ -43,8 +43,7 @@ class Agent {
     bool reap_orphans = false;
   };
 
-  static absl::StatusOr<std::unique_ptr<Agent>> Start(const AgentConfig& config,
-                                                      Options options);
+  static absl::StatusOr<std::unique_ptr<Agent>> Start(const AgentConfig& config, Options options);
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
@@ -68,9 +67,8 @@ class Agent {
   ttrpc::Server server_;
   std::unique_ptr<ChannelServer> channel_;
   Options options_;
-  std::mutex stop_mu_;
-  std::condition_variable stop_cv_;
-  std::optional<std::string> stop_reason_;
+  absl::Mutex stop_mu_;
+  std::optional<std::string> stop_reason_ ABSL_GUARDED_BY(stop_mu_);
 };
 
 }  // namespace agent

@@ -118,7 +118,8 @@ absl::Status Container::Start() {
         absl::StrCat("container ", id_, " is ", StateName(s), ", not created"));
   }
   const char go = 1;
-  const ssize_t n = RetryEintr([&] { return write(gate_.get(), &go, 1); });
+  const int gate = gate_.get();  // read with mu_ held (the analysis does not see it in a lambda)
+  const ssize_t n = RetryEintr([&] { return write(gate, &go, 1); });
   const int err = errno;
   gate_.reset();
   if (n != 1) return ErrnoStatus(err, absl::StrCat("container ", id_, ": start"));

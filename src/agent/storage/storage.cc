@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "src/agent/rootfs/mount_options.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
@@ -112,8 +113,11 @@ absl::Status DoMount(const std::string& source, const std::string& target,
 // Kata's fs_group ownership: every file under `root` gets group `gid` and group rw (and
 // directories setgid), as Kubernetes' fsGroup; OnRootMismatch skips it when the root
 // already has that group.
-gid_t g_fs_gid = 0;  // nftw has no user pointer; guarded by StorageManager::mu_
-int SetGroup(const char* path, const struct stat* st, int type, struct FTW*) {
+// nftw has no user pointer: the group is a global, held for one walk at a time.
+ABSL_CONST_INIT absl::Mutex g_fs_group_mu(absl::kConstInit);
+gid_t g_fs_gid ABSL_GUARDED_BY(g_fs_group_mu) = 0;
+int SetGroup(const char* path, const struct stat* st, int type, struct FTW*)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(g_fs_group_mu) {
   if (type == FTW_SL) return lchown(path, static_cast<uid_t>(-1), g_fs_gid) == 0 ? 0 : -1;
   if (lchown(path, static_cast<uid_t>(-1), g_fs_gid) != 0) return -1;
   mode_t mode = (st->st_mode & 07777) | S_IRGRP | S_IWGRP;
@@ -131,6 +135,7 @@ absl::Status ApplyFsGroup(const grpc::Storage& s) {
   if (s.fs_group().group_change_policy() == types::OnRootMismatch && st.st_gid == gid) {
     return absl::OkStatus();
   }
+  absl::MutexLock lock(&g_fs_group_mu);
   g_fs_gid = gid;
   if (nftw(s.mount_point().c_str(), SetGroup, 16, FTW_PHYS) != 0) {
     return ErrnoStatus(errno, absl::StrCat("fs_group ", gid, " on ", s.mount_point()));
@@ -226,44 +231,46 @@ absl::Status StorageManager::Unmount(const std::string& mp, const Entry& e) {
   return st;
 }
 
+absl::Status StorageManager::AddOneLocked(const grpc::Storage& s) {
+  const std::string what =
+      absl::StrCat("storage ", s.driver(), " ", s.source(), " at ", s.mount_point());
+  KATA_RETURN_IF_ERROR(AnnotateStatus(CheckMountPoint(s.mount_point()), what));
+  auto it = entries_.find(s.mount_point());
+  if (it == entries_.end()) {
+    Entry e;
+    KATA_RETURN_IF_ERROR(AnnotateStatus(Mount(s, &e), what));
+    absl::Status fs = ApplyFsGroup(s);
+    if (!fs.ok()) {
+      Unmount(s.mount_point(), e).IgnoreError();
+      return AnnotateStatus(fs, what);
+    }
+    it = entries_.emplace(s.mount_point(), std::move(e)).first;
+  }
+  ++it->second.refs;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<std::string>> StorageManager::Add(
     const google::protobuf::RepeatedPtrField<grpc::Storage>& storages) {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<std::string> held;
-  auto undo = absl::MakeCleanup([&] {
-    for (auto it = held.rbegin(); it != held.rend(); ++it) {
-      Entry& e = entries_[*it];
-      if (--e.refs == 0) {
-        Unmount(*it, e).IgnoreError();
-        entries_.erase(*it);
-      }
-    }
-  });
   for (const grpc::Storage& s : storages) {
-    const std::string what =
-        absl::StrCat("storage ", s.driver(), " ", s.source(), " at ", s.mount_point());
-    KATA_RETURN_IF_ERROR(AnnotateStatus(CheckMountPoint(s.mount_point()), what));
-    auto it = entries_.find(s.mount_point());
-    if (it == entries_.end()) {
-      Entry e;
-      KATA_RETURN_IF_ERROR(AnnotateStatus(Mount(s, &e), what));
-      absl::Status fs = ApplyFsGroup(s);
-      if (!fs.ok()) {
-        e.refs = 1;
-        Unmount(s.mount_point(), e).IgnoreError();
-        return AnnotateStatus(fs, what);
-      }
-      it = entries_.emplace(s.mount_point(), std::move(e)).first;
+    absl::Status st = AddOneLocked(s);
+    if (!st.ok()) {
+      ReleaseLocked(held).IgnoreError();  // all or nothing
+      return st;
     }
-    ++it->second.refs;
     held.push_back(s.mount_point());
   }
-  std::move(undo).Cancel();
   return held;
 }
 
 absl::Status StorageManager::Release(const std::vector<std::string>& mount_points) {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock lock(&mu_);
+  return ReleaseLocked(mount_points);
+}
+
+absl::Status StorageManager::ReleaseLocked(const std::vector<std::string>& mount_points) {
   absl::Status first;
   for (auto it = mount_points.rbegin(); it != mount_points.rend(); ++it) {
     auto e = entries_.find(*it);
@@ -277,7 +284,7 @@ absl::Status StorageManager::Release(const std::vector<std::string>& mount_point
 }
 
 std::map<std::string, int> StorageManager::Held() {
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock lock(&mu_);
   std::map<std::string, int> out;
   for (const auto& [mp, e] : entries_) out[mp] = e.refs;
   return out;

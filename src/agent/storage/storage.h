@@ -40,12 +40,13 @@
 #define KATA_SRC_AGENT_STORAGE_STORAGE_H_
 
 #include <map>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "google/protobuf/repeated_field.h"
 #include "src/agent/device/devices.h"
 #include "src/libs/protocols/agent.pb.h"
@@ -85,10 +86,14 @@ class StorageManager {
   };
   absl::Status Mount(const grpc::Storage& s, Entry* e);
   absl::Status Unmount(const std::string& mount_point, const Entry& e);
+  // One storage of Add: a new mount, or one more reference.
+  absl::Status AddOneLocked(const grpc::Storage& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ReleaseLocked(const std::vector<std::string>& mount_points)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const StorageOptions options_;
-  std::mutex mu_;
-  std::map<std::string, Entry> entries_;
+  absl::Mutex mu_;
+  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace agent

@@ -6,13 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/testing/temp_dir.h"
 
 namespace kata {
 namespace agent {
@@ -24,12 +23,8 @@ bool Exists(const std::string& p) {
 }
 
 bool IsMounted(const std::string& p) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (absl::StrContains(line, absl::StrCat(" ", p, " "))) return true;
-  }
-  return false;
+  return absl::StrContains(kata::testing::ReadFileOrDie("/proc/self/mountinfo"),
+                           absl::StrCat(" ", p, " "));
 }
 
 grpc::Storage MakeStorage(const std::string& driver, const std::string& source,
@@ -46,19 +41,17 @@ class StorageTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(geteuid(), 0u) << "needs root (mounts)";
-    const char* base = getenv("TEST_TMPDIR");
-    std::string t = absl::StrCat(base != nullptr ? base : "/tmp", "/stoXXXXXX");
-    ASSERT_NE(mkdtemp(t.data()), nullptr);
-    dir_ = t;
     ASSERT_EQ(mkdir((dir_ + "/src").c_str(), 0755), 0);
-    std::ofstream(dir_ + "/src/file") << "hello";
+    ASSERT_TRUE(WriteStringToFile(dir_ + "/src/file", "hello").ok());
   }
   void TearDown() override {
+    // What a failed case left mounted; the TempDir then removes the rest.
     std::string cmd = absl::StrCat("grep -o ' ", dir_, "[^ ]*' /proc/self/mountinfo | sort -r | ",
-                                   "xargs -r -n1 umount -l; rm -rf ", dir_);
+                                   "xargs -r -n1 umount -l");
     EXPECT_EQ(system(cmd.c_str()), 0);
   }
-  std::string dir_;
+  kata::testing::TempDir tmp_;
+  const std::string dir_ = tmp_.path();
   StorageManager mgr_{StorageOptions{}};
 };
 
@@ -72,8 +65,7 @@ TEST_F(StorageTest, BindIsRefCountedByMountPoint) {
   EXPECT_TRUE(IsMounted(dir_ + "/a/b/mnt"));
   EXPECT_TRUE(Exists(dir_ + "/a/b/mnt/file"));
   EXPECT_NE(access((dir_ + "/a/b/mnt/new").c_str(), F_OK), 0);
-  std::ofstream w(dir_ + "/a/b/mnt/new");
-  EXPECT_FALSE(w.good()) << "ro bind is writable";
+  EXPECT_FALSE(WriteStringToFile(dir_ + "/a/b/mnt/new", "").ok()) << "ro bind is writable";
   EXPECT_EQ(mgr_.Held()[dir_ + "/a/b/mnt"], 2);
 
   ASSERT_TRUE(mgr_.Release(*h1).ok());
@@ -94,7 +86,7 @@ TEST_F(StorageTest, EphemeralAndLocal) {
   struct stat st;
   ASSERT_EQ(stat((dir_ + "/loc").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0750u);
-  std::ofstream(dir_ + "/loc/x") << "x";
+  ASSERT_TRUE(WriteStringToFile(dir_ + "/loc/x", "x").ok());
   ASSERT_TRUE(mgr_.Release(*h).ok());
   EXPECT_FALSE(IsMounted(dir_ + "/eph"));
   EXPECT_FALSE(Exists(dir_ + "/loc"));
@@ -127,10 +119,10 @@ TEST_F(StorageTest, FailureUndoesEverything) {
 }
 
 TEST_F(StorageTest, RejectsBadRequests) {
-  for (const auto& s : {MakeStorage("bind", dir_ + "/src", "relative"),
-                        MakeStorage("bind", dir_ + "/src", dir_ + "/../x"),
-                        MakeStorage("nvdimm-ish", "x", dir_ + "/n"),
-                        MakeStorage("blk", "02/00", dir_ + "/b")}) {
+  for (const auto& s :
+       {MakeStorage("bind", dir_ + "/src", "relative"),
+        MakeStorage("bind", dir_ + "/src", dir_ + "/../x"),
+        MakeStorage("nvdimm-ish", "x", dir_ + "/n"), MakeStorage("blk", "02/00", dir_ + "/b")}) {
     google::protobuf::RepeatedPtrField<grpc::Storage> req;
     *req.Add() = s;
     absl::StatusOr<std::vector<std::string>> h = mgr_.Add(req);
