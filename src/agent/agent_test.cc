@@ -7,7 +7,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +16,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/agent/version.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/testing/temp_dir.h"
 #include "src/libs/protocols/agent.ttrpc.pb.h"
 #include "src/libs/protocols/health.ttrpc.pb.h"
 #include "src/libs/ttrpc/client.h"
@@ -43,13 +44,7 @@ class AgentBinaryTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_FALSE(g_agent_binary.empty()) << "pass the kata-agent binary as argv[1]";
-    // A short path: unix socket paths are limited to 108 bytes.
-    char templ[] = "/tmp/kagentXXXXXX";
-    ASSERT_NE(mkdtemp(templ), nullptr);
-    dir_ = templ;
-    socket_ = dir_ + "/agent.sock";
-    log_ = dir_ + "/agent.log";
-    std::ofstream(dir_ + "/keep") << "not the agent's";
+    ASSERT_TRUE(kata::WriteStringToFile(dir_ + "/keep", "not the agent's").ok());
   }
 
   void TearDown() override {
@@ -57,10 +52,6 @@ class AgentBinaryTest : public ::testing::Test {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
     }
-    for (const char* f : {"/agent.sock", "/agent.log", "/keep", "/cmdline"}) {
-      unlink((dir_ + f).c_str());
-    }
-    rmdir(dir_.c_str());
   }
 
   // Starts the agent with `args`; its stderr goes to log_.
@@ -81,12 +72,13 @@ class AgentBinaryTest : public ::testing::Test {
     }
   }
 
-  std::string Log() const {
-    std::ifstream in(log_);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
+  // The agent's stderr so far ("" before it wrote any).
+  std::string Log() const { return kata::ReadFileToString(log_).value_or(""); }
 
-  std::string dir_, socket_, log_;
+  kata::testing::TempDir tmp_{"/tmp"};  // short: unix socket paths are limited to 108 bytes
+  const std::string dir_ = tmp_.path();
+  const std::string socket_ = dir_ + "/agent.sock";
+  const std::string log_ = dir_ + "/agent.log";
   pid_t pid_ = -1;
 };
 
@@ -153,9 +145,12 @@ TEST_F(AgentBinaryTest, ServesHealthAndAgentAndStopsOnSigterm) {
 }
 
 TEST_F(AgentBinaryTest, ReadsTheCmdlineFile) {
-  std::ofstream(dir_ + "/cmdline")
-      << "console=hvc0 agent.log=debug agent.bogus=1 agent.server_addr=unix://" << socket_
-      << "\n";
+  ASSERT_TRUE(
+      kata::WriteStringToFile(
+          dir_ + "/cmdline",
+          absl::StrCat("console=hvc0 agent.log=debug agent.bogus=1 agent.server_addr=unix://",
+                       socket_, "\n"))
+          .ok());
   Spawn({"--cmdline-file", dir_ + "/cmdline"});
   auto client = kata::ttrpc::Client::Dial("unix://" + socket_, absl::Seconds(10));
   ASSERT_TRUE(client.ok()) << client.status() << "\n" << Log();
@@ -172,7 +167,7 @@ TEST_F(AgentBinaryTest, ReadsTheCmdlineFile) {
 }
 
 TEST_F(AgentBinaryTest, BadConfigExitsNonZeroNamingTheKey) {
-  std::ofstream(dir_ + "/cmdline") << "agent.log=loud\n";
+  ASSERT_TRUE(kata::WriteStringToFile(dir_ + "/cmdline", "agent.log=loud\n").ok());
   Spawn({"--cmdline-file", dir_ + "/cmdline"});
   int status = WaitFor(pid_, absl::Seconds(5));
   pid_ = -1;

@@ -8,9 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -22,6 +20,7 @@
 #include "src/agent/init/init.h"
 #include "src/agent/log/log.h"
 #include "src/agent/version.h"
+#include "src/libs/base/file.h"
 
 namespace {
 
@@ -61,11 +60,9 @@ int AgentMain(int argc, char** argv) {
     cmdline_path = "/proc/cmdline";
   }
   if (!cmdline_path.empty()) {
-    std::ifstream in(cmdline_path);
-    if (!in) return Fail(absl::NotFoundError(absl::StrCat("cannot read ", cmdline_path)));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    sources.kernel_cmdline = ss.str();
+    absl::StatusOr<std::string> cmdline = kata::ReadFileToString(cmdline_path);
+    if (!cmdline.ok()) return Fail(cmdline.status());
+    sources.kernel_cmdline = *std::move(cmdline);
   }
   sources.env_server_addr = Env("KATA_AGENT_SERVER_ADDR");
   sources.env_log_level = Env("KATA_AGENT_LOG_LEVEL");
@@ -91,8 +88,10 @@ int AgentMain(int argc, char** argv) {
       kata::agent::Agent::Start(*config, std::move(options));
   if (!agent.ok()) return Fail(agent.status());
   Log(LogLevel::kInfo, "serving",
-      {{"addr", config->server_addr}, {"endpoint", (*agent)->endpoint()},
-       {"version", kata::agent::kAgentVersion}, {"pid", static_cast<int>(getpid())}});
+      {{"addr", config->server_addr},
+       {"endpoint", (*agent)->endpoint()},
+       {"version", kata::agent::kAgentVersion},
+       {"pid", static_cast<int>(getpid())}});
 
   // The stop signals end the main loop as DestroySandbox does.
   kata::agent::Agent* raw = agent->get();

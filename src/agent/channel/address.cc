@@ -4,14 +4,13 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "src/libs/base/file.h"
 #include "src/libs/base/status_util.h"
 #include "src/libs/ttrpc/address.h"
 
@@ -69,21 +68,19 @@ absl::StatusOr<std::string> FindVirtioPort(absl::string_view name, const SysRoot
   while (struct dirent* e = readdir(dir)) {
     const absl::string_view port = e->d_name;
     if (port == "." || port == "..") continue;
-    std::ifstream in(absl::StrCat(class_dir, "/", port, "/name"));
-    if (!in) continue;
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string content = ss.str();
-    absl::string_view port_name = absl::StripTrailingAsciiWhitespace(content);
+    absl::StatusOr<std::string> content =
+        ReadFileToString(absl::StrCat(class_dir, "/", port, "/name"));
+    if (!content.ok()) continue;
+    absl::string_view port_name = absl::StripTrailingAsciiWhitespace(*content);
     seen.push_back(absl::StrCat(port, "=", port_name));
     if (port_name == name && found.empty()) found = std::string(port);
   }
   closedir(dir);
   if (!found.empty()) return absl::StrCat(roots.dev, "/", found);
   std::sort(seen.begin(), seen.end());
-  return absl::NotFoundError(absl::StrCat(
-      "virtio-serial port \"", name, "\": no port of that name in ", class_dir, " (seen: ",
-      seen.empty() ? "none" : absl::StrJoin(seen, ", "), ")"));
+  return absl::NotFoundError(
+      absl::StrCat("virtio-serial port \"", name, "\": no port of that name in ", class_dir,
+                   " (seen: ", seen.empty() ? "none" : absl::StrJoin(seen, ", "), ")"));
 }
 
 }  // namespace agent

@@ -1,14 +1,13 @@
 #include "src/agent/channel/address.h"
 
-#include <stdlib.h>
 #include <sys/stat.h>
 
-#include <fstream>
 #include <string>
 
-#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/testing/temp_dir.h"
 
 namespace kata {
 namespace agent {
@@ -49,10 +48,6 @@ TEST(ParseAgentAddressTest, Rejects) {
 class FindVirtioPortTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* base = getenv("TEST_TMPDIR");
-    std::string templ = absl::StrCat(base != nullptr ? base : "/tmp", "/sysXXXXXX");
-    ASSERT_NE(mkdtemp(templ.data()), nullptr);
-    root_ = templ;
     roots_.sysfs = root_ + "/sys";
     roots_.dev = root_ + "/dev";
     Mkdirs(roots_.sysfs + "/class/virtio-ports");
@@ -69,9 +64,10 @@ class FindVirtioPortTest : public ::testing::Test {
   void AddPort(const std::string& port, const std::string& name_content) {
     const std::string dir = roots_.sysfs + "/class/virtio-ports/" + port;
     Mkdirs(dir);
-    std::ofstream(dir + "/name") << name_content;
+    ASSERT_TRUE(WriteStringToFile(dir + "/name", name_content).ok());
   }
-  std::string root_;
+  kata::testing::TempDir tmp_;
+  const std::string root_ = tmp_.path();
   SysRoots roots_;
 };
 

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "src/agent/log/log.h"
+#include "src/libs/base/eintr.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
 
@@ -21,14 +22,14 @@ namespace kata {
 namespace agent {
 namespace {
 
-absl::StatusOr<int> OpenDevice(const std::string& path) {
-  int fd = open(path.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", path));
-  if (isatty(fd)) {
+absl::StatusOr<UniqueFd> OpenDevice(const std::string& path) {
+  UniqueFd fd(open(path.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!fd) return ErrnoStatus(errno, absl::StrCat("open ", path));
+  if (isatty(fd.get())) {
     struct termios t;
-    if (tcgetattr(fd, &t) == 0) {
+    if (tcgetattr(fd.get(), &t) == 0) {
       cfmakeraw(&t);
-      tcsetattr(fd, TCSANOW, &t);
+      tcsetattr(fd.get(), TCSANOW, &t);
     }
   }
   return fd;
@@ -36,17 +37,18 @@ absl::StatusOr<int> OpenDevice(const std::string& path) {
 
 }  // namespace
 
-ChannelServer::ChannelServer(ttrpc::Server* server, Options options, int wake_fd)
-    : server_(server), options_(std::move(options)), wake_fd_(wake_fd) {
+ChannelServer::ChannelServer(ttrpc::Server* server, Options options, UniqueFd wake)
+    : server_(server), options_(std::move(options)), wake_(std::move(wake)) {
   if (!options_.open_device) options_.open_device = OpenDevice;
 }
 
 absl::StatusOr<std::unique_ptr<ChannelServer>> ChannelServer::Start(ttrpc::Server* server,
-                                                                     const AgentAddress& address,
-                                                                     Options options) {
-  int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake_fd < 0) return ErrnoStatus(errno, "eventfd");
-  std::unique_ptr<ChannelServer> self(new ChannelServer(server, std::move(options), wake_fd));
+                                                                    const AgentAddress& address,
+                                                                    Options options) {
+  UniqueFd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake) return ErrnoStatus(errno, "eventfd");
+  std::unique_ptr<ChannelServer> self(
+      new ChannelServer(server, std::move(options), std::move(wake)));
   switch (address.kind) {
     case AgentAddress::Kind::kListen:
       self->endpoint_ = address.listen;
@@ -62,42 +64,38 @@ absl::StatusOr<std::unique_ptr<ChannelServer>> ChannelServer::Start(ttrpc::Serve
       self->endpoint_ = address.serial;
       break;
   }
-  absl::StatusOr<int> fd = self->options_.open_device(self->endpoint_);
+  absl::StatusOr<UniqueFd> fd = self->options_.open_device(self->endpoint_);
   if (!fd.ok()) return AnnotateStatus(fd.status(), address.text);
-  self->loop_ = std::thread(&ChannelServer::ServeLoop, self.get(), *fd);
+  self->loop_ = std::thread(&ChannelServer::ServeLoop, self.get(), *std::move(fd));
   return self;
 }
 
-ChannelServer::~ChannelServer() {
-  Stop();
-  close(wake_fd_);
-}
+ChannelServer::~ChannelServer() { Stop(); }
 
 void ChannelServer::Stop() {
   if (!stopping_.exchange(true)) {
     uint64_t one = 1;
-    ssize_t ignored = write(wake_fd_, &one, sizeof(one));
+    ssize_t ignored = write(wake_.get(), &one, sizeof(one));
     (void)ignored;
   }
   if (loop_.joinable() && loop_.get_id() != std::this_thread::get_id()) loop_.join();
 }
 
 bool ChannelServer::Wait(absl::Duration d) {
-  struct pollfd p = {wake_fd_, POLLIN, 0};
+  struct pollfd p = {wake_.get(), POLLIN, 0};
   const int ms = static_cast<int>(absl::ToInt64Milliseconds(d));
-  while (poll(&p, 1, ms) < 0 && errno == EINTR) {
-  }
+  RetryEintr([&] { return poll(&p, 1, ms); });
   return !stopping_.load();
 }
 
-void ChannelServer::ServeLoop(int device_fd) {
+void ChannelServer::ServeLoop(UniqueFd device) {
   absl::Duration backoff = options_.min_backoff;
   bool reported_open_error = false;
   while (!stopping_.load()) {
-    if (device_fd < 0) {
+    if (!device) {
       // The previous session's fd may still be open while its cancelled calls finish
       // (a virtio-serial port opens once at a time: EBUSY), so failures are retried.
-      absl::StatusOr<int> fd = options_.open_device(endpoint_);
+      absl::StatusOr<UniqueFd> fd = options_.open_device(endpoint_);
       if (!fd.ok()) {
         if (!reported_open_error) {
           Log(LogLevel::kWarn, "cannot reopen the agent channel; retrying",
@@ -109,12 +107,12 @@ void ChannelServer::ServeLoop(int device_fd) {
         continue;
       }
       reported_open_error = false;
-      device_fd = *fd;
+      device = *std::move(fd);
     }
     // The server reads the device itself; it tells us when the host has gone (EOF).
     auto ended = std::make_shared<absl::Notification>();
-    absl::Status served = server_->ServeFd(device_fd, [ended] { ended->Notify(); });
-    device_fd = -1;  // the server owns it now
+    // The server owns the descriptor from here.
+    absl::Status served = server_->ServeFd(device.release(), [ended] { ended->Notify(); });
     if (!served.ok()) break;  // the server is shut down
     sessions_.fetch_add(1);
     const absl::Time start = absl::Now();
@@ -132,7 +130,6 @@ void ChannelServer::ServeLoop(int device_fd) {
     if (!Wait(backoff)) break;
     backoff = std::min(backoff * 2, options_.max_backoff);
   }
-  if (device_fd >= 0) close(device_fd);
 }
 
 }  // namespace agent

@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "src/agent/channel/address.h"
+#include "src/libs/base/unique_fd.h"
 #include "src/libs/ttrpc/server.h"
 
 namespace kata {
@@ -40,10 +41,10 @@ class ChannelServer {
  public:
   struct Options {
     SysRoots roots;
-    // Opens the serial device (a new fd each call, owned by the caller). Default: open(2)
-    // of the resolved path, O_RDWR|O_NOCTTY|O_CLOEXEC, made raw if it is a tty. Tests
-    // substitute a socketpair to play the host.
-    std::function<absl::StatusOr<int>(const std::string& path)> open_device;
+    // Opens the serial device (a new descriptor each call). Default: open(2) of the resolved
+    // path, O_RDWR|O_NOCTTY|O_CLOEXEC, made raw if it is a tty. Tests substitute a
+    // socketpair to play the host.
+    std::function<absl::StatusOr<UniqueFd>(const std::string& path)> open_device;
     absl::Duration min_backoff = absl::Milliseconds(10);
     absl::Duration max_backoff = absl::Milliseconds(50);
   };
@@ -64,15 +65,15 @@ class ChannelServer {
   int sessions() const { return sessions_.load(); }
 
  private:
-  ChannelServer(ttrpc::Server* server, Options options, int wake_fd);
-  void ServeLoop(int first_device_fd);
+  ChannelServer(ttrpc::Server* server, Options options, UniqueFd wake);
+  void ServeLoop(UniqueFd first_device);
   // Waits `d` or until Stop; false if stopped.
   bool Wait(absl::Duration d);
 
   ttrpc::Server* server_;
   Options options_;
   std::string endpoint_;
-  const int wake_fd_;  // eventfd, signalled by Stop
+  const UniqueFd wake_;  // eventfd, signalled by Stop
   std::atomic<bool> stopping_{false};
   std::atomic<int> sessions_{0};
   std::thread loop_;

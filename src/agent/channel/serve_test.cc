@@ -9,9 +9,11 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/unique_fd.h"
 #include "src/libs/protocols/health.ttrpc.pb.h"
 #include "src/libs/ttrpc/client.h"
 #include "src/libs/ttrpc/server.h"
@@ -88,30 +90,30 @@ TEST(ChannelServerTest, MissingDeviceIsAnError) {
 // test (the host) the other; the host closing its end is a host disconnect.
 class FakePort {
  public:
-  absl::StatusOr<int> Open(const std::string&) {
+  absl::StatusOr<UniqueFd> Open(const std::string&) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
       return absl::InternalError("socketpair");
     }
     absl::MutexLock lock(&mu_);
     ++opens_;
-    host_fd_ = sv[1];
-    return sv[0];
+    host_.reset(sv[1]);
+    return UniqueFd(sv[0]);
   }
-  // The host end of the latest open, once there is an open after `after`.
-  int TakeHostFd(int after) {
+  // The host end of the latest open, once there is an open after `after` (invalid after 5 s
+  // without one).
+  UniqueFd TakeHost(int after) {
     absl::MutexLock lock(&mu_);
-    auto ready = [this, after] { return opens_ > after && host_fd_ >= 0; };
+    auto ready = [this, after]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return opens_ > after && host_.valid(); };
     mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(5));
-    int fd = host_fd_;
-    host_fd_ = -1;
-    return fd;
+    return std::move(host_);
   }
 
  private:
   absl::Mutex mu_;
-  int opens_ = 0;
-  int host_fd_ = -1;
+  int opens_ ABSL_GUARDED_BY(mu_) = 0;
+  UniqueFd host_ ABSL_GUARDED_BY(mu_);
 };
 
 TEST(ChannelServerTest, ServesAgainAfterTheHostDisconnects) {
@@ -126,9 +128,9 @@ TEST(ChannelServerTest, ServesAgainAfterTheHostDisconnects) {
   auto channel = ChannelServer::Start(&server, *address, options);
   ASSERT_TRUE(channel.ok()) << channel.status();
   for (int round = 0; round < 3; ++round) {
-    int host = port.TakeHostFd(round);
-    ASSERT_GE(host, 0) << "round " << round;
-    ttrpc::Client client(host);  // closing it is the host disconnect
+    UniqueFd host = port.TakeHost(round);
+    ASSERT_TRUE(host.valid()) << "round " << round;
+    ttrpc::Client client(host.release());  // closing it is the host disconnect
     absl::Status s = Check(&client);
     EXPECT_TRUE(s.ok()) << "round " << round << ": " << s;
   }

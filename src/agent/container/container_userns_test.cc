@@ -8,9 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -22,6 +20,8 @@
 #include "gtest/gtest.h"
 #include "src/agent/container/container.h"
 #include "src/agent/container/test_util.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/testing/temp_dir.h"
 #include "src/libs/oci/spec_proto.h"
 
 namespace kata {
@@ -32,24 +32,30 @@ namespace kt = testing;
 
 constexpr uint32_t kHostBase = 100000;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+using ::kata::testing::ReadFileOrDie;
 
 // Whitespace-separated words of `s`, joined by one space.
 std::string Words(const std::string& s) {
   return absl::StrJoin(absl::StrSplit(s, absl::ByAnyChar(" \t\n"), absl::SkipEmpty()), " ");
 }
 
+// Reads stdout of `p` until `marker` appears (or EOF).
+std::string ReadUntil(Process& p, const std::string& marker) {
+  std::string out;
+  while (!absl::StrContains(out, marker)) {
+    absl::StatusOr<std::string> chunk = p.ReadStdout(4096);
+    if (!chunk.ok() || chunk->empty()) break;
+    out += *chunk;
+  }
+  return out;
+}
+
 class UsernsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(geteuid(), 0u) << "this test needs root (user namespaces, mounts, cgroups)";
-    char templ[] = "/tmp/kusernsXXXXXX";
-    ASSERT_NE(mkdtemp(templ), nullptr);
-    dir_ = templ;
-    // The mapped root (host uid 100000) walks to the rootfs and the bound file as "other".
+    // The mapped root (host uid 100000) walks to the rootfs and the bound file as "other":
+    // under /tmp (TEST_TMPDIR is under root's 0700 home), made searchable.
     ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
     absl::StatusOr<std::string> rootfs = kt::MakeBusyboxRootfs(dir_);
     ASSERT_TRUE(rootfs.ok()) << rootfs.status();
@@ -57,12 +63,9 @@ class UsernsTest : public ::testing::Test {
     cg_ = absl::StrCat("kata-userns-test-", getpid());
   }
   void TearDown() override {
-    if (!dir_.empty()) {
-      EXPECT_EQ(system(("rm -rf '" + dir_ + "'").c_str()), 0);
-    }
     EXPECT_FALSE(kt::CgroupParentExists(cg_)) << "cgroup left behind";
-    const std::string mounts = ReadFile("/proc/self/mountinfo");
-    EXPECT_FALSE(!dir_.empty() && absl::StrContains(mounts, dir_)) << "mounts left behind";
+    const std::string mounts = ReadFileOrDie("/proc/self/mountinfo");
+    EXPECT_FALSE(absl::StrContains(mounts, dir_)) << "mounts left behind";
   }
 
   // The busybox spec with a user namespace mapping 0 -> 100000 (65536) for uids and gids.
@@ -77,39 +80,81 @@ class UsernsTest : public ::testing::Test {
     return *spec;
   }
 
-  std::string dir_, rootfs_, cg_;
-};
-
-// Reads stdout of `p` until `marker` appears (or EOF).
-std::string ReadUntil(Process& p, const std::string& marker) {
-  std::string out;
-  while (!absl::StrContains(out, marker)) {
-    absl::StatusOr<std::string> chunk = p.ReadStdout(4096);
-    if (!chunk.ok() || chunk->empty()) break;
-    out += *chunk;
+  // An exec of `process` into `c` (whose init is `init_pid`) joins the init's user namespace
+  // (`user_ns_link`, the readlink of /proc/<init>/ns/user) and its other namespaces.
+  void ExpectExecJoins(Container& c, oci::Process process, pid_t init_pid,
+                       const std::string& user_ns_link) {
+    process.args = oci::Strings{"sh", "-c",
+                                "busybox id -u; busybox readlink /proc/self/ns/user; "
+                                "cat /proc/1/cmdline; echo; busybox touch /tmp/g"};
+    ASSERT_TRUE(c.Exec("e1", process).ok());
+    std::shared_ptr<Process> e = c.GetProcess("e1").value();
+    std::string eout;
+    for (;;) {
+      absl::StatusOr<std::string> chunk = e->ReadStdout(4096);
+      ASSERT_TRUE(chunk.ok()) << chunk.status();
+      if (chunk->empty()) break;
+      eout += *chunk;
+    }
+    EXPECT_EQ(c.Wait("e1").value(), 0);
+    EXPECT_EQ(eout, absl::StrCat("0\n", user_ns_link, "\n",
+                                 std::string("sleep\0"
+                                             "1000\0",
+                                             11),
+                                 "\n"));
+    struct stat st;
+    const std::string g = absl::StrCat("/proc/", init_pid, "/root/tmp/g");
+    ASSERT_EQ(stat(g.c_str(), &st), 0) << g;
+    EXPECT_EQ(st.st_uid, kHostBase);
   }
-  return out;
-}
+
+  // A second container joins the user namespace `user_ns_path` by path (no mappings of its
+  // own) with new pid and mount namespaces: root inside, /proc mounted. With `mappings`'
+  // id mappings as well, it is refused.
+  void ExpectSecondContainerJoins(const std::string& user_ns_path, const std::string& user_ns_link,
+                                  const oci::Spec& mappings) {
+    oci::Spec joined = UsernsSpec("u4", {"sh", "-c",
+                                         "busybox id -u; busybox readlink /proc/self/ns/user; "
+                                         "echo $$; test -d /proc/1/ns && echo proc-ok"});
+    joined.linux->uid_mappings.reset();
+    joined.linux->gid_mappings.reset();
+    for (oci::LinuxNamespace& n : *joined.linux->namespaces) {
+      if (n.type == "user") n.path = user_ns_path;
+    }
+    absl::StatusOr<std::unique_ptr<Container>> c4 = Container::Create("u4", "u4", joined, {});
+    ASSERT_TRUE(c4.ok()) << c4.status();
+    ASSERT_TRUE((*c4)->Start().ok());
+    std::shared_ptr<Process> init4 = (*c4)->GetProcess("u4").value();
+    EXPECT_EQ(ReadUntil(*init4, "proc-ok\n"), absl::StrCat("0\n", user_ns_link, "\n1\nproc-ok\n"));
+    EXPECT_EQ((*c4)->Wait("u4").value(), 0);
+    ASSERT_TRUE((*c4)->Remove(absl::Seconds(10)).ok());
+
+    // Mappings together with a joined user namespace are refused.
+    joined.linux->uid_mappings = mappings.linux->uid_mappings;
+    joined.linux->gid_mappings = mappings.linux->gid_mappings;
+    EXPECT_EQ(Container::Create("u5", "u5", joined, {}).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+
+  kata::testing::TempDir tmp_{"/tmp"};
+  const std::string dir_ = tmp_.path();
+  std::string rootfs_, cg_;
+};
 
 TEST_F(UsernsTest, RootInsideIsAnUnprivilegedUserOutside) {
   // A root-owned host file, bound read-write: root inside is "other" to it.
   const std::string host_file = dir_ + "/host-file";
-  {
-    std::ofstream f(host_file);
-    f << "host data\n";
-  }
+  ASSERT_TRUE(WriteStringToFile(host_file, "host data\n").ok());
   ASSERT_EQ(chmod(host_file.c_str(), 0644), 0);
   // The mapped root cannot create entries in the root-owned rootfs: the mount point exists.
-  {
-    std::ofstream mp(rootfs_ + "/host-file");
-  }
+  ASSERT_TRUE(WriteStringToFile(rootfs_ + "/host-file", "").ok());
 
-  oci::Spec spec = UsernsSpec(
-      "u1", {"sh", "-c",
-             "busybox id -u; busybox id -g; cat /proc/self/uid_map /proc/self/gid_map; "
-             "echo data > /tmp/f; test -d /proc/1/ns && echo proc-ok; "
-             "echo evil 2>/dev/null > /host-file && echo wrote || echo denied; "
-             "echo END; exec sleep 1000"});
+  oci::Spec spec =
+      UsernsSpec("u1", {"sh", "-c",
+                        "busybox id -u; busybox id -g; cat /proc/self/uid_map /proc/self/gid_map; "
+                        "echo data > /tmp/f; test -d /proc/1/ns && echo proc-ok; "
+                        "echo evil 2>/dev/null > /host-file && echo wrote || echo denied; "
+                        "echo END; exec sleep 1000"});
   spec.mounts->push_back(
       {"/tmp", std::string("tmpfs"), std::string("tmpfs"), oci::Strings{"nosuid"}});
   spec.mounts->push_back(
@@ -121,10 +166,8 @@ TEST_F(UsernsTest, RootInsideIsAnUnprivilegedUserOutside) {
   std::shared_ptr<Process> init = (*c)->GetProcess("u1").value();
 
   const std::string out = ReadUntil(*init, "END\n");
-  EXPECT_EQ(Words(out),
-            "0 0 0 100000 65536 0 100000 65536 proc-ok denied END")
-      << out;
-  EXPECT_EQ(ReadFile(host_file), "host data\n");
+  EXPECT_EQ(Words(out), "0 0 0 100000 65536 0 100000 65536 proc-ok denied END") << out;
+  EXPECT_EQ(ReadFileOrDie(host_file), "host data\n");
 
   // The file made in the container's tmpfs belongs to host uid/gid 100000.
   struct stat st;
@@ -133,56 +176,18 @@ TEST_F(UsernsTest, RootInsideIsAnUnprivilegedUserOutside) {
   EXPECT_EQ(st.st_uid, kHostBase);
   EXPECT_EQ(st.st_gid, kHostBase);
   // The init's namespaces are owned by its user namespace, not the host's.
-  const std::string host_user = ReadFile("/proc/self/uid_map");
-  EXPECT_EQ(Words(ReadFile(absl::StrCat("/proc/", init->pid(), "/uid_map"))), "0 100000 65536");
+  const std::string host_user = ReadFileOrDie("/proc/self/uid_map");
+  EXPECT_EQ(Words(ReadFileOrDie(absl::StrCat("/proc/", init->pid(), "/uid_map"))),
+            "0 100000 65536");
   EXPECT_NE(Words(host_user), "0 100000 65536");
 
-  // An exec joins the same user namespace (and the others).
+  // An exec joins the same user namespace (and the others); a second container joins it by
+  // path.
   char link[256] = {};
   const std::string ns = absl::StrCat("/proc/", init->pid(), "/ns/user");
   ASSERT_GT(readlink(ns.c_str(), link, sizeof(link) - 1), 0);
-  oci::Process ep = *spec.process;
-  ep.args = oci::Strings{"sh", "-c",
-                         "busybox id -u; busybox readlink /proc/self/ns/user; "
-                         "cat /proc/1/cmdline; echo; busybox touch /tmp/g"};
-  ASSERT_TRUE((*c)->Exec("e1", ep).ok());
-  std::shared_ptr<Process> e = (*c)->GetProcess("e1").value();
-  std::string eout;
-  for (;;) {
-    absl::StatusOr<std::string> chunk = e->ReadStdout(4096);
-    ASSERT_TRUE(chunk.ok()) << chunk.status();
-    if (chunk->empty()) break;
-    eout += *chunk;
-  }
-  EXPECT_EQ((*c)->Wait("e1").value(), 0);
-  EXPECT_EQ(eout, absl::StrCat("0\n", link, "\n", std::string("sleep\0" "1000\0", 11), "\n"));
-  const std::string g = absl::StrCat("/proc/", init->pid(), "/root/tmp/g");
-  ASSERT_EQ(stat(g.c_str(), &st), 0) << g;
-  EXPECT_EQ(st.st_uid, kHostBase);
-
-  // A second container joins the first one's user namespace by path (no mappings of its
-  // own) with new pid and mount namespaces: root inside, /proc mounted.
-  oci::Spec joined = UsernsSpec("u4", {"sh", "-c",
-                                       "busybox id -u; busybox readlink /proc/self/ns/user; "
-                                       "echo $$; test -d /proc/1/ns && echo proc-ok"});
-  joined.linux->uid_mappings.reset();
-  joined.linux->gid_mappings.reset();
-  for (oci::LinuxNamespace& n : *joined.linux->namespaces) {
-    if (n.type == "user") n.path = ns;
-  }
-  absl::StatusOr<std::unique_ptr<Container>> c4 = Container::Create("u4", "u4", joined, o);
-  ASSERT_TRUE(c4.ok()) << c4.status();
-  ASSERT_TRUE((*c4)->Start().ok());
-  std::shared_ptr<Process> init4 = (*c4)->GetProcess("u4").value();
-  EXPECT_EQ(ReadUntil(*init4, "proc-ok\n"), absl::StrCat("0\n", link, "\n1\nproc-ok\n"));
-  EXPECT_EQ((*c4)->Wait("u4").value(), 0);
-  ASSERT_TRUE((*c4)->Remove(absl::Seconds(10)).ok());
-
-  // Mappings together with a joined user namespace are refused.
-  joined.linux->uid_mappings = spec.linux->uid_mappings;
-  joined.linux->gid_mappings = spec.linux->gid_mappings;
-  EXPECT_EQ(Container::Create("u5", "u5", joined, o).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  ASSERT_NO_FATAL_FAILURE(ExpectExecJoins(**c, *spec.process, init->pid(), link));
+  ASSERT_NO_FATAL_FAILURE(ExpectSecondContainerJoins(ns, link, spec));
 
   ASSERT_TRUE((*c)->Remove(absl::Seconds(10)).ok());
 }
@@ -205,7 +210,7 @@ TEST_F(UsernsTest, ProcessUserIsMapped) {
 }
 
 TEST_F(UsernsTest, BadMappingsAreRejectedChangingNothing) {
-  const std::string mounts_before = ReadFile("/proc/self/mountinfo");
+  const std::string mounts_before = ReadFileOrDie("/proc/self/mountinfo");
   using M = std::vector<oci::LinuxIdMapping>;
   struct Case {
     const char* what;
@@ -225,7 +230,10 @@ TEST_F(UsernsTest, BadMappingsAreRejectedChangingNothing) {
                   ns.end());
        },
        "no new user namespace"},
-      {"size 0", [](oci::Spec& s) { s.linux->uid_mappings = M{{0, kHostBase, 0, {}}}; },
+      {"size 0",
+       [](oci::Spec& s) {
+         s.linux->uid_mappings = M{{0, kHostBase, 0, {}}};
+       },
        "size is 0"},
       {"overflow",
        [](oci::Spec& s) {
@@ -237,7 +245,10 @@ TEST_F(UsernsTest, BadMappingsAreRejectedChangingNothing) {
          s.linux->uid_mappings = M{{0, kHostBase, 65536, {}}, {1000, 10, 10, {}}};
        },
        "overlaps range 0"},
-      {"root unmapped", [](oci::Spec& s) { s.linux->uid_mappings = M{{1, kHostBase, 10, {}}}; },
+      {"root unmapped",
+       [](oci::Spec& s) {
+         s.linux->uid_mappings = M{{1, kHostBase, 10, {}}};
+       },
        "root) is not mapped"},
   };
   for (const Case& k : cases) {
@@ -250,7 +261,7 @@ TEST_F(UsernsTest, BadMappingsAreRejectedChangingNothing) {
     EXPECT_TRUE(absl::StrContains(c.status().message(), k.message)) << c.status();
     EXPECT_FALSE(kt::CgroupParentExists(cg_)) << k.what;
   }
-  EXPECT_EQ(ReadFile("/proc/self/mountinfo"), mounts_before);
+  EXPECT_EQ(ReadFileOrDie("/proc/self/mountinfo"), mounts_before);
 }
 
 }  // namespace

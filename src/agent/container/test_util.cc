@@ -6,11 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
+#include "src/libs/base/testing/temp_dir.h"
 #include "src/libs/oci/spec.h"
 #include "src/libs/oci/spec_proto.h"
 
@@ -25,13 +26,12 @@ absl::StatusOr<std::string> MakeBusyboxRootfs(const std::string& dir) {
       return ErrnoStatus(errno, absl::StrCat("mkdir ", rootfs, d));
     }
   }
-  std::ifstream src("/bin/busybox", std::ios::binary);
-  if (!src) return absl::NotFoundError("/bin/busybox is missing (apt-get install busybox-static)");
-  {
-    std::ofstream dst(rootfs + "/bin/busybox", std::ios::binary);
-    dst << src.rdbuf();
-    if (!dst) return absl::InternalError("copy /bin/busybox failed");
+  absl::StatusOr<std::string> busybox = ReadFileToString("/bin/busybox");
+  if (!busybox.ok()) {
+    return AnnotateStatus(busybox.status(),
+                          "the test rootfs needs /bin/busybox (apt-get install busybox-static)");
   }
+  KATA_RETURN_IF_ERROR(WriteStringToFile(rootfs + "/bin/busybox", *busybox));
   if (chmod((rootfs + "/bin/busybox").c_str(), 0755) != 0) {
     return ErrnoStatus(errno, "chmod busybox");
   }
@@ -78,10 +78,7 @@ grpc::CreateContainerRequest BusyboxContainerRequest(const std::string& id,
 }
 
 size_t MountCount() {
-  std::ifstream in("/proc/self/mountinfo");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
+  const std::string s = kata::testing::ReadFileOrDie("/proc/self/mountinfo");
   return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
 }
 

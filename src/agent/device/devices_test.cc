@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/agent/device/wait.h"
+#include "src/libs/base/testing/temp_dir.h"
 
 namespace kata {
 namespace agent {
@@ -24,22 +25,18 @@ class DevicesTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(geteuid(), 0u) << "needs root (mknod)";
-    const char* base = getenv("TEST_TMPDIR");
-    std::string t = absl::StrCat(base != nullptr ? base : "/tmp", "/devXXXXXX");
-    ASSERT_NE(mkdtemp(t.data()), nullptr);
-    dir_ = t;
     opts_.sysfs_root = dir_ + "/sys";
     opts_.dev_root = dir_ + "/dev";
     opts_.timeout = absl::Seconds(2);
     Run("mkdir -p " + opts_.sysfs_root + "/block " + opts_.dev_root);
   }
-  void TearDown() override { Run("rm -rf " + dir_); }
   static void Run(const std::string& cmd) { ASSERT_EQ(system(cmd.c_str()), 0) << cmd; }
   void MakeBlock(const std::string& name, int major, int minor) {
     ASSERT_EQ(mknod((opts_.dev_root + "/" + name).c_str(), S_IFBLK | 0600, makedev(major, minor)),
               0);
   }
-  std::string dir_;
+  kata::testing::TempDir tmp_;
+  const std::string dir_ = tmp_.path();
   DeviceOptions opts_;
 };
 
@@ -60,10 +57,10 @@ TEST_F(DevicesTest, BlkFindsThePciPath) {
 }
 
 TEST_F(DevicesTest, ScsiFindsTheAddress) {
-  Run("mkdir -p " + opts_.sysfs_root +
-      "/devices/host0/target0:0:1/0:0:1:2/block/sdc");
+  Run("mkdir -p " + opts_.sysfs_root + "/devices/host0/target0:0:1/0:0:1:2/block/sdc");
   Run("ln -s ../devices/host0/target0:0:1/0:0:1:2/block/sdc " + opts_.sysfs_root + "/block/sdc");
-  Run("ln -s ../../../0:0:1:2 " + opts_.sysfs_root + "/devices/host0/target0:0:1/0:0:1:2/block/sdc/device");
+  Run("ln -s ../../../0:0:1:2 " + opts_.sysfs_root +
+      "/devices/host0/target0:0:1/0:0:1:2/block/sdc/device");
   MakeBlock("sdc", 8, 32);
   absl::StatusOr<std::string> node = WaitForBlockDevice("scsi", "1:2", opts_);
   ASSERT_TRUE(node.ok()) << node.status();
@@ -75,8 +72,7 @@ TEST_F(DevicesTest, WaitsForANodeThatAppearsLater) {
     absl::SleepFor(absl::Milliseconds(300));
     MakeBlock("vdc", 254, 32);
   });
-  absl::StatusOr<std::string> node =
-      WaitForBlockDevice("mmioblk", opts_.dev_root + "/vdc", opts_);
+  absl::StatusOr<std::string> node = WaitForBlockDevice("mmioblk", opts_.dev_root + "/vdc", opts_);
   later.join();
   ASSERT_TRUE(node.ok()) << node.status();
 }

@@ -4,9 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -15,6 +12,8 @@
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/testing/temp_dir.h"
 
 namespace kata {
 namespace agent {
@@ -73,7 +72,8 @@ class FakeSystem : public System {
   std::string fail_module;
 };
 
-constexpr char kFilesystemsV2[] = "nodev\tsysfs\nnodev\tproc\nnodev\tcgroup\nnodev\tcgroup2\n\text4\n";
+constexpr char kFilesystemsV2[] =
+    "nodev\tsysfs\nnodev\tproc\nnodev\tcgroup\nnodev\tcgroup2\n\text4\n";
 constexpr char kFilesystemsV1[] = "nodev\tsysfs\nnodev\tproc\nnodev\tcgroup\n\text4\n";
 
 TEST(EssentialMountsTest, ProcSysDevPtsShmRunInOrder) {
@@ -164,8 +164,8 @@ TEST(LoadModulesTest, LoadsInListedOrderUnderRoot) {
   opts.root = "/r/";
   sys.files["/r/etc/kata-cpp/modules"] = "/m/netfs.ko\n/m/9pnet.ko\n/m/9p.ko debug=0\n";
   ASSERT_TRUE(LoadModules(sys, opts).ok());
-  EXPECT_THAT(sys.calls,
-              ElementsAre("insmod /r/m/netfs.ko", "insmod /r/m/9pnet.ko", "insmod /r/m/9p.ko debug=0"));
+  EXPECT_THAT(sys.calls, ElementsAre("insmod /r/m/netfs.ko", "insmod /r/m/9pnet.ko",
+                                     "insmod /r/m/9p.ko debug=0"));
 }
 
 TEST(LoadModulesTest, AlreadyLoadedIsFineMissingListIsFine) {
@@ -214,19 +214,18 @@ TEST(SetUpTest, NoSwitchRootUnderAnotherRoot) {
 }
 
 TEST(CopyTreeTest, DirsFilesSymlinksModesAndSkip) {
-  char tmpl[] = "/tmp/init_copy.XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl, src = dir + "/src", dst = dir + "/dst";
-  ASSERT_EQ(system(("mkdir -p " + src + "/lib/m " + src + "/skipme " + dst).c_str()), 0);
-  std::ofstream(src + "/init") << "agent";
-  std::ofstream(src + "/lib/m/a.ko") << "module";
-  std::ofstream(src + "/skipme/x") << "x";
+  kata::testing::TempDir dir;
+  const std::string src = dir.Join("src"), dst = dir.Join("dst");
+  for (const std::string& d : {src, src + "/lib", src + "/lib/m", src + "/skipme", dst}) {
+    ASSERT_EQ(mkdir(d.c_str(), 0755), 0) << d;
+  }
+  ASSERT_TRUE(WriteStringToFile(src + "/init", "agent").ok());
+  ASSERT_TRUE(WriteStringToFile(src + "/lib/m/a.ko", "module").ok());
+  ASSERT_TRUE(WriteStringToFile(src + "/skipme/x", "x").ok());
   ASSERT_EQ(chmod((src + "/init").c_str(), 0755), 0);
   ASSERT_EQ(symlink("lib", (src + "/lib64").c_str()), 0);
   ASSERT_TRUE(CopyTree(src, dst, {"skipme"}).ok());
-  std::ifstream in(dst + "/lib/m/a.ko");
-  std::string text((std::istreambuf_iterator<char>(in)), {});
-  EXPECT_EQ(text, "module");
+  EXPECT_EQ(kata::testing::ReadFileOrDie(dst + "/lib/m/a.ko"), "module");
   struct stat st;
   ASSERT_EQ(stat((dst + "/init").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0755u);
@@ -234,18 +233,16 @@ TEST(CopyTreeTest, DirsFilesSymlinksModesAndSkip) {
   ASSERT_GT(readlink((dst + "/lib64").c_str(), link, sizeof(link) - 1), 0);
   EXPECT_STREQ(link, "lib");
   EXPECT_NE(access((dst + "/skipme").c_str(), F_OK), 0);
-  EXPECT_EQ(system(("rm -rf " + dir).c_str()), 0);
 }
 
 // The real implementation on a temporary directory (no root needed for these calls).
 TEST(RealSystemTest, MkdirAllAndReadFile) {
-  char tmpl[] = "/tmp/init_test.XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
+  kata::testing::TempDir tmp;
+  const std::string& dir = tmp.path();
   System& sys = RealSystem();
   ASSERT_TRUE(sys.MkdirAll(dir + "/a/b/c").ok());
   ASSERT_TRUE(sys.MkdirAll(dir + "/a/b/c").ok());
-  std::ofstream(dir + "/a/f") << "hello\n";
+  ASSERT_TRUE(WriteStringToFile(dir + "/a/f", "hello\n").ok());
   absl::StatusOr<std::string> text = sys.ReadFile(dir + "/a/f");
   ASSERT_TRUE(text.ok());
   EXPECT_EQ(*text, "hello\n");
@@ -253,7 +250,6 @@ TEST(RealSystemTest, MkdirAllAndReadFile) {
   absl::Status mod = sys.LoadModule(dir + "/nope.ko", "");
   EXPECT_TRUE(absl::IsNotFound(mod));
   EXPECT_THAT(std::string(mod.message()), HasSubstr("nope.ko"));
-  EXPECT_EQ(system(("rm -rf " + dir).c_str()), 0);
 }
 
 }  // namespace

@@ -2,21 +2,21 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/mount.h>
 #include <linux/magic.h>
+#include <sys/mount.h>
 #include <sys/reboot.h>
-#include <sys/statfs.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "src/libs/base/file.h"
 #include "src/libs/base/status_util.h"
+#include "src/libs/base/unique_fd.h"
 
 namespace kata {
 namespace agent {
@@ -50,21 +50,14 @@ class KernelSystem : public System {
   }
 
   absl::StatusOr<std::string> ReadFile(const std::string& path) override {
-    std::ifstream in(path);
-    if (!in) return ErrnoStatus(errno, absl::StrCat("read ", path));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return ReadFileToString(path);
   }
 
   absl::Status LoadModule(const std::string& path, const std::string& params) override {
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ErrnoStatus(errno, absl::StrCat("module ", path, ": open"));
-    long rc = syscall(SYS_finit_module, fd, params.c_str(), 0);
-    const int err = errno;
-    close(fd);
-    if (rc == 0) return absl::OkStatus();
-    return ErrnoStatus(err, absl::StrCat("module ", path, ": finit_module"));
+    const UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return ErrnoStatus(errno, absl::StrCat("module ", path, ": open"));
+    if (syscall(SYS_finit_module, fd.get(), params.c_str(), 0) == 0) return absl::OkStatus();
+    return ErrnoStatus(errno, absl::StrCat("module ", path, ": finit_module"));
   }
 
   absl::Status AttachConsole(const std::string& console) override {
@@ -73,12 +66,12 @@ class KernelSystem : public System {
       if (fcntl(fd, F_GETFD) < 0) all_open = false;
     }
     if (all_open) return absl::OkStatus();
-    int fd = open(console.c_str(), O_RDWR | O_NOCTTY);  // may become fd 0: no CLOEXEC
-    if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", console));
+    UniqueFd fd(open(console.c_str(), O_RDWR | O_NOCTTY));  // may become fd 0: no CLOEXEC
+    if (!fd) return ErrnoStatus(errno, absl::StrCat("open ", console));
     for (int target = 0; target <= 2; ++target) {
-      if (fcntl(target, F_GETFD) < 0) dup2(fd, target);
+      if (fcntl(target, F_GETFD) < 0) dup2(fd.get(), target);
     }
-    if (fd > 2) close(fd);
+    if (fd.get() <= 2) fd.release();  // it is one of the standard descriptors now
     return absl::OkStatus();
   }
 
@@ -105,7 +98,8 @@ class KernelSystem : public System {
       std::filesystem::remove_all(e.path(), ec);
     }
     if (chdir(newroot.c_str()) != 0) return ErrnoStatus(errno, "chdir " + newroot);
-    if (mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) return ErrnoStatus(errno, "move " + newroot + " to /");
+    if (mount(".", "/", nullptr, MS_MOVE, nullptr) != 0)
+      return ErrnoStatus(errno, "move " + newroot + " to /");
     if (chroot(".") != 0) return ErrnoStatus(errno, "chroot " + newroot);
     if (chdir("/") != 0) return ErrnoStatus(errno, "chdir /");
     return true;
@@ -129,8 +123,7 @@ absl::Status CopyTree(const std::string& src, const std::string& dst,
   for (; it != end; it.increment(ec)) {
     if (ec) return absl::InternalError(absl::StrCat("copy ", src, ": ", ec.message()));
     const fs::path rel = it->path().lexically_relative(src);
-    if (it.depth() == 0 &&
-        std::find(skip.begin(), skip.end(), rel.string()) != skip.end()) {
+    if (it.depth() == 0 && std::find(skip.begin(), skip.end(), rel.string()) != skip.end()) {
       it.disable_recursion_pending();
       continue;
     }

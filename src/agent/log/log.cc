@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "absl/strings/ascii.h"
+#include "src/libs/base/io.h"
 
 namespace kata {
 namespace agent {
@@ -32,11 +33,21 @@ void AppendValue(std::string* out, absl::string_view v) {
   out->push_back('"');
   for (char c : v) {
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\t': out->append("\\t"); break;
-      case '\r': out->append("\\r"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
           absl::StrAppend(out, "\\x", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
@@ -58,24 +69,31 @@ absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view text) {
   if (t == "warn" || t == "warning") return LogLevel::kWarn;
   if (t == "error") return LogLevel::kError;
   if (t == "critical" || t == "fatal") return LogLevel::kCritical;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown log level \"", text,
-                   "\" (expected trace, debug, info, warn, error or critical)"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown log level \"", text, "\" (expected trace, debug, info, warn, error or critical)"));
 }
 
 absl::string_view LogLevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kTrace: return "trace";
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
-    case LogLevel::kCritical: return "critical";
+    case LogLevel::kTrace:
+      return "trace";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+    case LogLevel::kCritical:
+      return "critical";
   }
   return "unknown";
 }
 
-void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level), std::memory_order_relaxed); }
+void SetLogLevel(LogLevel level) {
+  g_level.store(static_cast<int>(level), std::memory_order_relaxed);
+}
 
 LogLevel GetLogLevel() { return static_cast<LogLevel>(g_level.load(std::memory_order_relaxed)); }
 
@@ -97,14 +115,8 @@ std::string FormatLogLine(LogLevel level, absl::string_view msg,
 
 void Log(LogLevel level, absl::string_view msg, std::initializer_list<LogField> fields) {
   if (!LogEnabled(level)) return;
-  const std::string line = FormatLogLine(level, msg, fields);
-  size_t done = 0;
-  while (done < line.size()) {
-    ssize_t n = write(STDERR_FILENO, line.data() + done, line.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // nowhere to log to
-    done += static_cast<size_t>(n);
-  }
+  // One write per line; a failure leaves nowhere to log to.
+  WriteAll(STDERR_FILENO, FormatLogLine(level, msg, fields)).IgnoreError();
 }
 
 }  // namespace agent

@@ -11,18 +11,19 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
 #include <algorithm>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "src/agent/rootfs/mount_options.h"
 #include "src/agent/rootfs/secure_path.h"
+#include "src/libs/base/file.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
+#include "src/libs/base/unique_fd.h"
 
 namespace kata {
 namespace rootfs {
@@ -79,16 +80,16 @@ std::string Unescape(const std::string& s) {
 absl::Status MakeParentMountPrivate(const std::string& path) {
   std::string parent = path.substr(0, path.find_last_of('/'));
   if (parent.empty()) parent = "/";
-  std::ifstream in("/proc/self/mountinfo");
-  if (!in) return ErrnoStatus(errno, "open /proc/self/mountinfo");
-  std::string line, best;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string id, parent_id, dev, root, mount_point;
-    if (!(fields >> id >> parent_id >> dev >> root >> mount_point)) continue;
-    mount_point = Unescape(mount_point);
-    const bool covers = mount_point == "/" || parent == mount_point ||
-                        absl::StartsWith(parent, mount_point + "/");
+  // Runs in the forked child: no iostreams (process.h ChildHook).
+  KATA_ASSIGN_OR_RETURN(const std::string mountinfo, ReadFileToString("/proc/self/mountinfo"));
+  std::string best;
+  for (absl::string_view line : absl::StrSplit(mountinfo, '\n', absl::SkipEmpty())) {
+    // "id parent_id major:minor root mount_point ..."
+    std::vector<absl::string_view> fields = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (fields.size() < 5) continue;
+    const std::string mount_point = Unescape(std::string(fields[4]));
+    const bool covers =
+        mount_point == "/" || parent == mount_point || absl::StartsWith(parent, mount_point + "/");
     if (covers && mount_point.size() > best.size()) best = mount_point;
   }
   if (best.empty()) best = "/";
@@ -197,26 +198,24 @@ absl::Status SetupDevSymlinks(const std::string& rootfs) {
   const std::string dev = JoinRoot(rootfs, "dev");
   struct stat st;
   if (lstat(dev.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return absl::OkStatus();
-  const int fd = open(dev.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", dev));
-  absl::Status status;
-  if (unlinkat(fd, "ptmx", 0) != 0 && errno != ENOENT) {
-    status = ErrnoStatus(errno, absl::StrCat("unlink ", dev, "/ptmx"));
-  } else if (symlinkat("pts/ptmx", fd, "ptmx") != 0) {
-    status = ErrnoStatus(errno, absl::StrCat("symlink ", dev, "/ptmx"));
+  const UniqueFd fd(open(dev.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return ErrnoStatus(errno, absl::StrCat("open ", dev));
+  if (unlinkat(fd.get(), "ptmx", 0) != 0 && errno != ENOENT) {
+    return ErrnoStatus(errno, absl::StrCat("unlink ", dev, "/ptmx"));
+  }
+  if (symlinkat("pts/ptmx", fd.get(), "ptmx") != 0) {
+    return ErrnoStatus(errno, absl::StrCat("symlink ", dev, "/ptmx"));
   }
   static constexpr const char* kLinks[][2] = {{"/proc/self/fd", "fd"},
                                               {"/proc/self/fd/0", "stdin"},
                                               {"/proc/self/fd/1", "stdout"},
                                               {"/proc/self/fd/2", "stderr"}};
   for (const auto& link : kLinks) {
-    if (!status.ok()) break;
-    if (symlinkat(link[0], fd, link[1]) != 0 && errno != EEXIST) {
-      status = ErrnoStatus(errno, absl::StrCat("symlink ", dev, "/", link[1]));
+    if (symlinkat(link[0], fd.get(), link[1]) != 0 && errno != EEXIST) {
+      return ErrnoStatus(errno, absl::StrCat("symlink ", dev, "/", link[1]));
     }
   }
-  close(fd);
-  return status;
+  return absl::OkStatus();
 }
 
 absl::Status ReadonlyPath(const std::string& path) {
@@ -225,8 +224,8 @@ absl::Status ReadonlyPath(const std::string& path) {
     if (errno == ENOENT) return absl::OkStatus();
     return ErrnoStatus(errno, absl::StrCat("stat readonly path ", path));
   }
-  KATA_RETURN_IF_ERROR(Mount(path.c_str(), path, nullptr, MS_BIND | MS_REC, nullptr,
-                             "bind readonly path"));
+  KATA_RETURN_IF_ERROR(
+      Mount(path.c_str(), path, nullptr, MS_BIND | MS_REC, nullptr, "bind readonly path"));
   return Mount(nullptr, path, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | LockedFlags(path),
                nullptr, "remount readonly path");
 }
@@ -255,16 +254,16 @@ absl::Status PrepareRootfs(const oci::Spec& spec, const std::string& rootfs_path
   if (spec.linux && spec.linux->rootfs_propagation) {
     propagation = PropagationFlags(*spec.linux->rootfs_propagation);
     if (propagation == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "linux.rootfsPropagation: unknown value \"", *spec.linux->rootfs_propagation, "\""));
+      return absl::InvalidArgumentError(absl::StrCat("linux.rootfsPropagation: unknown value \"",
+                                                     *spec.linux->rootfs_propagation, "\""));
     }
   }
   // 1. Propagation of "/", a private parent, the rootfs a mount point.
-  KATA_RETURN_IF_ERROR(Mount(nullptr, "/", nullptr, propagation, nullptr,
-                             "set rootfs propagation"));
+  KATA_RETURN_IF_ERROR(
+      Mount(nullptr, "/", nullptr, propagation, nullptr, "set rootfs propagation"));
   KATA_RETURN_IF_ERROR(MakeParentMountPrivate(rootfs_path));
-  KATA_RETURN_IF_ERROR(Mount(rootfs_path.c_str(), rootfs_path, nullptr, MS_BIND | MS_REC,
-                             nullptr, "bind rootfs"));
+  KATA_RETURN_IF_ERROR(
+      Mount(rootfs_path.c_str(), rootfs_path, nullptr, MS_BIND | MS_REC, nullptr, "bind rootfs"));
   // 2. The spec's mounts, in order.
   if (spec.mounts) {
     for (const oci::Mount& m : *spec.mounts) KATA_RETURN_IF_ERROR(MountOne(m, rootfs_path));
@@ -302,51 +301,45 @@ absl::Status PrepareRootfs(const oci::Spec& spec, const std::string& rootfs_path
   return SetupDevSymlinks(rootfs_path);
 }
 
+namespace {
+
+// The current root is the initramfs (the agent is /init of the guest's initrd), which
+// pivot_root refuses: move the rootfs (the working directory) over / and chroot into it
+// instead (runc's no-pivot / msMoveRoot; Kata's agent does the same in an initrd guest).
+absl::Status MoveRoot() {
+  if (mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) return ErrnoStatus(errno, "move rootfs");
+  if (chroot(".") != 0) return ErrnoStatus(errno, "chroot");
+  if (chdir("/") != 0) return ErrnoStatus(errno, "chdir /");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status PivotRoot(const std::string& rootfs_path) {
-  const int old_root = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-  if (old_root < 0) return ErrnoStatus(errno, "open /");
-  const int new_root = open(rootfs_path.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-  if (new_root < 0) {
-    const int err = errno;
-    close(old_root);
-    return ErrnoStatus(err, absl::StrCat("open ", rootfs_path));
+  const UniqueFd old_root(open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+  if (!old_root) return ErrnoStatus(errno, "open /");
+  const UniqueFd new_root(open(rootfs_path.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+  if (!new_root) return ErrnoStatus(errno, absl::StrCat("open ", rootfs_path));
+  if (fchdir(new_root.get()) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("chdir ", rootfs_path));
   }
-  absl::Status status;
-  if (fchdir(new_root) != 0) {
-    status = ErrnoStatus(errno, absl::StrCat("chdir ", rootfs_path));
-  } else if (syscall(SYS_pivot_root, ".", ".") != 0) {
+  if (syscall(SYS_pivot_root, ".", ".") != 0) {
     const int pivot_err = errno;
     struct statfs root_fs;
-    if (pivot_err == EINVAL && fstatfs(old_root, &root_fs) == 0 &&
+    if (pivot_err == EINVAL && fstatfs(old_root.get(), &root_fs) == 0 &&
         (root_fs.f_type == RAMFS_MAGIC || root_fs.f_type == TMPFS_MAGIC)) {
-      // The current root is the initramfs (the agent is /init of the guest's initrd), which
-      // pivot_root refuses: move the rootfs over / and chroot into it instead (runc's
-      // no-pivot / msMoveRoot; Kata's agent does the same in an initrd guest).
-      if (mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) {
-        status = ErrnoStatus(errno, "move rootfs");
-      } else if (chroot(".") != 0) {
-        status = ErrnoStatus(errno, "chroot");
-      } else if (chdir("/") != 0) {
-        status = ErrnoStatus(errno, "chdir /");
-      }
-      close(old_root);
-      close(new_root);
-      return status;
+      return MoveRoot();
     }
-    status = ErrnoStatus(pivot_err, absl::StrCat("pivot_root to ", rootfs_path));
-  } else if (fchdir(old_root) != 0) {
-    status = ErrnoStatus(errno, "chdir old root");
-  } else if (mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) {
-    // The old root must not propagate the detach to the host's mounts.
-    status = ErrnoStatus(errno, "make old root rslave");
-  } else if (umount2(".", MNT_DETACH) != 0) {
-    status = ErrnoStatus(errno, "umount2 old root");
-  } else if (chdir("/") != 0) {
-    status = ErrnoStatus(errno, "chdir /");
+    return ErrnoStatus(pivot_err, absl::StrCat("pivot_root to ", rootfs_path));
   }
-  close(old_root);
-  close(new_root);
-  return status;
+  if (fchdir(old_root.get()) != 0) return ErrnoStatus(errno, "chdir old root");
+  // The old root must not propagate the detach to the host's mounts.
+  if (mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) {
+    return ErrnoStatus(errno, "make old root rslave");
+  }
+  if (umount2(".", MNT_DETACH) != 0) return ErrnoStatus(errno, "umount2 old root");
+  if (chdir("/") != 0) return ErrnoStatus(errno, "chdir /");
+  return absl::OkStatus();
 }
 
 absl::Status FinishRootfs(const oci::Spec& spec) {

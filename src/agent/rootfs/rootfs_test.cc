@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sched.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -22,6 +21,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/io.h"
+#include "src/libs/base/testing/temp_dir.h"
+#include "src/libs/base/unique_fd.h"
 #include "src/libs/oci/spec.h"
 
 namespace kata {
@@ -31,7 +34,7 @@ namespace {
 constexpr int kSkipExit = 77;
 constexpr long kMqueueMagic = 0x19800202;  // not in <linux/magic.h>
 
-// What the child reports: one line per failed check.
+// What the child reports: one line per failed check, to `fd` (not owned).
 class Report {
  public:
   explicit Report(int fd) : fd_(fd) {}
@@ -40,14 +43,7 @@ class Report {
     Write(absl::StrCat("FAIL ", what, " (errno ", strerror(errno), ")\n"));
     ++failures_;
   }
-  void Write(const std::string& s) {
-    size_t off = 0;
-    while (off < s.size()) {
-      ssize_t n = write(fd_, s.data() + off, s.size() - off);
-      if (n <= 0) return;
-      off += static_cast<size_t>(n);
-    }
-  }
+  void Write(const std::string& s) { WriteAll(fd_, s).IgnoreError(); }
   int failures() const { return failures_; }
 
  private:
@@ -66,11 +62,13 @@ ChildResult RunInMountNamespace(const std::function<void(Report&)>& body) {
   ChildResult result;
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return result;
+  UniqueFd read_end(fds[0]);
+  UniqueFd write_end(fds[1]);
   pid_t pid = fork();
   if (pid < 0) return result;
   if (pid == 0) {
-    close(fds[0]);
-    Report report(fds[1]);
+    read_end.reset();
+    Report report(write_end.get());
     if (unshare(CLONE_NEWNS) != 0) {
       report.Write(absl::StrCat("unshare(CLONE_NEWNS): ", strerror(errno), "\n"));
       _exit(kSkipExit);
@@ -82,11 +80,8 @@ ChildResult RunInMountNamespace(const std::function<void(Report&)>& body) {
     body(report);
     _exit(report.failures() == 0 ? 0 : 1);
   }
-  close(fds[1]);
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof(buf))) > 0) result.output.append(buf, n);
-  close(fds[0]);
+  write_end.reset();
+  result.output = ReadAll(read_end.get()).value_or("(cannot read the child's report)");
   int status = 0;
   if (waitpid(pid, &status, 0) == pid && WIFEXITED(status)) {
     result.exit_code = WEXITSTATUS(status);
@@ -95,30 +90,18 @@ ChildResult RunInMountNamespace(const std::function<void(Report&)>& body) {
 }
 
 bool WriteFile(const std::string& path, const std::string& content) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return false;
-  bool ok = write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
-  close(fd);
-  return ok;
+  return WriteStringToFile(path, content).ok();
 }
 
-// -1 on error.
-ssize_t ReadFileSize(const std::string& path, std::string* out) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  char buf[256];
-  ssize_t n = read(fd, buf, sizeof(buf));
-  close(fd);
-  if (n >= 0 && out != nullptr) out->assign(buf, n);
-  return n;
+// The file's content, or "<error>" when it cannot be read.
+std::string ReadOrError(const std::string& path) {
+  return ReadFileToString(path).value_or("<error>");
 }
 
 // errno of creating `path`, 0 on success.
 int CreateErrno(const std::string& path) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return errno;
-  close(fd);
-  return 0;
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+  return fd ? 0 : errno;
 }
 
 bool Exists(const std::string& path) {
@@ -146,15 +129,7 @@ class RootfsTest : public ::testing::Test {
   void SetUp() override {
     // A test that cannot run here fails loudly: these run as root (tools/test requires it).
     ASSERT_EQ(geteuid(), 0u) << "rootfs tests need root";
-    const char* tmp = getenv("TEST_TMPDIR");
-    std::string tmpl = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/rootfs_test.XXXXXX");
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    base_ = tmpl;
-    rootfs_ = base_ + "/rootfs";
     ASSERT_EQ(mkdir(rootfs_.c_str(), 0755), 0);
-  }
-  void TearDown() override {
-    if (!base_.empty()) (void)system(absl::StrCat("rm -rf '", base_, "'").c_str());
   }
 
   // In the child: a fresh tmpfs on the rootfs (so device nodes work whatever the temp dir's
@@ -177,29 +152,24 @@ class RootfsTest : public ::testing::Test {
     EXPECT_EQ(result.output, "");
   }
 
-  std::string base_, rootfs_;
+  kata::testing::TempDir dir_;  // the children's mounts live in their own namespaces
+  const std::string base_ = dir_.path();
+  const std::string rootfs_ = base_ + "/rootfs";
 };
 
-TEST_F(RootfsTest, FullSetupFromInside) {
-  // Host side of the bind mounts, made by the parent.
-  const std::string host_ro = base_ + "/host_ro";
-  const std::string host_rw = base_ + "/host_rw";
-  ASSERT_EQ(mkdir(host_ro.c_str(), 0755), 0);
-  ASSERT_TRUE(WriteFile(host_ro + "/hello", "hello"));
-  ASSERT_EQ(mkdir(host_rw.c_str(), 0755), 0);
-  ASSERT_EQ(mkdir((host_rw + "/sub").c_str(), 0755), 0);
-  ASSERT_TRUE(WriteFile(base_ + "/hostfile", "127.0.0.1 localhost\n"));
-
+// The spec of FullSetupFromInside: every kind of mount, a device, masked and read-only paths,
+// a read-only root; the host side of the binds under `base`.
+oci::Spec FullSetupSpec(const std::string& base, const std::string& rootfs) {
   oci::Spec spec;
   spec.root = oci::Root{};
-  spec.root->path = rootfs_;
+  spec.root->path = rootfs;
   spec.root->readonly = true;
   spec.mounts = std::vector<oci::Mount>{
       MakeMount("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}),
       MakeMount("/tmp", "tmpfs", "tmpfs", {"nosuid", "mode=1777", "size=65536k"}),
-      MakeMount("/ro", "bind", host_ro, {"rbind", "ro", "rprivate"}),
-      MakeMount("/rw", "bind", host_rw, {"bind"}),
-      MakeMount("/etc/hosts", "bind", base_ + "/hostfile", {"bind", "ro"}),
+      MakeMount("/ro", "bind", base + "/host_ro", {"rbind", "ro", "rprivate"}),
+      MakeMount("/rw", "bind", base + "/host_rw", {"bind"}),
+      MakeMount("/etc/hosts", "bind", base + "/hostfile", {"bind", "ro"}),
       MakeMount("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}),
   };
   spec.linux = oci::Linux{};
@@ -214,6 +184,52 @@ TEST_F(RootfsTest, FullSetupFromInside) {
   spec.linux->devices = std::vector<oci::LinuxDevice>{null_dev};
   spec.linux->masked_paths = oci::Strings{"/secret", "/maskdir", "/does/not/exist"};
   spec.linux->readonly_paths = oci::Strings{"/rw/sub", "/missing"};
+  return spec;
+}
+
+// In the child, after SetupRootfs of FullSetupSpec: what the container sees.
+void CheckFullSetup(Report& r, const std::string& base) {
+  r.Check(Exists("/proc/self"), "/proc/self exists");
+  r.Check(!Exists(base), "the host's temp dir is not visible after pivot_root");
+  struct stat st;
+  r.Check(stat("/tmp", &st) == 0 && (st.st_mode & 07777) == 01777, "/tmp has mode 1777");
+  r.Check(IsTmpfs("/tmp"), "/tmp is a tmpfs");
+  r.Check(CreateErrno("/tmp/ok") == 0, "/tmp is writable");
+  r.Check(ReadOrError("/ro/hello") == "hello", "read /ro/hello");
+  r.Check(CreateErrno("/ro/new") == EROFS, "write to the ro bind fails with EROFS");
+  r.Check(absl::StartsWith(ReadOrError("/etc/hosts"), "127.0.0.1"), "file bind /etc/hosts");
+  r.Check(CreateErrno("/etc/hosts") == EROFS, "file bind /etc/hosts is read-only");
+  r.Check(ReadOrError("/secret").empty(), "masked /secret reads empty");
+  r.Check(!Exists("/maskdir/inside"), "masked /maskdir is empty");
+  r.Check(CreateErrno("/maskdir/new") == EROFS, "masked /maskdir is read-only");
+  r.Check(CreateErrno("/rw/new") == 0, "/rw is writable");
+  r.Check(CreateErrno("/rw/sub/new") == EROFS, "readonly path /rw/sub fails with EROFS");
+  r.Check(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 &&
+              minor(st.st_rdev) == 3 && (st.st_mode & 07777) == 0666,
+          "/dev/null is char 1:3 mode 0666");
+  r.Check(CreateErrno("/dev/null") == 0, "/dev/null opens for writing");
+  char link[64] = {};
+  r.Check(readlink("/dev/ptmx", link, sizeof(link) - 1) > 0 && std::string(link) == "pts/ptmx",
+          "/dev/ptmx -> pts/ptmx");
+  r.Check(Exists("/dev/fd") && Exists("/dev/stdin") && Exists("/dev/stderr"),
+          "/dev/fd and std symlinks");
+  struct statfs fs;
+  r.Check(statfs("/dev/mqueue", &fs) == 0 && fs.f_type == kMqueueMagic, "/dev/mqueue");
+  r.Check(CreateErrno("/newfile") == EROFS, "writing / fails with EROFS");
+  char cwd[16] = {};
+  r.Check(getcwd(cwd, sizeof(cwd)) != nullptr && std::string(cwd) == "/", "cwd is /");
+}
+
+TEST_F(RootfsTest, FullSetupFromInside) {
+  // Host side of the bind mounts, made by the parent.
+  const std::string host_ro = base_ + "/host_ro";
+  const std::string host_rw = base_ + "/host_rw";
+  ASSERT_EQ(mkdir(host_ro.c_str(), 0755), 0);
+  ASSERT_TRUE(WriteFile(host_ro + "/hello", "hello"));
+  ASSERT_EQ(mkdir(host_rw.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((host_rw + "/sub").c_str(), 0755), 0);
+  ASSERT_TRUE(WriteFile(base_ + "/hostfile", "127.0.0.1 localhost\n"));
+  const oci::Spec spec = FullSetupSpec(base_, rootfs_);
 
   ChildResult result = RunInMountNamespace([&](Report& r) {
     if (!MakeRootfs(r, {"dev", "maskdir"})) return;
@@ -227,38 +243,7 @@ TEST_F(RootfsTest, FullSetupFromInside) {
     absl::Status s = SetupRootfs(spec, rootfs_, options);
     r.Check(s.ok(), absl::StrCat("SetupRootfs: ", s.ToString()));
     if (!s.ok()) return;
-
-    r.Check(Exists("/proc/self"), "/proc/self exists");
-    r.Check(!Exists(base_), "the host's temp dir is not visible after pivot_root");
-    struct stat st;
-    r.Check(stat("/tmp", &st) == 0 && (st.st_mode & 07777) == 01777, "/tmp has mode 1777");
-    r.Check(IsTmpfs("/tmp"), "/tmp is a tmpfs");
-    r.Check(CreateErrno("/tmp/ok") == 0, "/tmp is writable");
-    std::string content;
-    r.Check(ReadFileSize("/ro/hello", &content) == 5 && content == "hello", "read /ro/hello");
-    r.Check(CreateErrno("/ro/new") == EROFS, "write to the ro bind fails with EROFS");
-    r.Check(ReadFileSize("/etc/hosts", &content) > 0 && absl::StartsWith(content, "127.0.0.1"),
-            "file bind /etc/hosts");
-    r.Check(CreateErrno("/etc/hosts") == EROFS, "file bind /etc/hosts is read-only");
-    r.Check(ReadFileSize("/secret", nullptr) == 0, "masked /secret reads empty");
-    r.Check(!Exists("/maskdir/inside"), "masked /maskdir is empty");
-    r.Check(CreateErrno("/maskdir/new") == EROFS, "masked /maskdir is read-only");
-    r.Check(CreateErrno("/rw/new") == 0, "/rw is writable");
-    r.Check(CreateErrno("/rw/sub/new") == EROFS, "readonly path /rw/sub fails with EROFS");
-    r.Check(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 &&
-                minor(st.st_rdev) == 3 && (st.st_mode & 07777) == 0666,
-            "/dev/null is char 1:3 mode 0666");
-    r.Check(CreateErrno("/dev/null") == 0, "/dev/null opens for writing");
-    char link[64] = {};
-    r.Check(readlink("/dev/ptmx", link, sizeof(link) - 1) > 0 && std::string(link) == "pts/ptmx",
-            "/dev/ptmx -> pts/ptmx");
-    r.Check(Exists("/dev/fd") && Exists("/dev/stdin") && Exists("/dev/stderr"),
-            "/dev/fd and std symlinks");
-    struct statfs fs;
-    r.Check(statfs("/dev/mqueue", &fs) == 0 && fs.f_type == kMqueueMagic, "/dev/mqueue");
-    r.Check(CreateErrno("/newfile") == EROFS, "writing / fails with EROFS");
-    char cwd[16] = {};
-    r.Check(getcwd(cwd, sizeof(cwd)) != nullptr && std::string(cwd) == "/", "cwd is /");
+    CheckFullSetup(r, base_);
   });
   ExpectChildOk(result);
 }
@@ -310,9 +295,9 @@ TEST_F(RootfsTest, ErrorNamesTypePathAndErrno) {
   ChildResult result = RunInMountNamespace([&](Report& r) {
     if (!MakeRootfs(r, {})) return;
     absl::Status s = PrepareRootfs(spec, rootfs_, Options{});
-    r.Check(absl::StrContains(s.message(),
-                              absl::StrCat("mount nosuchfs on ", rootfs_, "/x: ENODEV")),
-            absl::StrCat("error message: ", s.ToString()));
+    r.Check(
+        absl::StrContains(s.message(), absl::StrCat("mount nosuchfs on ", rootfs_, "/x: ENODEV")),
+        absl::StrCat("error message: ", s.ToString()));
   });
   ExpectChildOk(result);
 }

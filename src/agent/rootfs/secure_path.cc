@@ -6,12 +6,14 @@
 #include <unistd.h>
 
 #include <deque>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "src/libs/base/status_util.h"
+#include "src/libs/base/unique_fd.h"
 
 namespace kata {
 namespace rootfs {
@@ -22,24 +24,6 @@ constexpr int kMaxSymlinks = 255;
 std::vector<std::string> Components(const std::string& path) {
   return absl::StrSplit(path, '/', absl::SkipEmpty());
 }
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  void Reset(int fd) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = fd;
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 
@@ -104,8 +88,8 @@ absl::StatusOr<std::string> ResolveInRoot(const std::string& root, const std::st
 }
 
 absl::Status CreateInRoot(const std::string& root, const std::string& rel, bool as_file) {
-  Fd dir(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (dir.get() < 0) return ErrnoStatus(errno, absl::StrCat("open ", root));
+  UniqueFd dir(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return ErrnoStatus(errno, absl::StrCat("open ", root));
   const std::vector<std::string> parts = Components(rel);
   std::string walked = root;
   for (size_t i = 0; i < parts.size(); ++i) {
@@ -117,36 +101,33 @@ absl::Status CreateInRoot(const std::string& root, const std::string& rel, bool 
     walked = absl::StrCat(walked, "/", c);
     const bool last = i + 1 == parts.size();
     if (last && as_file) {
-      int fd = openat(dir.get(), c.c_str(),
-                      O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
-      if (fd < 0) {
+      const UniqueFd file(openat(dir.get(), c.c_str(),
+                                 O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644));
+      if (!file) {
         // An existing non-regular file (a directory, a device) is acceptable as a target.
         struct stat st;
         if ((errno == EISDIR || errno == ENXIO) &&
-            fstatat(dir.get(), c.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-            !S_ISLNK(st.st_mode)) {
+            fstatat(dir.get(), c.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISLNK(st.st_mode)) {
           return absl::OkStatus();
         }
         return ErrnoStatus(errno, absl::StrCat("create file ", walked));
       }
-      close(fd);
       return absl::OkStatus();
     }
     if (mkdirat(dir.get(), c.c_str(), 0755) != 0 && errno != EEXIST) {
       return ErrnoStatus(errno, absl::StrCat("mkdir ", walked));
     }
-    int next = openat(dir.get(), c.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (next < 0) {
+    UniqueFd next(openat(dir.get(), c.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next) {
       // The last component may be an existing non-directory mount target (a file).
       struct stat st;
       if (last && errno == ENOTDIR &&
-          fstatat(dir.get(), c.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-          !S_ISLNK(st.st_mode)) {
+          fstatat(dir.get(), c.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISLNK(st.st_mode)) {
         return absl::OkStatus();
       }
       return ErrnoStatus(errno, absl::StrCat("open ", walked));
     }
-    dir.Reset(next);
+    dir = std::move(next);
   }
   return absl::OkStatus();
 }

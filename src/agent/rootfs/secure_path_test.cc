@@ -1,13 +1,12 @@
 #include "src/agent/rootfs/secure_path.h"
 
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
 
-#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/testing/temp_dir.h"
 
 namespace kata {
 namespace rootfs {
@@ -16,17 +15,10 @@ namespace {
 class SecurePathTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* tmp = getenv("TEST_TMPDIR");
-    std::string tmpl = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/secure_path.XXXXXX");
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    base_ = tmpl;
-    root_ = base_ + "/root";
-    outside_ = base_ + "/outside";
     ASSERT_EQ(mkdir(root_.c_str(), 0755), 0);
     ASSERT_EQ(mkdir(outside_.c_str(), 0755), 0);
     ASSERT_EQ(mkdir((root_ + "/etc").c_str(), 0755), 0);
   }
-  void TearDown() override { (void)system(absl::StrCat("rm -rf '", base_, "'").c_str()); }
   void Symlink(const std::string& target, const std::string& name) {
     ASSERT_EQ(symlink(target.c_str(), (root_ + "/" + name).c_str()), 0);
   }
@@ -35,7 +27,9 @@ class SecurePathTest : public ::testing::Test {
     return lstat(path.c_str(), &st) == 0;
   }
 
-  std::string base_, root_, outside_;
+  kata::testing::TempDir dir_;
+  const std::string root_ = dir_.Join("root");
+  const std::string outside_ = dir_.Join("outside");
 };
 
 TEST_F(SecurePathTest, DotDotEscapeIsRejected) {

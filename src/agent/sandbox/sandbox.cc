@@ -7,17 +7,57 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "src/agent/container/container.h"
+#include "src/libs/base/file.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
 
 namespace kata {
 namespace agent {
+namespace {
+
+// `lines` (one per line, as given) in <dir>/resolv.conf, `dir` created as needed (mkdir -p);
+// the file's path.
+absl::StatusOr<std::string> WriteResolvConf(
+    const std::string& dir, const google::protobuf::RepeatedPtrField<std::string>& lines) {
+  for (size_t i = 1; i <= dir.size(); ++i) {
+    if (i == dir.size() || dir[i] == '/') {
+      const std::string cur = dir.substr(0, i);
+      if (mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
+        return ErrnoStatus(errno, absl::StrCat("mkdir ", cur));
+      }
+    }
+  }
+  const std::string path = absl::StrCat(dir, "/resolv.conf");
+  std::string text;
+  for (const std::string& line : lines) absl::StrAppend(&text, line, "\n");
+  KATA_RETURN_IF_ERROR(WriteStringToFile(path, text));
+  return path;
+}
+
+// The holder of the sandbox's shared namespaces, parked at the exec gate `gate_read`.
+absl::StatusOr<std::unique_ptr<Process>> StartHolder(const std::string& hostname, bool pidns,
+                                                     int gate_read) {
+  ProcessOptions po;
+  po.argv = {"kata-sandbox-namespaces"};  // never exec'd: the holder waits at the gate
+  po.clone_flags = CLONE_NEWUTS | CLONE_NEWIPC | (pidns ? CLONE_NEWPID : 0);
+  po.exec_gate_fd = gate_read;
+  po.reap_at_gate = true;  // pid 1 of the shared pid namespace reaps its orphans
+  po.output_buffer_bytes = 4096;
+  po.child_hook = [hostname]() -> absl::Status {
+    if (!hostname.empty() && sethostname(hostname.data(), hostname.size()) != 0) {
+      return ErrnoStatus(errno, "sethostname");
+    }
+    return absl::OkStatus();
+  };
+  return Process::Start(std::move(po));
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(const grpc::CreateSandboxRequest& request,
                                                          StorageManager* storages,
@@ -26,7 +66,8 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(const grpc::CreateSandb
     KATA_RETURN_IF_ERROR(ValidateId(request.sandbox_id(), "sandbox id"));
   }
   if (!request.guest_hook_path().empty()) {
-    return absl::UnimplementedError("CreateSandbox: guest hooks (guest_hook_path) are not supported");
+    return absl::UnimplementedError(
+        "CreateSandbox: guest hooks (guest_hook_path) are not supported");
   }
   if (request.kernel_modules_size() > 0) {
     return absl::UnimplementedError(
@@ -47,42 +88,19 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(const grpc::CreateSandb
     return ErrnoStatus(errno, absl::StrCat("sandbox ", sb->id_, ": sethostname ", hostname));
   }
   if (request.dns_size() > 0) {
-    const std::string& dir = options.sandbox_dir;
-    std::string cur;  // mkdir -p dir
-    for (size_t i = 1; i <= dir.size(); ++i) {
-      if (i == dir.size() || dir[i] == '/') {
-        cur = dir.substr(0, i);
-        if (mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
-          return ErrnoStatus(errno, absl::StrCat("sandbox ", sb->id_, ": mkdir ", cur));
-        }
-      }
+    absl::StatusOr<std::string> resolv_conf = WriteResolvConf(options.sandbox_dir, request.dns());
+    if (!resolv_conf.ok()) {
+      return AnnotateStatus(resolv_conf.status(), absl::StrCat("sandbox ", sb->id_));
     }
-    sb->resolv_conf_ = absl::StrCat(dir, "/resolv.conf");
-    std::ofstream out(sb->resolv_conf_, std::ios::trunc);
-    for (const std::string& line : request.dns()) out << line << "\n";
-    out.close();
-    if (!out) {
-      return absl::InternalError(absl::StrCat("sandbox ", sb->id_, ": write ", sb->resolv_conf_));
-    }
+    sb->resolv_conf_ = *std::move(resolv_conf);
   }
 
   int gate[2];
   if (pipe2(gate, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe");
-  sb->gate_w_ = gate[1];
-  absl::Cleanup close_r = [&] { close(gate[0]); };
-  ProcessOptions po;
-  po.argv = {"kata-sandbox-namespaces"};  // never exec'd: the holder waits at the gate
-  po.clone_flags = CLONE_NEWUTS | CLONE_NEWIPC | (sb->pidns_ ? CLONE_NEWPID : 0);
-  po.exec_gate_fd = gate[0];
-  po.reap_at_gate = true;  // pid 1 of the shared pid namespace reaps its orphans
-  po.output_buffer_bytes = 4096;
-  po.child_hook = [hostname]() -> absl::Status {
-    if (!hostname.empty() && sethostname(hostname.data(), hostname.size()) != 0) {
-      return ErrnoStatus(errno, "sethostname");
-    }
-    return absl::OkStatus();
-  };
-  absl::StatusOr<std::unique_ptr<Process>> holder = Process::Start(std::move(po));
+  const UniqueFd gate_read(gate[0]);
+  sb->gate_write_.reset(gate[1]);
+  absl::StatusOr<std::unique_ptr<Process>> holder =
+      StartHolder(hostname, sb->pidns_, gate_read.get());
   if (!holder.ok()) {
     return AnnotateStatus(holder.status(), absl::StrCat("sandbox ", sb->id_, ": namespaces"));
   }
@@ -129,10 +147,7 @@ absl::Status Sandbox::Destroy() {
     holder_->Wait();
     holder_.reset();
   }
-  if (gate_w_ >= 0) {
-    close(gate_w_);
-    gate_w_ = -1;
-  }
+  gate_write_.reset();
   if (!held_.empty()) {
     first = storages_->Release(held_);
     held_.clear();

@@ -38,6 +38,7 @@
 #include "absl/status/statusor.h"
 #include "src/agent/process/process.h"
 #include "src/agent/storage/storage.h"
+#include "src/libs/base/unique_fd.h"
 #include "src/libs/oci/spec.h"
 #include "src/libs/protocols/agent.pb.h"
 
@@ -74,7 +75,7 @@ class Sandbox {
   StorageManager* storages_ = nullptr;
   std::vector<std::string> held_;
   std::unique_ptr<Process> holder_;
-  int gate_w_ = -1;  // closing it ends the holder (exit 127 without exec)
+  UniqueFd gate_write_;      // closing it ends the holder (exit 127 without exec)
   std::string resolv_conf_;  // written by Create, removed by Destroy ("" = none)
 };
 
