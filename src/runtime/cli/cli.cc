@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -120,70 +122,89 @@ void Str(W& w, const char* k, const std::string& v) {
   w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
 }
 
-int Env(const config::ResolvedConfig& rc, bool from_flag, bool json, std::ostream& out) {
+using JsonWriter = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
+
+void EnvJsonRuntime(const config::ResolvedConfig& rc, bool from_flag, JsonWriter& w) {
+  const config::RuntimeConfig& c = rc.config;
+  w.Key("Runtime");
+  w.StartObject();
+  Str(w, "Config", rc.path);
+  Str(w, "ConfigSource", SourceOf(rc, from_flag));
+  w.Key("Debug"); w.Bool(c.runtime.enable_debug);
+  w.Key("DisableGuestSeccomp"); w.Bool(c.runtime.disable_guest_seccomp);
+  Str(w, "InterNetworkModel", c.runtime.internetworking_model);
+  w.Key("CreateContainerTimeout"); w.Uint(c.runtime.create_container_timeout);
+  w.EndObject();
+}
+
+void EnvJsonHypervisor(const config::QemuConfig& q, const HostFacts& f, JsonWriter& w) {
+  w.Key("Hypervisor");
+  w.StartObject();
+  Str(w, "Path", q.path);
+  Str(w, "Version", f.qemu_version);
+  Str(w, "Kernel", q.kernel);
+  Str(w, "Initrd", q.initrd);
+  Str(w, "Image", q.image);
+  Str(w, "MachineType", q.machine_type);
+  Str(w, "Accelerator", q.accelerator);
+  Str(w, "KernelParams", q.kernel_params);
+  w.Key("MemoryMiB"); w.Uint(q.default_memory);
+  w.Key("VCPUs"); w.Uint(q.default_vcpus);
+  Str(w, "SharedFS", q.shared_fs);
+  w.Key("Msize9p"); w.Uint(q.msize_9p);
+  w.Key("Debug"); w.Bool(q.enable_debug);
+  w.Key("EnableAnnotations");
+  w.StartArray();
+  for (const std::string& a : q.enable_annotations) w.String(a.c_str());
+  w.EndArray();
+  w.EndObject();
+}
+
+void EnvJsonAgentAndHost(const config::RuntimeConfig& c, const HostFacts& f, JsonWriter& w) {
+  w.Key("Agent");
+  w.StartObject();
+  w.Key("Debug"); w.Bool(c.agent.enable_debug);
+  w.Key("DialTimeout"); w.Uint(c.agent.dial_timeout);
+  w.Key("KernelModules");
+  w.StartArray();
+  for (const std::string& m : c.agent.kernel_modules) w.String(m.c_str());
+  w.EndArray();
+  w.EndObject();
+  w.Key("Host");
+  w.StartObject();
+  Str(w, "Kernel", f.host_kernel);
+  w.Key("KVMDevice"); w.Bool(f.kvm_device);
+  w.Key("KVMAPIVersion"); w.Int(f.kvm_api);
+  w.Key("VhostVsock"); w.Bool(f.vhost_vsock);
+  w.Key("CPUs"); w.Int64(sysconf(_SC_NPROCESSORS_ONLN));
+  w.EndObject();
+}
+
+void EnvJson(const config::ResolvedConfig& rc, bool from_flag, const HostFacts& f,
+             std::ostream& out) {
+  rapidjson::StringBuffer sb;
+  JsonWriter w(sb);
+  w.StartObject();
+  w.Key("Meta");
+  w.StartObject();
+  Str(w, "Version", kVersion);
+  w.EndObject();
+  EnvJsonRuntime(rc, from_flag, w);
+  EnvJsonHypervisor(rc.config.hypervisor, f, w);
+  EnvJsonAgentAndHost(rc.config, f, w);
+  w.EndObject();
+  out << sb.GetString() << "\n";
+}
+
+void EnvToml(const config::ResolvedConfig& rc, bool from_flag, const HostFacts& f,
+             std::ostream& out) {
   const config::RuntimeConfig& c = rc.config;
   const config::QemuConfig& q = c.hypervisor;
-  HostFacts f = ProbeHost(c);
-  if (json) {
-    rapidjson::StringBuffer sb;
-    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(sb);
-    w.StartObject();
-    w.Key("Meta");
-    w.StartObject();
-    Str(w, "Version", kVersion);
-    w.EndObject();
-    w.Key("Runtime");
-    w.StartObject();
-    Str(w, "Config", rc.path);
-    Str(w, "ConfigSource", SourceOf(rc, from_flag));
-    w.Key("Debug"); w.Bool(c.runtime.enable_debug);
-    w.Key("DisableGuestSeccomp"); w.Bool(c.runtime.disable_guest_seccomp);
-    Str(w, "InterNetworkModel", c.runtime.internetworking_model);
-    w.Key("CreateContainerTimeout"); w.Uint(c.runtime.create_container_timeout);
-    w.EndObject();
-    w.Key("Hypervisor");
-    w.StartObject();
-    Str(w, "Path", q.path);
-    Str(w, "Version", f.qemu_version);
-    Str(w, "Kernel", q.kernel);
-    Str(w, "Initrd", q.initrd);
-    Str(w, "Image", q.image);
-    Str(w, "MachineType", q.machine_type);
-    Str(w, "Accelerator", q.accelerator);
-    Str(w, "KernelParams", q.kernel_params);
-    w.Key("MemoryMiB"); w.Uint(q.default_memory);
-    w.Key("VCPUs"); w.Uint(q.default_vcpus);
-    Str(w, "SharedFS", q.shared_fs);
-    w.Key("Msize9p"); w.Uint(q.msize_9p);
-    w.Key("Debug"); w.Bool(q.enable_debug);
-    w.Key("EnableAnnotations");
-    w.StartArray();
-    for (const std::string& a : q.enable_annotations) w.String(a.c_str());
-    w.EndArray();
-    w.EndObject();
-    w.Key("Agent");
-    w.StartObject();
-    w.Key("Debug"); w.Bool(c.agent.enable_debug);
-    w.Key("DialTimeout"); w.Uint(c.agent.dial_timeout);
-    w.Key("KernelModules");
-    w.StartArray();
-    for (const std::string& m : c.agent.kernel_modules) w.String(m.c_str());
-    w.EndArray();
-    w.EndObject();
-    w.Key("Host");
-    w.StartObject();
-    Str(w, "Kernel", f.host_kernel);
-    w.Key("KVMDevice"); w.Bool(f.kvm_device);
-    w.Key("KVMAPIVersion"); w.Int(f.kvm_api);
-    w.Key("VhostVsock"); w.Bool(f.vhost_vsock);
-    w.Key("CPUs"); w.Int64(sysconf(_SC_NPROCESSORS_ONLN));
-    w.EndObject();
-    w.EndObject();
-    out << sb.GetString() << "\n";
-    return 0;
-  }
   auto s = [](const std::string& v) { return absl::StrCat("\"", v, "\""); };
   auto b = [](bool v) { return v ? "true" : "false"; };
+  auto list = [&](const std::vector<std::string>& v) {
+    return absl::StrJoin(v, ", ", [&](std::string* o, const std::string& a) { o->append(s(a)); });
+  };
   out << "[Meta]\n  Version = " << s(kVersion) << "\n\n";
   out << "[Runtime]\n  Config = " << s(rc.path) << "\n  ConfigSource = "
       << s(SourceOf(rc, from_flag)) << "\n  Debug = " << b(c.runtime.enable_debug)
@@ -197,17 +218,22 @@ int Env(const config::ResolvedConfig& rc, bool from_flag, bool json, std::ostrea
       << "\n  MemoryMiB = " << q.default_memory << "\n  VCPUs = " << q.default_vcpus
       << "\n  SharedFS = " << s(q.shared_fs) << "\n  Msize9p = " << q.msize_9p
       << "\n  Debug = " << b(q.enable_debug) << "\n  EnableAnnotations = ["
-      << absl::StrJoin(q.enable_annotations, ", ",
-                       [&](std::string* o, const std::string& a) { o->append(s(a)); })
-      << "]\n\n";
+      << list(q.enable_annotations) << "]\n\n";
   out << "[Agent]\n  Debug = " << b(c.agent.enable_debug)
       << "\n  DialTimeout = " << c.agent.dial_timeout << "\n  KernelModules = ["
-      << absl::StrJoin(c.agent.kernel_modules, ", ",
-                       [&](std::string* o, const std::string& m) { o->append(s(m)); })
-      << "]\n\n";
+      << list(c.agent.kernel_modules) << "]\n\n";
   out << "[Host]\n  Kernel = " << s(f.host_kernel) << "\n  KVMDevice = " << b(f.kvm_device)
       << "\n  KVMAPIVersion = " << f.kvm_api << "\n  VhostVsock = " << b(f.vhost_vsock)
       << "\n  CPUs = " << sysconf(_SC_NPROCESSORS_ONLN) << "\n";
+}
+
+int Env(const config::ResolvedConfig& rc, bool from_flag, bool json, std::ostream& out) {
+  HostFacts f = ProbeHost(rc.config);
+  if (json) {
+    EnvJson(rc, from_flag, f, out);
+  } else {
+    EnvToml(rc, from_flag, f, out);
+  }
   return 0;
 }
 

@@ -9,12 +9,14 @@
 //   link->Stop(/*destroy_guest=*/true);                          // ends WaitVmEnd too
 //
 // Contracts: a failed Boot leaves no VMM running (the layout's directories are the caller's).
-// Thread-safe; Stop is idempotent and never leaves a VMM process behind.
+// Thread-safe; Stop acts once (later calls return OK at once) and never leaves a VMM process
+// behind.
 #ifndef KATA_SRC_RUNTIME_SANDBOX_VM_LINK_H_
 #define KATA_SRC_RUNTIME_SANDBOX_VM_LINK_H_
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -76,6 +78,7 @@ class VmLink {
   const std::shared_ptr<hypervisor::Hypervisor> vm_;
   const std::shared_ptr<AgentClient> agent_;
   const absl::Duration destroy_timeout_;
+  std::atomic<bool> stopped_{false};
 };
 
 }  // namespace kata::runtime

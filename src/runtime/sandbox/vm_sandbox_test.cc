@@ -17,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/runtime/agent/testing/fake_agent.h"
+#include "src/runtime/agent/testing/mock_agent_client.h"
 #include "src/runtime/hypervisor/testing/mock_hypervisor.h"
 #include "src/runtime/sandbox/host_mounts.h"
 
@@ -117,6 +118,7 @@ class VmSandboxTest : public ::testing::Test {
     o.config.agent.dial_timeout = dial_timeout_;
     o.paths = paths_;
     o.on_start_step = on_step_;
+    o.agent_dialer = dialer_;
     auto holder = std::make_shared<std::unique_ptr<hypervisor::Hypervisor>>(std::move(vm));
     o.hypervisor_factory = [holder](const config::RuntimeConfig&, const hypervisor::VmLayout& l)
         -> absl::StatusOr<hypervisor::VmPlan> {
@@ -193,6 +195,7 @@ class VmSandboxTest : public ::testing::Test {
   std::optional<hypervisor::VmExit> vmm_exit_ ABSL_GUARDED_BY(wait_mu_);
   uint32_t dial_timeout_ = 5;
   std::function<void(absl::string_view, absl::Duration)> on_step_;
+  AgentDialer dialer_;  // empty: DialAgent to the FakeAgent's socket
   std::unique_ptr<Sandbox> sandbox_;
 };
 
@@ -447,6 +450,34 @@ TEST_F(VmSandboxTest, FailedStartStopsTheVmAndRemovesEverything) {
   EXPECT_EQ(sandbox_->Start().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(sandbox_->CreateContainer(Config("c", {"echo"})).code(),
             absl::StatusCode::kFailedPrecondition);
+  ExpectNothingLeft();
+}
+
+TEST_F(VmSandboxTest, StartSharesThe9pDirAndShutdownDestroysTheGuestBeforeTheVm) {
+  // The agent as a gMock: what the sandbox asks of it, and in which order.
+  auto agent = std::make_unique<NiceMock<testing::MockAgentClient>>();
+  testing::MockAgentClient* a = agent.get();
+  auto holder = std::make_shared<std::unique_ptr<AgentClient>>(std::move(agent));
+  dialer_ = [holder](const AgentChannel& ch, absl::Duration)
+      -> absl::StatusOr<std::unique_ptr<AgentClient>> { return std::move(*holder); };
+  MakeSandbox();
+  ::testing::InSequence order;
+  EXPECT_CALL(*a, CreateSandbox(_)).WillOnce([](const ::grpc::CreateSandboxRequest& r) {
+    EXPECT_EQ(r.sandbox_id(), "sb1");
+    EXPECT_EQ(r.storages_size(), 1);
+    EXPECT_EQ(r.storages(0).driver(), "9p");
+    EXPECT_EQ(r.storages(0).source(), "kataShared");
+    EXPECT_EQ(r.storages(0).mount_point(), "/run/kata-containers/shared/containers/");
+    return absl::OkStatus();
+  });
+  EXPECT_CALL(*a, DestroySandbox(_)).WillOnce(Return(absl::OkStatus()));
+  EXPECT_CALL(*a, Close()).Times(::testing::AtLeast(1));
+  EXPECT_CALL(*vm_, StopVm()).WillOnce([this] {
+    stopped_ = true;
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(sandbox_->Start().ok());
+  ASSERT_TRUE(sandbox_->Shutdown().ok());
   ExpectNothingLeft();
 }
 
