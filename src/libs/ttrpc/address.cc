@@ -11,12 +11,14 @@
 
 #include <cstring>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "src/libs/base/eintr.h"
+#include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
+#include "src/libs/base/unique_fd.h"
 
 namespace kata {
 namespace ttrpc {
@@ -39,41 +41,35 @@ absl::StatusOr<sockaddr_un> UnixAddr(const Address& a, socklen_t* len) {
   return sa;
 }
 
-// Connects once: the fd, or the errno.
-int ConnectOnce(const Address& a, int* err) {
-  int fd;
+// The socket address of a unix or vsock address.
+absl::Status SocketAddress(const Address& a, sockaddr_storage* sa, socklen_t* len) {
+  *sa = {};
   if (a.kind == Address::Kind::kVsock) {
-    fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-      *err = errno;
-      return -1;
-    }
-    sockaddr_vm sa = {};
-    sa.svm_family = AF_VSOCK;
-    sa.svm_cid = a.cid;
-    sa.svm_port = a.port;
-    if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-      *err = errno;
-      close(fd);
-      return -1;
-    }
-    return fd;
+    auto* vm = reinterpret_cast<sockaddr_vm*>(sa);
+    vm->svm_family = AF_VSOCK;
+    vm->svm_cid = a.cid;
+    vm->svm_port = a.port;
+    *len = sizeof(sockaddr_vm);
+    return absl::OkStatus();
   }
+  KATA_ASSIGN_OR_RETURN(sockaddr_un un, UnixAddr(a, len));
+  std::memcpy(sa, &un, sizeof un);
+  return absl::OkStatus();
+}
+
+// Connects once: the connected socket, or none and the errno in *err.
+UniqueFd ConnectOnce(const Address& a, int* err) {
+  sockaddr_storage sa;
   socklen_t len = 0;
-  absl::StatusOr<sockaddr_un> sa = UnixAddr(a, &len);
-  if (!sa.ok()) {
+  if (!SocketAddress(a, &sa, &len).ok()) {
     *err = ENAMETOOLONG;
-    return -1;
+    return UniqueFd();
   }
-  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
+  UniqueFd fd(socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  // Not retried on EINTR: the connection then goes on without us (a second connect fails).
+  if (!fd || connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), len) != 0) {
     *err = errno;
-    return -1;
-  }
-  if (connect(fd, reinterpret_cast<sockaddr*>(&*sa), len) != 0) {
-    *err = errno;
-    close(fd);
-    return -1;
+    return UniqueFd();
   }
   return fd;
 }
@@ -92,10 +88,12 @@ absl::Status HybridHandshake(int fd, const Address& a, absl::Time deadline) {
     int r = ms <= 0 ? 0 : poll(&p, 1, ms);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) {
-      return absl::DeadlineExceededError(absl::StrCat("ttrpc dial ", a.text, ": no answer to CONNECT"));
+      return absl::DeadlineExceededError(
+          absl::StrCat("ttrpc dial ", a.text, ": no answer to CONNECT"));
     }
-    ssize_t n = read(fd, &c, 1);
-    if (n <= 0) return absl::UnavailableError(absl::StrCat("ttrpc dial ", a.text, ": closed during CONNECT"));
+    ssize_t n = RetryEintr([&] { return read(fd, &c, 1); });
+    if (n <= 0)
+      return absl::UnavailableError(absl::StrCat("ttrpc dial ", a.text, ": closed during CONNECT"));
     if (c == '\n') break;
     line.push_back(c);
   }
@@ -115,7 +113,8 @@ absl::StatusOr<Address> ParseAddress(absl::string_view text) {
     a.kind = Address::Kind::kUnix;
     a.path = std::string(rest);
     if (a.path.empty()) return Bad(text, "empty socket path");
-    if (a.path[0] != '/' && a.path[0] != '@') return Bad(text, "socket path must be absolute or @abstract");
+    if (a.path[0] != '/' && a.path[0] != '@')
+      return Bad(text, "socket path must be absolute or @abstract");
     return a;
   }
   if (absl::ConsumePrefix(&rest, "serial://")) {
@@ -138,7 +137,8 @@ absl::StatusOr<Address> ParseAddress(absl::string_view text) {
     }
     a.kind = Address::Kind::kVsock;
     int64_t cid;
-    if (!absl::SimpleAtoi(head, &cid) || cid < -1 || cid > 0xffffffffLL) return Bad(text, "bad CID");
+    if (!absl::SimpleAtoi(head, &cid) || cid < -1 || cid > 0xffffffffLL)
+      return Bad(text, "bad CID");
     a.cid = cid == -1 ? VMADDR_CID_ANY : static_cast<uint32_t>(cid);
     return a;
   }
@@ -155,12 +155,12 @@ absl::StatusOr<int> Dial(const Address& a, absl::Duration timeout) {
   absl::Duration backoff = absl::Milliseconds(2);
   for (;;) {
     int err = 0;
-    int fd = ConnectOnce(a, &err);
-    if (fd >= 0) {
-      if (a.kind != Address::Kind::kHybridVsock) return fd;
-      absl::Status s = HybridHandshake(fd, a, deadline);
-      if (s.ok()) return fd;
-      close(fd);
+    UniqueFd fd = ConnectOnce(a, &err);
+    if (fd) {
+      if (a.kind != Address::Kind::kHybridVsock) return fd.release();
+      absl::Status s = HybridHandshake(fd.get(), a, deadline);
+      if (s.ok()) return fd.release();
+      fd.reset();
       // The VMM refuses or drops CONNECT while the guest's port is not listening yet
       // (the VM is booting): retry until the deadline, as Kata's dialer does.
       if (absl::Now() + backoff > deadline) return s;
@@ -168,8 +168,8 @@ absl::StatusOr<int> Dial(const Address& a, absl::Duration timeout) {
       backoff = std::min(backoff * 2, absl::Milliseconds(100));
       continue;
     }
-    const bool retry = err == ECONNREFUSED || err == ENOENT || err == EAGAIN ||
-                       err == ECONNRESET || err == ETIMEDOUT;
+    const bool retry = err == ECONNREFUSED || err == ENOENT || err == EAGAIN || err == ECONNRESET ||
+                       err == ETIMEDOUT;
     if (!retry || absl::Now() + backoff > deadline) {
       return ErrnoStatus(err, absl::StrCat("ttrpc dial ", a.text));
     }
@@ -179,43 +179,29 @@ absl::StatusOr<int> Dial(const Address& a, absl::Duration timeout) {
 }
 
 absl::StatusOr<int> Listen(const Address& a) {
-  if (a.kind == Address::Kind::kVsock) {
-    int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return ErrnoStatus(errno, absl::StrCat("ttrpc listen ", a.text, ": socket"));
-    sockaddr_vm sa = {};
-    sa.svm_family = AF_VSOCK;
-    sa.svm_cid = a.cid;
-    sa.svm_port = a.port;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || listen(fd, 128) != 0) {
-      int err = errno;
-      close(fd);
-      return ErrnoStatus(err, absl::StrCat("ttrpc listen ", a.text));
-    }
-    return fd;
+  if (a.kind != Address::Kind::kUnix && a.kind != Address::Kind::kVsock) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ttrpc listen ", a.text, ": cannot listen on this kind of address"));
   }
-  if (a.kind != Address::Kind::kUnix) {
-    return absl::InvalidArgumentError(absl::StrCat("ttrpc listen ", a.text, ": cannot listen on this kind of address"));
-  }
+  sockaddr_storage sa;
   socklen_t len = 0;
-  absl::StatusOr<sockaddr_un> sa = UnixAddr(a, &len);
-  if (!sa.ok()) return sa.status();
-  if (a.path[0] != '@') {
+  KATA_RETURN_IF_ERROR(SocketAddress(a, &sa, &len));
+  if (a.kind == Address::Kind::kUnix && a.path[0] != '@') {
     struct stat st;
     if (lstat(a.path.c_str(), &st) == 0) {
       if (!S_ISSOCK(st.st_mode)) {
-        return absl::AlreadyExistsError(absl::StrCat("ttrpc listen ", a.text, ": a non-socket file is in the way"));
+        return absl::AlreadyExistsError(
+            absl::StrCat("ttrpc listen ", a.text, ": a non-socket file is in the way"));
       }
       unlink(a.path.c_str());
     }
   }
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("ttrpc listen ", a.text, ": socket"));
-  if (bind(fd, reinterpret_cast<sockaddr*>(&*sa), len) != 0 || listen(fd, 128) != 0) {
-    int err = errno;
-    close(fd);
-    return ErrnoStatus(err, absl::StrCat("ttrpc listen ", a.text));
+  UniqueFd fd(socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return ErrnoStatus(errno, absl::StrCat("ttrpc listen ", a.text, ": socket"));
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), len) != 0 || listen(fd.get(), 128) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("ttrpc listen ", a.text));
   }
-  return fd;
+  return fd.release();
 }
 
 }  // namespace ttrpc

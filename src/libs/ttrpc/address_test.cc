@@ -22,6 +22,10 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/eintr.h"
+#include "src/libs/base/io.h"
+#include "src/libs/base/testing/temp_dir.h"
+#include "src/libs/base/unique_fd.h"
 
 namespace kata {
 namespace ttrpc {
@@ -31,36 +35,19 @@ using ::testing::AnyOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// A fresh directory short enough for socket paths (sun_path holds 107 bytes, and Bazel's
-// TEST_TMPDIR can be longer than that); removed with its sockets at the end.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = getenv("TEST_TMPDIR");
-    std::string tmpl = absl::StrCat(base != nullptr && std::strlen(base) < 60 ? base : "/tmp",
-                                    "/ttrpc-addr-XXXXXX");
-    path_ = mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
-  }
-  ~TempDir() {
-    if (!path_.empty()) {
-      std::string cmd = absl::StrCat("rm -rf '", path_, "'");
-      (void)!system(cmd.c_str());
-    }
-  }
-  const std::string& path() const { return path_; }
-  std::string File(absl::string_view name) const { return absl::StrCat(path_, "/", name); }
+// Takes ownership of the descriptor a Listen or Dial returned.
+absl::StatusOr<UniqueFd> Owned(absl::StatusOr<int> fd) {
+  if (!fd.ok()) return fd.status();
+  return UniqueFd(*fd);
+}
 
- private:
-  std::string path_;
-};
-
-bool WriteAll(int fd, absl::string_view s) {
-  while (!s.empty()) {
-    ssize_t n = write(fd, s.data(), s.size());
-    if (n <= 0) return false;
-    s.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
+// Leaves a unix socket file at `path` with no listener behind it (false if it cannot).
+bool MakeStaleSocket(const std::string& path) {
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un sa = {};
+  sa.sun_family = AF_UNIX;
+  std::strncpy(sa.sun_path, path.c_str(), sizeof(sa.sun_path) - 1);
+  return fd && bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
 }
 
 // Reads exactly n bytes (or less at end of stream / after `timeout`).
@@ -72,7 +59,7 @@ std::string ReadN(int fd, size_t n, absl::Duration timeout = absl::Seconds(10)) 
     int ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
     if (ms <= 0 || poll(&p, 1, ms) <= 0) break;
     char buf[256];
-    ssize_t r = read(fd, buf, std::min(sizeof buf, n - out.size()));
+    ssize_t r = RetryEintr([&] { return read(fd, buf, std::min(sizeof buf, n - out.size())); });
     if (r <= 0) break;
     out.append(buf, static_cast<size_t>(r));
   }
@@ -82,7 +69,7 @@ std::string ReadN(int fd, size_t n, absl::Duration timeout = absl::Seconds(10)) 
 std::string ReadLine(int fd) {
   std::string line;
   char c;
-  while (line.size() < 1024 && read(fd, &c, 1) == 1) {
+  while (line.size() < 1024 && RetryEintr([&] { return read(fd, &c, 1); }) == 1) {
     if (c == '\n') return line;
     line.push_back(c);
   }
@@ -186,83 +173,68 @@ TEST(ParseAddressTest, RejectsBadAddressesNamingThem) {
 // ---- Listen / Dial over unix sockets -------------------------------------------------
 
 TEST(ListenDialTest, UnixSocketCarriesBytesBothWays) {
-  TempDir dir;
+  kata::testing::TempDir dir("/tmp");  // socket paths must fit in 108 bytes
   ASSERT_FALSE(dir.path().empty());
-  absl::StatusOr<Address> a = ParseAddress(absl::StrCat("unix://", dir.File("s.sock")));
+  absl::StatusOr<Address> a = ParseAddress(absl::StrCat("unix://", dir.Join("s.sock")));
   ASSERT_TRUE(a.ok()) << a.status();
-  absl::StatusOr<int> lfd = Listen(*a);
+  absl::StatusOr<UniqueFd> lfd = Owned(Listen(*a));
   ASSERT_TRUE(lfd.ok()) << lfd.status();
-  absl::StatusOr<int> cfd = Dial(*a, absl::Seconds(5));
+  absl::StatusOr<UniqueFd> cfd = Owned(Dial(*a, absl::Seconds(5)));
   ASSERT_TRUE(cfd.ok()) << cfd.status();
-  int sfd = accept(*lfd, nullptr, nullptr);
-  ASSERT_GE(sfd, 0);
-  ASSERT_TRUE(WriteAll(*cfd, "ping"));
-  EXPECT_EQ(ReadN(sfd, 4), "ping");
-  ASSERT_TRUE(WriteAll(sfd, "pong"));
-  EXPECT_EQ(ReadN(*cfd, 4), "pong");
-  close(sfd);
-  close(*cfd);
-  close(*lfd);
+  UniqueFd sfd(accept(lfd->get(), nullptr, nullptr));
+  ASSERT_TRUE(sfd.valid());
+  ASSERT_TRUE(WriteAll(cfd->get(), "ping").ok());
+  EXPECT_EQ(ReadN(sfd.get(), 4), "ping");
+  ASSERT_TRUE(WriteAll(sfd.get(), "pong").ok());
+  EXPECT_EQ(ReadN(cfd->get(), 4), "pong");
 }
 
 TEST(ListenDialTest, BarePathWorksLikeUnixUrl) {
-  TempDir dir;
-  absl::StatusOr<Address> a = ParseAddress(dir.File("bare.sock"));
+  kata::testing::TempDir dir("/tmp");
+  absl::StatusOr<Address> a = ParseAddress(dir.Join("bare.sock"));
   ASSERT_TRUE(a.ok()) << a.status();
-  absl::StatusOr<int> lfd = Listen(*a);
+  absl::StatusOr<UniqueFd> lfd = Owned(Listen(*a));
   ASSERT_TRUE(lfd.ok()) << lfd.status();
-  absl::StatusOr<int> cfd = Dial(*a, absl::Seconds(5));
+  absl::StatusOr<UniqueFd> cfd = Owned(Dial(*a, absl::Seconds(5)));
   ASSERT_TRUE(cfd.ok()) << cfd.status();
-  close(*cfd);
-  close(*lfd);
 }
 
 TEST(ListenDialTest, AbstractUnixSocket) {
-  const std::string text =
-      absl::StrCat("unix://@kata-ttrpc-address-test-", getpid(), "-", absl::ToUnixNanos(absl::Now()));
+  const std::string text = absl::StrCat("unix://@kata-ttrpc-address-test-", getpid(), "-",
+                                        absl::ToUnixNanos(absl::Now()));
   absl::StatusOr<Address> a = ParseAddress(text);
   ASSERT_TRUE(a.ok()) << a.status();
-  absl::StatusOr<int> lfd = Listen(*a);
+  absl::StatusOr<UniqueFd> lfd = Owned(Listen(*a));
   ASSERT_TRUE(lfd.ok()) << lfd.status();
-  absl::StatusOr<int> cfd = Dial(*a, absl::Seconds(5));
+  absl::StatusOr<UniqueFd> cfd = Owned(Dial(*a, absl::Seconds(5)));
   ASSERT_TRUE(cfd.ok()) << cfd.status();
-  int sfd = accept(*lfd, nullptr, nullptr);
-  ASSERT_GE(sfd, 0);
-  ASSERT_TRUE(WriteAll(*cfd, "x"));
-  EXPECT_EQ(ReadN(sfd, 1), "x");
-  close(sfd);
-  close(*cfd);
-  close(*lfd);
+  UniqueFd sfd(accept(lfd->get(), nullptr, nullptr));
+  ASSERT_TRUE(sfd.valid());
+  ASSERT_TRUE(WriteAll(cfd->get(), "x").ok());
+  EXPECT_EQ(ReadN(sfd.get(), 1), "x");
 }
 
 TEST(ListenDialTest, ListenReplacesAStaleSocketFile) {
-  TempDir dir;
-  const std::string path = dir.File("stale.sock");
+  kata::testing::TempDir dir("/tmp");
+  const std::string path = dir.Join("stale.sock");
   {
     // A socket file whose listener is gone.
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un sa = {};
-    sa.sun_family = AF_UNIX;
-    std::strncpy(sa.sun_path, path.c_str(), sizeof(sa.sun_path) - 1);
-    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << strerror(errno);
-    close(fd);
+    ASSERT_TRUE(MakeStaleSocket(path)) << strerror(errno);
     struct stat st;
     ASSERT_EQ(lstat(path.c_str(), &st), 0);
     ASSERT_TRUE(S_ISSOCK(st.st_mode));
   }
   absl::StatusOr<Address> a = ParseAddress(absl::StrCat("unix://", path));
   ASSERT_TRUE(a.ok());
-  absl::StatusOr<int> lfd = Listen(*a);
+  absl::StatusOr<UniqueFd> lfd = Owned(Listen(*a));
   ASSERT_TRUE(lfd.ok()) << lfd.status();
-  absl::StatusOr<int> cfd = Dial(*a, absl::Seconds(5));
+  absl::StatusOr<UniqueFd> cfd = Owned(Dial(*a, absl::Seconds(5)));
   ASSERT_TRUE(cfd.ok()) << cfd.status();
-  close(*cfd);
-  close(*lfd);
 }
 
 TEST(ListenDialTest, ListenRefusesARegularFile) {
-  TempDir dir;
-  const std::string path = dir.File("regular");
+  kata::testing::TempDir dir("/tmp");
+  const std::string path = dir.Join("regular");
   FILE* f = std::fopen(path.c_str(), "w");
   ASSERT_NE(f, nullptr);
   std::fputs("keep me", f);
@@ -270,7 +242,7 @@ TEST(ListenDialTest, ListenRefusesARegularFile) {
   const std::string text = absl::StrCat("unix://", path);
   absl::StatusOr<Address> a = ParseAddress(text);
   ASSERT_TRUE(a.ok());
-  absl::StatusOr<int> lfd = Listen(*a);
+  absl::StatusOr<UniqueFd> lfd = Owned(Listen(*a));
   ASSERT_FALSE(lfd.ok());
   EXPECT_THAT(std::string(lfd.status().message()), HasSubstr(text));
   struct stat st;
@@ -283,10 +255,10 @@ TEST(ListenDialTest, ListenRefusesATooLongPath) {
   const std::string text = absl::StrCat("unix:///tmp/", std::string(200, 'x'));
   absl::StatusOr<Address> a = ParseAddress(text);
   ASSERT_TRUE(a.ok());
-  absl::StatusOr<int> lfd = Listen(*a);
+  absl::StatusOr<UniqueFd> lfd = Owned(Listen(*a));
   ASSERT_FALSE(lfd.ok());
   EXPECT_THAT(std::string(lfd.status().message()), HasSubstr(text));
-  absl::StatusOr<int> cfd = Dial(*a, absl::Milliseconds(100));
+  absl::StatusOr<UniqueFd> cfd = Owned(Dial(*a, absl::Milliseconds(100)));
   ASSERT_FALSE(cfd.ok());
   EXPECT_THAT(std::string(cfd.status().message()), HasSubstr(text));
 }
@@ -295,20 +267,20 @@ TEST(ListenDialTest, ListenRefusesHybridVsockAndSerial) {
   for (const char* text : {"hvsock:///run/vm.sock:1024", "serial:///dev/vport0p1"}) {
     absl::StatusOr<Address> a = ParseAddress(text);
     ASSERT_TRUE(a.ok());
-    absl::StatusOr<int> lfd = Listen(*a);
+    absl::StatusOr<UniqueFd> lfd = Owned(Listen(*a));
     ASSERT_FALSE(lfd.ok()) << text;
     EXPECT_THAT(std::string(lfd.status().message()), HasSubstr(text));
   }
 }
 
 TEST(ListenDialTest, DialToAMissingSocketRetriesThenFailsWithinItsTimeout) {
-  TempDir dir;
-  const std::string text = absl::StrCat("unix://", dir.File("missing.sock"));
+  kata::testing::TempDir dir("/tmp");
+  const std::string text = absl::StrCat("unix://", dir.Join("missing.sock"));
   absl::StatusOr<Address> a = ParseAddress(text);
   ASSERT_TRUE(a.ok());
   const absl::Duration timeout = absl::Milliseconds(500);
   const absl::Time start = absl::Now();
-  absl::StatusOr<int> fd = Dial(*a, timeout);
+  absl::StatusOr<UniqueFd> fd = Owned(Dial(*a, timeout));
   const absl::Duration took = absl::Now() - start;
   ASSERT_FALSE(fd.ok());
   EXPECT_THAT(std::string(fd.status().message()), HasSubstr(text));
@@ -319,36 +291,28 @@ TEST(ListenDialTest, DialToAMissingSocketRetriesThenFailsWithinItsTimeout) {
 }
 
 TEST(ListenDialTest, DialConnectsOnceTheListenerAppears) {
-  TempDir dir;
-  absl::StatusOr<Address> a = ParseAddress(absl::StrCat("unix://", dir.File("late.sock")));
+  kata::testing::TempDir dir("/tmp");
+  absl::StatusOr<Address> a = ParseAddress(absl::StrCat("unix://", dir.Join("late.sock")));
   ASSERT_TRUE(a.ok());
-  int lfd = -1;
+  UniqueFd lfd;
   std::thread listener([&] {
     absl::SleepFor(absl::Milliseconds(200));
-    absl::StatusOr<int> fd = Listen(*a);
-    if (fd.ok()) lfd = *fd;
+    lfd.reset(Listen(*a).value_or(-1));
   });
-  absl::StatusOr<int> cfd = Dial(*a, absl::Seconds(10));
+  absl::StatusOr<UniqueFd> cfd = Owned(Dial(*a, absl::Seconds(10)));
   listener.join();
   ASSERT_TRUE(cfd.ok()) << cfd.status();
-  ASSERT_GE(lfd, 0);
-  close(*cfd);
-  close(lfd);
+  ASSERT_TRUE(lfd.valid());
 }
 
 TEST(ListenDialTest, DialToAStaleSocketRetriesThenFails) {
-  TempDir dir;
-  const std::string path = dir.File("refused.sock");
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un sa = {};
-  sa.sun_family = AF_UNIX;
-  std::strncpy(sa.sun_path, path.c_str(), sizeof(sa.sun_path) - 1);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-  close(fd);  // connect() now gets ECONNREFUSED
+  kata::testing::TempDir dir("/tmp");
+  const std::string path = dir.Join("refused.sock");
+  ASSERT_TRUE(MakeStaleSocket(path));  // connect() now gets ECONNREFUSED
   absl::StatusOr<Address> a = ParseAddress(path);
   ASSERT_TRUE(a.ok());
   const absl::Time start = absl::Now();
-  absl::StatusOr<int> cfd = Dial(*a, absl::Milliseconds(300));
+  absl::StatusOr<UniqueFd> cfd = Owned(Dial(*a, absl::Milliseconds(300)));
   const absl::Duration took = absl::Now() - start;
   ASSERT_FALSE(cfd.ok());
   EXPECT_THAT(std::string(cfd.status().message()), HasSubstr(path));
@@ -366,17 +330,14 @@ class FakeVmm {
   FakeVmm(const std::string& path, std::vector<std::string> replies)
       : replies_(std::move(replies)) {
     absl::StatusOr<Address> a = ParseAddress(absl::StrCat("unix://", path));
-    absl::StatusOr<int> fd = a.ok() ? Listen(*a) : absl::StatusOr<int>(a.status());
-    lfd_ = fd.ok() ? *fd : -1;
+    if (a.ok()) lfd_.reset(Listen(*a).value_or(-1));
     thread_ = std::thread([this] { Serve(); });
   }
   ~FakeVmm() {
     stop_.Notify();
     thread_.join();
-    for (int fd : open_) close(fd);
-    if (lfd_ >= 0) close(lfd_);
   }
-  bool ok() const { return lfd_ >= 0; }
+  bool ok() const { return lfd_.valid(); }
   // The CONNECT lines read so far (without "\n").
   std::vector<std::string> lines() {
     absl::MutexLock lock(&mu_);
@@ -385,13 +346,14 @@ class FakeVmm {
 
  private:
   void Serve() {
-    if (lfd_ < 0) return;
+    if (!lfd_) return;
     while (!stop_.HasBeenNotified()) {
-      struct pollfd p = {lfd_, POLLIN, 0};
+      struct pollfd p = {lfd_.get(), POLLIN, 0};
       if (poll(&p, 1, 20) <= 0) continue;
-      int fd = accept(lfd_, nullptr, nullptr);
-      if (fd < 0) continue;
-      open_.push_back(fd);
+      UniqueFd accepted(accept(lfd_.get(), nullptr, nullptr));
+      if (!accepted) continue;
+      const int fd = accepted.get();
+      open_.push_back(std::move(accepted));
       std::string line = ReadLine(fd);
       size_t n;
       {
@@ -401,20 +363,19 @@ class FakeVmm {
       }
       const std::string& reply = replies_[std::min(n, replies_.size()) - 1];
       if (reply.empty()) continue;  // silent: keeps the connection open, answers nothing
-      WriteAll(fd, reply);
+      WriteAll(fd, reply).IgnoreError();
       if (reply.find("OK") != std::string::npos) {
         std::string msg = ReadN(fd, 4, absl::Seconds(5));
-        WriteAll(fd, msg);
+        WriteAll(fd, msg).IgnoreError();
       } else {
-        close(fd);  // a refusing VMM drops the connection
-        open_.pop_back();
+        open_.pop_back();  // a refusing VMM drops the connection
       }
     }
   }
 
   const std::vector<std::string> replies_;
-  int lfd_ = -1;
-  std::vector<int> open_;
+  UniqueFd lfd_;
+  std::vector<UniqueFd> open_;  // the connections it keeps open
   absl::Mutex mu_;
   std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
   absl::Notification stop_;
@@ -422,51 +383,49 @@ class FakeVmm {
 };
 
 TEST(HybridVsockTest, HandshakeOkGivesAConnectedStream) {
-  TempDir dir;
-  const std::string vm_sock = dir.File("vm.sock");
+  kata::testing::TempDir dir("/tmp");
+  const std::string vm_sock = dir.Join("vm.sock");
   FakeVmm vmm(vm_sock, {"OK 1073741824\n"});
   ASSERT_TRUE(vmm.ok());
   absl::StatusOr<Address> a = ParseAddress(absl::StrCat("hvsock://", vm_sock, ":1024"));
   ASSERT_TRUE(a.ok()) << a.status();
-  absl::StatusOr<int> fd = Dial(*a, absl::Seconds(5));
+  absl::StatusOr<UniqueFd> fd = Owned(Dial(*a, absl::Seconds(5)));
   ASSERT_TRUE(fd.ok()) << fd.status();
   // The reply line is consumed, nothing more: the stream now belongs to the caller.
-  ASSERT_TRUE(WriteAll(*fd, "ttrp"));
-  EXPECT_EQ(ReadN(*fd, 4), "ttrp");
+  ASSERT_TRUE(WriteAll(fd->get(), "ttrp").ok());
+  EXPECT_EQ(ReadN(fd->get(), 4), "ttrp");
   EXPECT_THAT(vmm.lines(), ElementsAre("CONNECT 1024"));
-  close(*fd);
 }
 
 // While the guest's agent is not listening yet, the VMM refuses CONNECT: Dial retries.
 TEST(HybridVsockTest, RefusedHandshakeIsRetriedUntilAccepted) {
-  TempDir dir;
-  const std::string vm_sock = dir.File("vm.sock");
+  kata::testing::TempDir dir("/tmp");
+  const std::string vm_sock = dir.Join("vm.sock");
   FakeVmm vmm(vm_sock, {"NO\n", "NO\n", "OK 7\n"});
   ASSERT_TRUE(vmm.ok());
   absl::StatusOr<Address> a = ParseAddress(absl::StrCat("hvsock://", vm_sock, ":1024"));
   ASSERT_TRUE(a.ok());
-  absl::StatusOr<int> fd = Dial(*a, absl::Seconds(10));
+  absl::StatusOr<UniqueFd> fd = Owned(Dial(*a, absl::Seconds(10)));
   ASSERT_TRUE(fd.ok()) << fd.status();
-  ASSERT_TRUE(WriteAll(*fd, "abcd"));
-  EXPECT_EQ(ReadN(*fd, 4), "abcd");
+  ASSERT_TRUE(WriteAll(fd->get(), "abcd").ok());
+  EXPECT_EQ(ReadN(fd->get(), 4), "abcd");
   EXPECT_THAT(vmm.lines(), ElementsAre("CONNECT 1024", "CONNECT 1024", "CONNECT 1024"));
-  close(*fd);
 }
 
 TEST(HybridVsockTest, AlwaysRefusedHandshakeFailsWithinTheTimeoutNamingTheAddress) {
-  TempDir dir;
-  const std::string vm_sock = dir.File("vm.sock");
+  kata::testing::TempDir dir("/tmp");
+  const std::string vm_sock = dir.Join("vm.sock");
   FakeVmm vmm(vm_sock, {"NO\n"});
   ASSERT_TRUE(vmm.ok());
   const std::string text = absl::StrCat("hvsock://", vm_sock, ":1024");
   absl::StatusOr<Address> a = ParseAddress(text);
   ASSERT_TRUE(a.ok());
   const absl::Time start = absl::Now();
-  absl::StatusOr<int> fd = Dial(*a, absl::Milliseconds(500));
+  absl::StatusOr<UniqueFd> fd = Owned(Dial(*a, absl::Milliseconds(500)));
   const absl::Duration took = absl::Now() - start;
   ASSERT_FALSE(fd.ok());
-  EXPECT_THAT(fd.status().code(), AnyOf(absl::StatusCode::kUnavailable,
-                                        absl::StatusCode::kDeadlineExceeded))
+  EXPECT_THAT(fd.status().code(),
+              AnyOf(absl::StatusCode::kUnavailable, absl::StatusCode::kDeadlineExceeded))
       << fd.status();
   EXPECT_THAT(std::string(fd.status().message()), HasSubstr(text));
   EXPECT_LT(took, absl::Seconds(2)) << absl::FormatDuration(took);
@@ -475,15 +434,15 @@ TEST(HybridVsockTest, AlwaysRefusedHandshakeFailsWithinTheTimeoutNamingTheAddres
 }
 
 TEST(HybridVsockTest, SilentVmmTimesOut) {
-  TempDir dir;
-  const std::string vm_sock = dir.File("vm.sock");
+  kata::testing::TempDir dir("/tmp");
+  const std::string vm_sock = dir.Join("vm.sock");
   FakeVmm vmm(vm_sock, {""});  // reads CONNECT, never answers
   ASSERT_TRUE(vmm.ok());
   const std::string text = absl::StrCat("hvsock://", vm_sock, ":2000");
   absl::StatusOr<Address> a = ParseAddress(text);
   ASSERT_TRUE(a.ok());
   const absl::Time start = absl::Now();
-  absl::StatusOr<int> fd = Dial(*a, absl::Milliseconds(300));
+  absl::StatusOr<UniqueFd> fd = Owned(Dial(*a, absl::Milliseconds(300)));
   const absl::Duration took = absl::Now() - start;
   ASSERT_FALSE(fd.ok());
   EXPECT_EQ(fd.status().code(), absl::StatusCode::kDeadlineExceeded) << fd.status();
@@ -494,12 +453,12 @@ TEST(HybridVsockTest, SilentVmmTimesOut) {
 }
 
 TEST(HybridVsockTest, MissingVmmSocketFailsWithinTheTimeout) {
-  TempDir dir;
-  const std::string text = absl::StrCat("hvsock://", dir.File("nothing.sock"), ":1024");
+  kata::testing::TempDir dir("/tmp");
+  const std::string text = absl::StrCat("hvsock://", dir.Join("nothing.sock"), ":1024");
   absl::StatusOr<Address> a = ParseAddress(text);
   ASSERT_TRUE(a.ok());
   const absl::Time start = absl::Now();
-  absl::StatusOr<int> fd = Dial(*a, absl::Milliseconds(300));
+  absl::StatusOr<UniqueFd> fd = Owned(Dial(*a, absl::Milliseconds(300)));
   ASSERT_FALSE(fd.ok());
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
   EXPECT_THAT(std::string(fd.status().message()), HasSubstr(text));
@@ -508,27 +467,25 @@ TEST(HybridVsockTest, MissingVmmSocketFailsWithinTheTimeout) {
 // ---- serial:// -----------------------------------------------------------------------
 
 TEST(SerialTest, DialOpensTheCharacterDevice) {
-  int master = posix_openpt(O_RDWR | O_NOCTTY);
-  ASSERT_GE(master, 0) << strerror(errno);
-  ASSERT_EQ(grantpt(master), 0);
-  ASSERT_EQ(unlockpt(master), 0);
-  const std::string device = ptsname(master);
+  UniqueFd master(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  ASSERT_TRUE(master.valid()) << strerror(errno);
+  ASSERT_EQ(grantpt(master.get()), 0);
+  ASSERT_EQ(unlockpt(master.get()), 0);
+  const std::string device = ptsname(master.get());
   absl::StatusOr<Address> a = ParseAddress(absl::StrCat("serial://", device));
   ASSERT_TRUE(a.ok()) << a.status();
-  absl::StatusOr<int> fd = Dial(*a, absl::Seconds(1));
+  absl::StatusOr<UniqueFd> fd = Owned(Dial(*a, absl::Seconds(1)));
   ASSERT_TRUE(fd.ok()) << fd.status();
   // Canonical mode by default: a whole line arrives.
-  ASSERT_TRUE(WriteAll(master, "agent\n"));
-  EXPECT_EQ(ReadN(*fd, 6), "agent\n");
-  close(*fd);
-  close(master);
+  ASSERT_TRUE(WriteAll(master.get(), "agent\n").ok());
+  EXPECT_EQ(ReadN(fd->get(), 6), "agent\n");
 }
 
 TEST(SerialTest, MissingDeviceIsAnErrorNamingTheAddress) {
   const std::string text = "serial:///dev/no-such-virtio-port";
   absl::StatusOr<Address> a = ParseAddress(text);
   ASSERT_TRUE(a.ok());
-  absl::StatusOr<int> fd = Dial(*a, absl::Milliseconds(100));
+  absl::StatusOr<UniqueFd> fd = Owned(Dial(*a, absl::Milliseconds(100)));
   ASSERT_FALSE(fd.ok());
   EXPECT_THAT(std::string(fd.status().message()), HasSubstr(text));
 }

@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "src/libs/base/eintr.h"
 
 namespace kata {
 namespace ttrpc {
@@ -23,23 +25,19 @@ bool IsSocket(int fd) {
 
 }  // namespace
 
-Channel::Channel(int fd) : fd_(fd), is_socket_(IsSocket(fd)) {
-  if (!is_socket_) wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+Channel::Channel(UniqueFd fd) : fd_(std::move(fd)), is_socket_(IsSocket(fd_.get())) {
+  if (!is_socket_) wake_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 }
 
-Channel::~Channel() {
-  Shutdown();
-  close(fd_);
-  if (wake_fd_ >= 0) close(wake_fd_);
-}
+Channel::~Channel() { Shutdown(); }
 
 void Channel::Shutdown() {
   if (shut_down_.exchange(true, std::memory_order_acq_rel)) return;
   if (is_socket_) {
-    shutdown(fd_, SHUT_RDWR);
-  } else if (wake_fd_ >= 0) {
+    shutdown(fd_.get(), SHUT_RDWR);
+  } else if (wake_fd_) {
     uint64_t one = 1;
-    (void)!write(wake_fd_, &one, sizeof one);
+    (void)!write(wake_fd_.get(), &one, sizeof one);
   }
 }
 
@@ -55,40 +53,34 @@ long Channel::ReadSome(char* buf, size_t size, absl::Time deadline) {
         if (left <= absl::ZeroDuration()) return -ETIMEDOUT;
         timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(left + absl::Microseconds(999)));
       }
-      struct pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-      int r = poll(fds, wake_fd_ >= 0 ? 2 : 1, timeout_ms);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        return -errno;
-      }
+      struct pollfd fds[2] = {{fd_.get(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
+      int r = poll(fds, wake_fd_ ? 2 : 1, timeout_ms);
+      if (r < 0 && errno == EINTR) continue;  // re-checks the deadline
+      if (r < 0) return -errno;
       if (r == 0) continue;  // re-checks the deadline
-      if (wake_fd_ >= 0 && (fds[1].revents & POLLIN)) return 0;
+      if (wake_fd_ && (fds[1].revents & POLLIN)) return 0;
       if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     }
-    ssize_t n = read(fd_, buf, size);
+    ssize_t n = RetryEintr([&] { return read(fd_.get(), buf, size); });
     if (n >= 0) return static_cast<long>(n);
-    if (errno == EINTR) continue;
     if (errno == EAGAIN && !is_socket_) continue;
     return -errno;
   }
 }
 
-absl::Status Channel::WriteAll(struct iovec* cur, int iovcnt) {
+absl::Status Channel::WriteIov(struct iovec* cur, int iovcnt) {
   while (iovcnt > 0) {
-    ssize_t n;
-    if (is_socket_) {
+    ssize_t n = RetryEintr([&] {
+      if (!is_socket_) return writev(fd_.get(), cur, iovcnt);
       struct msghdr msg = {};
       msg.msg_iov = cur;
       msg.msg_iovlen = static_cast<size_t>(iovcnt);
-      n = sendmsg(fd_, &msg, MSG_NOSIGNAL);
-    } else {
-      n = writev(fd_, cur, iovcnt);
-    }
+      return sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+    });
     if (n < 0) {
-      if (errno == EINTR) continue;
       if (errno == EAGAIN) {
         if (is_shut_down()) return absl::UnavailableError("ttrpc: connection closed");
-        struct pollfd p = {fd_, POLLOUT, 0};
+        struct pollfd p = {fd_.get(), POLLOUT, 0};
         poll(&p, 1, 100);
         continue;
       }
@@ -115,7 +107,7 @@ absl::Status Channel::WriteLocked(absl::string_view head, absl::string_view data
   struct iovec iov[3] = {{batch.data(), batch.size()},
                          {const_cast<char*>(head.data()), head.size()},
                          {const_cast<char*>(data.data()), data.size()}};
-  absl::Status status = WriteAll(iov, 3);
+  absl::Status status = WriteIov(iov, 3);
   write_mu_.Lock();
   // Frames queued while we wrote are ours to write too.
   while (status.ok() && !queued_.empty() && !broken_) {
@@ -123,7 +115,7 @@ absl::Status Channel::WriteLocked(absl::string_view head, absl::string_view data
     batch.swap(queued_);
     write_mu_.Unlock();
     struct iovec more = {batch.data(), batch.size()};
-    status = WriteAll(&more, 1);
+    status = WriteIov(&more, 1);
     write_mu_.Lock();
   }
   if (!status.ok()) {
@@ -137,9 +129,8 @@ absl::Status Channel::WriteLocked(absl::string_view head, absl::string_view data
 
 absl::Status Channel::WriteFrame(FrameHeader header, absl::string_view data, bool more_coming) {
   if (data.size() > kMaxFrameData) {
-    return absl::ResourceExhaustedError(absl::StrCat("ttrpc: message of ", data.size(),
-                                                     " bytes exceeds the maximum of ",
-                                                     kMaxFrameData));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "ttrpc: message of ", data.size(), " bytes exceeds the maximum of ", kMaxFrameData));
   }
   header.length = static_cast<uint32_t>(data.size());
   char head[kFrameHeaderSize];
@@ -151,9 +142,8 @@ absl::Status Channel::WriteFrame(FrameHeader header, absl::string_view data, boo
   if (writing_ || (more_coming && queued_.size() + data.size() < kQueueLimit)) {
     if (queued_.size() + data.size() > (size_t{16} << 20)) {
       // Far behind: wait for the writer rather than buffer without bound.
-      auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-        return !writing_ || broken_;
-      };
+      auto drained = [this]()
+                         ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) { return !writing_ || broken_; };
       write_mu_.Await(absl::Condition(&drained));
       if (broken_) return absl::UnavailableError("ttrpc: connection closed");
     } else {

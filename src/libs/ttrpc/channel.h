@@ -2,8 +2,8 @@
 // character device) carrying ttRPC frames in both directions.
 //
 // Writes are whole frames and thread-safe: concurrent WriteFrame calls never interleave.
-// Reads (ReadSome) are done by one thread at a time, feeding a FrameDecoder. Shutdown() makes a blocked
-// ReadFrames return and later writes fail; the fd is closed by the destructor.
+// Reads (ReadSome) are done by one thread at a time, feeding a FrameDecoder. Shutdown() makes
+// a blocked ReadSome return and later writes fail; the fd is closed by the destructor.
 #ifndef KATA_SRC_LIBS_TTRPC_CHANNEL_H_
 #define KATA_SRC_LIBS_TTRPC_CHANNEL_H_
 
@@ -16,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "src/libs/base/unique_fd.h"
 #include "src/libs/ttrpc/frame.h"
 
 namespace kata {
@@ -23,8 +24,7 @@ namespace ttrpc {
 
 class Channel {
  public:
-  // Takes ownership of `fd`.
-  explicit Channel(int fd);
+  explicit Channel(UniqueFd fd);
   ~Channel();
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;
@@ -48,21 +48,22 @@ class Channel {
   // another -errno. One reader at a time.
   long ReadSome(char* buf, size_t size, absl::Time deadline = absl::InfiniteFuture());
 
-  // Ends both directions: a blocked ReadFrames returns, later writes fail. Idempotent.
+  // Ends both directions: a blocked ReadSome returns, later writes fail. Idempotent.
   void Shutdown();
 
   bool is_shut_down() const { return shut_down_.load(std::memory_order_acquire); }
 
  private:
-  const int fd_;
+  const UniqueFd fd_;
   const bool is_socket_;
-  int wake_fd_ = -1;  // eventfd that interrupts reads on non-socket fds
+  UniqueFd wake_fd_;  // eventfd that interrupts reads on non-socket fds
   std::atomic<bool> shut_down_{false};
   // Writes `head` + `data` + whatever is queued, then whatever others queue meanwhile.
   // Called with write_mu_ held and writing_ set; returns with both still so.
   absl::Status WriteLocked(absl::string_view head, absl::string_view data)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  absl::Status WriteAll(struct iovec* iov, int iovcnt);
+  // Writes all of the `iovcnt` buffers (advancing them), or fails with UNAVAILABLE.
+  absl::Status WriteIov(struct iovec* iov, int iovcnt);
 
   absl::Mutex write_mu_;
   bool broken_ ABSL_GUARDED_BY(write_mu_) = false;

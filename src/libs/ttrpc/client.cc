@@ -56,7 +56,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Dial(absl::string_view address,
   return std::make_unique<Client>(*fd);
 }
 
-Client::Client(int fd) : channel_(fd), buffer_(new char[kReadBufferSize]) {}
+Client::Client(int fd) : channel_(UniqueFd(fd)), buffer_(new char[kReadBufferSize]) {}
 
 Client::~Client() {
   Close();
@@ -123,14 +123,15 @@ void Client::OnOversized(const FrameHeader& h) {
   absl::MutexLock lock(&mu_);
   auto it = pending_.find(h.stream_id);
   if (it == pending_.end()) return;
-  it->second->Complete(absl::ResourceExhaustedError(absl::StrCat(
-                           "ttrpc: response of ", h.length, " bytes exceeds the maximum of ",
-                           kMaxFrameData)),
-                       "");
+  it->second->Complete(
+      absl::ResourceExhaustedError(absl::StrCat("ttrpc: response of ", h.length,
+                                                " bytes exceeds the maximum of ", kMaxFrameData)),
+      "");
   pending_.erase(it);
 }
 
-template <class Done> void Client::Lead(absl::Time deadline, Done done) {
+template <class Done>
+void Client::Lead(absl::Time deadline, Done done) {
   while (!done() && !closed()) {
     mu_.Unlock();
     long n = channel_.ReadSome(buffer_.get(), kReadBufferSize, deadline);
@@ -158,7 +159,8 @@ void Client::PassLeadership() {
   }
 }
 
-template <class Ready> bool Client::WaitFor(PendingCall* p, absl::Time deadline, Ready ready) {
+template <class Ready>
+bool Client::WaitFor(PendingCall* p, absl::Time deadline, Ready ready) {
   for (;;) {
     if (ready()) return true;
     if (closed() && pending_.empty() && !leading_) return ready();
@@ -190,8 +192,7 @@ template <class Ready> bool Client::WaitFor(PendingCall* p, absl::Time deadline,
 
 absl::StatusOr<uint32_t> Client::Start(absl::string_view service, absl::string_view method,
                                        absl::string_view request, const CallOptions& options,
-                                       uint8_t flags,
-                                       const std::shared_ptr<PendingCall>& pending,
+                                       uint8_t flags, const std::shared_ptr<PendingCall>& pending,
                                        absl::Time* deadline) {
   if (closed()) return Closed();
   ::ttrpc::Request req;
@@ -213,9 +214,9 @@ absl::StatusOr<uint32_t> Client::Start(absl::string_view service, absl::string_v
   std::string bytes = req.SerializeAsString();
   internal::AppendBytesField(3, request, &bytes);  // Request.payload, copied once
   if (bytes.size() > kMaxFrameData) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "ttrpc: ", service, "/", method, ": request of ", bytes.size(),
-        " bytes exceeds the maximum message size of ", kMaxFrameData));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("ttrpc: ", service, "/", method, ": request of ", bytes.size(),
+                     " bytes exceeds the maximum message size of ", kMaxFrameData));
   }
   uint32_t id;
   {
@@ -272,8 +273,8 @@ absl::StatusOr<std::unique_ptr<ClientStream>> Client::OpenStream(absl::string_vi
   auto pending = std::make_shared<PendingCall>();
   absl::Time deadline;
   absl::StatusOr<uint32_t> id =
-      Start(service, method, request, options,
-            client_sends ? kFlagRemoteOpen : kFlagRemoteClosed, pending, &deadline);
+      Start(service, method, request, options, client_sends ? kFlagRemoteOpen : kFlagRemoteClosed,
+            pending, &deadline);
   if (!id.ok()) return id.status();
   return std::unique_ptr<ClientStream>(
       new ClientStream(this, *id, std::move(pending), deadline, !client_sends));
@@ -281,9 +282,8 @@ absl::StatusOr<std::unique_ptr<ClientStream>> Client::OpenStream(absl::string_vi
 
 // ClientStream ----------------------------------------------------------------------------
 
-ClientStream::ClientStream(Client* client, uint32_t stream_id,
-                           std::shared_ptr<PendingCall> pending, absl::Time deadline,
-                           bool send_closed)
+ClientStream::ClientStream(Client* client, uint32_t stream_id, std::shared_ptr<PendingCall> pending,
+                           absl::Time deadline, bool send_closed)
     : client_(client),
       stream_id_(stream_id),
       pending_(std::move(pending)),
@@ -316,8 +316,7 @@ bool ClientStream::Recv(std::string* message) {
   Client::ActiveScope active(client_);
   PendingCall* p = pending_.get();
   absl::MutexLock lock(&client_->mu_);
-  client_->WaitFor(p, deadline_,
-                   [p]() { return !p->inbox.empty() || p->stream_ended || p->done; });
+  client_->WaitFor(p, deadline_, [p]() { return !p->inbox.empty() || p->stream_ended || p->done; });
   if (p->inbox.empty()) return false;
   *message = std::move(p->inbox.front());
   p->inbox.pop_front();

@@ -160,8 +160,8 @@ class Client {
   absl::flat_hash_map<uint32_t, std::shared_ptr<internal::PendingCall>> pending_
       ABSL_GUARDED_BY(mu_);
   class ActiveScope;
-  int active_ ABSL_GUARDED_BY(mu_) = 0;                   // threads inside our methods
-  bool leading_ ABSL_GUARDED_BY(mu_) = false;             // someone reads
+  int active_ ABSL_GUARDED_BY(mu_) = 0;                                // threads inside our methods
+  bool leading_ ABSL_GUARDED_BY(mu_) = false;                          // someone reads
   std::deque<internal::PendingCall*> followers_ ABSL_GUARDED_BY(mu_);  // waiting, in order
   internal::PendingCall* successor_ ABSL_GUARDED_BY(mu_) = nullptr;    // handed the lead
   // Only the leader touches these.

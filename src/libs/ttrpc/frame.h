@@ -47,7 +47,8 @@ FrameHeader DecodeFrameHeader(const char in[kFrameHeaderSize]);
 //                               void OnOversized(const FrameHeader&); }
 class FrameDecoder {
  public:
-  template <class Sink> void Feed(absl::string_view bytes, Sink& sink);
+  template <class Sink>
+  void Feed(absl::string_view bytes, Sink& sink);
 
   // Bytes of a partial frame held back, waiting for the rest.
   size_t buffered() const { return header_fill_ + data_.size(); }
@@ -61,7 +62,8 @@ class FrameDecoder {
   std::string data_;
 };
 
-template <class Sink> void FrameDecoder::Feed(absl::string_view bytes, Sink& sink) {
+template <class Sink>
+void FrameDecoder::Feed(absl::string_view bytes, Sink& sink) {
   while (!bytes.empty()) {
     if (skip_ > 0) {
       const size_t n = bytes.size() < skip_ ? bytes.size() : skip_;

@@ -76,8 +76,8 @@ class Sink {
       case MessageType::kRequest: {
         ::ttrpc::Request request;
         if (!request.ParseFromArray(data.data(), static_cast<int>(data.size()))) return;
-        size_t total = request.service().size() + request.method().size() +
-                       request.payload().size();
+        size_t total =
+            request.service().size() + request.method().size() + request.payload().size();
         for (const ::ttrpc::KeyValue& kv : request.metadata()) {
           total += kv.key().size() + kv.value().size();
         }

@@ -75,7 +75,8 @@ Event FrameEvent(uint32_t stream_id, MessageType type, uint8_t flags, absl::stri
 
 std::string Pattern(size_t n, int seed) {
   std::string s(n, '\0');
-  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 31 + static_cast<size_t>(seed)) % 251);
+  for (size_t i = 0; i < n; ++i)
+    s[i] = static_cast<char>((i * 31 + static_cast<size_t>(seed)) % 251);
   return s;
 }
 
@@ -98,8 +99,8 @@ TEST(FrameHeaderTest, RoundTripsExtremeValues) {
   for (uint32_t length : {0u, 1u, 255u, 256u, kMaxFrameData, kMaxFrameData + 1, 0xFFFFFFFFu}) {
     for (uint32_t id : {0u, 1u, 2u, 0x7FFFFFFFu, 0xFFFFFFFFu}) {
       for (uint8_t type : {uint8_t{0}, uint8_t{1}, uint8_t{2}, uint8_t{3}, uint8_t{0xFF}}) {
-        for (uint8_t flags : {uint8_t{0}, kFlagRemoteClosed, kFlagRemoteOpen, kFlagNoData,
-                              uint8_t{0xFF}}) {
+        for (uint8_t flags :
+             {uint8_t{0}, kFlagRemoteClosed, kFlagRemoteOpen, kFlagNoData, uint8_t{0xFF}}) {
           FrameHeader h;
           h.length = length;
           h.stream_id = id;
@@ -212,8 +213,8 @@ TEST(FrameDecoderTest, ZeroLengthFramesAreDelivered) {
     }
     ASSERT_EQ(sink.events.size(), 5u) << "chunk " << chunk;
     for (size_t i = 0; i < 5; ++i) {
-      EXPECT_EQ(sink.events[i], FrameEvent(static_cast<uint32_t>(1 + 2 * i), MessageType::kData,
-                                           kFlagNoData, ""));
+      EXPECT_EQ(sink.events[i],
+                FrameEvent(static_cast<uint32_t>(1 + 2 * i), MessageType::kData, kFlagNoData, ""));
     }
   }
 }
@@ -280,8 +281,7 @@ TEST(FrameDecoderTest, ZeroLengthFrameRightAfterAnOversizedOne) {
   decoder.Feed(bytes, sink);
   ASSERT_EQ(sink.events.size(), 2u);
   EXPECT_TRUE(sink.events[0].oversized);
-  EXPECT_EQ(sink.events[1],
-            FrameEvent(3, MessageType::kData, kFlagRemoteClosed | kFlagNoData, ""));
+  EXPECT_EQ(sink.events[1], FrameEvent(3, MessageType::kData, kFlagRemoteClosed | kFlagNoData, ""));
 }
 
 // The data view passed to OnFrame must stay valid for the call even when the frame was

@@ -13,12 +13,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "src/libs/base/file.h"
 #include "src/libs/protocols/ttrpc.pb.h"
 #include "src/libs/ttrpc/frame.h"
 
@@ -74,8 +75,9 @@ class Generator {
     r.set_service(Below(4) == 0 ? "ttrpc.interop.Echo" : Text(40));
     r.set_method(Text(20));
     r.set_payload(Bytes(Below(8) == 0 ? 2000 : 64));
-    if (Below(2)) r.set_timeout_nano(static_cast<int64_t>(rng_()) * (Below(2) ? 1 : -1) *
-                                     static_cast<int64_t>(1 + Below(1000000)));
+    if (Below(2))
+      r.set_timeout_nano(static_cast<int64_t>(rng_()) * (Below(2) ? 1 : -1) *
+                         static_cast<int64_t>(1 + Below(1000000)));
     for (uint32_t i = Below(4); i > 0; --i) {
       ::ttrpc::KeyValue* kv = r.add_metadata();
       kv->set_key(Text(10));
@@ -193,15 +195,6 @@ std::vector<std::string> Seeds() {
   return seeds;
 }
 
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  std::ostringstream s;
-  s << f.rdbuf();
-  *out = s.str();
-  return true;
-}
-
 int Run(const std::string& input) {
   return LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(input.data()), input.size());
 }
@@ -225,13 +218,13 @@ int ReplayPath(const std::string& path, int* count) {
     closedir(d);
     return 0;
   }
-  std::string input;
-  if (!ReadFile(path, &input)) {
-    std::fprintf(stderr, "cannot read %s\n", path.c_str());
+  absl::StatusOr<std::string> input = kata::ReadFileToString(path);
+  if (!input.ok()) {
+    std::fprintf(stderr, "%s\n", input.status().ToString().c_str());
     return 1;
   }
-  std::fprintf(stderr, "replaying %s (%zu bytes)\n", path.c_str(), input.size());
-  Run(input);
+  std::fprintf(stderr, "replaying %s (%zu bytes)\n", path.c_str(), input->size());
+  Run(*input);
   ++*count;
   return 0;
 }
@@ -248,10 +241,8 @@ int main(int argc, char** argv) {
     for (const std::string& input : corpus) {
       if (input.size() > 65536) continue;  // keep the corpus small
       const std::string path = std::string(argv[2]) + "/seed-" + std::to_string(n++);
-      std::ofstream f(path, std::ios::binary);
-      f << input;
-      if (!f) {
-        std::fprintf(stderr, "cannot write %s\n", path.c_str());
+      if (absl::Status s = kata::WriteStringToFile(path, input); !s.ok()) {
+        std::fprintf(stderr, "%s\n", s.ToString().c_str());
         return 1;
       }
     }

@@ -37,6 +37,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "src/libs/base/unique_fd.h"
 #include "src/libs/ttrpc/service.h"
 
 namespace kata {
@@ -103,6 +104,11 @@ class Server {
                    std::function<void()> on_closed = nullptr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void NoteInlineCall();
   void WatchdogLoop();
+  // One watchdog tick over the connections: a reader still running the inline call it ran at
+  // the last tick (`seen`, updated) hands its role to a new thread. True if any reader runs
+  // an inline call.
+  bool HandOffSlowReaders(absl::flat_hash_map<internal::ServerConnection*, uint64_t>& seen)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CallStarted();
   void CallFinished();
 
@@ -114,7 +120,7 @@ class Server {
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<int> listen_fds_ ABSL_GUARDED_BY(mu_);
+  std::vector<UniqueFd> listen_fds_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> accept_threads_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::shared_ptr<internal::ServerConnection>> connections_
       ABSL_GUARDED_BY(mu_);
@@ -125,7 +131,7 @@ class Server {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> watchdog_active_{false};
   bool watchdog_stop_ ABSL_GUARDED_BY(mu_) = false;
-  const int wake_fd_;  // eventfd: Shutdown wakes the accept loops
+  const UniqueFd wake_fd_;  // eventfd: Shutdown wakes the accept loops
   std::thread watchdog_;
 };
 

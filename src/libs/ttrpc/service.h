@@ -89,7 +89,8 @@ class Service {
 
 // Typed streams for generated handlers. They parse/serialize protobuf messages (lite API
 // only) over the context's raw messages.
-template <class T> class ServerReader {
+template <class T>
+class ServerReader {
  public:
   explicit ServerReader(ServerContext& context) : context_(context) {}
   // The next message; false at the end of the stream or on a message that does not parse
@@ -98,8 +99,8 @@ template <class T> class ServerReader {
     std::string bytes;
     if (!context_.ReadMessage(&bytes)) return false;
     if (!message->ParseFromString(bytes)) {
-      status_ = absl::InvalidArgumentError(absl::StrCat(
-          context_.service(), "/", context_.method(), ": cannot parse a stream message"));
+      status_ = absl::InvalidArgumentError(absl::StrCat(context_.service(), "/", context_.method(),
+                                                        ": cannot parse a stream message"));
       return false;
     }
     return true;
@@ -111,7 +112,8 @@ template <class T> class ServerReader {
   absl::Status status_;
 };
 
-template <class T> class ServerWriter {
+template <class T>
+class ServerWriter {
  public:
   explicit ServerWriter(ServerContext& context) : context_(context) {}
   absl::Status Write(const T& message) {

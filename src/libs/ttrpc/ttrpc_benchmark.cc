@@ -4,16 +4,13 @@
 //   bazel run -c opt //src/libs/ttrpc:ttrpc_benchmark
 //
 // items_per_second is calls/s (round trips) or frames/s (framing).
-#include <stdlib.h>
-#include <unistd.h>
-
-#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
+#include "src/libs/base/testing/temp_dir.h"
 #include "src/libs/ttrpc/client.h"
 #include "src/libs/ttrpc/frame.h"
 #include "src/libs/ttrpc/interop/echo.ttrpc.pb.h"
@@ -34,17 +31,13 @@ class EchoService : public ::ttrpc::interop::EchoTtrpc::Service {
   }
 };
 
-// One server listening on a unix socket in a temp dir and one client connection, shared by
-// every benchmark thread. Built on first use and kept for the life of the process.
+// One server listening on a unix socket and one client connection, shared by every benchmark
+// thread. Built on first use and kept for the life of the process.
 struct UnixFixture {
   UnixFixture() {
-    std::string tmpl = "/tmp/ttrpc-bench-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) {
-      error = "mkdtemp failed";
-      return;
-    }
-    dir = tmpl;
-    const std::string address = absl::StrCat("unix://", dir, "/bench.sock");
+    // The socket file is needed only to connect: its directory goes when the constructor ends.
+    kata::testing::TempDir dir("/tmp");  // socket paths must fit in 108 bytes
+    const std::string address = absl::StrCat("unix://", dir.Join("bench.sock"));
     absl::Status s = server.Register(&service);
     if (s.ok()) s = server.Listen(address);
     if (!s.ok()) {
@@ -58,18 +51,9 @@ struct UnixFixture {
     }
     client = std::move(*c);
   }
-  ~UnixFixture() {
-    client.reset();
-    server.Shutdown();
-    if (!dir.empty()) {
-      unlink(absl::StrCat(dir, "/bench.sock").c_str());
-      rmdir(dir.c_str());
-    }
-  }
 
   EchoService service;
   Server server;
-  std::string dir;
   std::unique_ptr<Client> client;
   std::string error;
 };
@@ -125,7 +109,8 @@ void BM_EncodeFrame(benchmark::State& state) {
     id += 2;
   }
   state.SetItemsProcessed(state.iterations());
-  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(kFrameHeaderSize + data.size()));
+  state.SetBytesProcessed(state.iterations() *
+                          static_cast<int64_t>(kFrameHeaderSize + data.size()));
 }
 BENCHMARK(BM_EncodeFrame)->ArgName("payload")->Arg(64)->Arg(4096);
 

@@ -11,11 +11,6 @@ WorkerPool::WorkerPool(int max_threads, absl::Duration idle_timeout)
 
 WorkerPool::~WorkerPool() { Stop(); }
 
-int WorkerPool::threads() const {
-  absl::MutexLock lock(&mu_);
-  return threads_;
-}
-
 void WorkerPool::Submit(std::function<void()> task) {
   std::vector<std::thread> to_join;
   {

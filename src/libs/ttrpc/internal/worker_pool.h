@@ -25,15 +25,13 @@ class WorkerPool {
   void Submit(std::function<void()> task);
   void Stop();
 
-  int threads() const;
-
  private:
   void Work();
   void Leave() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int max_threads_;
   const absl::Duration idle_timeout_;
-  mutable absl::Mutex mu_;
+  absl::Mutex mu_;
   absl::CondVar work_cv_;
   std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
   int threads_ ABSL_GUARDED_BY(mu_) = 0;

@@ -11,11 +11,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <mutex>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +23,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "src/libs/base/eintr.h"
+#include "src/libs/base/io.h"
+#include "src/libs/base/unique_fd.h"
 #include "src/libs/protocols/ttrpc.pb.h"
 #include "src/libs/ttrpc/client.h"
 #include "src/libs/ttrpc/frame.h"
@@ -100,87 +103,72 @@ std::string Large(EchoClient& echo) {
   return "";
 }
 
+// A Request frame with `body`, its header claiming `length` bytes.
+std::string RawFrame(uint32_t length, uint32_t stream_id, absl::string_view body) {
+  kata::ttrpc::FrameHeader h;
+  h.length = length;
+  h.stream_id = stream_id;
+  h.type = static_cast<uint8_t>(kata::ttrpc::MessageType::kRequest);
+  char head[kata::ttrpc::kFrameHeaderSize];
+  kata::ttrpc::EncodeFrameHeader(h, head);
+  return absl::StrCat(absl::string_view(head, sizeof head), body);
+}
+
+bool ReadExactly(int fd, size_t n, std::string* out) {
+  out->resize(n);
+  for (size_t got = 0; got < n;) {
+    ssize_t r = kata::RetryEintr([&] { return read(fd, &(*out)[got], n - got); });
+    if (r <= 0) return false;
+    got += static_cast<size_t>(r);
+  }
+  return true;
+}
+
+// Writes `frame` and reads the answer: false if the connection ends first.
+bool RoundTrip(int fd, const std::string& frame, kata::ttrpc::FrameHeader* h,
+               ::ttrpc::Response* response) {
+  std::string head, data;
+  if (!kata::WriteAll(fd, frame).ok() || !ReadExactly(fd, kata::ttrpc::kFrameHeaderSize, &head)) {
+    return false;
+  }
+  *h = kata::ttrpc::DecodeFrameHeader(head.data());
+  return ReadExactly(fd, h->length, &data) && response->ParseFromString(data);
+}
+
 // Writes a raw over-limit frame on its own connection and expects RESOURCE_EXHAUSTED on
 // that stream, then a working call on the same connection: the peer server's behaviour.
 std::string RawOverlimit(const std::string& socket_path) {
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  kata::UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un sa = {};
   sa.sun_family = AF_UNIX;
   std::strncpy(sa.sun_path, socket_path.c_str(), sizeof(sa.sun_path) - 1);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return "raw connect failed";
-  auto write_all = [fd](const std::string& s) {
-    size_t done = 0;
-    while (done < s.size()) {
-      ssize_t n = write(fd, s.data() + done, s.size() - done);
-      if (n <= 0) return false;
-      done += static_cast<size_t>(n);
-    }
-    return true;
-  };
-  auto read_frame = [fd](kata::ttrpc::FrameHeader* h, std::string* data) {
-    char head[kata::ttrpc::kFrameHeaderSize];
-    size_t got = 0;
-    while (got < sizeof head) {
-      ssize_t n = read(fd, head + got, sizeof head - got);
-      if (n <= 0) return false;
-      got += static_cast<size_t>(n);
-    }
-    *h = kata::ttrpc::DecodeFrameHeader(head);
-    data->resize(h->length);
-    got = 0;
-    while (got < h->length) {
-      ssize_t n = read(fd, &(*data)[got], h->length - got);
-      if (n <= 0) return false;
-      got += static_cast<size_t>(n);
-    }
-    return true;
-  };
-  std::string result;
-  {
-    kata::ttrpc::FrameHeader h;
-    h.length = 5u << 20;
-    h.stream_id = 1;
-    h.type = 1;
-    char head[kata::ttrpc::kFrameHeaderSize];
-    kata::ttrpc::EncodeFrameHeader(h, head);
-    std::string frame(head, sizeof head);
-    frame.append(h.length, 'x');
-    std::string data;
-    kata::ttrpc::FrameHeader rh;
-    ::ttrpc::Response response;
-    if (!write_all(frame) || !read_frame(&rh, &data) || !response.ParseFromString(data)) {
-      result = "no answer to an over-limit frame";
-    } else if (rh.stream_id != 1 || response.status().code() != 8) {
-      result = absl::StrCat("over-limit frame answered with stream ", rh.stream_id, " code ",
-                            response.status().code());
-    }
+  if (!fd || connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    return "raw connect failed";
   }
-  if (result.empty()) {
-    ::ttrpc::Request req;
-    req.set_service("ttrpc.interop.Echo");
-    req.set_method("Echo");
-    EchoRequest echo;
-    echo.set_payload("after");
-    req.set_payload(echo.SerializeAsString());
-    std::string body = req.SerializeAsString();
-    kata::ttrpc::FrameHeader h;
-    h.length = static_cast<uint32_t>(body.size());
-    h.stream_id = 3;
-    h.type = 1;
-    char head[kata::ttrpc::kFrameHeaderSize];
-    kata::ttrpc::EncodeFrameHeader(h, head);
-    std::string data;
-    kata::ttrpc::FrameHeader rh;
-    ::ttrpc::Response response;
-    EchoResponse er;
-    if (!write_all(std::string(head, sizeof head) + body) || !read_frame(&rh, &data) ||
-        !response.ParseFromString(data) || response.status().code() != 0 ||
-        !er.ParseFromString(response.payload()) || er.payload() != "after") {
-      result = "the connection did not survive an over-limit frame";
-    }
+  kata::ttrpc::FrameHeader h;
+  ::ttrpc::Response response;
+  constexpr uint32_t kBig = 5u << 20;
+  if (!RoundTrip(fd.get(), RawFrame(kBig, 1, std::string(kBig, 'x')), &h, &response)) {
+    return "no answer to an over-limit frame";
   }
-  close(fd);
-  return result;
+  if (h.stream_id != 1 || response.status().code() != 8) {
+    return absl::StrCat("over-limit frame answered with stream ", h.stream_id, " code ",
+                        response.status().code());
+  }
+  ::ttrpc::Request req;
+  req.set_service("ttrpc.interop.Echo");
+  req.set_method("Echo");
+  EchoRequest echo;
+  echo.set_payload("after");
+  req.set_payload(echo.SerializeAsString());
+  const std::string body = req.SerializeAsString();
+  EchoResponse er;
+  if (!RoundTrip(fd.get(), RawFrame(static_cast<uint32_t>(body.size()), 3, body), &h, &response) ||
+      response.status().code() != 0 || !er.ParseFromString(response.payload()) ||
+      er.payload() != "after") {
+    return "the connection did not survive an over-limit frame";
+  }
+  return "";
 }
 
 std::string Overlimit(EchoClient& echo, const std::string& socket_path) {
@@ -207,7 +195,8 @@ std::string Deadline(EchoClient& echo) {
   if (s.code() != absl::StatusCode::kDeadlineExceeded) {
     return "expected DEADLINE_EXCEEDED, got " + s.ToString();
   }
-  if (took > absl::Seconds(1)) return absl::StrCat("deadline noticed only after ", absl::FormatDuration(took));
+  if (took > absl::Seconds(1))
+    return absl::StrCat("deadline noticed only after ", absl::FormatDuration(took));
   if (std::string r = Unary(echo); !r.empty()) return "after the deadline: " + r;
   return "";
 }
@@ -249,7 +238,8 @@ std::string PeerDies(EchoClient& echo) {
   absl::Status s = echo.Echo(req, &resp);
   announce.join();
   if (s.ok()) return "the call succeeded although the server died";
-  if (s.code() != absl::StatusCode::kUnavailable) return "expected UNAVAILABLE, got " + s.ToString();
+  if (s.code() != absl::StatusCode::kUnavailable)
+    return "expected UNAVAILABLE, got " + s.ToString();
   return "";
 }
 
@@ -288,7 +278,8 @@ std::string Stream(EchoClient& echo) {
   absl::StatusOr<std::string> done = (*up)->Finish();
   EchoResponse resp;
   if (!done.ok()) return "client stream: " + done.status().ToString();
-  if (!resp.ParseFromString(*done) || resp.payload() != "0123456789") return "client stream: wrong answer";
+  if (!resp.ParseFromString(*done) || resp.payload() != "0123456789")
+    return "client stream: wrong answer";
   return "";
 }
 
@@ -308,7 +299,9 @@ int Bench(EchoClient& echo, const Flags& f) {
       while (!stop.load(std::memory_order_relaxed)) {
         auto start = std::chrono::steady_clock::now();
         if (!echo.Echo(req, &resp).ok()) ++errors;
-        lat.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+        lat.push_back(
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+                .count());
       }
     });
   }
@@ -318,9 +311,13 @@ int Bench(EchoClient& echo, const Flags& f) {
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   std::sort(all.begin(), all.end());
-  auto pct = [&](double p) { return all.empty() ? 0.0 : all[static_cast<size_t>(p * (all.size() - 1))]; };
-  std::printf("{\"calls\": %zu, \"calls_per_sec\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f, \"errors\": %d}\n",
-              all.size(), all.size() / f.seconds, pct(0.50), pct(0.99), errors.load());
+  auto pct = [&](double p) {
+    return all.empty() ? 0.0 : all[static_cast<size_t>(p * (all.size() - 1))];
+  };
+  std::printf(
+      "{\"calls\": %zu, \"calls_per_sec\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f, \"errors\": "
+      "%d}\n",
+      all.size(), all.size() / f.seconds, pct(0.50), pct(0.99), errors.load());
   return errors > 0 ? 1 : 0;
 }
 
@@ -331,14 +328,21 @@ int main(int argc, char** argv) {
   Flags f;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--socket") f.socket = v;
-    else if (k == "--test") f.test = v;
-    else if (k == "--concurrency") f.concurrency = std::stoi(v);
-    else if (k == "--payload") f.payload = std::stoul(v);
-    else if (k == "--seconds") f.seconds = std::stod(v);
+    if (k == "--socket")
+      f.socket = v;
+    else if (k == "--test")
+      f.test = v;
+    else if (k == "--concurrency")
+      f.concurrency = std::stoi(v);
+    else if (k == "--payload")
+      f.payload = std::stoul(v);
+    else if (k == "--seconds")
+      f.seconds = std::stod(v);
   }
   if (f.socket.empty() || f.test.empty()) {
-    std::fprintf(stderr, "usage: interop_client --socket PATH --test NAME [--concurrency N --payload B --seconds S]\n");
+    std::fprintf(stderr,
+                 "usage: interop_client --socket PATH --test NAME [--concurrency N --payload B "
+                 "--seconds S]\n");
     return 2;
   }
   auto client = kata::ttrpc::Client::Dial(absl::StrCat("unix://", f.socket), absl::Seconds(5));
@@ -349,17 +353,28 @@ int main(int argc, char** argv) {
   EchoClient echo(client->get());
   if (f.test == "bench") return Bench(echo, f);
   std::string r;
-  if (f.test == "unary") r = Unary(echo);
-  else if (f.test == "concurrent") r = Concurrent(echo);
-  else if (f.test == "large") r = Large(echo);
-  else if (f.test == "overlimit") r = Overlimit(echo, f.socket);
-  else if (f.test == "deadline") r = Deadline(echo);
-  else if (f.test == "unknown_method") r = UnknownMethod(**client);
-  else if (f.test == "error_status") r = ErrorStatus(echo);
-  else if (f.test == "peer_dies") r = PeerDies(echo);
-  else if (f.test == "hang") r = Hang(echo);
-  else if (f.test == "stream") r = Stream(echo);
-  else r = "unknown test " + f.test;
+  if (f.test == "unary")
+    r = Unary(echo);
+  else if (f.test == "concurrent")
+    r = Concurrent(echo);
+  else if (f.test == "large")
+    r = Large(echo);
+  else if (f.test == "overlimit")
+    r = Overlimit(echo, f.socket);
+  else if (f.test == "deadline")
+    r = Deadline(echo);
+  else if (f.test == "unknown_method")
+    r = UnknownMethod(**client);
+  else if (f.test == "error_status")
+    r = ErrorStatus(echo);
+  else if (f.test == "peer_dies")
+    r = PeerDies(echo);
+  else if (f.test == "hang")
+    r = Hang(echo);
+  else if (f.test == "stream")
+    r = Stream(echo);
+  else
+    r = "unknown test " + f.test;
   if (r.empty()) {
     std::printf("PASS %s\n", f.test.c_str());
     return 0;
