@@ -13,12 +13,16 @@
 #include <cerrno>
 #include <map>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "src/libs/base/eintr.h"
+#include "src/libs/base/status_util.h"
+#include "src/libs/base/unique_fd.h"
 
 namespace kata::e2e {
 namespace {
@@ -32,8 +36,8 @@ using runtime::SandboxState;
 
 struct Proc {
   pid_t pid = -1;
-  int in = -1, out = -1, err = -1;  // our ends (out = pty master with a terminal)
-  int start_pipe = -1;              // init: written to start it
+  UniqueFd in, out, err;  // our ends (out = pty master with a terminal)
+  UniqueFd start_pipe;    // init: written to start it
   bool terminal = false;
   ProcessState state = ProcessState::kCreated;
   std::optional<ExitStatus> exit;
@@ -48,8 +52,15 @@ struct Ctr {
   std::map<std::string, std::shared_ptr<Proc>> procs;
 };
 
-absl::Status Errno(const std::string& what) {
-  return absl::InternalError(absl::StrCat(what, ": ", strerror(errno)));
+absl::Status Errno(const std::string& what) { return ErrnoStatus(errno, what); }
+
+// A pipe: *r and *w get its read and write ends (close-on-exec).
+absl::Status Pipe(UniqueFd* r, UniqueFd* w) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return Errno("pipe");
+  r->reset(fds[0]);
+  w->reset(fds[1]);
+  return absl::OkStatus();
 }
 
 class HostSandbox : public runtime::Sandbox {
@@ -86,7 +97,7 @@ class HostSandbox : public runtime::Sandbox {
     }
     for (auto& p : procs) {
       if (p->pid > 0 && !p->exited.HasBeenNotified()) kill(-p->pid, SIGKILL);
-      if (p->start_pipe >= 0) close(p->start_pipe);
+      p->start_pipe.reset();
     }
     for (auto& p : procs) {
       if (p->reaper.joinable()) p->reaper.join();
@@ -120,16 +131,13 @@ class HostSandbox : public runtime::Sandbox {
     if (!cc.spec.process.has_value()) return absl::InvalidArgumentError("no process");
     auto p = std::make_shared<Proc>();
     p->terminal = cc.terminal.value_or(cc.spec.process->terminal.value_or(false));
-    int start[2];
-    if (pipe2(start, O_CLOEXEC) != 0) return Errno("pipe");
-    absl::Status s = Spawn(rootfs, *cc.spec.process, p.get(), start[0]);
-    close(start[0]);
+    UniqueFd start_r;
+    absl::Status s = Pipe(&start_r, &p->start_pipe);
+    if (s.ok()) s = Spawn(rootfs, *cc.spec.process, p.get(), start_r.get());
     if (!s.ok()) {
-      close(start[1]);
       if (mounted) umount2(rootfs.c_str(), MNT_DETACH);
       return s;
     }
-    p->start_pipe = start[1];
     absl::MutexLock l(&mu_);
     Ctr& c = ctrs_[cc.id];
     c.rootfs = rootfs;
@@ -143,9 +151,10 @@ class HostSandbox : public runtime::Sandbox {
     auto c = ctrs_.find(cid);
     if (c == ctrs_.end()) return absl::NotFoundError("container " + cid);
     auto& p = c->second.procs[""];
-    if (write(p->start_pipe, "x", 1) != 1) return Errno("start " + cid);
-    close(p->start_pipe);
-    p->start_pipe = -1;
+    if (RetryEintr([&] { return write(p->start_pipe.get(), "x", 1); }) != 1) {
+      return Errno("start " + cid);
+    }
+    p->start_pipe.reset();
     p->state = ProcessState::kRunning;
     c->second.state = ContainerState::kRunning;
     return absl::OkStatus();
@@ -166,11 +175,9 @@ class HostSandbox : public runtime::Sandbox {
     }
     for (auto& p : procs) {
       if (!p->exited.HasBeenNotified()) kill(-p->pid, SIGKILL);
-      if (p->start_pipe >= 0) close(p->start_pipe);
+      p->start_pipe.reset();
       if (p->reaper.joinable()) p->reaper.join();
-      for (int fd : {p->in, p->out, p->err}) {
-        if (fd >= 0) close(fd);
-      }
+      CloseStdio(*p);
     }
     if (mounted) umount2(rootfs.c_str(), MNT_DETACH);
     return absl::OkStatus();
@@ -253,17 +260,15 @@ class HostSandbox : public runtime::Sandbox {
       c->second.procs.erase(it);
     }
     if (p->reaper.joinable()) p->reaper.join();
-    for (int fd : {p->in, p->out, p->err}) {
-      if (fd >= 0) close(fd);
-    }
+    CloseStdio(*p);
     return absl::OkStatus();
   }
   absl::StatusOr<size_t> WriteStdin(const std::string& cid, const std::string& eid,
                                     absl::string_view data) override {
     absl::StatusOr<std::shared_ptr<Proc>> p = Find(cid, eid);
     if (!p.ok()) return p.status();
-    int fd = (*p)->terminal ? (*p)->out : (*p)->in;
-    ssize_t n = write(fd, data.data(), data.size());
+    int fd = (*p)->terminal ? (*p)->out.get() : (*p)->in.get();
+    ssize_t n = RetryEintr([&] { return write(fd, data.data(), data.size()); });
     if (n < 0) return Errno("write stdin");
     return static_cast<size_t>(n);
   }
@@ -275,14 +280,13 @@ class HostSandbox : public runtime::Sandbox {
     if (it == c->second.procs.end()) return absl::NotFoundError("exec " + eid);
     Proc& p = *it->second;
     if (p.terminal) {
-      if (p.out >= 0) {
+      if (p.out) {
         char eof = 4;  // ^D
-        ssize_t n = write(p.out, &eof, 1);
+        ssize_t n = RetryEintr([&] { return write(p.out.get(), &eof, 1); });
         (void)n;
       }
-    } else if (p.in >= 0) {
-      close(p.in);
-      p.in = -1;
+    } else {
+      p.in.reset();
     }
     return absl::OkStatus();
   }
@@ -302,7 +306,7 @@ class HostSandbox : public runtime::Sandbox {
     winsize ws{};
     ws.ws_col = static_cast<unsigned short>(w);
     ws.ws_row = static_cast<unsigned short>(h);
-    ioctl((*p)->out, TIOCSWINSZ, &ws);
+    ioctl((*p)->out.get(), TIOCSWINSZ, &ws);
     return absl::OkStatus();
   }
 
@@ -331,32 +335,38 @@ class HostSandbox : public runtime::Sandbox {
     absl::StatusOr<std::shared_ptr<Proc>> p = Find(cid, eid);
     if (!p.ok()) return p.status();
     if (err && (*p)->terminal) return std::string();
-    int fd = err ? (*p)->err : (*p)->out;
+    int fd = err ? (*p)->err.get() : (*p)->out.get();
     if (fd < 0) return std::string();
     std::string buf(std::min<size_t>(max_bytes, 65536), '\0');
-    for (;;) {
-      ssize_t n = read(fd, buf.data(), buf.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return std::string();  // EOF (EIO on a pty whose slave closed)
-      buf.resize(static_cast<size_t>(n));
-      return buf;
-    }
+    ssize_t n = RetryEintr([&] { return read(fd, buf.data(), buf.size()); });
+    if (n <= 0) return std::string();  // EOF (EIO on a pty whose slave closed)
+    buf.resize(static_cast<size_t>(n));
+    return buf;
+  }
+  static void CloseStdio(Proc& p) {
+    p.in.reset();
+    p.out.reset();
+    p.err.reset();
   }
   absl::Status Spawn(const std::string& rootfs, const oci::Process& process, Proc* p,
                      int start_fd) {
     std::vector<std::string> args = process.args.value_or(std::vector<std::string>{});
     if (args.empty()) return absl::InvalidArgumentError("no args");
     std::vector<std::string> env = process.env.value_or(std::vector<std::string>{});
-    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
-    int master = -1;
+    // The child's ends (closed here once it is forked) and ours.
+    UniqueFd in_r, in_w, out_r, out_w, err_r, err_w, master;
     std::string slave_name;
     if (p->terminal) {
-      master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-      if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) return Errno("openpt");
-      slave_name = ptsname(master);
-    } else if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
-               pipe2(err, O_CLOEXEC) != 0) {
-      return Errno("pipe");
+      master.reset(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+      if (!master || grantpt(master.get()) != 0 || unlockpt(master.get()) != 0) {
+        return Errno("openpt");
+      }
+      slave_name = ptsname(master.get());
+    } else {
+      absl::Status s = Pipe(&in_r, &in_w);
+      if (s.ok()) s = Pipe(&out_r, &out_w);
+      if (s.ok()) s = Pipe(&err_r, &err_w);
+      if (!s.ok()) return s;
     }
     std::vector<char*> argv, envp;
     for (auto& a : args) argv.push_back(a.data());
@@ -375,9 +385,9 @@ class HostSandbox : public runtime::Sandbox {
         dup2(s, 1);
         dup2(s, 2);
       } else {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        dup2(err[1], 2);
+        dup2(in_r.get(), 0);
+        dup2(out_w.get(), 1);
+        dup2(err_w.get(), 2);
       }
       if (start_fd >= 0) {
         char c;
@@ -394,14 +404,11 @@ class HostSandbox : public runtime::Sandbox {
     }
     p->pid = pid;
     if (p->terminal) {
-      p->out = master;
+      p->out = std::move(master);
     } else {
-      close(in[0]);
-      close(out[1]);
-      close(err[1]);
-      p->in = in[1];
-      p->out = out[0];
-      p->err = err[0];
+      p->in = std::move(in_w);
+      p->out = std::move(out_r);
+      p->err = std::move(err_r);
     }
     return absl::OkStatus();
   }
@@ -409,8 +416,7 @@ class HostSandbox : public runtime::Sandbox {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     p->reaper = std::thread([this, cid, eid, p] {
       int status = 0;
-      while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR) {
-      }
+      RetryEintr([&] { return waitpid(p->pid, &status, 0); });
       ExitStatus es;
       es.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       es.exited_at = absl::Now();
