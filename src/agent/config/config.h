@@ -2,20 +2,23 @@
 // the environment, then command-line flags, each later source overriding the earlier.
 //
 //   ConfigSources sources;
-//   sources.kernel_cmdline = ReadFile("/proc/cmdline");       // when PID 1
+//   KATA_ASSIGN_OR_RETURN(sources.kernel_cmdline, ReadFileToString("/proc/cmdline"));  // PID 1
 //   KATA_ASSIGN_OR_RETURN(sources.flags, ParseFlags(argc - 1, argv + 1));
-//   sources.env_server_addr = getenv("KATA_AGENT_SERVER_ADDR");  // may be null
+//   sources.env_server_addr = Env("KATA_AGENT_SERVER_ADDR");  // nullopt when unset
 //   std::vector<std::string> warnings;
 //   KATA_ASSIGN_OR_RETURN(AgentConfig config, ResolveConfig(sources, &warnings));
 //
 // Kernel parameters read (as Kata's agent writes them):
 //   agent.server_addr=ADDR          see channel/address.h
 //   agent.log=LEVEL                 trace|debug|info|warn|error|critical
-//   agent.debug_console[=BOOL]      (recorded only: no debug console exists so far)
-//   agent.devmode[=BOOL]
-//   agent.hotplug_timeout=SECONDS   a positive integer, or a duration ("3s", "500ms")
-//   agent.container_pipe_size=N     a non-negative integer
-//   agent.unified_cgroup_hierarchy[=BOOL]
+//   agent.hotplug_timeout=SECONDS   a positive integer, or a duration ("3s", "500ms"): how
+//                                   long a storage or device waits for its hot-plugged device
+//   agent.debug_console[=BOOL]      recorded only: no debug console exists so far
+//   agent.devmode[=BOOL]            recorded only
+//   agent.container_pipe_size=N     a non-negative integer; recorded only (the pipes keep the
+//                                   kernel's default size)
+//   agent.unified_cgroup_hierarchy[=BOOL]  recorded only (the cgroup version is detected from
+//                                   the mount, cgroups/detect.h)
 // BOOL is true/false/1/0/yes/no/on/off; the key alone means true. Other `agent.*` keys are
 // warnings (Kata has more; an older/newer runtime may pass them), not errors; parameters
 // without the `agent.` prefix are ignored. A bad value is INVALID_ARGUMENT naming the key.

@@ -1,7 +1,6 @@
-// Unit checks of the container layer that need no privileges. The real
-// lifecycle (namespaces, mounts, cgroups) is exercised through the agent's rpcs
-// in
-// //src/agent/rpc:container_rpc_test.
+// Unit checks of the container layer that need no privileges. The real lifecycle
+// (namespaces, mounts, cgroups) is exercised through the agent's rpcs in
+// //src/agent/rpc:container_rpc_test, and with user namespaces by container_userns_test.
 #include "src/agent/container/container.h"
 
 #include "gtest/gtest.h"

@@ -6,7 +6,8 @@
 //   kata::agent::Log(kata::agent::LogLevel::kInfo, "serving", {{"addr", addr}, {"pid", 42}});
 //
 // Promises:
-// - Each line is written with one write(2), so lines from concurrent threads never interleave.
+// - Each line is written with one write(2) (WriteAll: more only after a short write), so lines
+//   from concurrent threads do not interleave.
 // - Events below the current level (default info) cost one atomic load and are not formatted.
 // - Values are quoted (with \" \\ \n escaped) when they are empty or contain a space, '=',
 //   a quote, or a control character; keys are written as given.

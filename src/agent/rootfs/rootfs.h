@@ -21,7 +21,9 @@
 //        Options.mknod is false), then /dev/ptmx -> pts/ptmx, /dev/fd -> /proc/self/fd,
 //        /dev/std{in,out,err} -> /proc/self/fd/{0,1,2} when the rootfs has a /dev.
 //   PivotRoot: pivot_root(".", ".") in the rootfs, the old root made rslave and detached
-//     (umount2 MNT_DETACH), cwd "/".
+//     (umount2 MNT_DETACH), cwd "/". When the current root is an initramfs (the agent is the
+//     initrd's /init), which pivot_root refuses, the rootfs is moved over "/" and chrooted
+//     into instead (runc's no-pivot).
 //   after pivot_root (FinishRootfs), paths are container paths:
 //     4. `linux.readonlyPaths`: bind onto themselves, remounted read-only;
 //     5. `linux.maskedPaths`: /dev/null bound over files, an empty read-only tmpfs over
@@ -35,8 +37,9 @@
 // bind mount whose source is not a directory, as directories otherwise. A bind mount
 // ("bind"/"rbind") whose options ask for more than the bind (ro, nosuid, ...) is remounted
 // with them. Other types (proc, sysfs, tmpfs, devpts, mqueue, cgroup2, ...) are mounted with
-// the parsed flags and data; "cgroup" becomes a cgroup2 mount on a unified-hierarchy host
-// (cgroup v1 is not supported). Propagation options are applied after the mount.
+// the parsed flags and data; "cgroup" becomes a cgroup2 mount when /sys/fs/cgroup is cgroup2
+// (otherwise it is an error: cgroup v1 hierarchies are not mounted in containers). Propagation
+// options are applied after the mount.
 //
 // Errors name the step, the path and the errno: "mount proc on /run/c1/rootfs/proc: EBUSY
 // (Device or resource busy)". A failed step leaves the earlier mounts in place: the caller's

@@ -3,8 +3,8 @@
 //
 //   KATA_ASSIGN_OR_RETURN(auto filter, CompileSeccomp(spec));        // once per container
 //   KATA_ASSIGN_OR_RETURN(ProcessSecurity sec, ProcessSecurity::Prepare(*spec.process, filter));
+//   po.early_hook = [sec] { return sec.ApplyEarly(); };  // first: rlimits, oom_score_adj
 //   po.child_hook = [sec] {
-//     KATA_RETURN_IF_ERROR(sec.ApplyEarly());   // first: rlimits, oom_score_adj
 //     ... namespaces, rootfs ...
 //     return sec.ApplyBeforeUserSwitch();       // bounding set, keep caps over setuid
 //   };
@@ -39,8 +39,9 @@ class ProcessSecurity {
   static absl::StatusOr<ProcessSecurity> Prepare(const oci::Process& process,
                                                  std::shared_ptr<const SeccompFilter> seccomp);
 
-  // Child, before anything else of the hook: setrlimit, then oom_score_adj (through this
-  // process's /proc, i.e. before the container's mounts/namespaces).
+  // Child (ProcessOptions::early_hook), before any namespace change: setrlimit, then
+  // oom_score_adj (through this process's /proc, i.e. before the container's mounts and
+  // namespaces; in a two-step start the intermediate process applies them).
   absl::Status ApplyEarly() const;
   // Child, at the end of the hook (root, before the user switch): the capability bounding set,
   // and PR_SET_KEEPCAPS so the switch keeps the permitted set.
