@@ -47,20 +47,21 @@
 
 #include <sys/types.h>
 
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "src/libs/base/unique_fd.h"
 
 namespace kata {
 namespace agent {
@@ -206,36 +207,47 @@ class Process {
   std::optional<int> TryWait();
 
  private:
-  struct Stream {
-    int fd = -1;  // the agent's read end; -1 when there is none
-    std::string buf;
-    size_t off = 0;  // buf[off..] not yet read
+  enum Stream { kStdout = 0, kStderr = 1 };
+  // Output drained from a stream and not read yet.
+  struct Buffer {
+    std::string data;
+    size_t off = 0;  // data[off..] not yet read
     bool eof = false;
-    std::thread reader;
   };
 
-  Process() = default;
-  void DrainLoop(Stream* s);
-  void WaitLoop();
-  absl::StatusOr<std::string> Read(Stream* s, size_t max_len);
+  // Takes the agent's ends: `out` (stdout pipe or pty master), `err` (stderr pipe; none with a
+  // terminal), `in` (stdin pipe or a dup of the pty master), `cancel` (an eventfd).
+  Process(pid_t pid, bool terminal, size_t cap, UniqueFd cancel, UniqueFd out, UniqueFd err,
+          UniqueFd in);
+  // Starts the waiter and the drain threads (start.cc, once the child has exec'd).
+  void StartThreads();
 
-  pid_t pid_ = -1;
-  bool terminal_ = false;
-  size_t cap_ = 0;
-  int cancel_fd_ = -1;  // eventfd: readable when the threads must stop
+  void WaitLoop();           // process.cc: the waiter thread
+  void DrainLoop(Stream s);  // stdio.cc: a drain thread
+  absl::StatusOr<std::string> Read(Stream s, size_t max_len);
+  size_t Pending(Stream s) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AwaitStdinWritable(int fd);
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool exited_ = false;
-  int exit_code_ = -1;
-  bool stopping_ = false;
-  Stream out_;
-  Stream err_;
+  const pid_t pid_;
+  const bool terminal_;
+  const size_t cap_;  // bound of each Buffer
+  // Fixed from construction to destruction (the threads use them without the lock).
+  const UniqueFd cancel_fd_;   // eventfd: readable when the threads must stop
+  const UniqueFd out_fds_[2];  // the agent's read end of each stream; none: invalid
+
+  absl::Mutex mu_;
+  absl::CondVar cv_;  // any change of the fields below
+  bool exited_ ABSL_GUARDED_BY(mu_) = false;
+  int exit_code_ ABSL_GUARDED_BY(mu_) = -1;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  Buffer buffers_[2] ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex stdin_mu_;  // serializes writers and CloseStdin
+  UniqueFd stdin_fd_ ABSL_GUARDED_BY(stdin_mu_);
+  bool stdin_closed_ ABSL_GUARDED_BY(stdin_mu_) = false;
+
   std::thread waiter_;
-
-  std::mutex stdin_mu_;  // serializes writers and CloseStdin
-  int stdin_fd_ = -1;    // pipe write end, or a dup of the pty master
-  bool stdin_closed_ = false;
+  std::thread readers_[2];
 };
 
 }  // namespace agent
