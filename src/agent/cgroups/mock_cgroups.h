@@ -1,4 +1,5 @@
-// A gMock mirror of CgroupManager, one method for one, for tests of code that uses it.
+// A gMock mirror of CgroupManager, one method for one, for tests of code that uses it
+// (//src/agent/container:container_cgroup_test, through ContainerOptions::new_cgroup_manager).
 #ifndef KATA_SRC_AGENT_CGROUPS_MOCK_CGROUPS_H_
 #define KATA_SRC_AGENT_CGROUPS_MOCK_CGROUPS_H_
 

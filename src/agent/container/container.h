@@ -82,6 +82,7 @@
 #ifndef KATA_SRC_AGENT_CONTAINER_CONTAINER_H_
 #define KATA_SRC_AGENT_CONTAINER_CONTAINER_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -112,6 +113,11 @@ struct ContainerOptions {
   cgroups::CgroupOptions cgroups;
   // The container's cgroup when the spec names none: <cgroup_parent>/<container id>.
   std::string cgroup_parent = "kata";
+  // Makes the container's cgroup manager from `cgroups`; unset: cgroups::NewCgroupManager
+  // (tests substitute cgroups::MockCgroupManager).
+  std::function<absl::StatusOr<std::unique_ptr<cgroups::CgroupManager>>(
+      const cgroups::CgroupOptions&)>
+      new_cgroup_manager;
 };
 
 class Container {

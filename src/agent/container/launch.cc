@@ -112,7 +112,8 @@ absl::StatusOr<std::unique_ptr<cgroups::CgroupManager>> CreateCgroup(
     const std::string& id, const oci::Spec& spec, const InitPlan& plan,
     const ContainerOptions& options) {
   KATA_ASSIGN_OR_RETURN(std::unique_ptr<cgroups::CgroupManager> cgroup,
-                        cgroups::NewCgroupManager(options.cgroups));
+                        options.new_cgroup_manager ? options.new_cgroup_manager(options.cgroups)
+                                                   : cgroups::NewCgroupManager(options.cgroups));
   oci::LinuxResources resources;
   if (spec.linux && spec.linux->resources) resources = *spec.linux->resources;
   KATA_RETURN_IF_ERROR(
