@@ -5,8 +5,8 @@
 
 int main(int argc, char** argv) {
   kata::shim::ShimEnv env;
-  env.factory = [](const std::string& id, const kata::oci::Spec&, const std::string&)
-      -> absl::StatusOr<std::unique_ptr<kata::runtime::Sandbox>> {
+  env.factory = [](const std::string& id, const kata::oci::Spec&,
+                   const std::string&) -> absl::StatusOr<std::unique_ptr<kata::runtime::Sandbox>> {
     return kata::e2e::NewHostSandbox(id);
   };
   env.cleanup = [](const std::string&) { return absl::OkStatus(); };

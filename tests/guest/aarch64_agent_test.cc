@@ -27,13 +27,15 @@ TEST(Aarch64AgentTest, StaticAarch64Elf) {
   const std::string bytes = kata::testing::ReadFileOrDie(g_agent);
   ASSERT_GT(bytes.size(), sizeof(Elf64_Ehdr));
   const auto* eh = reinterpret_cast<const Elf64_Ehdr*>(bytes.data());
-  ASSERT_EQ(std::string(reinterpret_cast<const char*>(eh->e_ident), 4), "\x7f" "ELF");
+  ASSERT_EQ(std::string(reinterpret_cast<const char*>(eh->e_ident), 4),
+            "\x7f"
+            "ELF");
   EXPECT_EQ(eh->e_ident[EI_CLASS], ELFCLASS64);
   EXPECT_EQ(eh->e_machine, EM_AARCH64);
   EXPECT_EQ(eh->e_type, ET_EXEC) << "not a static (non-PIE) executable";
   for (int i = 0; i < eh->e_phnum; ++i) {
-    const auto* ph = reinterpret_cast<const Elf64_Phdr*>(bytes.data() + eh->e_phoff +
-                                                         i * eh->e_phentsize);
+    const auto* ph =
+        reinterpret_cast<const Elf64_Phdr*>(bytes.data() + eh->e_phoff + i * eh->e_phentsize);
     EXPECT_NE(ph->p_type, static_cast<Elf64_Word>(PT_INTERP)) << "has an ELF interpreter";
     EXPECT_NE(ph->p_type, static_cast<Elf64_Word>(PT_DYNAMIC)) << "is dynamically linked";
   }

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <initializer_list>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -45,20 +46,21 @@ std::string QemuGuest::Console() const {
 
 absl::Status QemuGuest::Boot(const GuestImage& image, absl::Duration timeout) {
   const absl::Time start = absl::Now();
-  std::vector<std::string> args = {
-      "qemu-system-x86_64", "-accel", "tcg", "-machine", "q35", "-cpu", "max",
-      "-m", std::to_string(image.memory_mib), "-smp", "1", "-nodefaults", "-no-user-config",
-      "-display", "none", "-no-reboot",
-      "-serial", "file:" + console_,
-      "-kernel", image.kernel, "-initrd", image.initrd,
-      "-append", absl::StrCat("console=ttyS0 quiet panic=-1 agent.server_addr=serial://agent.channel.0 ",
-                              image.extra_kernel_params),
-      "-device", "virtio-serial-pci",
-      "-chardev", "socket,path=" + socket_ + ",server=on,wait=off,id=ch0",
-      "-device", "virtserialport,chardev=ch0,name=agent.channel.0",
-      "-fsdev", "local,id=fs0,path=" + share_ + ",security_model=none",
-      "-device", "virtio-9p-pci,fsdev=fs0,mount_tag=kataShared",
-  };
+  const std::string append =
+      absl::StrCat("console=ttyS0 quiet panic=-1 agent.server_addr=serial://agent.channel.0 ",
+                   image.extra_kernel_params);
+  std::vector<std::string> args = {"qemu-system-x86_64"};
+  auto add = [&args](std::initializer_list<std::string> more) { args.insert(args.end(), more); };
+  add({"-accel", "tcg", "-machine", "q35", "-cpu", "max", "-smp", "1"});
+  add({"-m", std::to_string(image.memory_mib)});
+  add({"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"});
+  add({"-serial", "file:" + console_});
+  add({"-kernel", image.kernel, "-initrd", image.initrd, "-append", append});
+  add({"-device", "virtio-serial-pci"});
+  add({"-chardev", "socket,path=" + socket_ + ",server=on,wait=off,id=ch0"});
+  add({"-device", "virtserialport,chardev=ch0,name=agent.channel.0"});
+  add({"-fsdev", "local,id=fs0,path=" + share_ + ",security_model=none"});
+  add({"-device", "virtio-9p-pci,fsdev=fs0,mount_tag=kataShared"});
   const std::string qemu_log = dir_.Join("qemu.log");
   pid_ = fork();
   if (pid_ < 0) return absl::InternalError("fork failed");

@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (absl::EndsWith(a, "vmlinux.container")) kata::runtime::cli::g_kernel = std::filesystem::absolute(a);
+    if (absl::EndsWith(a, "vmlinux.container"))
+      kata::runtime::cli::g_kernel = std::filesystem::absolute(a);
     if (absl::EndsWith(a, ".img")) kata::runtime::cli::g_initrd = std::filesystem::absolute(a);
   }
   return RUN_ALL_TESTS();

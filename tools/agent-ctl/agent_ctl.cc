@@ -77,9 +77,11 @@ std::vector<std::string> CloseNames(absl::string_view name) {
     for (int i = 0; i < s->method_count(); ++i) {
       const std::string& m = s->method(i)->name();
       size_t d = Distance(bare, m);
-      bool contains = !bare.empty() && absl::StrContains(absl::AsciiStrToLower(m), absl::AsciiStrToLower(bare));
+      bool contains =
+          !bare.empty() && absl::StrContains(absl::AsciiStrToLower(m), absl::AsciiStrToLower(bare));
       if (contains) d = std::min<size_t>(d, 1);
-      if (d <= std::max<size_t>(2, bare.size() / 3)) scored.emplace_back(d, FullMethodName(s->method(i)));
+      if (d <= std::max<size_t>(2, bare.size() / 3))
+        scored.emplace_back(d, FullMethodName(s->method(i)));
     }
   }
   std::stable_sort(scored.begin(), scored.end(),
@@ -132,7 +134,8 @@ absl::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args) {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag ", name));
     }
     if (!has_value) {
-      if (i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrCat(name, " needs a value"));
+      if (i + 1 >= args.size())
+        return absl::InvalidArgumentError(absl::StrCat(name, " needs a value"));
       value = args[++i];
     }
     if (name == "--addr") {
@@ -161,7 +164,8 @@ absl::StatusOr<std::unique_ptr<pb::Message>> ParseRequest(const pb::MethodDescri
   const pb::Message* prototype =
       pb::MessageFactory::generated_factory()->GetPrototype(method->input_type());
   if (prototype == nullptr) {
-    return absl::InternalError(absl::StrCat("no message class for ", method->input_type()->full_name()));
+    return absl::InternalError(
+        absl::StrCat("no message class for ", method->input_type()->full_name()));
   }
   std::unique_ptr<pb::Message> request(prototype->New());
   pb::util::JsonParseOptions options;
@@ -209,7 +213,8 @@ class Session {
   }
 
   // Calls `method`; the response, or nullptr after printing "CODE: message".
-  std::unique_ptr<pb::Message> Call(const pb::MethodDescriptor* method, const pb::Message& request) {
+  std::unique_ptr<pb::Message> Call(const pb::MethodDescriptor* method,
+                                    const pb::Message& request) {
     ttrpc::CallOptions options;
     options.timeout = flags_.timeout;
     options.metadata = flags_.metadata;
@@ -249,7 +254,8 @@ int Call(const Flags& flags, std::istream& in, std::ostream& out, std::ostream& 
     return kExitUsage;
   }
   if ((*method)->client_streaming() || (*method)->server_streaming()) {
-    err << "agent-ctl: " << FullMethodName(*method) << " is a streaming rpc; only unary rpcs can be called\n";
+    err << "agent-ctl: " << FullMethodName(*method)
+        << " is a streaming rpc; only unary rpcs can be called\n";
     return kExitUsage;
   }
   std::string json = "{}";

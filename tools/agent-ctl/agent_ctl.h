@@ -38,9 +38,9 @@ inline constexpr char kAgentCtlVersion[] = "0.1.0";
 // The process exit codes (also listed in UsageText()).
 enum ExitCode : int {
   kExitOk = 0,
-  kExitRpcError = 1,     // the rpc answered an error status, or `check` saw not SERVING
-  kExitUsage = 2,        // bad flags/command, unknown method, request not valid JSON
-  kExitConnection = 3,   // cannot connect to --addr
+  kExitRpcError = 1,    // the rpc answered an error status, or `check` saw not SERVING
+  kExitUsage = 2,       // bad flags/command, unknown method, request not valid JSON
+  kExitConnection = 3,  // cannot connect to --addr
 };
 
 // The services agent-ctl knows, in lookup order.

@@ -37,7 +37,8 @@ class FakeHealth : public grpc::HealthTtrpc::Service {
 
 class FakeAgent : public grpc::AgentServiceTtrpc::Service {
  public:
-  absl::Status GetGuestDetails(ttrpc::ServerContext& context, const grpc::GuestDetailsRequest& request,
+  absl::Status GetGuestDetails(ttrpc::ServerContext& context,
+                               const grpc::GuestDetailsRequest& request,
                                grpc::GuestDetailsResponse* response) override {
     absl::MutexLock lock(&mu_);
     last_request_ = request;
@@ -171,14 +172,14 @@ TEST(AgentCtlNoServerTest, UnknownMethodFailsBeforeConnecting) {
 
 TEST(AgentCtlNoServerTest, BadJsonFailsBeforeConnecting) {
   Result r = RunCtl({"--addr", "unix:///nonexistent/agent.sock", "call", "GetGuestDetails",
-                  R"({"mem_block_size": "yes please"})"});
+                     R"({"mem_block_size": "yes please"})"});
   EXPECT_EQ(r.code, kExitUsage);
   EXPECT_THAT(r.err, HasSubstr("not a valid grpc.GuestDetailsRequest"));
   Result unknown_field = RunCtl({"--addr", "unix:///nonexistent/agent.sock", "call",
-                              "GetGuestDetails", R"({"no_such_field": 1})"});
+                                 "GetGuestDetails", R"({"no_such_field": 1})"});
   EXPECT_EQ(unknown_field.code, kExitUsage);
-  Result not_json = RunCtl({"--addr", "unix:///nonexistent/agent.sock", "call", "GetGuestDetails",
-                         "{"});
+  Result not_json =
+      RunCtl({"--addr", "unix:///nonexistent/agent.sock", "call", "GetGuestDetails", "{"});
   EXPECT_EQ(not_json.code, kExitUsage);
 }
 

@@ -28,8 +28,7 @@ oci::Spec MakeSpec(int n) {
   spec.oci_version = "1.1.0";
   oci::Linux& linux_section = spec.linux.emplace();
   std::vector<oci::LinuxDevice>& devices = linux_section.devices.emplace();
-  std::vector<oci::LinuxDeviceCgroup>& rules =
-      linux_section.resources.emplace().devices.emplace();
+  std::vector<oci::LinuxDeviceCgroup>& rules = linux_section.resources.emplace().devices.emplace();
   oci::LinuxDeviceCgroup deny_all;  // as runtimes write it: deny everything first
   deny_all.access = "rwm";
   rules.push_back(deny_all);

@@ -55,15 +55,14 @@ absl::Status RequireLinux(const oci::Spec& spec) {
 
 // One `linux.devices` entry chosen for an update.
 struct Match {
-  size_t entry;                         // index in linux.devices
-  const std::string* container_path;    // key of the update
+  size_t entry;                       // index in linux.devices
+  const std::string* container_path;  // key of the update
   const DevUpdate* update;
 };
 
 }  // namespace
 
-absl::Status AddUpdate(SpecUpdates& updates, absl::string_view container_path,
-                       DevUpdate update) {
+absl::Status AddUpdate(SpecUpdates& updates, absl::string_view container_path, DevUpdate update) {
   std::string problem = ProblemWith(container_path, update);
   if (!problem.empty()) return absl::InvalidArgumentError(problem);
   auto [it, inserted] = updates.try_emplace(container_path, std::move(update));
@@ -86,7 +85,7 @@ absl::Status UpdateSpecDevices(oci::Spec& spec, const SpecUpdates& updates) {
   matches.reserve(updates.size());
   absl::flat_hash_map<DeviceTriple, size_t> by_host;  // host triple -> index in matches
   by_host.reserve(updates.size());
-  absl::flat_hash_set<absl::string_view> applied;     // container paths already matched
+  absl::flat_hash_set<absl::string_view> applied;  // container paths already matched
   applied.reserve(updates.size());
   if (section.devices.has_value()) {
     const std::vector<oci::LinuxDevice>& devices = *section.devices;
@@ -157,8 +156,7 @@ absl::Status AppendGuestDeviceAllowRules(oci::Spec& spec, const SpecUpdates& upd
             [](const auto* a, const auto* b) { return a->first < b->first; });
 
   oci::LinuxResources& resources =
-      spec.linux->resources.has_value() ? *spec.linux->resources
-                                        : spec.linux->resources.emplace();
+      spec.linux->resources.has_value() ? *spec.linux->resources : spec.linux->resources.emplace();
   std::vector<oci::LinuxDeviceCgroup>& rules =
       resources.devices.has_value() ? *resources.devices : resources.devices.emplace();
   absl::flat_hash_set<std::tuple<char, int64_t, int64_t>> added;

@@ -49,8 +49,7 @@ using SpecUpdates = absl::flat_hash_map<std::string, DevUpdate>;
 //   final path that is set but empty;
 // - ALREADY_EXISTS: `updates` already holds an update for `container_path` (two updates for
 //   one container path conflict).
-absl::Status AddUpdate(SpecUpdates& updates, absl::string_view container_path,
-                       DevUpdate update);
+absl::Status AddUpdate(SpecUpdates& updates, absl::string_view container_path, DevUpdate update);
 
 // Applies `updates` to `spec`, all or nothing. What a caller may rely on on success:
 // - For each update, the FIRST `linux.devices` entry (in document order) whose path equals

@@ -117,8 +117,7 @@ RefResult ReferenceUpdate(oci::Spec& spec, const UpdateList& updates) {
       // Compare with the entries as they were (never with numbers already rewritten).
       for (size_t u = 0; u < updates.size(); ++u) {
         const oci::LinuxDevice& host = original[entry[u]];
-        if (host.type == *rule.type && host.major == *rule.major &&
-            host.minor == *rule.minor) {
+        if (host.type == *rule.type && host.major == *rule.major && host.minor == *rule.minor) {
           rule.major = updates[u].second.info.major;
           rule.minor = updates[u].second.info.minor;
           break;
@@ -160,7 +159,9 @@ class Random {
   int Below(int n) { return static_cast<int>(engine_() % static_cast<uint32_t>(n)); }
   bool OneIn(int n) { return Below(n) == 0; }
   template <typename T>
-  const T& Pick(const std::vector<T>& v) { return v[Below(static_cast<int>(v.size()))]; }
+  const T& Pick(const std::vector<T>& v) {
+    return v[Below(static_cast<int>(v.size()))];
+  }
 
  private:
   std::mt19937 engine_;
@@ -210,10 +211,19 @@ Case Generate(Random& rnd) {
         oci::LinuxDeviceCgroup r;
         r.allow = rnd.OneIn(2);
         switch (rnd.Below(8)) {
-          case 0: break;  // no type: wildcard
-          case 1: r.type = "a"; break;
-          case 2: case 3: case 4: r.type = "b"; break;
-          default: r.type = "c"; break;
+          case 0:
+            break;  // no type: wildcard
+          case 1:
+            r.type = "a";
+            break;
+          case 2:
+          case 3:
+          case 4:
+            r.type = "b";
+            break;
+          default:
+            r.type = "c";
+            break;
         }
         if (!rnd.OneIn(8)) r.major = number();
         if (!rnd.OneIn(8)) r.minor = number();
@@ -231,8 +241,8 @@ Case Generate(Random& rnd) {
     u.info.major = number();
     u.info.minor = number();
     if (rnd.OneIn(3)) {
-      u.final_path = rnd.OneIn(3) && !paths.empty() ? rnd.Pick(paths)
-                                                    : absl::StrCat("/dev/vd", rnd.Below(99));
+      u.final_path =
+          rnd.OneIn(3) && !paths.empty() ? rnd.Pick(paths) : absl::StrCat("/dev/vd", rnd.Below(99));
     }
     return u;
   };
@@ -334,8 +344,8 @@ TEST(AddUpdateProperty, FirstUpdateOfAPathWinsAndLaterOnesConflict) {
     for (int i = 0; i < n; ++i) {
       std::string path = absl::StrCat("/dev/d", rnd.Below(20));
       DevUpdate u{{rnd.OneIn(2) ? 'b' : 'c', rnd.Below(4), rnd.Below(4)}, std::nullopt};
-      bool seen = std::any_of(kept.begin(), kept.end(),
-                              [&](const auto& k) { return k.first == path; });
+      bool seen =
+          std::any_of(kept.begin(), kept.end(), [&](const auto& k) { return k.first == path; });
       absl::Status s = AddUpdate(updates, path, u);
       if (seen) {
         ASSERT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;

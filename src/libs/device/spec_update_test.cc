@@ -73,9 +73,7 @@ SpecUpdates Updates(std::initializer_list<U> list) {
   return updates;
 }
 
-const std::vector<oci::LinuxDevice>& Devices(const oci::Spec& spec) {
-  return *spec.linux->devices;
-}
+const std::vector<oci::LinuxDevice>& Devices(const oci::Spec& spec) { return *spec.linux->devices; }
 const std::vector<oci::LinuxDeviceCgroup>& Rules(const oci::Spec& spec) {
   return *spec.linux->resources->devices;
 }
@@ -121,8 +119,8 @@ TEST(UpdateSpecDevices, UpdatesEntryAndMatchingRuleKeepingOtherFields) {
 
 TEST(UpdateSpecDevices, FinalPathReplacesThePath) {
   oci::Spec spec = MakeSpec({Dev("/dev/a", "c", 10, 1), Dev("/dev/b", "c", 10, 2)}, {});
-  ASSERT_TRUE(UpdateSpecDevices(spec, Updates({{"/dev/a", 'c', 245, 0, "/dev/vfio/3"},
-                                               {"/dev/b", 'c', 245, 1}}))
+  ASSERT_TRUE(UpdateSpecDevices(
+                  spec, Updates({{"/dev/a", 'c', 245, 0, "/dev/vfio/3"}, {"/dev/b", 'c', 245, 1}}))
                   .ok());
   EXPECT_EQ(Devices(spec)[0].path, "/dev/vfio/3");
   EXPECT_EQ(Devices(spec)[0].major, 245);
@@ -173,8 +171,8 @@ TEST(UpdateSpecDevices, MalformedUpdatesAreInvalidArgumentNamingEachDevice) {
 }
 
 TEST(UpdateSpecDevices, SameHostTripleTwiceConflicts) {
-  oci::Spec spec = MakeSpec({Dev("/dev/a", "c", 1, 3), Dev("/dev/b", "c", 1, 3)},
-                            {Rule("c", 1, 3)});
+  oci::Spec spec =
+      MakeSpec({Dev("/dev/a", "c", 1, 3), Dev("/dev/b", "c", 1, 3)}, {Rule("c", 1, 3)});
   absl::Status s;
   ExpectFailsUnchanged(spec, Updates({{"/dev/a", 'c', 1, 5}, {"/dev/b", 'c', 1, 7}}),
                        absl::StatusCode::kAlreadyExists, &s);
@@ -185,8 +183,8 @@ TEST(UpdateSpecDevices, SameHostTripleTwiceConflicts) {
 
 TEST(UpdateSpecDevices, SameNumbersDifferentTypeDoNotConflict) {
   oci::Spec spec = MakeSpec({Dev("/dev/a", "c", 1, 3), Dev("/dev/b", "b", 1, 3)}, {});
-  EXPECT_TRUE(UpdateSpecDevices(spec, Updates({{"/dev/a", 'c', 1, 5}, {"/dev/b", 'b', 1, 7}}))
-                  .ok());
+  EXPECT_TRUE(
+      UpdateSpecDevices(spec, Updates({{"/dev/a", 'c', 1, 5}, {"/dev/b", 'b', 1, 7}})).ok());
 }
 
 TEST(UpdateSpecDevices, LeftoverUpdatesAreNotFoundNamingEveryPathSorted) {
@@ -212,9 +210,9 @@ TEST(UpdateSpecDevices, ConflictIsReportedBeforeLeftovers) {
 TEST(UpdateSpecDevices, CharRuleNeverRemapsBlockDeviceWithSameNumbers) {
   oci::Spec spec = MakeSpec({Dev("/dev/char", "c", 99, 99), Dev("/dev/block", "b", 99, 99)},
                             {Rule("c", 99, 99), Rule("b", 99, 99)});
-  ASSERT_TRUE(UpdateSpecDevices(spec, Updates({{"/dev/char", 'c', 1, 3},
-                                               {"/dev/block", 'b', 254, 0}}))
-                  .ok());
+  ASSERT_TRUE(
+      UpdateSpecDevices(spec, Updates({{"/dev/char", 'c', 1, 3}, {"/dev/block", 'b', 254, 0}}))
+          .ok());
   EXPECT_EQ(Rules(spec)[0].type, "c");
   EXPECT_EQ(Rules(spec)[0].major, 1);
   EXPECT_EQ(Rules(spec)[0].minor, 3);
@@ -223,8 +221,8 @@ TEST(UpdateSpecDevices, CharRuleNeverRemapsBlockDeviceWithSameNumbers) {
   EXPECT_EQ(Rules(spec)[1].minor, 0);
 
   // Only the char device passed: the b 99:99 rule names another device and stays.
-  oci::Spec only_char = MakeSpec({Dev("/dev/char", "c", 99, 99)},
-                                 {Rule("b", 99, 99), Rule("c", 99, 99)});
+  oci::Spec only_char =
+      MakeSpec({Dev("/dev/char", "c", 99, 99)}, {Rule("b", 99, 99), Rule("c", 99, 99)});
   ASSERT_TRUE(UpdateSpecDevices(only_char, Updates({{"/dev/char", 'c', 1, 3}})).ok());
   EXPECT_EQ(Rules(only_char)[0].major, 99);
   EXPECT_EQ(Rules(only_char)[0].minor, 99);
@@ -261,11 +259,10 @@ TEST(UpdateSpecDevices, SwapOfTwoDevices) {
 }
 
 TEST(UpdateSpecDevices, WildcardRulesAreUntouched) {
-  oci::Spec spec = MakeSpec({Dev("/dev/a", "c", 5, 1)},
-                            {Rule("c", std::nullopt, 1), Rule("c", 5, std::nullopt),
-                             Rule(std::nullopt, 5, 1), Rule("a", 5, 1),
-                             Rule(std::nullopt, std::nullopt, std::nullopt, false),
-                             Rule("c", 5, 1)});
+  oci::Spec spec = MakeSpec(
+      {Dev("/dev/a", "c", 5, 1)},
+      {Rule("c", std::nullopt, 1), Rule("c", 5, std::nullopt), Rule(std::nullopt, 5, 1),
+       Rule("a", 5, 1), Rule(std::nullopt, std::nullopt, std::nullopt, false), Rule("c", 5, 1)});
   const std::vector<oci::LinuxDeviceCgroup> before = Rules(spec);
   ASSERT_TRUE(UpdateSpecDevices(spec, Updates({{"/dev/a", 'c', 136, 2}})).ok());
   for (size_t i = 0; i + 1 < before.size(); ++i) {
@@ -281,8 +278,7 @@ TEST(UpdateSpecDevices, WildcardRulesAreUntouched) {
 TEST(UpdateSpecDevices, SpecWithoutLinuxIsInvalidArgument) {
   oci::Spec spec;
   spec.hostname = "h";
-  ExpectFailsUnchanged(spec, Updates({{"/dev/a", 'b', 1, 1}}),
-                       absl::StatusCode::kInvalidArgument);
+  ExpectFailsUnchanged(spec, Updates({{"/dev/a", 'b', 1, 1}}), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(spec.linux.has_value());
   ExpectFailsUnchanged(spec, SpecUpdates(), absl::StatusCode::kInvalidArgument);
 }
@@ -307,8 +303,7 @@ TEST(UpdateSpecDevices, SpecWithoutDevicesIsAnEmptyList) {
   EXPECT_FALSE(spec.linux->devices.has_value());
 
   absl::Status s;
-  ExpectFailsUnchanged(spec, Updates({{"/dev/a", 'b', 254, 0}}), absl::StatusCode::kNotFound,
-                       &s);
+  ExpectFailsUnchanged(spec, Updates({{"/dev/a", 'b', 254, 0}}), absl::StatusCode::kNotFound, &s);
   EXPECT_THAT(std::string(s.message()), HasSubstr("device /dev/a:"));
   EXPECT_FALSE(spec.linux->devices.has_value());
 }
@@ -323,9 +318,9 @@ TEST(UpdateSpecDevices, NoUpdatesLeaveTheSpecUnchanged) {
 TEST(UpdateSpecDevices, EveryErrorLeavesTheSpecUnchanged) {
   // A spec where a partial application would be visible in devices, paths and rules.
   auto make = [] {
-    return MakeSpec({Dev("/dev/a", "b", 8, 0), Dev("/dev/b", "b", 8, 16),
-                     Dev("/dev/c", "b", 8, 16)},
-                    {Rule("b", 8, 0), Rule("b", 8, 16)});
+    return MakeSpec(
+        {Dev("/dev/a", "b", 8, 0), Dev("/dev/b", "b", 8, 16), Dev("/dev/c", "b", 8, 16)},
+        {Rule("b", 8, 0), Rule("b", 8, 16)});
   };
   {
     oci::Spec spec = make();  // conflict found on the last entry
@@ -372,9 +367,9 @@ TEST(AppendGuestDeviceAllowRules, CreatesResourcesAndSkipsDuplicates) {
   spec.linux->resources.reset();
   ASSERT_TRUE(AppendGuestDeviceAllowRules(spec, SpecUpdates()).ok());
   EXPECT_FALSE(spec.linux->resources.has_value());
-  ASSERT_TRUE(AppendGuestDeviceAllowRules(
-                  spec, Updates({{"/dev/x", 'c', 10, 200}, {"/dev/y", 'c', 10, 200},
-                                 {"/dev/z", 'b', 10, 200}}))
+  ASSERT_TRUE(AppendGuestDeviceAllowRules(spec, Updates({{"/dev/x", 'c', 10, 200},
+                                                         {"/dev/y", 'c', 10, 200},
+                                                         {"/dev/z", 'b', 10, 200}}))
                   .ok());
   ASSERT_EQ(Rules(spec).size(), 2u);
   EXPECT_EQ(Rules(spec)[0].type, "c");
@@ -391,8 +386,7 @@ TEST(AppendGuestDeviceAllowRules, ErrorsLeaveTheSpecUnchanged) {
   spec.linux->resources.reset();
   SpecUpdates updates = Updates({{"/dev/x", 'c', 1, 1}});
   updates["/dev/y"] = DevUpdate{{'z', 1, 2}, std::nullopt};
-  EXPECT_EQ(AppendGuestDeviceAllowRules(spec, updates).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(AppendGuestDeviceAllowRules(spec, updates).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(spec.linux->resources.has_value());
 }
 

@@ -32,10 +32,10 @@ Spec TypicalSpec() {
   p.args = Strings{"sh", "-c", "echo hello"};
   p.env = Strings{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
   p.cwd = "/";
-  Strings caps = {"CAP_CHOWN",      "CAP_DAC_OVERRIDE",     "CAP_FSETID", "CAP_FOWNER",
-                  "CAP_MKNOD",      "CAP_NET_RAW",          "CAP_SETGID", "CAP_SETUID",
-                  "CAP_SETFCAP",    "CAP_SETPCAP",          "CAP_NET_BIND_SERVICE",
-                  "CAP_SYS_CHROOT", "CAP_KILL",             "CAP_AUDIT_WRITE"};
+  Strings caps = {"CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+                  "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+                  "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+                  "CAP_KILL",    "CAP_AUDIT_WRITE"};
   p.capabilities.emplace();
   p.capabilities->bounding = caps;
   p.capabilities->effective = caps;
@@ -66,11 +66,18 @@ Spec TypicalSpec() {
   Linux& l = s.linux.emplace();
   LinuxResources& r = l.resources.emplace();
   r.devices = std::vector<LinuxDeviceCgroup>{};
-  r.devices->push_back(LinuxDeviceCgroup{false, std::nullopt, std::nullopt, std::nullopt,
-                                         std::string("rwm"), {}});
-  for (auto [type, major, minor] : {std::tuple{"c", 1, 3}, {"c", 1, 8}, {"c", 1, 7},
-                                    {"c", 5, 0}, {"c", 1, 5}, {"c", 1, 9}, {"c", 5, 1},
-                                    {"c", 136, -1}, {"c", 5, 2}, {"c", 10, 200}}) {
+  r.devices->push_back(
+      LinuxDeviceCgroup{false, std::nullopt, std::nullopt, std::nullopt, std::string("rwm"), {}});
+  for (auto [type, major, minor] : {std::tuple{"c", 1, 3},
+                                    {"c", 1, 8},
+                                    {"c", 1, 7},
+                                    {"c", 5, 0},
+                                    {"c", 1, 5},
+                                    {"c", 1, 9},
+                                    {"c", 5, 1},
+                                    {"c", 136, -1},
+                                    {"c", 5, 2},
+                                    {"c", 10, 200}}) {
     LinuxDeviceCgroup rule;
     rule.allow = true;
     rule.type = type;
@@ -87,12 +94,12 @@ Spec TypicalSpec() {
   for (const char* ns : {"pid", "ipc", "uts", "mount", "network"}) {
     l.namespaces->push_back(LinuxNamespace{ns, std::nullopt, {}});
   }
-  l.masked_paths = Strings{"/proc/acpi",          "/proc/asound",     "/proc/kcore",
-                           "/proc/keys",          "/proc/latency_stats", "/proc/timer_list",
-                           "/proc/timer_stats",   "/proc/sched_debug", "/sys/firmware",
-                           "/proc/scsi"};
-  l.readonly_paths = Strings{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-                             "/proc/sysrq-trigger"};
+  l.masked_paths =
+      Strings{"/proc/acpi",          "/proc/asound",     "/proc/kcore",       "/proc/keys",
+              "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+              "/sys/firmware",       "/proc/scsi"};
+  l.readonly_paths =
+      Strings{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
   s.annotations = StringMap{{"io.kubernetes.cri.container-type", "container"},
                             {"io.kubernetes.cri.sandbox-id", std::string(64, 'a')}};
   return s;

@@ -84,10 +84,10 @@ struct Process {
   std::string cwd;
   Opt<LinuxCapabilities> capabilities;
   Opt<std::vector<PosixRlimit>> rlimits;
-  Opt<bool> no_new_privileges;          // noNewPrivileges
-  Opt<std::string> apparmor_profile;    // apparmorProfile
-  Opt<int32_t> oom_score_adj;           // oomScoreAdj
-  Opt<std::string> selinux_label;       // selinuxLabel
+  Opt<bool> no_new_privileges;        // noNewPrivileges
+  Opt<std::string> apparmor_profile;  // apparmorProfile
+  Opt<int32_t> oom_score_adj;         // oomScoreAdj
+  Opt<std::string> selinux_label;     // selinuxLabel
   UnknownFields unknown;
 };
 
@@ -207,9 +207,9 @@ struct LinuxThrottleDevice {
 
 struct LinuxBlockIo {
   Opt<uint16_t> weight;
-  Opt<uint16_t> leaf_weight;                                       // leafWeight
-  Opt<std::vector<LinuxWeightDevice>> weight_device;               // weightDevice
-  Opt<std::vector<LinuxThrottleDevice>> throttle_read_bps_device;  // throttleReadBpsDevice
+  Opt<uint16_t> leaf_weight;                                         // leafWeight
+  Opt<std::vector<LinuxWeightDevice>> weight_device;                 // weightDevice
+  Opt<std::vector<LinuxThrottleDevice>> throttle_read_bps_device;    // throttleReadBpsDevice
   Opt<std::vector<LinuxThrottleDevice>> throttle_write_bps_device;   // throttleWriteBpsDevice
   Opt<std::vector<LinuxThrottleDevice>> throttle_read_iops_device;   // throttleReadIOPSDevice
   Opt<std::vector<LinuxThrottleDevice>> throttle_write_iops_device;  // throttleWriteIOPSDevice
@@ -245,8 +245,8 @@ struct LinuxResources {
   Opt<LinuxMemory> memory;
   Opt<LinuxCpu> cpu;
   Opt<LinuxPids> pids;
-  Opt<LinuxBlockIo> block_io;                                // blockIO
-  Opt<std::vector<LinuxHugepageLimit>> hugepage_limits;      // hugepageLimits
+  Opt<LinuxBlockIo> block_io;                            // blockIO
+  Opt<std::vector<LinuxHugepageLimit>> hugepage_limits;  // hugepageLimits
   Opt<LinuxNetwork> network;
   Opt<std::map<std::string, LinuxRdma>> rdma;
   Opt<StringMap> unified;
@@ -263,15 +263,15 @@ struct LinuxSeccompArg {
 
 struct LinuxSyscall {
   Strings names;
-  std::string action;  // "SCMP_ACT_ERRNO", ...
+  std::string action;       // "SCMP_ACT_ERRNO", ...
   Opt<uint32_t> errno_ret;  // errnoRet
   Opt<std::vector<LinuxSeccompArg>> args;
   UnknownFields unknown;
 };
 
 struct LinuxSeccomp {
-  std::string default_action;        // defaultAction
-  Opt<uint32_t> default_errno_ret;   // defaultErrnoRet
+  std::string default_action;       // defaultAction
+  Opt<uint32_t> default_errno_ret;  // defaultErrnoRet
   Opt<Strings> architectures;
   Opt<Strings> flags;
   Opt<std::string> listener_path;      // listenerPath

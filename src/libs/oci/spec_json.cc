@@ -44,19 +44,25 @@ namespace {
 using internal::VisitFields;
 using rapidjson::Value;
 
-template <class T> struct IsOptional : std::false_type {};
-template <class T> struct IsOptional<std::optional<T>> : std::true_type {};
+template <class T>
+struct IsOptional : std::false_type {};
+template <class T>
+struct IsOptional<std::optional<T>> : std::true_type {};
 
 // Detects the structs that have a field table.
-template <class T, class = void> struct HasFields : std::false_type {};
+template <class T, class = void>
+struct HasFields : std::false_type {};
 struct NoopVisitor {
-  template <class F> void operator()(const char*, F&) {}
+  template <class F>
+  void operator()(const char*, F&) {}
 };
 template <class T>
-struct HasFields<T, std::void_t<decltype(VisitFields(std::declval<NoopVisitor&>(),
-                                                     std::declval<T&>()))>> : std::true_type {};
+struct HasFields<
+    T, std::void_t<decltype(VisitFields(std::declval<NoopVisitor&>(), std::declval<T&>()))>>
+    : std::true_type {};
 
-template <class T> const char* IntegerName() {
+template <class T>
+const char* IntegerName() {
   if constexpr (std::is_same_v<T, uint16_t>) return "an unsigned 16-bit integer";
   if constexpr (std::is_same_v<T, uint32_t>) return "an unsigned 32-bit integer";
   if constexpr (std::is_same_v<T, uint64_t>) return "an unsigned 64-bit integer";
@@ -127,7 +133,7 @@ class Reader {
 
   template <class T>
   std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, bool> Read(const Value& v,
-                                                                                  T& out) {
+                                                                                 T& out) {
     if (!v.IsNumber() || !(v.IsInt64() || v.IsUint64())) return Expected(IntegerName<T>(), v);
     if constexpr (std::is_signed_v<T>) {
       if (!v.IsInt64() || v.GetInt64() < std::numeric_limits<T>::min() ||
@@ -144,7 +150,8 @@ class Reader {
     return true;
   }
 
-  template <class T> bool Read(const Value& v, std::vector<T>& out) {
+  template <class T>
+  bool Read(const Value& v, std::vector<T>& out) {
     if (!v.IsArray()) return Expected("an array", v);
     out.clear();
     out.resize(v.Size());
@@ -157,7 +164,8 @@ class Reader {
     return true;
   }
 
-  template <class T> bool Read(const Value& v, std::map<std::string, T>& out) {
+  template <class T>
+  bool Read(const Value& v, std::map<std::string, T>& out) {
     if (!v.IsObject()) return Expected("an object", v);
     out.clear();
     for (auto& m : v.GetObject()) {
@@ -171,7 +179,8 @@ class Reader {
     return true;
   }
 
-  template <class T> std::enable_if_t<HasFields<T>::value, bool> Read(const Value& v, T& out) {
+  template <class T>
+  std::enable_if_t<HasFields<T>::value, bool> Read(const Value& v, T& out) {
     if (!v.IsObject()) return Expected("an object", v);
     FieldReader fields(this, v);
     VisitFields(fields, out);
@@ -182,8 +191,8 @@ class Reader {
 
   bool Fail(absl::string_view what) {
     if (status_.ok()) {
-      status_ = absl::InvalidArgumentError(
-          path_.empty() ? std::string(what) : absl::StrCat(PathString(), ": ", what));
+      status_ = absl::InvalidArgumentError(path_.empty() ? std::string(what)
+                                                         : absl::StrCat(PathString(), ": ", what));
     }
     return false;
   }
@@ -201,8 +210,8 @@ class Reader {
   struct FieldReader {
     FieldReader(Reader* r, const Value& v) : reader(r), object(v), seen(v.MemberCount(), false) {}
 
-
-    template <class F> void operator()(const char* name, F& field) {
+    template <class F>
+    void operator()(const char* name, F& field) {
       if (!ok) return;
       const size_t len = std::strlen(name);
       const rapidjson::SizeType n = object.MemberCount();
@@ -254,7 +263,8 @@ class Reader {
 
   // Tells whether `name` is one of a struct's field names.
   struct NameFinder {
-    template <class F> void operator()(const char* field, F&) {
+    template <class F>
+    void operator()(const char* field, F&) {
       if (name == field) found = true;
     }
     absl::string_view name;
@@ -317,11 +327,14 @@ class Reader {
 };
 
 // Writes the model through a rapidjson Writer or PrettyWriter.
-template <class W> class Emitter {
+template <class W>
+class Emitter {
  public:
   explicit Emitter(W& w) : w_(w) {}
 
-  void Write(const std::string& s) { w_.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+  void Write(const std::string& s) {
+    w_.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  }
   void Write(bool b) { w_.Bool(b); }
 
   template <class T>
@@ -333,13 +346,15 @@ template <class W> class Emitter {
     }
   }
 
-  template <class T> void Write(const std::vector<T>& v) {
+  template <class T>
+  void Write(const std::vector<T>& v) {
     w_.StartArray();
     for (const T& e : v) Write(e);
     w_.EndArray();
   }
 
-  template <class T> void Write(const std::map<std::string, T>& m) {
+  template <class T>
+  void Write(const std::map<std::string, T>& m) {
     w_.StartObject();
     for (const auto& [k, v] : m) {
       Key(k);
@@ -348,7 +363,8 @@ template <class W> class Emitter {
     w_.EndObject();
   }
 
-  template <class T> std::enable_if_t<HasFields<T>::value> Write(const T& o) {
+  template <class T>
+  std::enable_if_t<HasFields<T>::value> Write(const T& o) {
     w_.StartObject();
     FieldWriter fields{this};
     VisitFields(fields, const_cast<T&>(o));  // FieldWriter only reads.
@@ -361,7 +377,8 @@ template <class W> class Emitter {
 
  private:
   struct FieldWriter {
-    template <class F> void operator()(const char* name, const F& field) {
+    template <class F>
+    void operator()(const char* name, const F& field) {
       if constexpr (IsOptional<F>::value) {
         if (!field.has_value()) return;
         emitter->w_.Key(name);
@@ -396,9 +413,8 @@ std::string LineAndColumn(absl::string_view text, size_t offset) {
 
 absl::StatusOr<Spec> ParseSpec(absl::string_view json) {
   if (json.size() > kMaxSpecBytes) {
-    return absl::ResourceExhaustedError(absl::StrCat("config is ", json.size(),
-                                                     " bytes, more than the limit of ",
-                                                     kMaxSpecBytes));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("config is ", json.size(), " bytes, more than the limit of ", kMaxSpecBytes));
   }
   // The DOM lives in a per-thread arena that keeps the size the last document needed (up to
   // kArenaRetainBytes), so parsing a config does not fault in fresh pages every time.
@@ -409,15 +425,16 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json) {
   rapidjson::MemoryPoolAllocator<> pool(arena.data(), arena.size());
   rapidjson::Document doc(&pool);
   absl::Cleanup remember_size = [&] {
-    arena_wanted = std::max(arena_wanted, std::min(pool.Size() + pool.Size() / 4, kArenaRetainBytes));
+    arena_wanted =
+        std::max(arena_wanted, std::min(pool.Size() + pool.Size() / 4, kArenaRetainBytes));
   };
   // Iterative parsing: a deeply nested document cannot overflow the stack. Integers stay
   // exact over the whole int64/uint64 range; anything after the document is an error.
   doc.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
   if (doc.HasParseError()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid JSON at ", LineAndColumn(json, doc.GetErrorOffset()), ": ",
-        rapidjson::GetParseError_En(doc.GetParseError())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid JSON at ", LineAndColumn(json, doc.GetErrorOffset()), ": ",
+                     rapidjson::GetParseError_En(doc.GetParseError())));
   }
   Reader reader;
   Spec spec;

@@ -271,8 +271,8 @@ TEST(SpecJson, EveryTruncationIsAnErrorNotACrash) {
 
 TEST(SpecJson, DeepNestingIsRefusedWithoutOverflowingTheStack) {
   for (int depth : {1000, 1000000}) {
-    std::string doc = R"({"ociVersion":"1.0.0","x":)" + std::string(depth, '[') +
-                      std::string(depth, ']') + "}";
+    std::string doc =
+        R"({"ociVersion":"1.0.0","x":)" + std::string(depth, '[') + std::string(depth, ']') + "}";
     absl::Status s = ParseError(doc);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(s.message()), HasSubstr("x: nested too deeply"));

@@ -63,8 +63,8 @@ absl::Status ValidateSeccomp(const LinuxSeccomp& s) {
     if (!sc.args) continue;
     for (size_t j = 0; j < sc.args->size(); ++j) {
       const LinuxSeccompArg& a = (*sc.args)[j];
-      if (!OneOf(a.op, {"SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ",
-                        "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"})) {
+      if (!OneOf(a.op, {"SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE",
+                        "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"})) {
         return Invalid(absl::StrCat(at, ".args[", j, "].op"),
                        absl::StrCat("unknown operator \"", a.op, "\""));
       }
@@ -114,8 +114,8 @@ absl::Status ValidateLinux(const Linux& l) {
         return Invalid(at, absl::StrCat("rule type must be a, c or b, got \"", *r.type, "\""));
       }
       if (r.access && r.access->find_first_not_of("rwm") != std::string::npos) {
-        return Invalid(at, absl::StrCat("access must be made of r, w and m, got \"", *r.access,
-                                        "\""));
+        return Invalid(at,
+                       absl::StrCat("access must be made of r, w and m, got \"", *r.access, "\""));
       }
     }
   }
@@ -193,7 +193,8 @@ absl::Status ValidateSpec(const Spec& spec) {
     absl::Status s = ValidateLinux(*spec.linux);
     if (!s.ok()) return s;
   }
-  if (spec.vm && spec.vm->kernel.path.empty()) return Invalid("vm.kernel.path", "must not be empty");
+  if (spec.vm && spec.vm->kernel.path.empty())
+    return Invalid("vm.kernel.path", "must not be empty");
   return absl::OkStatus();
 }
 

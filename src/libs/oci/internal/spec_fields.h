@@ -15,30 +15,35 @@ namespace kata {
 namespace oci {
 namespace internal {
 
-template <class V> void VisitFields(V& v, Box& o) {
+template <class V>
+void VisitFields(V& v, Box& o) {
   v("height", o.height);
   v("width", o.width);
 }
-template <class V> void VisitFields(V& v, User& o) {
+template <class V>
+void VisitFields(V& v, User& o) {
   v("uid", o.uid);
   v("gid", o.gid);
   v("umask", o.umask);
   v("additionalGids", o.additional_gids);
   v("username", o.username);
 }
-template <class V> void VisitFields(V& v, LinuxCapabilities& o) {
+template <class V>
+void VisitFields(V& v, LinuxCapabilities& o) {
   v("bounding", o.bounding);
   v("effective", o.effective);
   v("inheritable", o.inheritable);
   v("permitted", o.permitted);
   v("ambient", o.ambient);
 }
-template <class V> void VisitFields(V& v, PosixRlimit& o) {
+template <class V>
+void VisitFields(V& v, PosixRlimit& o) {
   v("type", o.type);
   v("hard", o.hard);
   v("soft", o.soft);
 }
-template <class V> void VisitFields(V& v, Process& o) {
+template <class V>
+void VisitFields(V& v, Process& o) {
   v("terminal", o.terminal);
   v("consoleSize", o.console_size);
   v("user", o.user);
@@ -53,16 +58,19 @@ template <class V> void VisitFields(V& v, Process& o) {
   v("oomScoreAdj", o.oom_score_adj);
   v("selinuxLabel", o.selinux_label);
 }
-template <class V> void VisitFields(V& v, Root& o) {
+template <class V>
+void VisitFields(V& v, Root& o) {
   v("path", o.path);
   v("readonly", o.readonly);
 }
-template <class V> void VisitFields(V& v, LinuxIdMapping& o) {
+template <class V>
+void VisitFields(V& v, LinuxIdMapping& o) {
   v("containerID", o.container_id);
   v("hostID", o.host_id);
   v("size", o.size);
 }
-template <class V> void VisitFields(V& v, Mount& o) {
+template <class V>
+void VisitFields(V& v, Mount& o) {
   v("destination", o.destination);
   v("type", o.type);
   v("source", o.source);
@@ -70,13 +78,15 @@ template <class V> void VisitFields(V& v, Mount& o) {
   v("uidMappings", o.uid_mappings);
   v("gidMappings", o.gid_mappings);
 }
-template <class V> void VisitFields(V& v, Hook& o) {
+template <class V>
+void VisitFields(V& v, Hook& o) {
   v("path", o.path);
   v("args", o.args);
   v("env", o.env);
   v("timeout", o.timeout);
 }
-template <class V> void VisitFields(V& v, Hooks& o) {
+template <class V>
+void VisitFields(V& v, Hooks& o) {
   v("prestart", o.prestart);
   v("createRuntime", o.create_runtime);
   v("createContainer", o.create_container);
@@ -84,11 +94,13 @@ template <class V> void VisitFields(V& v, Hooks& o) {
   v("poststart", o.poststart);
   v("poststop", o.poststop);
 }
-template <class V> void VisitFields(V& v, LinuxNamespace& o) {
+template <class V>
+void VisitFields(V& v, LinuxNamespace& o) {
   v("type", o.type);
   v("path", o.path);
 }
-template <class V> void VisitFields(V& v, LinuxDevice& o) {
+template <class V>
+void VisitFields(V& v, LinuxDevice& o) {
   v("path", o.path);
   v("type", o.type);
   v("major", o.major);
@@ -97,14 +109,16 @@ template <class V> void VisitFields(V& v, LinuxDevice& o) {
   v("uid", o.uid);
   v("gid", o.gid);
 }
-template <class V> void VisitFields(V& v, LinuxDeviceCgroup& o) {
+template <class V>
+void VisitFields(V& v, LinuxDeviceCgroup& o) {
   v("allow", o.allow);
   v("type", o.type);
   v("major", o.major);
   v("minor", o.minor);
   v("access", o.access);
 }
-template <class V> void VisitFields(V& v, LinuxMemory& o) {
+template <class V>
+void VisitFields(V& v, LinuxMemory& o) {
   v("limit", o.limit);
   v("reservation", o.reservation);
   v("swap", o.swap);
@@ -115,7 +129,8 @@ template <class V> void VisitFields(V& v, LinuxMemory& o) {
   v("useHierarchy", o.use_hierarchy);
   v("checkBeforeUpdate", o.check_before_update);
 }
-template <class V> void VisitFields(V& v, LinuxCpu& o) {
+template <class V>
+void VisitFields(V& v, LinuxCpu& o) {
   v("shares", o.shares);
   v("quota", o.quota);
   v("burst", o.burst);
@@ -126,19 +141,25 @@ template <class V> void VisitFields(V& v, LinuxCpu& o) {
   v("mems", o.mems);
   v("idle", o.idle);
 }
-template <class V> void VisitFields(V& v, LinuxPids& o) { v("limit", o.limit); }
-template <class V> void VisitFields(V& v, LinuxWeightDevice& o) {
+template <class V>
+void VisitFields(V& v, LinuxPids& o) {
+  v("limit", o.limit);
+}
+template <class V>
+void VisitFields(V& v, LinuxWeightDevice& o) {
   v("major", o.major);
   v("minor", o.minor);
   v("weight", o.weight);
   v("leafWeight", o.leaf_weight);
 }
-template <class V> void VisitFields(V& v, LinuxThrottleDevice& o) {
+template <class V>
+void VisitFields(V& v, LinuxThrottleDevice& o) {
   v("major", o.major);
   v("minor", o.minor);
   v("rate", o.rate);
 }
-template <class V> void VisitFields(V& v, LinuxBlockIo& o) {
+template <class V>
+void VisitFields(V& v, LinuxBlockIo& o) {
   v("weight", o.weight);
   v("leafWeight", o.leaf_weight);
   v("weightDevice", o.weight_device);
@@ -147,23 +168,28 @@ template <class V> void VisitFields(V& v, LinuxBlockIo& o) {
   v("throttleReadIOPSDevice", o.throttle_read_iops_device);
   v("throttleWriteIOPSDevice", o.throttle_write_iops_device);
 }
-template <class V> void VisitFields(V& v, LinuxHugepageLimit& o) {
+template <class V>
+void VisitFields(V& v, LinuxHugepageLimit& o) {
   v("pageSize", o.page_size);
   v("limit", o.limit);
 }
-template <class V> void VisitFields(V& v, LinuxInterfacePriority& o) {
+template <class V>
+void VisitFields(V& v, LinuxInterfacePriority& o) {
   v("name", o.name);
   v("priority", o.priority);
 }
-template <class V> void VisitFields(V& v, LinuxNetwork& o) {
+template <class V>
+void VisitFields(V& v, LinuxNetwork& o) {
   v("classID", o.class_id);
   v("priorities", o.priorities);
 }
-template <class V> void VisitFields(V& v, LinuxRdma& o) {
+template <class V>
+void VisitFields(V& v, LinuxRdma& o) {
   v("hcaHandles", o.hca_handles);
   v("hcaObjects", o.hca_objects);
 }
-template <class V> void VisitFields(V& v, LinuxResources& o) {
+template <class V>
+void VisitFields(V& v, LinuxResources& o) {
   v("devices", o.devices);
   v("memory", o.memory);
   v("cpu", o.cpu);
@@ -174,19 +200,22 @@ template <class V> void VisitFields(V& v, LinuxResources& o) {
   v("rdma", o.rdma);
   v("unified", o.unified);
 }
-template <class V> void VisitFields(V& v, LinuxSeccompArg& o) {
+template <class V>
+void VisitFields(V& v, LinuxSeccompArg& o) {
   v("index", o.index);
   v("value", o.value);
   v("valueTwo", o.value_two);
   v("op", o.op);
 }
-template <class V> void VisitFields(V& v, LinuxSyscall& o) {
+template <class V>
+void VisitFields(V& v, LinuxSyscall& o) {
   v("names", o.names);
   v("action", o.action);
   v("errnoRet", o.errno_ret);
   v("args", o.args);
 }
-template <class V> void VisitFields(V& v, LinuxSeccomp& o) {
+template <class V>
+void VisitFields(V& v, LinuxSeccomp& o) {
   v("defaultAction", o.default_action);
   v("defaultErrnoRet", o.default_errno_ret);
   v("architectures", o.architectures);
@@ -195,22 +224,26 @@ template <class V> void VisitFields(V& v, LinuxSeccomp& o) {
   v("listenerMetadata", o.listener_metadata);
   v("syscalls", o.syscalls);
 }
-template <class V> void VisitFields(V& v, LinuxIntelRdt& o) {
+template <class V>
+void VisitFields(V& v, LinuxIntelRdt& o) {
   v("closID", o.clos_id);
   v("l3CacheSchema", o.l3_cache_schema);
   v("memBwSchema", o.mem_bw_schema);
   v("enableCMT", o.enable_cmt);
   v("enableMBM", o.enable_mbm);
 }
-template <class V> void VisitFields(V& v, LinuxPersonality& o) {
+template <class V>
+void VisitFields(V& v, LinuxPersonality& o) {
   v("domain", o.domain);
   v("flags", o.flags);
 }
-template <class V> void VisitFields(V& v, LinuxTimeOffset& o) {
+template <class V>
+void VisitFields(V& v, LinuxTimeOffset& o) {
   v("secs", o.secs);
   v("nanosecs", o.nanosecs);
 }
-template <class V> void VisitFields(V& v, Linux& o) {
+template <class V>
+void VisitFields(V& v, Linux& o) {
   v("uidMappings", o.uid_mappings);
   v("gidMappings", o.gid_mappings);
   v("sysctl", o.sysctl);
@@ -227,25 +260,30 @@ template <class V> void VisitFields(V& v, Linux& o) {
   v("personality", o.personality);
   v("timeOffsets", o.time_offsets);
 }
-template <class V> void VisitFields(V& v, VmHypervisor& o) {
+template <class V>
+void VisitFields(V& v, VmHypervisor& o) {
   v("path", o.path);
   v("parameters", o.parameters);
 }
-template <class V> void VisitFields(V& v, VmKernel& o) {
+template <class V>
+void VisitFields(V& v, VmKernel& o) {
   v("path", o.path);
   v("parameters", o.parameters);
   v("initrd", o.initrd);
 }
-template <class V> void VisitFields(V& v, VmImage& o) {
+template <class V>
+void VisitFields(V& v, VmImage& o) {
   v("path", o.path);
   v("format", o.format);
 }
-template <class V> void VisitFields(V& v, Vm& o) {
+template <class V>
+void VisitFields(V& v, Vm& o) {
   v("hypervisor", o.hypervisor);
   v("kernel", o.kernel);
   v("image", o.image);
 }
-template <class V> void VisitFields(V& v, Spec& o) {
+template <class V>
+void VisitFields(V& v, Spec& o) {
   v("ociVersion", o.oci_version);
   v("process", o.process);
   v("root", o.root);
