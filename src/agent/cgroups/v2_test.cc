@@ -14,7 +14,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -24,6 +23,8 @@
 #include "gtest/gtest.h"
 #include "src/agent/cgroups/detect.h"
 #include "src/agent/cgroups/internal/test_util.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/testing/temp_dir.h"
 
 namespace kata {
 namespace agent {
@@ -147,8 +148,6 @@ TEST_F(V2RealTest, UnifiedKeysAreWrittenVerbatim) {
 class V2FakeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = absl::StrCat(::testing::TempDir(), "/", testing::RandomName());
-    ASSERT_EQ(::mkdir(root_.c_str(), 0755), 0);
     Put(root_, "cgroup.controllers", "cpuset cpu io memory hugetlb pids\n");
     Put(root_, "cgroup.subtree_control", "");
     parent_ = root_ + "/pod";
@@ -157,9 +156,9 @@ class V2FakeTest : public ::testing::Test {
     ASSERT_EQ(::mkdir(dir_.c_str(), 0755), 0);
     Put(parent_, "cgroup.controllers", "cpu memory pids\n");
     Put(parent_, "cgroup.subtree_control", "");
-    for (const char* f : {"memory.max", "memory.low", "memory.swap.max", "memory.high",
-                          "cpu.weight", "cpuset.cpus", "cpuset.mems", "pids.max", "io.max",
-                          "io.weight", "hugetlb.2MB.max", "cgroup.procs"}) {
+    for (const char* f :
+         {"memory.max", "memory.low", "memory.swap.max", "memory.high", "cpu.weight", "cpuset.cpus",
+          "cpuset.mems", "pids.max", "io.max", "io.weight", "hugetlb.2MB.max", "cgroup.procs"}) {
       Put(dir_, f, "");
     }
     Put(dir_, "cpu.max", "max 100000\n");
@@ -172,16 +171,14 @@ class V2FakeTest : public ::testing::Test {
     Put(dir_, "cgroup.events", "populated 1\nfrozen 0\n");
     mgr_ = NewV2Manager(root_, /*enable_controllers=*/true);
   }
-  void TearDown() override {
-    std::string cmd = absl::StrCat("rm -rf '", root_, "'");
-    EXPECT_EQ(std::system(cmd.c_str()), 0);
-  }
   static void Put(const std::string& dir, const char* f, const std::string& v) {
-    std::ofstream(absl::StrCat(dir, "/", f)) << v;
+    ASSERT_TRUE(WriteStringToFile(absl::StrCat(dir, "/", f), v).ok()) << dir << "/" << f;
   }
   std::string File(const char* f) const { return ReadTrimmed(absl::StrCat(dir_, "/", f)); }
 
-  std::string root_, parent_, dir_;
+  kata::testing::TempDir tmp_;
+  const std::string root_ = tmp_.path();
+  std::string parent_, dir_;
   std::unique_ptr<CgroupManager> mgr_;
 };
 
