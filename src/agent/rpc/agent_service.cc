@@ -7,8 +7,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <fstream>
-#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -20,6 +18,7 @@
 #include "src/agent/device/devices.h"
 #include "src/agent/log/log.h"
 #include "src/agent/version.h"
+#include "src/libs/base/file.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
 #include "src/libs/oci/spec_proto.h"
@@ -38,7 +37,7 @@ AgentService::~AgentService() {
   std::map<std::string, std::shared_ptr<Container>> containers;
   std::map<std::string, std::vector<std::string>> held;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     containers.swap(containers_);
     held.swap(container_storages_);
   }
@@ -63,11 +62,9 @@ absl::StatusOr<grpc::GuestDetailsResponse> AgentService::GuestDetails(
   grpc::GuestDetailsResponse response;
   if (request.mem_block_size()) {
     const std::string path = absl::StrCat(options_.memory_dir, "/block_size_bytes");
-    std::ifstream in(path);
-    if (in) {
-      std::stringstream ss;
-      ss << in.rdbuf();
-      absl::StatusOr<uint64_t> size = ParseMemBlockSize(ss.str());
+    absl::StatusOr<std::string> text = ReadFileToString(path);
+    if (text.ok()) {  // no such file: no memory hotplug, nothing to report
+      absl::StatusOr<uint64_t> size = ParseMemBlockSize(*text);
       if (!size.ok()) {
         return absl::InternalError(absl::StrCat(path, ": ", size.status().message()));
       }
@@ -100,7 +97,7 @@ absl::Status AgentService::GetGuestDetails(ttrpc::ServerContext&,
 
 absl::StatusOr<std::shared_ptr<Container>> AgentService::Find(const std::string& id) {
   KATA_RETURN_IF_ERROR(ValidateId(id, "container id"));
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   auto it = containers_.find(id);
   if (it == containers_.end()) {
     return absl::NotFoundError(absl::StrCat("container ", id, " not found"));
@@ -124,9 +121,9 @@ absl::Status AgentService::CreateContainer(ttrpc::ServerContext&,
   KATA_RETURN_IF_ERROR(ValidateId(exec_id, "exec id"));
   if (!request.has_oci()) return absl::InvalidArgumentError("CreateContainer: no OCI spec");
   KATA_ASSIGN_OR_RETURN(oci::Spec spec, oci::SpecFromProto(request.oci()));
-  std::lock_guard<std::mutex> create(create_mu_);
+  absl::MutexLock create(&create_mu_);
   {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     if (containers_.count(id) != 0) {
       return absl::AlreadyExistsError(absl::StrCat("container ", id, " exists"));
     }
@@ -148,11 +145,11 @@ absl::Status AgentService::CreateContainer(ttrpc::ServerContext&,
                         Container::Create(id, exec_id, spec, options_.containers));
   absl::StatusOr<uint64_t> ooms = c->OomKillCount();  // a reused cgroup may have some
   {
-    std::lock_guard<std::mutex> l(oom_mu_);
+    absl::MutexLock l(&oom_mu_);
     oom_reported_[id] = ooms.ok() ? *ooms : 0;
   }
   std::move(release).Cancel();
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   containers_[id] = std::move(c);
   Log(LogLevel::kInfo, "container created",
       {{"container", id}, {"storages", held->size()}, {"devices", request.devices_size()}});
@@ -171,18 +168,17 @@ absl::Status AgentService::RemoveContainer(ttrpc::ServerContext&,
                                            const grpc::RemoveContainerRequest& request,
                                            google::protobuf::Empty*) {
   KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
-  std::lock_guard<std::mutex> create(create_mu_);
+  absl::MutexLock create(&create_mu_);
   return RemoveLocked(request.container_id(), c, absl::Seconds(request.timeout()));
 }
 
-absl::Status AgentService::RemoveLocked(const std::string& id,
-                                        const std::shared_ptr<Container>& c,
+absl::Status AgentService::RemoveLocked(const std::string& id, const std::shared_ptr<Container>& c,
                                         absl::Duration timeout) {
   KATA_RETURN_IF_ERROR(c->Remove(timeout));
   Log(LogLevel::kInfo, "container removed", {{"container", id}});
   std::vector<std::string> held;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     auto it = containers_.find(id);
     if (it != containers_.end() && it->second == c) {
       containers_.erase(it);
@@ -194,7 +190,7 @@ absl::Status AgentService::RemoveLocked(const std::string& id,
     }
   }
   {
-    std::lock_guard<std::mutex> o(oom_mu_);
+    absl::MutexLock o(&oom_mu_);
     oom_reported_.erase(id);
   }
   return AnnotateStatus(storages_.Release(held), absl::StrCat("container ", id));
@@ -203,7 +199,7 @@ absl::Status AgentService::RemoveLocked(const std::string& id,
 absl::Status AgentService::CreateSandbox(ttrpc::ServerContext&,
                                          const grpc::CreateSandboxRequest& request,
                                          google::protobuf::Empty*) {
-  std::lock_guard<std::mutex> create(create_mu_);
+  absl::MutexLock create(&create_mu_);
   if (sandbox_ != nullptr) {
     return absl::AlreadyExistsError(
         absl::StrCat("sandbox ", sandbox_->id(), " exists: one sandbox per agent"));
@@ -217,8 +213,10 @@ absl::Status AgentService::CreateSandbox(ttrpc::ServerContext&,
   }
   sandbox_ = std::move(*sb);
   Log(LogLevel::kInfo, "sandbox created",
-      {{"sandbox", request.sandbox_id()}, {"hostname", request.hostname()},
-       {"storages", request.storages_size()}, {"pidns", request.sandbox_pidns() ? "yes" : "no"}});
+      {{"sandbox", request.sandbox_id()},
+       {"hostname", request.hostname()},
+       {"storages", request.storages_size()},
+       {"pidns", request.sandbox_pidns() ? "yes" : "no"}});
   return absl::OkStatus();
 }
 
@@ -226,10 +224,10 @@ absl::Status AgentService::DestroySandbox(ttrpc::ServerContext&, const grpc::Des
                                           google::protobuf::Empty*) {
   absl::Status first;
   {
-    std::lock_guard<std::mutex> create(create_mu_);
+    absl::MutexLock create(&create_mu_);
     std::vector<std::pair<std::string, std::shared_ptr<Container>>> all;
     {
-      std::lock_guard<std::mutex> l(mu_);
+      absl::MutexLock l(&mu_);
       all.assign(containers_.begin(), containers_.end());
     }
     for (auto& [id, c] : all) {
@@ -405,11 +403,11 @@ absl::Status AgentService::GetOOMEvent(ttrpc::ServerContext& context,
   for (;;) {
     std::vector<std::pair<std::string, std::shared_ptr<Container>>> live;
     {
-      std::lock_guard<std::mutex> l(mu_);
+      absl::MutexLock l(&mu_);
       live.assign(containers_.begin(), containers_.end());
     }
     {
-      std::lock_guard<std::mutex> l(oom_mu_);
+      absl::MutexLock l(&oom_mu_);
       for (auto& [id, c] : live) {
         absl::StatusOr<uint64_t> n = c->OomKillCount();
         if (!n.ok()) continue;  // removed meanwhile, or no memory controller

@@ -55,12 +55,14 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "src/agent/container/container.h"
 #include "src/agent/rpc/guest_ops.h"
@@ -181,18 +183,19 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
 
   // Removes container `id` (`c`) and releases its storages.
   absl::Status RemoveLocked(const std::string& id, const std::shared_ptr<Container>& c,
-                            absl::Duration timeout);
+                            absl::Duration timeout) ABSL_EXCLUSIVE_LOCKS_REQUIRED(create_mu_);
 
   const Options options_;
   StorageManager storages_;
-  std::mutex create_mu_;  // serializes CreateContainer, RemoveContainer, the sandbox rpcs
-  std::unique_ptr<Sandbox> sandbox_;  // guarded by create_mu_
-  std::mutex mu_;         // guards containers_ and container_storages_
-  std::map<std::string, std::shared_ptr<Container>> containers_;
-  std::map<std::string, std::vector<std::string>> container_storages_;
-  std::mutex oom_mu_;  // guards oom_reported_; held (never with mu_) by one poll at a time
+  // Lock order: create_mu_ before mu_; oom_mu_ is never held with mu_.
+  absl::Mutex create_mu_;  // serializes CreateContainer, RemoveContainer, the sandbox rpcs
+  std::unique_ptr<Sandbox> sandbox_ ABSL_GUARDED_BY(create_mu_);
+  absl::Mutex mu_ ABSL_ACQUIRED_AFTER(create_mu_);
+  std::map<std::string, std::shared_ptr<Container>> containers_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<std::string>> container_storages_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex oom_mu_;  // held by one OOM poll at a time
   // Per live container, the OOM-kill count last reported (or seen at CreateContainer).
-  std::map<std::string, uint64_t> oom_reported_;
+  std::map<std::string, uint64_t> oom_reported_ ABSL_GUARDED_BY(oom_mu_);
 };
 
 // Parses the hex contents of block_size_bytes ("8000000\n"); INVALID_ARGUMENT otherwise.

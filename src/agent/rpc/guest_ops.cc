@@ -8,19 +8,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
+#include <memory>
 #include <thread>
 #include <vector>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "src/libs/base/eintr.h"
+#include "src/libs/base/file.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
+#include "src/libs/base/unique_fd.h"
 
 namespace kata {
 namespace agent {
@@ -76,20 +77,18 @@ absl::Status Chown(const std::string& path, int32_t uid, int32_t gid) {
   return absl::OkStatus();
 }
 
+// The trimmed content of `path`; "" when it cannot be read.
 std::string ReadTrimmed(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return std::string(absl::StripAsciiWhitespace(ss.str()));
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  return text.ok() ? std::string(absl::StripAsciiWhitespace(*text)) : std::string();
 }
 
 // Onlines up to `max` (< 0: all) offline entries <dir>/<prefix>N/online; returns how many.
 absl::StatusOr<int> OnlineSome(const std::string& dir, const std::string& prefix, int max) {
   int done = 0;
-  DIR* d = opendir(dir.c_str());
+  std::unique_ptr<DIR, int (*)(DIR*)> d(opendir(dir.c_str()), &closedir);
   if (d == nullptr) return ErrnoStatus(errno, absl::StrCat("open ", dir));
-  absl::Cleanup close_dir = [d] { closedir(d); };
-  while (dirent* e = readdir(d)) {
+  while (dirent* e = readdir(d.get())) {
     if (max >= 0 && done >= max) break;
     absl::string_view name = e->d_name;
     int n;
@@ -98,10 +97,7 @@ absl::StatusOr<int> OnlineSome(const std::string& dir, const std::string& prefix
     }
     std::string online = absl::StrCat(dir, "/", name, "/online");
     if (ReadTrimmed(online) != "0") continue;
-    std::ofstream out(online);
-    out << "1";
-    out.close();
-    if (!out) return absl::InternalError(absl::StrCat("write 1 to ", online));
+    KATA_RETURN_IF_ERROR(WriteStringToFile(online, "1"));
     ++done;
   }
   return done;
@@ -136,14 +132,15 @@ absl::Status CopyFileUnder(const std::string& base, const grpc::CopyFileRequest&
     return absl::InvalidArgumentError("CopyFile: negative offset or file_size");
   }
   const std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", tmp));
-  absl::Cleanup close_fd = [fd] { close(fd); };
+  UniqueFd file(open(tmp.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!file) return ErrnoStatus(errno, absl::StrCat("open ", tmp));
+  const int fd = file.get();
   size_t off = 0;
   while (off < r.data().size()) {
-    ssize_t n = pwrite(fd, r.data().data() + off, r.data().size() - off,
-                       static_cast<off_t>(r.offset()) + static_cast<off_t>(off));
-    if (n < 0 && errno == EINTR) continue;
+    const ssize_t n = RetryEintr([&] {
+      return pwrite(fd, r.data().data() + off, r.data().size() - off,
+                    static_cast<off_t>(r.offset()) + static_cast<off_t>(off));
+    });
     if (n < 0) return ErrnoStatus(errno, absl::StrCat("write ", tmp));
     off += static_cast<size_t>(n);
   }
