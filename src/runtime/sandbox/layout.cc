@@ -73,6 +73,18 @@ hypervisor::VmLayout SandboxLayout::ForVm() const {
   return {id_, shared_dir_, kShareMountTag, vm_dir_};
 }
 
+::grpc::Storage SandboxLayout::GuestShareStorage() const {
+  ::grpc::Storage share;
+  share.set_driver("9p");
+  share.set_source(kShareMountTag);
+  share.set_fstype("9p");
+  for (const char* opt : {"trans=virtio", "version=9p2000.L", "cache=mmap", "nodev"}) {
+    share.add_options(opt);
+  }
+  share.set_mount_point(kGuestSharedDir);
+  return share;
+}
+
 absl::Status SandboxLayout::Create() {
   const std::string ctx = absl::StrCat("sandbox ", id_);
   for (const std::string& d : {sandbox_dir_, vm_dir_}) {

@@ -30,6 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "src/libs/oci/spec.h"
+#include "src/libs/protocols/agent.pb.h"
 #include "src/runtime/hypervisor/factory.h"
 #include "src/runtime/sandbox/sandbox.h"
 
@@ -56,6 +57,9 @@ class SandboxLayout {
   const std::string& vm_dir() const { return vm_dir_; }
   // Where the VM's share and files go, for the hypervisor factory.
   hypervisor::VmLayout ForVm() const;
+  // How the guest mounts the share (the storage CreateSandbox carries): 9p, tag kataShared,
+  // at kGuestSharedDir.
+  ::grpc::Storage GuestShareStorage() const;
 
   // Creates the sandbox's directories. ALREADY_EXISTS (changing nothing) when the sandbox
   // or VM directory exists: the same id is running, or a dead one left it (CleanupSandbox).

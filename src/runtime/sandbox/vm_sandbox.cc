@@ -26,19 +26,12 @@ namespace {
 // death is reported rather than the broken pipe.
 constexpr absl::Duration kDeathConfirmation = absl::Seconds(5);
 
-::grpc::CreateSandboxRequest CreateSandboxRequestFor(const std::string& id,
-                                                     const oci::Spec& spec) {
+::grpc::CreateSandboxRequest CreateSandboxRequestFor(const std::string& id, const oci::Spec& spec,
+                                                     const SandboxLayout& layout) {
   ::grpc::CreateSandboxRequest create;
   create.set_sandbox_id(id);
   if (spec.hostname.has_value()) create.set_hostname(*spec.hostname);
-  ::grpc::Storage* share = create.add_storages();
-  share->set_driver("9p");
-  share->set_source(kShareMountTag);
-  share->set_fstype("9p");
-  for (const char* opt : {"trans=virtio", "version=9p2000.L", "cache=mmap", "nodev"}) {
-    share->add_options(opt);
-  }
-  share->set_mount_point(kGuestSharedDir);
+  *create.add_storages() = layout.GuestShareStorage();
   return create;
 }
 
@@ -58,7 +51,7 @@ absl::Status VmSandbox::Start() {
   lo.agent_dialer = o_.agent_dialer;
   lo.on_step = o_.on_start_step;
   KATA_ASSIGN_OR_RETURN(std::shared_ptr<VmLink> link,
-                        VmLink::Boot(layout_, CreateSandboxRequestFor(o_.id, o_.spec), lo));
+                        VmLink::Boot(layout_, CreateSandboxRequestFor(o_.id, o_.spec, layout_), lo));
   std::move(remove_dirs).Cancel();
   {
     absl::MutexLock l(&mu_);
