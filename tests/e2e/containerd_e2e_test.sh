@@ -235,6 +235,12 @@ t_detached_exec_kill() {
   st=$?
   [ "$out" = in-exec ] || { log "exec output: '$out'"; return 1; }
   [ $st -eq 5 ] || { log "exec exit $st, want 5"; return 1; }
+  # A terminal exec: stdin and stdout are its pty (in a VM: one of the container's devpts).
+  out=$(SHELL=/bin/bash script -qec "timeout --foreground 120 $CTR task exec -t --exec-id x2 $id sh -c 't=\$(tty); echo tty=\$t; [ -t 0 ] && [ -t 1 ] && echo exec-tty-ok'" /dev/null </dev/null)
+  echo "$out" | grep -q exec-tty-ok || { log "exec -t output: '$out'"; return 1; }
+  if [ "$MODE" = vm ]; then
+    echo "$out" | grep -q 'tty=/dev/pts/[0-9]' || { log "exec -t tty: '$out'"; return 1; }
+  fi
   out=$($CTR task ps "$id") || { log "task ps failed"; return 1; }
   echo "$out" | awk 'NR > 1 && $1 ~ /^[0-9]+$/' | grep -q . || { log "task ps: '$out'"; return 1; }
   $CTR task kill "$id" || return 1  # SIGTERM
