@@ -27,8 +27,7 @@ absl::StatusOr<bool> ParseBool(absl::string_view key, std::optional<absl::string
   return BadValue(key, *value, "expected true or false");
 }
 
-absl::Status ApplyServerAddr(absl::string_view key, absl::string_view value,
-                             AgentConfig* config) {
+absl::Status ApplyServerAddr(absl::string_view key, absl::string_view value, AgentConfig* config) {
   absl::StatusOr<AgentAddress> a = ParseAgentAddress(value);
   if (!a.ok()) return AnnotateStatus(a.status(), key);
   config->server_addr = std::string(value);
@@ -182,7 +181,8 @@ std::string FlagsUsage() {
   return absl::StrCat(
       "usage: kata-agent [--server-addr ADDR] [--log-level LEVEL] [--cmdline-file PATH]\n"
       "  --server-addr ADDR   vsock://CID:PORT, unix://PATH, serial:///dev/vportNpM or\n"
-      "                       serial://PORT-NAME (default ", kDefaultServerAddr,
+      "                       serial://PORT-NAME (default ",
+      kDefaultServerAddr,
       "; env KATA_AGENT_SERVER_ADDR)\n"
       "  --log-level LEVEL    trace, debug, info, warn, error, critical (default info;\n"
       "                       env KATA_AGENT_LOG_LEVEL)\n"

@@ -137,7 +137,8 @@ absl::Status ApplyDevices(const google::protobuf::RepeatedPtrField<grpc::Device>
         return absl::InvalidArgumentError(absl::StrCat(what, ": vm_path is not an absolute path"));
       }
       std::string path = d.vm_path();
-      KATA_ASSIGN_OR_RETURN(node, WaitFor(what, options.timeout, [path]() -> std::optional<std::string> {
+      KATA_ASSIGN_OR_RETURN(node,
+                            WaitFor(what, options.timeout, [path]() -> std::optional<std::string> {
                               if (IsNode(path, S_IFCHR)) return path;
                               return std::nullopt;
                             }));

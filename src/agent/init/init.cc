@@ -68,8 +68,8 @@ absl::Status MountCgroups(System& sys, const InitOptions& options) {
     return MountOne(sys, options,
                     {"cgroup2", "/sys/fs/cgroup", "cgroup2", kNoSuidExecDev, "nsdelegate"});
   }
-  KATA_RETURN_IF_ERROR(MountOne(
-      sys, options, {"tmpfs", "/sys/fs/cgroup", "tmpfs", kNoSuidExecDev, "mode=0755"}));
+  KATA_RETURN_IF_ERROR(
+      MountOne(sys, options, {"tmpfs", "/sys/fs/cgroup", "tmpfs", kNoSuidExecDev, "mode=0755"}));
   KATA_ASSIGN_OR_RETURN(std::string cgroups, sys.ReadFile(Join(options.root, "/proc/cgroups")));
   // "#subsys_name hierarchy num_cgroups enabled"
   for (absl::string_view line : absl::StrSplit(cgroups, '\n', absl::SkipEmpty())) {
@@ -78,8 +78,8 @@ absl::Status MountCgroups(System& sys, const InitOptions& options) {
         absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
     if (f.size() < 4 || f[3] != "1") continue;
     const std::string name(f[0]);
-    KATA_RETURN_IF_ERROR(
-        MountOne(sys, options, {"cgroup", "/sys/fs/cgroup/" + name, "cgroup", kNoSuidExecDev, name}));
+    KATA_RETURN_IF_ERROR(MountOne(
+        sys, options, {"cgroup", "/sys/fs/cgroup/" + name, "cgroup", kNoSuidExecDev, name}));
   }
   return absl::OkStatus();
 }
@@ -94,11 +94,11 @@ absl::StatusOr<std::vector<ModuleEntry>> ParseModulesList(const std::string& tex
     std::pair<absl::string_view, absl::string_view> parts =
         absl::StrSplit(line, absl::MaxSplits(absl::ByAnyChar(" \t"), 1));
     if (!absl::StartsWith(parts.first, "/") || !absl::EndsWith(parts.first, ".ko")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "modules list line ", lineno, ": \"", line, "\": expected an absolute path to a .ko"));
+      return absl::InvalidArgumentError(absl::StrCat("modules list line ", lineno, ": \"", line,
+                                                     "\": expected an absolute path to a .ko"));
     }
-    out.push_back({std::string(parts.first),
-                   std::string(absl::StripAsciiWhitespace(parts.second))});
+    out.push_back(
+        {std::string(parts.first), std::string(absl::StripAsciiWhitespace(parts.second))});
   }
   return out;
 }

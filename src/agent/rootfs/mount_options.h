@@ -25,7 +25,7 @@ namespace kata {
 namespace rootfs {
 
 struct MountOptions {
-  unsigned long flags = 0;                // MS_* for mount(2)
+  unsigned long flags = 0;                 // MS_* for mount(2)
   std::vector<unsigned long> propagation;  // MS_{PRIVATE,SHARED,SLAVE,UNBINDABLE}[|MS_REC]
   std::string data;                        // the filesystem-specific options
 

@@ -54,8 +54,7 @@ TEST(ParseMountOptionsTest, PropagationIsSeparateAndOrdered) {
 }
 
 TEST(ParseMountOptionsTest, DataKeepsUnknownOptionsInOrder) {
-  MountOptions o =
-      ParseMountOptions({"nosuid", "mode=755", "size=65536k", "newinstance", "gid=5"});
+  MountOptions o = ParseMountOptions({"nosuid", "mode=755", "size=65536k", "newinstance", "gid=5"});
   EXPECT_EQ(o.flags, static_cast<unsigned long>(MS_NOSUID));
   EXPECT_EQ(o.data, "mode=755,size=65536k,newinstance,gid=5");
 }
