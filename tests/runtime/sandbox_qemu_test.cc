@@ -4,11 +4,9 @@
 // a QEMU killed from outside ending every task with an error, and CleanupSandbox killing a
 // QEMU whose owner vanished. Root, real mounts.
 #include <signal.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -16,6 +14,8 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/testing/temp_dir.h"
 #include "src/runtime/agent/testing/fake_agent.h"
 #include "src/runtime/agent/ttrpc_agent_client.h"
 #include "src/runtime/hypervisor/qemu/factory.h"
@@ -29,16 +29,14 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 bool Alive(pid_t pid) {
-  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-  std::string line;
-  if (!std::getline(stat, line)) return false;
-  size_t close = line.rfind(')');
-  return close != std::string::npos && line[close + 2] != 'Z';
+  absl::StatusOr<std::string> stat = ReadFileToString(absl::StrCat("/proc/", pid, "/stat"));
+  if (!stat.ok() || stat->empty()) return false;
+  size_t close = stat->rfind(')');
+  return close != std::string::npos && (*stat)[close + 2] != 'Z';
 }
 
 std::string Cmdline(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/cmdline"));
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string s = ReadFileToString(absl::StrCat("/proc/", pid, "/cmdline")).value_or("");
   for (char& c : s) {
     if (c == '\0') c = ' ';
   }
@@ -50,9 +48,7 @@ class SandboxQemuTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_EQ(geteuid(), 0u) << "run as root";
     ASSERT_EQ(access("/usr/bin/qemu-system-x86_64", X_OK), 0) << "qemu-system-x86 missing";
-    char tmpl[] = "/tmp/sbq.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    tmp_ = tmpl;
+    tmp_ = dir_.path();
     paths_ = {tmp_ + "/shared", tmp_ + "/vm"};
     rootfs_ = tmp_ + "/rootfs";
     fs::create_directories(rootfs_);
@@ -63,8 +59,7 @@ class SandboxQemuTest : public ::testing::Test {
     sandbox_.reset();
     agent_.Stop();
     CleanupSandbox("q1", paths_).IgnoreError();
-    UnmountUnder(tmp_).IgnoreError();
-    fs::remove_all(tmp_);
+    UnmountUnder(tmp_).IgnoreError();  // before dir_ goes (it never crosses a mount)
   }
 
   void MakeSandbox() {
@@ -105,6 +100,7 @@ class SandboxQemuTest : public ::testing::Test {
     return c;
   }
 
+  kata::testing::TempDir dir_{"/tmp"};  // /tmp: QEMU's and the agent's socket paths stay short
   std::string tmp_, rootfs_, agent_socket_;
   SandboxPaths paths_;
   testing::FakeAgent agent_;

@@ -4,11 +4,9 @@
 // virtio-serial, shares a busybox rootfs over 9p, and runs containers: output, exit codes,
 // exec, signals, stats, pause/resume, stdin; then shutdown leaves no QEMU, mount or directory.
 #include <signal.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include "absl/strings/match.h"
@@ -16,6 +14,8 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/testing/temp_dir.h"
 #include "src/runtime/hypervisor/qemu/factory.h"
 #include "src/runtime/sandbox/host_mounts.h"
 #include "src/runtime/sandbox/vm_sandbox.h"
@@ -29,11 +29,10 @@ using ::testing::HasSubstr;
 std::string g_kernel, g_initrd;
 
 bool Alive(pid_t pid) {
-  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-  std::string line;
-  if (!std::getline(stat, line)) return false;
-  size_t close = line.rfind(')');
-  return close != std::string::npos && line[close + 2] != 'Z';
+  absl::StatusOr<std::string> stat = ReadFileToString(absl::StrCat("/proc/", pid, "/stat"));
+  if (!stat.ok() || stat->empty()) return false;
+  size_t close = stat->rfind(')');
+  return close != std::string::npos && (*stat)[close + 2] != 'Z';
 }
 
 oci::Spec BusyboxSpec(std::vector<std::string> args) {
@@ -78,9 +77,7 @@ class SandboxVmTest : public ::testing::Test {
     ASSERT_EQ(access(g_kernel.c_str(), R_OK), 0) << g_kernel;
     ASSERT_EQ(access(g_initrd.c_str(), R_OK), 0) << g_initrd;
     ASSERT_EQ(access("/bin/busybox", X_OK), 0) << "busybox-static missing (tools/setup)";
-    char tmpl[] = "/tmp/sbvm.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    tmp_ = tmpl;
+    tmp_ = dir_.path();
     paths_ = {tmp_ + "/shared", tmp_ + "/vm"};
     bundle_ = tmp_ + "/bundle";
     fs::create_directories(bundle_ + "/rootfs/bin");
@@ -96,8 +93,7 @@ class SandboxVmTest : public ::testing::Test {
     if (sandbox_) sandbox_->Shutdown().IgnoreError();
     sandbox_.reset();
     CleanupSandbox("vm1", paths_).IgnoreError();
-    UnmountUnder(tmp_).IgnoreError();
-    fs::remove_all(tmp_);
+    UnmountUnder(tmp_).IgnoreError();  // before dir_ goes (it never crosses a mount)
   }
 
   void StartSandbox() {
@@ -127,8 +123,7 @@ class SandboxVmTest : public ::testing::Test {
   }
 
   std::string ConsoleTail() {
-    std::ifstream in(paths_.vm_root + "/vm1/console.log");
-    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string s = ReadFileToString(paths_.vm_root + "/vm1/console.log").value_or("");
     return s.size() > 3000 ? s.substr(s.size() - 3000) : s;
   }
 
@@ -152,6 +147,89 @@ class SandboxVmTest : public ::testing::Test {
     return all;
   }
 
+  // c1 prints to stdout and stderr and exits 3.
+  void OutputAndExitCode() {
+    absl::Time t = absl::Now();
+    absl::Status s =
+        sandbox_->CreateContainer(Config("c1", {"sh", "-c", "echo hello from the vm; echo oops >&2; exit 3"}));
+    ASSERT_TRUE(s.ok()) << s << "\nconsole: " << ConsoleTail();
+    ASSERT_TRUE(sandbox_->StartContainer("c1").ok());
+    EXPECT_EQ(ReadAll("c1", ""), "hello from the vm\n");
+    EXPECT_EQ(ReadAll("c1", "", true), "oops\n");
+    absl::StatusOr<ExitStatus> exit = sandbox_->Wait("c1", "");
+    ASSERT_TRUE(exit.ok()) << exit.status();
+    EXPECT_EQ(exit->exit_code, 3);
+    EXPECT_TRUE(exit->error.ok()) << exit->error;
+    std::cerr << "container create+start+run+exit: " << absl::Now() - t << "\n";
+  }
+
+  // c3 runs beside c2 with a host directory bound read-only (a volume), then is deleted.
+  void VolumeBesideARunningContainer() {
+    fs::create_directories(tmp_ + "/vol");
+    ASSERT_TRUE(WriteStringToFile(tmp_ + "/vol/hello", "from a host volume\n").ok());
+    ContainerConfig c3 = Config("c3", {"sh", "-c", "cat /data/hello; echo x > /data/new || echo read-only"});
+    oci::Mount vol;
+    vol.destination = "/data";
+    vol.type = "bind";
+    vol.source = tmp_ + "/vol";
+    vol.options = std::vector<std::string>{"rbind", "ro"};
+    c3.spec.mounts->push_back(vol);
+    absl::Status s = sandbox_->CreateContainer(c3);
+    ASSERT_TRUE(s.ok()) << s;
+    ASSERT_TRUE(sandbox_->StartContainer("c3").ok());
+    std::string c3_out = ReadAll("c3", "");
+    EXPECT_THAT(c3_out, HasSubstr("from a host volume\n"));
+    EXPECT_THAT(c3_out, HasSubstr("read-only\n"));
+    EXPECT_EQ(sandbox_->Wait("c3", "")->exit_code, 0);
+    EXPECT_EQ(*sandbox_->GetContainerState("c2"), ContainerState::kRunning);
+    ASSERT_TRUE(sandbox_->DeleteContainer("c3").ok());
+    EXPECT_FALSE(fs::exists(tmp_ + "/vol/new"));
+  }
+
+  // Execs in c2: output, stdin, a terminal (one stream, resizable).
+  void ExecsInC2() {
+    oci::Process p;
+    p.cwd = "/";
+    p.env = std::vector<std::string>{"PATH=/bin"};
+    p.args = std::vector<std::string>{"sh", "-c", "echo exec in $(cat /proc/sys/kernel/hostname)"};
+    ASSERT_TRUE(sandbox_->Exec("c2", "e1", p, false).ok());
+    EXPECT_EQ(ReadAll("c2", "e1"), "exec in kata\n");
+    EXPECT_EQ(sandbox_->Wait("c2", "e1")->exit_code, 0);
+
+    p.args = std::vector<std::string>{"cat"};
+    ASSERT_TRUE(sandbox_->Exec("c2", "cat", p, false).ok());
+    ASSERT_EQ(*sandbox_->WriteStdin("c2", "cat", "through stdin\n"), 14u);
+    ASSERT_TRUE(sandbox_->CloseStdin("c2", "cat").ok());
+    EXPECT_EQ(ReadAll("c2", "cat"), "through stdin\n");
+    EXPECT_EQ(sandbox_->Wait("c2", "cat")->exit_code, 0);
+
+    // A terminal: one stream (stderr at EOF at once), resizable.
+    p.args = std::vector<std::string>{"sh", "-c", "[ -t 1 ] && echo stdout-is-a-tty; echo to-stderr >&2"};
+    ASSERT_TRUE(sandbox_->Exec("c2", "tty", p, true).ok());
+    ASSERT_TRUE(sandbox_->ResizePty("c2", "tty", 100, 30).ok());
+    EXPECT_EQ(ReadAll("c2", "tty", true), "");
+    std::string tty_out = ReadAll("c2", "tty");
+    EXPECT_THAT(tty_out, HasSubstr("stdout-is-a-tty\r\n"));
+    EXPECT_THAT(tty_out, HasSubstr("to-stderr"));
+    EXPECT_EQ(sandbox_->Wait("c2", "tty")->exit_code, 0);
+    EXPECT_EQ(sandbox_->ResizePty("c2", "e1", 80, 24).code(), absl::StatusCode::kFailedPrecondition);
+  }
+
+  // c2's stats, then pause and resume.
+  void StatsPauseResumeC2() {
+    absl::StatusOr<ContainerStats> stats = sandbox_->Stats("c2");
+    ASSERT_TRUE(stats.ok()) << stats.status();
+    ASSERT_TRUE(stats->memory.has_value());
+    EXPECT_GT(stats->memory->usage.usage, 0u);
+    std::cerr << "stats: memory usage " << stats->memory->usage.usage << ", pids "
+              << (stats->pids.has_value() ? stats->pids->current : 0) << "\n";
+
+    ASSERT_TRUE(sandbox_->Pause("c2").ok());
+    EXPECT_EQ(*sandbox_->GetContainerState("c2"), ContainerState::kPaused);
+    ASSERT_TRUE(sandbox_->Resume("c2").ok());
+  }
+
+  kata::testing::TempDir dir_{"/tmp"};  // /tmp: QEMU's socket paths must stay short
   std::string tmp_, bundle_;
   SandboxPaths paths_;
   std::unique_ptr<Sandbox> sandbox_;
@@ -163,81 +241,20 @@ TEST_F(SandboxVmTest, ContainersInARealVm) {
   ASSERT_EQ(qemu.size(), 1u);
 
   // 1. Output and exit code.
-  absl::Time t = absl::Now();
-  absl::Status s =
-      sandbox_->CreateContainer(Config("c1", {"sh", "-c", "echo hello from the vm; echo oops >&2; exit 3"}));
-  ASSERT_TRUE(s.ok()) << s << "\nconsole: " << ConsoleTail();
-  ASSERT_TRUE(sandbox_->StartContainer("c1").ok());
-  EXPECT_EQ(ReadAll("c1", ""), "hello from the vm\n");
-  EXPECT_EQ(ReadAll("c1", "", true), "oops\n");
-  absl::StatusOr<ExitStatus> exit = sandbox_->Wait("c1", "");
-  ASSERT_TRUE(exit.ok()) << exit.status();
-  EXPECT_EQ(exit->exit_code, 3);
-  EXPECT_TRUE(exit->error.ok()) << exit->error;
-  std::cerr << "container create+start+run+exit: " << absl::Now() - t << "\n";
+  ASSERT_NO_FATAL_FAILURE(OutputAndExitCode());
   // c1 stays (stopped) while c2 runs: two containers in one sandbox.
 
   // 2. A long-running container: exec, stdin, stats, pause/resume, signals.
   ASSERT_TRUE(sandbox_->CreateContainer(Config("c2", {"sleep", "1000"})).ok());
   ASSERT_TRUE(sandbox_->StartContainer("c2").ok());
 
-  // A second running container beside c2, with a host directory bound read-only (a volume).
-  fs::create_directories(tmp_ + "/vol");
-  std::ofstream(tmp_ + "/vol/hello") << "from a host volume\n";
-  ContainerConfig c3 = Config("c3", {"sh", "-c", "cat /data/hello; echo x > /data/new || echo read-only"});
-  oci::Mount vol;
-  vol.destination = "/data";
-  vol.type = "bind";
-  vol.source = tmp_ + "/vol";
-  vol.options = std::vector<std::string>{"rbind", "ro"};
-  c3.spec.mounts->push_back(vol);
-  s = sandbox_->CreateContainer(c3);
-  ASSERT_TRUE(s.ok()) << s;
-  ASSERT_TRUE(sandbox_->StartContainer("c3").ok());
-  std::string c3_out = ReadAll("c3", "");
-  EXPECT_THAT(c3_out, HasSubstr("from a host volume\n"));
-  EXPECT_THAT(c3_out, HasSubstr("read-only\n"));
-  EXPECT_EQ(sandbox_->Wait("c3", "")->exit_code, 0);
-  EXPECT_EQ(*sandbox_->GetContainerState("c2"), ContainerState::kRunning);
-  ASSERT_TRUE(sandbox_->DeleteContainer("c3").ok());
-  EXPECT_FALSE(fs::exists(tmp_ + "/vol/new"));
+  ASSERT_NO_FATAL_FAILURE(VolumeBesideARunningContainer());
+  ASSERT_NO_FATAL_FAILURE(ExecsInC2());
+  ASSERT_NO_FATAL_FAILURE(StatsPauseResumeC2());
+
   oci::Process p;
   p.cwd = "/";
   p.env = std::vector<std::string>{"PATH=/bin"};
-  p.args = std::vector<std::string>{"sh", "-c", "echo exec in $(cat /proc/sys/kernel/hostname)"};
-  ASSERT_TRUE(sandbox_->Exec("c2", "e1", p, false).ok());
-  EXPECT_EQ(ReadAll("c2", "e1"), "exec in kata\n");
-  EXPECT_EQ(sandbox_->Wait("c2", "e1")->exit_code, 0);
-
-  p.args = std::vector<std::string>{"cat"};
-  ASSERT_TRUE(sandbox_->Exec("c2", "cat", p, false).ok());
-  ASSERT_EQ(*sandbox_->WriteStdin("c2", "cat", "through stdin\n"), 14u);
-  ASSERT_TRUE(sandbox_->CloseStdin("c2", "cat").ok());
-  EXPECT_EQ(ReadAll("c2", "cat"), "through stdin\n");
-  EXPECT_EQ(sandbox_->Wait("c2", "cat")->exit_code, 0);
-
-  // A terminal: one stream (stderr at EOF at once), resizable.
-  p.args = std::vector<std::string>{"sh", "-c", "[ -t 1 ] && echo stdout-is-a-tty; echo to-stderr >&2"};
-  ASSERT_TRUE(sandbox_->Exec("c2", "tty", p, true).ok());
-  ASSERT_TRUE(sandbox_->ResizePty("c2", "tty", 100, 30).ok());
-  EXPECT_EQ(ReadAll("c2", "tty", true), "");
-  std::string tty_out = ReadAll("c2", "tty");
-  EXPECT_THAT(tty_out, HasSubstr("stdout-is-a-tty\r\n"));
-  EXPECT_THAT(tty_out, HasSubstr("to-stderr"));
-  EXPECT_EQ(sandbox_->Wait("c2", "tty")->exit_code, 0);
-  EXPECT_EQ(sandbox_->ResizePty("c2", "e1", 80, 24).code(), absl::StatusCode::kFailedPrecondition);
-
-  absl::StatusOr<ContainerStats> stats = sandbox_->Stats("c2");
-  ASSERT_TRUE(stats.ok()) << stats.status();
-  ASSERT_TRUE(stats->memory.has_value());
-  EXPECT_GT(stats->memory->usage.usage, 0u);
-  std::cerr << "stats: memory usage " << stats->memory->usage.usage << ", pids "
-            << (stats->pids.has_value() ? stats->pids->current : 0) << "\n";
-
-  ASSERT_TRUE(sandbox_->Pause("c2").ok());
-  EXPECT_EQ(*sandbox_->GetContainerState("c2"), ContainerState::kPaused);
-  ASSERT_TRUE(sandbox_->Resume("c2").ok());
-
   p.args = std::vector<std::string>{"sleep", "1000"};
   ASSERT_TRUE(sandbox_->Exec("c2", "e2", p, false).ok());
   ASSERT_TRUE(sandbox_->Signal("c2", "e2", SIGTERM, false).ok());
@@ -251,7 +268,7 @@ TEST_F(SandboxVmTest, ContainersInARealVm) {
   ASSERT_TRUE(sandbox_->DeleteContainer("c1").ok());
 
   // 3. Shutdown: DestroySandbox, QEMU gone, nothing left on the host.
-  t = absl::Now();
+  const absl::Time t = absl::Now();
   ASSERT_TRUE(sandbox_->Shutdown().ok());
   std::cerr << "shutdown: " << absl::Now() - t << "\n";
   EXPECT_FALSE(Alive(qemu[0]));

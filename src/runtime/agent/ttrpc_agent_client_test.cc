@@ -1,14 +1,13 @@
 #include "src/runtime/agent/ttrpc_agent_client.h"
 
-#include <stdlib.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <thread>
 
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/testing/temp_dir.h"
 #include "src/runtime/agent/testing/fake_agent.h"
 
 namespace kata::runtime {
@@ -18,17 +17,10 @@ using ::testing::HasSubstr;
 
 class TtrpcAgentClientTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/agentclient.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    socket_ = dir_ + "/agent.sock";
-  }
-  void TearDown() override {
-    agent_.Stop();
-    std::filesystem::remove_all(dir_);
-  }
-  std::string dir_, socket_;
+  void SetUp() override { socket_ = dir_.Join("agent.sock"); }
+  void TearDown() override { agent_.Stop(); }
+  kata::testing::TempDir dir_{"/tmp"};  // /tmp: a unix socket path must stay short
+  std::string socket_;
   testing::FakeAgent agent_;
 };
 

@@ -38,6 +38,31 @@ std::string SourceOf(const config::ResolvedConfig& rc, bool from_flag) {
   return from_flag ? "--config" : config::SourceName(rc.source);
 }
 
+// The "kvm" line of `check`: whether KVM works here. Existing is not working (this host's KVM
+// hangs guests); only a boot proves it. Sets *works when a guest booted with KVM.
+std::string KvmVerdict(const HostFacts& f, const config::ResolvedConfig& rc, bool boot_probe,
+                       const CliContext& ctx, bool* works) {
+  *works = false;
+  if (!f.kvm_device) return "/dev/kvm absent: TCG only";
+  if (f.kvm_api < 0) {
+    return absl::StrCat("/dev/kvm present but unusable (", f.kvm_error, "): TCG only");
+  }
+  if (!boot_probe) {
+    return absl::StrCat("/dev/kvm offered (API ", f.kvm_api,
+                        "), not verified (run `kata-runtime check --boot-probe`)");
+  }
+  absl::StatusOr<BootProbe> b =
+      ProbeBoot(rc.config, hypervisor::Accelerator::kKvm, ctx.boot_probe_timeout);
+  if (!b.ok()) {
+    return absl::StrCat("/dev/kvm offered (API ", f.kvm_api, "), not verified: ",
+                        b.status().message());
+  }
+  if (!b->booted) return absl::StrCat("/dev/kvm offered but does NOT work: ", b->detail);
+  *works = true;
+  return absl::StrCat("works: a guest kernel booted in ",
+                      absl::FormatDuration(absl::Trunc(b->elapsed, absl::Milliseconds(1))));
+}
+
 int Check(const config::ResolvedConfig& rc, bool from_flag, bool boot_probe, bool strict,
           std::ostream& out, const CliContext& ctx) {
   Checker c{out};
@@ -51,30 +76,8 @@ int Check(const config::ResolvedConfig& rc, bool from_flag, bool boot_probe, boo
            f.qemu_9p ? "virtio-9p-pci available (container rootfs sharing)"
                      : "virtio-9p-pci missing: container rootfs cannot be shared");
   }
-  // KVM: existing is not working (this host's KVM hangs guests); only a boot proves it.
-  std::string kvm;
   bool kvm_works = false;
-  if (!f.kvm_device) {
-    kvm = "/dev/kvm absent: TCG only";
-  } else if (f.kvm_api < 0) {
-    kvm = absl::StrCat("/dev/kvm present but unusable (", f.kvm_error, "): TCG only");
-  } else if (!boot_probe) {
-    kvm = absl::StrCat("/dev/kvm offered (API ", f.kvm_api,
-                       "), not verified (run `kata-runtime check --boot-probe`)");
-  } else {
-    absl::StatusOr<BootProbe> b =
-        ProbeBoot(rc.config, hypervisor::Accelerator::kKvm, ctx.boot_probe_timeout);
-    if (!b.ok()) {
-      kvm = absl::StrCat("/dev/kvm offered (API ", f.kvm_api, "), not verified: ",
-                         b.status().message());
-    } else if (b->booted) {
-      kvm_works = true;
-      kvm = absl::StrCat("works: a guest kernel booted in ",
-                         absl::FormatDuration(absl::Trunc(b->elapsed, absl::Milliseconds(1))));
-    } else {
-      kvm = absl::StrCat("/dev/kvm offered but does NOT work: ", b->detail);
-    }
-  }
+  const std::string kvm = KvmVerdict(f, rc, boot_probe, ctx, &kvm_works);
   const bool want_kvm = q.accelerator == "kvm";
   Level kvm_level = Level::kOk;
   if (want_kvm && !kvm_works) kvm_level = f.kvm_api >= 0 && !boot_probe ? Level::kWarn : Level::kFail;

@@ -2,16 +2,16 @@
 // by the test (guest kernel files are stand-ins, so the boot probe must fail here).
 #include "src/runtime/cli/cli.h"
 
-#include <stdlib.h>
 #include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/testing/temp_dir.h"
 
 namespace kata::runtime::cli {
 namespace {
@@ -21,30 +21,27 @@ using ::testing::HasSubstr;
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/katacli.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     kernel_ = dir_ + "/vmlinux";
     initrd_ = dir_ + "/initrd.img";
-    std::ofstream(kernel_) << "not a kernel";
-    std::ofstream(initrd_) << "not an initrd";
+    ASSERT_TRUE(WriteStringToFile(kernel_, "not a kernel").ok());
+    ASSERT_TRUE(WriteStringToFile(initrd_, "not an initrd").ok());
     config_ = WriteConfig("config.toml", kernel_);
     ctx_.env = config::MapEnvironment({});
     ctx_.search = {dir_ + "/etc.toml", dir_ + "/default.toml"};  // absent
     ctx_.boot_probe_timeout = absl::Seconds(20);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::string WriteConfig(const std::string& name, const std::string& kernel) {
     std::string path = dir_ + "/" + name;
-    std::ofstream(path) << "[hypervisor.qemu]\n"
-                        << "path = \"/usr/bin/qemu-system-x86_64\"\n"
-                        << "kernel = \"" << kernel << "\"\n"
-                        << "initrd = \"" << initrd_ << "\"\n"
-                        << "accelerator = \"tcg\"\n"
-                        << "shared_fs = \"virtio-9p\"\n"
-                        << "default_memory = 512\n"
-                        << "[agent.kata]\ndial_timeout = 30\n";
+    EXPECT_TRUE(WriteStringToFile(path, absl::StrCat("[hypervisor.qemu]\n",
+                                                     "path = \"/usr/bin/qemu-system-x86_64\"\n",
+                                                     "kernel = \"", kernel, "\"\n",
+                                                     "initrd = \"", initrd_, "\"\n",
+                                                     "accelerator = \"tcg\"\n",
+                                                     "shared_fs = \"virtio-9p\"\n",
+                                                     "default_memory = 512\n",
+                                                     "[agent.kata]\ndial_timeout = 30\n"))
+                    .ok())
+        << path;
     return path;
   }
 
@@ -54,7 +51,9 @@ class CliTest : public ::testing::Test {
     return RunKataRuntime(args, out_, err_, ctx_);
   }
 
-  std::string dir_, kernel_, initrd_, config_;
+  kata::testing::TempDir tmp_;
+  const std::string dir_ = tmp_.path();
+  std::string kernel_, initrd_, config_;
   CliContext ctx_;
   std::ostringstream out_, err_;
 };

@@ -11,7 +11,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -19,7 +18,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "src/libs/base/eintr.h"
+#include "src/libs/base/file.h"
 #include "src/libs/base/status_util.h"
+#include "src/libs/base/unique_fd.h"
 
 extern char** environ;
 
@@ -32,17 +34,38 @@ struct RunResult {
   int status = 0;
 };
 
+// What `fd` gives until end of file, `deadline`, or `until` appears in it.
+std::string ReadOutput(int fd, absl::Time deadline, absl::string_view until) {
+  std::string output;
+  char buf[4096];
+  while (true) {
+    absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) break;
+    if (!until.empty() && absl::StrContains(output, until)) break;
+    pollfd p{fd, POLLIN, 0};
+    int n = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+    if (n < 0 && errno == EINTR) continue;  // poll again, with the time left
+    if (n <= 0) break;
+    ssize_t got = RetryEintr([&] { return read(fd, buf, sizeof buf); });
+    if (got <= 0) break;  // EOF: it exited (or closed its output)
+    output.append(buf, static_cast<size_t>(got));
+  }
+  return output;
+}
+
 // Runs argv with stdout+stderr captured, until it exits, `until` is seen in the output, or
 // `timeout`; whatever is still running is killed (its process group) and reaped.
 absl::StatusOr<RunResult> Run(const std::vector<std::string>& argv, absl::Duration timeout,
                               absl::string_view until = "") {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe");
+  UniqueFd read_end(fds[0]);
+  UniqueFd write_end(fds[1]);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+  posix_spawn_file_actions_adddup2(&fa, write_end.get(), 1);
+  posix_spawn_file_actions_adddup2(&fa, write_end.get(), 2);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
@@ -54,27 +77,11 @@ absl::StatusOr<RunResult> Run(const std::vector<std::string>& argv, absl::Durati
   int err = posix_spawn(&pid, argv[0].c_str(), &fa, &attr, args.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
-  close(fds[1]);
-  if (err != 0) {
-    close(fds[0]);
-    return ErrnoStatus(err, absl::StrCat("run ", argv[0]));
-  }
+  write_end.reset();
+  if (err != 0) return ErrnoStatus(err, absl::StrCat("run ", argv[0]));
   RunResult r;
-  const absl::Time deadline = absl::Now() + timeout;
-  char buf[4096];
-  while (true) {
-    absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) break;
-    if (!until.empty() && absl::StrContains(r.output, until)) break;
-    pollfd p{fds[0], POLLIN, 0};
-    int n = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    ssize_t got = read(fds[0], buf, sizeof buf);
-    if (got <= 0) break;  // EOF: it exited (or closed its output)
-    r.output.append(buf, static_cast<size_t>(got));
-  }
-  close(fds[0]);
+  r.output = ReadOutput(read_end.get(), absl::Now() + timeout, until);
+  read_end.reset();
   int status = 0;
   pid_t w = waitpid(pid, &status, WNOHANG);
   if (w == 0) {
@@ -119,25 +126,21 @@ HostFacts ProbeHost(const config::RuntimeConfig& config) {
   }
   f.kvm_device = access("/dev/kvm", F_OK) == 0;
   if (f.kvm_device) {
-    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
+    UniqueFd kvm(open("/dev/kvm", O_RDWR | O_CLOEXEC));
+    if (!kvm) {
       f.kvm_error = ErrnoStatus(errno, "open /dev/kvm").ToString();
     } else {
-      f.kvm_api = ioctl(fd, KVM_GET_API_VERSION, 0);
-      close(fd);
+      f.kvm_api = ioctl(kvm.get(), KVM_GET_API_VERSION, 0);
     }
   }
-  int vfd = open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC);
-  if (vfd >= 0) {
-    f.vhost_vsock = true;
-    close(vfd);
-  }
+  f.vhost_vsock = UniqueFd(open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC)).valid();
   f.kernel_found = Readable(q.kernel);
   f.initrd_found = q.initrd.empty() || Readable(q.initrd);
-  std::ifstream fss("/proc/filesystems");
-  std::string line;
-  while (std::getline(fss, line)) {
-    if (absl::EndsWith(line, "\t9p")) f.host_9p = true;
+  absl::StatusOr<std::string> filesystems = ReadFileToString("/proc/filesystems");
+  if (filesystems.ok()) {
+    for (absl::string_view line : absl::StrSplit(*filesystems, '\n')) {
+      if (absl::EndsWith(line, "\t9p")) f.host_9p = true;
+    }
   }
   utsname u;
   if (uname(&u) == 0) f.host_kernel = u.release;

@@ -1,11 +1,8 @@
 #include "src/runtime/config/config.h"
 
-#include <cerrno>
 #include <cstdint>
-#include <fstream>
 #include <limits>
 #include <set>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "re2/re2.h"
+#include "src/libs/base/file.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
 
@@ -404,12 +402,9 @@ absl::StatusOr<RuntimeConfig> Parse(absl::string_view toml_text, absl::string_vi
 }
 
 absl::StatusOr<RuntimeConfig> Load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return ErrnoStatus(errno, absl::StrCat("configuration ", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return ErrnoStatus(errno, absl::StrCat("configuration ", path));
-  absl::StatusOr<RuntimeConfig> config = Parse(text.str(), path);
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return AnnotateStatus(text.status(), "configuration");
+  absl::StatusOr<RuntimeConfig> config = Parse(*text, path);
   if (!config.ok() && !absl::StartsWith(config.status().message(), path)) {
     return AnnotateStatus(config.status(), path);
   }

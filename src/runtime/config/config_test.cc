@@ -1,11 +1,11 @@
 #include "src/runtime/config/config.h"
 
-#include <cstdlib>
-#include <fstream>
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/testing/temp_dir.h"
 
 namespace kata::config {
 namespace {
@@ -19,11 +19,6 @@ initrd = "/opt/kata/initrd.img"
 
 std::string WithQemu(const std::string& lines) {
   return std::string(kMinimal) + lines + "\n";
-}
-
-std::string TmpPath(const std::string& name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return std::string(dir != nullptr ? dir : "/tmp") + "/" + name;
 }
 
 void ExpectInvalid(const std::string& text, const std::string& message) {
@@ -158,12 +153,13 @@ TEST(ConfigTest, SyntaxErrorsCarryLineAndColumn) {
 }
 
 TEST(ConfigTest, LoadReportsMissingFileAndNamesFileInErrors) {
-  absl::StatusOr<RuntimeConfig> c = Load(TmpPath("does-not-exist.toml"));
+  kata::testing::TempDir dir;
+  absl::StatusOr<RuntimeConfig> c = Load(dir.Join("does-not-exist.toml"));
   EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(c.status().message()), HasSubstr("does-not-exist.toml"));
 
-  std::string path = TmpPath("bad.toml");
-  std::ofstream(path) << WithQemu("default_vcpus = 0");
+  std::string path = dir.Join("bad.toml");
+  ASSERT_TRUE(WriteStringToFile(path, WithQemu("default_vcpus = 0")).ok());
   c = Load(path);
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(c.status().message()),

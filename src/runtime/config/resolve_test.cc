@@ -1,13 +1,12 @@
 #include "src/runtime/config/resolve.h"
 
-#include <sys/stat.h>
-
-#include <cstdlib>
-#include <fstream>
 #include <string>
 
 #include "gmock/gmock.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/testing/temp_dir.h"
 
 namespace kata::config {
 namespace {
@@ -17,10 +16,6 @@ using ::testing::HasSubstr;
 class ResolveTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* tmp = std::getenv("TEST_TMPDIR");
-    dir_ = std::string(tmp != nullptr ? tmp : "/tmp") + "/" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    ::mkdir(dir_.c_str(), 0755);
     paths_.sys_config = dir_ + "/etc.toml";
     paths_.installed_default = dir_ + "/default.toml";
   }
@@ -28,12 +23,15 @@ class ResolveTest : public ::testing::Test {
   // A valid configuration whose default_memory tells which file was loaded.
   std::string Write(const std::string& name, int memory) {
     std::string path = dir_ + "/" + name;
-    std::ofstream(path) << "[hypervisor.qemu]\ninitrd = \"/i\"\ndefault_memory = " << memory
-                        << "\n";
+    EXPECT_TRUE(WriteStringToFile(path, absl::StrCat("[hypervisor.qemu]\ninitrd = \"/i\"\n",
+                                                     "default_memory = ", memory, "\n"))
+                    .ok())
+        << path;
     return path;
   }
 
-  std::string dir_;
+  kata::testing::TempDir tmp_;
+  const std::string dir_ = tmp_.path();
   SearchPaths paths_;
 };
 
@@ -102,7 +100,7 @@ TEST_F(ResolveTest, NamedButMissingDoesNotFallBack) {
 
 TEST_F(ResolveTest, ResolveReportsLoadErrors) {
   std::string bad = dir_ + "/bad.toml";
-  std::ofstream(bad) << "[hypervisor.qemu]\nbogus = 1\n";
+  ASSERT_TRUE(WriteStringToFile(bad, "[hypervisor.qemu]\nbogus = 1\n").ok());
   absl::StatusOr<ResolvedConfig> r = Resolve(bad, MapEnvironment({}), paths_);
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("hypervisor.qemu.bogus: unknown key"));

@@ -4,15 +4,14 @@
 #include <sys/mount.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "src/libs/base/file.h"
 #include "src/libs/base/status_util.h"
 
 namespace kata::runtime {
@@ -153,13 +152,12 @@ absl::Status BindMount(const std::string& source, const std::string& target,
 }
 
 absl::StatusOr<std::vector<std::string>> MountPointsUnder(const std::string& dir) {
-  std::ifstream in("/proc/self/mountinfo");
-  if (!in) return ErrnoStatus(errno, "read /proc/self/mountinfo");
+  absl::StatusOr<std::string> mountinfo = ReadFileToString("/proc/self/mountinfo");
+  if (!mountinfo.ok()) return mountinfo.status();
   std::string prefix = dir;
   while (prefix.size() > 1 && prefix.back() == '/') prefix.pop_back();
   std::vector<std::string> out;
-  std::string line;
-  while (std::getline(in, line)) {
+  for (absl::string_view line : absl::StrSplit(*mountinfo, '\n', absl::SkipEmpty())) {
     std::vector<std::string> f = absl::StrSplit(line, ' ');
     if (f.size() < 5) continue;
     std::string mp = Unescape(f[4]);

@@ -9,13 +9,15 @@
 
 #include <atomic>
 #include <filesystem>
-#include <optional>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/testing/temp_dir.h"
 #include "src/runtime/agent/testing/fake_agent.h"
 #include "src/runtime/agent/testing/mock_agent_client.h"
 #include "src/runtime/hypervisor/testing/mock_hypervisor.h"
@@ -53,15 +55,13 @@ class VmSandboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(geteuid(), 0u) << "this test mounts: run it as root";
-    char tmpl[] = "/tmp/vmsb.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    tmp_ = tmpl;
+    tmp_ = dir_.path();
     paths_.shared_root = tmp_ + "/shared";
     paths_.vm_root = tmp_ + "/vm";
     agent_socket_ = tmp_ + "/agent.sock";
     rootfs_ = tmp_ + "/bundle/rootfs";
     fs::create_directories(rootfs_);
-    std::ofstream(rootfs_ + "/marker") << "in the rootfs\n";
+    ASSERT_TRUE(WriteStringToFile(rootfs_ + "/marker", "in the rootfs\n").ok());
     ASSERT_TRUE(agent_.Start(agent_socket_).ok());
     // A stand-in VMM process: the sandbox watches it like QEMU.
     vmm_pid_ = fork();
@@ -80,8 +80,7 @@ class VmSandboxTest : public ::testing::Test {
       kill(vmm_pid_, SIGKILL);
       waitpid(vmm_pid_, nullptr, 0);
     }
-    UnmountUnder(tmp_).IgnoreError();
-    fs::remove_all(tmp_);
+    UnmountUnder(tmp_).IgnoreError();  // before dir_ goes (it never crosses a mount)
   }
 
   // A sandbox whose hypervisor is a NiceMock with a running-VM default behaviour.
@@ -184,6 +183,7 @@ class VmSandboxTest : public ::testing::Test {
     return all;
   }
 
+  kata::testing::TempDir dir_{"/tmp"};  // /tmp: the agent's socket path must stay short
   std::string tmp_, agent_socket_, rootfs_;
   SandboxPaths paths_;
   testing::FakeAgent agent_;
@@ -225,10 +225,8 @@ TEST_F(VmSandboxTest, ContainerRunsPrintsAndExits) {
 
   ASSERT_TRUE(sandbox_->CreateContainer(Config("c1", {"echo", "hello", "world"})).ok());
   // The rootfs is visible through the shared directory.
-  std::ifstream marker(SandboxDir() + "/shared/c1/rootfs/marker");
-  std::string line;
-  std::getline(marker, line);
-  EXPECT_EQ(line, "in the rootfs");
+  EXPECT_EQ(kata::testing::ReadFileOrDie(SandboxDir() + "/shared/c1/rootfs/marker"),
+            "in the rootfs\n");
   auto created = agent_.RequestsAs<::grpc::CreateContainerRequest>("CreateContainer");
   ASSERT_EQ(created.size(), 1u);
   EXPECT_EQ(created[0].container_id(), "c1");
@@ -351,7 +349,7 @@ TEST_F(VmSandboxTest, OverlayRootfsMountsAreMountedSharedAndUndone) {
   MakeSandbox();
   ASSERT_TRUE(sandbox_->Start().ok());
   for (const char* d : {"lower", "upper", "work"}) fs::create_directories(tmp_ + "/" + d);
-  std::ofstream(tmp_ + "/lower/from-lower") << "x";
+  ASSERT_TRUE(WriteStringToFile(tmp_ + "/lower/from-lower", "x").ok());
   ContainerConfig c = Config("ov", {"echo", "hi"});
   c.rootfs_mounts.push_back(RootfsMount{
       "overlay", "overlay",
@@ -368,8 +366,8 @@ TEST_F(VmSandboxTest, HostBindMountsAreSharedAndRewritten) {
   MakeSandbox();
   ASSERT_TRUE(sandbox_->Start().ok());
   fs::create_directories(tmp_ + "/vol");
-  std::ofstream(tmp_ + "/vol/data") << "volume data\n";
-  std::ofstream(tmp_ + "/resolv.conf") << "nameserver 10.0.0.1\n";
+  ASSERT_TRUE(WriteStringToFile(tmp_ + "/vol/data", "volume data\n").ok());
+  ASSERT_TRUE(WriteStringToFile(tmp_ + "/resolv.conf", "nameserver 10.0.0.1\n").ok());
   ContainerConfig c = Config("v", {"sleep"});
   oci::Mount dir;
   dir.destination = "/data";
@@ -395,11 +393,10 @@ TEST_F(VmSandboxTest, HostBindMountsAreSharedAndRewritten) {
   EXPECT_EQ(mounts[1].source(), "/run/kata-containers/shared/containers/v/volumes/0-data");
   EXPECT_EQ(mounts[2].source(),
             "/run/kata-containers/shared/containers/v/volumes/1-resolv.conf");
-  std::string line;
-  std::getline(std::ifstream(SandboxDir() + "/shared/v/volumes/0-data/data"), line);
-  EXPECT_EQ(line, "volume data");
-  std::getline(std::ifstream(SandboxDir() + "/shared/v/volumes/1-resolv.conf"), line);
-  EXPECT_EQ(line, "nameserver 10.0.0.1");
+  EXPECT_EQ(kata::testing::ReadFileOrDie(SandboxDir() + "/shared/v/volumes/0-data/data"),
+            "volume data\n");
+  EXPECT_EQ(kata::testing::ReadFileOrDie(SandboxDir() + "/shared/v/volumes/1-resolv.conf"),
+            "nameserver 10.0.0.1\n");
   // Read-only as asked.
   EXPECT_FALSE(std::ofstream(SandboxDir() + "/shared/v/volumes/0-data/new").good());
   ASSERT_TRUE(sandbox_->DeleteContainer("v").ok());

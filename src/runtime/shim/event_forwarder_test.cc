@@ -1,12 +1,10 @@
 #include "src/runtime/shim/event_forwarder.h"
 
-#include <stdlib.h>
-#include <unistd.h>
-
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "src/libs/base/testing/temp_dir.h"
 #include "src/libs/protocols/containerd/events/task.pb.h"
 #include "src/libs/ttrpc/server.h"
 
@@ -36,22 +34,14 @@ class FakeEvents : public evpb::EventsTtrpc::Service {
 
 class EventForwarderTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/evfwdXXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    address_ = "unix://" + dir_ + "/containerd.sock.ttrpc";
-  }
-  void TearDown() override {
-    server_.Shutdown(absl::Seconds(1));
-    unlink((dir_ + "/containerd.sock.ttrpc").c_str());
-    rmdir(dir_.c_str());
-  }
+  void SetUp() override { address_ = "unix://" + dir_.Join("containerd.sock.ttrpc"); }
+  void TearDown() override { server_.Shutdown(absl::Seconds(1)); }
   void Serve() {
     ASSERT_TRUE(server_.Register(&events_).ok());
     ASSERT_TRUE(server_.Listen(address_).ok());
   }
-  std::string dir_, address_;
+  kata::testing::TempDir dir_{"/tmp"};  // /tmp: a unix socket path must stay short
+  std::string address_;
   FakeEvents events_;
   ttrpc::Server server_;
 };

@@ -2,12 +2,13 @@
 
 #include <unistd.h>
 
-#include <cerrno>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "src/libs/base/eintr.h"
 
 namespace kata {
 namespace shim {
@@ -17,10 +18,9 @@ Log& Log::Get() {
   return *log;
 }
 
-void Log::SetFd(int fd, bool debug) {
+void Log::SetFd(UniqueFd fd, bool debug) {
   absl::MutexLock lock(&mu_);
-  if (fd_ != 2 && fd_ != fd) close(fd_);
-  fd_ = fd;
+  fd_ = std::move(fd);
   debug_ = debug;
 }
 
@@ -43,10 +43,8 @@ void Log::Write(LogLevel level, absl::string_view message) {
       "time=\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone()),
       "\" level=", kNames[static_cast<int>(level)], " msg=\"", quoted, "\"",
       id_.empty() ? "" : absl::StrCat(" id=", id_), " runtime=kata-cpp\n");
-  ssize_t n;
-  do {
-    n = write(fd_, line.data(), line.size());
-  } while (n < 0 && errno == EINTR);
+  const int fd = fd_ ? fd_.get() : 2;
+  RetryEintr([&] { return write(fd, line.data(), line.size()); });
 }
 
 }  // namespace shim

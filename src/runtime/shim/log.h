@@ -2,11 +2,11 @@
 // each line into its own log; the shim writes logrus-style logfmt lines
 // (`time="..." level=info msg="..." id=ID`) so they read like the runc shim's.
 //
-//   shim::Log::Get().SetFd(fd, /*debug=*/true);   // once, at start-up
+//   shim::Log::Get().SetFd(std::move(fd), /*debug=*/true);   // once, at start-up
 //   SHIM_LOG(Info) << "task " << id << " started";
 //
-// Before SetFd (and if the FIFO cannot be written) lines go to stderr. Thread-safe; a line is
-// written with one write(2). Debug lines are dropped unless debug is on.
+// Before SetFd lines go to stderr. Thread-safe; a line is written with one write(2) (a line the
+// FIFO cannot take is dropped: the log never blocks). Debug lines are dropped unless debug is on.
 #ifndef KATA_SRC_RUNTIME_SHIM_LOG_H_
 #define KATA_SRC_RUNTIME_SHIM_LOG_H_
 
@@ -15,6 +15,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "src/libs/base/unique_fd.h"
 
 namespace kata {
 namespace shim {
@@ -24,15 +25,15 @@ enum class LogLevel { kDebug, kInfo, kWarning, kError };
 class Log {
  public:
   static Log& Get();
-  // Takes ownership of `fd` (closes the previous one, never 2).
-  void SetFd(int fd, bool debug);
+  // Lines go to `fd` from now on (the previous one is closed; an empty `fd`: stderr again).
+  void SetFd(UniqueFd fd, bool debug);
   void SetId(std::string id);
   bool debug() const;
   void Write(LogLevel level, absl::string_view message);
 
  private:
   mutable absl::Mutex mu_;
-  int fd_ ABSL_GUARDED_BY(mu_) = 2;
+  UniqueFd fd_ ABSL_GUARDED_BY(mu_);  // none: stderr
   bool debug_ ABSL_GUARDED_BY(mu_) = false;
   std::string id_ ABSL_GUARDED_BY(mu_);
 };

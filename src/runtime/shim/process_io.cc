@@ -7,10 +7,11 @@
 
 #include <cerrno>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "src/libs/base/eintr.h"
+#include "src/libs/base/io.h"
 #include "src/libs/base/status_util.h"
 #include "src/runtime/shim/log.h"
 
@@ -18,7 +19,7 @@ namespace kata {
 namespace shim {
 namespace {
 
-absl::StatusOr<int> OpenOutput(const std::string& uri, const char* name) {
+absl::StatusOr<UniqueFd> OpenOutput(const std::string& uri, const char* name) {
   absl::string_view path = uri;
   int flags = O_RDWR | O_CLOEXEC;  // a FIFO opened read-write never blocks on open
   if (absl::ConsumePrefix(&path, "file://")) {
@@ -28,21 +29,9 @@ absl::StatusOr<int> OpenOutput(const std::string& uri, const char* name) {
   } else if (absl::ConsumePrefix(&path, "fifo://")) {
   }
   std::string p(path);
-  int fd = open(p.c_str(), flags, 0640);
-  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", name, " ", p));
+  UniqueFd fd(open(p.c_str(), flags, 0640));
+  if (!fd) return ErrnoStatus(errno, absl::StrCat("open ", name, " ", p));
   return fd;
-}
-
-bool WriteAll(int fd, absl::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
 }
 
 }  // namespace
@@ -54,23 +43,23 @@ absl::StatusOr<std::unique_ptr<ProcessIo>> ProcessIo::Open(const StdioPaths& pat
     absl::string_view p = paths.stdin;
     absl::ConsumePrefix(&p, "fifo://");
     std::string path(p);
-    io->stdin_fd_ = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (io->stdin_fd_ < 0) return ErrnoStatus(errno, absl::StrCat("open stdin ", path));
-    int fl = fcntl(io->stdin_fd_, F_GETFL);
-    fcntl(io->stdin_fd_, F_SETFL, fl & ~O_NONBLOCK);
+    io->stdin_fd_.reset(open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!io->stdin_fd_) return ErrnoStatus(errno, absl::StrCat("open stdin ", path));
+    int fl = fcntl(io->stdin_fd_.get(), F_GETFL);
+    fcntl(io->stdin_fd_.get(), F_SETFL, fl & ~O_NONBLOCK);
   }
   if (!paths.stdout.empty()) {
     auto fd = OpenOutput(paths.stdout, "stdout");
     if (!fd.ok()) return fd.status();
-    io->stdout_fd_ = *fd;
+    io->stdout_fd_ = *std::move(fd);
   }
   if (!paths.stderr.empty() && !paths.terminal) {
     auto fd = OpenOutput(paths.stderr, "stderr");
     if (!fd.ok()) return fd.status();
-    io->stderr_fd_ = *fd;
+    io->stderr_fd_ = *std::move(fd);
   }
-  io->wake_fd_ = eventfd(0, EFD_CLOEXEC);
-  if (io->wake_fd_ < 0) return ErrnoStatus(errno, "eventfd");
+  io->wake_fd_.reset(eventfd(0, EFD_CLOEXEC));
+  if (!io->wake_fd_) return ErrnoStatus(errno, "eventfd");
   return io;
 }
 
@@ -79,9 +68,7 @@ ProcessIo::~ProcessIo() {
   if (stdin_thread_.joinable()) stdin_thread_.join();
   if (stdout_thread_.joinable()) stdout_thread_.join();
   if (stderr_thread_.joinable()) stderr_thread_.join();
-  for (int fd : {stdin_fd_, stdout_fd_, stderr_fd_, wake_fd_}) {
-    if (fd >= 0) close(fd);
-  }
+  // The descriptors close after this (the threads that used them are done).
 }
 
 void ProcessIo::Start(runtime::Sandbox* sandbox, const std::string& container_id,
@@ -97,7 +84,7 @@ void ProcessIo::Start(runtime::Sandbox* sandbox, const std::string& container_id
   } else {
     stderr_thread_ = std::thread([this] { CopyOut(true); });
   }
-  if (stdin_fd_ >= 0) {
+  if (stdin_fd_) {
     stdin_thread_ = std::thread([this] { CopyIn(); });
   } else if (!paths_.terminal) {
     absl::Status s = sandbox_->CloseStdin(container_id_, exec_id_);
@@ -113,14 +100,14 @@ bool ProcessIo::WaitOutput(absl::Duration timeout) {
 }
 
 void ProcessIo::CloseStdin() {
-  if (wake_fd_ < 0) return;
+  if (!wake_fd_) return;
   uint64_t one = 1;
-  ssize_t n = write(wake_fd_, &one, sizeof(one));
+  ssize_t n = write(wake_fd_.get(), &one, sizeof(one));
   (void)n;
 }
 
 void ProcessIo::CopyOut(bool is_stderr) {
-  int fd = is_stderr ? stderr_fd_ : stdout_fd_;
+  const int fd = is_stderr ? stderr_fd_.get() : stdout_fd_.get();
   const char* name = is_stderr ? "stderr" : "stdout";
   bool writable = fd >= 0;
   for (;;) {
@@ -134,9 +121,10 @@ void ProcessIo::CopyOut(bool is_stderr) {
       break;
     }
     if (data->empty()) break;  // EOF
-    if (writable && !WriteAll(fd, *data)) {
-      SHIM_LOG(Warning) << container_id_ << "/" << exec_id_ << " " << name
-                        << ": write: " << strerror(errno) << "; dropping further output";
+    if (!writable) continue;
+    if (absl::Status w = WriteAll(fd, *data); !w.ok()) {
+      SHIM_LOG(Warning) << container_id_ << "/" << exec_id_ << " " << name << ": " << w.message()
+                        << "; dropping further output";
       writable = false;
     }
   }
@@ -148,22 +136,17 @@ void ProcessIo::CopyIn() {
   bool closing = false;
   for (;;) {
     if (!closing) {
-      pollfd fds[2] = {{stdin_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-      int r = poll(fds, 2, -1);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        break;
-      }
+      pollfd fds[2] = {{stdin_fd_.get(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
+      if (RetryEintr([&] { return poll(fds, 2, -1); }) < 0) break;
       if (fds[1].revents & POLLIN) {
         closing = true;  // drain what is there without blocking, then close
-        int fl = fcntl(stdin_fd_, F_GETFL);
-        fcntl(stdin_fd_, F_SETFL, fl | O_NONBLOCK);
+        int fl = fcntl(stdin_fd_.get(), F_GETFL);
+        fcntl(stdin_fd_.get(), F_SETFL, fl | O_NONBLOCK);
       } else if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
         continue;
       }
     }
-    ssize_t n = read(stdin_fd_, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
+    ssize_t n = RetryEintr([&] { return read(stdin_fd_.get(), buf, sizeof(buf)); });
     if (n <= 0) break;  // EOF (the writer left), EAGAIN while draining, or an error
     absl::string_view data(buf, static_cast<size_t>(n));
     while (!data.empty()) {

@@ -32,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "src/libs/base/unique_fd.h"
 #include "src/runtime/sandbox/sandbox.h"
 
 namespace kata {
@@ -68,10 +69,10 @@ class ProcessIo {
   void CopyIn();
 
   StdioPaths paths_;
-  int stdin_fd_ = -1;
-  int stdout_fd_ = -1;
-  int stderr_fd_ = -1;
-  int wake_fd_ = -1;  // eventfd: CloseStdin wakes the stdin thread
+  UniqueFd stdin_fd_;
+  UniqueFd stdout_fd_;
+  UniqueFd stderr_fd_;
+  UniqueFd wake_fd_;  // eventfd: CloseStdin wakes the stdin thread
   runtime::Sandbox* sandbox_ = nullptr;
   std::string container_id_, exec_id_;
   std::thread stdout_thread_, stderr_thread_, stdin_thread_;

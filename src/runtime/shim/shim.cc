@@ -11,9 +11,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -24,8 +22,11 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/any.pb.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/io.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
+#include "src/libs/base/unique_fd.h"
 #include "src/libs/oci/spec_json.h"
 #include "src/libs/protocols/runtimeoptions.pb.h"
 #include "src/libs/protocols/task.pb.h"
@@ -45,22 +46,9 @@ namespace {
 
 constexpr int kDaemonSocketFd = 3;
 
-std::string ReadAll(int fd) {
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
-}
-
-bool WriteFile(const std::string& path, absl::string_view data) {
-  std::ofstream f(path, std::ios::trunc);
-  f << data;
-  return static_cast<bool>(f);
+// Best effort: a bundle file that cannot be written does not fail the command.
+void WriteBundleFile(const std::string& path, absl::string_view data) {
+  WriteStringToFile(path, data).IgnoreError();
 }
 
 std::string BundleDir(const ShimArgs& args) {
@@ -72,10 +60,10 @@ std::string BundleDir(const ShimArgs& args) {
 // The config_path of the runtime options on stdin ("" when there are none).
 absl::StatusOr<std::string> ConfigPathFromStdin() {
   if (isatty(0)) return std::string();
-  std::string data = ReadAll(0);
-  if (data.empty()) return std::string();
+  absl::StatusOr<std::string> data = ReadAll(0);
+  if (!data.ok() || data->empty()) return std::string();  // no stdin: no options
   google::protobuf::Any any;
-  if (!any.ParseFromString(data)) {
+  if (!any.ParseFromString(*data)) {
     return absl::InvalidArgumentError("start: runtime options on stdin are not a protobuf Any");
   }
   if (!absl::EndsWith(any.type_url(), "runtimeoptions.v1.Options")) {
@@ -121,18 +109,15 @@ absl::StatusOr<pid_t> SpawnDaemon(const ShimArgs& args, const ShimEnv& env, int 
   std::vector<char*> envp;
   for (auto& e : env_s) envp.push_back(e.data());
   envp.push_back(nullptr);
-  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (devnull < 0) return ErrnoStatus(errno, "open /dev/null");
+  UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!devnull) return ErrnoStatus(errno, "open /dev/null");
   pid_t pid = fork();
-  if (pid < 0) {
-    close(devnull);
-    return ErrnoStatus(errno, "fork the shim daemon");
-  }
+  if (pid < 0) return ErrnoStatus(errno, "fork the shim daemon");
   if (pid == 0) {
     setsid();
-    dup2(devnull, 0);
-    dup2(devnull, 1);
-    dup2(devnull, 2);
+    dup2(devnull.get(), 0);
+    dup2(devnull.get(), 1);
+    dup2(devnull.get(), 2);
     if (listen_fd != kDaemonSocketFd) {
       dup2(listen_fd, kDaemonSocketFd);  // dup2 clears FD_CLOEXEC on the copy
     } else {
@@ -141,25 +126,31 @@ absl::StatusOr<pid_t> SpawnDaemon(const ShimArgs& args, const ShimEnv& env, int 
     execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
-  close(devnull);
   return pid;
+}
+
+// Kills the daemon still recorded in the bundle's shim.pid, if it is this task's (it should be
+// gone: containerd lost it), and waits up to a second for it to go.
+void KillRecordedDaemon(const std::string& bundle, const std::string& id) {
+  absl::StatusOr<std::string> pid_text = ReadFileToString(bundle + "/shim.pid");
+  int pid = 0;
+  if (!pid_text.ok() || !absl::SimpleAtoi(*pid_text, &pid) || pid <= 1) return;
+  absl::StatusOr<std::string> cmd = ReadFileToString(absl::StrCat("/proc/", pid, "/cmdline"));
+  if (!cmd.ok() || !absl::StrContains(*cmd, std::string("-id") + '\0' + id + '\0')) return;
+  kill(pid, SIGKILL);
+  for (int i = 0; i < 100 && kill(pid, 0) == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
 }
 
 }  // namespace
 
 bool SocketAlive(const std::string& path) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return false;
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) {
-    close(fd);
-    return false;
-  }
+  if (path.size() >= sizeof(addr.sun_path)) return false;
   std::memcpy(addr.sun_path, path.data(), path.size());
-  bool alive = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(fd);
-  return alive;
+  return connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
 }
 
 int RunStart(const ShimArgs& args, const ShimEnv& env) {
@@ -173,7 +164,7 @@ int RunStart(const ShimArgs& args, const ShimEnv& env) {
   const std::string path = SocketPath(address);
   if (SocketAlive(path)) {
     // The pod's shim (or this container's, started before) is serving: join it.
-    WriteFile(bundle + "/address", address);
+    WriteBundleFile(bundle + "/address", address);
     std::cout << address << std::flush;
     return 0;
   }
@@ -187,16 +178,17 @@ int RunStart(const ShimArgs& args, const ShimEnv& env) {
   }
   absl::StatusOr<ttrpc::Address> parsed = ttrpc::ParseAddress(address);
   if (!parsed.ok()) return Fail("start", parsed.status());
-  absl::StatusOr<int> listen_fd = ttrpc::Listen(*parsed);
-  if (!listen_fd.ok()) return Fail("start", listen_fd.status());
-  absl::StatusOr<pid_t> pid = SpawnDaemon(args, env, *listen_fd, *config_path);
-  close(*listen_fd);
+  absl::StatusOr<int> listened = ttrpc::Listen(*parsed);
+  if (!listened.ok()) return Fail("start", listened.status());
+  UniqueFd listen_fd(*listened);
+  absl::StatusOr<pid_t> pid = SpawnDaemon(args, env, listen_fd.get(), *config_path);
+  listen_fd.reset();  // the daemon has its copy
   if (!pid.ok()) {
     unlink(path.c_str());
     return Fail("start", pid.status());
   }
-  WriteFile(bundle + "/address", address);
-  WriteFile(bundle + "/shim.pid", std::to_string(*pid));
+  WriteBundleFile(bundle + "/address", address);
+  WriteBundleFile(bundle + "/shim.pid", std::to_string(*pid));
   std::cout << address << std::flush;
   return 0;
 }
@@ -207,17 +199,7 @@ int RunDelete(const ShimArgs& args, const ShimEnv& env) {
   const std::string sid = spec.ok() ? SandboxIdFor(args.id, *spec) : args.id;
   absl::Status result;
   if (sid == args.id) {
-    // A daemon still recorded for this bundle (it should be gone: containerd lost it).
-    std::ifstream pid_file(bundle + "/shim.pid");
-    int pid = 0;
-    if (pid_file >> pid && pid > 1) {
-      std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
-      std::string cmd((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-      if (absl::StrContains(cmd, std::string("-id") + '\0' + args.id + '\0')) {
-        kill(pid, SIGKILL);
-        for (int i = 0; i < 100 && kill(pid, 0) == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
-      }
-    }
+    KillRecordedDaemon(bundle, args.id);
     result = env.cleanup ? env.cleanup(args.id) : runtime::CleanupSandbox(args.id);
     const std::string path =
         SocketPath(SocketAddress(args.address, args.namespace_, args.id, env.socket_root));
@@ -235,8 +217,8 @@ int RunDelete(const ShimArgs& args, const ShimEnv& env) {
 
 int RunServe(const ShimArgs& args, const ShimEnv& env) {
   // Logs go to the bundle's log FIFO (containerd holds its read end); never block on it.
-  int log_fd = open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (log_fd >= 0) Log::Get().SetFd(log_fd, args.debug);
+  UniqueFd log_fd(open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  if (log_fd) Log::Get().SetFd(std::move(log_fd), args.debug);
   Log::Get().SetId(args.id);
   signal(SIGPIPE, SIG_IGN);
   sigset_t stop_signals;

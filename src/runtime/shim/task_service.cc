@@ -110,6 +110,43 @@ cg::Metrics ToMetrics(const runtime::ContainerStats& stats) {
   return m;
 }
 
+// The configuration path in the runtime options of a CreateTaskRequest ("" when none).
+std::string ConfigPathOf(const tpb::CreateTaskRequest& req) {
+  if (!req.has_options() ||
+      !absl::EndsWith(req.options().type_url(), "runtimeoptions.v1.Options")) {
+    return "";
+  }
+  ::runtimeoptions::v1::Options ro;
+  return ro.ParseFromString(req.options().value()) ? ro.config_path() : "";
+}
+
+// The sandbox's view of the container a CreateTaskRequest asks for.
+runtime::ContainerConfig ContainerConfigOf(const tpb::CreateTaskRequest& req, oci::Spec spec) {
+  runtime::ContainerConfig cc;
+  cc.id = req.id();
+  cc.spec = std::move(spec);
+  cc.bundle = req.bundle();
+  cc.terminal = req.terminal();
+  for (const auto& m : req.rootfs()) {
+    cc.rootfs_mounts.push_back(
+        {m.type(), m.source(), std::vector<std::string>(m.options().begin(), m.options().end())});
+  }
+  return cc;
+}
+
+ev::TaskCreate TaskCreateEvent(const tpb::CreateTaskRequest& req, uint32_t pid) {
+  ev::TaskCreate e;
+  e.set_container_id(req.id());
+  e.set_bundle(req.bundle());
+  *e.mutable_rootfs() = req.rootfs();
+  e.mutable_io()->set_stdin(req.stdin());
+  e.mutable_io()->set_stdout(req.stdout());
+  e.mutable_io()->set_stderr(req.stderr());
+  e.mutable_io()->set_terminal(req.terminal());
+  e.set_pid(pid);
+  return e;
+}
+
 }  // namespace
 
 std::string SandboxIdFor(const std::string& container_id, const oci::Spec& spec) {
@@ -186,6 +223,22 @@ absl::Status TaskService::State(Ctx&, const tpb::StateRequest& req, tpb::StateRe
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::unique_ptr<runtime::Sandbox>> TaskService::StartSandbox(
+    const std::string& id, const oci::Spec& spec, const std::string& config_path) {
+  KATA_ASSIGN_OR_RETURN(std::unique_ptr<runtime::Sandbox> sb,
+                        options_.factory(id, spec, config_path));
+  sb->SetExitObserver([this](const std::string& cid, const std::string& exec_id,
+                             const runtime::ExitStatus& status) { OnExit(cid, exec_id, status); });
+  SHIM_LOG(Info) << "sandbox " << id << ": starting the VM";
+  absl::Status started = sb->Start();
+  if (!started.ok()) {
+    absl::Status down = sb->Shutdown();
+    if (!down.ok()) SHIM_LOG(Warning) << "sandbox " << id << ": shutdown after failed start: " << down;
+    return started;
+  }
+  return sb;
+}
+
 absl::Status TaskService::Create(Ctx&, const tpb::CreateTaskRequest& req,
                                  tpb::CreateTaskResponse* resp) {
   absl::MutexLock create_lock(&create_mu_);
@@ -211,22 +264,8 @@ absl::Status TaskService::Create(Ctx&, const tpb::CreateTaskRequest& req,
       return absl::FailedPreconditionError(
           absl::StrCat("task ", id, ": its sandbox ", sid, " is not run by this shim"));
     }
-    std::string config_path;
-    if (req.has_options() && absl::EndsWith(req.options().type_url(), "runtimeoptions.v1.Options")) {
-      ::runtimeoptions::v1::Options ro;
-      if (ro.ParseFromString(req.options().value())) config_path = ro.config_path();
-    }
     KATA_ASSIGN_OR_RETURN(std::unique_ptr<runtime::Sandbox> sb,
-                          options_.factory(id, spec, config_path));
-    sb->SetExitObserver([this](const std::string& cid, const std::string& exec_id,
-                               const runtime::ExitStatus& status) { OnExit(cid, exec_id, status); });
-    SHIM_LOG(Info) << "sandbox " << id << ": starting the VM";
-    absl::Status started = sb->Start();
-    if (!started.ok()) {
-      absl::Status down = sb->Shutdown();
-      if (!down.ok()) SHIM_LOG(Warning) << "sandbox " << id << ": shutdown after failed start: " << down;
-      return started;
-    }
+                          StartSandbox(id, spec, ConfigPathOf(req)));
     std::vector<pid_t> pids = sb->VmPids();
     absl::MutexLock lock(&mu_);
     sandbox_ = std::move(sb);
@@ -254,16 +293,7 @@ absl::Status TaskService::Create(Ctx&, const tpb::CreateTaskRequest& req,
   }
   proc->io = std::move(*io);
 
-  runtime::ContainerConfig cc;
-  cc.id = id;
-  cc.spec = std::move(spec);
-  cc.bundle = req.bundle();
-  cc.terminal = req.terminal();
-  for (const auto& m : req.rootfs()) {
-    cc.rootfs_mounts.push_back(
-        {m.type(), m.source(), std::vector<std::string>(m.options().begin(), m.options().end())});
-  }
-  absl::Status created = sandbox->CreateContainer(cc);
+  absl::Status created = sandbox->CreateContainer(ContainerConfigOf(req, std::move(spec)));
   if (!created.ok()) {
     undo_sandbox();
     return created;
@@ -273,16 +303,7 @@ absl::Status TaskService::Create(Ctx&, const tpb::CreateTaskRequest& req,
   task.id = id;
   task.bundle = req.bundle();
   task.procs[""] = proc;
-  ev::TaskCreate e;
-  e.set_container_id(id);
-  e.set_bundle(req.bundle());
-  *e.mutable_rootfs() = req.rootfs();
-  e.mutable_io()->set_stdin(req.stdin());
-  e.mutable_io()->set_stdout(req.stdout());
-  e.mutable_io()->set_stderr(req.stderr());
-  e.mutable_io()->set_terminal(req.terminal());
-  e.set_pid(pid_);
-  options_.events->Publish(kTopicCreate, e);
+  options_.events->Publish(kTopicCreate, TaskCreateEvent(req, pid_));
   resp->set_pid(pid_);
   SHIM_LOG(Info) << "task " << id << " created in sandbox " << sandbox_id_;
   return absl::OkStatus();

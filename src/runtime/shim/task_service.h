@@ -134,6 +134,12 @@ class TaskService : public ::containerd::task::v2::TaskTtrpc::Service {
                                                  const std::string& exec_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<runtime::Sandbox*> GetSandbox() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The pod's sandbox from the factory, started (the VM boots) and observed by OnExit; shut
+  // down again if it does not start.
+  absl::StatusOr<std::unique_ptr<runtime::Sandbox>> StartSandbox(const std::string& id,
+                                                                 const oci::Spec& spec,
+                                                                 const std::string& config_path)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(create_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // containerd's view of `p`, from the sandbox's state of it.
   TaskState StateOf(const Proc& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The sandbox's exit observer: waits for the process's output, then publishes /tasks/exit.

@@ -3,17 +3,18 @@
 #include "src/runtime/shim/task_service.h"
 
 #include <fcntl.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/testing/temp_dir.h"
+#include "src/libs/base/unique_fd.h"
 #include "src/libs/protocols/containerd/events/task.pb.h"
 #include "src/libs/ttrpc/client.h"
 #include "src/libs/ttrpc/server.h"
@@ -54,19 +55,9 @@ class FakeEvents : public EventPublisher {
   std::vector<google::protobuf::Any> anys_;
 };
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 class TaskServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/tasksvcXXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     bundle_ = dir_ + "/bundle";
     ASSERT_EQ(mkdir(bundle_.c_str(), 0755), 0);
     WriteSpec(bundle_, "");
@@ -116,15 +107,15 @@ class TaskServiceTest : public ::testing::Test {
     conn_.reset();
     server_.Shutdown(absl::Seconds(2));
     service_.reset();
-    std::string cmd = "rm -rf " + dir_;
-    ASSERT_EQ(system(cmd.c_str()), 0);
   }
 
   static void WriteSpec(const std::string& bundle, const std::string& annotations) {
-    std::ofstream(bundle + "/config.json")
-        << "{\"ociVersion\":\"1.0.2\",\"process\":{\"cwd\":\"/\",\"args\":[\"sh\"],"
-           "\"user\":{\"uid\":0,\"gid\":0}},\"root\":{\"path\":\"rootfs\"}"
-        << annotations << "}";
+    ASSERT_TRUE(WriteStringToFile(
+                    bundle + "/config.json",
+                    absl::StrCat("{\"ociVersion\":\"1.0.2\",\"process\":{\"cwd\":\"/\",\"args\":[\"sh\"],"
+                                 "\"user\":{\"uid\":0,\"gid\":0}},\"root\":{\"path\":\"rootfs\"}",
+                                 annotations, "}"))
+                    .ok());
   }
 
   tpb::CreateTaskRequest CreateRequest(const std::string& id, const std::string& bundle) {
@@ -195,7 +186,75 @@ class TaskServiceTest : public ::testing::Test {
     return s;
   }
 
-  std::string dir_, bundle_, address_;
+  // c1/e1 ("ps") is exec'd, started, ends once *exec_exit is notified, and is deleted.
+  void ExecRunsAndIsDeleted(absl::Notification* exec_exit) {
+    tpb::ExecProcessRequest exec;
+    exec.set_id("c1");
+    exec.set_exec_id("e1");
+    exec.mutable_spec()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/Process");
+    exec.mutable_spec()->set_value(
+        R"({"args":["ps"],"cwd":"/","user":{"uid":0,"gid":0},"terminal":false})");
+    google::protobuf::Empty empty;
+    ASSERT_TRUE(task_->Exec(exec, &empty).ok());
+    EXPECT_EQ(task_->Exec(exec, &empty).code(), absl::StatusCode::kAlreadyExists);
+    EXPECT_EQ(State("c1", "e1")->status(), ::containerd::v1::types::CREATED);
+    EXPECT_CALL(*sb_, Exec("c1", "e1", _, false)).WillOnce([](auto&&, auto&&, const oci::Process& p, bool) {
+      EXPECT_EQ(p.args.value_or(std::vector<std::string>{}), std::vector<std::string>{"ps"});
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(Start("c1", "e1").ok());
+    exec_exit->Notify();
+    auto w = Wait("c1", "e1");
+    ASSERT_TRUE(w.ok());
+    EXPECT_CALL(*sb_, DeleteProcess("c1", "e1")).WillOnce(Return(absl::OkStatus()));
+    ASSERT_TRUE(Delete("c1", "e1").ok());
+  }
+
+  // Pause and Resume of c1, whose sandbox state is *paused.
+  void PauseThenResume(std::atomic<bool>* paused) {
+    google::protobuf::Empty empty;
+    tpb::PauseRequest pause;
+    pause.set_id("c1");
+    EXPECT_CALL(*sb_, Pause("c1")).WillOnce([paused](auto&&) {
+      *paused = true;
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(task_->Pause(pause, &empty).ok());
+    EXPECT_EQ(State("c1")->status(), ::containerd::v1::types::PAUSED);
+    tpb::ResumeRequest resume;
+    resume.set_id("c1");
+    EXPECT_CALL(*sb_, Resume("c1")).WillOnce([paused](auto&&) {
+      *paused = false;
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(task_->Resume(resume, &empty).ok());
+    EXPECT_EQ(State("c1")->status(), ::containerd::v1::types::RUNNING);
+  }
+
+  // Stats of c1: the runtime's ContainerStats as containerd's cgroups v1 Metrics.
+  void StatsAreCgroupsV1Metrics() {
+    runtime::ContainerStats stats;
+    stats.cpu.emplace().total_ns = 123;
+    stats.memory.emplace().usage.usage = 4096;
+    stats.memory->stat["pgfault"] = 7;
+    stats.pids = runtime::PidsStats{2, 0};
+    EXPECT_CALL(*sb_, Stats("c1")).WillOnce(Return(stats));
+    tpb::StatsRequest sreq;
+    sreq.set_id("c1");
+    tpb::StatsResponse sresp;
+    ASSERT_TRUE(task_->Stats(sreq, &sresp).ok());
+    EXPECT_EQ(sresp.stats().type_url(), "io.containerd.cgroups.v1.Metrics");
+    ::io::containerd::cgroups::v1::Metrics metrics;
+    ASSERT_TRUE(metrics.ParseFromString(sresp.stats().value()));
+    EXPECT_EQ(metrics.cpu().usage().total(), 123u);
+    EXPECT_EQ(metrics.memory().usage().usage(), 4096u);
+    EXPECT_EQ(metrics.pids().current(), 2u);
+    EXPECT_EQ(metrics.memory().pg_fault(), 7u);
+  }
+
+  kata::testing::TempDir tmp_{"/tmp"};  // /tmp: the shim's socket path must stay short
+  const std::string dir_ = tmp_.path();
+  std::string bundle_, address_;
   absl::Mutex observer_mu_;
   runtime::ExitObserver observer_ ABSL_GUARDED_BY(observer_mu_);
   std::vector<std::thread> exits_;
@@ -248,7 +307,7 @@ TEST_F(TaskServiceTest, RunToExitThenDeleteAndShutdown) {
   ASSERT_TRUE(w.ok()) << w.status();
   EXPECT_EQ(w->exit_status(), 3u);
   EXPECT_EQ(w->exited_at().seconds(), 1700000000);
-  EXPECT_EQ(ReadFile(dir_ + "/c1.out"), "hello\n");
+  EXPECT_EQ(kata::testing::ReadFileOrDie(dir_ + "/c1.out"), "hello\n");
   EXPECT_EQ(State("c1")->status(), ::containerd::v1::types::STOPPED);
   EXPECT_EQ(State("c1")->exit_status(), 3u);
 
@@ -311,62 +370,11 @@ TEST_F(TaskServiceTest, ExecPauseResumeKillStats) {
   { absl::Status cs = Create(); ASSERT_TRUE(cs.ok()) << cs; }
   ASSERT_TRUE(Start("c1").ok());
 
-  tpb::ExecProcessRequest exec;
-  exec.set_id("c1");
-  exec.set_exec_id("e1");
-  exec.mutable_spec()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/Process");
-  exec.mutable_spec()->set_value(
-      R"({"args":["ps"],"cwd":"/","user":{"uid":0,"gid":0},"terminal":false})");
+  ASSERT_NO_FATAL_FAILURE(ExecRunsAndIsDeleted(&exec_exit));
+  ASSERT_NO_FATAL_FAILURE(PauseThenResume(&paused));
+  ASSERT_NO_FATAL_FAILURE(StatsAreCgroupsV1Metrics());
+
   google::protobuf::Empty empty;
-  ASSERT_TRUE(task_->Exec(exec, &empty).ok());
-  EXPECT_EQ(task_->Exec(exec, &empty).code(), absl::StatusCode::kAlreadyExists);
-  EXPECT_EQ(State("c1", "e1")->status(), ::containerd::v1::types::CREATED);
-  EXPECT_CALL(*sb_, Exec("c1", "e1", _, false)).WillOnce([](auto&&, auto&&, const oci::Process& p, bool) {
-    EXPECT_EQ(p.args.value_or(std::vector<std::string>{}), std::vector<std::string>{"ps"});
-    return absl::OkStatus();
-  });
-  ASSERT_TRUE(Start("c1", "e1").ok());
-  exec_exit.Notify();
-  auto w = Wait("c1", "e1");
-  ASSERT_TRUE(w.ok());
-  EXPECT_CALL(*sb_, DeleteProcess("c1", "e1")).WillOnce(Return(absl::OkStatus()));
-  ASSERT_TRUE(Delete("c1", "e1").ok());
-
-  tpb::PauseRequest pause;
-  pause.set_id("c1");
-  EXPECT_CALL(*sb_, Pause("c1")).WillOnce([&](auto&&) {
-    paused = true;
-    return absl::OkStatus();
-  });
-  ASSERT_TRUE(task_->Pause(pause, &empty).ok());
-  EXPECT_EQ(State("c1")->status(), ::containerd::v1::types::PAUSED);
-  tpb::ResumeRequest resume;
-  resume.set_id("c1");
-  EXPECT_CALL(*sb_, Resume("c1")).WillOnce([&](auto&&) {
-    paused = false;
-    return absl::OkStatus();
-  });
-  ASSERT_TRUE(task_->Resume(resume, &empty).ok());
-  EXPECT_EQ(State("c1")->status(), ::containerd::v1::types::RUNNING);
-
-  runtime::ContainerStats stats;
-  stats.cpu.emplace().total_ns = 123;
-  stats.memory.emplace().usage.usage = 4096;
-  stats.memory->stat["pgfault"] = 7;
-  stats.pids = runtime::PidsStats{2, 0};
-  EXPECT_CALL(*sb_, Stats("c1")).WillOnce(Return(stats));
-  tpb::StatsRequest sreq;
-  sreq.set_id("c1");
-  tpb::StatsResponse sresp;
-  ASSERT_TRUE(task_->Stats(sreq, &sresp).ok());
-  EXPECT_EQ(sresp.stats().type_url(), "io.containerd.cgroups.v1.Metrics");
-  ::io::containerd::cgroups::v1::Metrics metrics;
-  ASSERT_TRUE(metrics.ParseFromString(sresp.stats().value()));
-  EXPECT_EQ(metrics.cpu().usage().total(), 123u);
-  EXPECT_EQ(metrics.memory().usage().usage(), 4096u);
-  EXPECT_EQ(metrics.pids().current(), 2u);
-  EXPECT_EQ(metrics.memory().pg_fault(), 7u);
-
   tpb::KillRequest kill;
   kill.set_id("c1");
   kill.set_signal(15);
@@ -408,11 +416,11 @@ TEST_F(TaskServiceTest, StdinReachesTheProcessThenEof) {
   tpb::CreateTaskResponse resp;
   ASSERT_TRUE(task_->Create(req, &resp).ok());  // no writer yet: must not block
   ASSERT_TRUE(Start("c1").ok());
-  int w = open(fifo.c_str(), O_WRONLY);
-  ASSERT_GE(w, 0);
-  ASSERT_EQ(write(w, "abc", 3), 3);
-  ASSERT_EQ(write(w, "def", 3), 3);
-  close(w);
+  UniqueFd w(open(fifo.c_str(), O_WRONLY));
+  ASSERT_TRUE(w.valid());
+  ASSERT_EQ(write(w.get(), "abc", 3), 3);
+  ASSERT_EQ(write(w.get(), "def", 3), 3);
+  w.reset();  // the writer leaves: EOF
   ASSERT_TRUE(closed.WaitForNotificationWithTimeout(absl::Seconds(10)));
   {
     absl::MutexLock lock(&mu);

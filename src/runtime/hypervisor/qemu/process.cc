@@ -11,13 +11,13 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "src/libs/base/eintr.h"
+#include "src/libs/base/file.h"
 #include "src/libs/base/status_util.h"
+#include "src/libs/base/unique_fd.h"
 
 namespace kata::hypervisor::qemu {
 namespace {
@@ -43,26 +43,19 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
   for (const std::string& s : argv) cargv.push_back(const_cast<char*>(s.c_str()));
   cargv.push_back(nullptr);
 
-  int log_fd = open(options.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (log_fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", options.log_path));
-  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  int err_pipe[2];
-  if (null_fd < 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
-    int e = errno;
-    close(log_fd);
-    if (null_fd >= 0) close(null_fd);
-    return ErrnoStatus(e, "spawn: /dev/null or pipe");
+  UniqueFd log_fd(
+      open(options.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  if (!log_fd) return ErrnoStatus(errno, absl::StrCat("open ", options.log_path));
+  UniqueFd null_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  int pipe_fds[2];
+  if (!null_fd || pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    return ErrnoStatus(errno, "spawn: /dev/null or pipe");
   }
+  UniqueFd err_read(pipe_fds[0]);
+  UniqueFd err_write(pipe_fds[1]);
   const pid_t parent = getpid();
   pid_t pid = fork();
-  if (pid < 0) {
-    int e = errno;
-    close(log_fd);
-    close(null_fd);
-    close(err_pipe[0]);
-    close(err_pipe[1]);
-    return ErrnoStatus(e, "fork");
-  }
+  if (pid < 0) return ErrnoStatus(errno, "fork");
   if (pid == 0) {
     // Child: async-signal-safe calls only.
     setpgid(0, 0);
@@ -73,22 +66,22 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    dup2(null_fd, 0);
-    dup2(log_fd, 1);
-    dup2(log_fd, 2);
+    dup2(null_fd.get(), 0);
+    dup2(log_fd.get(), 1);
+    dup2(log_fd.get(), 2);
     execv(binary.c_str(), cargv.data());
     int e = errno;
-    (void)!write(err_pipe[1], &e, sizeof(e));
+    (void)!write(err_write.get(), &e, sizeof(e));
     _exit(127);
   }
   setpgid(pid, pid);  // also in the parent, so the group exists before we ever signal it
-  close(log_fd);
-  close(null_fd);
-  close(err_pipe[1]);
+  log_fd.reset();
+  null_fd.reset();
+  err_write.reset();
   int child_errno = 0;
   const ssize_t n =
-      RetryEintr([&] { return read(err_pipe[0], &child_errno, sizeof(child_errno)); });
-  close(err_pipe[0]);
+      RetryEintr([&] { return read(err_read.get(), &child_errno, sizeof(child_errno)); });
+  err_read.reset();
   std::unique_ptr<ChildProcess> child(new ChildProcess(pid));
   if (n == static_cast<ssize_t>(sizeof(child_errno))) {
     child->WaitFor(absl::Seconds(5));
@@ -169,11 +162,9 @@ std::string ChildProcess::exit_description() const {
 }
 
 std::string ReadFileTail(const std::string& path, size_t max_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
+  absl::StatusOr<std::string> content = ReadFileToString(path);
+  if (!content.ok()) return "";
+  std::string s = *std::move(content);
   if (s.size() > max_bytes) s = s.substr(s.size() - max_bytes);
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   return s;

@@ -14,6 +14,7 @@
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
+#include "src/libs/base/eintr.h"
 #include "src/libs/base/status_util.h"
 
 namespace kata::hypervisor::qemu {
@@ -69,10 +70,10 @@ absl::StatusOr<std::unique_ptr<QmpClient>> QmpClient::Connect(
     if (give_up) {
       if (absl::Status s = give_up(); !s.ok()) return s;
     }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return ErrnoStatus(errno, "qmp: socket");
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-      std::unique_ptr<QmpClient> client(new QmpClient(fd));
+    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return ErrnoStatus(errno, "qmp: socket");
+    if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+      std::unique_ptr<QmpClient> client(new QmpClient(std::move(fd)));
       if (absl::Status s = client->ReadGreeting(deadline); !s.ok()) return s;
       absl::StatusOr<std::string> caps =
           client->Execute("qmp_capabilities", "", std::max(Remaining(deadline), absl::Seconds(1)));
@@ -80,7 +81,7 @@ absl::StatusOr<std::unique_ptr<QmpClient>> QmpClient::Connect(
       return client;
     }
     const int err = errno;
-    close(fd);
+    fd.reset();
     last = ErrnoStatus(err, absl::StrCat("qmp: connect ", socket_path));
     if (err != ENOENT && err != ECONNREFUSED && err != EAGAIN) return last;
     if (absl::Now() >= deadline) {
@@ -95,8 +96,7 @@ QmpClient::~QmpClient() { Close(); }
 
 void QmpClient::Close() {
   absl::MutexLock lock(&mu_);
-  if (fd_ >= 0) close(fd_);
-  fd_ = -1;
+  fd_.reset();
   if (broken_.ok()) broken_ = absl::UnavailableError("qmp: connection closed");
 }
 
@@ -115,11 +115,11 @@ absl::StatusOr<std::string> QmpClient::ReadLine(absl::Time deadline) {
       return broken_;
     }
     const absl::Duration left = Remaining(deadline);
-    pollfd p{fd_, POLLIN, 0};
+    pollfd p{fd_.get(), POLLIN, 0};
     int r =
         poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left + absl::Microseconds(999))));
     if (r < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR) continue;  // poll again, with the time left
       return ErrnoStatus(errno, "qmp: poll");
     }
     if (r == 0) {
@@ -127,9 +127,10 @@ absl::StatusOr<std::string> QmpClient::ReadLine(absl::Time deadline) {
       continue;
     }
     char chunk[4096];
-    ssize_t n = read(fd_, chunk, sizeof(chunk));
+    const int fd = fd_.get();  // read outside the lambda, which the lock analysis cannot see
+    ssize_t n = RetryEintr([&] { return read(fd, chunk, sizeof(chunk)); });
     if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
+      if (errno == EAGAIN) continue;
       broken_ = ErrnoStatus(errno, "qmp: read");
       return broken_;
     }
@@ -231,10 +232,12 @@ absl::StatusOr<std::string> QmpClient::Execute(absl::string_view command,
   req.AddMember("id", rapidjson::Value(id.c_str(), alloc), alloc);
   std::string wire = ToJson(req);
   wire.push_back('\n');
+  // send(MSG_NOSIGNAL), not kata::WriteAll: a QEMU gone must be an error, never a SIGPIPE.
+  const int fd = fd_.get();
   for (size_t off = 0; off < wire.size();) {
-    ssize_t n = send(fd_, wire.data() + off, wire.size() - off, MSG_NOSIGNAL);
+    ssize_t n = RetryEintr(
+        [&] { return send(fd, wire.data() + off, wire.size() - off, MSG_NOSIGNAL); });
     if (n < 0) {
-      if (errno == EINTR) continue;
       broken_ = ErrnoStatus(errno, "qmp: write");
       return AnnotateStatus(broken_, absl::StrCat("qmp ", command));
     }

@@ -30,6 +30,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -37,6 +38,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "src/libs/base/unique_fd.h"
 
 namespace kata::hypervisor::qemu {
 
@@ -83,7 +85,7 @@ class QmpClient {
   void Close();
 
  private:
-  explicit QmpClient(int fd) : fd_(fd) {}
+  explicit QmpClient(UniqueFd fd) : fd_(std::move(fd)) {}
   // The next complete message line, reading as needed until `deadline`.
   absl::StatusOr<std::string> ReadLine(absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reads one message; queues it if it is an event (*is_event = true), else returns it.
@@ -92,7 +94,7 @@ class QmpClient {
   absl::Status ReadGreeting(absl::Time deadline);
 
   absl::Mutex mu_;
-  int fd_ ABSL_GUARDED_BY(mu_);
+  UniqueFd fd_ ABSL_GUARDED_BY(mu_);
   std::string buffer_ ABSL_GUARDED_BY(mu_);
   std::deque<QmpEvent> events_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;

@@ -8,14 +8,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "rapidjson/document.h"
+#include "src/libs/base/eintr.h"
+#include "src/libs/base/unique_fd.h"
 
 namespace kata::hypervisor::qemu::testing {
 namespace {
 
-bool WriteAll(int fd, const std::string& s) {
+// send(MSG_NOSIGNAL), not kata::WriteAll: a client that went away must not SIGPIPE the test.
+bool SendAll(int fd, const std::string& s) {
   size_t off = 0;
   while (off < s.size()) {
-    ssize_t n = send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+    ssize_t n =
+        RetryEintr([&] { return send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL); });
     if (n <= 0) return false;
     off += static_cast<size_t>(n);
   }
@@ -70,29 +74,26 @@ void FakeQmpServer::Run() {
     if (stop_) return;
     absl::SleepFor(absl::Milliseconds(5));
   }
-  int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  UniqueFd lfd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   strncpy(addr.sun_path, path_.c_str(), sizeof(addr.sun_path) - 1);
-  if (bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(lfd, 1) != 0) {
-    close(lfd);
+  if (bind(lfd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      listen(lfd.get(), 1) != 0) {
     return;
   }
-  if (!WaitReadable(lfd, stop_)) {
-    close(lfd);
-    return;
-  }
-  int fd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
-  close(lfd);
-  if (fd < 0) return;
-  WriteAll(fd, R"({"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, )"
-               R"("package": "fake"}, "capabilities": ["oob"]}})"
-               "\r\n");
+  if (!WaitReadable(lfd.get(), stop_)) return;
+  UniqueFd fd(accept4(lfd.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  lfd.reset();
+  if (!fd) return;
+  SendAll(fd.get(), R"({"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, )"
+                    R"("package": "fake"}, "capabilities": ["oob"]}})"
+                    "\r\n");
   std::string buf;
   bool open = true;
-  while (open && WaitReadable(fd, stop_)) {
+  while (open && WaitReadable(fd.get(), stop_)) {
     char chunk[4096];
-    ssize_t n = read(fd, chunk, sizeof(chunk));
+    ssize_t n = RetryEintr([&] { return read(fd.get(), chunk, sizeof(chunk)); });
     if (n <= 0) break;
     buf.append(chunk, static_cast<size_t>(n));
     size_t nl;
@@ -115,11 +116,10 @@ void FakeQmpServer::Run() {
           open = false;
           break;
         }
-        WriteAll(fd, o + "\r\n");
+        SendAll(fd.get(), o + "\r\n");
       }
     }
   }
-  close(fd);
 }
 
 }  // namespace kata::hypervisor::qemu::testing
