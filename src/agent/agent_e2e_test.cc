@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
+#include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,8 +27,10 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "src/agent/container/test_calls.h"
 #include "src/agent/container/test_util.h"
+#include "src/agent/rpc/test_client.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/testing/temp_dir.h"
 #include "src/libs/oci/spec_proto.h"
 #include "src/libs/protocols/agent.ttrpc.pb.h"
 #include "src/libs/ttrpc/client.h"
@@ -36,19 +38,13 @@
 namespace {
 
 namespace kt = kata::agent::testing;
+using ::kata::testing::ReadFileOrDie;
 using ::testing::HasSubstr;
 
 std::string g_agent_binary;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 bool IsMounted(const std::string& p) {
-  return absl::StrContains(ReadFile("/proc/self/mountinfo"), absl::StrCat(" ", p, " "));
+  return absl::StrContains(ReadFileOrDie("/proc/self/mountinfo"), absl::StrCat(" ", p, " "));
 }
 
 int Shell(const std::string& cmd) { return system(cmd.c_str()); }
@@ -66,7 +62,8 @@ std::vector<Proc> ChildrenOf(pid_t parent) {
   while (dirent* e = readdir(d)) {
     int pid;
     if (!absl::SimpleAtoi(e->d_name, &pid)) continue;
-    std::string stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+    // (It may be gone already: then it is no child.)
+    std::string stat = kata::ReadFileToString(absl::StrCat("/proc/", pid, "/stat")).value_or("");
     size_t close = stat.rfind(')');
     size_t open = stat.find('(');
     if (close == std::string::npos || open == std::string::npos) continue;
@@ -79,14 +76,12 @@ std::vector<Proc> ChildrenOf(pid_t parent) {
   return out;
 }
 
-class AgentE2eTest : public ::testing::Test, protected kt::AgentApiCalls {
+class AgentE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_FALSE(g_agent_binary.empty()) << "pass the kata-agent binary as argv[1]";
     ASSERT_EQ(geteuid(), 0u) << "this test needs root (mounts, namespaces, cgroups)";
-    char templ[] = "/tmp/ke2eXXXXXX";  // short: unix socket paths are limited
-    ASSERT_NE(mkdtemp(templ), nullptr);
-    dir_ = templ;
+    dir_ = dir_holder_.path();
     cg_ = absl::StrCat("kata-agent-e2e-", getpid(), "-", absl::ToUnixMicros(absl::Now()));
     absl::StatusOr<std::string> rootfs = kt::MakeBusyboxRootfs(dir_);
     ASSERT_TRUE(rootfs.ok()) << rootfs.status();
@@ -103,20 +98,17 @@ class AgentE2eTest : public ::testing::Test, protected kt::AgentApiCalls {
     }
     auto client = kata::ttrpc::Client::Dial("unix://" + sock, absl::Seconds(10));
     ASSERT_TRUE(client.ok()) << client.status();
-    client_ = std::move(*client);
-    api_ = std::make_unique<grpc::AgentServiceTtrpc::Client>(client_.get());
-    opts_.timeout = absl::Seconds(30);
+    api_ = std::make_unique<kt::AgentApi>(std::move(*client), absl::Seconds(30));
   }
 
   void TearDown() override {
     api_.reset();
-    client_.reset();
     if (agent_ > 0) {
       kill(agent_, SIGTERM);
-      EXPECT_EQ(WaitAgent(absl::Seconds(15)), 0) << ReadFile(dir_ + "/agent.log");
+      EXPECT_EQ(WaitAgent(absl::Seconds(15)), 0) << AgentLog();
     }
     // (Only mounts under the test's directory: other work on this host mounts things too.)
-    EXPECT_THAT(ReadFile("/proc/self/mountinfo"), ::testing::Not(HasSubstr(dir_)))
+    EXPECT_THAT(ReadFileOrDie("/proc/self/mountinfo"), ::testing::Not(HasSubstr(dir_)))
         << "mounts left behind";
     // The containers' cgroups are gone (the parent a second container found existing is
     // not the agent's to remove: the test removes it).
@@ -126,9 +118,10 @@ class AgentE2eTest : public ::testing::Test, protected kt::AgentApiCalls {
                                  "rmdir $d || exit 1; done")),
               0)
         << "container cgroups left behind";
-    if (HasFailure()) std::cerr << "agent log:\n" << ReadFile(dir_ + "/agent.log");
-    Shell(absl::StrCat("rm -rf '", dir_, "'"));
+    if (HasFailure()) std::cerr << "agent log:\n" << AgentLog();
   }
+
+  std::string AgentLog() { return kata::ReadFileToString(dir_ + "/agent.log").value_or(""); }
 
   // Waits for the agent to exit; its exit status (0..255), or -1 after killing it.
   int WaitAgent(absl::Duration timeout) {
@@ -164,53 +157,12 @@ class AgentE2eTest : public ::testing::Test, protected kt::AgentApiCalls {
     return "";
   }
 
-  absl::StatusOr<std::string> ReadSome(const std::string& id, const std::string& exec) {
-    grpc::ReadStreamRequest r;
-    r.set_container_id(id);
-    r.set_exec_id(exec);
-    r.set_len(4096);
-    grpc::ReadStreamResponse resp;
-    absl::Status s = api_->ReadStdout(r, &resp, opts_);
-    if (!s.ok()) return s;
-    return resp.data();
-  }
-  absl::StatusOr<std::string> ReadAll(const std::string& id, const std::string& exec) {
-    std::string out;
-    for (;;) {
-      absl::StatusOr<std::string> d = ReadSome(id, exec);
-      if (d.status().code() == absl::StatusCode::kOutOfRange) return out;
-      if (!d.ok()) return d.status();
-      out += *d;
-    }
-  }
-  absl::Status Exec(const std::string& id, const std::string& exec, std::vector<std::string> args,
-                    bool terminal = false) {
-    grpc::ExecProcessRequest e;
-    e.set_container_id(id);
-    e.set_exec_id(exec);
-    for (const std::string& a : args) e.mutable_process()->add_args(a);
-    e.mutable_process()->add_env("PATH=/bin");
-    e.mutable_process()->set_cwd("/");
-    e.mutable_process()->set_terminal(terminal);
-    return api_->ExecProcess(e, &empty_, opts_);
-  }
-  // Create + Start + all stdout + exit code + Remove: "<stdout>rc=<code>".
-  absl::StatusOr<std::string> RunToEnd(const grpc::CreateContainerRequest& req) {
-    const std::string& id = req.container_id();
-    absl::Status s = Create(req);
-    if (!s.ok()) return s;
-    s = Start(id);
-    absl::StatusOr<std::string> out = s.ok() ? ReadAll(id, id) : absl::StatusOr<std::string>(s);
-    absl::StatusOr<int> code = out.ok() ? Wait(id, id) : absl::StatusOr<int>(out.status());
-    s = Remove(id);
-    if (!code.ok()) return code.status();
-    if (!s.ok()) return s;
-    return absl::StrCat(*out, "rc=", *code);
-  }
-
+  // In /tmp, not $TEST_TMPDIR (under /root, mode 0700): the mapped root of a user-namespace
+  // container must reach its rootfs, and the agent's unix socket path must stay short.
+  kata::testing::TempDir dir_holder_{"/tmp"};
   pid_t agent_ = -1;
   std::string dir_, rootfs_, cg_;
-  std::unique_ptr<kata::ttrpc::Client> client_;
+  std::unique_ptr<kt::AgentApi> api_;
 };
 
 grpc::Storage Storage(const std::string& driver, const std::string& source,
@@ -239,17 +191,17 @@ TEST_F(AgentE2eTest, SandboxSharesNamespacesAndStoragesAndDestroyEndsTheAgent) {
   sb.set_sandbox_pidns(true);
   sb.add_dns("nameserver 10.0.0.1");
   *sb.add_storages() = Storage("bind", dir_ + "/share", shared);
-  absl::Status s = api_->CreateSandbox(sb, &empty_, opts_);
+  absl::Status s = api_->CreateSandbox(sb);
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_TRUE(IsMounted(shared));
-  EXPECT_EQ(api_->CreateSandbox(sb, &empty_, opts_).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(api_->CreateSandbox(sb).code(), absl::StatusCode::kAlreadyExists);
 
   grpc::CreateContainerRequest c1 = Request("c1", {"sleep", "1000"}, false, shared + "/c1/rootfs");
   c1.mutable_oci()->set_hostname("");
   c1.set_sandbox_pidns(true);
-  s = Create(c1);
+  s = api_->Create(c1);
   ASSERT_TRUE(s.ok()) << s;
-  ASSERT_TRUE(Start("c1").ok());
+  ASSERT_TRUE(api_->Start("c1").ok());
 
   const std::string eph = dir_ + "/run/eph";
   grpc::CreateContainerRequest c2 =
@@ -261,23 +213,24 @@ TEST_F(AgentE2eTest, SandboxSharesNamespacesAndStoragesAndDestroyEndsTheAgent) {
   c2.mutable_oci()->set_hostname("");
   c2.set_sandbox_pidns(true);
   *c2.add_storages() = Storage("ephemeral", "tmpfs", eph, {"size=1m"});
-  s = Create(c2);
+  s = api_->Create(c2);
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_TRUE(IsMounted(eph));
-  ASSERT_TRUE(Start("c2").ok());
-  absl::StatusOr<std::string> out2 = ReadAll("c2", "c2");
+  ASSERT_TRUE(api_->Start("c2").ok());
+  absl::StatusOr<std::string> out2 = api_->ReadAll("c2", "c2");
   ASSERT_TRUE(out2.ok()) << out2.status();
-  EXPECT_EQ(*Wait("c2", "c2"), 0);
+  EXPECT_EQ(*api_->Wait("c2", "c2"), 0);
   std::vector<std::string> lines = absl::StrSplit(*out2, '\n');
   ASSERT_GE(lines.size(), 5u) << *out2;
   EXPECT_EQ(lines[0], "podhost");
   EXPECT_NE(lines[4], "pid=1") << "the holder is pid 1 of the shared pid namespace";
 
   // An exec in c1 sees the same namespaces as c2.
-  ASSERT_TRUE(Exec("c1", "e1",
-                   {"sh", "-c", "for n in ipc uts pid; do busybox readlink /proc/self/ns/$n; done"})
-                  .ok());
-  absl::StatusOr<std::string> out1 = ReadAll("c1", "e1");
+  ASSERT_TRUE(
+      api_->Exec("c1", "e1",
+                 {"sh", "-c", "for n in ipc uts pid; do busybox readlink /proc/self/ns/$n; done"})
+          .ok());
+  absl::StatusOr<std::string> out1 = api_->ReadAll("c1", "e1");
   ASSERT_TRUE(out1.ok()) << out1.status();
   EXPECT_EQ(*out1, absl::StrCat(lines[1], "\n", lines[2], "\n", lines[3], "\n"));
   char self_ipc[64] = {};
@@ -286,8 +239,8 @@ TEST_F(AgentE2eTest, SandboxSharesNamespacesAndStoragesAndDestroyEndsTheAgent) {
 
   // An orphan in the shared pid namespace goes to its pid 1, the sandbox's holder (a child
   // of the agent that never exec'd, so it has the agent's name), which reaps it.
-  ASSERT_TRUE(Exec("c1", "e2", {"sh", "-c", "sh -c 'sleep 0.3 & exit 0'; sleep 1.5"}).ok());
-  EXPECT_EQ(*Wait("c1", "e2"), 0);
+  ASSERT_TRUE(api_->Exec("c1", "e2", {"sh", "-c", "sh -c 'sleep 0.3 & exit 0'; sleep 1.5"}).ok());
+  EXPECT_EQ(*api_->Wait("c1", "e2"), 0);
   pid_t holder = -1;
   std::string agent_comm = g_agent_binary.substr(g_agent_binary.rfind('/') + 1).substr(0, 15);
   for (const Proc& p : ChildrenOf(agent_)) {
@@ -298,14 +251,14 @@ TEST_F(AgentE2eTest, SandboxSharesNamespacesAndStoragesAndDestroyEndsTheAgent) {
     EXPECT_NE(p.state, 'Z') << "zombie in the shared pid namespace: " << p.pid << " " << p.comm;
   }
 
-  ASSERT_TRUE(Remove("c2").ok());
+  ASSERT_TRUE(api_->Remove("c2").ok());
   EXPECT_FALSE(IsMounted(eph)) << "container storage released by RemoveContainer";
   EXPECT_TRUE(IsMounted(shared));
 
-  s = api_->DestroySandbox(grpc::DestroySandboxRequest(), &empty_, opts_);
+  s = api_->DestroySandbox();
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_EQ(WaitAgent(absl::Seconds(10)), 0);
-  EXPECT_THAT(ReadFile(dir_ + "/agent.log"), HasSubstr("sandbox destroyed"));
+  EXPECT_THAT(AgentLog(), HasSubstr("sandbox destroyed"));
   EXPECT_FALSE(IsMounted(shared));
 }
 
@@ -318,7 +271,7 @@ TEST_F(AgentE2eTest, UserNamespaceContainerInASandbox) {
   grpc::CreateSandboxRequest sb;
   sb.set_hostname("podhost");
   sb.set_sandbox_id("sb1");
-  absl::Status s = api_->CreateSandbox(sb, &empty_, opts_);
+  absl::Status s = api_->CreateSandbox(sb);
   ASSERT_TRUE(s.ok()) << s;
   grpc::CreateContainerRequest c = Request(
       "u1", {"sh", "-c",
@@ -333,12 +286,12 @@ TEST_F(AgentE2eTest, UserNamespaceContainerInASandbox) {
     m->set_hostid(100000);
     m->set_size(65536);
   }
-  s = Create(c);
-  ASSERT_TRUE(s.ok()) << s << "\n" << ReadFile(dir_ + "/agent.log");
-  ASSERT_TRUE(Start("u1").ok());
+  s = api_->Create(c);
+  ASSERT_TRUE(s.ok()) << s << "\n" << AgentLog();
+  ASSERT_TRUE(api_->Start("u1").ok());
   std::string out;
   while (std::count(out.begin(), out.end(), '\n') < 5) {
-    absl::StatusOr<std::string> d = ReadSome("u1", "u1");
+    absl::StatusOr<std::string> d = api_->ReadSome("u1", "u1");
     ASSERT_TRUE(d.ok()) << d.status() << " after " << out;
     out += *d;
   }
@@ -347,19 +300,19 @@ TEST_F(AgentE2eTest, UserNamespaceContainerInASandbox) {
   EXPECT_EQ(absl::StrJoin(absl::StrSplit(lines[1], ' ', absl::SkipEmpty()), " "), "0 100000 65536");
   EXPECT_EQ(lines[2], "podhost");
   EXPECT_EQ(lines[3], "proc");
-  ASSERT_TRUE(
-      Exec("u1", "e1", {"sh", "-c", "busybox id -u; busybox readlink /proc/self/ns/ipc; echo $$"})
-          .ok());
-  absl::StatusOr<std::string> eout = ReadAll("u1", "e1");
+  ASSERT_TRUE(api_->Exec("u1", "e1",
+                         {"sh", "-c", "busybox id -u; busybox readlink /proc/self/ns/ipc; echo $$"})
+                  .ok());
+  absl::StatusOr<std::string> eout = api_->ReadAll("u1", "e1");
   ASSERT_TRUE(eout.ok()) << eout.status();
-  EXPECT_EQ(*Wait("u1", "e1"), 0);
+  EXPECT_EQ(*api_->Wait("u1", "e1"), 0);
   std::vector<std::string> elines = absl::StrSplit(*eout, '\n');
   ASSERT_GE(elines.size(), 3u) << *eout;
   EXPECT_EQ(elines[0], "0");
   EXPECT_EQ(elines[1], lines[4]) << "the exec is in the sandbox's ipc namespace too";
   EXPECT_NE(elines[2], "1");
-  ASSERT_TRUE(Remove("u1").ok());
-  s = api_->DestroySandbox(grpc::DestroySandboxRequest(), &empty_, opts_);
+  ASSERT_TRUE(api_->Remove("u1").ok());
+  s = api_->DestroySandbox();
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_EQ(WaitAgent(absl::Seconds(10)), 0);
 }
@@ -377,10 +330,10 @@ TEST_F(AgentE2eTest, ReapsOrphansAndKeepsKnownExitCodes) {
   }
   *spec.linux->namespaces = keep;
   *req.mutable_oci() = kata::oci::SpecToProto(spec);
-  absl::Status s = Create(req);
+  absl::Status s = api_->Create(req);
   ASSERT_TRUE(s.ok()) << s;
   const absl::Time t0 = absl::Now();
-  ASSERT_TRUE(Start("o1").ok());
+  ASSERT_TRUE(api_->Start("o1").ok());
   // The inner shell exits at once: its sleeper is adopted by the agent (init + orphan).
   bool adopted = false;
   while (!adopted && absl::Now() < t0 + absl::Milliseconds(1900)) {
@@ -398,8 +351,8 @@ TEST_F(AgentE2eTest, ReapsOrphansAndKeepsKnownExitCodes) {
         absl::Now() > t0 + absl::Seconds(2) && children.size() == 1 && children[0].state != 'Z';
   }
   EXPECT_TRUE(reaped) << "the orphan was not reaped (" << children.size() << " children)";
-  EXPECT_EQ(*Wait("o1", "o1"), 7);
-  ASSERT_TRUE(Remove("o1").ok());
+  EXPECT_EQ(*api_->Wait("o1", "o1"), 7);
+  ASSERT_TRUE(api_->Remove("o1").ok());
 }
 
 // A device passed as a loop-backed block device: the spec names it /dev/xda with made-up
@@ -440,12 +393,12 @@ TEST_F(AgentE2eTest, LoopDeviceIsRewrittenIntoTheSpec) {
   d->set_type("mmioblk");
   d->set_vm_path(loop);
   d->set_container_path("/dev/xda");
-  absl::Status s = Create(req);
+  absl::Status s = api_->Create(req);
   ASSERT_TRUE(s.ok()) << s;
-  ASSERT_TRUE(Start("d1").ok());
+  ASSERT_TRUE(api_->Start("d1").ok());
   std::string out;
   while (std::count(out.begin(), out.end(), '\n') < 2) {
-    absl::StatusOr<std::string> d2 = ReadSome("d1", "d1");
+    absl::StatusOr<std::string> d2 = api_->ReadSome("d1", "d1");
     ASSERT_TRUE(d2.ok()) << d2.status() << " after " << out;
     out += *d2;
   }
@@ -454,10 +407,10 @@ TEST_F(AgentE2eTest, LoopDeviceIsRewrittenIntoTheSpec) {
   EXPECT_EQ(out, absl::StrCat(want, "512\n"));
   std::string devices = CgroupDir("devices", "d1");
   if (!devices.empty() && absl::StrContains(devices, "/devices/")) {  // cgroup v1
-    EXPECT_THAT(ReadFile(devices + "/devices.list"),
+    EXPECT_THAT(ReadFileOrDie(devices + "/devices.list"),
                 HasSubstr(absl::StrCat("b ", major(st.st_rdev), ":", minor(st.st_rdev), " rwm")));
   }
-  ASSERT_TRUE(Remove("d1").ok());
+  ASSERT_TRUE(api_->Remove("d1").ok());
 
   // A device that never shows up fails Create within the hotplug timeout, leaving nothing.
   req = Request("d2", {"sh"});
@@ -466,7 +419,7 @@ TEST_F(AgentE2eTest, LoopDeviceIsRewrittenIntoTheSpec) {
   d->set_vm_path("/dev/kata-no-such-disk");
   d->set_container_path("/dev/xdb");
   absl::Time t0 = absl::Now();
-  s = Create(req);
+  s = api_->Create(req);
   EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
   EXPECT_LT(absl::Now() - t0, absl::Seconds(6));
 }
@@ -479,23 +432,23 @@ TEST_F(AgentE2eTest, ForkBombStopsAtThePidsLimit) {
                      "exec 2>&1; for i in $(busybox seq 1 60); do sleep 100 >/dev/null & done; "
                      "echo spawned $(busybox cat /sys/fs/cgroup/pids/pids.current 2>/dev/null)"});
   req.mutable_oci()->mutable_linux()->mutable_resources()->mutable_pids()->set_limit(16);
-  absl::Status s = Create(req);
+  absl::Status s = api_->Create(req);
   ASSERT_TRUE(s.ok()) << s;
   std::string pids = CgroupDir("pids", "fb");
   ASSERT_FALSE(pids.empty());
-  EXPECT_EQ(absl::StripAsciiWhitespace(ReadFile(pids + "/pids.max")), "16");
-  ASSERT_TRUE(Start("fb").ok());
-  absl::StatusOr<std::string> out = ReadAll("fb", "fb");
+  EXPECT_EQ(absl::StripAsciiWhitespace(ReadFileOrDie(pids + "/pids.max")), "16");
+  ASSERT_TRUE(api_->Start("fb").ok());
+  absl::StatusOr<std::string> out = api_->ReadAll("fb", "fb");
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_THAT(*out, HasSubstr("can't fork")) << *out;
-  std::string events = ReadFile(pids + "/pids.events");
+  std::string events = ReadFileOrDie(pids + "/pids.events");
   int refused = 0;
   ASSERT_TRUE(
       absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::StripPrefix(events, "max")), &refused))
       << events;
   EXPECT_GT(refused, 0) << "no fork was refused at the limit";
-  ASSERT_TRUE(Wait("fb", "fb").ok());
-  ASSERT_TRUE(Remove("fb").ok());
+  ASSERT_TRUE(api_->Wait("fb", "fb").ok());
+  ASSERT_TRUE(api_->Remove("fb").ok());
 }
 
 TEST_F(AgentE2eTest, MemoryLimitIsVisibleAndEnforced) {
@@ -503,25 +456,25 @@ TEST_F(AgentE2eTest, MemoryLimitIsVisibleAndEnforced) {
       "m1", {"sh", "-c",
              "busybox yes | busybox head -c 200000000 | busybox tail -c 150000000 | busybox wc -c;"
              " echo done; sleep 1000"});
-  absl::Status s = Create(req);
+  absl::Status s = api_->Create(req);
   ASSERT_TRUE(s.ok()) << s;
   std::string mem = CgroupDir("memory", "m1");
   ASSERT_FALSE(mem.empty());
   const bool v1 = absl::StrContains(mem, "/memory/");
-  EXPECT_EQ(
-      absl::StripAsciiWhitespace(ReadFile(mem + (v1 ? "/memory.limit_in_bytes" : "/memory.max"))),
-      "67108864");
-  ASSERT_TRUE(Start("m1").ok());
+  EXPECT_EQ(absl::StripAsciiWhitespace(
+                ReadFileOrDie(mem + (v1 ? "/memory.limit_in_bytes" : "/memory.max"))),
+            "67108864");
+  ASSERT_TRUE(api_->Start("m1").ok());
   std::string out;
   while (!absl::StrContains(out, "done")) {
-    absl::StatusOr<std::string> d = ReadSome("m1", "m1");
+    absl::StatusOr<std::string> d = api_->ReadSome("m1", "m1");
     ASSERT_TRUE(d.ok()) << d.status() << " after " << out;
     out += *d;
   }
   EXPECT_THAT(out, ::testing::Not(HasSubstr("150000000")));  // tail was OOM-killed
-  std::string oom = ReadFile(mem + (v1 ? "/memory.oom_control" : "/memory.events"));
+  std::string oom = ReadFileOrDie(mem + (v1 ? "/memory.oom_control" : "/memory.events"));
   EXPECT_THAT(oom, ::testing::Not(HasSubstr("oom_kill 0"))) << oom;
-  ASSERT_TRUE(Remove("m1").ok());
+  ASSERT_TRUE(api_->Remove("m1").ok());
 }
 
 TEST_F(AgentE2eTest, SeccompDeniesASyscall) {
@@ -534,52 +487,42 @@ TEST_F(AgentE2eTest, SeccompDeniesASyscall) {
   deny->add_names("mkdirat");
   deny->set_action("SCMP_ACT_ERRNO");
   deny->set_errnoret(EPERM);
-  absl::StatusOr<std::string> out = RunToEnd(req);
+  absl::StatusOr<std::string> out = api_->RunToEnd(req);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_THAT(*out, HasSubstr("Operation not permitted"));
   EXPECT_THAT(*out, HasSubstr("rc=1"));
 }
 
 TEST_F(AgentE2eTest, SysctlInTheContainersNamespaces) {
-  const std::string host_shmmax = ReadFile("/proc/sys/kernel/shmmax");
+  const std::string host_shmmax = ReadFileOrDie("/proc/sys/kernel/shmmax");
   grpc::CreateContainerRequest req =
       Request("sy", {"sh", "-c", "busybox cat /proc/sys/kernel/shmmax"});
   (*req.mutable_oci()->mutable_linux()->mutable_sysctl())["kernel.shmmax"] = "12345678";
-  absl::StatusOr<std::string> out = RunToEnd(req);
+  absl::StatusOr<std::string> out = api_->RunToEnd(req);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(*out, "12345678\nrc=0");
-  EXPECT_EQ(ReadFile("/proc/sys/kernel/shmmax"), host_shmmax);
+  EXPECT_EQ(ReadFileOrDie("/proc/sys/kernel/shmmax"), host_shmmax);
 
   // A sysctl outside the container's namespaces is refused, leaving nothing.
   req = Request("sy2", {"sh"});
   (*req.mutable_oci()->mutable_linux()->mutable_sysctl())["vm.swappiness"] = "1";
-  EXPECT_EQ(Create(req).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(api_->Create(req).code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(AgentE2eTest, TtyProcessIsResized) {
   grpc::CreateContainerRequest req =
       Request("t1", {"sh", "-c", "busybox stty size; read x; busybox stty size"}, true);
-  ASSERT_TRUE(Create(req).ok());
-  ASSERT_TRUE(Start("t1").ok());
-  absl::StatusOr<std::string> first = ReadSome("t1", "t1");
+  ASSERT_TRUE(api_->Create(req).ok());
+  ASSERT_TRUE(api_->Start("t1").ok());
+  absl::StatusOr<std::string> first = api_->ReadSome("t1", "t1");
   ASSERT_TRUE(first.ok()) << first.status();
-  grpc::TtyWinResizeRequest rs;
-  rs.set_container_id("t1");
-  rs.set_exec_id("t1");
-  rs.set_row(40);
-  rs.set_column(100);
-  ASSERT_TRUE(api_->TtyWinResize(rs, &empty_, opts_).ok());
-  grpc::WriteStreamRequest w;
-  w.set_container_id("t1");
-  w.set_exec_id("t1");
-  w.set_data("go\n");
-  grpc::WriteStreamResponse wr;
-  ASSERT_TRUE(api_->WriteStdin(w, &wr, opts_).ok());
-  absl::StatusOr<std::string> rest = ReadAll("t1", "t1");
+  ASSERT_TRUE(api_->Resize("t1", "t1", 40, 100).ok());
+  ASSERT_TRUE(api_->WriteStdin("t1", "t1", "go\n").ok());
+  absl::StatusOr<std::string> rest = api_->ReadAll("t1", "t1");
   ASSERT_TRUE(rest.ok()) << rest.status();
   EXPECT_THAT(*first + *rest, HasSubstr("40 100"));
-  EXPECT_EQ(*Wait("t1", "t1"), 0);
-  ASSERT_TRUE(Remove("t1").ok());
+  EXPECT_EQ(*api_->Wait("t1", "t1"), 0);
+  ASSERT_TRUE(api_->Remove("t1").ok());
 }
 
 // The terminal is the container's own, as with runc: allocated from the container's devpts
@@ -598,99 +541,89 @@ TEST_F(AgentE2eTest, TerminalIsTheContainersOwnPty) {
   for (const char* o : {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}) {
     pts->add_options(o);
   }
-  absl::Status s = Create(req);
+  absl::Status s = api_->Create(req);
   ASSERT_TRUE(s.ok()) << s;
-  ASSERT_TRUE(Start("tt").ok());
+  ASSERT_TRUE(api_->Start("tt").ok());
   std::string out;
   while (!absl::StrContains(out, "end\r\n")) {
-    absl::StatusOr<std::string> d = ReadSome("tt", "tt");
+    absl::StatusOr<std::string> d = api_->ReadSome("tt", "tt");
     ASSERT_TRUE(d.ok()) << d.status() << " after " << out;
     out += *d;
   }
   EXPECT_EQ(out, "tty=/dev/pts/0\r\nall-ttys\r\nexists-inside\r\nend\r\n");
 
-  ASSERT_TRUE(Exec("tt", "e1", {"sh", "-c", check}, /*terminal=*/true).ok());
-  absl::StatusOr<std::string> eout = ReadAll("tt", "e1");
+  ASSERT_TRUE(api_->Exec("tt", "e1", {"sh", "-c", check}, /*terminal=*/true).ok());
+  absl::StatusOr<std::string> eout = api_->ReadAll("tt", "e1");
   ASSERT_TRUE(eout.ok()) << eout.status();
   EXPECT_EQ(*eout, "tty=/dev/pts/1\r\nall-ttys\r\nexists-inside\r\nend\r\n");
-  EXPECT_EQ(*Wait("tt", "e1"), 0);
-  ASSERT_TRUE(Remove("tt").ok());
+  EXPECT_EQ(*api_->Wait("tt", "e1"), 0);
+  ASSERT_TRUE(api_->Remove("tt").ok());
 }
 
 TEST_F(AgentE2eTest, SigtermAndSigkill) {
-  ASSERT_TRUE(
-      Create(Request("s1", {"sh", "-c", "trap 'exit 3' TERM; while true; do sleep 0.1; done"}))
-          .ok());
-  ASSERT_TRUE(Create(Request("s2", {"sleep", "1000"})).ok());
-  ASSERT_TRUE(Start("s1").ok());
-  ASSERT_TRUE(Start("s2").ok());
+  ASSERT_TRUE(api_->Create(Request("s1", {"sh", "-c",
+                                          "trap 'exit 3' TERM; while true; do sleep 0.1; done"}))
+                  .ok());
+  ASSERT_TRUE(api_->Create(Request("s2", {"sleep", "1000"})).ok());
+  ASSERT_TRUE(api_->Start("s1").ok());
+  ASSERT_TRUE(api_->Start("s2").ok());
   absl::SleepFor(absl::Milliseconds(300));  // let the trap be installed
-  ASSERT_TRUE(Signal("s1", "s1", SIGTERM).ok());
-  EXPECT_EQ(*Wait("s1", "s1"), 3);
-  ASSERT_TRUE(Signal("s2", "s2", SIGKILL).ok());
-  EXPECT_EQ(*Wait("s2", "s2"), 137);
-  ASSERT_TRUE(Remove("s1").ok());
-  ASSERT_TRUE(Remove("s2").ok());
+  ASSERT_TRUE(api_->Signal("s1", "s1", SIGTERM).ok());
+  EXPECT_EQ(*api_->Wait("s1", "s1"), 3);
+  ASSERT_TRUE(api_->Signal("s2", "s2", SIGKILL).ok());
+  EXPECT_EQ(*api_->Wait("s2", "s2"), 137);
+  ASSERT_TRUE(api_->Remove("s1").ok());
+  ASSERT_TRUE(api_->Remove("s2").ok());
 }
 
 TEST_F(AgentE2eTest, ExecAndStdinToCat) {
-  ASSERT_TRUE(Create(Request("x1", {"sleep", "1000"})).ok());
-  ASSERT_TRUE(Start("x1").ok());
-  ASSERT_TRUE(Exec("x1", "cat", {"cat"}).ok());
-  grpc::WriteStreamRequest w;
-  w.set_container_id("x1");
-  w.set_exec_id("cat");
-  w.set_data("hello agent\n");
-  grpc::WriteStreamResponse wr;
-  ASSERT_TRUE(api_->WriteStdin(w, &wr, opts_).ok());
-  EXPECT_EQ(wr.len(), 12u);
-  grpc::CloseStdinRequest c;
-  c.set_container_id("x1");
-  c.set_exec_id("cat");
-  ASSERT_TRUE(api_->CloseStdin(c, &empty_, opts_).ok());
-  EXPECT_EQ(*ReadAll("x1", "cat"), "hello agent\n");
-  EXPECT_EQ(*Wait("x1", "cat"), 0);
-  ASSERT_TRUE(Exec("x1", "e5", {"sh", "-c", "exit 5"}).ok());
-  EXPECT_EQ(*Wait("x1", "e5"), 5);
-  ASSERT_TRUE(Remove("x1").ok());
+  ASSERT_TRUE(api_->Create(Request("x1", {"sleep", "1000"})).ok());
+  ASSERT_TRUE(api_->Start("x1").ok());
+  ASSERT_TRUE(api_->Exec("x1", "cat", {"cat"}).ok());
+  absl::StatusOr<uint32_t> written = api_->WriteStdin("x1", "cat", "hello agent\n");
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(*written, 12u);
+  ASSERT_TRUE(api_->CloseStdin("x1", "cat").ok());
+  EXPECT_EQ(*api_->ReadAll("x1", "cat"), "hello agent\n");
+  EXPECT_EQ(*api_->Wait("x1", "cat"), 0);
+  ASSERT_TRUE(api_->Exec("x1", "e5", {"sh", "-c", "exit 5"}).ok());
+  EXPECT_EQ(*api_->Wait("x1", "e5"), 5);
+  ASSERT_TRUE(api_->Remove("x1").ok());
   EXPECT_TRUE(ChildrenOf(agent_).empty()) << "processes left behind";
 }
 
 TEST_F(AgentE2eTest, BadRequestsGetErrorsAndChangeNothing) {
   for (const std::string& id : {std::string("/"), std::string(".."), std::string(""),
                                 std::string(300, 'a'), std::string("a/b")}) {
-    absl::Status s = Create(Request(id, {"sh"}));
+    absl::Status s = api_->Create(Request(id, {"sh"}));
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << "id \"" << id << "\": " << s;
   }
-  EXPECT_EQ(Start("nope").code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Remove("nope").code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Signal("nope", "", SIGKILL).code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Wait("nope", "nope").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Exec("nope", "e1", {"sh"}).code(), absl::StatusCode::kNotFound);
-  grpc::StatsContainerRequest st;
-  st.set_container_id("nope");
-  grpc::StatsContainerResponse sr;
-  EXPECT_EQ(api_->StatsContainer(st, &sr, opts_).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(api_->Start("nope").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(api_->Remove("nope").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(api_->Signal("nope", "", SIGKILL).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(api_->Wait("nope", "nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(api_->Exec("nope", "e1", {"sh"}).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(api_->Stats("nope").status().code(), absl::StatusCode::kNotFound);
 
   grpc::CreateSandboxRequest sb;
   sb.set_sandbox_id("/");
-  EXPECT_EQ(api_->CreateSandbox(sb, &empty_, opts_).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(api_->CreateSandbox(sb).code(), absl::StatusCode::kInvalidArgument);
   sb.set_sandbox_id("sb");
   *sb.add_storages() = Storage("bind", dir_ + "/missing", dir_ + "/mnt");
-  EXPECT_FALSE(api_->CreateSandbox(sb, &empty_, opts_).ok());
+  EXPECT_FALSE(api_->CreateSandbox(sb).ok());
   struct stat s;
   EXPECT_NE(stat((dir_ + "/mnt").c_str(), &s), 0) << "mount point left behind";
   // A container whose storage fails is not created and leaves no mount.
   grpc::CreateContainerRequest req = Request("c1", {"sh"});
   *req.add_storages() = Storage("ephemeral", "tmpfs", dir_ + "/eph");
   *req.add_storages() = Storage("nosuchdriver", "x", dir_ + "/x");
-  EXPECT_EQ(Create(req).code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(api_->Create(req).code(), absl::StatusCode::kUnimplemented);
   EXPECT_FALSE(IsMounted(dir_ + "/eph"));
-  EXPECT_EQ(Start("c1").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(api_->Start("c1").code(), absl::StatusCode::kNotFound);
   // Nothing changed: a valid sandbox and container still work.
   sb.clear_storages();
-  ASSERT_TRUE(api_->CreateSandbox(sb, &empty_, opts_).ok());
-  absl::StatusOr<std::string> out = RunToEnd(Request("ok", {"sh", "-c", "echo fine"}));
+  ASSERT_TRUE(api_->CreateSandbox(sb).ok());
+  absl::StatusOr<std::string> out = api_->RunToEnd(Request("ok", {"sh", "-c", "echo fine"}));
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(*out, "fine\nrc=0");
 }

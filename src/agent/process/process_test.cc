@@ -22,6 +22,8 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/testing/temp_dir.h"
 
 namespace kata {
 namespace agent {
@@ -248,13 +250,10 @@ TEST(ProcessTest, MissingBinary) {
   EXPECT_EQ(q.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(q.status().message(), HasSubstr("exec no-such-program: ENOENT"));
 
-  std::string plain = absl::StrCat(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp",
-                                   "/not-executable-", getpid());
-  FILE* f = fopen(plain.c_str(), "w");
-  ASSERT_NE(f, nullptr);
-  fclose(f);
+  kata::testing::TempDir dir;
+  const std::string plain = dir.Join("not-executable");
+  ASSERT_TRUE(WriteStringToFile(plain, "").ok());
   auto r = Process::Start(Opts({plain}));
-  unlink(plain.c_str());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(r.status().message(), HasSubstr("EACCES"));

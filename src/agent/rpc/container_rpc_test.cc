@@ -4,13 +4,11 @@
 // root, outside Bazel's sandbox.
 #include <errno.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,9 +19,11 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "src/agent/container/test_calls.h"
 #include "src/agent/container/test_util.h"
 #include "src/agent/rpc/agent_service.h"
+#include "src/agent/rpc/test_client.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/testing/temp_dir.h"
 #include "src/libs/protocols/agent.ttrpc.pb.h"
 #include "src/libs/ttrpc/client.h"
 #include "src/libs/ttrpc/server.h"
@@ -32,29 +32,19 @@ namespace kata {
 namespace agent {
 namespace {
 
+using ::kata::testing::ReadFileOrDie;
 using ::testing::HasSubstr;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 bool Exists(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0;
 }
 
-class ContainerRpcTest : public ::testing::Test, protected testing::AgentApiCalls {
+class ContainerRpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(geteuid(), 0u) << "this test needs root (mounts, namespaces, cgroups)";
-    const char* base = getenv("TEST_TMPDIR");
-    std::string templ = absl::StrCat(base != nullptr ? base : "/tmp", "/ctrXXXXXX");
-    ASSERT_NE(mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
-    absl::StatusOr<std::string> rootfs = testing::MakeBusyboxRootfs(dir_);
+    absl::StatusOr<std::string> rootfs = testing::MakeBusyboxRootfs(dir_.path());
     ASSERT_TRUE(rootfs.ok()) << rootfs.status();
     rootfs_ = *rootfs;
     cgroup_parent_ = absl::StrCat("kata-ctr-test-", getpid(), "-", absl::ToUnixNanos(absl::Now()));
@@ -63,22 +53,16 @@ class ContainerRpcTest : public ::testing::Test, protected testing::AgentApiCall
     int sv[2];
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     ASSERT_TRUE(server_.ServeFd(sv[0]).ok());
-    client_ = std::make_unique<ttrpc::Client>(sv[1]);
-    api_ = std::make_unique<grpc::AgentServiceTtrpc::Client>(client_.get());
-    opts_.timeout = absl::Seconds(20);
+    api_ = std::make_unique<testing::AgentApi>(std::make_unique<ttrpc::Client>(sv[1]),
+                                               absl::Seconds(20));
   }
 
   void TearDown() override {
     api_.reset();
-    client_.reset();
     server_.Shutdown(absl::Seconds(1));
     // Only mounts under the test's directory count: other tests on this host mount too.
-    EXPECT_EQ(ReadFile("/proc/self/mountinfo").find(dir_), std::string::npos)
+    EXPECT_EQ(ReadFileOrDie("/proc/self/mountinfo").find(dir_.path()), std::string::npos)
         << "mounts left behind";
-    if (!dir_.empty()) {
-      std::string cmd = absl::StrCat("rm -rf '", dir_, "'");
-      EXPECT_EQ(system(cmd.c_str()), 0);
-    }
   }
 
   // The cgroup directory of container `id` (first hierarchy that has memory).
@@ -97,131 +81,89 @@ class ContainerRpcTest : public ::testing::Test, protected testing::AgentApiCall
                                             terminal);
   }
 
-  // Everything on stdout up to EOF (OUT_OF_RANGE).
-  absl::StatusOr<std::string> ReadAll(const std::string& id, const std::string& exec) {
-    std::string out;
-    for (;;) {
-      grpc::ReadStreamRequest r;
-      r.set_container_id(id);
-      r.set_exec_id(exec);
-      r.set_len(4096);
-      grpc::ReadStreamResponse resp;
-      absl::Status s = api_->ReadStdout(r, &resp, opts_);
-      if (s.code() == absl::StatusCode::kOutOfRange) return out;  // EOF
-      if (!s.ok()) return s;
-      if (resp.data().empty()) return absl::InternalError("empty read before EOF");
-      out += resp.data();
-    }
-  }
-  // Creates, starts and runs container `req` to its end; "<stdout>rc=<exit code>", or the
-  // first failing step's status. Removes the container.
-  absl::StatusOr<std::string> RunToEnd(const grpc::CreateContainerRequest& req) {
-    const std::string& id = req.container_id();
-    absl::Status s = Create(req);
-    if (!s.ok()) return s;
-    s = Start(id);
-    absl::StatusOr<std::string> out = s.ok() ? ReadAll(id, id) : absl::StatusOr<std::string>(s);
-    absl::StatusOr<int> code = out.ok() ? Wait(id, id) : absl::StatusOr<int>(out.status());
-    s = Remove(id);
-    if (!code.ok()) return code.status();
-    if (!s.ok()) return s;
-    return absl::StrCat(*out, "rc=", *code);
-  }
   std::vector<pid_t> Pids(const std::string& cgdir) {
     std::vector<pid_t> pids;
-    for (absl::string_view l : absl::StrSplit(ReadFile(cgdir + "/cgroup.procs"), '\n')) {
+    for (absl::string_view l : absl::StrSplit(ReadFileOrDie(cgdir + "/cgroup.procs"), '\n')) {
       if (!l.empty()) pids.push_back(std::stoi(std::string(l)));
     }
     return pids;
   }
 
+  kata::testing::TempDir dir_;
   AgentService agent_{AgentService::Options()};
   ttrpc::Server server_;
-  std::unique_ptr<ttrpc::Client> client_;
-  std::string dir_, rootfs_, cgroup_parent_;
+  std::unique_ptr<testing::AgentApi> api_;
+  std::string rootfs_, cgroup_parent_;
 };
 
 TEST_F(ContainerRpcTest, RunsInitInNamespacesAndCleansUp) {
-  ASSERT_TRUE(Create(Request("c1", {"sh", "-c", "echo hello; hostname; exit 3"})).ok());
+  ASSERT_TRUE(api_->Create(Request("c1", {"sh", "-c", "echo hello; hostname; exit 3"})).ok());
   std::string cg = CgroupDir("c1");
   ASSERT_FALSE(cg.empty()) << "no cgroup dir for " << cgroup_parent_;
   std::vector<pid_t> pids = Pids(cg);
   ASSERT_EQ(pids.size(),
             1u);  // the init, waiting for Start, already in the cgroup
   if (Exists(cg + "/memory.limit_in_bytes")) {
-    EXPECT_EQ(ReadFile(cg + "/memory.limit_in_bytes"), "67108864\n");
+    EXPECT_EQ(ReadFileOrDie(cg + "/memory.limit_in_bytes"), "67108864\n");
   } else {
-    EXPECT_EQ(ReadFile(cg + "/memory.max"), "67108864\n");
+    EXPECT_EQ(ReadFileOrDie(cg + "/memory.max"), "67108864\n");
   }
   // Not started: nothing was written yet.
-  ASSERT_TRUE(Start("c1").ok());
-  EXPECT_EQ(Start("c1").code(), absl::StatusCode::kFailedPrecondition);
-  absl::StatusOr<std::string> out = ReadAll("c1", "c1");
+  ASSERT_TRUE(api_->Start("c1").ok());
+  EXPECT_EQ(api_->Start("c1").code(), absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<std::string> out = api_->ReadAll("c1", "c1");
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(*out, "hello\nc1\n");
-  absl::StatusOr<int> code = Wait("c1", "c1");
+  absl::StatusOr<int> code = api_->Wait("c1", "c1");
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 3);
-  absl::Status s = Remove("c1");
+  absl::Status s = api_->Remove("c1");
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_FALSE(Exists(cg));
   EXPECT_FALSE(AnyCgroupLeft());
   EXPECT_NE(kill(pids[0], 0), 0);
-  EXPECT_EQ(Start("c1").code(),
+  EXPECT_EQ(api_->Start("c1").code(),
             absl::StatusCode::kNotFound);  // gone from the agent
 }
 
 TEST_F(ContainerRpcTest, CatEchoesStdin) {
-  ASSERT_TRUE(Create(Request("cat1", {"cat"})).ok());
-  ASSERT_TRUE(Start("cat1").ok());
-  grpc::WriteStreamRequest w;
-  w.set_container_id("cat1");
-  w.set_exec_id("cat1");
-  w.set_data("one\ntwo\n");
-  grpc::WriteStreamResponse wr;
-  ASSERT_TRUE(api_->WriteStdin(w, &wr, opts_).ok());
-  EXPECT_EQ(wr.len(), 8u);
-  grpc::CloseStdinRequest c;
-  c.set_container_id("cat1");
-  c.set_exec_id("cat1");
-  ASSERT_TRUE(api_->CloseStdin(c, &empty_, opts_).ok());
-  absl::StatusOr<std::string> out = ReadAll("cat1", "cat1");
+  ASSERT_TRUE(api_->Create(Request("cat1", {"cat"})).ok());
+  ASSERT_TRUE(api_->Start("cat1").ok());
+  absl::StatusOr<uint32_t> written = api_->WriteStdin("cat1", "cat1", "one\ntwo\n");
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(*written, 8u);
+  ASSERT_TRUE(api_->CloseStdin("cat1", "cat1").ok());
+  absl::StatusOr<std::string> out = api_->ReadAll("cat1", "cat1");
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(*out, "one\ntwo\n");
-  EXPECT_EQ(*Wait("cat1", "cat1"), 0);
-  ASSERT_TRUE(Remove("cat1").ok());
+  EXPECT_EQ(*api_->Wait("cat1", "cat1"), 0);
+  ASSERT_TRUE(api_->Remove("cat1").ok());
   EXPECT_FALSE(AnyCgroupLeft());
 }
 
 TEST_F(ContainerRpcTest, SigkillIs137AndExecJoinsNamespaces) {
-  ASSERT_TRUE(Create(Request("k1", {"sleep", "1000"})).ok());
-  grpc::ExecProcessRequest e;
-  e.set_container_id("k1");
-  e.set_exec_id("e1");
-  e.mutable_process()->add_args("sh");
-  e.mutable_process()->add_args("-c");
-  e.mutable_process()->add_args("hostname; echo $$; exit 5");
-  e.mutable_process()->add_env("PATH=/bin");
-  e.mutable_process()->set_cwd("/");
-  EXPECT_EQ(api_->ExecProcess(e, &empty_, opts_).code(), absl::StatusCode::kFailedPrecondition);
-  ASSERT_TRUE(Start("k1").ok());
-  absl::Status s = api_->ExecProcess(e, &empty_, opts_);
+  ASSERT_TRUE(api_->Create(Request("k1", {"sleep", "1000"})).ok());
+  const grpc::ExecProcessRequest e =
+      testing::AgentApi::ExecRequest("k1", "e1", {"sh", "-c", "hostname; echo $$; exit 5"});
+  EXPECT_EQ(api_->Exec(e).code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(api_->Start("k1").ok());
+  absl::Status s = api_->Exec(e);
   ASSERT_TRUE(s.ok()) << s;
-  EXPECT_EQ(api_->ExecProcess(e, &empty_, opts_).code(), absl::StatusCode::kAlreadyExists);
-  absl::StatusOr<std::string> out = ReadAll("k1", "e1");
+  EXPECT_EQ(api_->Exec(e).code(), absl::StatusCode::kAlreadyExists);
+  absl::StatusOr<std::string> out = api_->ReadAll("k1", "e1");
   ASSERT_TRUE(out.ok()) << out.status();
   // The container's hostname, and a small pid: it is in the container's pid
   // namespace.
   EXPECT_EQ(*out, "c1\n2\n");
-  EXPECT_EQ(*Wait("k1", "e1"), 5);
+  EXPECT_EQ(*api_->Wait("k1", "e1"), 5);
   std::vector<pid_t> pids = Pids(CgroupDir("k1"));
   ASSERT_EQ(pids.size(), 1u);
 
-  ASSERT_TRUE(Signal("k1", "k1", SIGKILL).ok());
-  EXPECT_EQ(*Wait("k1", "k1"), 137);
-  EXPECT_EQ(Signal("k1", "k1", SIGKILL).code(),
+  ASSERT_TRUE(api_->Signal("k1", "k1", SIGKILL).ok());
+  EXPECT_EQ(*api_->Wait("k1", "k1"), 137);
+  EXPECT_EQ(api_->Signal("k1", "k1", SIGKILL).code(),
             absl::StatusCode::kNotFound);  // exited
-  ASSERT_TRUE(Remove("k1").ok());
+  ASSERT_TRUE(api_->Remove("k1").ok());
   EXPECT_NE(kill(pids[0], 0), 0);
   EXPECT_FALSE(AnyCgroupLeft());
 }
@@ -230,55 +172,38 @@ TEST_F(ContainerRpcTest, SignalWithoutExecIdReachesEveryProcess) {
   grpc::CreateContainerRequest req = Request("all1", {"sleep", "1000"});
   grpc::LinuxNamespace* net = req.mutable_oci()->mutable_linux()->add_namespaces();
   net->set_type("network");
-  ASSERT_TRUE(Create(req).ok());
-  ASSERT_TRUE(Start("all1").ok());
-  grpc::ExecProcessRequest e;
-  e.set_container_id("all1");
-  e.set_exec_id("e1");
-  e.mutable_process()->add_args("sleep");
-  e.mutable_process()->add_args("1000");
-  e.mutable_process()->add_env("PATH=/bin");
-  e.mutable_process()->set_cwd("/");
-  ASSERT_TRUE(api_->ExecProcess(e, &empty_, opts_).ok());
+  ASSERT_TRUE(api_->Create(req).ok());
+  ASSERT_TRUE(api_->Start("all1").ok());
+  ASSERT_TRUE(api_->Exec("all1", "e1", {"sleep", "1000"}).ok());
   EXPECT_EQ(Pids(CgroupDir("all1")).size(), 2u);
 
   // Not a terminal: no resize.
-  grpc::TtyWinResizeRequest tty;
-  tty.set_container_id("all1");
-  tty.set_exec_id("e1");
-  tty.set_row(24);
-  tty.set_column(80);
-  EXPECT_EQ(api_->TtyWinResize(tty, &empty_, opts_).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(api_->Resize("all1", "e1", 24, 80).code(), absl::StatusCode::kFailedPrecondition);
 
-  ASSERT_TRUE(Signal("all1", "", SIGKILL).ok());
-  EXPECT_EQ(*Wait("all1", "e1"), 137);
-  EXPECT_EQ(*Wait("all1", "all1"), 137);
-  ASSERT_TRUE(Remove("all1").ok());
+  ASSERT_TRUE(api_->Signal("all1", "", SIGKILL).ok());
+  EXPECT_EQ(*api_->Wait("all1", "e1"), 137);
+  EXPECT_EQ(*api_->Wait("all1", "all1"), 137);
+  ASSERT_TRUE(api_->Remove("all1").ok());
   EXPECT_FALSE(AnyCgroupLeft());
 }
 
 TEST_F(ContainerRpcTest, TerminalCarriesOutput) {
-  ASSERT_TRUE(Create(Request("t1", {"sh", "-c", "echo on-tty"}, /*terminal=*/true)).ok());
-  grpc::TtyWinResizeRequest tty;
-  tty.set_container_id("t1");
-  tty.set_exec_id("t1");
-  tty.set_row(40);
-  tty.set_column(100);
-  EXPECT_TRUE(api_->TtyWinResize(tty, &empty_, opts_).ok());
-  ASSERT_TRUE(Start("t1").ok());
-  absl::StatusOr<std::string> out = ReadAll("t1", "t1");
+  ASSERT_TRUE(api_->Create(Request("t1", {"sh", "-c", "echo on-tty"}, /*terminal=*/true)).ok());
+  EXPECT_TRUE(api_->Resize("t1", "t1", 40, 100).ok());
+  ASSERT_TRUE(api_->Start("t1").ok());
+  absl::StatusOr<std::string> out = api_->ReadAll("t1", "t1");
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(*out, "on-tty\r\n");
-  EXPECT_EQ(*Wait("t1", "t1"), 0);
-  ASSERT_TRUE(Remove("t1").ok());
+  EXPECT_EQ(*api_->Wait("t1", "t1"), 0);
+  ASSERT_TRUE(api_->Remove("t1").ok());
 }
 
 TEST_F(ContainerRpcTest, RemoveBeforeStartKillsTheWaitingInit) {
-  ASSERT_TRUE(Create(Request("r1", {"sh", "-c", "echo never"})).ok());
+  ASSERT_TRUE(api_->Create(Request("r1", {"sh", "-c", "echo never"})).ok());
   std::vector<pid_t> pids = Pids(CgroupDir("r1"));
   ASSERT_EQ(pids.size(), 1u);
-  EXPECT_EQ(Create(Request("r1", {"sh"})).code(), absl::StatusCode::kAlreadyExists);
-  ASSERT_TRUE(Remove("r1").ok());
+  EXPECT_EQ(api_->Create(Request("r1", {"sh"})).code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(api_->Remove("r1").ok());
   EXPECT_NE(kill(pids[0], 0), 0);
   EXPECT_FALSE(AnyCgroupLeft());
 }
@@ -289,11 +214,11 @@ TEST_F(ContainerRpcTest, FailedSetupLeavesNothing) {
   m->set_destination("/../../escape");
   m->set_type("tmpfs");
   m->set_source("tmpfs");
-  absl::Status s = Create(req);
+  absl::Status s = api_->Create(req);
   EXPECT_FALSE(s.ok());
   EXPECT_THAT(s.message(), HasSubstr("f1"));
   EXPECT_FALSE(AnyCgroupLeft());
-  EXPECT_EQ(Start("f1").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(api_->Start("f1").code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(ContainerRpcTest, SeccompProfileDeniesMkdirInInitAndExec) {
@@ -308,7 +233,7 @@ TEST_F(ContainerRpcTest, SeccompProfileDeniesMkdirInInitAndExec) {
   deny->add_names("no_such_syscall");  // skipped, as runc does
   deny->set_action("SCMP_ACT_ERRNO");
   deny->set_errnoret(EPERM);
-  absl::StatusOr<std::string> out = RunToEnd(req);
+  absl::StatusOr<std::string> out = api_->RunToEnd(req);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_THAT(*out, HasSubstr("ok\n"));
   EXPECT_THAT(*out, HasSubstr("Operation not permitted"));
@@ -319,26 +244,20 @@ TEST_F(ContainerRpcTest, SeccompProfileDeniesMkdirInInitAndExec) {
   const grpc::LinuxSeccomp profile = *sc;
   req = Request("sc2", {"sleep", "1000"});
   *req.mutable_oci()->mutable_linux()->mutable_seccomp() = profile;
-  absl::Status s = Create(req);
+  absl::Status s = api_->Create(req);
   ASSERT_TRUE(s.ok()) << s;
-  ASSERT_TRUE(Start("sc2").ok());
-  grpc::ExecProcessRequest e;
-  e.set_container_id("sc2");
-  e.set_exec_id("e1");
-  for (const char* a : {"busybox", "mkdir", "/tmp/y"}) e.mutable_process()->add_args(a);
-  e.mutable_process()->add_env("PATH=/bin");
-  e.mutable_process()->set_cwd("/");
-  ASSERT_TRUE(api_->ExecProcess(e, &empty_, opts_).ok());
-  EXPECT_EQ(*Wait("sc2", "e1"), 1);
+  ASSERT_TRUE(api_->Start("sc2").ok());
+  ASSERT_TRUE(api_->Exec("sc2", "e1", {"busybox", "mkdir", "/tmp/y"}).ok());
+  EXPECT_EQ(*api_->Wait("sc2", "e1"), 1);
   EXPECT_FALSE(Exists(rootfs_ + "/tmp/y"));
-  ASSERT_TRUE(Remove("sc2").ok());
+  ASSERT_TRUE(api_->Remove("sc2").ok());
 
   // A bad profile fails Create, naming the entry, and leaves nothing.
   req = Request("sc3", {"sh"});
   sc = req.mutable_oci()->mutable_linux()->mutable_seccomp();
   sc->set_defaultaction("SCMP_ACT_ALLOW");
   sc->add_syscalls()->set_action("SCMP_ACT_BOGUS");
-  s = Create(req);
+  s = api_->Create(req);
   EXPECT_FALSE(s.ok());
   EXPECT_THAT(s.message(), HasSubstr("syscalls[0]"));
   EXPECT_FALSE(AnyCgroupLeft());
@@ -354,7 +273,7 @@ TEST_F(ContainerRpcTest, BoundingSetDecidesChown) {
     caps->add_effective(c);
     caps->add_permitted(c);
   }
-  absl::StatusOr<std::string> out = RunToEnd(req);
+  absl::StatusOr<std::string> out = api_->RunToEnd(req);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_THAT(*out, HasSubstr("Operation not permitted"));
   EXPECT_THAT(*out, HasSubstr("rc=1"));
@@ -364,14 +283,14 @@ TEST_F(ContainerRpcTest, BoundingSetDecidesChown) {
   caps->add_bounding("CAP_CHOWN");
   caps->add_effective("CAP_CHOWN");
   caps->add_permitted("CAP_CHOWN");
-  out = RunToEnd(req);
+  out = api_->RunToEnd(req);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(*out, "rc=0");
 
   // The effective set of a root process is its bounding set (CAP_CHOWN = bit 0).
   req = Request("cap3", {"sh", "-c", "busybox grep CapEff /proc/self/status"});
   req.mutable_oci()->mutable_process()->mutable_capabilities()->add_bounding("CAP_CHOWN");
-  out = RunToEnd(req);
+  out = api_->RunToEnd(req);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(*out, "CapEff:\t0000000000000001\nrc=0");
 
@@ -385,59 +304,55 @@ TEST_F(ContainerRpcTest, BoundingSetDecidesChown) {
   caps->add_permitted("CAP_CHOWN");
   caps->add_inheritable("CAP_CHOWN");
   caps->add_ambient("CAP_CHOWN");
-  out = RunToEnd(req);
+  out = api_->RunToEnd(req);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(*out, "CapEff:\t0000000000000001\nCapAmb:\t0000000000000001\n1000\nrc=0");
 
   req = Request("cap4", {"sh"});
   req.mutable_oci()->mutable_process()->mutable_capabilities()->add_bounding("CAP_NOPE");
-  absl::Status s = Create(req);
+  absl::Status s = api_->Create(req);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
   EXPECT_THAT(s.message(), HasSubstr("CAP_NOPE"));
   EXPECT_FALSE(AnyCgroupLeft());
 }
 
 TEST_F(ContainerRpcTest, RlimitsAndNoNewPrivileges) {
-  grpc::CreateContainerRequest req = Request(
-      "rl1", {"sh", "-c", "ulimit -n; busybox grep NoNewPrivs /proc/self/status"});
+  grpc::CreateContainerRequest req =
+      Request("rl1", {"sh", "-c", "ulimit -n; busybox grep NoNewPrivs /proc/self/status"});
   grpc::POSIXRlimit* rl = req.mutable_oci()->mutable_process()->add_rlimits();
   rl->set_type("RLIMIT_NOFILE");
   rl->set_soft(64);
   rl->set_hard(128);
   req.mutable_oci()->mutable_process()->set_nonewprivileges(true);
-  absl::StatusOr<std::string> out = RunToEnd(req);
+  absl::StatusOr<std::string> out = api_->RunToEnd(req);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(*out, "64\nNoNewPrivs:\t1\nrc=0");
 
   // Without them: the agent's limit, and no NoNewPrivs.
   req = Request("rl2", {"sh", "-c", "busybox grep NoNewPrivs /proc/self/status"});
-  out = RunToEnd(req);
+  out = api_->RunToEnd(req);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(*out, "NoNewPrivs:\t0\nrc=0");
 
   // An exec'd process gets its own.
-  ASSERT_TRUE(Create(Request("rl3", {"sleep", "1000"})).ok());
-  ASSERT_TRUE(Start("rl3").ok());
-  grpc::ExecProcessRequest e;
-  e.set_container_id("rl3");
-  e.set_exec_id("e1");
-  for (const char* a : {"sh", "-c", "ulimit -n"}) e.mutable_process()->add_args(a);
-  e.mutable_process()->add_env("PATH=/bin");
-  e.mutable_process()->set_cwd("/");
+  ASSERT_TRUE(api_->Create(Request("rl3", {"sleep", "1000"})).ok());
+  ASSERT_TRUE(api_->Start("rl3").ok());
+  grpc::ExecProcessRequest e =
+      testing::AgentApi::ExecRequest("rl3", "e1", {"sh", "-c", "ulimit -n"});
   rl = e.mutable_process()->add_rlimits();
   rl->set_type("RLIMIT_NOFILE");
   rl->set_soft(77);
   rl->set_hard(77);
-  ASSERT_TRUE(api_->ExecProcess(e, &empty_, opts_).ok());
-  absl::StatusOr<std::string> eout = ReadAll("rl3", "e1");
+  ASSERT_TRUE(api_->Exec(e).ok());
+  absl::StatusOr<std::string> eout = api_->ReadAll("rl3", "e1");
   ASSERT_TRUE(eout.ok()) << eout.status();
   EXPECT_EQ(*eout, "77\n");
-  EXPECT_EQ(*Wait("rl3", "e1"), 0);
-  ASSERT_TRUE(Remove("rl3").ok());
+  EXPECT_EQ(*api_->Wait("rl3", "e1"), 0);
+  ASSERT_TRUE(api_->Remove("rl3").ok());
 
   req = Request("rl4", {"sh"});
   req.mutable_oci()->mutable_process()->add_rlimits()->set_type("RLIMIT_BOGUS");
-  EXPECT_EQ(Create(req).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(api_->Create(req).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(AnyCgroupLeft());
 }
 
@@ -447,48 +362,38 @@ std::string CgroupFileOf(const std::string& parent, const std::string& id,
                          const std::string& file) {
   for (const char* root : {"/sys/fs/cgroup/memory", "/sys/fs/cgroup/freezer", "/sys/fs/cgroup"}) {
     std::string p = absl::StrCat(root, "/", parent, "/", id, "/", file);
-    if (Exists(p)) return std::string(absl::StripAsciiWhitespace(ReadFile(p)));
+    if (Exists(p)) return std::string(absl::StripAsciiWhitespace(ReadFileOrDie(p)));
   }
   return "";
 }
 
 TEST_F(ContainerRpcTest, StatsOfRunningContainer) {
-  ASSERT_TRUE(Create(Request("st1", {"sleep", "1000"})).ok());
-  ASSERT_TRUE(Start("st1").ok());
-  grpc::StatsContainerRequest r;
-  r.set_container_id("st1");
-  grpc::StatsContainerResponse resp;
-  absl::Status s = api_->StatsContainer(r, &resp, opts_);
-  ASSERT_TRUE(s.ok()) << s;
-  EXPECT_GE(resp.cgroup_stats().pids_stats().current(), 1u);
-  EXPECT_GT(resp.cgroup_stats().memory_stats().usage().usage(), 0u);
-  EXPECT_EQ(resp.cgroup_stats().memory_stats().usage().limit(), 64u << 20);
-  r.set_container_id("nope");
-  EXPECT_EQ(api_->StatsContainer(r, &resp, opts_).code(), absl::StatusCode::kNotFound);
-  ASSERT_TRUE(Remove("st1").ok());
+  ASSERT_TRUE(api_->Create(Request("st1", {"sleep", "1000"})).ok());
+  ASSERT_TRUE(api_->Start("st1").ok());
+  absl::StatusOr<grpc::StatsContainerResponse> resp = api_->Stats("st1");
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  EXPECT_GE(resp->cgroup_stats().pids_stats().current(), 1u);
+  EXPECT_GT(resp->cgroup_stats().memory_stats().usage().usage(), 0u);
+  EXPECT_EQ(resp->cgroup_stats().memory_stats().usage().limit(), 64u << 20);
+  EXPECT_EQ(api_->Stats("nope").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(api_->Remove("st1").ok());
   EXPECT_FALSE(AnyCgroupLeft());
 }
 
 TEST_F(ContainerRpcTest, PauseFreezesAndResumeThaws) {
   const std::string loop = "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.01; done";
-  ASSERT_TRUE(Create(Request("p1", {"sh", "-c", loop})).ok());
-  grpc::PauseContainerRequest pause;
-  pause.set_container_id("p1");
-  grpc::ResumeContainerRequest resume;
-  resume.set_container_id("p1");
+  ASSERT_TRUE(api_->Create(Request("p1", {"sh", "-c", loop})).ok());
   // Not started yet: neither is legal.
-  EXPECT_EQ(api_->PauseContainer(pause, &empty_, opts_).code(),
-            absl::StatusCode::kFailedPrecondition);
-  ASSERT_TRUE(Start("p1").ok());
-  EXPECT_EQ(api_->ResumeContainer(resume, &empty_, opts_).code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(api_->Pause("p1").code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(api_->Start("p1").ok());
+  EXPECT_EQ(api_->Resume("p1").code(), absl::StatusCode::kFailedPrecondition);
   const std::string counter = rootfs_ + "/tmp/n";
-  auto count = [&] { return ReadFile(counter); };
+  auto count = [&] { return ReadFileToString(counter).value_or(""); };
   absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (count().empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
   ASSERT_FALSE(count().empty());
 
-  absl::Status s = api_->PauseContainer(pause, &empty_, opts_);
+  absl::Status s = api_->Pause("p1");
   ASSERT_TRUE(s.ok()) << s;
   std::string state = CgroupFileOf(cgroup_parent_, "p1", "freezer.state");
   if (state.empty() && CgroupFileOf(cgroup_parent_, "p1", "cgroup.freeze") == "1") {
@@ -498,72 +403,66 @@ TEST_F(ContainerRpcTest, PauseFreezesAndResumeThaws) {
   std::string frozen = count();
   absl::SleepFor(absl::Milliseconds(300));
   EXPECT_EQ(count(), frozen);
-  EXPECT_EQ(api_->PauseContainer(pause, &empty_, opts_).code(),
-            absl::StatusCode::kFailedPrecondition);
-  grpc::ExecProcessRequest e;
-  e.set_container_id("p1");
-  e.set_exec_id("e1");
-  e.mutable_process()->add_args("true");
-  e.mutable_process()->add_env("PATH=/bin");
-  e.mutable_process()->set_cwd("/");
-  EXPECT_EQ(api_->ExecProcess(e, &empty_, opts_).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(api_->Pause("p1").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(api_->Exec("p1", "e1", {"true"}).code(), absl::StatusCode::kFailedPrecondition);
 
-  s = api_->ResumeContainer(resume, &empty_, opts_);
+  s = api_->Resume("p1");
   ASSERT_TRUE(s.ok()) << s;
   deadline = absl::Now() + absl::Seconds(10);
   while (count() == frozen && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
   EXPECT_NE(count(), frozen);
-  EXPECT_EQ(api_->ResumeContainer(resume, &empty_, opts_).code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(api_->Resume("p1").code(), absl::StatusCode::kFailedPrecondition);
 
   // A paused container can be removed (it is thawed so that SIGKILL works).
-  ASSERT_TRUE(api_->PauseContainer(pause, &empty_, opts_).ok());
-  s = Remove("p1");
+  ASSERT_TRUE(api_->Pause("p1").ok());
+  s = api_->Remove("p1");
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_FALSE(AnyCgroupLeft());
-  EXPECT_EQ(api_->PauseContainer(pause, &empty_, opts_).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(api_->Pause("p1").code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(ContainerRpcTest, UpdateSetsTheMemoryLimit) {
-  ASSERT_TRUE(Create(Request("u1", {"sleep", "1000"})).ok());
-  ASSERT_TRUE(Start("u1").ok());
+  ASSERT_TRUE(api_->Create(Request("u1", {"sleep", "1000"})).ok());
+  ASSERT_TRUE(api_->Start("u1").ok());
   grpc::UpdateContainerRequest u;
   u.set_container_id("u1");
   u.mutable_resources()->mutable_memory()->set_limit(32 << 20);
-  absl::Status s = api_->UpdateContainer(u, &empty_, opts_);
+  google::protobuf::Empty empty;
+  absl::Status s = api_->service().UpdateContainer(u, &empty, api_->opts());
   ASSERT_TRUE(s.ok()) << s;
   std::string limit = CgroupFileOf(cgroup_parent_, "u1", "memory.limit_in_bytes");
   if (limit.empty()) limit = CgroupFileOf(cgroup_parent_, "u1", "memory.max");
   EXPECT_EQ(limit, "33554432");
   u.set_container_id("nope");
-  EXPECT_EQ(api_->UpdateContainer(u, &empty_, opts_).code(), absl::StatusCode::kNotFound);
-  ASSERT_TRUE(Remove("u1").ok());
+  EXPECT_EQ(api_->service().UpdateContainer(u, &empty, api_->opts()).code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_TRUE(api_->Remove("u1").ok());
   EXPECT_FALSE(AnyCgroupLeft());
 }
 
 TEST_F(ContainerRpcTest, GetOOMEventNamesTheContainer) {
-  ASSERT_TRUE(Create(Request("calm", {"sleep", "1000"})).ok());
-  ASSERT_TRUE(Start("calm").ok());
+  ASSERT_TRUE(api_->Create(Request("calm", {"sleep", "1000"})).ok());
+  ASSERT_TRUE(api_->Start("calm").ok());
   grpc::OOMEvent ev;
   absl::Status oom;
   std::thread waiter([&] {
     ttrpc::CallOptions o;
     o.timeout = absl::Seconds(30);
-    oom = api_->GetOOMEvent(grpc::GetOOMEventRequest(), &ev, o);
+    oom = api_->service().GetOOMEvent(grpc::GetOOMEventRequest(), &ev, o);
   });
   // A shell doubling a string until the 16 MiB limit kills it.
   grpc::CreateContainerRequest req =
       Request("oom1", {"sh", "-c", "x=aaaaaaaa; while :; do x=$x$x; done"});
   req.mutable_oci()->mutable_linux()->mutable_resources()->mutable_memory()->set_limit(16 << 20);
-  absl::Status s = Create(req);
+  absl::Status s = api_->Create(req);
   ASSERT_TRUE(s.ok()) << s;
-  ASSERT_TRUE(Start("oom1").ok());
+  ASSERT_TRUE(api_->Start("oom1").ok());
   waiter.join();
   ASSERT_TRUE(oom.ok()) << oom;
   EXPECT_EQ(ev.container_id(), "oom1");
-  EXPECT_EQ(*Wait("oom1", "oom1"), 137);
-  ASSERT_TRUE(Remove("oom1").ok());
-  ASSERT_TRUE(Remove("calm").ok());
+  EXPECT_EQ(*api_->Wait("oom1", "oom1"), 137);
+  ASSERT_TRUE(api_->Remove("oom1").ok());
+  ASSERT_TRUE(api_->Remove("calm").ok());
   EXPECT_FALSE(AnyCgroupLeft());
 }
 
@@ -572,7 +471,7 @@ TEST_F(ContainerRpcTest, GetOOMEventEndsOnTimeoutAndShutdown) {
   o.timeout = absl::Milliseconds(300);
   grpc::OOMEvent ev;
   absl::Time start = absl::Now();
-  EXPECT_EQ(api_->GetOOMEvent(grpc::GetOOMEventRequest(), &ev, o).code(),
+  EXPECT_EQ(api_->service().GetOOMEvent(grpc::GetOOMEventRequest(), &ev, o).code(),
             absl::StatusCode::kDeadlineExceeded);
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
 
@@ -580,7 +479,7 @@ TEST_F(ContainerRpcTest, GetOOMEventEndsOnTimeoutAndShutdown) {
   std::thread waiter([&] {
     ttrpc::CallOptions forever;
     forever.timeout = absl::Seconds(30);
-    oom = api_->GetOOMEvent(grpc::GetOOMEventRequest(), &ev, forever);
+    oom = api_->service().GetOOMEvent(grpc::GetOOMEventRequest(), &ev, forever);
   });
   absl::SleepFor(absl::Milliseconds(200));  // let the call reach the handler
   start = absl::Now();
@@ -591,18 +490,18 @@ TEST_F(ContainerRpcTest, GetOOMEventEndsOnTimeoutAndShutdown) {
 }
 
 TEST_F(ContainerRpcTest, BadAndUnknownIds) {
-  EXPECT_EQ(Start("nope").code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Wait("nope", "nope").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Signal("nope", "", SIGKILL).code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Remove("nope").code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Start("..").code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Start("").code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Start("a/b").code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Wait("c1", "../x").status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Create(Request("..", {"sh"})).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(api_->Start("nope").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(api_->Wait("nope", "nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(api_->Signal("nope", "", SIGKILL).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(api_->Remove("nope").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(api_->Start("..").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(api_->Start("").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(api_->Start("a/b").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(api_->Wait("c1", "../x").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(api_->Create(Request("..", {"sh"})).code(), absl::StatusCode::kInvalidArgument);
   grpc::CreateContainerRequest no_spec;
   no_spec.set_container_id("c1");
-  EXPECT_EQ(Create(no_spec).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(api_->Create(no_spec).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(AnyCgroupLeft());
 }
 

@@ -6,36 +6,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/testing/temp_dir.h"
 
 namespace kata {
 namespace agent {
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using ::kata::testing::ReadFileOrDie;
 
 class GuestOpsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const char* base = getenv("TEST_TMPDIR");
-    std::string t = absl::StrCat(base != nullptr ? base : "/tmp", "/opsXXXXXX");
-    ASSERT_NE(mkdtemp(t.data()), nullptr);
-    dir_ = t;
-    base_ = dir_ + "/run/kata-containers";
-    ASSERT_EQ(system(("mkdir -p " + base_).c_str()), 0);
-  }
-  void TearDown() override { system(("rm -rf " + dir_).c_str()); }
-  std::string dir_, base_;
+  void SetUp() override { ASSERT_EQ(system(("mkdir -p " + base_).c_str()), 0); }
+
+  kata::testing::TempDir tmp_;
+  const std::string dir_ = tmp_.path();
+  const std::string base_ = dir_ + "/run/kata-containers";
 };
 
 TEST_F(GuestOpsTest, CopyFileWritesChunksThenRenames) {
@@ -55,7 +46,7 @@ TEST_F(GuestOpsTest, CopyFileWritesChunksThenRenames) {
   r.set_offset(5);
   r.set_data("world");
   ASSERT_TRUE(CopyFileUnder(base_, r).ok());
-  EXPECT_EQ(ReadFile(r.path()), "helloworld");
+  EXPECT_EQ(ReadFileOrDie(r.path()), "helloworld");
   ASSERT_EQ(stat(r.path().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0640u);
 }
@@ -98,12 +89,12 @@ TEST_F(GuestOpsTest, CopyFileRejectsEscapes) {
 
 TEST_F(GuestOpsTest, OnlineCpuMemWritesOnlineFiles) {
   const std::string sys = dir_ + "/sys";
-  for (const char* d : {"cpu/cpu0", "cpu/cpu1", "cpu/cpu2", "cpu/cpu3", "memory/memory0",
-                        "memory/memory1"}) {
+  for (const char* d :
+       {"cpu/cpu0", "cpu/cpu1", "cpu/cpu2", "cpu/cpu3", "memory/memory0", "memory/memory1"}) {
     ASSERT_EQ(system(absl::StrCat("mkdir -p ", sys, "/devices/system/", d).c_str()), 0);
   }
   auto set = [&](const std::string& f, const char* v) {
-    std::ofstream(absl::StrCat(sys, "/devices/system/", f, "/online")) << v;
+    ASSERT_TRUE(WriteStringToFile(absl::StrCat(sys, "/devices/system/", f, "/online"), v).ok());
   };
   set("cpu/cpu1", "1");
   set("cpu/cpu2", "0");
@@ -113,10 +104,11 @@ TEST_F(GuestOpsTest, OnlineCpuMemWritesOnlineFiles) {
   grpc::OnlineCPUMemRequest r;
   r.set_nb_cpus(2);
   ASSERT_TRUE(OnlineCpuMem(sys, r).ok());
-  EXPECT_EQ(ReadFile(sys + "/devices/system/cpu/cpu2/online"), "1");
-  EXPECT_EQ(ReadFile(sys + "/devices/system/cpu/cpu3/online"), "1");
-  EXPECT_EQ(ReadFile(sys + "/devices/system/memory/memory1/online"), "1");
-  EXPECT_FALSE(std::ifstream(sys + "/devices/system/cpu/cpu0/online").good()) << "no file: boot cpu";
+  EXPECT_EQ(ReadFileOrDie(sys + "/devices/system/cpu/cpu2/online"), "1");
+  EXPECT_EQ(ReadFileOrDie(sys + "/devices/system/cpu/cpu3/online"), "1");
+  EXPECT_EQ(ReadFileOrDie(sys + "/devices/system/memory/memory1/online"), "1");
+  EXPECT_FALSE(ReadFileToString(sys + "/devices/system/cpu/cpu0/online").ok())
+      << "no file: boot cpu";
 
   // Nothing left to online: bounded wait, then an error naming the count.
   r.set_nb_cpus(1);

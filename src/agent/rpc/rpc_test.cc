@@ -2,7 +2,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <fstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +10,8 @@
 #include "src/agent/rpc/agent_service.h"
 #include "src/agent/rpc/health_service.h"
 #include "src/agent/version.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/testing/temp_dir.h"
 #include "src/libs/protocols/agent.ttrpc.pb.h"
 #include "src/libs/protocols/health.ttrpc.pb.h"
 #include "src/libs/ttrpc/client.h"
@@ -22,13 +23,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string TempDir() {
-  const char* base = getenv("TEST_TMPDIR");
-  std::string templ = absl::StrCat(base != nullptr ? base : "/tmp", "/memXXXXXX");
-  if (mkdtemp(templ.data()) == nullptr) return "";
-  return templ;
-}
-
 TEST(AgentServiceTest, ParsesBlockSize) {
   EXPECT_EQ(*ParseMemBlockSize("8000000\n"), 134217728u);
   EXPECT_EQ(*ParseMemBlockSize("0x8000000"), 134217728u);
@@ -37,10 +31,10 @@ TEST(AgentServiceTest, ParsesBlockSize) {
 }
 
 TEST(AgentServiceTest, GuestDetailsFromSysfs) {
-  const std::string dir = TempDir();
-  ASSERT_FALSE(dir.empty());
-  std::ofstream(dir + "/block_size_bytes") << "8000000\n";
-  std::ofstream(dir + "/probe") << "";
+  kata::testing::TempDir tmp;
+  const std::string dir = tmp.path();
+  ASSERT_TRUE(WriteStringToFile(dir + "/block_size_bytes", "8000000\n").ok());
+  ASSERT_TRUE(WriteStringToFile(dir + "/probe", "").ok());
   AgentService::Options o;
   o.memory_dir = dir;
   o.init_daemon = true;
@@ -77,7 +71,7 @@ TEST(AgentServiceTest, GuestDetailsFromSysfs) {
   EXPECT_FALSE(r->agent_details().init_daemon());
 
   // Garbage: an error naming the file.
-  std::ofstream(dir + "/block_size_bytes", std::ios::trunc) << "garbage";
+  ASSERT_TRUE(WriteStringToFile(dir + "/block_size_bytes", "garbage").ok());
   r = agent.GuestDetails(req);
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr("block_size_bytes"));
