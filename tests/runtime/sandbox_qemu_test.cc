@@ -72,15 +72,17 @@ class SandboxQemuTest : public ::testing::Test {
     o.config.hypervisor.shared_fs = "virtio-9p";
     o.config.hypervisor.default_memory = 128;
     o.paths = paths_;
-    o.hypervisor_factory = hypervisor::qemu::QemuFactory([](hypervisor::qemu::QemuDriverOptions* qo) {
-      qo->start_paused = true;  // no guest kernel: keep the vCPUs still
-      qo->require_kernel = false;
-      qo->stop_grace = absl::Seconds(2);
-    });
+    o.hypervisor_factory =
+        hypervisor::qemu::QemuFactory([](hypervisor::qemu::QemuDriverOptions* qo) {
+          qo->start_paused = true;  // no guest kernel: keep the vCPUs still
+          qo->require_kernel = false;
+          qo->stop_grace = absl::Seconds(2);
+        });
     // The guest would answer on QEMU's agent channel; the fake agent answers on its own.
     std::string socket = agent_socket_;
-    o.agent_dialer = [socket](const hypervisor::AgentChannel& ch, absl::Duration timeout)
-        -> absl::StatusOr<std::unique_ptr<AgentClient>> {
+    o.agent_dialer = [socket](
+                         const hypervisor::AgentChannel& ch,
+                         absl::Duration timeout) -> absl::StatusOr<std::unique_ptr<AgentClient>> {
       EXPECT_EQ(ch.kind, hypervisor::AgentChannelKind::kVirtioSerial);
       EXPECT_TRUE(fs::exists(ch.socket_path)) << ch.socket_path;  // QEMU made it
       return DialAgent("unix://" + socket, {.dial_timeout = timeout});

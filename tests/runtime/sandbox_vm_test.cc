@@ -45,8 +45,7 @@ oci::Spec BusyboxSpec(std::vector<std::string> args) {
   s.root.emplace();
   s.root->path = "rootfs";
   s.hostname = "kata";
-  auto m = [](std::string dst, std::string type, std::string src,
-              std::vector<std::string> opts) {
+  auto m = [](std::string dst, std::string type, std::string src, std::vector<std::string> opts) {
     oci::Mount x;
     x.destination = std::move(dst);
     x.type = std::move(type);
@@ -63,9 +62,12 @@ oci::Spec BusyboxSpec(std::vector<std::string> args) {
       m("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}),
   };
   s.linux.emplace();
-  s.linux->namespaces = std::vector<oci::LinuxNamespace>{
-      {"pid", std::nullopt, {}}, {"ipc", std::nullopt, {}}, {"uts", std::nullopt, {}},
-      {"mount", std::nullopt, {}}, {"network", std::string("/var/run/netns/ignored"), {}}};
+  s.linux->namespaces =
+      std::vector<oci::LinuxNamespace>{{"pid", std::nullopt, {}},
+                                       {"ipc", std::nullopt, {}},
+                                       {"uts", std::nullopt, {}},
+                                       {"mount", std::nullopt, {}},
+                                       {"network", std::string("/var/run/netns/ignored"), {}}};
   return s;
 }
 
@@ -150,8 +152,8 @@ class SandboxVmTest : public ::testing::Test {
   // c1 prints to stdout and stderr and exits 3.
   void OutputAndExitCode() {
     absl::Time t = absl::Now();
-    absl::Status s =
-        sandbox_->CreateContainer(Config("c1", {"sh", "-c", "echo hello from the vm; echo oops >&2; exit 3"}));
+    absl::Status s = sandbox_->CreateContainer(
+        Config("c1", {"sh", "-c", "echo hello from the vm; echo oops >&2; exit 3"}));
     ASSERT_TRUE(s.ok()) << s << "\nconsole: " << ConsoleTail();
     ASSERT_TRUE(sandbox_->StartContainer("c1").ok());
     EXPECT_EQ(ReadAll("c1", ""), "hello from the vm\n");
@@ -167,7 +169,8 @@ class SandboxVmTest : public ::testing::Test {
   void VolumeBesideARunningContainer() {
     fs::create_directories(tmp_ + "/vol");
     ASSERT_TRUE(WriteStringToFile(tmp_ + "/vol/hello", "from a host volume\n").ok());
-    ContainerConfig c3 = Config("c3", {"sh", "-c", "cat /data/hello; echo x > /data/new || echo read-only"});
+    ContainerConfig c3 =
+        Config("c3", {"sh", "-c", "cat /data/hello; echo x > /data/new || echo read-only"});
     oci::Mount vol;
     vol.destination = "/data";
     vol.type = "bind";
@@ -204,7 +207,8 @@ class SandboxVmTest : public ::testing::Test {
     EXPECT_EQ(sandbox_->Wait("c2", "cat")->exit_code, 0);
 
     // A terminal: one stream (stderr at EOF at once), resizable.
-    p.args = std::vector<std::string>{"sh", "-c", "[ -t 1 ] && echo stdout-is-a-tty; echo to-stderr >&2"};
+    p.args = std::vector<std::string>{"sh", "-c",
+                                      "[ -t 1 ] && echo stdout-is-a-tty; echo to-stderr >&2"};
     ASSERT_TRUE(sandbox_->Exec("c2", "tty", p, true).ok());
     ASSERT_TRUE(sandbox_->ResizePty("c2", "tty", 100, 30).ok());
     EXPECT_EQ(ReadAll("c2", "tty", true), "");
@@ -212,7 +216,8 @@ class SandboxVmTest : public ::testing::Test {
     EXPECT_THAT(tty_out, HasSubstr("stdout-is-a-tty\r\n"));
     EXPECT_THAT(tty_out, HasSubstr("to-stderr"));
     EXPECT_EQ(sandbox_->Wait("c2", "tty")->exit_code, 0);
-    EXPECT_EQ(sandbox_->ResizePty("c2", "e1", 80, 24).code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(sandbox_->ResizePty("c2", "e1", 80, 24).code(),
+              absl::StatusCode::kFailedPrecondition);
   }
 
   // c2's stats, then pause and resume.

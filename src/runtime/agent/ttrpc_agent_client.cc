@@ -94,13 +94,13 @@ class TtrpcAgentClient : public AgentClient {
   }
   absl::StatusOr<::grpc::ReadStreamResponse> ReadStdout(
       const ::grpc::ReadStreamRequest& r) override {
-    return Typed<::grpc::ReadStreamResponse>(
-        "ReadStdout", &::grpc::AgentServiceTtrpc::Client::ReadStdout, r, {});
+    return Typed<::grpc::ReadStreamResponse>("ReadStdout",
+                                             &::grpc::AgentServiceTtrpc::Client::ReadStdout, r, {});
   }
   absl::StatusOr<::grpc::ReadStreamResponse> ReadStderr(
       const ::grpc::ReadStreamRequest& r) override {
-    return Typed<::grpc::ReadStreamResponse>(
-        "ReadStderr", &::grpc::AgentServiceTtrpc::Client::ReadStderr, r, {});
+    return Typed<::grpc::ReadStreamResponse>("ReadStderr",
+                                             &::grpc::AgentServiceTtrpc::Client::ReadStderr, r, {});
   }
   absl::Status CloseStdin(const ::grpc::CloseStdinRequest& r) override {
     return Empty("CloseStdin", &::grpc::AgentServiceTtrpc::Client::CloseStdin, r);
@@ -131,11 +131,10 @@ class TtrpcAgentClient : public AgentClient {
   }
 
   template <class Resp, class Req>
-  absl::StatusOr<Resp> Typed(
-      const char* name,
-      ::absl::Status (::grpc::AgentServiceTtrpc::Client::*method)(
-          const Req&, Resp*, const ttrpc::CallOptions&) const,
-      const Req& request, const ttrpc::CallOptions& options) {
+  absl::StatusOr<Resp> Typed(const char* name,
+                             ::absl::Status (::grpc::AgentServiceTtrpc::Client::*method)(
+                                 const Req&, Resp*, const ttrpc::CallOptions&) const,
+                             const Req& request, const ttrpc::CallOptions& options) {
     Resp response;
     absl::Status s = (agent_.*method)(request, &response, options);
     if (!s.ok()) return AnnotateStatus(s, absl::StrCat("agent ", name));
@@ -163,7 +162,7 @@ std::string AgentAddress(const hypervisor::AgentChannel& channel) {
 }
 
 absl::StatusOr<std::unique_ptr<AgentClient>> DialAgent(absl::string_view address,
-                                                        const AgentClientOptions& options) {
+                                                       const AgentClientOptions& options) {
   const absl::Time start = absl::Now();
   const absl::Time deadline = start + options.dial_timeout;
   absl::Status last = absl::DeadlineExceededError("no attempt");

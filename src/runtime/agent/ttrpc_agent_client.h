@@ -38,7 +38,7 @@ struct AgentClientOptions {
 
 // Dials `address` (ttrpc/address.h forms) and waits for Health.Check as described above.
 absl::StatusOr<std::unique_ptr<AgentClient>> DialAgent(absl::string_view address,
-                                                        const AgentClientOptions& options);
+                                                       const AgentClientOptions& options);
 
 // The ttRPC address of a hypervisor's agent channel: unix://<socket> for virtio-serial,
 // vsock://<cid>:<port> for vsock.

@@ -110,11 +110,13 @@ TEST_F(TtrpcAgentClientTest, ABlockedWaitEndsUnavailableWhenTheAgentGoes) {
   create.set_container_id("c1");
   create.mutable_oci()->mutable_process()->add_args("sleep");
   ASSERT_TRUE((*client)->CreateContainer(create).ok());
-  ASSERT_TRUE((*client)->StartContainer([] {
-                ::grpc::StartContainerRequest r;
-                r.set_container_id("c1");
-                return r;
-              }()).ok());
+  ASSERT_TRUE((*client)
+                  ->StartContainer([] {
+                    ::grpc::StartContainerRequest r;
+                    r.set_container_id("c1");
+                    return r;
+                  }())
+                  .ok());
   std::thread stopper([this] {
     absl::SleepFor(absl::Milliseconds(200));
     agent_.Stop();
@@ -129,7 +131,8 @@ TEST_F(TtrpcAgentClientTest, ABlockedWaitEndsUnavailableWhenTheAgentGoes) {
 }
 
 TEST(AgentAddressTest, Forms) {
-  hypervisor::AgentChannel serial{hypervisor::AgentChannelKind::kVirtioSerial, "/run/vc/vm/s/a.sock"};
+  hypervisor::AgentChannel serial{hypervisor::AgentChannelKind::kVirtioSerial,
+                                  "/run/vc/vm/s/a.sock"};
   EXPECT_EQ(AgentAddress(serial), "unix:///run/vc/vm/s/a.sock");
   hypervisor::AgentChannel vsock{hypervisor::AgentChannelKind::kVsock, "", 3, 1024};
   EXPECT_EQ(AgentAddress(vsock), "vsock://3:1024");

@@ -54,8 +54,8 @@ std::string KvmVerdict(const HostFacts& f, const config::ResolvedConfig& rc, boo
   absl::StatusOr<BootProbe> b =
       ProbeBoot(rc.config, hypervisor::Accelerator::kKvm, ctx.boot_probe_timeout);
   if (!b.ok()) {
-    return absl::StrCat("/dev/kvm offered (API ", f.kvm_api, "), not verified: ",
-                        b.status().message());
+    return absl::StrCat("/dev/kvm offered (API ", f.kvm_api,
+                        "), not verified: ", b.status().message());
   }
   if (!b->booted) return absl::StrCat("/dev/kvm offered but does NOT work: ", b->detail);
   *works = true;
@@ -80,7 +80,8 @@ int Check(const config::ResolvedConfig& rc, bool from_flag, bool boot_probe, boo
   const std::string kvm = KvmVerdict(f, rc, boot_probe, ctx, &kvm_works);
   const bool want_kvm = q.accelerator == "kvm";
   Level kvm_level = Level::kOk;
-  if (want_kvm && !kvm_works) kvm_level = f.kvm_api >= 0 && !boot_probe ? Level::kWarn : Level::kFail;
+  if (want_kvm && !kvm_works)
+    kvm_level = f.kvm_api >= 0 && !boot_probe ? Level::kWarn : Level::kFail;
   c.Item(kvm_level, "kvm", kvm);
   c.Item(Level::kOk, "accelerator",
          absl::StrCat("configured \"", q.accelerator, "\"",
@@ -92,9 +93,9 @@ int Check(const config::ResolvedConfig& rc, bool from_flag, bool boot_probe, boo
       c.Item(Level::kFail, "tcg boot", b.status().message());
     } else {
       c.Item(b->booted ? Level::kOk : Level::kFail, "tcg boot",
-             b->booted ? absl::StrCat("a guest kernel booted in ",
-                                      absl::FormatDuration(
-                                          absl::Trunc(b->elapsed, absl::Milliseconds(1))))
+             b->booted ? absl::StrCat(
+                             "a guest kernel booted in ",
+                             absl::FormatDuration(absl::Trunc(b->elapsed, absl::Milliseconds(1))))
                        : b->detail);
     }
   }
@@ -107,7 +108,8 @@ int Check(const config::ResolvedConfig& rc, bool from_flag, bool boot_probe, boo
     c.Item(f.initrd_found ? Level::kOk : Level::kFail, "guest initrd",
            absl::StrCat(q.initrd, f.initrd_found ? "" : ": missing"));
   } else if (!q.image.empty()) {
-    c.Item(Level::kFail, "guest image", absl::StrCat(q.image, ": rootfs images are not supported; use an initrd"));
+    c.Item(Level::kFail, "guest image",
+           absl::StrCat(q.image, ": rootfs images are not supported; use an initrd"));
   }
   if (q.shared_fs != "virtio-9p") {
     c.Item(Level::kFail, "shared_fs",
@@ -133,10 +135,13 @@ void EnvJsonRuntime(const config::ResolvedConfig& rc, bool from_flag, JsonWriter
   w.StartObject();
   Str(w, "Config", rc.path);
   Str(w, "ConfigSource", SourceOf(rc, from_flag));
-  w.Key("Debug"); w.Bool(c.runtime.enable_debug);
-  w.Key("DisableGuestSeccomp"); w.Bool(c.runtime.disable_guest_seccomp);
+  w.Key("Debug");
+  w.Bool(c.runtime.enable_debug);
+  w.Key("DisableGuestSeccomp");
+  w.Bool(c.runtime.disable_guest_seccomp);
   Str(w, "InterNetworkModel", c.runtime.internetworking_model);
-  w.Key("CreateContainerTimeout"); w.Uint(c.runtime.create_container_timeout);
+  w.Key("CreateContainerTimeout");
+  w.Uint(c.runtime.create_container_timeout);
   w.EndObject();
 }
 
@@ -151,11 +156,15 @@ void EnvJsonHypervisor(const config::QemuConfig& q, const HostFacts& f, JsonWrit
   Str(w, "MachineType", q.machine_type);
   Str(w, "Accelerator", q.accelerator);
   Str(w, "KernelParams", q.kernel_params);
-  w.Key("MemoryMiB"); w.Uint(q.default_memory);
-  w.Key("VCPUs"); w.Uint(q.default_vcpus);
+  w.Key("MemoryMiB");
+  w.Uint(q.default_memory);
+  w.Key("VCPUs");
+  w.Uint(q.default_vcpus);
   Str(w, "SharedFS", q.shared_fs);
-  w.Key("Msize9p"); w.Uint(q.msize_9p);
-  w.Key("Debug"); w.Bool(q.enable_debug);
+  w.Key("Msize9p");
+  w.Uint(q.msize_9p);
+  w.Key("Debug");
+  w.Bool(q.enable_debug);
   w.Key("EnableAnnotations");
   w.StartArray();
   for (const std::string& a : q.enable_annotations) w.String(a.c_str());
@@ -166,8 +175,10 @@ void EnvJsonHypervisor(const config::QemuConfig& q, const HostFacts& f, JsonWrit
 void EnvJsonAgentAndHost(const config::RuntimeConfig& c, const HostFacts& f, JsonWriter& w) {
   w.Key("Agent");
   w.StartObject();
-  w.Key("Debug"); w.Bool(c.agent.enable_debug);
-  w.Key("DialTimeout"); w.Uint(c.agent.dial_timeout);
+  w.Key("Debug");
+  w.Bool(c.agent.enable_debug);
+  w.Key("DialTimeout");
+  w.Uint(c.agent.dial_timeout);
   w.Key("KernelModules");
   w.StartArray();
   for (const std::string& m : c.agent.kernel_modules) w.String(m.c_str());
@@ -176,10 +187,14 @@ void EnvJsonAgentAndHost(const config::RuntimeConfig& c, const HostFacts& f, Jso
   w.Key("Host");
   w.StartObject();
   Str(w, "Kernel", f.host_kernel);
-  w.Key("KVMDevice"); w.Bool(f.kvm_device);
-  w.Key("KVMAPIVersion"); w.Int(f.kvm_api);
-  w.Key("VhostVsock"); w.Bool(f.vhost_vsock);
-  w.Key("CPUs"); w.Int64(sysconf(_SC_NPROCESSORS_ONLN));
+  w.Key("KVMDevice");
+  w.Bool(f.kvm_device);
+  w.Key("KVMAPIVersion");
+  w.Int(f.kvm_api);
+  w.Key("VhostVsock");
+  w.Bool(f.vhost_vsock);
+  w.Key("CPUs");
+  w.Int64(sysconf(_SC_NPROCESSORS_ONLN));
   w.EndObject();
 }
 
@@ -209,8 +224,9 @@ void EnvToml(const config::ResolvedConfig& rc, bool from_flag, const HostFacts& 
     return absl::StrJoin(v, ", ", [&](std::string* o, const std::string& a) { o->append(s(a)); });
   };
   out << "[Meta]\n  Version = " << s(kVersion) << "\n\n";
-  out << "[Runtime]\n  Config = " << s(rc.path) << "\n  ConfigSource = "
-      << s(SourceOf(rc, from_flag)) << "\n  Debug = " << b(c.runtime.enable_debug)
+  out << "[Runtime]\n  Config = " << s(rc.path)
+      << "\n  ConfigSource = " << s(SourceOf(rc, from_flag))
+      << "\n  Debug = " << b(c.runtime.enable_debug)
       << "\n  DisableGuestSeccomp = " << b(c.runtime.disable_guest_seccomp)
       << "\n  InterNetworkModel = " << s(c.runtime.internetworking_model)
       << "\n  CreateContainerTimeout = " << c.runtime.create_container_timeout << "\n\n";

@@ -32,15 +32,13 @@ class CliTest : public ::testing::Test {
   }
   std::string WriteConfig(const std::string& name, const std::string& kernel) {
     std::string path = dir_ + "/" + name;
-    EXPECT_TRUE(WriteStringToFile(path, absl::StrCat("[hypervisor.qemu]\n",
-                                                     "path = \"/usr/bin/qemu-system-x86_64\"\n",
-                                                     "kernel = \"", kernel, "\"\n",
-                                                     "initrd = \"", initrd_, "\"\n",
-                                                     "accelerator = \"tcg\"\n",
-                                                     "shared_fs = \"virtio-9p\"\n",
-                                                     "default_memory = 512\n",
-                                                     "[agent.kata]\ndial_timeout = 30\n"))
-                    .ok())
+    EXPECT_TRUE(
+        WriteStringToFile(
+            path, absl::StrCat("[hypervisor.qemu]\n", "path = \"/usr/bin/qemu-system-x86_64\"\n",
+                               "kernel = \"", kernel, "\"\n", "initrd = \"", initrd_, "\"\n",
+                               "accelerator = \"tcg\"\n", "shared_fs = \"virtio-9p\"\n",
+                               "default_memory = 512\n", "[agent.kata]\ndial_timeout = 30\n"))
+            .ok())
         << path;
     return path;
   }

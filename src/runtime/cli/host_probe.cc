@@ -113,8 +113,8 @@ HostFacts ProbeHost(const config::RuntimeConfig& config) {
   if (f.qemu_found) {
     absl::StatusOr<RunResult> v = Run({q.path, "-version"}, absl::Seconds(10));
     if (v.ok()) {
-      f.qemu_version = std::string(absl::StripAsciiWhitespace(
-          std::vector<std::string>(absl::StrSplit(v->output, '\n'))[0]));
+      f.qemu_version = std::string(
+          absl::StripAsciiWhitespace(std::vector<std::string>(absl::StrSplit(v->output, '\n'))[0]));
     } else {
       f.qemu_version = std::string(v.status().message());
     }
@@ -148,18 +148,31 @@ HostFacts ProbeHost(const config::RuntimeConfig& config) {
 }
 
 absl::StatusOr<BootProbe> ProbeBoot(const config::RuntimeConfig& config,
-                                    hypervisor::Accelerator accelerator,
-                                    absl::Duration timeout) {
+                                    hypervisor::Accelerator accelerator, absl::Duration timeout) {
   const config::QemuConfig& q = config.hypervisor;
   if (access(q.path.c_str(), X_OK) != 0) return ErrnoStatus(errno, absl::StrCat("qemu ", q.path));
   if (!Readable(q.kernel)) return ErrnoStatus(errno, absl::StrCat("kernel ", q.kernel));
   const bool kvm = accelerator == hypervisor::Accelerator::kKvm;
-  std::vector<std::string> argv = {
-      q.path,          "-machine", absl::StrCat("q35,accel=", kvm ? "kvm" : "tcg"),
-      "-cpu",          kvm ? "host" : "max",
-      "-m",            "256",      "-smp", "1", "-nodefaults", "-no-user-config",
-      "-display",      "none",     "-serial", "stdio", "-no-reboot",
-      "-kernel",       q.kernel,   "-append", "console=ttyS0 panic=-1"};
+  std::vector<std::string> argv = {q.path,
+                                   "-machine",
+                                   absl::StrCat("q35,accel=", kvm ? "kvm" : "tcg"),
+                                   "-cpu",
+                                   kvm ? "host" : "max",
+                                   "-m",
+                                   "256",
+                                   "-smp",
+                                   "1",
+                                   "-nodefaults",
+                                   "-no-user-config",
+                                   "-display",
+                                   "none",
+                                   "-serial",
+                                   "stdio",
+                                   "-no-reboot",
+                                   "-kernel",
+                                   q.kernel,
+                                   "-append",
+                                   "console=ttyS0 panic=-1"};
   const absl::Time start = absl::Now();
   absl::StatusOr<RunResult> r = Run(argv, timeout, "Kernel panic");
   if (!r.ok()) return r.status();
@@ -171,7 +184,8 @@ absl::StatusOr<BootProbe> ProbeBoot(const config::RuntimeConfig& config,
     size_t end = r->output.find('\n', at);
     b.detail = std::string(absl::StripAsciiWhitespace(r->output.substr(at, end - at)));
   } else if (r->exited) {
-    std::string tail = r->output.size() > 300 ? r->output.substr(r->output.size() - 300) : r->output;
+    std::string tail =
+        r->output.size() > 300 ? r->output.substr(r->output.size() - 300) : r->output;
     b.detail = absl::StrCat("qemu exited before the kernel finished booting: ",
                             absl::StripAsciiWhitespace(tail));
   } else {

@@ -22,12 +22,12 @@ namespace kata::runtime::cli {
 struct HostFacts {
   std::string qemu_path;
   bool qemu_found = false;
-  std::string qemu_version;   // "QEMU emulator version 7.2.22 (...)", or the error
-  bool qemu_9p = false;       // `-device help` lists virtio-9p-pci
-  bool kvm_device = false;    // /dev/kvm exists
-  int kvm_api = -1;           // KVM_GET_API_VERSION (12), -1 when it cannot be opened
+  std::string qemu_version;  // "QEMU emulator version 7.2.22 (...)", or the error
+  bool qemu_9p = false;      // `-device help` lists virtio-9p-pci
+  bool kvm_device = false;   // /dev/kvm exists
+  int kvm_api = -1;          // KVM_GET_API_VERSION (12), -1 when it cannot be opened
   std::string kvm_error;
-  bool vhost_vsock = false;   // /dev/vhost-vsock can be opened read/write
+  bool vhost_vsock = false;  // /dev/vhost-vsock can be opened read/write
   bool kernel_found = false;
   bool initrd_found = false;  // or no initrd configured
   bool host_9p = false;       // host kernel knows 9p (only matters for debugging)
@@ -37,15 +37,14 @@ struct HostFacts {
 HostFacts ProbeHost(const config::RuntimeConfig& config);
 
 struct BootProbe {
-  bool booted = false;         // the kernel reached its final panic and QEMU exited
+  bool booted = false;  // the kernel reached its final panic and QEMU exited
   absl::Duration elapsed;
-  std::string detail;          // the console line that proved it, or why not
+  std::string detail;  // the console line that proved it, or why not
 };
 
 // INVALID_ARGUMENT/NOT_FOUND when QEMU or the kernel is missing; otherwise the outcome.
 absl::StatusOr<BootProbe> ProbeBoot(const config::RuntimeConfig& config,
-                                    hypervisor::Accelerator accelerator,
-                                    absl::Duration timeout);
+                                    hypervisor::Accelerator accelerator, absl::Duration timeout);
 
 }  // namespace kata::runtime::cli
 

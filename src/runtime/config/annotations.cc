@@ -62,8 +62,8 @@ Setter Bool(bool QemuConfig::*member) {
 }
 
 // A path that must match one of the globs in `guard`.
-Setter GuardedPath(std::string QemuConfig::*member,
-                   std::vector<std::string> QemuConfig::*guard, const char* guard_name) {
+Setter GuardedPath(std::string QemuConfig::*member, std::vector<std::string> QemuConfig::*guard,
+                   const char* guard_name) {
   return [member, guard, guard_name](const std::string& value, QemuConfig* q) {
     for (const std::string& glob : q->*guard) {
       if (::fnmatch(glob.c_str(), value.c_str(), FNM_PATHNAME) == 0) {
@@ -71,8 +71,8 @@ Setter GuardedPath(std::string QemuConfig::*member,
         return absl::OkStatus();
       }
     }
-    return absl::PermissionDeniedError(absl::StrCat("\"", value, "\" matches no pattern of ",
-                                                    "hypervisor.qemu.", guard_name));
+    return absl::PermissionDeniedError(
+        absl::StrCat("\"", value, "\" matches no pattern of ", "hypervisor.qemu.", guard_name));
   };
 }
 
@@ -179,9 +179,9 @@ absl::Status ApplyAnnotations(const std::map<std::string, std::string>& annotati
   for (const auto& [key, entry] : ours) {
     auto it = Setters().find(key);
     if (it == Setters().end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("annotation ", entry->first, ": not supported by kata-cpp (supported: ",
-                       absl::StrJoin(AnnotationKeys(), ", "), ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "annotation ", entry->first,
+          ": not supported by kata-cpp (supported: ", absl::StrJoin(AnnotationKeys(), ", "), ")"));
     }
     absl::Status s = it->second(entry->second, &updated.hypervisor);
     if (!s.ok()) {
@@ -193,8 +193,8 @@ absl::Status ApplyAnnotations(const std::map<std::string, std::string>& annotati
     for (const auto& [key, entry] : ours) {
       names.push_back(absl::StrCat(entry->first, "=\"", entry->second, "\""));
     }
-    return absl::InvalidArgumentError(absl::StrCat("annotations ", absl::StrJoin(names, ", "),
-                                                   ": ", s.message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("annotations ", absl::StrJoin(names, ", "), ": ", s.message()));
   }
   *config = std::move(updated);
   return absl::OkStatus();

@@ -118,8 +118,7 @@ TEST(AnnotationsTest, BadValuesAreInvalidArgument) {
 TEST(AnnotationsTest, AllOrNothing) {
   RuntimeConfig c = Base();
   // default_memory is fine and sorts first; default_vcpus is bad: nothing changes.
-  absl::Status s =
-      ApplyAnnotations({{A("default_memory"), "4096"}, {A("default_vcpus"), "x"}}, &c);
+  absl::Status s = ApplyAnnotations({{A("default_memory"), "4096"}, {A("default_vcpus"), "x"}}, &c);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(c.hypervisor.default_memory, 2048u);
 

@@ -24,16 +24,26 @@ namespace {
 
 const char* TypeName(toml::node_type type) {
   switch (type) {
-    case toml::node_type::table: return "table";
-    case toml::node_type::array: return "array";
-    case toml::node_type::string: return "string";
-    case toml::node_type::integer: return "integer";
-    case toml::node_type::floating_point: return "float";
-    case toml::node_type::boolean: return "boolean";
-    case toml::node_type::date: return "date";
-    case toml::node_type::time: return "time";
-    case toml::node_type::date_time: return "date-time";
-    default: return "nothing";
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "boolean";
+    case toml::node_type::date:
+      return "date";
+    case toml::node_type::time:
+      return "time";
+    case toml::node_type::date_time:
+      return "date-time";
+    default:
+      return "nothing";
   }
 }
 
@@ -49,8 +59,7 @@ absl::Status KeyError(absl::string_view key_path, absl::string_view reason,
       absl::StrCat(key_path, ": ", reason, node != nullptr ? Where(*node) : ""));
 }
 
-absl::Status WrongType(absl::string_view key_path, absl::string_view want,
-                       const toml::node& node) {
+absl::Status WrongType(absl::string_view key_path, absl::string_view want, const toml::node& node) {
   return KeyError(key_path, absl::StrCat("expected ", want, ", got ", TypeName(node.type())),
                   &node);
 }
@@ -59,8 +68,7 @@ absl::Status WrongType(absl::string_view key_path, absl::string_view want,
 // as unknown. Absent keys leave their output untouched (the default).
 class TableReader {
  public:
-  TableReader(const toml::table& table, std::string path)
-      : table_(table), path_(std::move(path)) {}
+  TableReader(const toml::table& table, std::string path) : table_(table), path_(std::move(path)) {}
 
   absl::Status String(const char* key, std::string* out) {
     const toml::node* node = Take(key);
@@ -84,10 +92,10 @@ class TableReader {
     if (!node->is_integer()) return WrongType(Path(key), "an integer", *node);
     int64_t v = node->as_integer()->get();
     if (v < 0 || v > std::numeric_limits<uint32_t>::max()) {
-      return KeyError(Path(key),
-                      absl::StrCat("must be between 0 and ", std::numeric_limits<uint32_t>::max(),
-                                   ", got ", v),
-                      node);
+      return KeyError(
+          Path(key),
+          absl::StrCat("must be between 0 and ", std::numeric_limits<uint32_t>::max(), ", got ", v),
+          node);
     }
     *out = static_cast<uint32_t>(v);
     return absl::OkStatus();
@@ -126,8 +134,7 @@ class TableReader {
       if (read_.count(std::string(key.str())) != 0) continue;
       const auto& pos = node.source().begin;
       if (first == nullptr || pos.line < first->source().begin.line ||
-          (pos.line == first->source().begin.line &&
-           pos.column < first->source().begin.column)) {
+          (pos.line == first->source().begin.line && pos.column < first->source().begin.column)) {
         first = &node;
         first_key = std::string(key.str());
       }
@@ -230,8 +237,7 @@ absl::Status ReadRuntime(const toml::table& t, RuntimeSection* s) {
   KATA_RETURN_IF_ERROR(r.Bool("disable_guest_seccomp", &s->disable_guest_seccomp));
   KATA_RETURN_IF_ERROR(r.Bool("disable_new_netns", &s->disable_new_netns));
   KATA_RETURN_IF_ERROR(r.Bool("sandbox_cgroup_only", &s->sandbox_cgroup_only));
-  KATA_RETURN_IF_ERROR(
-      r.Bool("static_sandbox_resource_mgmt", &s->static_sandbox_resource_mgmt));
+  KATA_RETURN_IF_ERROR(r.Bool("static_sandbox_resource_mgmt", &s->static_sandbox_resource_mgmt));
   KATA_RETURN_IF_ERROR(r.Bool("enable_vcpus_pinning", &s->enable_vcpus_pinning));
   KATA_RETURN_IF_ERROR(r.StringList("sandbox_bind_mounts", &s->sandbox_bind_mounts));
   KATA_RETURN_IF_ERROR(r.String("vfio_mode", &s->vfio_mode));
@@ -272,9 +278,9 @@ absl::Status OneOf(absl::string_view key, const std::string& value,
   for (const char* a : allowed) {
     if (value == a) return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(key, ": unknown value \"", value,
-                                                 "\" (expected one of: ",
-                                                 absl::StrJoin(allowed, ", "), ")"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(key, ": unknown value \"", value,
+                   "\" (expected one of: ", absl::StrJoin(allowed, ", "), ")"));
 }
 
 absl::Status Absolute(absl::string_view key, const std::string& value, bool may_be_empty) {

@@ -41,40 +41,41 @@ namespace kata::config {
 
 // Where the guest kernel and initrd that kata-cpp builds are installed (Kata's layout).
 inline constexpr char kDefaultKernelPath[] = "/usr/share/kata-containers/vmlinux.container";
-inline constexpr char kDefaultInitrdPath[] = "/usr/share/kata-containers/kata-containers-initrd.img";
+inline constexpr char kDefaultInitrdPath[] =
+    "/usr/share/kata-containers/kata-containers-initrd.img";
 inline constexpr char kDefaultQemuPath[] = "/usr/bin/qemu-system-x86_64";
 
 // [hypervisor.qemu]
 struct QemuConfig {
   // Binaries and guest assets (absolute paths). Exactly one of `image` and `initrd` must be set.
-  std::string path = kDefaultQemuPath;        // the QEMU binary
-  std::string kernel = kDefaultKernelPath;    // guest kernel
-  std::string initrd;                         // guest initrd ("" = none)
-  std::string image;                          // guest rootfs image ("" = none)
-  std::string firmware;                       // "" = QEMU's default
+  std::string path = kDefaultQemuPath;      // the QEMU binary
+  std::string kernel = kDefaultKernelPath;  // guest kernel
+  std::string initrd;                       // guest initrd ("" = none)
+  std::string image;                        // guest rootfs image ("" = none)
+  std::string firmware;                     // "" = QEMU's default
 
   // Machine.
-  std::string machine_type = "q35";       // q35, pc, virt, pseries, s390-ccw-virtio
-  std::string accelerator = "kvm";        // kata-cpp's key: kvm or tcg
-  std::string machine_accelerators;       // extra `-machine` options, comma separated
-  std::string cpu_features;               // extra `-cpu` features, comma separated
-  std::string kernel_params;              // appended to the guest kernel command line
+  std::string machine_type = "q35";  // q35, pc, virt, pseries, s390-ccw-virtio
+  std::string accelerator = "kvm";   // kata-cpp's key: kvm or tcg
+  std::string machine_accelerators;  // extra `-machine` options, comma separated
+  std::string cpu_features;          // extra `-cpu` features, comma separated
+  std::string kernel_params;         // appended to the guest kernel command line
 
   // Sizes.
-  uint32_t default_vcpus = 1;             // vCPUs at boot, >= 1, <= default_maxvcpus (if set)
-  uint32_t default_maxvcpus = 0;          // hotplug limit; 0 = the host's CPU count
-  uint32_t default_memory = 2048;         // MiB at boot, >= 1
-  uint32_t memory_slots = 10;             // memory hotplug slots
-  uint32_t default_bridges = 1;           // PCI bridges, 0..5
+  uint32_t default_vcpus = 1;      // vCPUs at boot, >= 1, <= default_maxvcpus (if set)
+  uint32_t default_maxvcpus = 0;   // hotplug limit; 0 = the host's CPU count
+  uint32_t default_memory = 2048;  // MiB at boot, >= 1
+  uint32_t memory_slots = 10;      // memory hotplug slots
+  uint32_t default_bridges = 1;    // PCI bridges, 0..5
 
   // Shared file system (the container rootfs and volumes).
-  std::string shared_fs = "virtio-fs";    // virtio-fs, virtio-9p or none
+  std::string shared_fs = "virtio-fs";                      // virtio-fs, virtio-9p or none
   std::string virtio_fs_daemon = "/usr/libexec/virtiofsd";  // absolute when shared_fs = virtio-fs
-  std::vector<std::string> valid_virtio_fs_daemon_paths;     // globs; annotation guard
+  std::vector<std::string> valid_virtio_fs_daemon_paths;    // globs; annotation guard
   std::vector<std::string> virtio_fs_extra_args;
-  std::string virtio_fs_cache = "auto";   // never, metadata, auto, always
-  uint32_t virtio_fs_cache_size = 0;      // DAX window, MiB; 0 = no DAX
-  uint32_t msize_9p = 8192;               // 4096..1048576
+  std::string virtio_fs_cache = "auto";  // never, metadata, auto, always
+  uint32_t virtio_fs_cache_size = 0;     // DAX window, MiB; 0 = no DAX
+  uint32_t msize_9p = 8192;              // 4096..1048576
 
   // Block devices.
   bool disable_block_device_use = false;
@@ -94,7 +95,7 @@ struct QemuConfig {
   bool disable_image_nvdimm = false;
   bool disable_vhost_net = false;
   bool disable_nesting_checks = false;
-  std::string entropy_source = "/dev/urandom";   // absolute
+  std::string entropy_source = "/dev/urandom";     // absolute
   std::vector<std::string> valid_entropy_sources;  // globs; annotation guard
   std::string guest_hook_path;
 
@@ -126,7 +127,7 @@ struct RuntimeSection {
   std::string jaeger_endpoint;
   std::string internetworking_model = "tcfilter";  // tcfilter, macvtap or none
   bool disable_guest_seccomp = true;
-  bool disable_new_netns = false;        // only with internetworking_model = "none"
+  bool disable_new_netns = false;  // only with internetworking_model = "none"
   bool sandbox_cgroup_only = false;
   bool static_sandbox_resource_mgmt = false;
   bool enable_vcpus_pinning = false;
@@ -135,7 +136,7 @@ struct RuntimeSection {
   bool disable_guest_empty_dir = false;
   std::vector<std::string> experimental;
   bool enable_pprof = false;
-  uint32_t create_container_timeout = 60;        // seconds, >= 1
+  uint32_t create_container_timeout = 60;  // seconds, >= 1
 };
 
 // The whole file.

@@ -17,9 +17,7 @@ constexpr char kMinimal[] = R"(
 initrd = "/opt/kata/initrd.img"
 )";
 
-std::string WithQemu(const std::string& lines) {
-  return std::string(kMinimal) + lines + "\n";
-}
+std::string WithQemu(const std::string& lines) { return std::string(kMinimal) + lines + "\n"; }
 
 void ExpectInvalid(const std::string& text, const std::string& message) {
   absl::StatusOr<RuntimeConfig> c = Parse(text, "test.toml");
@@ -131,7 +129,8 @@ TEST(ConfigTest, BadValuesNameTheKey) {
                 "hypervisor.qemu.initrd: image and initrd are mutually exclusive");
   ExpectInvalid("[hypervisor.qemu]\n", "hypervisor.qemu.initrd: one of image and initrd");
   ExpectInvalid(WithQemu("shared_fs = \"nfs\""), "hypervisor.qemu.shared_fs: unknown value");
-  ExpectInvalid(WithQemu("default_bridges = 6"), "hypervisor.qemu.default_bridges: must be at most 5");
+  ExpectInvalid(WithQemu("default_bridges = 6"),
+                "hypervisor.qemu.default_bridges: must be at most 5");
   ExpectInvalid(WithQemu("msize_9p = 100"), "hypervisor.qemu.msize_9p: must be at least 4096");
   ExpectInvalid(WithQemu("block_device_driver = \"ide\""),
                 "hypervisor.qemu.block_device_driver: unknown value \"ide\"");

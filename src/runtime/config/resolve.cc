@@ -30,10 +30,14 @@ absl::Status Exists(const std::string& path, absl::string_view what) {
 
 const char* SourceName(ConfigSource source) {
   switch (source) {
-    case ConfigSource::kRuntimeOptions: return "runtime options config_path";
-    case ConfigSource::kEnvironment: return "KATA_CONF_FILE";
-    case ConfigSource::kSysConfig: return "/etc default";
-    case ConfigSource::kInstalledDefault: return "installed default";
+    case ConfigSource::kRuntimeOptions:
+      return "runtime options config_path";
+    case ConfigSource::kEnvironment:
+      return "KATA_CONF_FILE";
+    case ConfigSource::kSysConfig:
+      return "/etc default";
+    case ConfigSource::kInstalledDefault:
+      return "installed default";
   }
   return "unknown";
 }
@@ -77,8 +81,7 @@ absl::StatusOr<ResolvedPath> ResolvePath(absl::string_view runtime_options_path,
   }
   return absl::NotFoundError(absl::StrCat(
       "no configuration file: runtime options config_path and ", kConfigPathEnv,
-      " are not set, and neither ", paths.sys_config, " nor ", paths.installed_default,
-      " exists"));
+      " are not set, and neither ", paths.sys_config, " nor ", paths.installed_default, " exists"));
 }
 
 absl::StatusOr<ResolvedConfig> Resolve(absl::string_view runtime_options_path,

@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include "gmock/gmock.h"
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/libs/base/file.h"
 #include "src/libs/base/testing/temp_dir.h"
@@ -51,8 +51,7 @@ TEST_F(ResolveTest, RuntimeOptionsPathWinsOverEverything) {
 TEST_F(ResolveTest, EnvironmentBeforeEtc) {
   std::string env = Write("env.toml", 2);
   Write("etc.toml", 3);
-  absl::StatusOr<ResolvedConfig> r =
-      Resolve("", MapEnvironment({{"KATA_CONF_FILE", env}}), paths_);
+  absl::StatusOr<ResolvedConfig> r = Resolve("", MapEnvironment({{"KATA_CONF_FILE", env}}), paths_);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->source, ConfigSource::kEnvironment);
   EXPECT_EQ(r->config.hypervisor.default_memory, 2u);
@@ -62,8 +61,7 @@ TEST_F(ResolveTest, EnvironmentBeforeEtc) {
 TEST_F(ResolveTest, EtcBeforeInstalledDefault) {
   Write("etc.toml", 3);
   Write("default.toml", 4);
-  absl::StatusOr<ResolvedConfig> r =
-      Resolve("", MapEnvironment({{"KATA_CONF_FILE", ""}}), paths_);
+  absl::StatusOr<ResolvedConfig> r = Resolve("", MapEnvironment({{"KATA_CONF_FILE", ""}}), paths_);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->source, ConfigSource::kSysConfig);
   EXPECT_EQ(r->path, paths_.sys_config);

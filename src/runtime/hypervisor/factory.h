@@ -27,9 +27,9 @@ namespace kata::hypervisor {
 // What the sandbox decides about a VM's host side.
 struct VmLayout {
   std::string sandbox_id;
-  std::string shared_dir;       // the host directory shared with the guest ("" = none)
-  std::string shared_mount_tag; // the tag the guest mounts it by
-  std::string work_dir;         // the VMM's sockets, logs (owned by the sandbox, short path)
+  std::string shared_dir;        // the host directory shared with the guest ("" = none)
+  std::string shared_mount_tag;  // the tag the guest mounts it by
+  std::string work_dir;          // the VMM's sockets, logs (owned by the sandbox, short path)
 };
 
 // A VM ready to be created: its driver (kInitial) and the config to create it with.
@@ -38,9 +38,8 @@ struct VmPlan {
   VmConfig config;
 };
 
-using HypervisorFactory =
-    std::function<absl::StatusOr<VmPlan>(const config::RuntimeConfig& config,
-                                         const VmLayout& layout)>;
+using HypervisorFactory = std::function<absl::StatusOr<VmPlan>(const config::RuntimeConfig& config,
+                                                               const VmLayout& layout)>;
 
 }  // namespace kata::hypervisor
 

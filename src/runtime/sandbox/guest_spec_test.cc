@@ -19,11 +19,11 @@ oci::Spec HostSpec() {
   s.hooks.emplace();
   s.hooks->prestart = std::vector<oci::Hook>{{"/usr/bin/hook", {}, {}, {}, {}}};
   s.linux.emplace();
-  s.linux->namespaces = std::vector<oci::LinuxNamespace>{
-      {"pid", std::nullopt, {}},
-      {"network", std::string("/var/run/netns/cni-1"), {}},
-      {"ipc", std::string("/proc/42/ns/ipc"), {}},
-      {"cgroup", std::nullopt, {}}};
+  s.linux->namespaces =
+      std::vector<oci::LinuxNamespace>{{"pid", std::nullopt, {}},
+                                       {"network", std::string("/var/run/netns/cni-1"), {}},
+                                       {"ipc", std::string("/proc/42/ns/ipc"), {}},
+                                       {"cgroup", std::nullopt, {}}};
   s.linux->seccomp.emplace();
   s.linux->mount_label = "system_u:object_r:container_file_t:s0";
   s.linux->cgroups_path = "system.slice:cri-containerd:abc";

@@ -53,10 +53,10 @@ const std::map<std::string, Flag>& FlagTable() {
 
 const std::map<std::string, unsigned long>& PropagationTable() {
   static const auto* table = new std::map<std::string, unsigned long>{
-      {"private", MS_PRIVATE},        {"rprivate", MS_PRIVATE | MS_REC},
-      {"shared", MS_SHARED},          {"rshared", MS_SHARED | MS_REC},
-      {"slave", MS_SLAVE},            {"rslave", MS_SLAVE | MS_REC},
-      {"unbindable", MS_UNBINDABLE},  {"runbindable", MS_UNBINDABLE | MS_REC},
+      {"private", MS_PRIVATE},       {"rprivate", MS_PRIVATE | MS_REC},
+      {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
+      {"slave", MS_SLAVE},           {"rslave", MS_SLAVE | MS_REC},
+      {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
   };
   return *table;
 }
@@ -66,8 +66,8 @@ std::string Unescape(const std::string& s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '7') {
-      out.push_back(static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 +
-                                      (s[i + 3] - '0')));
+      out.push_back(
+          static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
       i += 3;
     } else {
       out.push_back(s[i]);
@@ -92,8 +92,8 @@ absl::Status MountOne(const RootfsMount& m, const std::string& target) {
               MS_REMOUNT | MS_BIND | (p.flags & ~(MS_BIND | MS_REC)), nullptr) != 0) {
       int err = errno;
       umount2(target.c_str(), MNT_DETACH);
-      return ErrnoStatus(err, absl::StrCat("remount ", target, " (", absl::StrJoin(m.options, ","),
-                                           ")"));
+      return ErrnoStatus(
+          err, absl::StrCat("remount ", target, " (", absl::StrJoin(m.options, ","), ")"));
     }
   }
   if (p.propagation != 0 && mount(nullptr, target.c_str(), nullptr, p.propagation, nullptr) != 0) {

@@ -89,10 +89,10 @@ absl::Status SandboxLayout::Create() {
   const std::string ctx = absl::StrCat("sandbox ", id_);
   for (const std::string& d : {sandbox_dir_, vm_dir_}) {
     if (access(d.c_str(), F_OK) == 0) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          ctx, ": ", d,
-          " exists (a sandbox with this id is running, or one left it: "
-          "CleanupSandbox removes leftovers)"));
+      return absl::AlreadyExistsError(
+          absl::StrCat(ctx, ": ", d,
+                       " exists (a sandbox with this id is running, or one left it: "
+                       "CleanupSandbox removes leftovers)"));
     }
   }
   absl::Cleanup undo = [this] { Remove().IgnoreError(); };
@@ -145,8 +145,7 @@ absl::StatusOr<oci::Spec> SandboxLayout::ShareContainer(const ContainerConfig& c
   KATA_ASSIGN_OR_RETURN(std::string source, RootfsSource(config));
   const std::string shared_rootfs = absl::StrCat(shared_dir_, "/", cid, "/rootfs");
   KATA_RETURN_IF_ERROR(AnnotateStatus(MakeDirs(shared_rootfs), ctx));
-  KATA_RETURN_IF_ERROR(
-      AnnotateStatus(BindMount(source, shared_rootfs, {.recursive = true}), ctx));
+  KATA_RETURN_IF_ERROR(AnnotateStatus(BindMount(source, shared_rootfs, {.recursive = true}), ctx));
   oci::Spec spec = config.spec;
   KATA_RETURN_IF_ERROR(AnnotateStatus(ShareVolumes(cid, &spec), ctx));
   std::move(undo).Cancel();
@@ -181,9 +180,9 @@ absl::Status SandboxLayout::ShareVolumes(const std::string& cid, oci::Spec* spec
     } else {
       KATA_RETURN_IF_ERROR(WriteStringToFile(target, ""));
     }
-    KATA_RETURN_IF_ERROR(BindMount(source, target,
-                                   {.recursive = HasOption(m.options, "rbind"),
-                                    .read_only = HasOption(m.options, "ro")}));
+    KATA_RETURN_IF_ERROR(BindMount(
+        source, target,
+        {.recursive = HasOption(m.options, "rbind"), .read_only = HasOption(m.options, "ro")}));
     m.source = absl::StrCat(kGuestSharedDir, cid, "/volumes/", name);
   }
   return absl::OkStatus();
@@ -209,8 +208,7 @@ absl::Status CleanupSandbox(const std::string& sandbox_id, const SandboxPaths& p
   absl::StatusOr<std::string> recorded =
       ReadFileToString(absl::StrCat(layout.vm_dir(), "/", kPidFile));
   int pid = 0;
-  if (recorded.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*recorded), &pid) &&
-      pid > 1) {
+  if (recorded.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*recorded), &pid) && pid > 1) {
     // Only a VMM that is still ours: its command line names this sandbox's directory.
     absl::StatusOr<std::string> cmdline = ReadFileToString(absl::StrCat("/proc/", pid, "/cmdline"));
     if (cmdline.ok() && absl::StrContains(*cmdline, layout.vm_dir())) KillAndAwait(pid);

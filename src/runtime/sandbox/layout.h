@@ -2,7 +2,8 @@
 // rootfs and volumes), and their removal. Kata's layout:
 //
 //   <shared_root>/<sid>/shared/              exported to the guest (tag "kataShared"), mounted
-//                                            by the agent at /run/kata-containers/shared/containers/
+//                                            by the agent at
+//                                            /run/kata-containers/shared/containers/
 //   <shared_root>/<sid>/mounts/<cid>/rootfs  containerd's rootfs mounts, mounted here ...
 //   <shared_root>/<sid>/shared/<cid>/rootfs  ... and bound here; the guest's root.path is
 //                                            /run/kata-containers/shared/containers/<cid>/rootfs

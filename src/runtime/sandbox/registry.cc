@@ -91,8 +91,7 @@ std::vector<std::string> ProcessRegistry::Ids() const {
   return order_;
 }
 
-std::vector<std::thread> ProcessRegistry::Remove(const std::string& cid,
-                                                 const ExitStatus& status) {
+std::vector<std::thread> ProcessRegistry::Remove(const std::string& cid, const ExitStatus& status) {
   std::vector<Exit> exits;
   std::vector<std::thread> waiters;
   {
@@ -258,8 +257,8 @@ absl::Status ProcessRegistry::DeleteProcess(const std::string& cid, const std::s
     }
     KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(*c, exec_id));
     if (p->state != ProcessState::kExited) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "container ", cid, ": exec ", exec_id, " is still ", ProcessStateName(p->state)));
+      return absl::FailedPreconditionError(absl::StrCat("container ", cid, ": exec ", exec_id,
+                                                        " is still ", ProcessStateName(p->state)));
     }
     waiter = std::move(p->waiter);
     c->procs.erase(std::remove(c->procs.begin(), c->procs.end(), p), c->procs.end());

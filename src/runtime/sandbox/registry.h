@@ -82,8 +82,7 @@ class ProcessRegistry {
   // Blocks until the process has exited.
   absl::StatusOr<ExitStatus> Wait(const std::string& cid, const std::string& exec_id);
   absl::StatusOr<std::vector<ProcessInfo>> Processes(const std::string& cid) const;
-  absl::StatusOr<ProcessInfo> GetProcess(const std::string& cid,
-                                         const std::string& exec_id) const;
+  absl::StatusOr<ProcessInfo> GetProcess(const std::string& cid, const std::string& exec_id) const;
   // Forgets an exited exec (FAILED_PRECONDITION while it runs) and joins its waiter.
   absl::Status DeleteProcess(const std::string& cid, const std::string& exec_id);
   // The waiter threads of `cid` ("" = every container), for the caller to join.

@@ -18,11 +18,11 @@ using ::testing::Pair;
 class RegistryTest : public ::testing::Test {
  protected:
   RegistryTest() : reg_("s1") {
-    reg_.SetObserver([this](const std::string& cid, const std::string& exec_id,
-                            const ExitStatus& e) {
-      absl::MutexLock l(&mu_);
-      seen_.push_back({cid + "/" + exec_id, e.exit_code});
-    });
+    reg_.SetObserver(
+        [this](const std::string& cid, const std::string& exec_id, const ExitStatus& e) {
+          absl::MutexLock l(&mu_);
+          seen_.push_back({cid + "/" + exec_id, e.exit_code});
+        });
   }
   void AddRunning(const std::string& cid) {
     ASSERT_TRUE(reg_.Reserve(cid).ok());

@@ -74,15 +74,15 @@ struct ContainerConfig {
 struct ExitStatus {
   int32_t exit_code = 0;  // as the guest reports it (a signal n as 128+n); 255 when the VM died
   absl::Time exited_at = absl::InfinitePast();
-  absl::Status error;     // OK for a normal exit; the cause when the process was lost
+  absl::Status error;  // OK for a normal exit; the cause when the process was lost
 };
 
 // Told of each process's exit, once, after the process is kExited (Wait returns it from then
 // on): by a normal exit, the VM's death, DeleteContainer or Shutdown. Called from the
 // sandbox's own threads, without the sandbox's locks held; it may call the sandbox, but must
 // not block on a later exit.
-using ExitObserver = std::function<void(const std::string& container_id,
-                                        const std::string& exec_id, const ExitStatus& exit)>;
+using ExitObserver = std::function<void(const std::string& container_id, const std::string& exec_id,
+                                        const ExitStatus& exit)>;
 
 // What a shim needs to answer Task.State / Task.Pids for one process.
 struct ProcessInfo {
@@ -182,11 +182,9 @@ class Sandbox {
 
   // Writes to the process's stdin; returns how many bytes were taken.
   virtual absl::StatusOr<size_t> WriteStdin(const std::string& container_id,
-                                            const std::string& exec_id,
-                                            absl::string_view data) = 0;
+                                            const std::string& exec_id, absl::string_view data) = 0;
   // Closes the process's stdin (the process reads EOF).
-  virtual absl::Status CloseStdin(const std::string& container_id,
-                                  const std::string& exec_id) = 0;
+  virtual absl::Status CloseStdin(const std::string& container_id, const std::string& exec_id) = 0;
   // Blocks until output is available and returns up to `max_bytes` of it; "" at EOF (the
   // process has exited and everything was read, or the VM died). With a terminal, stdout
   // carries the terminal's output and stderr is at EOF at once.

@@ -109,8 +109,7 @@ absl::Status CheckSandboxOp(absl::string_view sandbox_id, SandboxState s, Sandbo
       break;
   }
   if (ok) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat("sandbox ", sandbox_id, ": ",
-                                                    SandboxOpName(op),
+  return absl::FailedPreconditionError(absl::StrCat("sandbox ", sandbox_id, ": ", SandboxOpName(op),
                                                     " is not allowed in state ",
                                                     SandboxStateName(s)));
 }
@@ -143,10 +142,9 @@ absl::Status CheckContainerOp(absl::string_view container_id, ContainerState s, 
       break;
   }
   if (ok) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat("container ", container_id, ": ",
-                                                    ContainerOpName(op),
-                                                    " is not allowed in state ",
-                                                    ContainerStateName(s)));
+  return absl::FailedPreconditionError(
+      absl::StrCat("container ", container_id, ": ", ContainerOpName(op),
+                   " is not allowed in state ", ContainerStateName(s)));
 }
 
 }  // namespace kata::runtime

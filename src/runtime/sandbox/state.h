@@ -40,9 +40,9 @@ enum class SandboxOp {
   kStart,
   kShutdown,
   kCreateContainer,
-  kContainerOp,    // any operation that reaches the guest (start, exec, signal, stats, ...)
-  kHostCleanup,    // DeleteContainer: host side always, guest side when running
-  kQuery,          // state, pids, wait
+  kContainerOp,  // any operation that reaches the guest (start, exec, signal, stats, ...)
+  kHostCleanup,  // DeleteContainer: host side always, guest side when running
+  kQuery,        // state, pids, wait
 };
 
 enum class ContainerOp {

@@ -50,8 +50,9 @@ absl::Status VmSandbox::Start() {
   lo.hypervisor_factory = o_.hypervisor_factory;
   lo.agent_dialer = o_.agent_dialer;
   lo.on_step = o_.on_start_step;
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<VmLink> link,
-                        VmLink::Boot(layout_, CreateSandboxRequestFor(o_.id, o_.spec, layout_), lo));
+  KATA_ASSIGN_OR_RETURN(
+      std::shared_ptr<VmLink> link,
+      VmLink::Boot(layout_, CreateSandboxRequestFor(o_.id, o_.spec, layout_), lo));
   std::move(remove_dirs).Cancel();
   {
     absl::MutexLock l(&mu_);
@@ -209,8 +210,8 @@ absl::Status VmSandbox::CreateContainer(const ContainerConfig& config) {
   KATA_RETURN_IF_ERROR(registry_.Reserve(cid));
   absl::Cleanup unreserve = [&] { registry_.Unreserve(cid); };
   absl::Cleanup unshare = [&] { layout_.UnshareContainer(cid).IgnoreError(); };
-  const bool terminal = config.terminal.value_or(
-      config.spec.process.has_value() && config.spec.process->terminal.value_or(false));
+  const bool terminal = config.terminal.value_or(config.spec.process.has_value() &&
+                                                 config.spec.process->terminal.value_or(false));
   // The rootfs and volumes through the share; the agent gets the guest's view of the spec.
   KATA_ASSIGN_OR_RETURN(oci::Spec spec, layout_.ShareContainer(config));
   ::grpc::CreateContainerRequest req;

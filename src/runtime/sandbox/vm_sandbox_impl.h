@@ -50,8 +50,8 @@ class VmSandbox : public Sandbox {
   absl::Status Resume(const std::string& cid) override;
   absl::StatusOr<ContainerStats> Stats(const std::string& cid) override;
   absl::Status Update(const std::string& cid, const oci::LinuxResources& resources) override;
-  absl::Status Exec(const std::string& cid, const std::string& exec_id,
-                    const oci::Process& process, bool terminal) override;
+  absl::Status Exec(const std::string& cid, const std::string& exec_id, const oci::Process& process,
+                    bool terminal) override;
   absl::Status Signal(const std::string& cid, const std::string& exec_id, int signal,
                       bool all) override;
   absl::StatusOr<ExitStatus> Wait(const std::string& cid, const std::string& exec_id) override;
@@ -95,7 +95,7 @@ class VmSandbox : public Sandbox {
   ProcessRegistry registry_;
 
   mutable absl::Mutex mu_;  // taken before the registry's own lock, never after
-  absl::CondVar changed_;  // state_ changed (VM death, shutdown)
+  absl::CondVar changed_;   // state_ changed (VM death, shutdown)
   SandboxState state_ ABSL_GUARDED_BY(mu_) = SandboxState::kInitial;
   absl::Status death_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<VmLink> link_ ABSL_GUARDED_BY(mu_);

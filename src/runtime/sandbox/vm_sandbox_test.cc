@@ -45,9 +45,10 @@ oci::Spec SpecWithArgs(std::vector<std::string> args) {
   s.root.emplace();
   s.root->path = "rootfs";
   s.linux.emplace();
-  s.linux->namespaces = std::vector<oci::LinuxNamespace>{
-      {"pid", std::nullopt, {}}, {"network", std::string("/var/run/netns/x"), {}},
-      {"mount", std::nullopt, {}}};
+  s.linux->namespaces =
+      std::vector<oci::LinuxNamespace>{{"pid", std::nullopt, {}},
+                                       {"network", std::string("/var/run/netns/x"), {}},
+                                       {"mount", std::nullopt, {}}};
   return s;
 }
 
@@ -119,8 +120,9 @@ class VmSandboxTest : public ::testing::Test {
     o.on_start_step = on_step_;
     o.agent_dialer = dialer_;
     auto holder = std::make_shared<std::unique_ptr<hypervisor::Hypervisor>>(std::move(vm));
-    o.hypervisor_factory = [holder](const config::RuntimeConfig&, const hypervisor::VmLayout& l)
-        -> absl::StatusOr<hypervisor::VmPlan> {
+    o.hypervisor_factory =
+        [holder](const config::RuntimeConfig&,
+                 const hypervisor::VmLayout& l) -> absl::StatusOr<hypervisor::VmPlan> {
       VmConfig c;
       c.initrd_path = "/initrd.img";
       c.shared_dir = l.shared_dir;
@@ -142,8 +144,8 @@ class VmSandboxTest : public ::testing::Test {
         absl::MutexLock l(&wait_mu_);
         int status = 0;
         if (!vmm_exit_.has_value() && waitpid(vmm_pid_, &status, WNOHANG) == vmm_pid_) {
-          vmm_exit_ = hypervisor::VmExit{hypervisor::VmExitCause::kVmmSignaled, 0,
-                                         WTERMSIG(status), "qemu killed by signal 9"};
+          vmm_exit_ = hypervisor::VmExit{hypervisor::VmExitCause::kVmmSignaled, 0, WTERMSIG(status),
+                                         "qemu killed by signal 9"};
         }
         if (vmm_exit_.has_value()) return *vmm_exit_;
       }
@@ -205,8 +207,8 @@ TEST_F(VmSandboxTest, ContainerRunsPrintsAndExits) {
   MakeSandbox();
   ASSERT_TRUE(sandbox_->Start().ok());
   EXPECT_EQ(sandbox_->State(), SandboxState::kRunning);
-  EXPECT_EQ(steps, (std::vector<std::string>{"prepare", "start_vm", "agent_ready",
-                                             "create_sandbox"}));
+  EXPECT_EQ(steps,
+            (std::vector<std::string>{"prepare", "start_vm", "agent_ready", "create_sandbox"}));
   EXPECT_EQ(vm_config_.shared_dir, SandboxDir() + "/shared");
   EXPECT_EQ(vm_config_.shared_mount_tag, "kataShared");
   EXPECT_EQ(vm_config_.work_dir, paths_.vm_root + "/sb1");
@@ -219,8 +221,8 @@ TEST_F(VmSandboxTest, ContainerRunsPrintsAndExits) {
   EXPECT_EQ(st.driver(), "9p");
   EXPECT_EQ(st.source(), "kataShared");
   EXPECT_EQ(st.fstype(), "9p");
-  EXPECT_THAT(st.options(), ::testing::ElementsAre("trans=virtio", "version=9p2000.L",
-                                                   "cache=mmap", "nodev"));
+  EXPECT_THAT(st.options(),
+              ::testing::ElementsAre("trans=virtio", "version=9p2000.L", "cache=mmap", "nodev"));
   EXPECT_EQ(st.mount_point(), "/run/kata-containers/shared/containers/");
 
   ASSERT_TRUE(sandbox_->CreateContainer(Config("c1", {"echo", "hello", "world"})).ok());
@@ -352,7 +354,8 @@ TEST_F(VmSandboxTest, OverlayRootfsMountsAreMountedSharedAndUndone) {
   ASSERT_TRUE(WriteStringToFile(tmp_ + "/lower/from-lower", "x").ok());
   ContainerConfig c = Config("ov", {"echo", "hi"});
   c.rootfs_mounts.push_back(RootfsMount{
-      "overlay", "overlay",
+      "overlay",
+      "overlay",
       {"lowerdir=" + tmp_ + "/lower", "upperdir=" + tmp_ + "/upper", "workdir=" + tmp_ + "/work"}});
   ASSERT_TRUE(sandbox_->CreateContainer(c).ok());
   EXPECT_TRUE(fs::exists(SandboxDir() + "/shared/ov/rootfs/from-lower"));
@@ -391,8 +394,7 @@ TEST_F(VmSandboxTest, HostBindMountsAreSharedAndRewritten) {
   ASSERT_EQ(mounts.size(), 3);
   EXPECT_EQ(mounts[0].source(), "proc");
   EXPECT_EQ(mounts[1].source(), "/run/kata-containers/shared/containers/v/volumes/0-data");
-  EXPECT_EQ(mounts[2].source(),
-            "/run/kata-containers/shared/containers/v/volumes/1-resolv.conf");
+  EXPECT_EQ(mounts[2].source(), "/run/kata-containers/shared/containers/v/volumes/1-resolv.conf");
   EXPECT_EQ(kata::testing::ReadFileOrDie(SandboxDir() + "/shared/v/volumes/0-data/data"),
             "volume data\n");
   EXPECT_EQ(kata::testing::ReadFileOrDie(SandboxDir() + "/shared/v/volumes/1-resolv.conf"),
@@ -455,8 +457,10 @@ TEST_F(VmSandboxTest, StartSharesThe9pDirAndShutdownDestroysTheGuestBeforeTheVm)
   auto agent = std::make_unique<NiceMock<testing::MockAgentClient>>();
   testing::MockAgentClient* a = agent.get();
   auto holder = std::make_shared<std::unique_ptr<AgentClient>>(std::move(agent));
-  dialer_ = [holder](const AgentChannel& ch, absl::Duration)
-      -> absl::StatusOr<std::unique_ptr<AgentClient>> { return std::move(*holder); };
+  dialer_ = [holder](const AgentChannel& ch,
+                     absl::Duration) -> absl::StatusOr<std::unique_ptr<AgentClient>> {
+    return std::move(*holder);
+  };
   MakeSandbox();
   ::testing::InSequence order;
   EXPECT_CALL(*a, CreateSandbox(_)).WillOnce([](const ::grpc::CreateSandboxRequest& r) {
@@ -531,13 +535,13 @@ TEST_F(VmSandboxTest, ExitObserverIsToldOnceForEveryProcessEnd) {
   MakeSandbox();
   absl::Mutex mu;
   std::vector<std::string> seen;
-  sandbox_->SetExitObserver([&](const std::string& cid, const std::string& exec_id,
-                                const ExitStatus& e) {
-    // The process is already exited when the observer hears of it.
-    EXPECT_EQ(sandbox_->GetProcess(cid, exec_id)->state, ProcessState::kExited);
-    absl::MutexLock l(&mu);
-    seen.push_back(absl::StrCat(cid, "/", exec_id, "=", e.exit_code));
-  });
+  sandbox_->SetExitObserver(
+      [&](const std::string& cid, const std::string& exec_id, const ExitStatus& e) {
+        // The process is already exited when the observer hears of it.
+        EXPECT_EQ(sandbox_->GetProcess(cid, exec_id)->state, ProcessState::kExited);
+        absl::MutexLock l(&mu);
+        seen.push_back(absl::StrCat(cid, "/", exec_id, "=", e.exit_code));
+      });
   ASSERT_TRUE(sandbox_->Start().ok());
   ASSERT_TRUE(sandbox_->CreateContainer(Config("a", {"exit", "3"})).ok());
   ASSERT_TRUE(sandbox_->StartContainer("a").ok());
@@ -568,8 +572,10 @@ TEST_F(VmSandboxTest, CleanupSandboxRemovesWhatADeadOwnerLeft) {
 TEST(NewVmSandboxTest, RejectsBadIds) {
   SandboxOptions o;
   o.id = "a/b";
-  o.hypervisor_factory = [](const config::RuntimeConfig&, const hypervisor::VmLayout&)
-      -> absl::StatusOr<hypervisor::VmPlan> { return absl::InternalError("unused"); };
+  o.hypervisor_factory = [](const config::RuntimeConfig&,
+                            const hypervisor::VmLayout&) -> absl::StatusOr<hypervisor::VmPlan> {
+    return absl::InternalError("unused");
+  };
   EXPECT_EQ(NewVmSandbox(o).status().code(), absl::StatusCode::kInvalidArgument);
   o.id = "ok";
   EXPECT_TRUE(NewVmSandbox(o).ok());

@@ -39,11 +39,16 @@ absl::StatusOr<ShimArgs> ParseArgs(const std::vector<std::string>& argv) {
       continue;
     }
     std::string* target = nullptr;
-    if (name == "namespace") target = &args.namespace_;
-    else if (name == "address") target = &args.address;
-    else if (name == "publish-binary") target = &args.publish_binary;
-    else if (name == "id") target = &args.id;
-    else if (name == "bundle") target = &args.bundle;
+    if (name == "namespace")
+      target = &args.namespace_;
+    else if (name == "address")
+      target = &args.address;
+    else if (name == "publish-binary")
+      target = &args.publish_binary;
+    else if (name == "id")
+      target = &args.id;
+    else if (name == "bundle")
+      target = &args.bundle;
     else if (name != "socket-fd")
       return absl::InvalidArgumentError(absl::StrCat("unknown flag -", name));
     if (!has_value) {
@@ -60,10 +65,14 @@ absl::StatusOr<ShimArgs> ParseArgs(const std::vector<std::string>& argv) {
   }
   if (i < argv.size()) {
     const std::string& action = argv[i];
-    if (action == "start") args.action = Action::kStart;
-    else if (action == "delete") args.action = Action::kDelete;
-    else if (action == "version" || action == "-v") args.action = Action::kVersion;
-    else return absl::InvalidArgumentError(absl::StrCat("unknown action \"", action, "\""));
+    if (action == "start")
+      args.action = Action::kStart;
+    else if (action == "delete")
+      args.action = Action::kDelete;
+    else if (action == "version" || action == "-v")
+      args.action = Action::kVersion;
+    else
+      return absl::InvalidArgumentError(absl::StrCat("unknown action \"", action, "\""));
     if (i + 1 < argv.size()) {
       return absl::InvalidArgumentError(
           absl::StrCat("unexpected argument \"", argv[i + 1], "\" after the action"));

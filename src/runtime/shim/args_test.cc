@@ -9,8 +9,7 @@ namespace {
 
 TEST(ParseArgs, ContainerdStartCommandLine) {
   auto args = ParseArgs({"shim", "-namespace", "default", "-address", "/run/c.sock",
-                         "-publish-binary", "/usr/bin/containerd", "-id", "c1", "-debug",
-                         "start"});
+                         "-publish-binary", "/usr/bin/containerd", "-id", "c1", "-debug", "start"});
   ASSERT_TRUE(args.ok()) << args.status();
   EXPECT_EQ(args->namespace_, "default");
   EXPECT_EQ(args->address, "/run/c.sock");

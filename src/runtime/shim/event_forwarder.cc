@@ -40,9 +40,7 @@ void EventForwarder::Publish(absl::string_view topic, const google::protobuf::Me
 
 bool EventForwarder::Flush(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return queue_.empty() && !busy_;
-  };
+  auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return queue_.empty() && !busy_; };
   return mu_.AwaitWithTimeout(absl::Condition(&drained), timeout);
 }
 
@@ -72,9 +70,7 @@ void EventForwarder::Run() {
     evpb::ForwardRequest request;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stop_ || !queue_.empty();
-      };
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || !queue_.empty(); };
       mu_.Await(absl::Condition(&ready));
       if (queue_.empty()) return;  // stop_
       request = std::move(queue_.front());

@@ -93,7 +93,9 @@ TEST_F(EventForwarderTest, RetriesAFailingCallAndKeepsOrder) {
 }
 
 TEST_F(EventForwarderTest, ContainerdAbsentDropsAfterAttemptsWithoutHanging) {
-  auto f = EventForwarder::Start({.address = address_, .ns = "default", .attempts = 2,
+  auto f = EventForwarder::Start({.address = address_,
+                                  .ns = "default",
+                                  .attempts = 2,
                                   .first_backoff = absl::Milliseconds(1)});
   ::containerd::events::TaskOOM oom;
   f->Publish(kTopicOom, oom);

@@ -38,7 +38,8 @@ void Log::Write(LogLevel level, absl::string_view message) {
   static const char* kNames[] = {"debug", "info", "warning", "error"};
   absl::MutexLock lock(&mu_);
   if (level == LogLevel::kDebug && !debug_) return;
-  std::string quoted = absl::StrReplaceAll(message, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}});
+  std::string quoted =
+      absl::StrReplaceAll(message, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}});
   std::string line = absl::StrCat(
       "time=\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone()),
       "\" level=", kNames[static_cast<int>(level)], " msg=\"", quoted, "\"",

@@ -25,7 +25,8 @@ absl::StatusOr<UniqueFd> OpenOutput(const std::string& uri, const char* name) {
   if (absl::ConsumePrefix(&path, "file://")) {
     flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
   } else if (absl::StartsWith(path, "binary://")) {
-    return absl::UnimplementedError(absl::StrCat(name, " ", uri, ": binary:// logging is not supported"));
+    return absl::UnimplementedError(
+        absl::StrCat(name, " ", uri, ": binary:// logging is not supported"));
   } else if (absl::ConsumePrefix(&path, "fifo://")) {
   }
   std::string p(path);
@@ -88,7 +89,8 @@ void ProcessIo::Start(runtime::Sandbox* sandbox, const std::string& container_id
     stdin_thread_ = std::thread([this] { CopyIn(); });
   } else if (!paths_.terminal) {
     absl::Status s = sandbox_->CloseStdin(container_id_, exec_id_);
-    if (!s.ok()) SHIM_LOG(Debug) << "close stdin of " << container_id_ << "/" << exec_id_ << ": " << s;
+    if (!s.ok())
+      SHIM_LOG(Debug) << "close stdin of " << container_id_ << "/" << exec_id_ << ": " << s;
   }
 }
 
@@ -161,7 +163,8 @@ void ProcessIo::CopyIn() {
     }
   }
   absl::Status s = sandbox_->CloseStdin(container_id_, exec_id_);
-  if (!s.ok()) SHIM_LOG(Debug) << "close stdin of " << container_id_ << "/" << exec_id_ << ": " << s;
+  if (!s.ok())
+    SHIM_LOG(Debug) << "close stdin of " << container_id_ << "/" << exec_id_ << ": " << s;
 }
 
 }  // namespace shim

@@ -169,9 +169,9 @@ int RunStart(const ShimArgs& args, const ShimEnv& env) {
     return 0;
   }
   if (sid != args.id) {
-    return Fail("start", absl::FailedPreconditionError(absl::StrCat(
-                             "container ", args.id, ": the shim of its sandbox ", sid,
-                             " is not running (", address, ")")));
+    return Fail("start", absl::FailedPreconditionError(
+                             absl::StrCat("container ", args.id, ": the shim of its sandbox ", sid,
+                                          " is not running (", address, ")")));
   }
   if (mkdir(env.socket_root.c_str(), 0711) != 0 && errno != EEXIST) {
     return Fail("start", ErrnoStatus(errno, "mkdir " + env.socket_root));
@@ -239,11 +239,15 @@ int RunServe(const ShimArgs& args, const ShimEnv& env) {
       .ns = args.namespace_,
       .factory = env.factory ? env.factory : VmSandboxFactory(),
       .events = forwarder.get(),
-      .on_shutdown = [&stop] { if (!stop.HasBeenNotified()) stop.Notify(); },
+      .on_shutdown =
+          [&stop] {
+            if (!stop.HasBeenNotified()) stop.Notify();
+          },
   });
   ttrpc::Server server;
   absl::Status s = server.Register(&service);
-  const std::string address = SocketAddress(args.address, args.namespace_, args.id, env.socket_root);
+  const std::string address =
+      SocketAddress(args.address, args.namespace_, args.id, env.socket_root);
   if (s.ok()) s = args.socket_fd >= 0 ? server.ListenFd(args.socket_fd) : server.Listen(address);
   if (!s.ok()) {
     SHIM_LOG(Error) << "serve: " << s;

@@ -33,7 +33,7 @@ TEST(JoinClean, AsGoPathJoin) {
 
 TEST(SocketAddress, HashOfJoinedPathUnderRunContainerdS) {
   std::string expected = "unix:///run/containerd/s/" +
-      internal::Sha256Hex("/run/containerd/containerd.sock/default/c1");
+                         internal::Sha256Hex("/run/containerd/containerd.sock/default/c1");
   EXPECT_EQ(SocketAddress("/run/containerd/containerd.sock", "default", "c1"), expected);
   EXPECT_EQ(SocketPath(expected), expected.substr(7));
   EXPECT_NE(SocketAddress("/x", "default", "c1"), SocketAddress("/x", "default", "c2"));

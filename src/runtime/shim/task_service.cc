@@ -233,7 +233,8 @@ absl::StatusOr<std::unique_ptr<runtime::Sandbox>> TaskService::StartSandbox(
   absl::Status started = sb->Start();
   if (!started.ok()) {
     absl::Status down = sb->Shutdown();
-    if (!down.ok()) SHIM_LOG(Warning) << "sandbox " << id << ": shutdown after failed start: " << down;
+    if (!down.ok())
+      SHIM_LOG(Warning) << "sandbox " << id << ": shutdown after failed start: " << down;
     return started;
   }
   return sb;
@@ -251,8 +252,10 @@ absl::Status TaskService::Create(Ctx&, const tpb::CreateTaskRequest& req,
   std::string current_sid;
   {
     absl::MutexLock lock(&mu_);
-    if (shut_down_) return absl::FailedPreconditionError(absl::StrCat("task ", id, ": shim is shutting down"));
-    if (tasks_.count(id)) return absl::AlreadyExistsError(absl::StrCat("task ", id, ": already exists"));
+    if (shut_down_)
+      return absl::FailedPreconditionError(absl::StrCat("task ", id, ": shim is shutting down"));
+    if (tasks_.count(id))
+      return absl::AlreadyExistsError(absl::StrCat("task ", id, ": already exists"));
     sandbox = sandbox_.get();
     current_sid = sandbox_id_;
   }
@@ -274,13 +277,14 @@ absl::Status TaskService::Create(Ctx&, const tpb::CreateTaskRequest& req,
     sandbox = sandbox_.get();
     made_sandbox = true;
   } else if (sid != current_sid) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "task ", id, ": belongs to sandbox ", sid, ", this shim runs sandbox ", current_sid));
+    return absl::FailedPreconditionError(absl::StrCat("task ", id, ": belongs to sandbox ", sid,
+                                                      ", this shim runs sandbox ", current_sid));
   }
   auto undo_sandbox = [&] {
     if (!made_sandbox) return;
     absl::Status down = sandbox->Shutdown();
-    if (!down.ok()) SHIM_LOG(Warning) << "sandbox " << id << ": shutdown after failed create: " << down;
+    if (!down.ok())
+      SHIM_LOG(Warning) << "sandbox " << id << ": shutdown after failed create: " << down;
   };
 
   auto proc = std::make_shared<Proc>();
@@ -313,7 +317,7 @@ absl::Status TaskService::Start(Ctx&, const tpb::StartRequest& req, tpb::StartRe
   absl::MutexLock lock(&mu_);
   KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), req.exec_id()));
   KATA_RETURN_IF_ERROR(CheckTaskOp(Who(req.id(), req.exec_id()), StateOf(*p), TaskOp::kStart));
-  KATA_ASSIGN_OR_RETURN(runtime::Sandbox* sandbox, GetSandbox());
+  KATA_ASSIGN_OR_RETURN(runtime::Sandbox * sandbox, GetSandbox());
   if (req.exec_id().empty()) {
     KATA_RETURN_IF_ERROR(sandbox->StartContainer(req.id()));
   } else {
@@ -435,7 +439,7 @@ absl::Status TaskService::Pause(Ctx&, const tpb::PauseRequest& req, google::prot
   absl::MutexLock lock(&mu_);
   KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), ""));
   KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), StateOf(*p), TaskOp::kPause));
-  KATA_ASSIGN_OR_RETURN(runtime::Sandbox* sandbox, GetSandbox());
+  KATA_ASSIGN_OR_RETURN(runtime::Sandbox * sandbox, GetSandbox());
   KATA_RETURN_IF_ERROR(sandbox->Pause(req.id()));
   ev::TaskPaused e;
   e.set_container_id(req.id());
@@ -447,7 +451,7 @@ absl::Status TaskService::Resume(Ctx&, const tpb::ResumeRequest& req, google::pr
   absl::MutexLock lock(&mu_);
   KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), ""));
   KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), StateOf(*p), TaskOp::kResume));
-  KATA_ASSIGN_OR_RETURN(runtime::Sandbox* sandbox, GetSandbox());
+  KATA_ASSIGN_OR_RETURN(runtime::Sandbox * sandbox, GetSandbox());
   KATA_RETURN_IF_ERROR(sandbox->Resume(req.id()));
   ev::TaskResumed e;
   e.set_container_id(req.id());
@@ -472,7 +476,8 @@ absl::Status TaskService::Kill(Ctx&, const tpb::KillRequest& req, google::protob
 }
 
 absl::Status TaskService::Exec(Ctx&, const tpb::ExecProcessRequest& req, google::protobuf::Empty*) {
-  if (req.exec_id().empty()) return absl::InvalidArgumentError(absl::StrCat("task ", req.id(), ": exec without an exec id"));
+  if (req.exec_id().empty())
+    return absl::InvalidArgumentError(absl::StrCat("task ", req.id(), ": exec without an exec id"));
   KATA_ASSIGN_OR_RETURN(oci::Process process, ParseProcessJson(req.spec().value()));
   auto p = std::make_shared<Proc>();
   p->container_id = req.id();
@@ -488,7 +493,8 @@ absl::Status TaskService::Exec(Ctx&, const tpb::ExecProcessRequest& req, google:
         absl::StrCat("process ", Who(req.id(), req.exec_id()), ": already exists"));
   }
   absl::StatusOr<std::unique_ptr<ProcessIo>> io = ProcessIo::Open(p->stdio);
-  if (!io.ok()) return AnnotateStatus(io.status(), absl::StrCat("process ", Who(req.id(), req.exec_id())));
+  if (!io.ok())
+    return AnnotateStatus(io.status(), absl::StrCat("process ", Who(req.id(), req.exec_id())));
   p->io = std::move(*io);
   task.procs[req.exec_id()] = p;
   ev::TaskExecAdded e;
@@ -504,7 +510,8 @@ absl::Status TaskService::ResizePty(Ctx&, const tpb::ResizePtyRequest& req,
   {
     absl::MutexLock lock(&mu_);
     KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), req.exec_id()));
-    KATA_RETURN_IF_ERROR(CheckTaskOp(Who(req.id(), req.exec_id()), StateOf(*p), TaskOp::kResizePty));
+    KATA_RETURN_IF_ERROR(
+        CheckTaskOp(Who(req.id(), req.exec_id()), StateOf(*p), TaskOp::kResizePty));
     KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
   }
   return sandbox->ResizePty(req.id(), req.exec_id(), req.width(), req.height());
@@ -538,7 +545,8 @@ absl::Status TaskService::Wait(Ctx& ctx, const tpb::WaitRequest& req, tpb::WaitR
   }
   while (!p->exited.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
     if (ctx.cancelled()) {
-      return absl::CancelledError(absl::StrCat("wait ", Who(req.id(), req.exec_id()), ": cancelled"));
+      return absl::CancelledError(
+          absl::StrCat("wait ", Who(req.id(), req.exec_id()), ": cancelled"));
     }
   }
   absl::MutexLock lock(&mu_);

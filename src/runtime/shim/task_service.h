@@ -130,8 +130,7 @@ class TaskService : public ::containerd::task::v2::TaskTtrpc::Service {
     std::map<std::string, std::shared_ptr<Proc>> procs;  // "" = init
   };
 
-  absl::StatusOr<std::shared_ptr<Proc>> FindProc(const std::string& id,
-                                                 const std::string& exec_id)
+  absl::StatusOr<std::shared_ptr<Proc>> FindProc(const std::string& id, const std::string& exec_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<runtime::Sandbox*> GetSandbox() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The pod's sandbox from the factory, started (the VM boots) and observed by OnExit; shut

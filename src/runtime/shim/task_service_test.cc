@@ -110,12 +110,13 @@ class TaskServiceTest : public ::testing::Test {
   }
 
   static void WriteSpec(const std::string& bundle, const std::string& annotations) {
-    ASSERT_TRUE(WriteStringToFile(
-                    bundle + "/config.json",
-                    absl::StrCat("{\"ociVersion\":\"1.0.2\",\"process\":{\"cwd\":\"/\",\"args\":[\"sh\"],"
-                                 "\"user\":{\"uid\":0,\"gid\":0}},\"root\":{\"path\":\"rootfs\"}",
-                                 annotations, "}"))
-                    .ok());
+    ASSERT_TRUE(
+        WriteStringToFile(
+            bundle + "/config.json",
+            absl::StrCat("{\"ociVersion\":\"1.0.2\",\"process\":{\"cwd\":\"/\",\"args\":[\"sh\"],"
+                         "\"user\":{\"uid\":0,\"gid\":0}},\"root\":{\"path\":\"rootfs\"}",
+                         annotations, "}"))
+            .ok());
   }
 
   tpb::CreateTaskRequest CreateRequest(const std::string& id, const std::string& bundle) {
@@ -198,10 +199,11 @@ class TaskServiceTest : public ::testing::Test {
     ASSERT_TRUE(task_->Exec(exec, &empty).ok());
     EXPECT_EQ(task_->Exec(exec, &empty).code(), absl::StatusCode::kAlreadyExists);
     EXPECT_EQ(State("c1", "e1")->status(), ::containerd::v1::types::CREATED);
-    EXPECT_CALL(*sb_, Exec("c1", "e1", _, false)).WillOnce([](auto&&, auto&&, const oci::Process& p, bool) {
-      EXPECT_EQ(p.args.value_or(std::vector<std::string>{}), std::vector<std::string>{"ps"});
-      return absl::OkStatus();
-    });
+    EXPECT_CALL(*sb_, Exec("c1", "e1", _, false))
+        .WillOnce([](auto&&, auto&&, const oci::Process& p, bool) {
+          EXPECT_EQ(p.args.value_or(std::vector<std::string>{}), std::vector<std::string>{"ps"});
+          return absl::OkStatus();
+        });
     ASSERT_TRUE(Start("c1", "e1").ok());
     exec_exit->Notify();
     auto w = Wait("c1", "e1");
@@ -285,16 +287,20 @@ TEST_F(TaskServiceTest, RunToExitThenDeleteAndShutdown) {
   ExitWhen(&exit_now, "c1", "",
            ExitStatus{.exit_code = 3, .exited_at = absl::FromUnixSeconds(1700000000)});
   // The output arrives after the exit: it must still be in the FIFO/file before Wait answers.
-  EXPECT_CALL(*sb_, ReadStdout("c1", "", _)).WillRepeatedly([&](auto&&...) -> absl::StatusOr<std::string> {
-    int n = reads++;
-    if (n == 0) {
-      exit_now.WaitForNotification();
-      absl::SleepFor(absl::Milliseconds(200));
-      return std::string("hello\n");
-    }
-    return std::string();
-  });
-  { absl::Status cs = Create(); ASSERT_TRUE(cs.ok()) << cs; }
+  EXPECT_CALL(*sb_, ReadStdout("c1", "", _))
+      .WillRepeatedly([&](auto&&...) -> absl::StatusOr<std::string> {
+        int n = reads++;
+        if (n == 0) {
+          exit_now.WaitForNotification();
+          absl::SleepFor(absl::Milliseconds(200));
+          return std::string("hello\n");
+        }
+        return std::string();
+      });
+  {
+    absl::Status cs = Create();
+    ASSERT_TRUE(cs.ok()) << cs;
+  }
   EXPECT_EQ(factory_calls_, 1);
   auto st = State("c1");
   ASSERT_TRUE(st.ok());
@@ -333,7 +339,10 @@ TEST_F(TaskServiceTest, RunToExitThenDeleteAndShutdown) {
 }
 
 TEST_F(TaskServiceTest, IllegalTransitionsAndUnknownIds) {
-  { absl::Status cs = Create(); ASSERT_TRUE(cs.ok()) << cs; }
+  {
+    absl::Status cs = Create();
+    ASSERT_TRUE(cs.ok()) << cs;
+  }
   EXPECT_EQ(Create().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(Start("nope").code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(State("c1", "nope").status().code(), absl::StatusCode::kNotFound);
@@ -367,7 +376,10 @@ TEST_F(TaskServiceTest, ExecPauseResumeKillStats) {
     return absl::StatusOr<runtime::ContainerState>(paused ? runtime::ContainerState::kPaused
                                                           : runtime::ContainerState::kRunning);
   });
-  { absl::Status cs = Create(); ASSERT_TRUE(cs.ok()) << cs; }
+  {
+    absl::Status cs = Create();
+    ASSERT_TRUE(cs.ok()) << cs;
+  }
   ASSERT_TRUE(Start("c1").ok());
 
   ASSERT_NO_FATAL_FAILURE(ExecRunsAndIsDeleted(&exec_exit));
@@ -385,10 +397,9 @@ TEST_F(TaskServiceTest, ExecPauseResumeKillStats) {
   });
   ASSERT_TRUE(task_->Kill(kill, &empty).ok());
   EXPECT_EQ(Wait("c1")->exit_status(), 137u);
-  EXPECT_THAT(events_.topics(),
-              ElementsAre("/tasks/create", "/tasks/start", "/tasks/exec-added",
-                          "/tasks/exec-started", "/tasks/exit", "/tasks/paused",
-                          "/tasks/resumed", "/tasks/exit"));
+  EXPECT_THAT(events_.topics(), ElementsAre("/tasks/create", "/tasks/start", "/tasks/exec-added",
+                                            "/tasks/exec-started", "/tasks/exit", "/tasks/paused",
+                                            "/tasks/resumed", "/tasks/exit"));
   ::containerd::events::TaskExit exec_exit_event;
   ASSERT_TRUE(exec_exit_event.ParseFromString(events_.any(4).value()));
   EXPECT_EQ(exec_exit_event.id(), "e1");

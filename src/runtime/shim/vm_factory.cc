@@ -11,14 +11,14 @@ namespace kata {
 namespace shim {
 
 SandboxFactory VmSandboxFactory() {
-  return [](const std::string& id, const oci::Spec& spec, const std::string& config_path)
-             -> absl::StatusOr<std::unique_ptr<runtime::Sandbox>> {
+  return [](const std::string& id, const oci::Spec& spec,
+            const std::string& config_path) -> absl::StatusOr<std::unique_ptr<runtime::Sandbox>> {
     KATA_ASSIGN_OR_RETURN(config::ResolvedConfig resolved,
                           config::Resolve(config_path, config::ProcessEnvironment()));
     SHIM_LOG(Info) << "sandbox " << id << ": configuration " << resolved.path << " ("
                    << config::SourceName(resolved.source) << ")";
-    KATA_RETURN_IF_ERROR(config::ApplyAnnotations(
-        spec.annotations.value_or(oci::StringMap{}), &resolved.config));
+    KATA_RETURN_IF_ERROR(
+        config::ApplyAnnotations(spec.annotations.value_or(oci::StringMap{}), &resolved.config));
     runtime::SandboxOptions options;
     options.id = id;
     options.spec = spec;

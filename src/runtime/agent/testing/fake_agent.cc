@@ -14,11 +14,11 @@
 namespace kata::runtime::testing {
 
 // Records the request `r` under `name` and fails with a status set by FailNext (mu_ held).
-#define KATA_FAKE_RECORD(name)                                \
-  requests_[name].push_back(r.SerializeAsString());           \
+#define KATA_FAKE_RECORD(name)                      \
+  requests_[name].push_back(r.SerializeAsString()); \
   if (absl::Status fs = Consume(name); !fs.ok()) return fs
 // Finds process (cid, eid) into `p` or returns NOT_FOUND (mu_ held).
-#define KATA_FAKE_FIND(cid, eid)                              \
+#define KATA_FAKE_FIND(cid, eid) \
   if (absl::Status fs = Find(cid, eid, &p); !fs.ok()) return fs
 
 namespace {
@@ -35,7 +35,7 @@ struct Proc {
 };
 
 struct Container {
-  std::string init;                   // the init's exec id
+  std::string init;  // the init's exec id
   std::map<std::string, Proc> procs;
   bool paused = false;
 };
@@ -48,7 +48,8 @@ class FakeAgent::Impl : public ::grpc::AgentServiceTtrpc::Service,
   using Ctx = ::kata::ttrpc::ServerContext;
   using Empty = ::google::protobuf::Empty;
 
-  absl::Status Check(Ctx&, const ::grpc::CheckRequest& r, ::grpc::HealthCheckResponse* out) override {
+  absl::Status Check(Ctx&, const ::grpc::CheckRequest& r,
+                     ::grpc::HealthCheckResponse* out) override {
     Record("Check", r);
     out->set_status(::grpc::HealthCheckResponse::SERVING);
     return absl::OkStatus();
@@ -321,8 +322,8 @@ FakeAgent::~FakeAgent() { Stop(); }
 
 absl::Status FakeAgent::Start(const std::string& path, absl::Duration ready_after) {
   impl_->server = std::make_unique<::kata::ttrpc::Server>();
-  absl::Status s = impl_->server->Register(
-      static_cast<::grpc::AgentServiceTtrpc::Service*>(impl_.get()));
+  absl::Status s =
+      impl_->server->Register(static_cast<::grpc::AgentServiceTtrpc::Service*>(impl_.get()));
   if (!s.ok()) return s;
   s = impl_->server->Register(static_cast<::grpc::HealthTtrpc::Service*>(impl_.get()));
   if (!s.ok()) return s;

@@ -10,8 +10,7 @@
 
 namespace kata::hypervisor::qemu {
 
-absl::StatusOr<VmConfig> QemuVmConfig(const config::RuntimeConfig& config,
-                                      const VmLayout& layout) {
+absl::StatusOr<VmConfig> QemuVmConfig(const config::RuntimeConfig& config, const VmLayout& layout) {
   const config::QemuConfig& q = config.hypervisor;
   auto invalid = [&](absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat("sandbox ", layout.sandbox_id, ": ", why));

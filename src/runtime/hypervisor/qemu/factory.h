@@ -23,8 +23,7 @@
 namespace kata::hypervisor::qemu {
 
 // INVALID_ARGUMENT "sandbox <id>: <setting and why>" for what the driver cannot do.
-absl::StatusOr<VmConfig> QemuVmConfig(const config::RuntimeConfig& config,
-                                      const VmLayout& layout);
+absl::StatusOr<VmConfig> QemuVmConfig(const config::RuntimeConfig& config, const VmLayout& layout);
 
 // A factory making a QemuDriver (binary = config.hypervisor.path) with QemuVmConfig.
 // `tune`, when set, adjusts the driver's options first (tests: start paused, no kernel).

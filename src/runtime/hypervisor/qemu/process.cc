@@ -43,8 +43,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
   for (const std::string& s : argv) cargv.push_back(const_cast<char*>(s.c_str()));
   cargv.push_back(nullptr);
 
-  UniqueFd log_fd(
-      open(options.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  UniqueFd log_fd(open(options.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
   if (!log_fd) return ErrnoStatus(errno, absl::StrCat("open ", options.log_path));
   UniqueFd null_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
   int pipe_fds[2];

@@ -235,8 +235,8 @@ absl::StatusOr<std::string> QmpClient::Execute(absl::string_view command,
   // send(MSG_NOSIGNAL), not kata::WriteAll: a QEMU gone must be an error, never a SIGPIPE.
   const int fd = fd_.get();
   for (size_t off = 0; off < wire.size();) {
-    ssize_t n = RetryEintr(
-        [&] { return send(fd, wire.data() + off, wire.size() - off, MSG_NOSIGNAL); });
+    ssize_t n =
+        RetryEintr([&] { return send(fd, wire.data() + off, wire.size() - off, MSG_NOSIGNAL); });
     if (n < 0) {
       broken_ = ErrnoStatus(errno, "qmp: write");
       return AnnotateStatus(broken_, absl::StrCat("qmp ", command));

@@ -25,16 +25,14 @@ class MockSandbox : public Sandbox {
   MOCK_METHOD(absl::Status, CreateContainer, (const ContainerConfig& config), (override));
   MOCK_METHOD(absl::Status, StartContainer, (const std::string& container_id), (override));
   MOCK_METHOD(absl::Status, DeleteContainer, (const std::string& container_id), (override));
-  MOCK_METHOD(absl::StatusOr<ContainerState>, GetContainerState,
-              (const std::string& container_id), (const, override));
+  MOCK_METHOD(absl::StatusOr<ContainerState>, GetContainerState, (const std::string& container_id),
+              (const, override));
   MOCK_METHOD(std::vector<std::string>, ContainerIds, (), (const, override));
   MOCK_METHOD(absl::Status, Pause, (const std::string& container_id), (override));
   MOCK_METHOD(absl::Status, Resume, (const std::string& container_id), (override));
-  MOCK_METHOD(absl::StatusOr<ContainerStats>, Stats,
-              (const std::string& container_id), (override));
+  MOCK_METHOD(absl::StatusOr<ContainerStats>, Stats, (const std::string& container_id), (override));
   MOCK_METHOD(absl::Status, Update,
-              (const std::string& container_id, const oci::LinuxResources& resources),
-              (override));
+              (const std::string& container_id, const oci::LinuxResources& resources), (override));
   MOCK_METHOD(absl::Status, Exec,
               (const std::string& container_id, const std::string& exec_id,
                const oci::Process& process, bool terminal),
@@ -51,8 +49,7 @@ class MockSandbox : public Sandbox {
   MOCK_METHOD(absl::Status, DeleteProcess,
               (const std::string& container_id, const std::string& exec_id), (override));
   MOCK_METHOD(absl::StatusOr<size_t>, WriteStdin,
-              (const std::string& container_id, const std::string& exec_id,
-               absl::string_view data),
+              (const std::string& container_id, const std::string& exec_id, absl::string_view data),
               (override));
   MOCK_METHOD(absl::Status, CloseStdin,
               (const std::string& container_id, const std::string& exec_id), (override));

@@ -18,8 +18,7 @@ namespace {
 bool SendAll(int fd, const std::string& s) {
   size_t off = 0;
   while (off < s.size()) {
-    ssize_t n =
-        RetryEintr([&] { return send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL); });
+    ssize_t n = RetryEintr([&] { return send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL); });
     if (n <= 0) return false;
     off += static_cast<size_t>(n);
   }
