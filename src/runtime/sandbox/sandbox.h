@@ -78,9 +78,11 @@ struct ExitStatus {
 };
 
 // Told of each process's exit, once, after the process is kExited (Wait returns it from then
-// on): by a normal exit, the VM's death, DeleteContainer or Shutdown. Called from the
-// sandbox's own threads, without the sandbox's locks held; it may call the sandbox, but must
-// not block on a later exit.
+// on): by a normal exit, the VM's death, DeleteContainer or Shutdown. Called without the
+// sandbox's locks held, from the sandbox's own threads or from the thread calling
+// DeleteContainer/Shutdown, one exit after another. It may query the sandbox (states,
+// processes), but must not call DeleteContainer, DeleteProcess or Shutdown (they join the
+// thread it may run on) nor block on a later exit.
 using ExitObserver = std::function<void(const std::string& container_id, const std::string& exec_id,
                                         const ExitStatus& exit)>;
 

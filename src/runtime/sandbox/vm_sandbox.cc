@@ -84,9 +84,9 @@ void VmSandbox::VmDied(absl::Status cause) {
     link = link_;
     changed_.SignalAll();
   }
-  registry_.ExitAll({255, absl::Now(), cause});
-  // Unblocks every pending guest call (waits, reads).
+  // Unblocks every pending guest call (waits, reads) before the exits are reported.
   if (link) link->agent()->Close();
+  registry_.ExitAll({255, absl::Now(), cause});
 }
 
 absl::Status VmSandbox::WaitVmDeath() {

@@ -92,7 +92,6 @@ class VmSandbox : public Sandbox {
 
   const SandboxOptions o_;
   SandboxLayout layout_;
-  ProcessRegistry registry_;
 
   mutable absl::Mutex mu_;  // taken before the registry's own lock, never after
   absl::CondVar changed_;   // state_ changed (VM death, shutdown)
@@ -102,6 +101,8 @@ class VmSandbox : public Sandbox {
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   std::thread watcher_;
   absl::Mutex shutdown_mu_;  // one Shutdown at a time
+  // Last: destroyed first, so a waiter thread it still joins finds every member above alive.
+  ProcessRegistry registry_;
 };
 
 }  // namespace kata::runtime::internal

@@ -172,9 +172,17 @@ TaskService::~TaskService() {
     shut_down = shut_down_;
   }
   if (sandbox && !shut_down) sandbox->Shutdown().IgnoreError();
+  // The processes' stdio threads call the sandbox: they end before it does.
+  std::map<std::string, Task> tasks;
+  std::map<std::string, std::shared_ptr<Proc>> pending;
+  {
+    absl::MutexLock lock(&mu_);
+    tasks.swap(tasks_);
+    pending.swap(pending_exits_);
+  }
+  tasks.clear();
+  pending.clear();
   sandbox.reset();
-  absl::MutexLock lock(&mu_);
-  tasks_.clear();
 }
 
 TaskState TaskService::StateOf(const Proc& p) {
@@ -348,6 +356,12 @@ void TaskService::OnExit(const std::string& container_id, const std::string& exe
   {
     absl::MutexLock lock(&mu_);
     absl::StatusOr<std::shared_ptr<Proc>> found = FindProc(container_id, exec_id);
+    if (!found.ok()) {
+      // Its task was deleted before this exit came (a VM death reports every process at
+      // once): it is still published, so its Wait returns.
+      auto pending = pending_exits_.find(Who(container_id, exec_id));
+      if (pending != pending_exits_.end()) found = pending->second;
+    }
     // Never started (deleted while created) or already published: nothing to report.
     if (!found.ok() || !(*found)->started || (*found)->exited.HasBeenNotified()) return;
     p = *std::move(found);
@@ -361,17 +375,22 @@ void TaskService::OnExit(const std::string& container_id, const std::string& exe
     SHIM_LOG(Warning) << "process " << Who(container_id, exec_id) << ": output still copying after "
                       << options_.output_grace;
   }
-  absl::MutexLock lock(&mu_);
-  p->exit_status = static_cast<uint32_t>(status.exit_code);
-  p->exited_at = status.exited_at;
-  ev::TaskExit e;
-  e.set_container_id(container_id);
-  e.set_id(exec_id.empty() ? container_id : exec_id);
-  e.set_pid(pid_);
-  e.set_exit_status(p->exit_status);
-  *e.mutable_exited_at() = ToTimestamp(p->exited_at);
-  options_.events->Publish(kTopicExit, e);
-  p->exited.Notify();
+  bool deleted;
+  {
+    absl::MutexLock lock(&mu_);
+    p->exit_status = static_cast<uint32_t>(status.exit_code);
+    p->exited_at = status.exited_at;
+    ev::TaskExit e;
+    e.set_container_id(container_id);
+    e.set_id(exec_id.empty() ? container_id : exec_id);
+    e.set_pid(pid_);
+    e.set_exit_status(p->exit_status);
+    *e.mutable_exited_at() = ToTimestamp(p->exited_at);
+    options_.events->Publish(kTopicExit, e);
+    p->exited.Notify();
+    deleted = pending_exits_.erase(Who(container_id, exec_id)) > 0;
+  }
+  if (deleted) p->io.reset();  // closing the stdio waits for its threads: not under the lock
 }
 
 absl::Status TaskService::Delete(Ctx&, const tpb::DeleteRequest& req, tpb::DeleteResponse* resp) {
@@ -401,7 +420,14 @@ absl::Status TaskService::Delete(Ctx&, const tpb::DeleteRequest& req, tpb::Delet
     auto t = tasks_.find(req.id());
     if (t != tasks_.end()) {
       if (req.exec_id().empty()) {
-        for (auto& [eid, q] : t->second.procs) gone.push_back(q);
+        for (auto& [eid, q] : t->second.procs) {
+          if (q->started && !q->exited.HasBeenNotified()) {
+            // An exec whose exit is still on its way: OnExit publishes it and closes its stdio.
+            pending_exits_[Who(req.id(), eid)] = q;
+          } else {
+            gone.push_back(q);
+          }
+        }
         tasks_.erase(t);
         ev::TaskDelete e;
         e.set_container_id(req.id());
@@ -419,10 +445,7 @@ absl::Status TaskService::Delete(Ctx&, const tpb::DeleteRequest& req, tpb::Delet
     *resp->mutable_exited_at() = ToTimestamp(p->exited_at);
   }
   // Outside the lock: closing the stdio waits for its copying threads.
-  for (auto& q : gone) {
-    // A process whose exit is still being published keeps its stdio until OnExit is done.
-    if (q->exited.HasBeenNotified() || !q->started) q->io.reset();
-  }
+  for (auto& q : gone) q->io.reset();  // exited or never started: no OnExit touches it
   SHIM_LOG(Info) << "process " << Who(req.id(), req.exec_id()) << " deleted";
   return absl::OkStatus();
 }

@@ -152,6 +152,8 @@ class TaskService : public ::containerd::task::v2::TaskTtrpc::Service {
   std::string sandbox_id_ ABSL_GUARDED_BY(mu_);
   uint32_t pid_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, Task> tasks_ ABSL_GUARDED_BY(mu_);
+  // Started processes of deleted tasks whose exit is not published yet, by "cid/exec_id".
+  std::map<std::string, std::shared_ptr<Proc>> pending_exits_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -406,6 +406,36 @@ TEST_F(TaskServiceTest, ExecPauseResumeKillStats) {
   ASSERT_TRUE(Delete("c1").ok());
 }
 
+TEST_F(TaskServiceTest, AnExecExitReportedAfterItsTaskWasDeletedIsStillPublished) {
+  // After a VM death the sandbox reports every exit from one thread; containerd may delete
+  // the task between the init's report and an exec's: the exec's waiter must still return.
+  absl::Notification init_exit, exec_exit;
+  ExitWhen(&init_exit, "c1", "", ExitStatus{.exit_code = 255});
+  ExitWhen(&exec_exit, "c1", "e1", ExitStatus{.exit_code = 255});
+  ASSERT_TRUE(Create().ok());
+  ASSERT_TRUE(Start("c1").ok());
+  tpb::ExecProcessRequest exec;
+  exec.set_id("c1");
+  exec.set_exec_id("e1");
+  exec.mutable_spec()->set_value(R"({"args":["sleep"],"cwd":"/","user":{"uid":0,"gid":0}})");
+  google::protobuf::Empty empty;
+  ASSERT_TRUE(task_->Exec(exec, &empty).ok());
+  ASSERT_TRUE(Start("c1", "e1").ok());
+  absl::StatusOr<tpb::WaitResponse> exec_wait;
+  std::thread waiter([&] { exec_wait = Wait("c1", "e1"); });
+  absl::SleepFor(absl::Milliseconds(100));  // the Wait is in the shim
+  init_exit.Notify();
+  ASSERT_EQ(Wait("c1")->exit_status(), 255u);
+  ASSERT_TRUE(Delete("c1").ok());
+  exec_exit.Notify();
+  waiter.join();
+  ASSERT_TRUE(exec_wait.ok()) << exec_wait.status();
+  EXPECT_EQ(exec_wait->exit_status(), 255u);
+  EXPECT_THAT(events_.topics(),
+              ElementsAre("/tasks/create", "/tasks/start", "/tasks/exec-added",
+                          "/tasks/exec-started", "/tasks/exit", "/tasks/delete", "/tasks/exit"));
+}
+
 TEST_F(TaskServiceTest, StdinReachesTheProcessThenEof) {
   std::string fifo = dir_ + "/c1.in";
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
