@@ -35,6 +35,7 @@
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
 #include "src/libs/base/unique_fd.h"
+#include "src/libs/oci/internal/json_strings.h"
 #include "src/libs/oci/internal/spec_fields.h"
 
 namespace kata {
@@ -430,12 +431,19 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json) {
   };
   // Iterative parsing: a deeply nested document cannot overflow the stack. Integers stay
   // exact over the whole int64/uint64 range; anything after the document is an error.
+  // A NUL byte can never be JSON text (inside a string it must be escaped as \u0000), and
+  // rapidjson would take one as the end of the input: refuse it wherever it is.
+  if (size_t nul = json.find('\0'); nul != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid JSON at ", LineAndColumn(json, nul), ": a NUL byte"));
+  }
   doc.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
   if (doc.HasParseError()) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid JSON at ", LineAndColumn(json, doc.GetErrorOffset()), ": ",
                      rapidjson::GetParseError_En(doc.GetParseError())));
   }
+  KATA_RETURN_IF_ERROR(internal::CheckUtf8Strings(doc));
   Reader reader;
   Spec spec;
   if (!doc.IsObject()) {

@@ -258,6 +258,52 @@ TEST(SpecJson, SyntaxErrorsGiveLineAndColumn) {
   EXPECT_FALSE(ParseSpec(std::string("{\"ociVersion\":\"1\0\"}", 19)).ok());
 }
 
+TEST(SpecJson, NulBytesAreRefusedWherever) {
+  using std::string_literals::operator""s;
+  for (const std::string& doc : {"{\"ociVersion\":\"1.0.2\"}\0"s, "{\"ociVersion\":\"1.0.2\"}\0 "s,
+                                 "{\"ociVersion\":\0\"1.0.2\"}"s}) {
+    absl::Status s = ParseSpec(doc).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << doc.size();
+    EXPECT_THAT(std::string(s.message()), HasSubstr("a NUL byte"));
+  }
+  // Escaped, a NUL is just a character of a string.
+  EXPECT_TRUE(ParseSpec(R"({"ociVersion":"1.0.2","hostname":"a\u0000b"})").ok());
+}
+
+TEST(SpecJson, InvalidUtf8IsRefusedWithThePathOfTheString) {
+  const struct {
+    std::string json;
+    std::string path;
+  } cases[] = {
+      {"{\"ociVersion\":\"1.0.2\",\"hostname\":\"\xc0\xaf\"}", "hostname"},  // overlong '/'
+      {"{\"ociVersion\":\"1.0.2\",\"hostname\":\"\xe0\x80\xaf\"}",
+       "hostname"},  // overlong, 3 bytes
+      {"{\"ociVersion\":\"1.0.2\",\"hostname\":\"\xe2\x28\xa1\"}", "hostname"},  // bad continuation
+      {"{\"ociVersion\":\"1.0.2\",\"hostname\":\"\xed\xa0\x80\"}", "hostname"},  // a surrogate
+      {"{\"ociVersion\":\"1.0.2\",\"hostname\":\"\xf4\x90\x80\x80\"}", "hostname"},  // > U+10FFFF
+      {"{\"ociVersion\":\"1.0.2\",\"hostname\":\"ab\xe2\x82\"}", "hostname"},        // truncated
+      {"{\"ociVersion\":\"1.0.2\",\"hostname\":\"\x80\"}", "hostname"},  // a lone continuation
+      {"{\"ociVersion\":\"1.0.2\",\"process\":{\"cwd\":\"/\",\"user\":{\"uid\":0,\"gid\":0},"
+       "\"args\":[\"sh\",\"\xff\"]}}",
+       "process.args[1]"},
+      {"{\"ociVersion\":\"1.0.2\",\"annotations\":{\"k\":\"\xc1\xbf\"}}", "annotations.k"},
+      {"{\"ociVersion\":\"1.0.2\",\"x-new\":{\"deep\":[{\"s\":\"\xf8\x88\x80\x80\x80\"}]}}",
+       "x-new.deep[0].s"},
+      {"{\"ociVersion\":\"1.0.2\",\"x-\xc0\x80\":1}", "<name>"},
+  };
+  for (const auto& c : cases) {
+    absl::Status s = ParseSpec(c.json).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.path;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(c.path + ": invalid UTF-8")) << s;
+  }
+  // Well-formed text of every length passes and round-trips unchanged.
+  const std::string good =
+      "{\"ociVersion\":\"1.0.2\",\"hostname\":\"h\xc3\xa9llo \xe2\x98\x83 \xf0\x9f\x98\x80\"}";
+  absl::StatusOr<Spec> spec = ParseSpec(good);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(*spec->hostname, "h\xc3\xa9llo \xe2\x98\x83 \xf0\x9f\x98\x80");
+}
+
 TEST(SpecJson, EveryTruncationIsAnErrorNotACrash) {
   const std::string doc = kFullSpec;
   for (size_t n = 0; n < doc.size(); ++n) {

@@ -1,0 +1,27 @@
+// Checks that every string of a parsed JSON document (member names and string values) is
+// valid UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), so a
+// config with invalid text is refused with the JSON path of the bad string rather than
+// carried into the guest.
+#ifndef KATA_SRC_LIBS_OCI_INTERNAL_JSON_STRINGS_H_
+#define KATA_SRC_LIBS_OCI_INTERNAL_JSON_STRINGS_H_
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "rapidjson/document.h"
+
+namespace kata {
+namespace oci {
+namespace internal {
+
+// True when `s` is well-formed UTF-8.
+bool IsValidUtf8(absl::string_view s);
+
+// OK, or INVALID_ARGUMENT "<path>: invalid UTF-8 in a string" ("<path>: invalid UTF-8 in a
+// member name") for the first bad string found. Iterative: any nesting depth is safe.
+absl::Status CheckUtf8Strings(const rapidjson::Value& document);
+
+}  // namespace internal
+}  // namespace oci
+}  // namespace kata
+
+#endif  // KATA_SRC_LIBS_OCI_INTERNAL_JSON_STRINGS_H_
