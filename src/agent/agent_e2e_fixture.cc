@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,6 +86,12 @@ void AgentE2eTest::SetUp() {
   if (agent_ == 0) {
     int fd = open((dir_ + "/agent.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd >= 0) dup2(fd, STDERR_FILENO);
+    // The soft fd limit a guest's PID 1 starts with (the agent raises it).
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max > 1024) {
+      nofile.rlim_cur = 1024;
+      setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     execl(AgentBinary().c_str(), AgentBinary().c_str(), "--server-addr", ("unix://" + sock).c_str(),
           "--log-level", "debug", static_cast<char*>(nullptr));
     _exit(127);

@@ -1,12 +1,16 @@
 // kata-agent: serves grpc.AgentService and grpc.Health over ttRPC on the channel named by
 // agent.server_addr (kernel command line), KATA_AGENT_SERVER_ADDR or --server-addr, until
 // SIGTERM, SIGINT or DestroySandbox (reason "sandbox destroyed"); then stops with a 1 s
-// grace and exits 0. It reaps orphans (a child subreaper when not PID 1). A bad configuration or an
-// unusable channel exits 1 with the error. See --help.
+// grace and exits 0. It reaps orphans (a child subreaper when not PID 1) and raises its fd
+// limit (RaiseFdLimit). A bad configuration or an unusable channel exits 1 with the error.
+// See --help.
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -31,6 +35,32 @@ std::optional<std::string> Env(const char* name) {
   const char* v = getenv(name);
   if (v == nullptr) return std::nullopt;
   return std::string(v);
+}
+
+// Raises RLIMIT_NOFILE: every process costs the agent a few fds (pipes, a pty, an eventfd)
+// and the kernel starts PID 1 with a soft limit of 1024. PID 1 takes kPid1FdLimit (when the
+// kernel's fs.nr_open allows); otherwise the soft limit is raised to the hard one. Best
+// effort: a failure is logged and the agent runs with what it has. Containers get their own
+// limits from their spec (process.rlimits).
+constexpr rlim_t kPid1FdLimit = 1048576;
+void RaiseFdLimit() {
+  struct rlimit lim;
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  const rlim_t before = lim.rlim_cur;
+  struct rlimit want = {lim.rlim_max, lim.rlim_max};
+  if (getpid() == 1 && lim.rlim_max != RLIM_INFINITY && lim.rlim_max < kPid1FdLimit) {
+    want = {kPid1FdLimit, kPid1FdLimit};
+  }
+  if (setrlimit(RLIMIT_NOFILE, &want) != 0) {  // e.g. fs.nr_open is lower: the hard limit
+    want = {lim.rlim_max, lim.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &want) != 0) {
+      Log(LogLevel::kWarn, "cannot raise the fd limit",
+          {{"soft", static_cast<uint64_t>(before)}, {"error", strerror(errno)}});
+      return;
+    }
+  }
+  Log(LogLevel::kDebug, "fd limit raised",
+      {{"from", static_cast<uint64_t>(before)}, {"to", static_cast<uint64_t>(want.rlim_cur)}});
 }
 
 int Fail(const absl::Status& status) {
@@ -72,6 +102,7 @@ int AgentMain(int argc, char** argv) {
   if (!config.ok()) return Fail(config.status());
   kata::agent::SetLogLevel(config->log_level);
   for (const std::string& w : warnings) Log(LogLevel::kWarn, w);
+  RaiseFdLimit();
 
   // Block the stop signals before any thread starts, so only sigwait below sees them.
   sigset_t stop;

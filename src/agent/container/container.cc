@@ -138,6 +138,18 @@ absl::StatusOr<std::shared_ptr<Process>> Container::GetProcess(const std::string
   return it->second;
 }
 
+bool Container::FreeIfDone(const std::string& exec_id, const std::shared_ptr<Process>& p,
+                           bool exit_collected) {
+  absl::MutexLock lock(&mu_);
+  auto it = processes_.find(exec_id);
+  if (exec_id == init_exec_id_ || it == processes_.end() || it->second != p) return false;
+  if (exit_collected) exits_collected_.insert(exec_id);
+  if (exits_collected_.count(exec_id) == 0 || !p->OutputDone()) return false;
+  processes_.erase(it);
+  exits_collected_.erase(exec_id);
+  return true;
+}
+
 absl::Status Container::Signal(const std::string& exec_id, int sig) {
   if (!exec_id.empty()) {
     KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p, GetProcess(exec_id));
@@ -168,6 +180,7 @@ absl::Status Container::Remove(absl::Duration timeout) {
   }
   KATA_RETURN_IF_ERROR(KillAndDestroyLocked(deadline));
   processes_.clear();
+  exits_collected_.clear();
   state_ = State::kRemoved;
   return absl::OkStatus();
 }

@@ -85,6 +85,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -151,6 +152,16 @@ class Container {
   // The process `exec_id` (init or exec); NOT_FOUND for an unknown one.
   absl::StatusOr<std::shared_ptr<Process>> GetProcess(const std::string& exec_id);
 
+  // Frees exec process `exec_id` once it is finished for the host (Kata's agent frees it in
+  // WaitProcess): called with `exit_collected` when a WaitProcess returned `p`'s exit code,
+  // and without it when a read of `p` returned EOF. `p` is forgotten (GetProcess answers
+  // NOT_FOUND, Exec may reuse the id) once its exit was collected AND Process::OutputDone()
+  // (nothing is left to read), so no output is ever lost; `p` itself lives on while callers
+  // hold it. The init process is never freed (the container's state is its); a `p` that is
+  // no longer the process `exec_id` changes nothing. True when `p` was freed.
+  bool FreeIfDone(const std::string& exec_id, const std::shared_ptr<Process>& p,
+                  bool exit_collected);
+
   // Sends `sig` to process `exec_id`; "" = to every process in the container's cgroup.
   absl::Status Signal(const std::string& exec_id, int sig);
 
@@ -198,6 +209,8 @@ class Container {
   const std::unique_ptr<cgroups::CgroupManager> cgroup_ ABSL_PT_GUARDED_BY(mu_);
   UniqueFd gate_ ABSL_GUARDED_BY(mu_);  // write end of the init's exec gate until Start
   std::map<std::string, std::shared_ptr<Process>> processes_ ABSL_GUARDED_BY(mu_);
+  // Exec ids of processes_ whose exit a WaitProcess collected (see FreeIfDone).
+  std::set<std::string> exits_collected_ ABSL_GUARDED_BY(mu_);
 };
 
 absl::string_view StateName(Container::State state);

@@ -61,6 +61,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "src/libs/base/unique_fd.h"
 
 namespace kata {
@@ -201,6 +202,14 @@ class Process {
   // Sends `sig` to the process (not its group). NOT_FOUND "signal: ESRCH" once it exited.
   absl::Status Signal(int sig);
 
+  // True once the process has exited and every output stream reached EOF with everything
+  // drained from it returned by reads: a read would only answer "" (EOF). Never blocks.
+  bool OutputDone();
+  // Blocks until every output stream reached EOF (not necessarily read), at most `timeout`;
+  // whether they all did. After the exit that is at once unless a descendant holds a stream
+  // open or a full buffer stops its draining.
+  bool AwaitOutputEof(absl::Duration timeout);
+
   // Blocks until exit; the exit code, or 128 + the signal that killed it.
   int Wait();
   // The exit code if the process has exited, else nullopt; never blocks.
@@ -226,6 +235,7 @@ class Process {
   void DrainLoop(Stream s);  // stdio.cc: a drain thread
   absl::StatusOr<std::string> Read(Stream s, size_t max_len);
   size_t Pending(Stream s) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool AllEof() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);  // every stream's drain at EOF
   absl::Status AwaitStdinWritable(int fd);
 
   const pid_t pid_;

@@ -64,6 +64,30 @@ int CountFds() {
   return n - 1;  // the DIR's own fd
 }
 
+// OutputDone (what the agent frees an exec by): only after the exit AND once everything
+// written to both streams was read; a descendant holding a stream keeps it false.
+TEST(ProcessTest, OutputDoneOnlyOnceExitedAndEverythingRead) {
+  auto p = MustStart(Opts({"/bin/sh", "-c", "echo out; echo err >&2; read x"}));
+  ASSERT_NE(p, nullptr);
+  EXPECT_FALSE(p->OutputDone());
+  ASSERT_TRUE(p->CloseStdin().ok());
+  EXPECT_EQ(p->Wait(), 1);
+  EXPECT_TRUE(p->AwaitOutputEof(absl::Seconds(10)));
+  EXPECT_FALSE(p->OutputDone()) << "unread output";
+  EXPECT_EQ(ReadAll(p.get()), "out\n");
+  EXPECT_FALSE(p->OutputDone()) << "unread stderr";
+  EXPECT_EQ(ReadAll(p.get(), true), "err\n");
+  EXPECT_TRUE(p->OutputDone());
+
+  auto held = MustStart(Opts({"/bin/sh", "-c", "sleep 1 & exit 0"}));
+  ASSERT_NE(held, nullptr);
+  EXPECT_EQ(held->Wait(), 0);
+  EXPECT_FALSE(held->AwaitOutputEof(absl::Milliseconds(50))) << "the sleeper holds stdout";
+  EXPECT_FALSE(held->OutputDone());
+  EXPECT_TRUE(held->AwaitOutputEof(absl::Seconds(10)));
+  EXPECT_TRUE(held->OutputDone());
+}
+
 TEST(ProcessTest, EchoToStdout) {
   auto p = MustStart(Opts({"/bin/echo", "hello", "world"}));
   ASSERT_NE(p, nullptr);

@@ -102,6 +102,31 @@ absl::StatusOr<std::string> Process::Read(Stream s, size_t max_len) {
   return out;
 }
 
+bool Process::AllEof() const {
+  for (Stream s : {kStdout, kStderr}) {
+    if (out_fds_[s].valid() && !buffers_[s].eof) return false;
+  }
+  return true;
+}
+
+bool Process::OutputDone() {
+  absl::MutexLock l(&mu_);
+  if (!exited_ || !AllEof()) return false;
+  for (Stream s : {kStdout, kStderr}) {
+    if (out_fds_[s].valid() && Pending(s) != 0) return false;
+  }
+  return true;
+}
+
+bool Process::AwaitOutputEof(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::MutexLock l(&mu_);
+  while (!AllEof()) {
+    if (cv_.WaitWithDeadline(&mu_, deadline)) break;  // timed out
+  }
+  return AllEof();
+}
+
 absl::StatusOr<std::string> Process::ReadStdout(size_t max_len) { return Read(kStdout, max_len); }
 
 absl::StatusOr<std::string> Process::ReadStderr(size_t max_len) {

@@ -292,9 +292,17 @@ absl::Status AgentService::SignalProcess(ttrpc::ServerContext&,
 absl::Status AgentService::WaitProcess(ttrpc::ServerContext&,
                                        const grpc::WaitProcessRequest& request,
                                        grpc::WaitProcessResponse* response) {
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p,
-                        FindProcess(request.container_id(), request.exec_id()));
+  KATA_RETURN_IF_ERROR(ValidateId(request.exec_id(), "exec id"));
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p, c->GetProcess(request.exec_id()));
   response->set_status(p->Wait());
+  // The drain threads see the end of the streams a moment after the exit: let them, so an
+  // exec whose output is all read is freed now (its reads may all have come before).
+  p->AwaitOutputEof(kOutputSettle);
+  if (c->FreeIfDone(request.exec_id(), p, /*exit_collected=*/true)) {
+    Log(LogLevel::kDebug, "exec freed",
+        {{"container", request.container_id()}, {"exec", request.exec_id()}});
+  }
   return absl::OkStatus();
 }
 
@@ -310,11 +318,16 @@ absl::Status AgentService::WriteStdin(ttrpc::ServerContext&,
 
 absl::Status AgentService::ReadStream(const grpc::ReadStreamRequest& request, bool stderr_stream,
                                       grpc::ReadStreamResponse* response) {
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p,
-                        FindProcess(request.container_id(), request.exec_id()));
+  KATA_RETURN_IF_ERROR(ValidateId(request.exec_id(), "exec id"));
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p, c->GetProcess(request.exec_id()));
   size_t len = request.len() == 0 ? 64 * 1024 : std::min<size_t>(request.len(), 1024 * 1024);
   KATA_ASSIGN_OR_RETURN(std::string data, stderr_stream ? p->ReadStderr(len) : p->ReadStdout(len));
   if (data.empty()) {
+    if (c->FreeIfDone(request.exec_id(), p, /*exit_collected=*/false)) {
+      Log(LogLevel::kDebug, "exec freed",
+          {{"container", request.container_id()}, {"exec", request.exec_id()}});
+    }
     return absl::OutOfRangeError(absl::StrCat(request.container_id(), "/", request.exec_id(),
                                               stderr_stream ? " stderr" : " stdout", ": EOF"));
   }

@@ -45,6 +45,16 @@
 // was last reported for it, polled every kOomPollInterval; each kill count is reported to one
 // caller once; CANCELLED / DEADLINE_EXCEEDED when the call is cancelled, times out, or the
 // server shuts down; OOM kills of a container removed before the poll saw them are lost).
+// - Exec processes are freed (their pipes, pty and eventfd closed; Container::FreeIfDone)
+//   once the host is done with them, as Kata's agent frees them in WaitProcess: when a
+//   WaitProcess has returned the exit code AND nothing is left to read (every output stream
+//   at EOF and all its output returned). Checked when WaitProcess returns and when a read
+//   answers EOF (WaitProcess lets the streams settle for up to kOutputSettle first), so the
+//   shim may read stdout/stderr before or after WaitProcess without losing output.
+//   Afterwards every call on that exec id answers NOT_FOUND (a second WaitProcess too) and
+//   ExecProcess may reuse the id. An exec whose output the host never reads to the end
+//   stays until RemoveContainer. The container's init is never freed before
+//   RemoveContainer.
 // - An id that is not [A-Za-z0-9][A-Za-z0-9_.-]{0,63}: INVALID_ARGUMENT (exec ids too,
 //   except SignalProcess's ""); an unknown container or exec id: NOT_FOUND; a second
 //   container with a live id: ALREADY_EXISTS; a call illegal in the container's state
@@ -166,6 +176,9 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
   std::map<std::string, int> HeldStorages() { return storages_.Held(); }
 
   static constexpr absl::Duration kFreezeTimeout = absl::Seconds(5);
+  // How long WaitProcess, after the exit, waits for the output streams to reach EOF (they do
+  // at once unless a descendant holds them) before deciding whether the exec can be freed.
+  static constexpr absl::Duration kOutputSettle = absl::Milliseconds(50);
   static constexpr absl::Duration kOomPollInterval = absl::Milliseconds(100);
 
   // The logic of GetGuestDetails, callable without a server.
