@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <string>
@@ -85,6 +86,120 @@ TEST_F(GuestOpsTest, CopyFileRejectsEscapes) {
   }
   struct stat st;
   EXPECT_NE(stat((dir_ + "/escaped").c_str(), &st), 0);
+}
+
+// A directory request whose last component is a symlink to a directory outside the base: the
+// target keeps its mode (and owner); the call fails and the link stays a link.
+TEST_F(GuestOpsTest, CopyFileDirNeverChmodsThroughASymlink) {
+  const std::string outside = dir_ + "/outside";
+  ASSERT_EQ(mkdir(outside.c_str(), 0755), 0);
+  ASSERT_EQ(chmod(outside.c_str(), 0755), 0);
+  ASSERT_EQ(symlink(outside.c_str(), (base_ + "/d2").c_str()), 0);
+  grpc::CopyFileRequest r;
+  r.set_path(base_ + "/d2");
+  r.set_file_mode(S_IFDIR | 0777);
+  r.set_uid(12345);
+  r.set_gid(12345);
+  absl::Status s = CopyFileUnder(base_, r);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr(base_ + "/d2")) << s;
+  struct stat st;
+  ASSERT_EQ(stat(outside.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u) << "chmod went through the symlink";
+  EXPECT_EQ(st.st_uid, 0u) << "chown went through the symlink";
+  ASSERT_EQ(lstat((base_ + "/d2").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+
+  // A real directory is still created, and an existing one gets the mode.
+  r.set_path(base_ + "/d3");
+  r.set_uid(-1);
+  r.set_gid(-1);
+  r.set_file_mode(S_IFDIR | 0750);
+  ASSERT_TRUE(CopyFileUnder(base_, r).ok());
+  r.set_file_mode(S_IFDIR | 0711);
+  ASSERT_TRUE(CopyFileUnder(base_, r).ok());
+  ASSERT_EQ(lstat((base_ + "/d3").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0711u);
+}
+
+// Whatever sits at the temp file's name beforehand (a symlink or a hard link to a file outside
+// the base, a stale file) is never written through, chmodded or renamed: the copy lands in a
+// fresh file and the outside file is unchanged. The same for a symlink at the target's name:
+// it is replaced, not followed.
+TEST_F(GuestOpsTest, CopyFileNeverWritesThroughAPlantedTempFile) {
+  const std::string victim = dir_ + "/victim";
+  ASSERT_TRUE(WriteStringToFile(victim, "secret").ok());
+  ASSERT_EQ(chmod(victim.c_str(), 0600), 0);
+  const std::string path = base_ + "/f";
+  for (int chunked = 0; chunked < 2; ++chunked) {
+    for (int hard = 0; hard < 2; ++hard) {
+      SCOPED_TRACE(absl::StrCat("chunked=", chunked, " hard=", hard));
+      unlink((path + ".tmp").c_str());
+      unlink(path.c_str());
+      ASSERT_EQ(hard ? link(victim.c_str(), (path + ".tmp").c_str())
+                     : symlink(victim.c_str(), (path + ".tmp").c_str()),
+                0);
+      grpc::CopyFileRequest r;
+      r.set_path(path);
+      r.set_file_mode(S_IFREG | 0644);
+      r.set_uid(-1);
+      r.set_gid(-1);
+      r.set_file_size(8);
+      r.set_data(chunked ? "new-" : "new-data");
+      ASSERT_TRUE(CopyFileUnder(base_, r).ok());
+      if (chunked) {
+        r.set_offset(4);
+        r.set_data("data");
+        absl::Status s = CopyFileUnder(base_, r);
+        ASSERT_TRUE(s.ok()) << s;
+      }
+      EXPECT_EQ(ReadFileOrDie(path), "new-data");
+      EXPECT_EQ(ReadFileOrDie(victim), "secret");
+      struct stat st;
+      ASSERT_EQ(stat(victim.c_str(), &st), 0);
+      EXPECT_EQ(st.st_mode & 07777, 0600u);
+      ASSERT_EQ(lstat(path.c_str(), &st), 0);
+      EXPECT_TRUE(S_ISREG(st.st_mode));
+      EXPECT_EQ(st.st_nlink, 1u);
+    }
+  }
+  // A symlink at the target's name is replaced by the file.
+  unlink(path.c_str());
+  ASSERT_EQ(symlink(victim.c_str(), path.c_str()), 0);
+  grpc::CopyFileRequest r;
+  r.set_path(path);
+  r.set_file_mode(S_IFREG | 0644);
+  r.set_uid(-1);
+  r.set_gid(-1);
+  r.set_file_size(3);
+  r.set_data("abc");
+  ASSERT_TRUE(CopyFileUnder(base_, r).ok());
+  EXPECT_EQ(ReadFileOrDie(path), "abc");
+  EXPECT_EQ(ReadFileOrDie(victim), "secret");
+}
+
+// A later chunk refuses a temp file that is not the one the first chunk created.
+TEST_F(GuestOpsTest, CopyFileLaterChunkRefusesAForeignTempFile) {
+  const std::string victim = dir_ + "/victim";
+  ASSERT_TRUE(WriteStringToFile(victim, "secret").ok());
+  const std::string path = base_ + "/g";
+  grpc::CopyFileRequest r;
+  r.set_path(path);
+  r.set_file_mode(S_IFREG | 0644);
+  r.set_uid(-1);
+  r.set_gid(-1);
+  r.set_file_size(8);
+  r.set_data("new-");
+  ASSERT_TRUE(CopyFileUnder(base_, r).ok());
+  ASSERT_EQ(unlink((path + ".tmp").c_str()), 0);
+  ASSERT_EQ(link(victim.c_str(), (path + ".tmp").c_str()), 0);
+  r.set_offset(4);
+  r.set_data("data");
+  EXPECT_FALSE(CopyFileUnder(base_, r).ok());
+  EXPECT_EQ(ReadFileOrDie(victim), "secret");
+  struct stat st;
+  EXPECT_NE(lstat(path.c_str(), &st), 0);
 }
 
 TEST_F(GuestOpsTest, OnlineCpuMemWritesOnlineFiles) {
