@@ -24,8 +24,11 @@
 //   Fields the OCI spec has but this manager does not implement are ignored: kernel memory,
 //   rdma, network classid/priorities, realtime cpu, cpu burst/idle, blkio leafWeight, and on
 //   v2 memory swappiness and disableOOMKiller (no v2 file).
-// - Device rules (resources.devices) are applied on v1 (devices.allow/devices.deny). On v2
-//   device control needs an eBPF program: NOT implemented, the rules are ignored there.
+// - Devices are denied by default (Kata's CVE-2020-2023): Create always installs "deny all",
+//   runc's default devices (null, zero, full, random, urandom, tty, console, ptmx, pts, and
+//   mknod of any node), then resources.devices in order (the last matching rule decides). v1
+//   writes devices.deny/devices.allow; v2 attaches an eBPF device program. Apply replaces
+//   them only when resources.devices is set. No device control available: Create fails.
 // - Not thread-safe; one owner.
 #ifndef KATA_SRC_AGENT_CGROUPS_CGROUPS_H_
 #define KATA_SRC_AGENT_CGROUPS_CGROUPS_H_

@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "src/agent/cgroups/internal/devices.h"
 #include "src/agent/cgroups/internal/files.h"
 #include "src/agent/cgroups/internal/resources.h"
 #include "src/libs/base/status_macros.h"
@@ -59,7 +60,7 @@ class V1Manager : public CgroupManager {
     }
     std::vector<std::string> created;
     absl::Status s = CreateDirs(path, &created);
-    if (s.ok()) s = Apply(resources);
+    if (s.ok()) s = ApplyResources(resources, /*create=*/true);
     if (!s.ok()) {
       (void)internal::RemoveDirs(created);
       dirs_.clear();
@@ -78,6 +79,11 @@ class V1Manager : public CgroupManager {
   }
 
   absl::Status Apply(const oci::LinuxResources& r) override {
+    return ApplyResources(r, /*create=*/false);
+  }
+
+  // Apply; `create` (from Create) always writes the device rules, defaults included.
+  absl::Status ApplyResources(const oci::LinuxResources& r, bool create) {
     KATA_RETURN_IF_ERROR(Bound());
     KATA_RETURN_IF_ERROR(internal::ValidateResources(r));
     if (r.unified && !r.unified->empty()) {
@@ -113,8 +119,8 @@ class V1Manager : public CgroupManager {
                                  absl::StrCat(h.limit), &plan));
       }
     }
-    if (r.devices) {
-      for (const auto& d : *r.devices) {
+    if (create || r.devices) {  // "a" denied first, then the defaults and the spec's rules
+      for (const auto& d : internal::EffectiveDeviceRules(r.devices)) {
         KATA_RETURN_IF_ERROR(Add("devices", d.allow ? "devices.allow" : "devices.deny",
                                  internal::DeviceRuleLine(d), &plan, /*restorable=*/false));
       }

@@ -6,7 +6,12 @@
 // cpus/mems of new directories are copied from their parent (v1 leaves them empty).
 // Applies: memory limit/reservation(soft limit)/swap (memsw)/swappiness/disableOOMKiller,
 // cpu shares/quota/period, cpuset cpus/mems, pids limit, blkio weight, weightDevice and the
-// four throttle lists, hugetlb limits, device allow/deny rules. `unified` is refused.
+// four throttle lists, hugetlb limits, device rules. `unified` is refused.
+// Devices: Create always writes devices.deny "a", then devices.allow for runc's default
+// devices, then the spec's rules in order (internal/devices.h), so the devices hierarchy is
+// required (FAILED_PRECONDITION, nothing created, when it is not mounted). Apply with
+// `devices` rewrites the same way (deny all, defaults, the new rules; a container opening a
+// device in that moment may be refused); Apply without `devices` leaves them.
 #ifndef KATA_SRC_AGENT_CGROUPS_V1_H_
 #define KATA_SRC_AGENT_CGROUPS_V1_H_
 

@@ -31,6 +31,7 @@ namespace {
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using testing::KillAndRemove;
+using ::testing::Not;
 using testing::ReadTrimmed;
 
 constexpr char kRoot[] = "/sys/fs/cgroup";
@@ -265,7 +266,26 @@ TEST_F(V1Test, DeviceRules) {
   (*r.devices)[1].minor = 3;
   (*r.devices)[1].access = "rwm";
   ASSERT_TRUE(mgr_->Create(path_, r).ok());
+  // Deny all, runc's defaults, then the spec's rules (deny all again, /dev/null).
   EXPECT_EQ(File("devices", "devices.list"), "c 1:3 rwm");
+
+  // Without rules in the spec: the defaults only; an Apply without devices keeps them.
+  ASSERT_TRUE(mgr_->Apply(oci::LinuxResources{}).ok());
+  EXPECT_EQ(File("devices", "devices.list"), "c 1:3 rwm");
+  r.devices->erase(r.devices->begin());  // only "allow c 1:3"
+  ASSERT_TRUE(mgr_->Apply(r).ok());
+  EXPECT_EQ(File("devices", "devices.list"),
+            "c *:* m\nb *:* m\nc 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\n"
+            "c 5:0 rwm\nc 5:1 rwm\nc 5:2 rwm\nc 136:* rwm");
+}
+
+TEST_F(V1Test, DevicesDenyByDefault) {
+  ASSERT_TRUE(mgr_->Create(path_, {}).ok());
+  const std::string list = File("devices", "devices.list");
+  EXPECT_THAT(list, HasSubstr("c 1:3 rwm"));
+  EXPECT_THAT(list, HasSubstr("c 136:* rwm"));
+  EXPECT_THAT(list, Not(HasSubstr("a *:* rwm")));
+  EXPECT_THAT(list, Not(HasSubstr("c 1:11")));
 }
 
 TEST_F(V1Test, OomKillIsCountedAndSignalled) {

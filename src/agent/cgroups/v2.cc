@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "src/agent/cgroups/internal/devices.h"
 #include "src/agent/cgroups/internal/files.h"
 #include "src/agent/cgroups/internal/resources.h"
 #include "src/libs/base/status_macros.h"
@@ -29,8 +30,10 @@ std::string MaxOr(int64_t v) { return v < 0 ? "max" : absl::StrCat(v); }
 
 class V2Manager : public CgroupManager {
  public:
-  V2Manager(std::string root, bool enable_controllers)
-      : root_(std::move(root)), enable_controllers_(enable_controllers) {}
+  V2Manager(std::string root, bool enable_controllers, DeviceFilterInstaller install_devices)
+      : root_(std::move(root)),
+        enable_controllers_(enable_controllers),
+        install_devices_(std::move(install_devices)) {}
 
   CgroupVersion version() const override { return CgroupVersion::kV2; }
 
@@ -45,10 +48,11 @@ class V2Manager : public CgroupManager {
     KATA_RETURN_IF_ERROR(internal::ValidateResources(resources));
     std::vector<std::string> created;
     absl::Status s = CreateDirs(path, &created);
-    if (s.ok()) s = Apply(resources);
+    if (s.ok()) s = ApplyResources(resources, /*create=*/true);
     if (!s.ok()) {
       (void)internal::RemoveDirs(created);
       dir_.clear();
+      device_prog_.reset();
       return s;
     }
     created_ = std::move(created);
@@ -61,8 +65,34 @@ class V2Manager : public CgroupManager {
   }
 
   absl::Status Apply(const oci::LinuxResources& r) override {
+    return ApplyResources(r, /*create=*/false);
+  }
+
+  // Apply; `create` (from Create) always installs the device filter, defaults included. The
+  // filter goes first (the new one is attached before the old one is detached); if a file write
+  // then fails, the previous filter is put back (best effort).
+  absl::Status ApplyResources(const oci::LinuxResources& r, bool create) {
     KATA_RETURN_IF_ERROR(Bound());
     KATA_RETURN_IF_ERROR(internal::ValidateResources(r));
+    KATA_ASSIGN_OR_RETURN(std::vector<Write> plan, Plan(r));
+    if (!create && !r.devices) return internal::ApplyWrites(plan);
+    std::vector<oci::LinuxDeviceCgroup> rules = internal::EffectiveDeviceRules(r.devices);
+    KATA_ASSIGN_OR_RETURN(UniqueFd prog, install_devices_(dir_, rules, device_prog_));
+    std::swap(prog, device_prog_);  // `prog` now holds the previous one (detached)
+    std::swap(rules, device_rules_);
+    absl::Status s = internal::ApplyWrites(plan);
+    if (!s.ok() && !create) {
+      absl::StatusOr<UniqueFd> back = install_devices_(dir_, rules, device_prog_);
+      if (back.ok()) {
+        device_prog_ = *std::move(back);
+        device_rules_ = std::move(rules);
+      }
+    }
+    return s;
+  }
+
+  // The file writes of `r`.
+  absl::StatusOr<std::vector<Write>> Plan(const oci::LinuxResources& r) {
     std::vector<Write> plan;
     auto add = [&](std::string file, std::string value, bool restorable = true) {
       plan.push_back(Write{dir_, std::move(file), std::move(value), restorable});
@@ -127,7 +157,7 @@ class V2Manager : public CgroupManager {
     if (r.unified) {
       for (const auto& [key, value] : *r.unified) add(key, value);
     }
-    return internal::ApplyWrites(plan);
+    return plan;
   }
 
   absl::StatusOr<CgroupStats> Stats() override {
@@ -190,6 +220,8 @@ class V2Manager : public CgroupManager {
     for (auto it = created_.rbegin(); it != created_.rend(); ++it) (void)::rmdir(it->c_str());
     dir_.clear();
     created_.clear();
+    device_prog_.reset();
+    device_rules_.clear();
     return absl::OkStatus();
   }
 
@@ -244,14 +276,26 @@ class V2Manager : public CgroupManager {
 
   std::string root_;
   bool enable_controllers_;
+  DeviceFilterInstaller install_devices_;
   std::string dir_;
   std::vector<std::string> created_;
+  UniqueFd device_prog_;  // the attached device filter (empty before Create)
+  std::vector<oci::LinuxDeviceCgroup> device_rules_;  // its rules
 };
 
 }  // namespace
 
-std::unique_ptr<CgroupManager> NewV2Manager(std::string root, bool enable_controllers) {
-  return std::make_unique<V2Manager>(std::move(root), enable_controllers);
+absl::StatusOr<UniqueFd> InstallBpfDeviceFilter(const std::string& dir,
+                                                const std::vector<oci::LinuxDeviceCgroup>& rules,
+                                                const UniqueFd& old) {
+  return internal::AttachDeviceFilter(dir, internal::BuildDeviceFilter(rules), old);
+}
+
+std::unique_ptr<CgroupManager> NewV2Manager(std::string root, bool enable_controllers,
+                                            DeviceFilterInstaller install_devices) {
+  if (!install_devices) install_devices = InstallBpfDeviceFilter;
+  return std::make_unique<V2Manager>(std::move(root), enable_controllers,
+                                     std::move(install_devices));
 }
 
 }  // namespace cgroups

@@ -169,7 +169,15 @@ class V2FakeTest : public ::testing::Test {
     Put(dir_, "pids.current", "3\n");
     Put(dir_, "cgroup.freeze", "0\n");
     Put(dir_, "cgroup.events", "populated 1\nfrozen 0\n");
-    mgr_ = NewV2Manager(root_, /*enable_controllers=*/true);
+    // No eBPF on a fake tree: record what would be installed.
+    mgr_ = NewV2Manager(
+        root_, /*enable_controllers=*/true,
+        [this](const std::string& dir, const std::vector<oci::LinuxDeviceCgroup>& rules,
+               const UniqueFd&) -> absl::StatusOr<UniqueFd> {
+          if (!install_error_.ok()) return install_error_;
+          installed_.push_back({dir, rules.size()});
+          return UniqueFd(::dup(0));
+        });
   }
   static void Put(const std::string& dir, const char* f, const std::string& v) {
     ASSERT_TRUE(WriteStringToFile(absl::StrCat(dir, "/", f), v).ok()) << dir << "/" << f;
@@ -180,7 +188,42 @@ class V2FakeTest : public ::testing::Test {
   const std::string root_ = tmp_.path();
   std::string parent_, dir_;
   std::unique_ptr<CgroupManager> mgr_;
+  absl::Status install_error_;
+  std::vector<std::pair<std::string, size_t>> installed_;  // dir, number of rules
 };
+
+TEST_F(V2FakeTest, DeviceFilterIsInstalledByCreateAndReplacedByDeviceRules) {
+  ASSERT_TRUE(mgr_->Create("pod/c1", {}).ok());
+  const size_t defaults = 12;  // deny all + 11 defaults
+  ASSERT_EQ(installed_.size(), 1u);
+  EXPECT_EQ(installed_[0], std::make_pair(dir_, defaults));
+  oci::LinuxResources r;
+  r.pids.emplace();
+  r.pids->limit = 5;
+  ASSERT_TRUE(mgr_->Apply(r).ok());
+  EXPECT_EQ(installed_.size(), 1u) << "an Apply without devices keeps the filter";
+  r.devices.emplace(1);
+  (*r.devices)[0].allow = true;
+  ASSERT_TRUE(mgr_->Apply(r).ok());
+  ASSERT_EQ(installed_.size(), 2u);
+  EXPECT_EQ(installed_[1].second, defaults + 1);
+  // A failed write after the new filter: the previous rules go back.
+  r.pids->limit = 6;
+  ::unlink((dir_ + "/pids.max").c_str());
+  r.devices->resize(3);
+  EXPECT_EQ(mgr_->Apply(r).code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_EQ(installed_.size(), 4u);
+  EXPECT_EQ(installed_[2].second, defaults + 3);
+  EXPECT_EQ(installed_[3].second, defaults + 1) << "the previous rules are not back";
+  ASSERT_TRUE(WriteStringToFile(dir_ + "/pids.max", "").ok());
+}
+
+TEST_F(V2FakeTest, NoDeviceFilterNoCgroup) {
+  install_error_ = absl::PermissionDeniedError("bpf: EPERM");
+  absl::Status s = mgr_->Create("pod/c2", {});
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << s;
+  EXPECT_FALSE(Exists(parent_ + "/c2")) << "a failed Create left its directory";
+}
 
 TEST_F(V2FakeTest, ApplyWritesV2FilesAndEnablesControllers) {
   oci::LinuxResources r;

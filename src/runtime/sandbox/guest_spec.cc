@@ -28,6 +28,10 @@ oci::Spec GuestSpec(const oci::Spec& spec, const std::string& container_id, bool
     if (config.runtime.disable_guest_seccomp) l.seccomp.reset();
     if (config.hypervisor.disable_guest_selinux) l.mount_label.reset();
     if (l.resources.has_value()) {
+      // Device rules name host major:minor numbers, which are other devices in the guest
+      // (a rule could allow another container's disk there). As Kata's agent does, ours
+      // builds the rules itself: deny all, runc's default devices, then an allow for each
+      // device passed into the VM under its guest numbers (src/agent/cgroups/cgroups.h).
       l.resources->devices.reset();
       l.resources->pids.reset();
       l.resources->block_io.reset();
