@@ -1,7 +1,11 @@
 #include "src/runtime/sandbox/host_mounts.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -12,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "src/libs/base/file.h"
+#include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
 
 namespace kata::runtime {
@@ -76,30 +81,61 @@ std::string Unescape(const std::string& s) {
   return out;
 }
 
-absl::Status MountOne(const RootfsMount& m, const std::string& target) {
+std::string FdPath(int fd) { return absl::StrCat("/proc/self/fd/", fd); }
+
+// The entry `target.name` of its directory, opened O_PATH without following a symlink: the
+// topmost mount's root when something is mounted there.
+absl::StatusOr<UniqueFd> OpenTarget(const MountTarget& target) {
+  if (target.name.empty() || target.name.find('/') != std::string::npos || target.name == "." ||
+      target.name == "..") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("mount target ", target.path, ": \"", target.name, "\" is not one name"));
+  }
+  UniqueFd fd(openat(target.dir_fd, target.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return ErrnoStatus(errno, absl::StrCat("mount target ", target.path));
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, absl::StrCat("stat ", target.path));
+  if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "mount target ", target.path, " is neither a directory nor a file (a symlink?)"));
+  }
+  return fd;
+}
+
+// Detaches the topmost mount at `target` (rollback).
+void UnmountTop(const MountTarget& target) {
+  absl::StatusOr<UniqueFd> fd = OpenTarget(target);
+  if (fd.ok()) umount2(FdPath(fd->get()).c_str(), MNT_DETACH);
+}
+
+absl::Status SetPropagation(const MountTarget& target, unsigned long propagation) {
+  KATA_ASSIGN_OR_RETURN(UniqueFd top, OpenTarget(target));
+  if (mount(nullptr, FdPath(top.get()).c_str(), nullptr, propagation, nullptr) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("set propagation of ", target.path));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MountOne(const RootfsMount& m, const MountTarget& target) {
   ParsedMountOptions p = ParseMountOptions(m.options);
   if (m.type == "bind") p.flags |= MS_BIND;
-  const bool bind = (p.flags & MS_BIND) != 0;
-  const char* type = bind ? nullptr : m.type.c_str();
-  unsigned long flags = bind ? (p.flags & (MS_BIND | MS_REC)) : p.flags;
-  if (mount(m.source.c_str(), target.c_str(), type, flags,
-            p.data.empty() || bind ? nullptr : p.data.c_str()) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("mount ", m.type, " ", m.source, " on ", target));
-  }
-  if (bind && (p.flags & ~(MS_BIND | MS_REC)) != 0) {
-    // A bind mount takes its other flags only on a remount.
-    if (mount(nullptr, target.c_str(), nullptr,
-              MS_REMOUNT | MS_BIND | (p.flags & ~(MS_BIND | MS_REC)), nullptr) != 0) {
-      int err = errno;
-      umount2(target.c_str(), MNT_DETACH);
-      return ErrnoStatus(
-          err, absl::StrCat("remount ", target, " (", absl::StrJoin(m.options, ","), ")"));
+  if ((p.flags & MS_BIND) != 0) {
+    KATA_RETURN_IF_ERROR(
+        BindMount(m.source, target,
+                  {.recursive = (p.flags & MS_REC) != 0, .read_only = (p.flags & MS_RDONLY) != 0}));
+  } else {
+    KATA_ASSIGN_OR_RETURN(UniqueFd fd, OpenTarget(target));
+    if (mount(m.source.c_str(), FdPath(fd.get()).c_str(), m.type.c_str(),
+              p.flags | MS_NOSUID | MS_NODEV, p.data.empty() ? nullptr : p.data.c_str()) != 0) {
+      return ErrnoStatus(errno, absl::StrCat("mount ", m.type, " ", m.source, " on ", target.path));
     }
   }
-  if (p.propagation != 0 && mount(nullptr, target.c_str(), nullptr, p.propagation, nullptr) != 0) {
-    int err = errno;
-    umount2(target.c_str(), MNT_DETACH);
-    return ErrnoStatus(err, absl::StrCat("set propagation of ", target));
+  if (p.propagation != 0) {
+    absl::Status s = SetPropagation(target, p.propagation);
+    if (!s.ok()) {
+      UnmountTop(target);
+      return s;
+    }
   }
   return absl::OkStatus();
 }
@@ -130,25 +166,72 @@ ParsedMountOptions ParseMountOptions(const std::vector<std::string>& options) {
   return out;
 }
 
-absl::Status MountAll(const std::vector<RootfsMount>& mounts, const std::string& target) {
+absl::StatusOr<UniqueFd> OpenDirNoFollow(const std::string& path) {
+  UniqueFd fd(open(path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return ErrnoStatus(errno, absl::StrCat("open directory ", path));
+  return fd;
+}
+
+absl::StatusOr<UniqueFd> MakeDirAt(int dir_fd, const std::string& name, mode_t mode,
+                                   const std::string& path) {
+  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
+    return absl::InvalidArgumentError(absl::StrCat("mkdir ", path, ": not one name"));
+  }
+  if (mkdirat(dir_fd, name.c_str(), mode) != 0) {
+    if (errno == EEXIST) {
+      return absl::AlreadyExistsError(absl::StrCat("mkdir ", path, ": something is there"));
+    }
+    return ErrnoStatus(errno, absl::StrCat("mkdir ", path));
+  }
+  UniqueFd fd(openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return ErrnoStatus(errno, absl::StrCat("open directory ", path));
+  // Exact, whatever the umask (an O_PATH descriptor: chmod through its /proc link).
+  if (chmod(FdPath(fd.get()).c_str(), mode) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("chmod ", path));
+  }
+  return fd;
+}
+
+absl::Status MountAll(const std::vector<RootfsMount>& mounts, const MountTarget& target) {
   size_t done = 0;
   absl::Cleanup undo = [&] {
-    for (size_t i = 0; i < done; ++i) umount2(target.c_str(), MNT_DETACH);
+    for (size_t i = 0; i < done; ++i) UnmountTop(target);
   };
   for (const RootfsMount& m : mounts) {
-    absl::Status s = MountOne(m, target);
-    if (!s.ok()) return s;
+    KATA_RETURN_IF_ERROR(MountOne(m, target));
     ++done;
   }
   std::move(undo).Cancel();
   return absl::OkStatus();
 }
 
-absl::Status BindMount(const std::string& source, const std::string& target,
+absl::Status BindMount(const std::string& source, const MountTarget& target,
                        const BindOptions& options) {
-  RootfsMount m{"bind", source, {options.recursive ? "rbind" : "bind"}};
-  if (options.read_only) m.options.push_back("ro");
-  return MountOne(m, target);
+  UniqueFd fd(open(source.c_str(), O_PATH | O_CLOEXEC));
+  if (!fd) return ErrnoStatus(errno, absl::StrCat("bind mount source ", source));
+  return BindMountFd(fd.get(), source, target, options);
+}
+
+absl::Status BindMountFd(int source_fd, const std::string& source, const MountTarget& target,
+                         const BindOptions& options) {
+  const std::string what = absl::StrCat("bind ", source, " on ", target.path);
+  KATA_ASSIGN_OR_RETURN(UniqueFd to, OpenTarget(target));
+  const unsigned int rec = options.recursive ? AT_RECURSIVE : 0;
+  // A detached clone first: its flags are final before anyone (a propagated copy) sees it.
+  UniqueFd tree(static_cast<int>(syscall(
+      SYS_open_tree, source_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | rec)));
+  if (!tree) return ErrnoStatus(errno, what + ": open_tree");
+  struct mount_attr attr = {};
+  attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  if (options.read_only) attr.attr_set |= MOUNT_ATTR_RDONLY;
+  if (syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH | rec, &attr, sizeof(attr)) != 0) {
+    return ErrnoStatus(errno, what + ": mount_setattr");
+  }
+  if (syscall(SYS_move_mount, tree.get(), "", to.get(), "",
+              MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
+    return ErrnoStatus(errno, what + ": move_mount");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<std::string>> MountPointsUnder(const std::string& dir) {
@@ -172,13 +255,19 @@ absl::StatusOr<std::vector<std::string>> MountPointsUnder(const std::string& dir
 }
 
 absl::Status UnmountUnder(const std::string& dir) {
-  absl::StatusOr<std::vector<std::string>> points = MountPointsUnder(dir);
-  if (!points.ok()) return points.status();
   absl::Status first;
-  for (const std::string& mp : *points) {
-    if (umount2(mp.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
-      if (first.ok()) first = ErrnoStatus(errno, absl::StrCat("unmount ", mp));
+  for (int pass = 0; pass < 8; ++pass) {
+    absl::StatusOr<std::vector<std::string>> points = MountPointsUnder(dir);
+    if (!points.ok()) return points.status();
+    bool progress = false;
+    for (const std::string& mp : *points) {
+      if (umount2(mp.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0) {
+        progress = true;
+      } else if (errno != EINVAL && errno != ENOENT && first.ok()) {
+        first = ErrnoStatus(errno, absl::StrCat("unmount ", mp));
+      }
     }
+    if (!progress) break;
   }
   return first;
 }

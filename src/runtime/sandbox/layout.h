@@ -1,15 +1,28 @@
 // The host side of one sandbox: its directories, what it shares with the guest (container
-// rootfs and volumes), and their removal. Kata's layout:
+// rootfs and volumes), and their removal. Kata's layout (after CVE-2020-2026):
 //
-//   <shared_root>/<sid>/shared/              exported to the guest (tag "kataShared"), mounted
-//                                            by the agent at
-//                                            /run/kata-containers/shared/containers/
-//   <shared_root>/<sid>/mounts/<cid>/rootfs  containerd's rootfs mounts, mounted here ...
-//   <shared_root>/<sid>/shared/<cid>/rootfs  ... and bound here; the guest's root.path is
-//                                            /run/kata-containers/shared/containers/<cid>/rootfs
-//   <shared_root>/<sid>/shared/<cid>/volumes/<n>-<name>   host paths the spec bind-mounts,
+//   <shared_root>/<sid>/                     0700: no other host user gets in
+//   <shared_root>/<sid>/mounts/              the host-only tree: everything the host creates
+//                                            and mounts lives here (a shared mount of itself)
+//   <shared_root>/<sid>/mounts/<cid>/rootfs  containerd's rootfs mounts, or a bind of a ready
+//                                            rootfs directory
+//   <shared_root>/<sid>/mounts/<cid>/volumes/<n>-<name>   host paths the spec bind-mounts,
 //                                            their spec source rewritten to match
-//   <vm_root>/<sid>/                         the VMM's sockets, logs and vmm.pid
+//   <shared_root>/<sid>/shared/              the guest's view: a READ-ONLY slave bind of
+//                                            mounts/, exported to the guest (tag "kataShared")
+//                                            and mounted by the agent at
+//                                            /run/kata-containers/shared/containers/; mounts
+//                                            made in mounts/ appear here with their own flags
+//                                            (a rootfs stays writable, a ro volume read-only)
+//   <vm_root>/<sid>/                         0700: the VMM's sockets, logs and vmm.pid
+//
+// The guest sees /run/kata-containers/shared/containers/<cid>/rootfs and .../<cid>/volumes/..
+// as before, but can write nothing in the share outside the mounts (EROFS), so it cannot plant
+// a symlink where the host will create or mount something. The host never resolves a path
+// through a directory the guest can write: it creates and mounts fd-relative in mounts/
+// (mkdirat, O_NOFOLLOW, mounts onto a descriptor), so a symlink found there anyway is never
+// followed (the container fails with ALREADY_EXISTS instead). Every mount below <sid> is
+// nosuid,nodev.
 //
 //   SandboxLayout layout("s1", paths);
 //   KATA_RETURN_IF_ERROR(layout.Create());                 // ALREADY_EXISTS if any is there
@@ -17,10 +30,12 @@
 //   KATA_RETURN_IF_ERROR(layout.UnshareContainer("c1"));
 //   KATA_RETURN_IF_ERROR(layout.Remove());                 // unmounts first, then deletes
 //
-// Contracts: nothing is ever removed through a mount (everything below a directory is
-// unmounted before the directory is deleted); a failed ShareContainer leaves nothing behind;
-// never takes over the directories of another sandbox with the same id. Not thread-safe for
-// the same container id (the sandbox serializes those).
+// Contracts: nothing is ever removed through a mount: everything below a directory is
+// unmounted (UMOUNT_NOFOLLOW) first, and while anything is still mounted there removal fails
+// (FAILED_PRECONDITION naming the mounts) and deletes nothing; deletion goes through directory
+// descriptors and stops at anything on another mount. A failed ShareContainer leaves nothing
+// behind; never takes over the directories of another sandbox with the same id. Not
+// thread-safe for the same container id (the sandbox serializes those).
 #ifndef KATA_SRC_RUNTIME_SANDBOX_LAYOUT_H_
 #define KATA_SRC_RUNTIME_SANDBOX_LAYOUT_H_
 
@@ -33,6 +48,7 @@
 #include "src/libs/oci/spec.h"
 #include "src/libs/protocols/agent.pb.h"
 #include "src/runtime/hypervisor/factory.h"
+#include "src/runtime/sandbox/host_mounts.h"
 #include "src/runtime/sandbox/sandbox.h"
 
 namespace kata::runtime {
@@ -69,10 +85,13 @@ class SandboxLayout {
   // Records the VMM's pid, so CleanupSandbox can kill a VMM whose owner died.
   absl::Status RecordVmmPid(pid_t pid);
 
-  // Makes `config`'s rootfs and volumes visible to the guest under shared/<cid>/ and returns
-  // config.spec with the volumes' sources rewritten to the guest's view (root.path is the
-  // guest spec's business: see guest_spec.h). INVALID_ARGUMENT for a missing or relative
-  // rootfs without a bundle; the mount's errno otherwise. Undone on failure.
+  // Makes `config`'s rootfs and volumes visible to the guest under shared/<cid>/ (mounted in
+  // mounts/<cid>/) and returns config.spec with the volumes' sources rewritten to the guest's
+  // view (root.path is the guest spec's business: see guest_spec.h). A bind mount whose
+  // source resolves to /proc, /sys or /dev (or below) is left to the guest, unchanged; a
+  // "rbind","ro" volume is read-only with every submount. INVALID_ARGUMENT for a missing or
+  // relative rootfs without a bundle; ALREADY_EXISTS when mounts/<cid> is taken (by anything,
+  // a symlink too); the mount's errno otherwise. Undone on failure.
   absl::StatusOr<oci::Spec> ShareContainer(const ContainerConfig& config);
 
   // Unmounts and removes what ShareContainer made for `cid`. OK when there is nothing.
@@ -82,16 +101,17 @@ class SandboxLayout {
   absl::Status Remove();
 
  private:
-  absl::StatusOr<std::string> RootfsSource(const ContainerConfig& config);
-  absl::Status ShareVolumes(const std::string& cid, oci::Spec* spec);
+  absl::Status MountRootfs(const ContainerConfig& config, const MountTarget& target);
+  absl::Status ShareVolumes(const std::string& cid, int cid_fd, oci::Spec* spec);
 
   const std::string id_;
   const std::string sandbox_dir_, shared_dir_, mounts_dir_, vm_dir_;
 };
 
 // Cleans up after a sandbox whose owner died (the shim's `delete` command): kills a VMM
-// still recorded for it (only if its command line still names the sandbox's VM directory),
-// unmounts everything under its directories, removes them. OK when there is nothing to clean.
+// still recorded for it (only if an argument of its command line names exactly the sandbox's
+// VM directory: id "abc" never matches "abcd"), unmounts everything under its directories,
+// removes them. OK when there is nothing to clean.
 absl::Status CleanupSandbox(const std::string& sandbox_id, const SandboxPaths& paths = {});
 
 }  // namespace kata::runtime

@@ -52,6 +52,13 @@ oci::Spec SpecWithArgs(std::vector<std::string> args) {
   return s;
 }
 
+// While the sandbox exists, only the share's own mounts (mounts/ and its read-only view shared/)
+// are below its directory once its containers are gone.
+void ExpectOnlyTheShareMounted(const std::string& sandbox_dir) {
+  EXPECT_THAT(*MountPointsUnder(sandbox_dir),
+              ::testing::UnorderedElementsAre(sandbox_dir + "/shared", sandbox_dir + "/mounts"));
+}
+
 class VmSandboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -361,7 +368,7 @@ TEST_F(VmSandboxTest, OverlayRootfsMountsAreMountedSharedAndUndone) {
   EXPECT_TRUE(fs::exists(SandboxDir() + "/shared/ov/rootfs/from-lower"));
   EXPECT_TRUE(fs::exists(SandboxDir() + "/mounts/ov/rootfs/from-lower"));
   ASSERT_TRUE(sandbox_->DeleteContainer("ov").ok());  // created, never started
-  EXPECT_THAT(*MountPointsUnder(SandboxDir()), ::testing::IsEmpty());
+  ExpectOnlyTheShareMounted(SandboxDir());
   EXPECT_FALSE(fs::exists(SandboxDir() + "/mounts/ov"));
 }
 
@@ -402,14 +409,14 @@ TEST_F(VmSandboxTest, HostBindMountsAreSharedAndRewritten) {
   // Read-only as asked.
   EXPECT_FALSE(std::ofstream(SandboxDir() + "/shared/v/volumes/0-data/new").good());
   ASSERT_TRUE(sandbox_->DeleteContainer("v").ok());
-  EXPECT_THAT(*MountPointsUnder(SandboxDir()), ::testing::IsEmpty());
+  ExpectOnlyTheShareMounted(SandboxDir());
   EXPECT_TRUE(fs::exists(tmp_ + "/vol/data"));  // the host's files are untouched
   // A missing source fails and leaves nothing.
   file.source = tmp_ + "/missing";
   c.spec.mounts = std::vector<oci::Mount>{file};
   absl::Status s = sandbox_->CreateContainer(c);
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
-  EXPECT_THAT(*MountPointsUnder(SandboxDir()), ::testing::IsEmpty());
+  ExpectOnlyTheShareMounted(SandboxDir());
   EXPECT_FALSE(fs::exists(SandboxDir() + "/shared/v"));
 }
 
@@ -420,7 +427,7 @@ TEST_F(VmSandboxTest, FailedCreateContainerRollsBack) {
   absl::Status s = sandbox_->CreateContainer(Config("bad", {"echo"}));
   EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
   EXPECT_THAT(s.message(), HasSubstr("container bad: agent CreateContainer: mount rootfs"));
-  EXPECT_THAT(*MountPointsUnder(SandboxDir()), ::testing::IsEmpty());
+  ExpectOnlyTheShareMounted(SandboxDir());
   EXPECT_FALSE(fs::exists(SandboxDir() + "/shared/bad"));
   EXPECT_EQ(sandbox_->GetContainerState("bad").status().code(), absl::StatusCode::kNotFound);
   // A bad overlay fails on the host and leaves nothing either.
