@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -45,6 +46,10 @@ namespace shim {
 namespace {
 
 constexpr int kDaemonSocketFd = 3;
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
 
 // Best effort: a bundle file that cannot be written does not fail the command.
 void WriteBundleFile(const std::string& path, absl::string_view data) {
@@ -123,6 +128,8 @@ absl::StatusOr<pid_t> SpawnDaemon(const ShimArgs& args, const ShimEnv& env, int 
     } else {
       fcntl(kDaemonSocketFd, F_SETFD, 0);
     }
+    // The daemon gets stdio and its socket, nothing else `start` may have been handed.
+    syscall(SYS_close_range, kDaemonSocketFd + 1U, ~0U, CLOSE_RANGE_CLOEXEC);
     execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
@@ -216,6 +223,13 @@ int RunDelete(const ShimArgs& args, const ShimEnv& env) {
 }
 
 int RunServe(const ShimArgs& args, const ShimEnv& env) {
+  // The listening socket came without close-on-exec (it crossed the re-exec): no child (QEMU)
+  // may inherit it, or containerd could still connect to a dead shim and hang.
+  if (args.socket_fd >= 0 && fcntl(args.socket_fd, F_SETFD, FD_CLOEXEC) != 0) {
+    std::cerr << "containerd-shim-kata-v2: socket fd " << args.socket_fd << ": "
+              << ErrnoStatus(errno, "F_SETFD") << std::endl;
+    return 1;
+  }
   // Logs go to the bundle's log FIFO (containerd holds its read end); never block on it.
   UniqueFd log_fd(open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC));
   if (log_fd) Log::Get().SetFd(std::move(log_fd), args.debug);

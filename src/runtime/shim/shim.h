@@ -13,7 +13,9 @@
 //           Exits 1 with the error on stderr when the cleanup failed.
 //   (none)  the daemon: serves containerd.task.v2.Task on the socket, publishes events to
 //           $TTRPC_ADDRESS, logs to the bundle's `log` FIFO; exits 0 after Task.Shutdown
-//           (or SIGTERM), leaving no VM and removing its socket.
+//           (or SIGTERM), leaving no VM and removing its socket. Its fds are all
+//           close-on-exec (fd 3 too, once taken), and QEMU gets only stdio and what it needs
+//           (hypervisor/qemu/process.h): a dead daemon's socket refuses connections.
 #ifndef KATA_SRC_RUNTIME_SHIM_SHIM_H_
 #define KATA_SRC_RUNTIME_SHIM_SHIM_H_
 

@@ -5,10 +5,13 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -33,11 +36,40 @@ std::string ResolveBinary(const std::string& argv0) {
   return argv0;  // exec fails with ENOENT and reports it
 }
 
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+// In the forked child (async-signal-safe): every fd >= 3 becomes close-on-exec, then the
+// `keep` fds lose the flag. close_range(CLOSE_RANGE_CLOEXEC) rather than closing,
+// so the exec-error pipe still reports a failed exec; a per-fd loop up to `max_fd` where the
+// kernel lacks it.
+void KeepOnlyAcrossExec(const std::vector<int>& keep, int max_fd) {
+  if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    for (int fd = 3; fd < max_fd; ++fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  for (int fd : keep) fcntl(fd, F_SETFD, 0);
+}
+
+// The highest fd number + 1 the process may hold (the fallback loop's bound).
+int FdLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1 << 20;
+  return static_cast<int>(std::min<rlim_t>(rl.rlim_cur, 1 << 20));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
     const std::vector<std::string>& argv, const SpawnOptions& options) {
   if (argv.empty()) return absl::InvalidArgumentError("spawn: empty argv");
+  for (int fd : options.inherit_fds) {
+    if (fd < 3 || fcntl(fd, F_GETFD) < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("spawn ", argv[0], ": inherit fd ", fd, " is not an open fd >= 3"));
+    }
+  }
+  const int max_fd = FdLimit();
   const std::string binary = ResolveBinary(argv[0]);
   std::vector<char*> cargv;
   for (const std::string& s : argv) cargv.push_back(const_cast<char*>(s.c_str()));
@@ -68,6 +100,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
     dup2(null_fd.get(), 0);
     dup2(log_fd.get(), 1);
     dup2(log_fd.get(), 2);
+    KeepOnlyAcrossExec(options.inherit_fds, max_fd);
     execv(binary.c_str(), cargv.data());
     int e = errno;
     (void)!write(err_write.get(), &e, sizeof(e));

@@ -1,11 +1,15 @@
 #include "src/runtime/hypervisor/qemu/process.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +23,18 @@ namespace kata::hypervisor::qemu {
 namespace {
 
 using ::testing::HasSubstr;
+
+// The fd numbers open in process `pid` (its /proc/<pid>/fd).
+std::set<int> OpenFds(pid_t pid) {
+  std::set<int> fds;
+  DIR* d = opendir(absl::StrCat("/proc/", pid, "/fd").c_str());
+  if (d == nullptr) return fds;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') fds.insert(std::stoi(e->d_name));
+  }
+  closedir(d);
+  return fds;
+}
 
 // A fresh log path in a directory removed at exit.
 std::string TempLog() {
@@ -99,6 +115,48 @@ TEST(ChildProcessTest, AStoppedChildHasNotExitedAndKillEndsIt) {
   (*p)->Kill();
   EXPECT_TRUE((*p)->exited());
   EXPECT_EQ((*p)->exit_description(), "killed by signal 9 (SIGKILL)");
+}
+
+// The attack of issue 11 item 6: the shim's listening socket (fd 3, not close-on-exec) leaked
+// into QEMU, so containerd could still connect after the shim died. The child gets 0-2 only.
+TEST(ChildProcessTest, InheritedFdsOfTheParentAreNotOpenInTheChild) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);  // no SOCK_CLOEXEC, like fd 3
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  auto p = ChildProcess::Spawn({"sleep", "100"}, {.log_path = TempLog(), .die_with_parent = true});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(OpenFds((*p)->pid()), (std::set<int>{0, 1, 2}));
+  (*p)->Kill();
+  for (int fd : {sv[0], sv[1], pipe_fds[0], pipe_fds[1]}) close(fd);
+}
+
+TEST(ChildProcessTest, InheritFdsArePassedAtTheirNumbersAndNothingElse) {
+  int pipe_fds[2];
+  ASSERT_EQ(pipe2(pipe_fds, O_CLOEXEC), 0);
+  const int leak = dup(pipe_fds[1]);  // not close-on-exec: must not reach the child
+  ASSERT_GE(leak, 0);
+  const int r = pipe_fds[0], w = pipe_fds[1];
+  // sh's `[` is a builtin: /proc/self is the child itself.
+  const std::string script =
+      absl::StrCat("[ -e /proc/self/fd/", leak, " ] && echo leaked; [ -e /proc/self/fd/", r,
+                   " ] && echo read-end; echo passed >&", w, "; exit 0");
+  const std::string log = TempLog();
+  auto p = ChildProcess::Spawn({"sh", "-c", script}, {.log_path = log, .inherit_fds = {w}});
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_TRUE((*p)->WaitFor(absl::Seconds(10)));
+  close(w);
+  close(leak);
+  char buf[64] = {};
+  const ssize_t n = read(r, buf, sizeof(buf) - 1);
+  close(r);
+  EXPECT_EQ(std::string(buf, n > 0 ? static_cast<size_t>(n) : 0), "passed\n");
+  EXPECT_EQ(ReadFileTail(log, 100), "");  // neither "leaked" nor "read-end"
+}
+
+TEST(ChildProcessTest, InheritFdsBelowThreeAreRefused) {
+  auto p = ChildProcess::Spawn({"true"}, {.log_path = TempLog(), .inherit_fds = {1}});
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument) << p.status();
 }
 
 }  // namespace
