@@ -54,6 +54,17 @@ absl::Status Mount(const char* source, const std::string& target, const char* ty
   return absl::OkStatus();
 }
 
+// Mount onto what `target` (an fd of OpenInRoot) is open on, through its /proc/self/fd path;
+// errors name `shown` (the target's path).
+absl::Status MountOnFd(const char* source, const UniqueFd& target, const std::string& shown,
+                       const char* type, unsigned long flags, const char* data,
+                       absl::string_view what) {
+  if (mount(source, ProcFdPath(target).c_str(), type, flags, data) != 0) {
+    return ErrnoStatus(errno, absl::StrCat(what, " on ", shown));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SetPropagation(const std::string& target, unsigned long flags) {
   return Mount(nullptr, target, nullptr, flags, nullptr, "set mount propagation");
 }
@@ -101,7 +112,9 @@ bool IsDirectory(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-absl::Status MountOne(const oci::Mount& m, const std::string& rootfs) {
+}  // namespace
+
+absl::Status MountInRoot(const oci::Mount& m, const std::string& rootfs) {
   const MountOptions opts = ParseMountOptions(m.options.value_or(oci::Strings{}));
   std::string type = m.type.value_or("");
   const std::string source = m.source.value_or(type);
@@ -117,17 +130,14 @@ absl::Status MountOne(const oci::Mount& m, const std::string& rootfs) {
     }
   }
   KATA_RETURN_IF_ERROR(CreateInRoot(rootfs, rel, as_file));
+  // From here on the target is an fd opened without following symlinks, and the mounts go
+  // onto its /proc/self/fd path: a symlink swapped in meanwhile fails, never redirects.
+  KATA_ASSIGN_OR_RETURN(UniqueFd fd, OpenInRoot(rootfs, rel));
 
   if (bind) {
     const unsigned long bind_flags = MS_BIND | (opts.flags & MS_REC);
-    KATA_RETURN_IF_ERROR(Mount(source.c_str(), target, nullptr, bind_flags, nullptr,
-                               absl::StrCat("bind mount ", source)));
-    const unsigned long extra = opts.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
-    if (extra != 0) {
-      KATA_RETURN_IF_ERROR(Mount(nullptr, target, nullptr,
-                                 MS_BIND | MS_REMOUNT | extra | LockedFlags(target), nullptr,
-                                 absl::StrCat("remount bind of ", source)));
-    }
+    KATA_RETURN_IF_ERROR(MountOnFd(source.c_str(), fd, target, nullptr, bind_flags, nullptr,
+                                   absl::StrCat("bind mount ", source)));
   } else {
     if (type.empty()) {
       return absl::InvalidArgumentError(
@@ -142,13 +152,28 @@ absl::Status MountOne(const oci::Mount& m, const std::string& rootfs) {
       type = "cgroup2";
     }
     const std::string src = type == "cgroup2" && source == "cgroup" ? "cgroup2" : source;
-    KATA_RETURN_IF_ERROR(Mount(src.c_str(), target, type.c_str(), opts.flags,
-                               opts.data.empty() ? nullptr : opts.data.c_str(),
-                               absl::StrCat("mount ", type)));
+    KATA_RETURN_IF_ERROR(MountOnFd(src.c_str(), fd, target, type.c_str(), opts.flags,
+                                   opts.data.empty() ? nullptr : opts.data.c_str(),
+                                   absl::StrCat("mount ", type)));
   }
-  for (unsigned long p : opts.propagation) KATA_RETURN_IF_ERROR(SetPropagation(target, p));
+  // The fd is on the covered directory: reopen it to reach the new mount's root.
+  const unsigned long extra = opts.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+  if ((bind && extra != 0) || !opts.propagation.empty()) {
+    KATA_ASSIGN_OR_RETURN(fd, OpenInRoot(rootfs, rel));
+  }
+  if (bind && extra != 0) {
+    KATA_RETURN_IF_ERROR(MountOnFd(nullptr, fd, target, nullptr,
+                                   MS_BIND | MS_REMOUNT | extra | LockedFlags(ProcFdPath(fd)),
+                                   nullptr, absl::StrCat("remount bind of ", source)));
+  }
+  for (unsigned long p : opts.propagation) {
+    KATA_RETURN_IF_ERROR(
+        MountOnFd(nullptr, fd, target, nullptr, p, nullptr, "set mount propagation"));
+  }
   return absl::OkStatus();
 }
+
+namespace {
 
 absl::Status CreateDevice(const oci::LinuxDevice& d, const std::string& rootfs,
                           const Options& options) {
@@ -162,8 +187,9 @@ absl::Status CreateDevice(const oci::LinuxDevice& d, const std::string& rootfs,
   if (!options.mknod) {
     const std::string host = absl::StrCat(options.host_dev_root, d.path);
     KATA_RETURN_IF_ERROR(CreateInRoot(rootfs, rel, /*as_file=*/true));
-    return Mount(host.c_str(), target, nullptr, MS_BIND, nullptr,
-                 absl::StrCat("bind mount device ", host));
+    KATA_ASSIGN_OR_RETURN(UniqueFd fd, OpenInRoot(rootfs, rel));
+    return MountOnFd(host.c_str(), fd, target, nullptr, MS_BIND, nullptr,
+                     absl::StrCat("bind mount device ", host));
   }
 
   mode_t kind;
@@ -266,7 +292,7 @@ absl::Status PrepareRootfs(const oci::Spec& spec, const std::string& rootfs_path
       Mount(rootfs_path.c_str(), rootfs_path, nullptr, MS_BIND | MS_REC, nullptr, "bind rootfs"));
   // 2. The spec's mounts, in order.
   if (spec.mounts) {
-    for (const oci::Mount& m : *spec.mounts) KATA_RETURN_IF_ERROR(MountOne(m, rootfs_path));
+    for (const oci::Mount& m : *spec.mounts) KATA_RETURN_IF_ERROR(MountInRoot(m, rootfs_path));
   }
   // 3. Devices (runc's default ones first, unless the spec names the same path) and /dev
   //    symlinks.

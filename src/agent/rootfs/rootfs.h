@@ -33,8 +33,13 @@
 //
 // Mounts: the destination is resolved with ResolveInRoot (secure_path.h): a destination
 // that climbs above "/" with ".." is rejected (INVALID_ARGUMENT); symlinks in the rootfs are
-// followed but confined to it. Missing destinations are created: as an empty file for a
-// bind mount whose source is not a directory, as directories otherwise. A bind mount
+// followed but confined to it; the mount then goes onto the /proc/self/fd path of the
+// destination opened component by component without following symlinks (OpenInRoot), so a
+// symlink swapped in after the resolution makes the mount fail instead of landing outside
+// (runc's CVE-2021-30465); the same for devices bound from the host. Remounts and
+// propagation changes reopen the destination the same way. Missing destinations are
+// created: as an empty file for a bind mount whose source is not a directory, as
+// directories otherwise. A bind mount
 // ("bind"/"rbind") whose options ask for more than the bind (ro, nosuid, ...) is remounted
 // with them. Other types (proc, sysfs, tmpfs, devpts, mqueue, cgroup2, ...) are mounted with
 // the parsed flags and data; "cgroup" becomes a cgroup2 mount when /sys/fs/cgroup is cgroup2
@@ -70,6 +75,9 @@ struct Options {
 // Steps 1-3 above. `rootfs_path` must be an absolute, existing directory.
 absl::Status PrepareRootfs(const oci::Spec& spec, const std::string& rootfs_path,
                            const Options& options);
+
+// Step 2 for one `mounts[]` entry (see "Mounts" above).
+absl::Status MountInRoot(const oci::Mount& mount, const std::string& rootfs_path);
 
 // Makes `rootfs_path` the root of the calling process's mount namespace and detaches the
 // old root. Afterwards the working directory is "/".

@@ -15,11 +15,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <functional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "src/libs/base/file.h"
 #include "src/libs/base/io.h"
@@ -287,6 +291,52 @@ TEST_F(RootfsTest, SymlinkDestinationIsConfined) {
   ExpectChildOk(result);
   EXPECT_FALSE(Exists(outside + "/m"));
   EXPECT_FALSE(Exists(outside + "/m2"));
+}
+
+// The mount points of the calling process's namespace (/proc/self/mountinfo, field 5).
+std::vector<std::string> MountPoints() {
+  std::vector<std::string> out;
+  for (absl::string_view line :
+       absl::StrSplit(ReadOrError("/proc/self/mountinfo"), '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ');
+    if (f.size() > 4) out.emplace_back(f[4]);
+  }
+  return out;
+}
+
+// runc's CVE-2021-30465 class: the destination, a directory when it was resolved, is a
+// symlink to the outside by the time of the mount. A thread keeps exchanging directory "a"
+// with symlink "b" -> outside while "/a" is mounted again and again: each attempt mounts
+// inside the rootfs or fails, nothing is ever mounted outside.
+TEST_F(RootfsTest, DestinationSwappedForASymlinkNeverMountsOutside) {
+  const std::string outside = base_ + "/outside";
+  ASSERT_EQ(mkdir(outside.c_str(), 0755), 0);
+  ChildResult result = RunInMountNamespace([&](Report& r) {
+    if (!MakeRootfs(r, {"a"})) return;
+    const std::string a = rootfs_ + "/a", b = rootfs_ + "/b";
+    r.Check(symlink(outside.c_str(), b.c_str()) == 0, "symlink b");
+    std::atomic<bool> stop{false};
+    std::thread flipper([&] {
+      while (!stop.load()) renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE);
+    });
+    const oci::Mount m = MakeMount("/a", "tmpfs", "tmpfs", {});
+    int escaped = 0, mounted = 0;
+    for (int i = 0; i < 3000; ++i) {
+      if (MountInRoot(m, rootfs_).ok()) ++mounted;
+      std::vector<std::string> mps = MountPoints();
+      for (auto it = mps.rbegin(); it != mps.rend(); ++it) {
+        if (*it == outside || absl::StartsWith(*it, outside + "/")) ++escaped;
+        if (*it == outside || absl::StartsWith(*it, rootfs_ + "/")) {
+          umount2(it->c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+        }
+      }
+    }
+    stop.store(true);
+    flipper.join();
+    r.Check(escaped == 0, absl::StrCat("mounted outside the rootfs ", escaped, " times"));
+    r.Check(mounted > 0, "no mount succeeded at all");
+  });
+  ExpectChildOk(result);
 }
 
 TEST_F(RootfsTest, ErrorNamesTypePathAndErrno) {

@@ -132,5 +132,33 @@ absl::Status CreateInRoot(const std::string& root, const std::string& rel, bool 
   return absl::OkStatus();
 }
 
+absl::StatusOr<UniqueFd> OpenInRoot(const std::string& root, const std::string& rel) {
+  UniqueFd cur(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!cur) return ErrnoStatus(errno, absl::StrCat("open ", root));
+  const std::vector<std::string> parts = Components(rel);
+  std::string walked = root;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const std::string& c = parts[i];
+    if (c == "." || c == "..") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("open ", rel, " in ", root, ": not a resolved path"));
+    }
+    walked = absl::StrCat(walked, "/", c);
+    const bool last = i + 1 == parts.size();
+    UniqueFd next(
+        openat(cur.get(), c.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC | (last ? 0 : O_DIRECTORY)));
+    if (!next) return ErrnoStatus(errno, absl::StrCat("open ", walked));
+    if (last) {  // O_PATH|O_NOFOLLOW opens a symlink itself: refuse it
+      struct stat st;
+      if (fstat(next.get(), &st) != 0) return ErrnoStatus(errno, absl::StrCat("stat ", walked));
+      if (S_ISLNK(st.st_mode)) return ErrnoStatus(ELOOP, absl::StrCat("open ", walked));
+    }
+    cur = std::move(next);
+  }
+  return cur;
+}
+
+std::string ProcFdPath(const UniqueFd& fd) { return absl::StrCat("/proc/self/fd/", fd.get()); }
+
 }  // namespace rootfs
 }  // namespace kata

@@ -13,10 +13,10 @@
 // itself climbs above "/" with ".." ("../../etc") is *rejected*: it is a malformed spec, not
 // content of the image.
 //
-// Limits: resolution and the later mount are separate steps. The agent calls these before
-// the container runs, when nothing but the (static) image content is in the rootfs; the
-// creation step opens every parent with O_NOFOLLOW, so a symlink swapped in after
-// resolution makes it fail rather than escape.
+// Resolution and the later use are separate steps; a symlink swapped in after the
+// resolution (runc's CVE-2021-30465 class) makes the later steps fail rather than escape:
+// CreateInRoot and OpenInRoot open every component with O_NOFOLLOW, and the mount goes onto
+// the /proc/self/fd path of OpenInRoot's fd instead of the path.
 #ifndef KATA_SRC_AGENT_ROOTFS_SECURE_PATH_H_
 #define KATA_SRC_AGENT_ROOTFS_SECURE_PATH_H_
 
@@ -24,6 +24,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "src/libs/base/unique_fd.h"
 
 namespace kata {
 namespace rootfs {
@@ -44,6 +45,16 @@ absl::StatusOr<std::string> ResolveInRoot(const std::string& root, const std::st
 // Existing components are kept. Every component is opened with O_NOFOLLOW, so a symlink
 // found on the way is an error, never followed.
 absl::Status CreateInRoot(const std::string& root, const std::string& rel, bool as_file);
+
+// An O_PATH fd of `rel` (a ResolveInRoot result, existing) under `root`, opened one
+// component at a time with O_NOFOLLOW from an fd of `root`: a component that is a symlink now
+// (swapped in after the resolution) is an error (ELOOP/ENOTDIR naming the path), never
+// followed. Mount points on the way are entered, as any lookup does. Operate on the result
+// through ProcFdPath (e.g. mount onto it), so no later path lookup can be redirected.
+absl::StatusOr<UniqueFd> OpenInRoot(const std::string& root, const std::string& rel);
+
+// "/proc/self/fd/<fd>": the path of what `fd` is open on, for syscalls that take a path.
+std::string ProcFdPath(const UniqueFd& fd);
 
 // "root/rel", or `root` when `rel` is empty.
 std::string JoinRoot(const std::string& root, const std::string& rel);
