@@ -25,6 +25,15 @@
 //     stdio reads return EOF, guest operations fail FAILED_PRECONDITION (the sandbox is
 //     kVmDied), and WaitVmDeath returns. DeleteContainer and Shutdown still clean up the
 //     host side.
+//   - A guest that does not answer in time is treated as dead, since it can no longer be
+//     trusted to be consistent: when DeleteContainer's RemoveContainer, or a SIGKILL's
+//     SignalProcess, gets no answer within the sandbox's guest timeout (or the connection
+//     fails), the VM is stopped (SIGKILL if it does not quit) and the sandbox goes to kVmDied
+//     as above, with the cause "sandbox s1: the guest did not answer RemoveContainer of
+//     container c1 within 10s: the VM is stopped". DeleteContainer then cleans the host side
+//     and succeeds (the container is gone with its VM); Signal(SIGKILL) succeeds (the process
+//     is dead). An agent that answers with an error changes nothing (the error is returned).
+//     Shutdown bounds DestroySandbox the same way and always stops the VM.
 //   - Process exits are reported once each to the ExitObserver (SetExitObserver), the one
 //     place a caller learns of them without a blocking Wait of its own.
 #ifndef KATA_SRC_RUNTIME_SANDBOX_SANDBOX_H_
@@ -80,9 +89,9 @@ struct ExitStatus {
 // Told of each process's exit, once, after the process is kExited (Wait returns it from then
 // on): by a normal exit, the VM's death, DeleteContainer or Shutdown. Called without the
 // sandbox's locks held, from the sandbox's own threads or from the thread calling
-// DeleteContainer/Shutdown, one exit after another. It may query the sandbox (states,
-// processes), but must not call DeleteContainer, DeleteProcess or Shutdown (they join the
-// thread it may run on) nor block on a later exit.
+// DeleteContainer/Shutdown/Signal (a guest given up as dead), one exit after another. It may
+// query the sandbox (states, processes), but must not call DeleteContainer, DeleteProcess or
+// Shutdown (they join the thread it may run on) nor block on a later exit.
 using ExitObserver = std::function<void(const std::string& container_id, const std::string& exec_id,
                                         const ExitStatus& exit)>;
 
@@ -134,6 +143,7 @@ class Sandbox {
   virtual absl::Status StartContainer(const std::string& container_id) = 0;
 
   // Removes the container from the guest and its rootfs from the host. kCreated/kStopped.
+  // A guest that does not answer in time is stopped first (see the contracts above).
   virtual absl::Status DeleteContainer(const std::string& container_id) = 0;
 
   virtual absl::StatusOr<ContainerState> GetContainerState(
@@ -160,7 +170,8 @@ class Sandbox {
   virtual absl::Status Exec(const std::string& container_id, const std::string& exec_id,
                             const oci::Process& process, bool terminal) = 0;
 
-  // Sends `signal` to the process; with `all`, to every process of the container.
+  // Sends `signal` to the process; with `all`, to every process of the container. A SIGKILL
+  // the guest does not take in time stops the VM (see the contracts above) and succeeds.
   virtual absl::Status Signal(const std::string& container_id, const std::string& exec_id,
                               int signal, bool all) = 0;
 

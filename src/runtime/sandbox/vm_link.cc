@@ -78,7 +78,9 @@ absl::StatusOr<hypervisor::VmExit> VmLink::WaitVmEnd() {
 }
 
 absl::Status VmLink::Stop(bool destroy_guest) {
-  if (stopped_.exchange(true)) return absl::OkStatus();  // once
+  absl::MutexLock once(&stop_mu_);
+  if (stopped_) return absl::OkStatus();
+  stopped_ = true;
   if (destroy_guest && vm_->State() != hypervisor::VmState::kStopped) {
     // DestroySandbox powers the guest off, so its answer may never come: wait for the answer
     // or the VM's end, whichever is first, at most destroy_timeout_.

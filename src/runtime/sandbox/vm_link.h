@@ -9,21 +9,22 @@
 //   link->Stop(/*destroy_guest=*/true);                          // ends WaitVmEnd too
 //
 // Contracts: a failed Boot leaves no VMM running (the layout's directories are the caller's).
-// Thread-safe; Stop acts once (later calls return OK at once) and never leaves a VMM process
-// behind.
+// Thread-safe; Stop acts once (a later or concurrent call waits until the first is done, then
+// returns OK) and never leaves a VMM process behind.
 #ifndef KATA_SRC_RUNTIME_SANDBOX_VM_LINK_H_
 #define KATA_SRC_RUNTIME_SANDBOX_VM_LINK_H_
 
 #include <sys/types.h>
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "src/libs/protocols/agent.pb.h"
 #include "src/runtime/agent/agent_client.h"
@@ -78,7 +79,8 @@ class VmLink {
   const std::shared_ptr<hypervisor::Hypervisor> vm_;
   const std::shared_ptr<AgentClient> agent_;
   const absl::Duration destroy_timeout_;
-  std::atomic<bool> stopped_{false};
+  absl::Mutex stop_mu_;  // held for the whole of Stop
+  bool stopped_ ABSL_GUARDED_BY(stop_mu_) = false;
 };
 
 }  // namespace kata::runtime

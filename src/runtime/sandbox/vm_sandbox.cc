@@ -1,5 +1,8 @@
 #include "src/runtime/sandbox/vm_sandbox.h"
 
+#include <signal.h>
+
+#include <algorithm>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -8,6 +11,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
@@ -50,6 +54,7 @@ absl::Status VmSandbox::Start() {
   lo.hypervisor_factory = o_.hypervisor_factory;
   lo.agent_dialer = o_.agent_dialer;
   lo.on_step = o_.on_start_step;
+  lo.destroy_timeout = std::min(lo.destroy_timeout, o_.guest_timeout);
   KATA_ASSIGN_OR_RETURN(
       std::shared_ptr<VmLink> link,
       VmLink::Boot(layout_, CreateSandboxRequestFor(o_.id, o_.spec, layout_), lo));
@@ -87,6 +92,56 @@ void VmSandbox::VmDied(absl::Status cause) {
   // Unblocks every pending guest call (waits, reads) before the exits are reported.
   if (link) link->agent()->Close();
   registry_.ExitAll({255, absl::Now(), cause});
+}
+
+void VmSandbox::AbandonVm(absl::Status cause) {
+  std::shared_ptr<VmLink> link;
+  {
+    absl::MutexLock l(&mu_);
+    if (state_ != SandboxState::kRunning || shutting_down_) return;
+    state_ = SandboxState::kVmDied;
+    death_ = cause;
+    link = link_;
+    changed_.SignalAll();
+  }
+  // Closes the agent (pending guest calls return) and stops the VMM; the watcher then sees
+  // the sandbox is no longer running and reports nothing more.
+  if (link) link->Stop(/*destroy_guest=*/false).IgnoreError();
+  registry_.ExitAll({255, absl::Now(), cause});
+}
+
+absl::Status VmSandbox::BoundedGuestCall(const std::string& what,
+                                         std::function<absl::Status()> call) {
+  struct Pending {
+    absl::Notification done;
+    absl::Status status;
+  };
+  auto pending = std::make_shared<Pending>();
+  std::thread caller([pending, call = std::move(call)] {
+    pending->status = call();
+    pending->done.Notify();
+  });
+  // Joined on return: by then the call was answered, or the agent was closed (AbandonVm here,
+  // or VmDied/Shutdown elsewhere), which ends it.
+  absl::Cleanup join = [&caller] { caller.join(); };
+  const bool answered = pending->done.WaitForNotificationWithTimeout(o_.guest_timeout);
+  if (answered && !absl::IsDeadlineExceeded(pending->status) &&
+      !absl::IsUnavailable(pending->status)) {
+    return pending->status;
+  }
+  if (answered && absl::IsUnavailable(pending->status)) {
+    // A lost connection is how a VM's death usually shows first: report that death if the
+    // watcher confirms it (LostCause waits for it), else the guest is given up below.
+    absl::Status lost = LostCause("", pending->status);
+    if (State() != SandboxState::kRunning) return lost;
+  }
+  const absl::Status cause = absl::UnavailableError(
+      absl::StrCat("sandbox ", o_.id, ": the guest did not answer ", what, " within ",
+                   absl::FormatDuration(o_.guest_timeout),
+                   answered ? absl::StrCat(" (", pending->status.ToString(), ")") : std::string(),
+                   ": the VM is stopped"));
+  AbandonVm(cause);
+  return cause;
 }
 
 absl::Status VmSandbox::WaitVmDeath() {
@@ -256,10 +311,15 @@ absl::Status VmSandbox::DeleteContainer(const std::string& cid) {
   if (guest) {
     ::grpc::RemoveContainerRequest r;
     r.set_container_id(cid);
-    absl::Status s = agent->RemoveContainer(r);
-    if (!s.ok() && !absl::IsNotFound(s)) return AnnotateStatus(s, Context(cid));
+    absl::Status s = BoundedGuestCall(absl::StrCat("RemoveContainer of ", Context(cid)),
+                                      [agent, r] { return agent->RemoveContainer(r); });
+    // An answer with an error leaves everything as it was; no answer in time made the VM
+    // dead (kVmDied): only the host side is left to clean.
+    if (!s.ok() && !absl::IsNotFound(s) && State() == SandboxState::kRunning) {
+      return AnnotateStatus(s, Context(cid));
+    }
   }
-  // The agent's RemoveContainer ended every process, so the waiters return.
+  // The agent's RemoveContainer (or the VM's end) ended every process, so the waiters return.
   const ExitStatus deleted{255, absl::Now(), absl::AbortedError(Context(cid) + ": deleted")};
   for (std::thread& t : registry_.Remove(cid, deleted)) t.join();
   return AnnotateStatus(layout_.UnshareContainer(cid), Context(cid));
@@ -346,7 +406,14 @@ absl::Status VmSandbox::Signal(const std::string& cid, const std::string& exec_i
   // The agent signals every process of the container for an empty exec id.
   r.set_exec_id(all ? "" : t.proc.agent_exec);
   r.set_signal(static_cast<uint32_t>(signal));
-  return AnnotateStatus(t.agent->SignalProcess(r), Context(cid));
+  if (signal != SIGKILL) return AnnotateStatus(t.agent->SignalProcess(r), Context(cid));
+  // A SIGKILL must end the process: if the guest does not take it in time, the VM is stopped,
+  // which ends every process of it (reported with the cause).
+  std::shared_ptr<AgentClient> agent = t.agent;
+  absl::Status s = BoundedGuestCall(absl::StrCat("SignalProcess (SIGKILL) of ", Context(cid)),
+                                    [agent, r] { return agent->SignalProcess(r); });
+  if (!s.ok() && State() != SandboxState::kRunning) return absl::OkStatus();
+  return AnnotateStatus(s, Context(cid));
 }
 
 absl::StatusOr<ExitStatus> VmSandbox::Wait(const std::string& cid, const std::string& exec_id) {

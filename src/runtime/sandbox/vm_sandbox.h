@@ -24,6 +24,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "src/libs/oci/spec.h"
 #include "src/runtime/config/config.h"
 #include "src/runtime/hypervisor/factory.h"
@@ -42,6 +43,10 @@ struct SandboxOptions {
   AgentDialer agent_dialer;                          // empty: ttRPC
   // Told how long each step of Start took (vm_link.h's steps). For logs and benchmarks.
   StartStepObserver on_start_step;
+  // How long the guest may take to answer the calls the host cannot do without:
+  // RemoveContainer (DeleteContainer), SignalProcess of a SIGKILL, DestroySandbox (Shutdown;
+  // at most 5 s). A guest that does not answer in time is treated as dead (sandbox.h).
+  absl::Duration guest_timeout = absl::Seconds(10);
 };
 
 // A sandbox in kInitial (nothing done on the host yet). INVALID_ARGUMENT for a bad id or a

@@ -3,6 +3,7 @@
 #ifndef KATA_SRC_RUNTIME_SANDBOX_VM_SANDBOX_IMPL_H_
 #define KATA_SRC_RUNTIME_SANDBOX_VM_SANDBOX_IMPL_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -87,6 +88,14 @@ class VmSandbox : public Sandbox {
   absl::Status LostCause(const std::string& cid, const absl::Status& error);
   void Watch(std::shared_ptr<VmLink> link);
   void VmDied(absl::Status cause);
+  // Runs `call` (a guest call) for at most o_.guest_timeout. A guest that does not answer in
+  // time, or whose connection fails (DEADLINE_EXCEEDED, UNAVAILABLE), cannot be trusted to be
+  // consistent any more: AbandonVm, and the result is that cause. Otherwise the answer.
+  absl::Status BoundedGuestCall(const std::string& what, std::function<absl::Status()> call);
+  // The VM is treated as dead: kVmDied with `cause`, the agent closed, the VMM stopped (for
+  // good: SIGKILL when it does not quit), every process ended with `cause`. A no-op unless
+  // kRunning and not shutting down.
+  void AbandonVm(absl::Status cause);
   absl::Status ReadStream(const std::string& cid, const std::string& exec_id, size_t max_bytes,
                           bool stderr_stream, std::string* out);
 

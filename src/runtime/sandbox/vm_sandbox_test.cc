@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -126,6 +127,7 @@ class VmSandboxTest : public ::testing::Test {
     o.paths = paths_;
     o.on_start_step = on_step_;
     o.agent_dialer = dialer_;
+    o.guest_timeout = guest_timeout_;
     auto holder = std::make_shared<std::unique_ptr<hypervisor::Hypervisor>>(std::move(vm));
     o.hypervisor_factory =
         [holder](const config::RuntimeConfig&,
@@ -171,6 +173,34 @@ class VmSandboxTest : public ::testing::Test {
 
   std::string SandboxDir() const { return paths_.shared_root + "/sb1"; }
 
+  // A gMock agent that answers CreateSandbox/CreateContainer/StartContainer and never answers
+  // anything else (a stopped or hung guest): those calls block until Close(), then fail
+  // UNAVAILABLE as a closed connection does. Returns it; `closed_` says whether it was closed.
+  testing::MockAgentClient* HungAgent() {
+    auto agent = std::make_unique<NiceMock<testing::MockAgentClient>>();
+    testing::MockAgentClient* a = agent.get();
+    auto closed = closed_;
+    ON_CALL(*a, Close()).WillByDefault([closed] {
+      if (!closed->HasBeenNotified()) closed->Notify();
+    });
+    auto hang = [closed] {
+      closed->WaitForNotification();
+      return absl::UnavailableError("agent: connection closed");
+    };
+    ON_CALL(*a, RemoveContainer(_)).WillByDefault([hang](const auto&) { return hang(); });
+    ON_CALL(*a, DestroySandbox(_)).WillByDefault([hang](const auto&) { return hang(); });
+    ON_CALL(*a, SignalProcess(_)).WillByDefault([hang](const auto&) { return hang(); });
+    ON_CALL(*a, WaitProcess(_))
+        .WillByDefault(
+            [hang](const auto&) -> absl::StatusOr<::grpc::WaitProcessResponse> { return hang(); });
+    auto holder = std::make_shared<std::unique_ptr<AgentClient>>(std::move(agent));
+    dialer_ = [holder](const AgentChannel&,
+                       absl::Duration) -> absl::StatusOr<std::unique_ptr<AgentClient>> {
+      return std::move(*holder);
+    };
+    return a;
+  }
+
   // Everything below the temporary root that the sandbox may have made.
   void ExpectNothingLeft() {
     absl::StatusOr<std::vector<std::string>> mounts = MountPointsUnder(tmp_);
@@ -203,9 +233,11 @@ class VmSandboxTest : public ::testing::Test {
   absl::Mutex wait_mu_;
   std::optional<hypervisor::VmExit> vmm_exit_ ABSL_GUARDED_BY(wait_mu_);
   uint32_t dial_timeout_ = 5;
+  absl::Duration guest_timeout_ = absl::Seconds(10);
   std::function<void(absl::string_view, absl::Duration)> on_step_;
   AgentDialer dialer_;  // empty: DialAgent to the FakeAgent's socket
   std::unique_ptr<Sandbox> sandbox_;
+  std::shared_ptr<absl::Notification> closed_ = std::make_shared<absl::Notification>();
 };
 
 TEST_F(VmSandboxTest, ContainerRunsPrintsAndExits) {
@@ -535,6 +567,70 @@ TEST_F(VmSandboxTest, VmDeathEndsEveryProcessWithAnError) {
   EXPECT_EQ(sandbox_->Exec("s", "e", p, false).code(), absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(sandbox_->DeleteContainer("s").ok());
   ASSERT_TRUE(sandbox_->Shutdown().ok());
+  ExpectNothingLeft();
+}
+
+// Issue 11 item 14: a stopped or hung VM made the pod undeletable (RemoveContainer failed or
+// waited for ever). After guest_timeout the VM is treated as dead: stopped, the container's host
+// side cleaned, the deletion reported done.
+TEST_F(VmSandboxTest, DeleteContainerOfAGuestThatNeverAnswersStopsTheVmAndCleansTheHost) {
+  HungAgent();
+  guest_timeout_ = absl::Seconds(1);
+  MakeSandbox();
+  ASSERT_TRUE(sandbox_->Start().ok());
+  ASSERT_TRUE(sandbox_->CreateContainer(Config("c", {"sleep"})).ok());
+  ASSERT_TRUE(fs::exists(SandboxDir() + "/shared/c/rootfs/marker"));
+  const absl::Time start = absl::Now();
+  absl::Status s = sandbox_->DeleteContainer("c");
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_TRUE(closed_->HasBeenNotified());
+  EXPECT_TRUE(stopped_) << "the VM of a guest that does not answer must be stopped";
+  EXPECT_EQ(sandbox_->State(), SandboxState::kVmDied);
+  EXPECT_THAT(sandbox_->WaitVmDeath().message(),
+              HasSubstr("the guest did not answer RemoveContainer of container c within 1s"));
+  EXPECT_EQ(sandbox_->GetContainerState("c").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(fs::exists(SandboxDir() + "/shared/c"));
+  ExpectOnlyTheShareMounted(SandboxDir());
+  const absl::Time down = absl::Now();
+  EXPECT_TRUE(sandbox_->Shutdown().ok());
+  EXPECT_LT(absl::Now() - down, absl::Seconds(5));
+  ExpectNothingLeft();
+}
+
+TEST_F(VmSandboxTest, SigkillThatAHungGuestNeverTakesStopsTheVmAndEndsTheProcesses) {
+  HungAgent();
+  guest_timeout_ = absl::Seconds(1);
+  MakeSandbox();
+  ASSERT_TRUE(sandbox_->Start().ok());
+  ASSERT_TRUE(sandbox_->CreateContainer(Config("c", {"sleep"})).ok());
+  ASSERT_TRUE(sandbox_->StartContainer("c").ok());
+  const absl::Time start = absl::Now();
+  absl::Status s = sandbox_->Signal("c", "", SIGKILL, true);
+  EXPECT_TRUE(s.ok()) << s;  // the process is certainly dead: its VM is
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_TRUE(stopped_);
+  absl::StatusOr<ExitStatus> exit = sandbox_->Wait("c", "");
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(exit->exit_code, 255);
+  EXPECT_THAT(exit->error.message(), HasSubstr("did not answer SignalProcess"));
+  ASSERT_TRUE(sandbox_->DeleteContainer("c").ok());
+  ASSERT_TRUE(sandbox_->Shutdown().ok());
+  ExpectNothingLeft();
+}
+
+TEST_F(VmSandboxTest, ShutdownOfAGuestThatNeverAnswersFinishesWithinTheBound) {
+  HungAgent();
+  guest_timeout_ = absl::Seconds(1);
+  MakeSandbox();
+  ASSERT_TRUE(sandbox_->Start().ok());
+  ASSERT_TRUE(sandbox_->CreateContainer(Config("c", {"sleep"})).ok());
+  ASSERT_TRUE(sandbox_->StartContainer("c").ok());  // a WaitProcess pending for ever
+  const absl::Time start = absl::Now();
+  EXPECT_TRUE(sandbox_->Shutdown().ok());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_TRUE(stopped_);
+  EXPECT_TRUE(closed_->HasBeenNotified());
   ExpectNothingLeft();
 }
 
