@@ -430,14 +430,17 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json) {
         std::max(arena_wanted, std::min(pool.Size() + pool.Size() / 4, kArenaRetainBytes));
   };
   // Iterative parsing: a deeply nested document cannot overflow the stack. Integers stay
-  // exact over the whole int64/uint64 range; anything after the document is an error.
+  // exact over the whole int64/uint64 range; other numbers are converted correctly rounded
+  // (full precision), so the shortest form the writer prints reads back as the same double;
+  // anything after the document is an error.
   // A NUL byte can never be JSON text (inside a string it must be escaped as \u0000), and
   // rapidjson would take one as the end of the input: refuse it wherever it is.
   if (size_t nul = json.find('\0'); nul != absl::string_view::npos) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid JSON at ", LineAndColumn(json, nul), ": a NUL byte"));
   }
-  doc.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag>(json.data(),
+                                                                                 json.size());
   if (doc.HasParseError()) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid JSON at ", LineAndColumn(json, doc.GetErrorOffset()), ": ",

@@ -108,10 +108,11 @@ constexpr char kFullSpec[] = R"json({
   }
 })json";
 
+// Compares numbers as ParseSpec reads them: correctly rounded (full precision).
 bool SameJson(const std::string& a, const std::string& b) {
   rapidjson::Document da, db;
-  da.Parse(a.c_str());
-  db.Parse(b.c_str());
+  da.Parse<rapidjson::kParseFullPrecisionFlag>(a.c_str());
+  db.Parse<rapidjson::kParseFullPrecisionFlag>(b.c_str());
   EXPECT_FALSE(da.HasParseError()) << a;
   EXPECT_FALSE(db.HasParseError()) << b;
   return da == db;  // member order does not matter to rapidjson's equality
@@ -195,6 +196,21 @@ TEST(SpecJson, KeepsUnknownMembersVerbatim) {
   ASSERT_TRUE(spec.ok());
   ASSERT_EQ(spec->process->unknown.members.size(), 2u);
   EXPECT_EQ(spec->process->unknown.members[0].first, "ioPriority");
+}
+
+// Found by spec_fuzzer (testdata/fuzz/spec/crash-078a7a78...): a number beyond int64/uint64
+// in an unknown member was read with RapidJSON's fast, not correctly rounded, conversion, so
+// the double written out read back as a neighbouring one and each round trip changed it.
+TEST(SpecJson, BigAndFractionalNumbersReachAFixedPointAfterOneRoundTrip) {
+  for (const char* number :
+       {"123475689012345678901256743890", "1.2347568901234569e29", "1.2347568901234568e29",
+        "9007199254740993", "18446744073709551616", "-9223372036854775809",
+        "2.2250738585072011e-308", "4.9406564584124654e-324", "1.7976931348623157e308", "0.1",
+        "1e-7", "123.456e-300"}) {
+    const std::string doc = absl::StrCat(R"({"ociVersion":"1.0.0","x-n":)", number, "}");
+    const std::string once = RoundTrip(doc);
+    EXPECT_EQ(RoundTrip(once), once) << number;
+  }
 }
 
 TEST(SpecJson, NullOptionalMemberIsAbsent) {
