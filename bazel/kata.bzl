@@ -9,6 +9,8 @@
                         (protobuf-lite code in guest builds)
     kata_cc_proto_wkt_lite  lite code of protobuf's well-known types, for guest builds
     kata_sh_test        a shell test (integration checks that drive binaries)
+    kata_cc_fuzzer      a libFuzzer target (clang, `--config=fuzz`) and its corpus replayed as
+                        a regression test under `bazel test` (g++, no clang needed)
     kata_guest_binary   a binary built statically for the guest (x86_64 or aarch64)
     kata_guest_image    the guest image (kernel + initrd with the agent as /init)
     kata_guest_test     an existing kata_cc_test built for the guest (aarch64), run under qemu-user
@@ -87,6 +89,42 @@ def kata_cc_benchmark(name, deps = [], copts = [], tags = [], **kwargs):
         args = ["$(location :%s)" % name],
         data = [":" + name],
         size = "medium",
+    )
+
+def kata_cc_fuzzer(name, srcs, corpus, deps = [], data = [], size = "small", **kwargs):
+    """A libFuzzer target (a source defining LLVMFuzzerTestOneInput) as two targets:
+
+      `name`              the fuzzer binary, tagged manual: only built with clang, by
+                          `bazel build --config=fuzz` (libFuzzer + ASan + UBSan), as
+                          tools/fuzz/run.sh does
+      `name_regression`   a test that runs every file of `corpus` (the checked-in seeds and
+                          past findings, a directory of this package) through
+                          LLVMFuzzerTestOneInput with //src/libs/fuzz:replay_main, under any
+                          build (CI's g++ one included)
+    """
+    files = native.glob([corpus + "/**"])
+    if not files:
+        fail("kata_cc_fuzzer %s: the corpus %s is empty" % (name, corpus))
+    native.cc_binary(
+        name = name,
+        testonly = True,
+        srcs = srcs,
+        copts = KATA_COPTS,
+        linkopts = ["-fsanitize=fuzzer"],
+        deps = deps,
+        data = data,
+        tags = ["manual", "fuzzer"],
+        visibility = ["//visibility:private"],
+    )
+    kata_cc_test(
+        name = name + "_regression",
+        size = size,
+        srcs = srcs,
+        main = False,
+        args = ["%s/%s" % (native.package_name(), corpus)],
+        data = data + files,
+        deps = deps + ["//src/libs/fuzz:replay_main"],
+        **kwargs
     )
 
 def kata_sh_test(name, **kwargs):

@@ -35,6 +35,7 @@
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
 #include "src/libs/base/unique_fd.h"
+#include "src/libs/oci/internal/json_numbers.h"
 #include "src/libs/oci/internal/json_strings.h"
 #include "src/libs/oci/internal/spec_fields.h"
 
@@ -439,6 +440,9 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid JSON at ", LineAndColumn(json, nul), ": a NUL byte"));
   }
+  // (RapidJSON 1.1.0 reads zeros like "0e98" wrongly at full precision: internal/json_numbers.h.)
+  std::string zeros_fixed;
+  if (internal::RewriteZerosWithExponent(json, &zeros_fixed)) json = zeros_fixed;
   doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag>(json.data(),
                                                                                  json.size());
   if (doc.HasParseError()) {

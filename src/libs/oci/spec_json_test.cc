@@ -213,6 +213,33 @@ TEST(SpecJson, BigAndFractionalNumbersReachAFixedPointAfterOneRoundTrip) {
   }
 }
 
+// Found by spec_fuzzer (testdata/fuzz/spec/crash-7c278af7...): RapidJSON 1.1.0's correctly
+// rounded conversion mishandles a zero significand with an exponent ("0e98" read as 4e295,
+// and undefined behaviour in DiyFp::Normalize); "0e400" was even refused as too big.
+TEST(SpecJson, ZeroWithAnExponentIsZero) {
+  for (const char* number :
+       {"0e98", "0E+98", "0.0e98", "-0e150", "0.000e-5", "0e308", "0e400", "-0.0E+99999"}) {
+    const std::string doc = absl::StrCat(R"({"ociVersion":"1.0.0","x-n":[)", number, "]}");
+    absl::StatusOr<Spec> spec = ParseSpec(doc);
+    ASSERT_TRUE(spec.ok()) << number << ": " << spec.status();
+    const std::string out = SerializeSpec(*spec, SerializeOptions{.pretty = false});
+    const bool negative = number[0] == '-';
+    EXPECT_EQ(out,
+              absl::StrCat(R"({"ociVersion":"1.0.0","x-n":[)", negative ? "-0.0" : "0.0", "]}"))
+        << number;
+  }
+  // Only whole numbers outside strings are touched: strings and nonzero numbers stay as written.
+  const std::string doc = R"({"ociVersion":"0e98","x-s":["0e98\"0e98"],"x-n":[1e2,10e-1,0.5]})";
+  absl::StatusOr<Spec> spec = ParseSpec(doc);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->oci_version, "0e98");
+  EXPECT_EQ(SerializeSpec(*spec, SerializeOptions{.pretty = false}),
+            R"({"ociVersion":"0e98","x-s":["0e98\"0e98"],"x-n":[100.0,1.0,0.5]})");
+  // Errors keep pointing at the original text.
+  EXPECT_EQ(ParseError(R"({"ociVersion":"1.0.0","x":0e98 1})"),
+            ParseError(R"({"ociVersion":"1.0.0","x":7e98 1})"));
+}
+
 TEST(SpecJson, NullOptionalMemberIsAbsent) {
   absl::StatusOr<Spec> spec = ParseSpec(R"({"ociVersion":"1.0.0","hostname":null,"linux":null})");
   ASSERT_TRUE(spec.ok()) << spec.status();
