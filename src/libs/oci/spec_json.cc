@@ -442,7 +442,13 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json) {
   }
   // (RapidJSON 1.1.0 reads zeros like "0e98" wrongly at full precision: internal/json_numbers.h.)
   std::string zeros_fixed;
-  if (internal::RewriteZerosWithExponent(json, &zeros_fixed)) json = zeros_fixed;
+  if (size_t bad = internal::RewriteZerosWithExponent(json, &zeros_fixed);
+      bad != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid JSON at ", LineAndColumn(json, bad),
+                     ": a number must be followed by ',', ']' or '}'"));
+  }
+  if (!zeros_fixed.empty()) json = zeros_fixed;
   doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag>(json.data(),
                                                                                  json.size());
   if (doc.HasParseError()) {

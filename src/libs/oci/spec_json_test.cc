@@ -238,6 +238,13 @@ TEST(SpecJson, ZeroWithAnExponentIsZero) {
   // Errors keep pointing at the original text.
   EXPECT_EQ(ParseError(R"({"ociVersion":"1.0.0","x":0e98 1})"),
             ParseError(R"({"ociVersion":"1.0.0","x":7e98 1})"));
+  // Never glued to what follows (crash-818067be...: "0e980e98" became "0.000e98"), and text
+  // that is not JSON stays refused.
+  for (const char* bad : {"0e980e98", "0e5e5", "0e5.0", "0e1 0e5e5", "-0E+1-"}) {
+    const absl::Status s = ParseError(absl::StrCat(R"({"ociVersion":"1.0.0","x":[)", bad, "]}"));
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(s.message(), HasSubstr("invalid JSON at line 1")) << bad;
+  }
 }
 
 TEST(SpecJson, NullOptionalMemberIsAbsent) {

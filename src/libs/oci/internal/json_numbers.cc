@@ -10,6 +10,11 @@ namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
+// What may follow a value in JSON text: whitespace, ',', ']', '}'.
+bool EndsValue(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ']' || c == '}';
+}
+
 // The end of the digits starting at `i`.
 size_t SkipDigits(absl::string_view s, size_t i) {
   while (i < s.size() && IsDigit(s[i])) ++i;
@@ -52,7 +57,7 @@ bool ScanNumber(absl::string_view s, size_t begin, Number* n) {
 
 }  // namespace
 
-bool RewriteZerosWithExponent(absl::string_view json, std::string* out) {
+size_t RewriteZerosWithExponent(absl::string_view json, std::string* out) {
   std::string copy;
   bool changed = false;
   bool in_string = false;
@@ -78,6 +83,7 @@ bool RewriteZerosWithExponent(absl::string_view json, std::string* out) {
       continue;
     }
     if (n.zero && n.exponent != absl::string_view::npos) {
+      if (n.end < json.size() && !EndsValue(json[n.end])) return n.end;
       if (!changed) copy = std::string(json);
       changed = true;
       // "0e+5" -> "0.000", "0.0E5" -> "0.000": a '.' where the exponent was (unless there is
@@ -88,7 +94,7 @@ bool RewriteZerosWithExponent(absl::string_view json, std::string* out) {
     i = n.end;
   }
   if (changed) *out = std::move(copy);
-  return changed;
+  return absl::string_view::npos;
 }
 
 }  // namespace internal
