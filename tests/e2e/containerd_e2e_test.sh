@@ -311,6 +311,22 @@ t_qemu_killed() {
   $CTR c rm "$id"
 }
 
+t_device_cgroup() {  # Kata's CVE-2020-2023: mknod works, opening another device does not
+  local id out
+  id=$(new_id devcg)
+  out=$(run --rm --cap-add CAP_MKNOD "$IMG" "$id" sh -c '
+    mknod /dev/t c 4 64 && echo mknod-ok; mknod /dev/k c 1 11
+    timeout 5 sh -c "echo x > /dev/t" 2>&1 || echo ttyS0-denied
+    timeout 5 sh -c "echo x > /dev/k" 2>&1 || echo kmsg-denied
+    echo x > /dev/null && echo null-ok; echo "zero $(head -c 3 /dev/zero | wc -c)"' </dev/null)
+  log "in the container: $(echo "$out" | tr '\n' '|')"
+  local want
+  for want in mknod-ok "/dev/t: Operation not permitted" ttyS0-denied \
+      "/dev/k: Operation not permitted" kmsg-denied null-ok "zero 3"; do
+    echo "$out" | grep -qF -- "$want" || { log "missing: $want"; return 1; }
+  done
+}
+
 check "run --rm echo hello" t_hello
 check "exit code 3 and stderr" t_exit_code
 check "stdin to cat, EOF reaches the process" t_stdin
@@ -322,6 +338,7 @@ check "task metrics" t_metrics
 check "two containers in one sandbox" t_two_in_one_sandbox
 if [ "$MODE" = vm ]; then
   check "QEMU killed from outside" t_qemu_killed
+  check "device cgroup: mknod of ttyS0/kmsg, open EPERM" t_device_cgroup
 fi
 
 log "$PASSED passed, $FAILED failed ($MODE)"
