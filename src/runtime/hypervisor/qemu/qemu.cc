@@ -1,6 +1,7 @@
 #include "src/runtime/hypervisor/qemu/qemu.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +25,17 @@ constexpr size_t kLogQuote = 2000;
 
 absl::Status CheckReadable(const std::string& path, absl::string_view what) {
   if (access(path.c_str(), R_OK) != 0) return ErrnoStatus(errno, absl::StrCat(what, " ", path));
+  return absl::OkStatus();
+}
+
+// QEMU's logs hold the guest's console: root only. Created 0600 before QEMU opens them (QEMU
+// keeps an existing file's mode); a file left by an earlier run is set to 0600 too.
+absl::Status CreatePrivateLog(const std::string& path) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("create log ", path));
+  const int err = fchmod(fd, 0600) == 0 ? 0 : errno;
+  close(fd);
+  if (err != 0) return ErrnoStatus(err, absl::StrCat("chmod log ", path));
   return absl::OkStatus();
 }
 
@@ -151,6 +163,9 @@ absl::Status QemuDriver::StartVm(absl::Duration timeout) {
   // Stale sockets from an earlier run would be "connected" to nobody.
   unlink(paths_.qmp_socket.c_str());
   unlink(paths_.agent_socket.c_str());
+  for (const std::string* log : {&paths_.console_log, &paths_.qemu_log}) {
+    KATA_RETURN_IF_ERROR(CreatePrivateLog(*log));
+  }
   KATA_ASSIGN_OR_RETURN(process_,
                         ChildProcess::Spawn(argv_, {.log_path = paths_.qemu_log,
                                                     .die_with_parent = options_.die_with_parent}));

@@ -72,6 +72,11 @@ TEST_F(QemuDriverTest, LifecycleHotplugAndStop) {
   EXPECT_EQ(ch->socket_path, config_.work_dir + "/agent.sock");
   struct stat st;
   EXPECT_EQ(stat(ch->socket_path.c_str(), &st), 0) << "QEMU listens on the agent socket";
+  // The guest's console and QEMU's own log: root only.
+  for (const char* log : {"/console.log", "/qemu.log"}) {
+    ASSERT_EQ(stat((config_.work_dir + log).c_str(), &st), 0) << log;
+    EXPECT_EQ(st.st_mode & 07777, 0600u) << log;
+  }
 
   absl::StatusOr<DeviceInfo> b0 = vm.HotplugBlockDevice({.id = "b0", .path = Disk(0)});
   ASSERT_TRUE(b0.ok()) << b0.status();
