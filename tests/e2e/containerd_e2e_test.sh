@@ -311,6 +311,62 @@ t_qemu_killed() {
   $CTR c rm "$id"
 }
 
+# Issue 11 item 6: the shim's listening socket must not leak into QEMU; after the shim dies
+# its socket refuses connections and `ctr task rm -f` cleans up (before: containerd hung).
+t_shim_killed() {
+  local id shim qpid inode sock st
+  id=$(new_id shimkill)
+  run -d "$IMG" "$id" sleep 1000 </dev/null || return 1
+  wait_status "$id" RUNNING || return 1
+  shim=$(leftover_pids | grep -- "-socket-fd" | grep -- "-id $id" | cut -d: -f1 | head -1)
+  qpid=$(pgrep -f "qemu.*$id" | head -1)
+  [ -n "$shim" ] && [ -n "$qpid" ] || { log "shim '$shim' or QEMU '$qpid' not found"; return 1; }
+  inode=$(readlink "/proc/$shim/fd/3")
+  case "$inode" in socket:*) ;; *) log "the shim's fd 3 is '$inode', not its socket"; return 1 ;; esac
+  if ls -l "/proc/$qpid/fd" | grep -qF "$inode"; then
+    log "QEMU holds the shim's socket $inode: $(ls -l /proc/$qpid/fd | grep -F "$inode")"
+    return 1
+  fi
+  sock=$(shim_socket "$id")
+  kill -9 "$shim"
+  sleep 0.5
+  st=$(timeout 10 python3 -c 'import socket,sys
+s=socket.socket(socket.AF_UNIX)
+try:
+  s.connect(sys.argv[1]); print("connected")
+except OSError as e:
+  print(type(e).__name__)' "$sock")
+  [ "$st" = ConnectionRefusedError ] || [ "$st" = FileNotFoundError ] ||
+    { log "connecting to the dead shim's socket: '$st'"; return 1; }
+  # containerd may have cleaned up after the dead shim already (`shim delete`): then the task is
+  # not found; either way it must answer, and nothing is left (QEMU included).
+  st=$(timeout 120 $CTR task rm -f "$id" 2>&1)
+  case "$?:$st" in
+    0:* | *"not found"*) ;;
+    *) log "task rm -f after the shim died: $st"; return 1 ;;
+  esac
+  local i
+  for i in $(seq 50); do kill -0 "$qpid" 2>/dev/null || break; sleep 0.2; done
+  kill -0 "$qpid" 2>/dev/null && { log "QEMU $qpid of the dead shim survived"; return 1; }
+  $CTR c rm "$id"
+}
+
+# Issue 11 item 14: a stopped (SIGSTOP) VM must not make the pod undeletable.
+t_qemu_stopped() {
+  local id qpid st start
+  id=$(new_id qstop)
+  run -d "$IMG" "$id" sleep 1000 </dev/null || return 1
+  wait_status "$id" RUNNING || return 1
+  qpid=$(pgrep -f "qemu.*$id" | head -1)
+  [ -n "$qpid" ] || { log "no QEMU process for $id"; return 1; }
+  kill -STOP "$qpid"
+  start=$(date +%s)
+  st=$(timeout 120 $CTR task rm -f "$id" 2>&1) || { log "task rm -f of a stopped VM: $st"; return 1; }
+  log "task rm -f of a stopped VM took $(( $(date +%s) - start )) s"
+  kill -0 "$qpid" 2>/dev/null && { log "QEMU $qpid survived"; return 1; }
+  $CTR c rm "$id"
+}
+
 t_device_cgroup() {  # Kata's CVE-2020-2023: mknod works, opening another device does not
   local id out
   id=$(new_id devcg)
@@ -339,6 +395,8 @@ check "two containers in one sandbox" t_two_in_one_sandbox
 if [ "$MODE" = vm ]; then
   check "QEMU killed from outside" t_qemu_killed
   check "device cgroup: mknod of ttyS0/kmsg, open EPERM" t_device_cgroup
+  check "shim killed: its socket refuses, task rm -f cleans up" t_shim_killed
+  check "QEMU stopped (SIGSTOP): task rm -f cleans up" t_qemu_stopped
 fi
 
 log "$PASSED passed, $FAILED failed ($MODE)"

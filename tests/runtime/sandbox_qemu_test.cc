@@ -4,6 +4,8 @@
 // a QEMU killed from outside ending every task with an error, and CleanupSandbox killing a
 // QEMU whose owner vanished. Root, real mounts.
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -155,6 +157,50 @@ TEST_F(SandboxQemuTest, QemuKilledFromOutsideEndsTasksWithAnError) {
   ASSERT_TRUE(sandbox_->Shutdown().ok());
   EXPECT_THAT(*MountPointsUnder(tmp_), ::testing::IsEmpty());
   EXPECT_FALSE(fs::exists(paths_.shared_root + "/q1"));
+}
+
+// Issue 11 item 6: a socket the owner (the shim) left without close-on-exec, like its
+// listening fd 3 once was, never reaches QEMU.
+TEST_F(SandboxQemuTest, QemuHoldsNoInheritedSocketOfItsOwner) {
+  const int leaky = socket(AF_UNIX, SOCK_STREAM, 0);  // no SOCK_CLOEXEC
+  ASSERT_GE(leaky, 0);
+  struct stat st;
+  ASSERT_EQ(fstat(leaky, &st), 0);
+  const std::string inode = absl::StrCat("socket:[", st.st_ino, "]");
+  MakeSandbox();
+  ASSERT_TRUE(sandbox_->Start().ok());
+  const pid_t qemu = sandbox_->VmPids()[0];
+  int fds = 0;
+  for (const auto& e : fs::directory_iterator(absl::StrCat("/proc/", qemu, "/fd"))) {
+    ++fds;
+    std::error_code ec;
+    EXPECT_NE(fs::read_symlink(e.path(), ec).string(), inode)
+        << "QEMU holds the owner's socket as fd " << e.path().filename();
+  }
+  EXPECT_GT(fds, 3);  // QEMU's own fds were seen
+  close(leaky);
+  ASSERT_TRUE(sandbox_->Shutdown().ok());
+}
+
+// Issue 11 item 14: a stopped VM (kill -STOP QEMU) must not hold up the pod's removal: the
+// shutdown takes at most the stop grace (2 s here) beyond the guest calls, and leaves nothing.
+TEST_F(SandboxQemuTest, ShutdownOfAStoppedQemuIsBoundedAndLeavesNothing) {
+  MakeSandbox();
+  ASSERT_TRUE(sandbox_->Start().ok());
+  ASSERT_TRUE(sandbox_->CreateContainer(Config("s", {"sleep"})).ok());
+  ASSERT_TRUE(sandbox_->StartContainer("s").ok());
+  const pid_t qemu = sandbox_->VmPids()[0];
+  ASSERT_EQ(kill(qemu, SIGSTOP), 0);
+  const absl::Time start = absl::Now();
+  absl::Status s = sandbox_->Shutdown();
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_TRUE(s.ok()) << s;
+  std::cerr << "shutdown of a stopped QEMU took " << took << "\n";
+  EXPECT_LT(took, absl::Seconds(6));
+  EXPECT_FALSE(Alive(qemu));
+  EXPECT_THAT(*MountPointsUnder(tmp_), ::testing::IsEmpty());
+  EXPECT_FALSE(fs::exists(paths_.shared_root + "/q1"));
+  EXPECT_FALSE(fs::exists(paths_.vm_root + "/q1"));  // QMP and agent sockets with it
 }
 
 TEST_F(SandboxQemuTest, CleanupSandboxKillsTheQemuOfAVanishedOwner) {
