@@ -199,7 +199,8 @@ class Sandbox {
   // Closes the process's stdin (the process reads EOF).
   virtual absl::Status CloseStdin(const std::string& container_id, const std::string& exec_id) = 0;
   // Blocks until output is available and returns up to `max_bytes` of it; "" at EOF (the
-  // process has exited and everything was read, or the VM died). With a terminal, stdout
+  // process has exited and everything was read, or the VM died; an exec the agent freed after
+  // its exit and its last output reads as EOF too). With a terminal, stdout
   // carries the terminal's output and stderr is at EOF at once.
   virtual absl::StatusOr<std::string> ReadStdout(const std::string& container_id,
                                                  const std::string& exec_id,

@@ -25,7 +25,10 @@ absl::Status VmSandbox::CloseStdin(const std::string& cid, const std::string& ex
   ::grpc::CloseStdinRequest r;
   r.set_container_id(cid);
   r.set_exec_id(t.proc.agent_exec);
-  return AnnotateStatus(t.agent->CloseStdin(r), Context(cid));
+  absl::Status s = t.agent->CloseStdin(r);
+  // A freed exec (exited, collected, read) has no stdin left to close.
+  if (absl::IsNotFound(s) && !exec_id.empty() && t.proc.exited) return absl::OkStatus();
+  return AnnotateStatus(s, Context(cid));
 }
 
 absl::Status VmSandbox::ReadStream(const std::string& cid, const std::string& exec_id,
@@ -48,6 +51,9 @@ absl::Status VmSandbox::ReadStream(const std::string& cid, const std::string& ex
     return absl::OkStatus();
   }
   if (absl::IsOutOfRange(got.status())) return absl::OkStatus();  // EOF
+  // The agent frees an exec once its exit was collected and everything it wrote was returned
+  // (src/agent/container/container.h): what is left to read of it is EOF.
+  if (absl::IsNotFound(got.status()) && !exec_id.empty()) return absl::OkStatus();
   absl::Status cause = LostCause(cid, got.status());
   // The VM's end, a shutdown or the container's deletion: EOF.
   if (State() != SandboxState::kRunning || !registry_.Check(cid, ContainerOp::kQuery).ok()) {

@@ -634,6 +634,25 @@ TEST_F(VmSandboxTest, ShutdownOfAGuestThatNeverAnswersFinishesWithinTheBound) {
   ExpectNothingLeft();
 }
 
+TEST_F(VmSandboxTest, AnExecTheAgentFreedReadsAsEof) {
+  MakeSandbox();
+  ASSERT_TRUE(sandbox_->Start().ok());
+  ASSERT_TRUE(sandbox_->CreateContainer(Config("s", {"sleep"})).ok());
+  ASSERT_TRUE(sandbox_->StartContainer("s").ok());
+  oci::Process p;
+  p.args = std::vector<std::string>{"echo", "hi"};
+  ASSERT_TRUE(sandbox_->Exec("s", "e", p, false).ok());
+  EXPECT_EQ(sandbox_->Wait("s", "e")->exit_code, 0);
+  // The agent freed the exec once its exit was collected and its output read: NOT_FOUND.
+  agent_.FailNext("ReadStdout", absl::NotFoundError("container s: no process with exec id e"));
+  absl::StatusOr<std::string> got = sandbox_->ReadStdout("s", "e");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, "");
+  // The init is never freed by the agent: NOT_FOUND there is an error.
+  agent_.FailNext("ReadStdout", absl::NotFoundError("container s: gone"));
+  EXPECT_FALSE(sandbox_->ReadStdout("s", "").ok());
+}
+
 TEST_F(VmSandboxTest, ExitObserverIsToldOnceForEveryProcessEnd) {
   MakeSandbox();
   absl::Mutex mu;
