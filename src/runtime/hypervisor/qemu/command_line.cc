@@ -124,9 +124,13 @@ absl::StatusOr<std::vector<std::string>> BuildCommandLine(const VmConfig& c,
               "-device",
               "virtserialport,bus=serial0.0,chardev=agentch,id=channel0,name=agent.channel.0"});
   } else {
-    a.insert(a.end(), {"-device", absl::StrCat(q35 ? "vhost-vsock-pci,bus=pcie.0,addr=0x4"
-                                                   : "vhost-vsock-device",
-                                               ",id=vsock0,guest-cid=", c.vsock_guest_cid)});
+    a.insert(
+        a.end(),
+        {"-device", absl::StrCat(q35 ? "vhost-vsock-pci,bus=pcie.0,addr=0x4" : "vhost-vsock-device",
+                                 ",id=vsock0,guest-cid=", c.vsock_guest_cid,
+                                 options.vhost_vsock_fd >= 0
+                                     ? absl::StrCat(",vhostfd=", options.vhost_vsock_fd)
+                                     : std::string())});
   }
 
   // Shared directory (9p).

@@ -45,6 +45,10 @@ struct CommandLineOptions {
   // false allows a VM without a kernel (firmware only; useful paused, for tests of the
   // control plane without a guest image).
   bool require_kernel = true;
+  // kVsock: an open /dev/vhost-vsock fd that holds VmConfig::vsock_guest_cid (vsock_cid.h),
+  // passed as the device's vhostfd (QEMU must inherit it at this number); -1: QEMU opens the
+  // device itself.
+  int vhost_vsock_fd = -1;
 };
 
 // OK, or INVALID_ARGUMENT naming the offending field: missing kernel, zero vcpus/memory,

@@ -84,6 +84,16 @@ TEST(CommandLineTest, MicrovmWithVsockAndKvm) {
   EXPECT_THAT(*argv, ElementsAreArray(want)) << absl::StrJoin(*argv, " ");
 }
 
+TEST(CommandLineTest, VsockWithTheAllocatedCidsFdAsVhostfd) {
+  VmConfig c = Q35Config();
+  c.agent_channel = AgentChannelKind::kVsock;
+  c.vsock_guest_cid = 12;
+  absl::StatusOr<std::vector<std::string>> argv = BuildCommandLine(c, {.vhost_vsock_fd = 9});
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  EXPECT_THAT(*argv, ::testing::Contains("vhost-vsock-pci,bus=pcie.0,addr=0x4,id=vsock0,"
+                                         "guest-cid=12,vhostfd=9"));
+}
+
 TEST(CommandLineTest, MicrovmVirtioSerialAndNoSharing) {
   VmConfig c = Q35Config();
   c.machine = MachineType::kMicrovm;

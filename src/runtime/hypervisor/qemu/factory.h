@@ -7,9 +7,10 @@
 // QemuVmConfig maps: kernel, initrd (a rootfs `image` is refused), machine_type q35|microvm,
 // accelerator kvm|tcg, default_memory, default_vcpus, kernel_params; shared_fs must be
 // virtio-9p (the share is `layout.shared_dir` with `layout.shared_mount_tag`). The agent
-// channel is vsock when the host has a usable /dev/vhost-vsock, else virtio-serial (then the
-// kernel command line tells the agent agent.server_addr=serial://agent.channel.0). A guest
-// panic powers the VM off (panic=1 with QEMU's -no-reboot).
+// channel is vsock when the host has a usable /dev/vhost-vsock (each VM then claims its own
+// free guest CID when it starts: QemuDriverOptions::allocate_vsock_cid), else virtio-serial
+// (then the kernel command line tells the agent agent.server_addr=serial://agent.channel.0).
+// A guest panic powers the VM off (panic=1 with QEMU's -no-reboot).
 #ifndef KATA_SRC_RUNTIME_HYPERVISOR_QEMU_FACTORY_H_
 #define KATA_SRC_RUNTIME_HYPERVISOR_QEMU_FACTORY_H_
 

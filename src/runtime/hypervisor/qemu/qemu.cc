@@ -5,9 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "rapidjson/stringbuffer.h"
@@ -157,6 +159,22 @@ absl::Status QemuDriver::CreateVm(const VmConfig& config) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<int>> QemuDriver::ClaimVsockCid() {
+  if (config_.agent_channel != AgentChannelKind::kVsock || !options_.allocate_vsock_cid) {
+    return std::vector<int>{};
+  }
+  absl::StatusOr<VsockCid> v = AllocateVsockCid(options_.vsock_cid);
+  if (!v.ok()) return AnnotateStatus(v.status(), "start qemu: vsock guest CID");
+  config_.vsock_guest_cid = v->cid;
+  CommandLineOptions cl{.binary = options_.binary,
+                        .start_paused = options_.start_paused,
+                        .require_kernel = options_.require_kernel,
+                        .vhost_vsock_fd = v->fd.get()};
+  KATA_ASSIGN_OR_RETURN(argv_, BuildCommandLine(config_, cl));
+  vsock_fd_ = std::move(v->fd);
+  return std::vector<int>{vsock_fd_.get()};
+}
+
 absl::Status QemuDriver::StartVm(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   KATA_RETURN_IF_ERROR(Check(VmOp::kStart));
@@ -166,9 +184,12 @@ absl::Status QemuDriver::StartVm(absl::Duration timeout) {
   for (const std::string* log : {&paths_.console_log, &paths_.qemu_log}) {
     KATA_RETURN_IF_ERROR(CreatePrivateLog(*log));
   }
+  KATA_ASSIGN_OR_RETURN(std::vector<int> inherit, ClaimVsockCid());
+  absl::Cleanup release_cid = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { vsock_fd_.reset(); };
   KATA_ASSIGN_OR_RETURN(process_,
                         ChildProcess::Spawn(argv_, {.log_path = paths_.qemu_log,
-                                                    .die_with_parent = options_.die_with_parent}));
+                                                    .die_with_parent = options_.die_with_parent,
+                                                    .inherit_fds = std::move(inherit)}));
   ChildProcess* child = process_.get();
   const std::string log = paths_.qemu_log;
   absl::StatusOr<std::unique_ptr<QmpClient>> qmp =
@@ -190,6 +211,7 @@ absl::Status QemuDriver::StartVm(absl::Duration timeout) {
     process_.reset();
     return AnnotateStatus(status, "start qemu");
   }
+  std::move(release_cid).Cancel();
   qmp_ = std::move(*qmp);
   state_ = options_.start_paused ? VmState::kPaused : VmState::kRunning;
   return absl::OkStatus();
@@ -198,9 +220,12 @@ absl::Status QemuDriver::StartVm(absl::Duration timeout) {
 void QemuDriver::Shutdown(bool orderly) {
   if (process_ != nullptr) {
     if (orderly && qmp_ != nullptr && !process_->TryWait()) {
-      // QEMU answers "quit" and then exits; if it does not, SIGKILL below.
-      (void)qmp_->Execute("quit", "", options_.qmp_timeout);
-      process_->WaitFor(options_.stop_grace);
+      // QEMU answers "quit" and then exits; if it does not, SIGKILL below. A QEMU that does not
+      // answer at all (stopped, hung) is killed at once: the stop takes at most stop_grace.
+      const absl::Time deadline = absl::Now() + options_.stop_grace;
+      absl::Status quit =
+          qmp_->Execute("quit", "", std::min(options_.qmp_timeout, options_.stop_grace)).status();
+      if (!absl::IsDeadlineExceeded(quit)) process_->WaitFor(deadline - absl::Now());
     }
     process_->Kill();  // no-op when already reaped
     RecordExit(/*by_host=*/true);
@@ -211,6 +236,7 @@ void QemuDriver::Shutdown(bool orderly) {
 void QemuDriver::Teardown() {
   qmp_.reset();
   process_.reset();
+  vsock_fd_.reset();  // QEMU is gone: its CID is free again
   devices_.clear();
   slot_used_.assign(slot_used_.size(), false);
   unlink(paths_.qmp_socket.c_str());

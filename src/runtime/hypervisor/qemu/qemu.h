@@ -36,8 +36,10 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "src/libs/base/unique_fd.h"
 #include "src/runtime/hypervisor/hypervisor.h"
 #include "src/runtime/hypervisor/qemu/command_line.h"
+#include "src/runtime/hypervisor/qemu/vsock_cid.h"
 
 namespace kata::hypervisor::qemu {
 
@@ -49,12 +51,19 @@ struct QemuDriverOptions {
   bool start_paused = false;
   // false allows a VmConfig without a kernel (control-plane tests; start it paused).
   bool require_kernel = true;
-  absl::Duration qmp_timeout = absl::Seconds(10);    // per QMP command
-  absl::Duration stop_grace = absl::Seconds(5);      // quit -> SIGKILL
+  absl::Duration qmp_timeout = absl::Seconds(10);  // per QMP command
+  // quit -> SIGKILL: StopVm takes at most this long (a QEMU that does not answer "quit" in
+  // time, e.g. stopped with SIGSTOP, gets SIGKILL at once).
+  absl::Duration stop_grace = absl::Seconds(5);
   absl::Duration unplug_timeout = absl::Seconds(5);  // device_del -> DEVICE_DELETED
   // QEMU gets SIGKILL if the thread that started it dies (PR_SET_PDEATHSIG). Only for
   // callers whose starting thread outlives the VM (tests, a dedicated VM thread).
   bool die_with_parent = false;
+  // kVsock: StartVm claims a host-unique guest CID (vsock_cid.h) instead of
+  // VmConfig::vsock_guest_cid, holds its /dev/vhost-vsock fd until the VM is stopped and passes
+  // it to QEMU as vhostfd; GetAgentChannel reports that CID. false: the config's CID as is.
+  bool allocate_vsock_cid = true;
+  VsockCidOptions vsock_cid;  // the device, the range, the probe (tests)
 };
 
 class QemuDriver : public Hypervisor {
@@ -75,7 +84,7 @@ class QemuDriver : public Hypervisor {
   VmState State() const override;
   absl::StatusOr<VmExit> WaitVm(absl::Duration timeout) override;
 
-  // The argv StartVm runs (after CreateVm).
+  // The argv StartVm runs (after CreateVm; with an allocated vsock CID, after StartVm).
   std::vector<std::string> argv() const;
 
  private:
@@ -93,6 +102,9 @@ class QemuDriver : public Hypervisor {
   void Shutdown(bool orderly) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sets exit_ (once) from the reaped process_, its SHUTDOWN event and its log.
   void RecordExit(bool by_host) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // kVsock with allocate_vsock_cid: claims a free CID into vsock_fd_ and config_, and rebuilds
+  // argv_ with it; the fds QEMU must inherit.
+  absl::StatusOr<std::vector<int>> ClaimVsockCid() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Closes QMP, drops the process and the devices, removes the sockets; -> kStopped.
   void Teardown() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -113,6 +125,7 @@ class QemuDriver : public Hypervisor {
   std::map<std::string, PluggedDevice> devices_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> slot_used_ ABSL_GUARDED_BY(mu_);
   std::optional<VmExit> exit_ ABSL_GUARDED_BY(mu_);  // set once QEMU has ended
+  UniqueFd vsock_fd_ ABSL_GUARDED_BY(mu_);  // holds config_.vsock_guest_cid while QEMU runs
   // A death WaitVm noticed that no call has reported yet (OK: none).
   absl::Status unreported_death_ ABSL_GUARDED_BY(mu_);
 };

@@ -222,6 +222,23 @@ TEST_F(QemuExitTest, StopVmOfAFrozenQemuTakesSigkill) {
   EXPECT_TRUE(ProcessGone(pid));
 }
 
+// Issue 11 item 14: a frozen VM must not hold up its pod's removal: StopVm is bounded by the
+// stop grace, however long a QMP command may otherwise take.
+TEST_F(QemuExitTest, StopVmOfAFrozenQemuIsBoundedByTheGrace) {
+  QemuDriverOptions options = PausedNoKernel();
+  options.qmp_timeout = absl::Seconds(30);
+  options.stop_grace = absl::Milliseconds(500);
+  QemuDriver vm(options);
+  const pid_t pid = Start(vm);
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(kill(pid, SIGSTOP), 0);
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(vm.StopVm().ok());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  EXPECT_TRUE(ProcessGone(pid));
+  EXPECT_EQ(vm.State(), VmState::kStopped);
+}
+
 TEST_F(QemuExitTest, WaitVmBeforeStartIsFailedPrecondition) {
   QemuDriver vm(PausedNoKernel());
   EXPECT_EQ(vm.WaitVm(absl::ZeroDuration()).status().code(), absl::StatusCode::kFailedPrecondition);
