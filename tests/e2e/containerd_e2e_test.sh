@@ -383,6 +383,27 @@ t_device_cgroup() {  # Kata's CVE-2020-2023: mknod works, opening another device
   done
 }
 
+# Issue 11 item 13: several pods at once (each VM its own vsock CID where vhost-vsock exists;
+# virtio-serial here): all run, each answers an exec, all are deleted, nothing is left.
+t_three_pods() {
+  local ids="" id out
+  for n in 1 2 3; do
+    id=$(new_id "pod$n")
+    ids="$ids $id"
+    run -d "$IMG" "$id" sleep 1000 </dev/null || return 1
+  done
+  for id in $ids; do wait_status "$id" RUNNING || return 1; done
+  [ "$(pgrep -fc "qemu.*$PREFIX-pod")" = 3 ] || { log "not 3 QEMUs: $(leftover_pids)"; return 1; }
+  for id in $ids; do
+    out=$($CTR task exec --exec-id x "$id" echo "in-$id" </dev/null)
+    [ "$out" = "in-$id" ] || { log "exec in $id: '$out'"; return 1; }
+  done
+  for id in $ids; do
+    $CTR task kill -s KILL "$id" && wait_status "$id" STOPPED || return 1
+    $CTR task rm "$id" >/dev/null && $CTR c rm "$id" || return 1
+  done
+}
+
 check "run --rm echo hello" t_hello
 check "exit code 3 and stderr" t_exit_code
 check "stdin to cat, EOF reaches the process" t_stdin
@@ -397,6 +418,7 @@ if [ "$MODE" = vm ]; then
   check "device cgroup: mknod of ttyS0/kmsg, open EPERM" t_device_cgroup
   check "shim killed: its socket refuses, task rm -f cleans up" t_shim_killed
   check "QEMU stopped (SIGSTOP): task rm -f cleans up" t_qemu_stopped
+  check "three pods at once: all run, exec into each, all deleted" t_three_pods
 fi
 
 log "$PASSED passed, $FAILED failed ($MODE)"
