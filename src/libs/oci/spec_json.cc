@@ -431,30 +431,20 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json) {
         std::max(arena_wanted, std::min(pool.Size() + pool.Size() / 4, kArenaRetainBytes));
   };
   // Iterative parsing: a deeply nested document cannot overflow the stack. Integers stay
-  // exact over the whole int64/uint64 range; other numbers are converted correctly rounded
-  // (full precision), so the shortest form the writer prints reads back as the same double;
-  // anything after the document is an error.
+  // exact over the whole int64/uint64 range; other numbers are converted correctly rounded, so
+  // the shortest form the writer prints reads back as the same double (not by RapidJSON:
+  // internal/json_numbers.h); anything after the document is an error.
   // A NUL byte can never be JSON text (inside a string it must be escaped as \u0000), and
   // rapidjson would take one as the end of the input: refuse it wherever it is.
   if (size_t nul = json.find('\0'); nul != absl::string_view::npos) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid JSON at ", LineAndColumn(json, nul), ": a NUL byte"));
   }
-  // (RapidJSON 1.1.0 reads zeros like "0e98" wrongly at full precision: internal/json_numbers.h.)
-  std::string zeros_fixed;
-  if (size_t bad = internal::RewriteZerosWithExponent(json, &zeros_fixed);
-      bad != absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid JSON at ", LineAndColumn(json, bad),
-                     ": a number must be followed by ',', ']' or '}'"));
-  }
-  if (!zeros_fixed.empty()) json = zeros_fixed;
-  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag>(json.data(),
-                                                                                 json.size());
-  if (doc.HasParseError()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid JSON at ", LineAndColumn(json, doc.GetErrorOffset()), ": ",
-                     rapidjson::GetParseError_En(doc.GetParseError())));
+  if (rapidjson::ParseResult parsed = internal::ParseWithExactNumbers(json, &doc);
+      parsed.IsError()) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid JSON at ",
+                                                   LineAndColumn(json, parsed.Offset()), ": ",
+                                                   rapidjson::GetParseError_En(parsed.Code())));
   }
   KATA_RETURN_IF_ERROR(internal::CheckUtf8Strings(doc));
   Reader reader;
