@@ -161,12 +161,15 @@ absl::Status QmpClient::ReadMessage(absl::Time deadline, std::string* line, bool
     if (ts != d.MemberEnd() && ts->value.IsObject()) {
       auto sec = ts->value.FindMember("seconds");
       auto usec = ts->value.FindMember("microseconds");
-      int64_t micros = 0;
+      // absl::Time arithmetic saturates: a hostile or broken timestamp cannot overflow.
+      absl::Time t = absl::UnixEpoch();
       if (sec != ts->value.MemberEnd() && sec->value.IsInt64()) {
-        micros += sec->value.GetInt64() * 1000000;
+        t += absl::Seconds(sec->value.GetInt64());
       }
-      if (usec != ts->value.MemberEnd() && usec->value.IsInt64()) micros += usec->value.GetInt64();
-      e.timestamp = absl::FromUnixMicros(micros);
+      if (usec != ts->value.MemberEnd() && usec->value.IsInt64()) {
+        t += absl::Microseconds(usec->value.GetInt64());
+      }
+      e.timestamp = t;
     }
     if (events_.size() >= kMaxQueuedEvents) events_.pop_front();
     events_.push_back(std::move(e));
