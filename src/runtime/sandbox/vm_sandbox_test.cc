@@ -16,15 +16,7 @@
 namespace kata::runtime::vm_sandbox_test {
 namespace {
 
-namespace fs = std::filesystem;
-using hypervisor::AgentChannel;
-using hypervisor::AgentChannelKind;
-using hypervisor::VmConfig;
-using hypervisor::VmState;
-using ::testing::_;
-using ::testing::HasSubstr;
-using ::testing::NiceMock;
-using ::testing::Return;
+// The fixture's header brings fs, the hypervisor types and gMock's matchers.
 
 TEST_F(VmSandboxTest, ContainerRunsPrintsAndExits) {
   std::vector<std::string> steps;
