@@ -330,6 +330,25 @@ TEST(SpecJson, NulBytesAreRefusedWherever) {
   EXPECT_TRUE(ParseSpec(R"({"ociVersion":"1.0.2","hostname":"a\u0000b"})").ok());
 }
 
+TEST(SpecJson, EveryControlCharacterIsEscapedOnWrite) {
+  // Long enough for a vectorized writer to see each byte inside a 16-byte block.
+  std::string text = "0123456789abcdef";
+  for (int c = 0; c < 0x20; ++c) text += std::string(15, 'x') + static_cast<char>(c);
+  Spec spec;
+  spec.oci_version = "1.0.2";
+  spec.hostname = text;
+  for (bool pretty : {true, false}) {
+    const std::string json = SerializeSpec(spec, {.pretty = pretty});
+    for (char c : json) {
+      if (c == '\n') continue;
+      EXPECT_GE(static_cast<unsigned char>(c), 0x20u) << "a raw control byte";
+    }
+    absl::StatusOr<Spec> back = ParseSpec(json);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(*back->hostname, text);
+  }
+}
+
 TEST(SpecJson, InvalidUtf8IsRefusedWithThePathOfTheString) {
   const struct {
     std::string json;
