@@ -447,11 +447,16 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json) {
   }
   if (rapidjson::ParseResult parsed = internal::ParseWithExactNumbers(json, &doc);
       parsed.IsError()) {
+    // Invalid UTF-8 (validated while parsing): parse again without the check, only to name
+    // the JSON path of the bad string.
+    if (parsed.Code() == rapidjson::kParseErrorStringInvalidEncoding &&
+        !internal::ParseWithExactNumbers(json, &doc, /*validate_utf8=*/false).IsError()) {
+      KATA_RETURN_IF_ERROR(internal::CheckUtf8Strings(doc));
+    }
     return absl::InvalidArgumentError(absl::StrCat("invalid JSON at ",
                                                    LineAndColumn(json, parsed.Offset()), ": ",
                                                    rapidjson::GetParseError_En(parsed.Code())));
   }
-  KATA_RETURN_IF_ERROR(internal::CheckUtf8Strings(doc));
   Reader reader;
   Spec spec;
   if (!doc.IsObject()) {

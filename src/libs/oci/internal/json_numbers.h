@@ -18,8 +18,11 @@ namespace internal {
 // As doc->Parse<kParseIterativeFlag>(json) (iterative: any nesting depth is safe; nothing may
 // follow the document), except numbers: integers that fit int64/uint64 stay integers, every
 // other number is the correctly rounded double (strtod); one beyond the double range is
-// kParseErrorNumberTooBig. Returns the parse result (its offset is into `json`).
-rapidjson::ParseResult ParseWithExactNumbers(absl::string_view json, rapidjson::Document* doc);
+// kParseErrorNumberTooBig. With `validate_utf8`, a string or member name that is not valid
+// UTF-8 is kParseErrorStringInvalidEncoding (checked while parsing: no second pass). Returns
+// the parse result (its offset is into `json`).
+rapidjson::ParseResult ParseWithExactNumbers(absl::string_view json, rapidjson::Document* doc,
+                                             bool validate_utf8 = true);
 
 }  // namespace internal
 }  // namespace oci
