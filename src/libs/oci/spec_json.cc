@@ -445,17 +445,18 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid JSON at ", LineAndColumn(json, nul), ": a NUL byte"));
   }
+  // JSON text is UTF-8 as a whole (RFC 8259), so one fast scan of the input stands for checking
+  // every string; only a document that fails it is walked, to name the bad string's path.
+  const bool utf8 = internal::IsValidUtf8(json);
   if (rapidjson::ParseResult parsed = internal::ParseWithExactNumbers(json, &doc);
       parsed.IsError()) {
-    // Invalid UTF-8 (validated while parsing): parse again without the check, only to name
-    // the JSON path of the bad string.
-    if (parsed.Code() == rapidjson::kParseErrorStringInvalidEncoding &&
-        !internal::ParseWithExactNumbers(json, &doc, /*validate_utf8=*/false).IsError()) {
-      KATA_RETURN_IF_ERROR(internal::CheckUtf8Strings(doc));
-    }
     return absl::InvalidArgumentError(absl::StrCat("invalid JSON at ",
                                                    LineAndColumn(json, parsed.Offset()), ": ",
                                                    rapidjson::GetParseError_En(parsed.Code())));
+  }
+  if (!utf8) {
+    KATA_RETURN_IF_ERROR(internal::CheckUtf8Strings(doc));
+    return absl::InvalidArgumentError("invalid JSON: not UTF-8");
   }
   Reader reader;
   Spec spec;

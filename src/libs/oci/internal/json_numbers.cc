@@ -66,19 +66,15 @@ class ExactNumbers {
 
 }  // namespace
 
-rapidjson::ParseResult ParseWithExactNumbers(absl::string_view json, rapidjson::Document* doc,
-                                             bool validate_utf8) {
+rapidjson::ParseResult ParseWithExactNumbers(absl::string_view json, rapidjson::Document* doc) {
   rapidjson::ParseResult result;
   auto generate = [&](rapidjson::Document& d) {
     rapidjson::MemoryStream ms(json.data(), json.size());
     rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
     rapidjson::Reader reader;
     ExactNumbers handler(d);
-    constexpr unsigned kFlags =
-        rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag;
-    result = validate_utf8
-                 ? reader.Parse<kFlags | rapidjson::kParseValidateEncodingFlag>(is, handler)
-                 : reader.Parse<kFlags>(is, handler);
+    result = reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag>(
+        is, handler);
     if (result.IsError() && handler.too_big()) {
       result.Set(rapidjson::kParseErrorNumberTooBig, result.Offset());
     }

@@ -18,11 +18,9 @@ namespace internal {
 // As doc->Parse<kParseIterativeFlag>(json) (iterative: any nesting depth is safe; nothing may
 // follow the document), except numbers: integers that fit int64/uint64 stay integers, every
 // other number is the correctly rounded double (strtod); one beyond the double range is
-// kParseErrorNumberTooBig. With `validate_utf8`, a string or member name that is not valid
-// UTF-8 is kParseErrorStringInvalidEncoding (checked while parsing: no second pass). Returns
-// the parse result (its offset is into `json`).
-rapidjson::ParseResult ParseWithExactNumbers(absl::string_view json, rapidjson::Document* doc,
-                                             bool validate_utf8 = true);
+// kParseErrorNumberTooBig. Strings are taken as they are (UTF-8 is the caller's check).
+// Returns the parse result (its offset is into `json`).
+rapidjson::ParseResult ParseWithExactNumbers(absl::string_view json, rapidjson::Document* doc);
 
 }  // namespace internal
 }  // namespace oci

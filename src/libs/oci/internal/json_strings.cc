@@ -1,6 +1,7 @@
 #include "src/libs/oci/internal/json_strings.h"
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,15 @@ bool Step(std::vector<Frame>& stack, absl::Status* status) {
 bool IsValidUtf8(absl::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
+    // ASCII, 8 bytes at a time (config.json is almost all ASCII).
+    uint64_t word;
+    if (s.size() - i >= sizeof(word)) {
+      std::memcpy(&word, s.data() + i, sizeof(word));
+      if ((word & 0x8080808080808080ull) == 0) {
+        i += sizeof(word);
+        continue;
+      }
+    }
     const auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       ++i;

@@ -13,7 +13,7 @@ namespace kata {
 namespace oci {
 namespace internal {
 
-// True when `s` is well-formed UTF-8.
+// True when `s` is well-formed UTF-8 (ASCII runs are checked 8 bytes at a time).
 bool IsValidUtf8(absl::string_view s);
 
 // OK, or INVALID_ARGUMENT "<path>: invalid UTF-8 in a string" ("<path>: invalid UTF-8 in a
