@@ -130,6 +130,10 @@ void ProcessIo::CopyOut(bool is_stderr) {
       writable = false;
     }
   }
+  // The stream is finished: closing our end (the FIFO's last writer) gives containerd's
+  // reader EOF now. The CRI's ExecSync answers only after that EOF and deletes the exec (and
+  // this object) after answering, so the close must not wait for the destructor.
+  (is_stderr ? stderr_fd_ : stdout_fd_).reset();
   (is_stderr ? stderr_done_ : stdout_done_).Notify();
 }
 

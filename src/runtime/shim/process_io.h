@@ -14,6 +14,9 @@
 //   (OUT_OF_RANGE, UNAVAILABLE after a VM death) and writes everything it read to the FIFO
 //   or file; WaitOutput returns once both streams are finished, so an exit reported after
 //   it loses no output. With a terminal there is no stderr stream.
+// - A finished stream's FIFO or file is closed by its thread at once (before WaitOutput
+//   returns): containerd's reader sees EOF while the process still exists (the CRI's
+//   ExecSync waits for that EOF before it answers and deletes the exec).
 // - Input: one thread copies the stdin FIFO to WriteStdin; when containerd's writer closes
 //   (EOF) or CloseStdin() is called (Task.CloseIO), the data already in the FIFO is sent and
 //   then the process's stdin is closed (CloseStdin), so the process reads EOF. Without a stdin
