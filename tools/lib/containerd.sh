@@ -13,7 +13,8 @@
 #       DIR/state, gRPC socket DIR/c.sock, ttRPC socket DIR/c.sock.ttrpc. The CRI plugin is
 #       disabled unless --cri; --runtime NAME=TYPE adds a CRI runtime (e.g.
 #       kata=io.containerd.kata.v2; needs --cri; runc stays the default runtime); --disable PLUGIN disables one more plugin;
-#       --debug sets the log level to debug.
+#       --debug sets the log level to debug; --append FILE appends FILE's TOML (e.g. the CRI
+#       plugin's own table, written by the caller; not with --runtime, which writes runtimes).
 #   containerd_start DIR [OPTION]...   writes the config, starts containerd (log DIR/containerd.log)
 #       and waits until it answers; sets CONTAINERD_DIR, CONTAINERD_SOCK, CONTAINERD_PID,
 #       CONTAINERD_LOG. If it does not come up, stops it and prints the log's tail.
@@ -44,13 +45,14 @@ _containerd_alive() {
 containerd_write_config() {
   local dir=${1:?containerd_write_config: DIR}
   shift
-  local cri=0 level="" disabled=() runtimes=() name type
+  local cri=0 level="" disabled=() runtimes=() name type append=""
   while [ $# -gt 0 ]; do
     case "$1" in
       --cri) cri=1 ;;
       --debug) level=debug ;;
       --disable) disabled+=("${2:?--disable needs a plugin}"); shift ;;
       --runtime) runtimes+=("${2:?--runtime needs NAME=TYPE}"); shift ;;
+      --append) append=${2:?--append needs a file}; shift ;;
       *) _containerd_err "unknown option '$1'"; return 2 ;;
     esac
     shift
@@ -91,6 +93,9 @@ containerd_write_config() {
       echo "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.$name]"
       echo "  runtime_type = \"$type\""
     done
+    if [ -n "$append" ]; then
+      cat "$append" || { _containerd_err "--append: cannot read $append"; return 1; }
+    fi
   } > "$dir/config.toml"
 }
 
