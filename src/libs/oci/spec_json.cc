@@ -458,6 +458,11 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json) {
     KATA_RETURN_IF_ERROR(internal::CheckUtf8Strings(doc));
     return absl::InvalidArgumentError("invalid JSON: not UTF-8");
   }
+  // Escapes are decoded by the parser, past the scan: a lone \uDC00 would decode to bytes that
+  // are not UTF-8 (rare in a config: walk the strings only when one may be there).
+  if (internal::MayHoldLowSurrogateEscape(json)) {
+    KATA_RETURN_IF_ERROR(internal::CheckUtf8Strings(doc));
+  }
   Reader reader;
   Spec spec;
   if (!doc.IsObject()) {

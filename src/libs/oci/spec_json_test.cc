@@ -383,6 +383,26 @@ TEST(SpecJson, InvalidUtf8IsRefusedWithThePathOfTheString) {
   EXPECT_EQ(*spec->hostname, "h\xc3\xa9llo \xe2\x98\x83 \xf0\x9f\x98\x80");
 }
 
+// A lone low-surrogate escape (\uDC00-\uDFFF with no high surrogate before it) is ASCII text,
+// but RapidJSON 1.1.0 decodes it to the surrogate's 3-byte form, which is not UTF-8: the
+// spec_fuzzer found such a config parsing and its serialized form then failing to parse.
+TEST(SpecJson, LoneLowSurrogateEscapeIsRefusedWithThePathOfTheString) {
+  for (const char* json : {
+           "{\"ociVersion\":\"1.0.2\",\"hostname\":\"a\\udc00b\"}",
+           "{\"ociVersion\":\"1.0.2\",\"hostname\":\"\\uDFFF\"}",
+           "{\"ociVersion\":\"1.0.2\",\"hostname\":\"\\ud83d\\ude00\\ude00\"}",
+       }) {
+    absl::Status s = ParseSpec(json).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << json;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("hostname: invalid UTF-8")) << s;
+  }
+  // A surrogate pair is one code point, and an escaped backslash before "udc00" no escape.
+  absl::StatusOr<Spec> pair =
+      ParseSpec("{\"ociVersion\":\"1.0.2\",\"hostname\":\"\\ud83d\\ude00 \\\\udc00\"}");
+  ASSERT_TRUE(pair.ok()) << pair.status();
+  EXPECT_EQ(*pair->hostname, "\xf0\x9f\x98\x80 \\udc00");
+}
+
 TEST(SpecJson, EveryTruncationIsAnErrorNotACrash) {
   const std::string doc = kFullSpec;
   for (size_t n = 0; n < doc.size(); ++n) {

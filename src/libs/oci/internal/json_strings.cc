@@ -66,6 +66,16 @@ bool Step(std::vector<Frame>& stack, absl::Status* status) {
 
 }  // namespace
 
+bool MayHoldLowSurrogateEscape(absl::string_view json) {
+  for (size_t i = json.find("\\u"); i != absl::string_view::npos; i = json.find("\\u", i + 2)) {
+    if (i + 3 < json.size() && (json[i + 2] == 'd' || json[i + 2] == 'D') &&
+        std::strchr("cdefCDEF", json[i + 3]) != nullptr && json[i + 3] != '\0') {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool IsValidUtf8(absl::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
