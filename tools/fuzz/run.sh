@@ -23,13 +23,15 @@ declare -A TARGET=(
   [oci_spec]=//src/libs/oci:spec_fuzzer
   [config]=//src/runtime/config:config_fuzzer
   [qmp]=//src/runtime/hypervisor/qemu/fuzz:qmp_fuzzer
+  [agent]=//src/agent/rpc:agent_service_fuzzer
 )
 declare -A SEEDS=(
   [oci_spec]=src/libs/oci/testdata/fuzz/spec
   [config]=src/runtime/config/testdata/fuzz/config
   [qmp]=src/runtime/hypervisor/qemu/fuzz/corpus
+  [agent]=src/agent/rpc/testdata/fuzz/agent
 )
-declare -A MAX_LEN=([oci_spec]=16384 [config]=16384 [qmp]=8192)
+declare -A MAX_LEN=([oci_spec]=16384 [config]=16384 [qmp]=8192 [agent]=8192)
 
 if [[ "${1:-}" == "--list" ]]; then
   for n in "${!TARGET[@]}"; do echo "$n ${TARGET[$n]}"; done | sort

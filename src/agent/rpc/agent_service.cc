@@ -31,10 +31,14 @@ AgentService::Options::Options() : init_daemon(getpid() == 1) {
 }
 
 AgentService::AgentService(Options options)
-    : options_(std::move(options)), storages_(options_.storage) {}
+    : options_(std::move(options)),
+      engine_(options_.engine != nullptr
+                  ? options_.engine
+                  : std::shared_ptr<GuestEngine>(
+                        NewGuestEngine(options_.containers, options_.storage, options_.sandbox))) {}
 
 AgentService::~AgentService() {
-  std::map<std::string, std::shared_ptr<Container>> containers;
+  std::map<std::string, std::shared_ptr<EngineContainer>> containers;
   std::map<std::string, std::vector<std::string>> held;
   {
     absl::MutexLock l(&mu_);
@@ -43,7 +47,7 @@ AgentService::~AgentService() {
   }
   for (auto& [id, c] : containers) c->Remove(kDestroyTimeout).IgnoreError();
   containers.clear();
-  for (auto& [id, mps] : held) storages_.Release(mps).IgnoreError();
+  for (auto& [id, mps] : held) engine_->ReleaseStorages(mps).IgnoreError();
   sandbox_.reset();
 }
 
@@ -95,7 +99,7 @@ absl::Status AgentService::GetGuestDetails(ttrpc::ServerContext&,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<Container>> AgentService::Find(const std::string& id) {
+absl::StatusOr<std::shared_ptr<EngineContainer>> AgentService::Find(const std::string& id) {
   KATA_RETURN_IF_ERROR(ValidateId(id, "container id"));
   absl::MutexLock l(&mu_);
   auto it = containers_.find(id);
@@ -105,10 +109,10 @@ absl::StatusOr<std::shared_ptr<Container>> AgentService::Find(const std::string&
   return it->second;
 }
 
-absl::StatusOr<std::shared_ptr<Process>> AgentService::FindProcess(const std::string& id,
-                                                                   const std::string& exec_id) {
+absl::StatusOr<std::shared_ptr<EngineProcess>> AgentService::FindProcess(
+    const std::string& id, const std::string& exec_id) {
   KATA_RETURN_IF_ERROR(ValidateId(exec_id, "exec id"));
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(id));
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineContainer> c, Find(id));
   return c->GetProcess(exec_id);
 }
 
@@ -135,14 +139,13 @@ absl::Status AgentService::CreateContainer(ttrpc::ServerContext&,
     return absl::FailedPreconditionError(
         absl::StrCat("container ", id, ": sandbox_pidns without a sandbox (CreateSandbox)"));
   }
-  KATA_RETURN_IF_ERROR(
-      AnnotateStatus(device::ApplyDevices(request.devices(), spec, options_.storage.devices),
-                     absl::StrCat("container ", id)));
-  absl::StatusOr<std::vector<std::string>> held = storages_.Add(request.storages());
+  KATA_RETURN_IF_ERROR(AnnotateStatus(engine_->ApplyDevices(request.devices(), spec),
+                                      absl::StrCat("container ", id)));
+  absl::StatusOr<std::vector<std::string>> held = engine_->AddStorages(request.storages());
   if (!held.ok()) return AnnotateStatus(held.status(), absl::StrCat("container ", id));
-  absl::Cleanup release = [&] { storages_.Release(*held).IgnoreError(); };
-  KATA_ASSIGN_OR_RETURN(std::unique_ptr<Container> c,
-                        Container::Create(id, exec_id, spec, options_.containers));
+  absl::Cleanup release = [&] { engine_->ReleaseStorages(*held).IgnoreError(); };
+  KATA_ASSIGN_OR_RETURN(std::unique_ptr<EngineContainer> c,
+                        engine_->CreateContainer(id, exec_id, spec));
   absl::StatusOr<uint64_t> ooms = c->OomKillCount();  // a reused cgroup may have some
   {
     absl::MutexLock l(&oom_mu_);
@@ -160,19 +163,20 @@ absl::Status AgentService::CreateContainer(ttrpc::ServerContext&,
 absl::Status AgentService::StartContainer(ttrpc::ServerContext&,
                                           const grpc::StartContainerRequest& request,
                                           google::protobuf::Empty*) {
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineContainer> c, Find(request.container_id()));
   return c->Start();
 }
 
 absl::Status AgentService::RemoveContainer(ttrpc::ServerContext&,
                                            const grpc::RemoveContainerRequest& request,
                                            google::protobuf::Empty*) {
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineContainer> c, Find(request.container_id()));
   absl::MutexLock create(&create_mu_);
   return RemoveLocked(request.container_id(), c, absl::Seconds(request.timeout()));
 }
 
-absl::Status AgentService::RemoveLocked(const std::string& id, const std::shared_ptr<Container>& c,
+absl::Status AgentService::RemoveLocked(const std::string& id,
+                                        const std::shared_ptr<EngineContainer>& c,
                                         absl::Duration timeout) {
   KATA_RETURN_IF_ERROR(c->Remove(timeout));
   Log(LogLevel::kInfo, "container removed", {{"container", id}});
@@ -193,7 +197,7 @@ absl::Status AgentService::RemoveLocked(const std::string& id, const std::shared
     absl::MutexLock o(&oom_mu_);
     oom_reported_.erase(id);
   }
-  return AnnotateStatus(storages_.Release(held), absl::StrCat("container ", id));
+  return AnnotateStatus(engine_->ReleaseStorages(held), absl::StrCat("container ", id));
 }
 
 absl::Status AgentService::CreateSandbox(ttrpc::ServerContext&,
@@ -204,8 +208,7 @@ absl::Status AgentService::CreateSandbox(ttrpc::ServerContext&,
     return absl::AlreadyExistsError(
         absl::StrCat("sandbox ", sandbox_->id(), " exists: one sandbox per agent"));
   }
-  absl::StatusOr<std::unique_ptr<Sandbox>> sb =
-      Sandbox::Create(request, &storages_, options_.sandbox);
+  absl::StatusOr<std::unique_ptr<EngineSandbox>> sb = engine_->CreateSandbox(request);
   if (!sb.ok()) {
     Log(LogLevel::kError, "CreateSandbox failed",
         {{"sandbox", request.sandbox_id()}, {"error", sb.status().ToString()}});
@@ -225,7 +228,7 @@ absl::Status AgentService::DestroySandbox(ttrpc::ServerContext&, const grpc::Des
   absl::Status first;
   {
     absl::MutexLock create(&create_mu_);
-    std::vector<std::pair<std::string, std::shared_ptr<Container>>> all;
+    std::vector<std::pair<std::string, std::shared_ptr<EngineContainer>>> all;
     {
       absl::MutexLock l(&mu_);
       all.assign(containers_.begin(), containers_.end());
@@ -270,7 +273,7 @@ absl::Status AgentService::ExecProcess(ttrpc::ServerContext&,
                                        const grpc::ExecProcessRequest& request,
                                        google::protobuf::Empty*) {
   KATA_RETURN_IF_ERROR(ValidateId(request.exec_id(), "exec id"));
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineContainer> c, Find(request.container_id()));
   if (!request.has_process()) return absl::InvalidArgumentError("ExecProcess: no process");
   grpc::Spec wrapper;
   *wrapper.mutable_process() = request.process();
@@ -285,7 +288,7 @@ absl::Status AgentService::SignalProcess(ttrpc::ServerContext&,
   if (request.signal() == 0 || request.signal() >= static_cast<uint32_t>(NSIG)) {
     return absl::InvalidArgumentError(absl::StrCat("invalid signal ", request.signal()));
   }
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineContainer> c, Find(request.container_id()));
   return c->Signal(request.exec_id(), static_cast<int>(request.signal()));
 }
 
@@ -293,8 +296,8 @@ absl::Status AgentService::WaitProcess(ttrpc::ServerContext&,
                                        const grpc::WaitProcessRequest& request,
                                        grpc::WaitProcessResponse* response) {
   KATA_RETURN_IF_ERROR(ValidateId(request.exec_id(), "exec id"));
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p, c->GetProcess(request.exec_id()));
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineContainer> c, Find(request.container_id()));
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineProcess> p, c->GetProcess(request.exec_id()));
   response->set_status(p->Wait());
   // The drain threads see the end of the streams a moment after the exit: let them, so an
   // exec whose output is all read is freed now (its reads may all have come before).
@@ -309,7 +312,7 @@ absl::Status AgentService::WaitProcess(ttrpc::ServerContext&,
 absl::Status AgentService::WriteStdin(ttrpc::ServerContext&,
                                       const grpc::WriteStreamRequest& request,
                                       grpc::WriteStreamResponse* response) {
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p,
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineProcess> p,
                         FindProcess(request.container_id(), request.exec_id()));
   KATA_ASSIGN_OR_RETURN(size_t n, p->WriteStdin(request.data()));
   response->set_len(static_cast<uint32_t>(n));
@@ -319,8 +322,8 @@ absl::Status AgentService::WriteStdin(ttrpc::ServerContext&,
 absl::Status AgentService::ReadStream(const grpc::ReadStreamRequest& request, bool stderr_stream,
                                       grpc::ReadStreamResponse* response) {
   KATA_RETURN_IF_ERROR(ValidateId(request.exec_id(), "exec id"));
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p, c->GetProcess(request.exec_id()));
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineContainer> c, Find(request.container_id()));
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineProcess> p, c->GetProcess(request.exec_id()));
   size_t len = request.len() == 0 ? 64 * 1024 : std::min<size_t>(request.len(), 1024 * 1024);
   KATA_ASSIGN_OR_RETURN(std::string data, stderr_stream ? p->ReadStderr(len) : p->ReadStdout(len));
   if (data.empty()) {
@@ -347,7 +350,7 @@ absl::Status AgentService::ReadStderr(ttrpc::ServerContext&, const grpc::ReadStr
 
 absl::Status AgentService::CloseStdin(ttrpc::ServerContext&, const grpc::CloseStdinRequest& request,
                                       google::protobuf::Empty*) {
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p,
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineProcess> p,
                         FindProcess(request.container_id(), request.exec_id()));
   return p->CloseStdin();
 }
@@ -355,7 +358,7 @@ absl::Status AgentService::CloseStdin(ttrpc::ServerContext&, const grpc::CloseSt
 absl::Status AgentService::TtyWinResize(ttrpc::ServerContext&,
                                         const grpc::TtyWinResizeRequest& request,
                                         google::protobuf::Empty*) {
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p,
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineProcess> p,
                         FindProcess(request.container_id(), request.exec_id()));
   if (request.row() > 65535 || request.column() > 65535) {
     return absl::InvalidArgumentError("TtyWinResize: size above 65535");
@@ -366,7 +369,7 @@ absl::Status AgentService::TtyWinResize(ttrpc::ServerContext&,
 absl::Status AgentService::StatsContainer(ttrpc::ServerContext&,
                                           const grpc::StatsContainerRequest& request,
                                           grpc::StatsContainerResponse* response) {
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineContainer> c, Find(request.container_id()));
   KATA_ASSIGN_OR_RETURN(cgroups::CgroupStats st, c->Stats());
   grpc::CgroupStats* cg = response->mutable_cgroup_stats();
   grpc::CpuUsage* cpu = cg->mutable_cpu_stats()->mutable_cpu_usage();
@@ -386,21 +389,21 @@ absl::Status AgentService::StatsContainer(ttrpc::ServerContext&,
 absl::Status AgentService::PauseContainer(ttrpc::ServerContext&,
                                           const grpc::PauseContainerRequest& request,
                                           google::protobuf::Empty*) {
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineContainer> c, Find(request.container_id()));
   return c->Pause(kFreezeTimeout);
 }
 
 absl::Status AgentService::ResumeContainer(ttrpc::ServerContext&,
                                            const grpc::ResumeContainerRequest& request,
                                            google::protobuf::Empty*) {
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineContainer> c, Find(request.container_id()));
   return c->Resume(kFreezeTimeout);
 }
 
 absl::Status AgentService::UpdateContainer(ttrpc::ServerContext&,
                                            const grpc::UpdateContainerRequest& request,
                                            google::protobuf::Empty*) {
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Find(request.container_id()));
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineContainer> c, Find(request.container_id()));
   if (!request.has_resources()) return absl::OkStatus();  // as Kata's agent: nothing to do
   grpc::Spec wrapper;
   *wrapper.mutable_linux()->mutable_resources() = request.resources();
@@ -414,7 +417,7 @@ absl::Status AgentService::UpdateContainer(ttrpc::ServerContext&,
 absl::Status AgentService::GetOOMEvent(ttrpc::ServerContext& context,
                                        const grpc::GetOOMEventRequest&, grpc::OOMEvent* response) {
   for (;;) {
-    std::vector<std::pair<std::string, std::shared_ptr<Container>>> live;
+    std::vector<std::pair<std::string, std::shared_ptr<EngineContainer>>> live;
     {
       absl::MutexLock l(&mu_);
       live.assign(containers_.begin(), containers_.end());

@@ -22,6 +22,8 @@
 //   calls options.on_exit(kSandboxDestroyed) so the agent's main loop can end (and power
 //   the VM off when PID 1). Without a sandbox it still removes the containers and exits.
 // - SetGuestDateTime, OnlineCPUMem, CopyFile: see guest_ops.h (fake roots/clock injectable).
+// Containers, storages, devices and the sandbox are made through options.engine
+// (guest_engine.h; the real one by default), so tests and the fuzzer can substitute a fake.
 // Container rpcs: CreateContainer: with a sandbox, the spec's namespaces are adjusted
 //   (Sandbox::AdjustSpec: ipc/uts joined, pid per sandbox_pidns; sandbox_pidns without a
 //   sandbox is FAILED_PRECONDITION); then the request's devices rewrite the spec
@@ -75,6 +77,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "src/agent/container/container.h"
+#include "src/agent/rpc/guest_engine.h"
 #include "src/agent/rpc/guest_ops.h"
 #include "src/agent/sandbox/sandbox.h"
 #include "src/agent/storage/storage.h"
@@ -101,6 +104,9 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
     // Called by DestroySandbox once its work is done (just before it answers OK), with
     // kSandboxDestroyed: the agent then ends its main loop (see the header comment).
     std::function<void(const std::string& reason)> on_exit;
+    // What creates containers, storages, devices and the sandbox; unset: the real engine,
+    // NewGuestEngine(containers, storage, sandbox).
+    std::shared_ptr<GuestEngine> engine;
     Options();
   };
 
@@ -173,7 +179,7 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
   static constexpr absl::Duration kDestroyTimeout = absl::Seconds(10);
 
   // Mount points of storages held (by the sandbox and containers), with reference counts.
-  std::map<std::string, int> HeldStorages() { return storages_.Held(); }
+  std::map<std::string, int> HeldStorages() { return engine_->HeldStorages(); }
 
   static constexpr absl::Duration kFreezeTimeout = absl::Seconds(5);
   // How long WaitProcess, after the exit, waits for the output streams to reach EOF (they do
@@ -187,24 +193,24 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
 
  private:
   // The container `id`: INVALID_ARGUMENT for a bad id, NOT_FOUND for an unknown one.
-  absl::StatusOr<std::shared_ptr<Container>> Find(const std::string& id);
+  absl::StatusOr<std::shared_ptr<EngineContainer>> Find(const std::string& id);
   // Its process `exec_id` (validated the same way).
-  absl::StatusOr<std::shared_ptr<Process>> FindProcess(const std::string& id,
-                                                       const std::string& exec_id);
+  absl::StatusOr<std::shared_ptr<EngineProcess>> FindProcess(const std::string& id,
+                                                             const std::string& exec_id);
   absl::Status ReadStream(const grpc::ReadStreamRequest& request, bool stderr_stream,
                           grpc::ReadStreamResponse* response);
 
   // Removes container `id` (`c`) and releases its storages.
-  absl::Status RemoveLocked(const std::string& id, const std::shared_ptr<Container>& c,
+  absl::Status RemoveLocked(const std::string& id, const std::shared_ptr<EngineContainer>& c,
                             absl::Duration timeout) ABSL_EXCLUSIVE_LOCKS_REQUIRED(create_mu_);
 
   const Options options_;
-  StorageManager storages_;
+  const std::shared_ptr<GuestEngine> engine_;  // outlives everything it made
   // Lock order: create_mu_ before mu_; oom_mu_ is never held with mu_.
   absl::Mutex create_mu_;  // serializes CreateContainer, RemoveContainer, the sandbox rpcs
-  std::unique_ptr<Sandbox> sandbox_ ABSL_GUARDED_BY(create_mu_);
+  std::unique_ptr<EngineSandbox> sandbox_ ABSL_GUARDED_BY(create_mu_);
   absl::Mutex mu_ ABSL_ACQUIRED_AFTER(create_mu_);
-  std::map<std::string, std::shared_ptr<Container>> containers_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<EngineContainer>> containers_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::vector<std::string>> container_storages_ ABSL_GUARDED_BY(mu_);
   absl::Mutex oom_mu_;  // held by one OOM poll at a time
   // Per live container, the OOM-kill count last reported (or seen at CreateContainer).
