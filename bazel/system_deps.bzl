@@ -9,6 +9,8 @@ repository, and writes a BUILD file with one target per dependency:
     @system//:protobuf_full  @system//:protobuf_lite  @system//:protoc_lib  @system//:grpcpp  @system//:re2  @system//:tomlplusplus
     @system//:crypto
     @system//:seccomp  @system//:libcap
+    @system//:netlink (libnl-route-3 + libnl-3: headers and static archives from the guest
+                       sysroot in guest builds, the host's -dev packages otherwise)
     @system//:gtest  @system//:gtest_main  @system//:gmock  @system//:benchmark
     @system//:benchmark_main  @system//:rapidjson
     @system//:protoc  @system//:grpc_cpp_plugin   (executables)
@@ -103,6 +105,18 @@ def _debian_system_libs_impl(ctx):
                      (name, linkopts, defines, deps))
     # The protobuf runtime: the full one on the host, the lite one in guest builds (the agent's
     # generated code is lite there, see kata_cc_proto_library; the two never mix in a binary).
+    # libnl-route-3: its headers live in /usr/include/libnl3 (linked into this repository for
+    # the host; the guest toolchain has its sysroot's copy on the include path).
+    if not ctx.path("/usr/include/libnl3/netlink/route/link.h").exists:
+        fail("kata-cpp: Debian package libnl-route-3-dev is missing; " + _HINT)
+    ctx.symlink("/usr/include/libnl3", "libnl3")
+    nl_libs = _pkg_config(ctx, ["libnl-route-3.0"], "libnl-route-3-dev")
+    build.append("cc_library(name = 'netlink_host', hdrs = glob(['libnl3/netlink/**/*.h']), " +
+                 "includes = ['libnl3'], linkopts = %r)" % nl_libs)
+    build.append("cc_library(name = 'netlink_guest', linkopts = ['-lnl-route-3', '-lnl-3'])")
+    build.append("cc_library(name = 'netlink', deps = select({" +
+                 "'@//bazel/platforms:guest': [':netlink_guest'], " +
+                 "'//conditions:default': [':netlink_host']}))")
     build.append("cc_library(name = 'protobuf', deps = select({" +
                  "'@//bazel/platforms:guest': [':protobuf_lite'], " +
                  "'//conditions:default': [':protobuf_full']}))")

@@ -58,6 +58,8 @@ def _impl(ctx):
         gcc_lib + "/include",
         "%s/usr/include/%s" % (s, triple),
         "%s/usr/include" % s,
+        # libnl-3 (libnl-3-dev, libnl-route-3-dev): its headers live in a subdirectory.
+        "%s/usr/include/libnl3" % s,
     ]
     lib_dirs = [gcc_lib, "%s/usr/lib/%s" % (s, triple), "%s/lib/%s" % (s, triple)]
 

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "src/agent/log/log.h"
+#include "src/agent/network/network.h"
 #include "src/agent/process/reaper.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
@@ -36,6 +37,11 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentConfig& config, O
       Log(LogLevel::kWarn, "not a child subreaper: prctl PR_SET_CHILD_SUBREAPER: EINVAL");
     }
     StartOrphanReaper();
+  }
+  // The loopback is up before anything runs (as Kata's agent does; a host process finds it
+  // up already). A failure is logged: the agent still serves.
+  if (absl::Status lo = network::Network().BringUpLoopback(); !lo.ok()) {
+    Log(LogLevel::kWarn, "loopback not brought up", {{"error", lo.ToString()}});
   }
   std::unique_ptr<Agent> agent(new Agent(std::move(options)));
   KATA_RETURN_IF_ERROR(agent->server_.Register(&agent->health_));

@@ -24,6 +24,9 @@
 // - SetGuestDateTime, OnlineCPUMem, CopyFile: see guest_ops.h (fake roots/clock injectable).
 // Containers, storages, devices and the sandbox are made through options.engine
 // (guest_engine.h; the real one by default), so tests and the fuzzer can substitute a fake.
+// Network rpcs (network_rpc.cc over src/agent/network): UpdateInterface, UpdateRoutes,
+//   ListInterfaces, ListRoutes, AddARPNeighbors, with network/network.h's promises (a missing
+//   `interface`/`routes`/`neighbors` message is INVALID_ARGUMENT naming it).
 // Container rpcs: CreateContainer: with a sandbox, the spec's namespaces are adjusted
 //   (Sandbox::AdjustSpec: ipc/uts joined, pid per sandbox_pidns; sandbox_pidns without a
 //   sandbox is FAILED_PRECONDITION); then the request's devices rewrite the spec
@@ -77,6 +80,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "src/agent/container/container.h"
+#include "src/agent/network/network.h"
 #include "src/agent/rpc/guest_engine.h"
 #include "src/agent/rpc/guest_ops.h"
 #include "src/agent/sandbox/sandbox.h"
@@ -173,6 +177,20 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
   absl::Status CopyFile(ttrpc::ServerContext& context, const grpc::CopyFileRequest& request,
                         google::protobuf::Empty* response) override;
 
+  absl::Status UpdateInterface(ttrpc::ServerContext& context,
+                               const grpc::UpdateInterfaceRequest& request,
+                               types::Interface* response) override;
+  absl::Status UpdateRoutes(ttrpc::ServerContext& context, const grpc::UpdateRoutesRequest& request,
+                            grpc::Routes* response) override;
+  absl::Status ListInterfaces(ttrpc::ServerContext& context,
+                              const grpc::ListInterfacesRequest& request,
+                              grpc::Interfaces* response) override;
+  absl::Status ListRoutes(ttrpc::ServerContext& context, const grpc::ListRoutesRequest& request,
+                          grpc::Routes* response) override;
+  absl::Status AddARPNeighbors(ttrpc::ServerContext& context,
+                               const grpc::AddARPNeighborsRequest& request,
+                               google::protobuf::Empty* response) override;
+
   // The reason DestroySandbox gives on_exit.
   static constexpr char kSandboxDestroyed[] = "sandbox destroyed";
   // How long DestroySandbox waits for each container's processes to die.
@@ -206,6 +224,7 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
 
   const Options options_;
   const std::shared_ptr<GuestEngine> engine_;  // outlives everything it made
+  network::Network network_;
   // Lock order: create_mu_ before mu_; oom_mu_ is never held with mu_.
   absl::Mutex create_mu_;  // serializes CreateContainer, RemoveContainer, the sandbox rpcs
   std::unique_ptr<EngineSandbox> sandbox_ ABSL_GUARDED_BY(create_mu_);
