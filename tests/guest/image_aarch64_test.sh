@@ -45,7 +45,7 @@ for i in range(phnum):
     if struct.unpack_from("<I", init, phoff + i * phentsize)[0] == 3:
         fail("/init has a PT_INTERP: not static")
 mods = [l for l in files["etc/kata-cpp/modules"][1].decode().splitlines() if l and not l.startswith("#")]
-for want in ("virtio_console.ko", "virtio_pci.ko", "virtio_mmio.ko", "virtio_blk.ko", "9pnet_virtio.ko", "/9p.ko", "overlay.ko", "vmw_vsock_virtio_transport.ko"):
+for want in ("virtio_console.ko", "virtio_pci.ko", "virtio_mmio.ko", "virtio_blk.ko", "9pnet_virtio.ko", "/9p.ko", "overlay.ko", "vmw_vsock_virtio_transport.ko", "virtio_net.ko"):
     if not any(m.endswith(want) for m in mods):
         fail("module list has no " + want)
 for m in mods:

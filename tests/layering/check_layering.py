@@ -9,7 +9,8 @@ The layers (an arrow reads "may be used by"):
   src/libs  ->  src/libs/device  ->  src/agent
   src/libs  ->  src/runtime/config  ->  src/runtime/hypervisor  ->  src/runtime  ->  src/runtime/shim
 The sandbox sees only the hypervisor interface (hypervisor/ itself, not a driver's package):
-the shim injects the driver's factory.
+the shim injects the driver's factory. Likewise the pod network: the sandbox sees
+src/runtime/network (the PodNetwork interface), the shim injects network/tcfilter's factory.
 src/agent and src/runtime never see each other; src/libs depends on neither; nothing in
 src/ depends on tools/ or tests/.
 """
@@ -32,6 +33,10 @@ RULES = [
      "the Kata configuration is plain data: it knows no VMM, sandbox or shim"),
     (r"src/runtime/sandbox(/|$)", r"src/runtime/hypervisor/.+",
      "the sandbox knows the Hypervisor interface only; the shim injects a driver's factory"),
+    (r"src/runtime/sandbox(/|$)", r"src/runtime/network/.+",
+     "the sandbox knows the PodNetwork interface only; the shim injects the tcfilter factory"),
+    (r"src/runtime/network(/|$)", r"src/runtime($|/(?!network(/|$)|hypervisor$|config(/|$)))",
+     "the pod network uses only the hypervisor interface (NetDevice) and the configuration"),
     (r"src/(?!runtime/shim(/|$))", r"src/runtime/shim(/|$)",
      "the shim is the top of the host side: nothing depends on it"),
     (r"src(/|$)", r"(tools|tests)(/|$)", "product code never depends on tools or tests"),

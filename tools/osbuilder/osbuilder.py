@@ -40,7 +40,7 @@ INSTALL_DIR = "/usr/share/kata-containers"
 
 # The modules the agent needs (their dependencies are added from modules.dep): the virtio
 # transports, the agent channel (virtio-serial; vsock where the host has vhost-vsock), block
-# devices, the 9p shared directory and overlayfs.
+# devices, the 9p shared directory, overlayfs and the pod network's NICs (virtio-net).
 MODULES = [
     "kernel/drivers/virtio/virtio_pci.ko",
     "kernel/drivers/virtio/virtio_mmio.ko",
@@ -50,6 +50,7 @@ MODULES = [
     "kernel/fs/9p/9p.ko",
     "kernel/fs/overlayfs/overlay.ko",
     "kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko",
+    "kernel/drivers/net/virtio_net.ko",
 ]
 
 KERNEL_NAME = {"amd64": "vmlinux.container", "arm64": "vmlinux.container"}

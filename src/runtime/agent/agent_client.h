@@ -38,6 +38,13 @@ class AgentClient {
   virtual absl::StatusOr<::grpc::GuestDetailsResponse> GetGuestDetails(
       const ::grpc::GuestDetailsRequest& request) = 0;
 
+  // network (before CreateSandbox; the guest matches interfaces by MAC)
+  virtual absl::StatusOr<::types::Interface> UpdateInterface(
+      const ::grpc::UpdateInterfaceRequest& request) = 0;
+  virtual absl::StatusOr<::grpc::Routes> UpdateRoutes(
+      const ::grpc::UpdateRoutesRequest& request) = 0;
+  virtual absl::Status AddARPNeighbors(const ::grpc::AddARPNeighborsRequest& request) = 0;
+
   // containers
   virtual absl::Status CreateContainer(const ::grpc::CreateContainerRequest& request) = 0;
   virtual absl::Status StartContainer(const ::grpc::StartContainerRequest& request) = 0;

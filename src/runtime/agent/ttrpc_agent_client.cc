@@ -52,6 +52,18 @@ class TtrpcAgentClient : public AgentClient {
     return Empty("CreateContainer", &::grpc::AgentServiceTtrpc::Client::CreateContainer, r,
                  Bounded(options_.create_container_timeout));
   }
+  absl::StatusOr<::types::Interface> UpdateInterface(
+      const ::grpc::UpdateInterfaceRequest& r) override {
+    return Typed<::types::Interface>(
+        "UpdateInterface", &::grpc::AgentServiceTtrpc::Client::UpdateInterface, r, Bounded());
+  }
+  absl::StatusOr<::grpc::Routes> UpdateRoutes(const ::grpc::UpdateRoutesRequest& r) override {
+    return Typed<::grpc::Routes>("UpdateRoutes", &::grpc::AgentServiceTtrpc::Client::UpdateRoutes,
+                                 r, Bounded());
+  }
+  absl::Status AddARPNeighbors(const ::grpc::AddARPNeighborsRequest& r) override {
+    return Empty("AddARPNeighbors", &::grpc::AgentServiceTtrpc::Client::AddARPNeighbors, r);
+  }
   absl::Status StartContainer(const ::grpc::StartContainerRequest& r) override {
     return Empty("StartContainer", &::grpc::AgentServiceTtrpc::Client::StartContainer, r);
   }

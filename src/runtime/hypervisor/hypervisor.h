@@ -45,6 +45,15 @@ enum class AgentChannelKind {
 };
 
 // Everything needed to create one VM. Plain data; drivers validate it in CreateVm.
+// A NIC for the guest: an open tap fd (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR) that the VMM
+// inherits, and the MAC the guest sees. The fds are the caller's: they must stay open until
+// StopVm. vhost_fd: an open /dev/vhost-net fd for the device (used with KVM only), or -1.
+struct NetDevice {
+  int tap_fd = -1;
+  int vhost_fd = -1;
+  std::string mac;  // "aa:bb:cc:dd:ee:ff"
+};
+
 struct VmConfig {
   std::string kernel_path;    // required (a bzImage or an ELF vmlinux)
   std::string initrd_path;    // optional
@@ -65,6 +74,9 @@ struct VmConfig {
   // Number of hotplug slots (PCIe root ports on q35) to provision; 0 means no block
   // hotplug. Machines that cannot hotplug (microvm) reject a non-zero value.
   uint32_t hotplug_slots = 0;
+
+  // NICs, in order (the guest matches them by MAC).
+  std::vector<NetDevice> net_devices;
 
   // Absolute directory, owned by the sandbox, for the VMM's sockets and logs. Kept short:
   // unix socket paths hold 107 bytes.

@@ -25,6 +25,29 @@ AgentDialer DefaultDialer(const config::RuntimeConfig& config) {
   };
 }
 
+// Tells the guest its network: each interface (by MAC), then the routes, then the neighbours.
+absl::Status ConfigureGuestNetwork(AgentClient& agent, const network::GuestNetwork& net) {
+  for (const ::types::Interface& i : net.interfaces) {
+    ::grpc::UpdateInterfaceRequest r;
+    *r.mutable_interface() = i;
+    absl::StatusOr<::types::Interface> done = agent.UpdateInterface(r);
+    if (!done.ok()) return AnnotateStatus(done.status(), "interface " + i.name());
+  }
+  if (!net.routes.empty()) {
+    ::grpc::UpdateRoutesRequest r;
+    for (const ::types::Route& route : net.routes) *r.mutable_routes()->add_routes() = route;
+    KATA_RETURN_IF_ERROR(agent.UpdateRoutes(r).status());
+  }
+  if (!net.neighbors.empty()) {
+    ::grpc::AddARPNeighborsRequest r;
+    for (const ::types::ARPNeighbor& n : net.neighbors) {
+      *r.mutable_neighbors()->add_arpneighbors() = n;
+    }
+    KATA_RETURN_IF_ERROR(agent.AddARPNeighbors(r));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<VmLink>> VmLink::Boot(SandboxLayout& layout,
@@ -42,6 +65,7 @@ absl::StatusOr<std::unique_ptr<VmLink>> VmLink::Boot(SandboxLayout& layout,
   };
   absl::StatusOr<hypervisor::VmPlan> plan = o.hypervisor_factory(o.config, layout.ForVm());
   if (!plan.ok()) return AnnotateStatus(plan.status(), ctx);
+  if (o.network != nullptr) plan->config.net_devices = o.network->devices;
   std::shared_ptr<hypervisor::Hypervisor> vm = std::move(plan->vm);
   KATA_RETURN_IF_ERROR(AnnotateStatus(vm->CreateVm(plan->config), ctx + ": create VM"));
   step_done("prepare");
@@ -61,7 +85,11 @@ absl::StatusOr<std::unique_ptr<VmLink>> VmLink::Boot(SandboxLayout& layout,
   if (!dialed.ok()) return AnnotateStatus(dialed.status(), ctx);
   std::shared_ptr<AgentClient> agent = *std::move(dialed);
   step_done("agent_ready");
-  absl::Status created = agent->CreateSandbox(create);
+  absl::Status created = absl::OkStatus();
+  if (o.network != nullptr) {
+    created = AnnotateStatus(ConfigureGuestNetwork(*agent, *o.network), "guest network");
+  }
+  if (created.ok()) created = agent->CreateSandbox(create);
   if (!created.ok()) {
     agent->Close();
     return AnnotateStatus(created, ctx);

@@ -31,6 +31,7 @@
 #include "src/runtime/config/config.h"
 #include "src/runtime/hypervisor/factory.h"
 #include "src/runtime/hypervisor/hypervisor.h"
+#include "src/runtime/network/network.h"
 #include "src/runtime/sandbox/layout.h"
 
 namespace kata::runtime {
@@ -52,6 +53,10 @@ struct VmLinkOptions {
   StartStepObserver on_step;
   absl::Duration start_vm_timeout = absl::Seconds(30);
   absl::Duration destroy_timeout = absl::Seconds(5);  // DestroySandbox before StopVm
+  // The pod network (owned by the caller, alive until the VM is stopped): its NICs join the
+  // VM's config, and the guest is told its interfaces, routes and ARP neighbours before
+  // CreateSandbox. nullptr: no NIC.
+  const network::GuestNetwork* network = nullptr;
 };
 
 class VmLink {

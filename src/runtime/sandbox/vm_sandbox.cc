@@ -55,6 +55,11 @@ absl::Status VmSandbox::Start() {
   lo.agent_dialer = o_.agent_dialer;
   lo.on_step = o_.on_start_step;
   lo.destroy_timeout = std::min(lo.destroy_timeout, o_.guest_timeout);
+  std::unique_ptr<network::PodNetwork> net;  // removed again if the boot fails
+  if (o_.network_factory) {
+    KATA_ASSIGN_OR_RETURN(net, o_.network_factory(o_.id, o_.spec, o_.config));
+  }
+  if (net) lo.network = &net->guest();
   KATA_ASSIGN_OR_RETURN(
       std::shared_ptr<VmLink> link,
       VmLink::Boot(layout_, CreateSandboxRequestFor(o_.id, o_.spec, layout_), lo));
@@ -62,6 +67,7 @@ absl::Status VmSandbox::Start() {
   {
     absl::MutexLock l(&mu_);
     link_ = link;
+    network_ = std::move(net);
     state_ = SandboxState::kRunning;
   }
   watcher_ = std::thread([this, link] { Watch(link); });
@@ -180,8 +186,10 @@ absl::Status VmSandbox::Shutdown() {
   };
   // DestroySandbox (bounded), the agent closed, the VMM stopped: the watcher returns.
   if (link) note(link->Stop(was_running));
+  std::unique_ptr<network::PodNetwork> net;
   {
     absl::MutexLock l(&mu_);
+    net = std::move(network_);
     if (state_ != SandboxState::kVmDied) death_ = absl::OkStatus();
     state_ = SandboxState::kStopped;
     changed_.SignalAll();
@@ -194,6 +202,7 @@ absl::Status VmSandbox::Shutdown() {
   for (const std::string& cid : registry_.Ids()) {
     for (std::thread& t : registry_.Remove(cid, down)) t.join();
   }
+  if (net) note(net->Remove());  // the VMM is gone: its taps vanish with our fds
   note(layout_.Remove());
   {
     absl::MutexLock l(&mu_);

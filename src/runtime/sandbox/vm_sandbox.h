@@ -28,6 +28,7 @@
 #include "src/libs/oci/spec.h"
 #include "src/runtime/config/config.h"
 #include "src/runtime/hypervisor/factory.h"
+#include "src/runtime/network/network.h"
 #include "src/runtime/sandbox/layout.h"
 #include "src/runtime/sandbox/sandbox.h"
 #include "src/runtime/sandbox/vm_link.h"
@@ -41,6 +42,9 @@ struct SandboxOptions {
   SandboxPaths paths;
   hypervisor::HypervisorFactory hypervisor_factory;  // required (e.g. qemu/factory.h)
   AgentDialer agent_dialer;                          // empty: ttRPC
+  // The pod network (e.g. network/tcfilter.h); empty: the VM gets no NIC. What it made is
+  // removed after the VM is stopped (Shutdown) or when Start fails.
+  network::NetworkFactory network_factory;
   // Told how long each step of Start took (vm_link.h's steps). For logs and benchmarks.
   StartStepObserver on_start_step;
   // How long the guest may take to answer the calls the host cannot do without:

@@ -107,6 +107,7 @@ class VmSandbox : public Sandbox {
   SandboxState state_ ABSL_GUARDED_BY(mu_) = SandboxState::kInitial;
   absl::Status death_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<VmLink> link_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<network::PodNetwork> network_ ABSL_GUARDED_BY(mu_);  // removed by Shutdown
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   std::thread watcher_;
   absl::Mutex shutdown_mu_;  // one Shutdown at a time

@@ -4,6 +4,7 @@
 #include "src/runtime/config/annotations.h"
 #include "src/runtime/config/resolve.h"
 #include "src/runtime/hypervisor/qemu/factory.h"
+#include "src/runtime/network/tcfilter/tcfilter.h"
 #include "src/runtime/sandbox/vm_sandbox.h"
 #include "src/runtime/shim/log.h"
 
@@ -25,6 +26,9 @@ SandboxFactory VmSandboxFactory() {
     options.config = std::move(resolved.config);
     // The one place that knows which VMM runs: QEMU (its driver reads [hypervisor.qemu]).
     options.hypervisor_factory = hypervisor::qemu::QemuFactory();
+    // Kata's tcfilter pod network (taps + tc mirred in the spec's network namespace).
+    options.network_factory = runtime::network::TcFilterNetworkFactory(
+        [](absl::string_view line) { SHIM_LOG(Info) << line; });
     return runtime::NewVmSandbox(std::move(options));
   };
 }

@@ -17,6 +17,12 @@ class MockAgentClient : public AgentClient {
               (override));
   MOCK_METHOD(absl::StatusOr<::grpc::GuestDetailsResponse>, GetGuestDetails,
               (const ::grpc::GuestDetailsRequest& request), (override));
+  MOCK_METHOD(absl::StatusOr<::types::Interface>, UpdateInterface,
+              (const ::grpc::UpdateInterfaceRequest& request), (override));
+  MOCK_METHOD(absl::StatusOr<::grpc::Routes>, UpdateRoutes,
+              (const ::grpc::UpdateRoutesRequest& request), (override));
+  MOCK_METHOD(absl::Status, AddARPNeighbors, (const ::grpc::AddARPNeighborsRequest& request),
+              (override));
   MOCK_METHOD(absl::Status, CreateContainer, (const ::grpc::CreateContainerRequest& request),
               (override));
   MOCK_METHOD(absl::Status, StartContainer, (const ::grpc::StartContainerRequest& request),

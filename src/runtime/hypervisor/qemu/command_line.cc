@@ -1,5 +1,6 @@
 #include "src/runtime/hypervisor/qemu/command_line.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -11,6 +12,15 @@ constexpr size_t kMax9pTag = 31;
 
 absl::Status Invalid(absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("qemu config: ", what));
+}
+
+// "aa:bb:cc:dd:ee:ff": six two-digit hex bytes.
+bool IsMac(const std::string& mac) {
+  if (mac.size() != 17) return false;
+  for (size_t i = 0; i < mac.size(); ++i) {
+    if (i % 3 == 2 ? mac[i] != ':' : !absl::ascii_isxdigit(mac[i])) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -77,8 +87,42 @@ absl::Status ValidateConfig(const VmConfig& c, const CommandLineOptions& options
   if (c.agent_channel == AgentChannelKind::kVsock && c.vsock_guest_cid < 3) {
     return Invalid(absl::StrCat("vsock_guest_cid must be >= 3, got ", c.vsock_guest_cid));
   }
+  if (c.net_devices.size() > kMaxNetDevices) {
+    return Invalid(
+        absl::StrCat("net_devices: at most ", kMaxNetDevices, ", got ", c.net_devices.size()));
+  }
+  for (size_t i = 0; i < c.net_devices.size(); ++i) {
+    const NetDevice& n = c.net_devices[i];
+    if (n.tap_fd < 0) return Invalid(absl::StrCat("net_devices[", i, "].tap_fd must be >= 0"));
+    if (!IsMac(n.mac)) {
+      return Invalid(absl::StrCat("net_devices[", i, "].mac \"", n.mac, "\" is not a MAC"));
+    }
+  }
   return absl::OkStatus();
 }
+
+namespace {
+
+// NICs: virtio-net on each tap fd (QEMU inherits the fds), at pcie.0 slots 0x5.. on q35.
+void AddNetDevices(const VmConfig& c, std::vector<std::string>* a) {
+  const bool q35 = c.machine == MachineType::kQ35;
+  for (size_t i = 0; i < c.net_devices.size(); ++i) {
+    const NetDevice& n = c.net_devices[i];
+    // vhost-net needs KVM's irqfd/ioeventfd; under TCG QEMU's own virtio-net backend serves.
+    const bool vhost = n.vhost_fd >= 0 && c.accelerator == Accelerator::kKvm;
+    a->insert(a->end(),
+              {"-netdev",
+               absl::StrCat("tap,id=net", i, ",fd=", n.tap_fd,
+                            vhost ? absl::StrCat(",vhost=on,vhostfd=", n.vhost_fd) : ""),
+               "-device",
+               absl::StrCat(q35 ? "virtio-net-pci" : "virtio-net-device", ",netdev=net", i,
+                            ",id=nic", i, ",mac=", n.mac,
+                            q35 ? absl::StrFormat(",bus=pcie.0,addr=0x%x", kFirstNicSlot + i)
+                                : std::string())});
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<std::string>> BuildCommandLine(const VmConfig& c,
                                                           const CommandLineOptions& options) {
@@ -142,6 +186,8 @@ absl::StatusOr<std::vector<std::string>> BuildCommandLine(const VmConfig& c,
                        absl::StrCat(q35 ? "virtio-9p-pci,bus=pcie.0,addr=0x3" : "virtio-9p-device",
                                     ",id=fs0,fsdev=fsdev0,mount_tag=", c.shared_mount_tag)});
   }
+
+  AddNetDevices(c, &a);
 
   // Hotplug root ports (q35 only; validated above).
   if (c.hotplug_slots > 0) {

@@ -6,6 +6,7 @@
 //
 // Layout (stable, so the guest side can rely on it):
 //   q35:     virtio-serial-pci at 00:02, virtio-9p-pci at 00:03, vhost-vsock-pci at 00:04,
+//            virtio-net-pci NICs at 00:05.. (a tap fd each, `-netdev tap,fd=N`),
 //            hotplug root ports "rp0".."rpN-1" at 00:10.. (native PCIe hotplug, so unplug
 //            completes without guest help while the slot is powered off, e.g. before boot);
 //            a device hot-plugged behind root port i has the PCI path "<10+i>/00".
@@ -28,6 +29,9 @@ namespace kata::hypervisor::qemu {
 // Upper bound on VmConfig::hotplug_slots (root ports occupy slots 0x10.. of pcie.0).
 inline constexpr uint32_t kMaxHotplugSlots = 8;
 inline constexpr int kFirstRootPortSlot = 0x10;
+// NICs (VmConfig::net_devices) sit at pcie.0 slots 0x5..0xf on q35.
+inline constexpr int kFirstNicSlot = 0x5;
+inline constexpr size_t kMaxNetDevices = 11;
 
 // Files QEMU creates under VmConfig::work_dir.
 struct QemuPaths {
@@ -53,7 +57,8 @@ struct CommandLineOptions {
 
 // OK, or INVALID_ARGUMENT naming the offending field: missing kernel, zero vcpus/memory,
 // relative or missing work_dir, socket paths too long, microvm with hotplug slots, too many
-// slots, relative shared_dir, bad mount tag, vsock CID < 3. Does not touch the filesystem.
+// slots, relative shared_dir, bad mount tag, vsock CID < 3, a NIC without a tap fd or with a
+// bad MAC, too many NICs. Does not touch the filesystem.
 absl::Status ValidateConfig(const VmConfig& config, const CommandLineOptions& options);
 
 // The full argv (argv[0] = options.binary), or ValidateConfig's error.

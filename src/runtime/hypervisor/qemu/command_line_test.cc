@@ -94,6 +94,33 @@ TEST(CommandLineTest, VsockWithTheAllocatedCidsFdAsVhostfd) {
                                          "guest-cid=12,vhostfd=9"));
 }
 
+TEST(CommandLineTest, NicsOnTapFdsWithTheirMacs) {
+  VmConfig c = Q35Config();
+  c.net_devices = {{.tap_fd = 7, .vhost_fd = 8, .mac = "02:aa:bb:cc:dd:01"},
+                   {.tap_fd = 11, .mac = "02:aa:bb:cc:dd:02"}};
+  absl::StatusOr<std::vector<std::string>> argv = BuildCommandLine(c, {});
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  // TCG: no vhost (it needs KVM), QEMU's own backend on the tap.
+  EXPECT_THAT(*argv, ::testing::Contains("tap,id=net0,fd=7"));
+  EXPECT_THAT(*argv, ::testing::Contains("virtio-net-pci,netdev=net0,id=nic0,"
+                                         "mac=02:aa:bb:cc:dd:01,bus=pcie.0,addr=0x5"));
+  EXPECT_THAT(*argv, ::testing::Contains("tap,id=net1,fd=11"));
+  EXPECT_THAT(*argv, ::testing::Contains("virtio-net-pci,netdev=net1,id=nic1,"
+                                         "mac=02:aa:bb:cc:dd:02,bus=pcie.0,addr=0x6"));
+  c.accelerator = Accelerator::kKvm;
+  argv = BuildCommandLine(c, {});
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  EXPECT_THAT(*argv, ::testing::Contains("tap,id=net0,fd=7,vhost=on,vhostfd=8"));
+  EXPECT_THAT(*argv, ::testing::Contains("tap,id=net1,fd=11"));
+
+  c.net_devices[1].mac = "02:aa:bb:cc:dd";
+  EXPECT_THAT(BuildCommandLine(c, {}).status().message(),
+              ::testing::HasSubstr("net_devices[1].mac"));
+  c.net_devices[1] = {.tap_fd = -1, .mac = "02:aa:bb:cc:dd:02"};
+  EXPECT_THAT(BuildCommandLine(c, {}).status().message(),
+              ::testing::HasSubstr("net_devices[1].tap_fd"));
+}
+
 TEST(CommandLineTest, MicrovmVirtioSerialAndNoSharing) {
   VmConfig c = Q35Config();
   c.machine = MachineType::kMicrovm;

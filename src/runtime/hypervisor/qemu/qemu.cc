@@ -185,6 +185,11 @@ absl::Status QemuDriver::StartVm(absl::Duration timeout) {
     KATA_RETURN_IF_ERROR(CreatePrivateLog(*log));
   }
   KATA_ASSIGN_OR_RETURN(std::vector<int> inherit, ClaimVsockCid());
+  // The NICs' tap (and vhost-net) fds are the caller's; QEMU inherits them at their numbers.
+  for (const NetDevice& n : config_.net_devices) {
+    inherit.push_back(n.tap_fd);
+    if (n.vhost_fd >= 0 && config_.accelerator == Accelerator::kKvm) inherit.push_back(n.vhost_fd);
+  }
   absl::Cleanup release_cid = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { vsock_fd_.reset(); };
   KATA_ASSIGN_OR_RETURN(process_,
                         ChildProcess::Spawn(argv_, {.log_path = paths_.qemu_log,
