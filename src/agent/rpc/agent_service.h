@@ -108,6 +108,9 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
     // Called by DestroySandbox once its work is done (just before it answers OK), with
     // kSandboxDestroyed: the agent then ends its main loop (see the header comment).
     std::function<void(const std::string& reason)> on_exit;
+    // Whether the network rpcs change this process's network namespace (the guest's). false:
+    // they answer FAILED_PRECONDITION and touch nothing (the fuzzer runs on a host).
+    bool manage_network = true;
     // What creates containers, storages, devices and the sandbox; unset: the real engine,
     // NewGuestEngine(containers, storage, sandbox).
     std::shared_ptr<GuestEngine> engine;

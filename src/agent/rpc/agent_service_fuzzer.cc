@@ -98,6 +98,7 @@ struct Harness {
     o.containers.bundle_root = root + "/bundles";
     o.set_time = [](const struct timeval&) { return absl::OkStatus(); };
     o.engine = engine;
+    o.manage_network = false;  // the network rpcs would change the host's links and routes
     agent = std::make_unique<AgentService>(std::move(o));
     if (!server.Register(agent.get()).ok()) Fail("cannot register the agent");
     int sv[2];
