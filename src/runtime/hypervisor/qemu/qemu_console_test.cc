@@ -110,7 +110,9 @@ TEST_F(QemuConsoleTest, AFloodingGuestUnderSeccompKeepsTheLogUnderTheCap) {
             << kFloodBytes / absl::ToDoubleSeconds(took) / (1 << 20) << " MiB/s); the reader got "
             << stats.bytes_read << ", dropped " << stats.bytes_dropped << ", rotated "
             << stats.rotations << " times; largest file seen " << largest << " bytes\n";
-  EXPECT_GT(stats.bytes_read, uint64_t{kFloodBytes} / 2);
+  // The guest does not wait for the UART: what QEMU could not hand to the socket at once is
+  // dropped (more under load). Enough must arrive to rotate the log a few times.
+  EXPECT_GE(stats.bytes_read, 3 * kCap);
   EXPECT_LE(stats.bytes_read, uint64_t{kFloodBytes});
   EXPECT_EQ(stats.bytes_dropped, 0u);
   EXPECT_GE(stats.rotations, stats.bytes_read / kCap - 1);
