@@ -211,6 +211,8 @@ absl::Status ReadQemu(const toml::table& t, QemuConfig* q) {
   KATA_RETURN_IF_ERROR(r.StringList("valid_entropy_sources", &q->valid_entropy_sources));
   KATA_RETURN_IF_ERROR(r.String("guest_hook_path", &q->guest_hook_path));
   KATA_RETURN_IF_ERROR(r.Bool("enable_debug", &q->enable_debug));
+  KATA_RETURN_IF_ERROR(r.String("seccompsandbox", &q->seccompsandbox));
+  KATA_RETURN_IF_ERROR(r.Uint32("console_log_max_bytes", &q->console_log_max_bytes));
   KATA_RETURN_IF_ERROR(r.Bool("disable_selinux", &q->disable_selinux));
   KATA_RETURN_IF_ERROR(r.Bool("disable_guest_selinux", &q->disable_guest_selinux));
   KATA_RETURN_IF_ERROR(r.StringList("enable_annotations", &q->enable_annotations));
@@ -341,6 +343,17 @@ absl::Status ValidateQemu(const QemuConfig& q) {
                              {"io_uring", "native", "threads"}));
   KATA_RETURN_IF_ERROR(Absolute("hypervisor.qemu.entropy_source", q.entropy_source, false));
   KATA_RETURN_IF_ERROR(Absolute("hypervisor.qemu.guest_hook_path", q.guest_hook_path, true));
+  KATA_RETURN_IF_ERROR(
+      Range("hypervisor.qemu.console_log_max_bytes", q.console_log_max_bytes, 4096, 1u << 30));
+  const std::string sandbox_switch = q.seccompsandbox.substr(0, q.seccompsandbox.find(','));
+  if (!q.seccompsandbox.empty() &&
+      (q.seccompsandbox.find_first_not_of("abcdefghijklmnopqrstuvwxyz=,") != std::string::npos ||
+       (sandbox_switch != "on" && sandbox_switch != "off"))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "hypervisor.qemu.seccompsandbox: must be \"on\" or \"off\" followed by ,option=value "
+        "pairs of [a-z], got \"",
+        q.seccompsandbox, "\""));
+  }
   for (size_t i = 0; i < q.enable_annotations.size(); ++i) {
     RE2 re(q.enable_annotations[i], RE2::Quiet);
     if (!re.ok()) {

@@ -11,7 +11,8 @@
 //   [runtime]           the host runtime: debug, networking model, cgroups, netns, ...
 //
 // Every key is optional; an absent key takes the default written next to its member below (the
-// defaults are Kata's, except `accelerator`, which Kata does not have). The file is checked
+// defaults are Kata's, except `seccompsandbox`, strict here and off in Kata, and kata-cpp's own
+// keys, which Kata does not have). The file is checked
 // strictly: an unknown section or key, a value of the wrong type or a value out of range is an
 // INVALID_ARGUMENT error whose message starts with the key's path and ends with its place in
 // the file, e.g.
@@ -26,6 +27,10 @@
 // kata-cpp's own key (not in Kata):
 //   hypervisor.qemu.accelerator = "kvm" | "tcg"   QEMU's `-accel`; "tcg" (pure emulation) runs
 //                                                 where /dev/kvm is absent. Default "kvm".
+//   hypervisor.qemu.console_log_max_bytes = N    the guest's serial console is kept in the VM
+//                                                 directory as console.log, rotated into
+//                                                 console.log.1: each holds at most N bytes
+//                                                 (4096..1 GiB). Default 1 MiB.
 #ifndef KATA_SRC_RUNTIME_CONFIG_CONFIG_H_
 #define KATA_SRC_RUNTIME_CONFIG_CONFIG_H_
 
@@ -44,6 +49,9 @@ inline constexpr char kDefaultKernelPath[] = "/usr/share/kata-containers/vmlinux
 inline constexpr char kDefaultInitrdPath[] =
     "/usr/share/kata-containers/kata-containers-initrd.img";
 inline constexpr char kDefaultQemuPath[] = "/usr/bin/qemu-system-x86_64";
+// QEMU's seccomp filter, denying obsolete system calls, set*id, fork/exec and scheduler changes.
+inline constexpr char kDefaultSeccompSandbox[] =
+    "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
 
 // [hypervisor.qemu]
 struct QemuConfig {
@@ -101,6 +109,10 @@ struct QemuConfig {
 
   // Debug and security.
   bool enable_debug = false;
+  // QEMU's `-sandbox` value ("on" or "off", then options [a-z=,]), used where the QEMU binary
+  // accepts it (probed at VM creation); "" = no seccomp sandbox.
+  std::string seccompsandbox = kDefaultSeccompSandbox;
+  uint32_t console_log_max_bytes = 1 << 20;  // kata-cpp's key: 4096..1073741824
   bool disable_selinux = false;
   bool disable_guest_selinux = true;
 

@@ -38,6 +38,8 @@ TEST(ConfigTest, LoadsTheShippedDefault) {
               ::testing::ElementsAre("enable_iommu", "kernel_params"));
   EXPECT_EQ(c->agent.dial_timeout, 45u);
   EXPECT_EQ(c->runtime.internetworking_model, "tcfilter");
+  EXPECT_EQ(c->hypervisor.seccompsandbox, kDefaultSeccompSandbox);
+  EXPECT_EQ(c->hypervisor.console_log_max_bytes, 1048576u);
 }
 
 TEST(ConfigTest, AbsentKeysTakeDefaults) {
@@ -53,6 +55,9 @@ TEST(ConfigTest, AbsentKeysTakeDefaults) {
   EXPECT_TRUE(c->hypervisor.enable_annotations.empty());
   EXPECT_EQ(c->agent.dial_timeout, 45u);
   EXPECT_TRUE(c->runtime.disable_guest_seccomp);
+  EXPECT_EQ(c->hypervisor.seccompsandbox,
+            "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+  EXPECT_EQ(c->hypervisor.console_log_max_bytes, 1u << 20);
 }
 
 TEST(ConfigTest, ReadsEveryKind) {
@@ -63,6 +68,8 @@ default_maxvcpus = 4
 kernel_params = "quiet"
 disable_block_device_use = true
 enable_annotations = ["default_.*"]
+seccompsandbox = ""
+console_log_max_bytes = 65536
 [agent.kata]
 kernel_modules = ["e1000e InterruptThrottleRate=3000"]
 dial_timeout = 10
@@ -77,6 +84,8 @@ sandbox_cgroup_only = true
   EXPECT_EQ(c->hypervisor.default_maxvcpus, 4u);
   EXPECT_EQ(c->hypervisor.kernel_params, "quiet");
   EXPECT_TRUE(c->hypervisor.disable_block_device_use);
+  EXPECT_EQ(c->hypervisor.seccompsandbox, "");
+  EXPECT_EQ(c->hypervisor.console_log_max_bytes, 65536u);
   EXPECT_THAT(c->agent.kernel_modules, ::testing::ElementsAre("e1000e InterruptThrottleRate=3000"));
   EXPECT_EQ(c->agent.dial_timeout, 10u);
   EXPECT_TRUE(c->runtime.disable_new_netns);
@@ -132,6 +141,14 @@ TEST(ConfigTest, BadValuesNameTheKey) {
   ExpectInvalid(WithQemu("default_bridges = 6"),
                 "hypervisor.qemu.default_bridges: must be at most 5");
   ExpectInvalid(WithQemu("msize_9p = 100"), "hypervisor.qemu.msize_9p: must be at least 4096");
+  ExpectInvalid(WithQemu("console_log_max_bytes = 100"),
+                "hypervisor.qemu.console_log_max_bytes: must be at least 4096, got 100");
+  ExpectInvalid(WithQemu("console_log_max_bytes = 2147483648"),
+                "hypervisor.qemu.console_log_max_bytes: must be at most 1073741824");
+  ExpectInvalid(WithQemu("seccompsandbox = \"on -device x\""),
+                "hypervisor.qemu.seccompsandbox: must be \"on\" or \"off\"");
+  ExpectInvalid(WithQemu("seccompsandbox = \"enable,spawn=deny\""),
+                "hypervisor.qemu.seccompsandbox: must be \"on\" or \"off\"");
   ExpectInvalid(WithQemu("block_device_driver = \"ide\""),
                 "hypervisor.qemu.block_device_driver: unknown value \"ide\"");
   ExpectInvalid(WithQemu("enable_annotations = [\"ok\", \"(\"]"),

@@ -84,6 +84,16 @@ absl::Status ValidateConfig(const VmConfig& c, const CommandLineOptions& options
                                   c.shared_mount_tag, "\""));
     }
   }
+  if (options.console_fd >= 0 && options.console_fd < 3) {
+    return Invalid(absl::StrCat("console_fd must be >= 3, got ", options.console_fd));
+  }
+  const std::string sandbox_switch = options.sandbox.substr(0, options.sandbox.find(','));
+  if (!options.sandbox.empty() &&
+      (options.sandbox.find_first_not_of("abcdefghijklmnopqrstuvwxyz=,") != std::string::npos ||
+       (sandbox_switch != "on" && sandbox_switch != "off"))) {
+    return Invalid(absl::StrCat("sandbox must be \"on\" or \"off\" and options [a-z=,], got \"",
+                                options.sandbox, "\""));
+  }
   if (c.agent_channel == AgentChannelKind::kVsock && c.vsock_guest_cid < 3) {
     return Invalid(absl::StrCat("vsock_guest_cid must be >= 3, got ", c.vsock_guest_cid));
   }
@@ -143,6 +153,7 @@ absl::StatusOr<std::vector<std::string>> BuildCommandLine(const VmConfig& c,
            {"-cpu", kvm ? "host" : "max", "-m", absl::StrCat(c.memory_mib, "M"), "-smp",
             absl::StrCat(c.vcpus), "-nodefaults", "-no-user-config", "-nographic", "-no-reboot"});
   if (options.start_paused) a.push_back("-S");
+  if (!options.sandbox.empty()) a.insert(a.end(), {"-sandbox", options.sandbox});
 
   if (!c.kernel_path.empty()) {
     a.insert(a.end(), {"-kernel", c.kernel_path});
@@ -152,7 +163,12 @@ absl::StatusOr<std::vector<std::string>> BuildCommandLine(const VmConfig& c,
     a.insert(a.end(), {"-append", append});
   }
 
-  a.insert(a.end(), {"-serial", absl::StrCat("file:", paths.console_log)});
+  if (options.console_fd >= 0) {
+    a.insert(a.end(), {"-chardev", absl::StrCat("socket,id=console0,fd=", options.console_fd),
+                       "-serial", "chardev:console0"});
+  } else {
+    a.insert(a.end(), {"-serial", "null"});
+  }
   a.insert(a.end(), {"-qmp", absl::StrCat("unix:", EscapeOptionValue(paths.qmp_socket),
                                           ",server=on,wait=off")});
 
@@ -181,7 +197,8 @@ absl::StatusOr<std::vector<std::string>> BuildCommandLine(const VmConfig& c,
   if (!c.shared_dir.empty()) {
     a.insert(a.end(), {"-fsdev",
                        absl::StrCat("local,id=fsdev0,path=", EscapeOptionValue(c.shared_dir),
-                                    ",security_model=none"),
+                                    ",security_model=none",
+                                    options.fsdev_multidevs_remap ? ",multidevs=remap" : ""),
                        "-device",
                        absl::StrCat(q35 ? "virtio-9p-pci,bus=pcie.0,addr=0x3" : "virtio-9p-device",
                                     ",id=fs0,fsdev=fsdev0,mount_tag=", c.shared_mount_tag)});

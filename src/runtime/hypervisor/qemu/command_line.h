@@ -12,8 +12,11 @@
 //            a device hot-plugged behind root port i has the PCI path "<10+i>/00".
 //   microvm: virtio-mmio devices (virtio-serial-device, virtio-9p-device,
 //            vhost-vsock-device); no hotplug.
-//   Both:    console on the first serial port (kernel "console=ttyS0") into the console log,
-//            QMP on a unix socket (QEMU listens), the agent channel as named in VmConfig.
+//   Both:    console on the first serial port (kernel "console=ttyS0") into a socket the
+//            runtime reads (CommandLineOptions::console_fd; console_log.h caps the log), QMP
+//            on a unix socket (QEMU listens), the agent channel as named in VmConfig;
+//            `-sandbox <value>` (QEMU's seccomp filter) and 9p `multidevs=remap` when the
+//            options ask for them (the caller probes what the QEMU binary supports: features.h).
 #ifndef KATA_SRC_RUNTIME_HYPERVISOR_QEMU_COMMAND_LINE_H_
 #define KATA_SRC_RUNTIME_HYPERVISOR_QEMU_COMMAND_LINE_H_
 
@@ -53,12 +56,21 @@ struct CommandLineOptions {
   // passed as the device's vhostfd (QEMU must inherit it at this number); -1: QEMU opens the
   // device itself.
   int vhost_vsock_fd = -1;
+  // The guest's serial console: a connected socket QEMU inherits at this number
+  // (`-chardev socket,fd=N`); -1: the console goes nowhere (`-serial null`).
+  int console_fd = -1;
+  // `-sandbox <value>` (e.g. "on,obsolete=deny,elevateprivileges=deny,spawn=deny,
+  // resourcecontrol=deny"); empty: no seccomp sandbox.
+  std::string sandbox;
+  // The 9p share gets `multidevs=remap` (inode numbers stay unique across host devices).
+  bool fsdev_multidevs_remap = false;
 };
 
 // OK, or INVALID_ARGUMENT naming the offending field: missing kernel, zero vcpus/memory,
 // relative or missing work_dir, socket paths too long, microvm with hotplug slots, too many
 // slots, relative shared_dir, bad mount tag, vsock CID < 3, a NIC without a tap fd or with a
-// bad MAC, too many NICs. Does not touch the filesystem.
+// bad MAC, too many NICs, a console fd < 3, a sandbox value that is not an option list of
+// [a-z=,]. Does not touch the filesystem.
 absl::Status ValidateConfig(const VmConfig& config, const CommandLineOptions& options);
 
 // The full argv (argv[0] = options.binary), or ValidateConfig's error.

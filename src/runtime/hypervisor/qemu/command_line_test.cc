@@ -27,8 +27,12 @@ VmConfig Q35Config() {
   return c;
 }
 
+constexpr char kSandbox[] =
+    "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
+
 TEST(CommandLineTest, Q35FullArgv) {
-  absl::StatusOr<std::vector<std::string>> argv = BuildCommandLine(Q35Config(), {});
+  absl::StatusOr<std::vector<std::string>> argv = BuildCommandLine(
+      Q35Config(), {.console_fd = 5, .sandbox = kSandbox, .fsdev_multidevs_remap = true});
   ASSERT_TRUE(argv.ok()) << argv.status();
   // One QEMU option (and its value) per line.
   // clang-format off
@@ -37,14 +41,15 @@ TEST(CommandLineTest, Q35FullArgv) {
       "-machine", "q35,accel=tcg",
       "-cpu", "max", "-m", "512M", "-smp", "2",
       "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+      "-sandbox", kSandbox,
       "-kernel", "/img/vmlinux", "-initrd", "/img/initrd.gz",
       "-append", "console=ttyS0 quiet panic=-1",
-      "-serial", "file:/run/kata/sb1/console.log",
+      "-chardev", "socket,id=console0,fd=5", "-serial", "chardev:console0",
       "-qmp", "unix:/run/kata/sb1/qmp.sock,server=on,wait=off",
       "-device", "virtio-serial-pci,id=serial0,bus=pcie.0,addr=0x2",
       "-chardev", "socket,id=agentch,path=/run/kata/sb1/agent.sock,server=on,wait=off",
       "-device", "virtserialport,bus=serial0.0,chardev=agentch,id=channel0,name=agent.channel.0",
-      "-fsdev", "local,id=fsdev0,path=/run/kata/sb1/shared,security_model=none",
+      "-fsdev", "local,id=fsdev0,path=/run/kata/sb1/shared,security_model=none,multidevs=remap",
       "-device", "virtio-9p-pci,bus=pcie.0,addr=0x3,id=fs0,fsdev=fsdev0,mount_tag=kataShared",
       "-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off",
       "-device", "pcie-root-port,id=rp0,bus=pcie.0,chassis=1,slot=1,addr=0x10",
@@ -74,7 +79,7 @@ TEST(CommandLineTest, MicrovmWithVsockAndKvm) {
       "-cpu", "host", "-m", "512M", "-smp", "2",
       "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-S",
       "-kernel", "/img/vmlinux", "-append", "console=ttyS0",
-      "-serial", "file:/run/kata/sb1/console.log",
+      "-serial", "null",
       "-qmp", "unix:/run/kata/sb1/qmp.sock,server=on,wait=off",
       "-device", "vhost-vsock-device,id=vsock0,guest-cid=7",
       "-fsdev", "local,id=fsdev0,path=/run/kata/sb1/shared,security_model=none",
@@ -193,6 +198,24 @@ TEST(CommandLineTest, InvalidConfigsAreRejectedWithAReason) {
     EXPECT_EQ(argv.status().code(), absl::StatusCode::kInvalidArgument) << bc.name;
     EXPECT_THAT(std::string(argv.status().message()), HasSubstr(bc.message)) << bc.name;
   }
+}
+
+TEST(CommandLineTest, ConsoleSocketSandboxAndRemapOptionsAreChecked) {
+  const VmConfig c = Q35Config();
+  for (const char* bad : {"yes", "on;reboot", "on,spawn=deny -device x", "ON", "onion"}) {
+    absl::StatusOr<std::vector<std::string>> argv = BuildCommandLine(c, {.sandbox = bad});
+    EXPECT_EQ(argv.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(argv.status().message()), HasSubstr("sandbox")) << bad;
+  }
+  EXPECT_EQ(BuildCommandLine(c, {.console_fd = 1}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<std::vector<std::string>> off = BuildCommandLine(c, {.sandbox = "off"});
+  ASSERT_TRUE(off.ok()) << off.status();
+  const std::string joined = absl::StrJoin(*off, " ");
+  EXPECT_THAT(joined, HasSubstr("-sandbox off "));
+  EXPECT_THAT(joined, HasSubstr("-serial null "));
+  EXPECT_THAT(joined, Not(HasSubstr("multidevs")));
+  EXPECT_THAT(joined, Not(HasSubstr("console.log"))) << "QEMU never writes the log itself";
 }
 
 TEST(CommandLineTest, PathsAndRootPorts) {

@@ -63,6 +63,8 @@ HypervisorFactory QemuFactory(std::function<void(QemuDriverOptions*)> tune) {
     KATA_ASSIGN_OR_RETURN(VmConfig vm_config, QemuVmConfig(config, layout));
     QemuDriverOptions options;
     options.binary = config.hypervisor.path;
+    options.seccomp_sandbox = config.hypervisor.seccompsandbox;
+    options.console_log_max_bytes = config.hypervisor.console_log_max_bytes;
     if (tune) tune(&options);
     return VmPlan{std::make_unique<QemuDriver>(options), std::move(vm_config)};
   };

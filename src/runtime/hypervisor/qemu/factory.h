@@ -26,7 +26,8 @@ namespace kata::hypervisor::qemu {
 // INVALID_ARGUMENT "sandbox <id>: <setting and why>" for what the driver cannot do.
 absl::StatusOr<VmConfig> QemuVmConfig(const config::RuntimeConfig& config, const VmLayout& layout);
 
-// A factory making a QemuDriver (binary = config.hypervisor.path) with QemuVmConfig.
+// A factory making a QemuDriver (binary = config.hypervisor.path, seccomp_sandbox =
+// seccompsandbox, console_log_max_bytes as configured) with QemuVmConfig.
 // `tune`, when set, adjusts the driver's options first (tests: start paused, no kernel).
 HypervisorFactory QemuFactory(std::function<void(QemuDriverOptions*)> tune = nullptr);
 

@@ -62,8 +62,11 @@ TEST(QemuFactoryTest, MakesAnUncreatedDriverWithTheBinaryAndTuning) {
   c.hypervisor.accelerator = "tcg";
   c.hypervisor.shared_fs = "virtio-9p";
   bool tuned = false;
+  c.hypervisor.console_log_max_bytes = 65536;
   HypervisorFactory make = QemuFactory([&](QemuDriverOptions* o) {
     EXPECT_EQ(o->binary, "/usr/bin/qemu-system-x86_64");
+    EXPECT_EQ(o->seccomp_sandbox, config::kDefaultSeccompSandbox);
+    EXPECT_EQ(o->console_log_max_bytes, 65536u);
     tuned = true;
   });
   absl::StatusOr<VmPlan> plan = make(c, Layout());
@@ -74,6 +77,13 @@ TEST(QemuFactoryTest, MakesAnUncreatedDriverWithTheBinaryAndTuning) {
   EXPECT_EQ(plan->config.work_dir, "/r/vm/s1");
   c.hypervisor.machine_type = "pseries";
   EXPECT_EQ(make(c, Layout()).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(QemuFactoryTest, TheConfigurationsDefaultSandboxIsTheDriversStrictOne) {
+  EXPECT_STREQ(config::kDefaultSeccompSandbox, kStrictSandbox);
+  EXPECT_EQ(QemuDriverOptions().seccomp_sandbox, kStrictSandbox);
+  EXPECT_EQ(QemuDriverOptions().console_log_max_bytes,
+            config::RuntimeConfig().hypervisor.console_log_max_bytes);
 }
 
 }  // namespace

@@ -97,7 +97,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    dup2(null_fd.get(), 0);
+    dup2(options.stdin_fd >= 0 ? options.stdin_fd : null_fd.get(), 0);
     dup2(log_fd.get(), 1);
     dup2(log_fd.get(), 2);
     KeepOnlyAcrossExec(options.inherit_fds, max_fd);

@@ -5,16 +5,16 @@
 //   if (p->TryWait()) { ... it exited: p->exit_description() ... }
 //   p->Terminate(absl::Seconds(3));   // SIGTERM to the group, SIGKILL after the grace period
 //
-// Contracts: the child runs in a new process group (pgid == pid) with stdin from /dev/null,
-// stdout+stderr appended to log_path, and no other fd than those (0-2) and
-// SpawnOptions::inherit_fds: nothing the parent left open (a listening socket, a pipe) leaks in.
-// One reaper thread per child is the only caller of wait*(2) for it: it blocks until the child
-// exits (a stopped child, SIGSTOP, has not exited), records the wait status and wakes every waiter,
-// so any number of threads may call TryWait, WaitFor, Kill and Terminate concurrently and none of
-// them races to reap. A signal is sent only while the child is unreaped (its pid and group cannot
-// have been reused). The destructor SIGKILLs the group and reaps the child if it is still running,
-// so a ChildProcess never outlives its owner's scope. Nothing else in the process may reap the
-// child (no waitpid(-1)).
+// Contracts: the child runs in a new process group (pgid == pid) with stdin from /dev/null (or
+// SpawnOptions::stdin_fd), stdout+stderr appended to log_path, and no other fd than those
+// (0-2) and SpawnOptions::inherit_fds: nothing the parent left open (a listening socket, a pipe)
+// leaks in. One reaper thread per child is the only caller of wait*(2) for it: it blocks until the
+// child exits (a stopped child, SIGSTOP, has not exited), records the wait status and wakes every
+// waiter, so any number of threads may call TryWait, WaitFor, Kill and Terminate concurrently and
+// none of them races to reap. A signal is sent only while the child is unreaped (its pid and group
+// cannot have been reused). The destructor SIGKILLs the group and reaps the child if it is still
+// running, so a ChildProcess never outlives its owner's scope. Nothing else in the process may reap
+// the child (no waitpid(-1)).
 #ifndef KATA_SRC_RUNTIME_HYPERVISOR_QEMU_PROCESS_H_
 #define KATA_SRC_RUNTIME_HYPERVISOR_QEMU_PROCESS_H_
 
@@ -39,6 +39,8 @@ struct SpawnOptions {
   // about on its command line). Every other fd of the parent is closed in the child, whether
   // or not it is close-on-exec.
   std::vector<int> inherit_fds;
+  // The child's stdin (dup'ed to 0); -1: /dev/null.
+  int stdin_fd = -1;
 };
 
 class ChildProcess {

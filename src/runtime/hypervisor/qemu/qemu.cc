@@ -78,6 +78,16 @@ std::vector<std::string> QemuDriver::argv() const {
   return argv_;
 }
 
+QemuFeatures QemuDriver::features() const {
+  absl::MutexLock lock(&mu_);
+  return features_;
+}
+
+ConsoleReader::Stats QemuDriver::console_stats() const {
+  absl::MutexLock lock(&mu_);
+  return console_ != nullptr ? console_->stats() : console_stats_;
+}
+
 absl::Status QemuDriver::Check(VmOp op) {
   if (state_ == VmState::kStopped && !unreported_death_.ok() && op != VmOp::kCreate &&
       op != VmOp::kStart) {
@@ -130,10 +140,14 @@ absl::StatusOr<std::string> QemuDriver::Qmp(absl::string_view command, absl::str
 absl::Status QemuDriver::CreateVm(const VmConfig& config) {
   absl::MutexLock lock(&mu_);
   KATA_RETURN_IF_ERROR(CheckVmOp(state_, VmOp::kCreate));
-  CommandLineOptions cl{.binary = options_.binary,
-                        .start_paused = options_.start_paused,
-                        .require_kernel = options_.require_kernel};
-  KATA_ASSIGN_OR_RETURN(std::vector<std::string> argv, BuildCommandLine(config, cl));
+  // Validated before the probe runs QEMU.
+  KATA_RETURN_IF_ERROR(ValidateConfig(
+      config, {.binary = options_.binary, .require_kernel = options_.require_kernel}));
+  features_ = options_.features.has_value()
+                  ? *options_.features
+                  : CachedQemuFeatures(options_.binary, options_.seccomp_sandbox);
+  KATA_ASSIGN_OR_RETURN(std::vector<std::string> argv,
+                        BuildCommandLine(config, CommandLine(/*console_fd=*/-1)));
   if (!config.kernel_path.empty())
     KATA_RETURN_IF_ERROR(CheckReadable(config.kernel_path, "kernel"));
   if (!config.initrd_path.empty())
@@ -159,20 +173,25 @@ absl::Status QemuDriver::CreateVm(const VmConfig& config) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<int>> QemuDriver::ClaimVsockCid() {
+CommandLineOptions QemuDriver::CommandLine(int console_fd) const {
+  return CommandLineOptions{.binary = options_.binary,
+                            .start_paused = options_.start_paused,
+                            .require_kernel = options_.require_kernel,
+                            .vhost_vsock_fd = vsock_fd_.get(),
+                            .console_fd = console_fd,
+                            .sandbox = features_.sandbox ? options_.seccomp_sandbox : "",
+                            .fsdev_multidevs_remap = features_.multidevs_remap};
+}
+
+absl::Status QemuDriver::ClaimVsockCid() {
   if (config_.agent_channel != AgentChannelKind::kVsock || !options_.allocate_vsock_cid) {
-    return std::vector<int>{};
+    return absl::OkStatus();
   }
   absl::StatusOr<VsockCid> v = AllocateVsockCid(options_.vsock_cid);
   if (!v.ok()) return AnnotateStatus(v.status(), "start qemu: vsock guest CID");
   config_.vsock_guest_cid = v->cid;
-  CommandLineOptions cl{.binary = options_.binary,
-                        .start_paused = options_.start_paused,
-                        .require_kernel = options_.require_kernel,
-                        .vhost_vsock_fd = v->fd.get()};
-  KATA_ASSIGN_OR_RETURN(argv_, BuildCommandLine(config_, cl));
   vsock_fd_ = std::move(v->fd);
-  return std::vector<int>{vsock_fd_.get()};
+  return absl::OkStatus();
 }
 
 absl::Status QemuDriver::StartVm(absl::Duration timeout) {
@@ -181,20 +200,26 @@ absl::Status QemuDriver::StartVm(absl::Duration timeout) {
   // Stale sockets from an earlier run would be "connected" to nobody.
   unlink(paths_.qmp_socket.c_str());
   unlink(paths_.agent_socket.c_str());
-  for (const std::string* log : {&paths_.console_log, &paths_.qemu_log}) {
-    KATA_RETURN_IF_ERROR(CreatePrivateLog(*log));
-  }
-  KATA_ASSIGN_OR_RETURN(std::vector<int> inherit, ClaimVsockCid());
+  KATA_RETURN_IF_ERROR(CreatePrivateLog(paths_.qemu_log));
+  KATA_ASSIGN_OR_RETURN(std::unique_ptr<ConsoleReader> console,
+                        ConsoleReader::Start(paths_.console_log, options_.console_log_max_bytes));
+  KATA_RETURN_IF_ERROR(ClaimVsockCid());
+  absl::Cleanup release_cid = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { vsock_fd_.reset(); };
+  KATA_ASSIGN_OR_RETURN(argv_, BuildCommandLine(config_, CommandLine(console->qemu_fd())));
+  std::vector<int> inherit = {console->qemu_fd()};
+  if (vsock_fd_) inherit.push_back(vsock_fd_.get());
   // The NICs' tap (and vhost-net) fds are the caller's; QEMU inherits them at their numbers.
   for (const NetDevice& n : config_.net_devices) {
     inherit.push_back(n.tap_fd);
     if (n.vhost_fd >= 0 && config_.accelerator == Accelerator::kKvm) inherit.push_back(n.vhost_fd);
   }
-  absl::Cleanup release_cid = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { vsock_fd_.reset(); };
-  KATA_ASSIGN_OR_RETURN(process_,
-                        ChildProcess::Spawn(argv_, {.log_path = paths_.qemu_log,
-                                                    .die_with_parent = options_.die_with_parent,
-                                                    .inherit_fds = std::move(inherit)}));
+  absl::StatusOr<std::unique_ptr<ChildProcess>> spawned =
+      ChildProcess::Spawn(argv_, {.log_path = paths_.qemu_log,
+                                  .die_with_parent = options_.die_with_parent,
+                                  .inherit_fds = std::move(inherit)});
+  console->ReleaseQemuFd();  // QEMU holds its end alone: its exit is the reader's EOF
+  if (!spawned.ok()) return spawned.status();
+  process_ = *std::move(spawned);
   ChildProcess* child = process_.get();
   const std::string log = paths_.qemu_log;
   absl::StatusOr<std::unique_ptr<QmpClient>> qmp =
@@ -218,6 +243,7 @@ absl::Status QemuDriver::StartVm(absl::Duration timeout) {
   }
   std::move(release_cid).Cancel();
   qmp_ = std::move(*qmp);
+  console_ = std::move(console);
   state_ = options_.start_paused ? VmState::kPaused : VmState::kRunning;
   return absl::OkStatus();
 }
@@ -241,6 +267,11 @@ void QemuDriver::Shutdown(bool orderly) {
 void QemuDriver::Teardown() {
   qmp_.reset();
   process_.reset();
+  if (console_ != nullptr) {
+    console_->Stop();  // QEMU is gone: the reader drains what is left and ends
+    console_stats_ = console_->stats();
+    console_.reset();
+  }
   vsock_fd_.reset();  // QEMU is gone: its CID is free again
   devices_.clear();
   slot_used_.assign(slot_used_.size(), false);

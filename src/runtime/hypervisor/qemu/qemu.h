@@ -12,6 +12,13 @@
 // Beyond hypervisor.h's contracts:
 //   - StartVm: QEMU's stdout/stderr go to work_dir/qemu.log; if QEMU exits before QMP
 //     answers, the status (FAILED_PRECONDITION) quotes the end of that log.
+//   - The guest's serial console goes through a socket to a thread of the driver
+//     (console_log.h) into work_dir/console.log (0600), rotated into console.log.1 so that
+//     neither exceeds options.console_log_max_bytes; the thread ends with the VM (Teardown
+//     joins it after QEMU is gone). A slow reader makes QEMU drop console bytes, never wait.
+//   - QEMU runs with `-sandbox options.seccomp_sandbox` (its seccomp filter) and the 9p share
+//     with multidevs=remap when the binary accepts them: CreateVm probes it (features.h, once
+//     per binary and value in a process) unless options.features is given.
 //   - With options.start_paused QEMU starts with -S and StartVm ends in kPaused (the vCPUs
 //     have never run; ResumeVm starts them). Devices hot-plugged then are present at boot.
 //   - Block devices go behind the q35 root ports (VmConfig::hotplug_slots), one per port.
@@ -39,6 +46,8 @@
 #include "src/libs/base/unique_fd.h"
 #include "src/runtime/hypervisor/hypervisor.h"
 #include "src/runtime/hypervisor/qemu/command_line.h"
+#include "src/runtime/hypervisor/qemu/console_log.h"
+#include "src/runtime/hypervisor/qemu/features.h"
 #include "src/runtime/hypervisor/qemu/vsock_cid.h"
 
 namespace kata::hypervisor::qemu {
@@ -64,6 +73,12 @@ struct QemuDriverOptions {
   // it to QEMU as vhostfd; GetAgentChannel reports that CID. false: the config's CID as is.
   bool allocate_vsock_cid = true;
   VsockCidOptions vsock_cid;  // the device, the range, the probe (tests)
+  // QEMU's `-sandbox` value, used when the binary accepts it; "" = no seccomp sandbox.
+  std::string seccomp_sandbox = kStrictSandbox;
+  // What the binary accepts; unset: probed by CreateVm (CachedQemuFeatures).
+  std::optional<QemuFeatures> features;
+  // Each of console.log and console.log.1 holds at most this many bytes (>= 4096).
+  uint64_t console_log_max_bytes = uint64_t{1} << 20;
 };
 
 class QemuDriver : public Hypervisor {
@@ -84,8 +99,13 @@ class QemuDriver : public Hypervisor {
   VmState State() const override;
   absl::StatusOr<VmExit> WaitVm(absl::Duration timeout) override;
 
-  // The argv StartVm runs (after CreateVm; with an allocated vsock CID, after StartVm).
+  // The argv StartVm runs (after CreateVm; the console fd and an allocated vsock CID appear
+  // after StartVm).
   std::vector<std::string> argv() const;
+  // What CreateVm found the binary accepts (features.h).
+  QemuFeatures features() const;
+  // The console reader's counters (after the VM: its final ones).
+  ConsoleReader::Stats console_stats() const;
 
  private:
   // Checks `op` against the state, and (when QEMU should be up) that it still is; reports a
@@ -102,10 +122,12 @@ class QemuDriver : public Hypervisor {
   void Shutdown(bool orderly) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sets exit_ (once) from the reaped process_, its SHUTDOWN event and its log.
   void RecordExit(bool by_host) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // kVsock with allocate_vsock_cid: claims a free CID into vsock_fd_ and config_, and rebuilds
-  // argv_ with it; the fds QEMU must inherit.
-  absl::StatusOr<std::vector<int>> ClaimVsockCid() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Closes QMP, drops the process and the devices, removes the sockets; -> kStopped.
+  // kVsock with allocate_vsock_cid: claims a free CID into vsock_fd_ and config_.
+  absl::Status ClaimVsockCid() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The command line's options for this driver (console and vhost fds: -1 = none yet).
+  CommandLineOptions CommandLine(int console_fd) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Closes QMP, drops the process and the devices, removes the sockets, ends the console
+  // reader; -> kStopped.
   void Teardown() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   struct PluggedDevice {
@@ -126,6 +148,9 @@ class QemuDriver : public Hypervisor {
   std::vector<bool> slot_used_ ABSL_GUARDED_BY(mu_);
   std::optional<VmExit> exit_ ABSL_GUARDED_BY(mu_);  // set once QEMU has ended
   UniqueFd vsock_fd_ ABSL_GUARDED_BY(mu_);  // holds config_.vsock_guest_cid while QEMU runs
+  QemuFeatures features_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<ConsoleReader> console_ ABSL_GUARDED_BY(mu_);  // while QEMU runs
+  ConsoleReader::Stats console_stats_ ABSL_GUARDED_BY(mu_);      // the last VM's
   // A death WaitVm noticed that no call has reported yet (OK: none).
   absl::Status unreported_death_ ABSL_GUARDED_BY(mu_);
 };

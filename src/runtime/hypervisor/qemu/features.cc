@@ -1,0 +1,105 @@
+#include "src/runtime/hypervisor/qemu/features.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <map>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "src/libs/base/file.h"
+#include "src/libs/base/io.h"
+#include "src/libs/base/status_util.h"
+#include "src/libs/base/unique_fd.h"
+#include "src/runtime/hypervisor/qemu/process.h"
+
+namespace kata::hypervisor::qemu {
+namespace {
+
+constexpr absl::Duration kProbeTimeout = absl::Seconds(10);
+
+// QEMU's complaint: its output without the QMP lines.
+std::string Complaint(const std::string& output) {
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(output, '\n', absl::SkipEmpty())) {
+    if (absl::StartsWith(line, "{")) continue;
+    absl::StrAppend(&out, out.empty() ? "" : "; ", line);
+  }
+  return out;
+}
+
+// OK if `binary` starts with `extra` and quits when asked; else QEMU's complaint.
+absl::Status TryOptions(const std::string& binary, const std::vector<std::string>& extra) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return ErrnoStatus(errno, "probe pipe");
+  UniqueFd in_read(p[0]);
+  UniqueFd in_write(p[1]);
+  // Fits in the pipe's buffer: written and closed before QEMU starts.
+  if (absl::Status s =
+          WriteAll(in_write.get(), "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n");
+      !s.ok()) {
+    return s;
+  }
+  in_write.reset();
+  UniqueFd out(memfd_create("qemu-probe", MFD_CLOEXEC));
+  if (!out) return ErrnoStatus(errno, "probe memfd");
+  std::vector<std::string> argv = {binary, "-machine", "none", "-nodefaults", "-display",
+                                   "none", "-S",       "-qmp", "stdio"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(
+      argv, {.log_path = absl::StrCat("/proc/self/fd/", out.get()), .stdin_fd = in_read.get()});
+  if (!child.ok()) return child.status();
+  if (!(*child)->WaitFor(kProbeTimeout)) {
+    (*child)->Kill();
+    return absl::DeadlineExceededError(
+        absl::StrCat(binary, " did not quit within ", absl::FormatDuration(kProbeTimeout)));
+  }
+  if ((*child)->wait_status() == 0) return absl::OkStatus();
+  const std::string said =
+      Complaint(ReadFileToString(absl::StrCat("/proc/self/fd/", out.get())).value_or(""));
+  return absl::FailedPreconditionError(
+      absl::StrCat(binary, " ", (*child)->exit_description(), ": ", said));
+}
+
+std::vector<std::string> RemapOption() {
+  return {"-fsdev", "local,id=probe,path=/,security_model=none,readonly=on,multidevs=remap"};
+}
+
+}  // namespace
+
+QemuFeatures ProbeQemuFeatures(const std::string& binary, const std::string& sandbox) {
+  QemuFeatures f;
+  if (!sandbox.empty()) {
+    // The usual case, both accepted, in one run.
+    std::vector<std::string> both = RemapOption();
+    both.insert(both.end(), {"-sandbox", sandbox});
+    if (TryOptions(binary, both).ok()) {
+      f.sandbox = f.multidevs_remap = true;
+      return f;
+    }
+    absl::Status s = TryOptions(binary, {"-sandbox", sandbox});
+    f.sandbox = s.ok();
+    if (!s.ok()) f.sandbox_error = std::string(s.message());
+  }
+  f.multidevs_remap = TryOptions(binary, RemapOption()).ok();
+  return f;
+}
+
+QemuFeatures CachedQemuFeatures(const std::string& binary, const std::string& sandbox) {
+  static auto* const mu = new absl::Mutex;
+  static auto* const cache = new std::map<std::pair<std::string, std::string>, QemuFeatures>;
+  absl::MutexLock lock(mu);
+  auto key = std::make_pair(binary, sandbox);
+  auto it = cache->find(key);
+  if (it == cache->end()) it = cache->emplace(key, ProbeQemuFeatures(binary, sandbox)).first;
+  return it->second;
+}
+
+}  // namespace kata::hypervisor::qemu
