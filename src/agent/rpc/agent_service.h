@@ -122,6 +122,14 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
   // sandbox, if any, is destroyed too.
   ~AgentService() override;
 
+  // The calls that wait for a process (its exit, its output, room in its stdin pipe) or an
+  // OOM: the ttRPC server runs each on a thread of its own, so a pod's many live processes
+  // never stop the connection (issue 11 item 12).
+  bool IsBlocking(absl::string_view method) const override {
+    return method == "WaitProcess" || method == "ReadStdout" || method == "ReadStderr" ||
+           method == "WriteStdin" || method == "GetOOMEvent";
+  }
+
   absl::Status GetGuestDetails(ttrpc::ServerContext& context,
                                const grpc::GuestDetailsRequest& request,
                                grpc::GuestDetailsResponse* response) override;

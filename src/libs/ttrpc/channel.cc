@@ -1,6 +1,7 @@
 #include "src/libs/ttrpc/channel.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -8,6 +9,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 
@@ -25,8 +27,17 @@ bool IsSocket(int fd) {
 
 }  // namespace
 
-Channel::Channel(UniqueFd fd) : fd_(std::move(fd)), is_socket_(IsSocket(fd_.get())) {
-  if (!is_socket_) wake_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+Channel::Channel(UniqueFd fd, absl::Duration write_stall_timeout)
+    : fd_(std::move(fd)),
+      is_socket_(IsSocket(fd_.get())),
+      write_stall_timeout_(write_stall_timeout) {
+  if (!is_socket_) {
+    wake_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    // Writes must not block without bound (reads poll first and retry EAGAIN). A socket
+    // gets MSG_DONTWAIT per write instead: its reads block in read().
+    const int flags = fcntl(fd_.get(), F_GETFL);
+    if (flags >= 0 && !(flags & O_NONBLOCK)) fcntl(fd_.get(), F_SETFL, flags | O_NONBLOCK);
+  }
 }
 
 Channel::~Channel() { Shutdown(); }
@@ -69,23 +80,34 @@ long Channel::ReadSome(char* buf, size_t size, absl::Time deadline) {
 }
 
 absl::Status Channel::WriteIov(struct iovec* cur, int iovcnt) {
+  absl::Time progress = absl::Now();  // the last time bytes went out
   while (iovcnt > 0) {
     ssize_t n = RetryEintr([&] {
       if (!is_socket_) return writev(fd_.get(), cur, iovcnt);
       struct msghdr msg = {};
       msg.msg_iov = cur;
       msg.msg_iovlen = static_cast<size_t>(iovcnt);
-      return sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+      return sendmsg(fd_.get(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     });
     if (n < 0) {
-      if (errno == EAGAIN) {
-        if (is_shut_down()) return absl::UnavailableError("ttrpc: connection closed");
-        struct pollfd p = {fd_.get(), POLLOUT, 0};
-        poll(&p, 1, 100);
-        continue;
+      if (errno != EAGAIN) {
+        return absl::UnavailableError(absl::StrCat("ttrpc: write failed: errno ", errno));
       }
-      return absl::UnavailableError(absl::StrCat("ttrpc: write failed: errno ", errno));
+      if (is_shut_down()) return absl::UnavailableError("ttrpc: connection closed");
+      const absl::Duration left = progress + write_stall_timeout_ - absl::Now();
+      if (left <= absl::ZeroDuration()) {
+        return absl::UnavailableError(absl::StrCat("ttrpc: write made no progress for ",
+                                                   absl::FormatDuration(write_stall_timeout_),
+                                                   " (the peer does not read): connection closed"));
+      }
+      // Wakes every 100 ms at most to notice a Shutdown.
+      struct pollfd p = {fd_.get(), POLLOUT, 0};
+      poll(&p, 1,
+           static_cast<int>(absl::ToInt64Milliseconds(
+               std::min(left + absl::Milliseconds(1), absl::Milliseconds(100)))));
+      continue;
     }
+    progress = absl::Now();
     size_t left = static_cast<size_t>(n);
     while (iovcnt > 0 && left >= cur->iov_len) {
       left -= cur->iov_len;

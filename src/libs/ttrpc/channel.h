@@ -4,6 +4,11 @@
 // Writes are whole frames and thread-safe: concurrent WriteFrame calls never interleave.
 // Reads (ReadSome) are done by one thread at a time, feeding a FrameDecoder. Shutdown() makes
 // a blocked ReadSome return and later writes fail; the fd is closed by the destructor.
+//
+// Writes never block without bound: a write that makes no progress (the peer does not read)
+// for `write_stall_timeout` fails with UNAVAILABLE "ttrpc: write made no progress for 20s
+// (the peer does not read): connection closed", and the stream is shut down, so every call
+// on it fails rather than hangs.
 #ifndef KATA_SRC_LIBS_TTRPC_CHANNEL_H_
 #define KATA_SRC_LIBS_TTRPC_CHANNEL_H_
 
@@ -22,9 +27,12 @@
 namespace kata {
 namespace ttrpc {
 
+// How long a write may make no progress before the stream is given up.
+inline constexpr absl::Duration kDefaultWriteStallTimeout = absl::Seconds(20);
+
 class Channel {
  public:
-  explicit Channel(UniqueFd fd);
+  explicit Channel(UniqueFd fd, absl::Duration write_stall_timeout = kDefaultWriteStallTimeout);
   ~Channel();
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;
@@ -56,6 +64,7 @@ class Channel {
  private:
   const UniqueFd fd_;
   const bool is_socket_;
+  const absl::Duration write_stall_timeout_;
   UniqueFd wake_fd_;  // eventfd that interrupts reads on non-socket fds
   std::atomic<bool> shut_down_{false};
   // Writes `head` + `data` + whatever is queued, then whatever others queue meanwhile.

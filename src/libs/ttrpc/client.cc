@@ -56,7 +56,8 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Dial(absl::string_view address,
   return std::make_unique<Client>(*fd);
 }
 
-Client::Client(int fd) : channel_(UniqueFd(fd)), buffer_(new char[kReadBufferSize]) {}
+Client::Client(int fd, absl::Duration write_stall_timeout)
+    : channel_(UniqueFd(fd), write_stall_timeout), buffer_(new char[kReadBufferSize]) {}
 
 Client::~Client() {
   Close();

@@ -16,6 +16,8 @@
 //   (the server is told the timeout too), RESOURCE_EXHAUSTED for a request over the 4 MiB
 //   frame limit (nothing is sent), and UNAVAILABLE promptly for every pending and later call
 //   once the connection closes or breaks.
+// - A request the server does not read for `write_stall_timeout` (channel.h) fails with
+//   UNAVAILABLE naming the stall, and closes the connection (every pending call fails).
 #ifndef KATA_SRC_LIBS_TTRPC_CLIENT_H_
 #define KATA_SRC_LIBS_TTRPC_CLIENT_H_
 
@@ -89,7 +91,7 @@ class Client {
       absl::string_view address, absl::Duration connect_timeout = absl::Seconds(5));
 
   // Uses a connected stream (takes ownership of `fd`).
-  explicit Client(int fd);
+  explicit Client(int fd, absl::Duration write_stall_timeout = kDefaultWriteStallTimeout);
   ~Client();  // Close(); waits for threads still inside Call to return (UNAVAILABLE)
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;

@@ -27,6 +27,8 @@ Server::Server(Options options)
     : options_(options),
       pool_(
           std::make_unique<internal::WorkerPool>(options.max_workers, options.idle_worker_timeout)),
+      blocking_pool_(std::make_unique<internal::WorkerPool>(options.max_blocking_calls,
+                                                            options.idle_worker_timeout)),
       wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
 // Not graceful: calls still running are cancelled at once.
@@ -35,7 +37,9 @@ Server::~Server() { Shutdown(absl::ZeroDuration()); }
 absl::Status Server::Register(Service* service) {
   std::string name(service->ServiceName());
   Registered reg{service, {}};
-  for (const Method& m : service->Methods()) reg.methods.emplace(m.name, &m);
+  for (const Method& m : service->Methods()) {
+    reg.methods.emplace(m.name, Found{&m, service->IsBlocking(m.name)});
+  }
   if (!services_.emplace(name, std::move(reg)).second) {
     return absl::AlreadyExistsError(
         absl::StrCat("ttrpc: service ", name, " is already registered"));
@@ -43,13 +47,13 @@ absl::Status Server::Register(Service* service) {
   return absl::OkStatus();
 }
 
-const Method* Server::FindMethod(absl::string_view service, absl::string_view method,
+Server::Found Server::FindMethod(absl::string_view service, absl::string_view method,
                                  Service** out) const {
   auto it = services_.find(service);
-  if (it == services_.end()) return nullptr;
+  if (it == services_.end()) return {};
   *out = it->second.service;
   auto m = it->second.methods.find(method);
-  return m == it->second.methods.end() ? nullptr : m->second;
+  return m == it->second.methods.end() ? Found{} : m->second;
 }
 
 absl::Status Server::Listen(absl::string_view address) {
@@ -264,6 +268,7 @@ void Server::Shutdown(absl::Duration grace) {
   for (std::thread& t : readers) t.join();
   if (watchdog_.joinable()) watchdog_.join();
   pool_->Stop();
+  blocking_pool_->Stop();
   absl::MutexLock lock(&mu_);
   shut_down_ = true;
 }

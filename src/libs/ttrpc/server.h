@@ -15,7 +15,15 @@
 //   (WaitProcess) never holds up the calls behind it: one thread per such blocking call,
 //   at most Options::max_workers beyond each connection's reader (past that, calls wait
 //   their turn). Streaming calls run on a pool of at most max_workers threads, started on
-//   demand. Answering an unknown service/method (UNIMPLEMENTED), a bad request
+//   demand.
+// - A call of a method its service names blocking (Service::IsBlocking: WaitProcess, a
+//   stream read) never runs on the reader: it gets a thread of its own at once (idle ones
+//   are reused), up to Options::max_blocking_calls at once, far above what a pod uses; past
+//   that (or when the system has no thread to give) it is refused with RESOURCE_EXHAUSTED
+//   and the connection keeps serving. So no number of blocked calls stops a connection's
+//   reading or holds up its other calls.
+// - An answer the client does not read for Options::write_stall_timeout closes the
+//   connection (channel.h). Answering an unknown service/method (UNIMPLEMENTED), a bad request
 //   (INVALID_ARGUMENT) or an over-limit frame (RESOURCE_EXHAUSTED, the connection is kept)
 //   takes no worker.
 // - A handler's answer over the 4 MiB frame limit becomes RESOURCE_EXHAUSTED.
@@ -38,6 +46,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "src/libs/base/unique_fd.h"
+#include "src/libs/ttrpc/channel.h"
 #include "src/libs/ttrpc/service.h"
 
 namespace kata {
@@ -52,7 +61,9 @@ class Server {
  public:
   struct Options {
     int max_workers = 128;
+    int max_blocking_calls = 4096;
     absl::Duration idle_worker_timeout = absl::Seconds(30);
+    absl::Duration write_stall_timeout = kDefaultWriteStallTimeout;
   };
 
   Server();
@@ -91,13 +102,17 @@ class Server {
  private:
   friend class internal::ServerConnection;
 
+  struct Found {
+    const Method* method = nullptr;
+    bool blocking = false;
+  };
   struct Registered {
     Service* service;
-    absl::flat_hash_map<std::string, const Method*> methods;
+    absl::flat_hash_map<std::string, Found> methods;
   };
 
-  const Method* FindMethod(absl::string_view service, absl::string_view method,
-                           Service** out) const;
+  // The method (nullptr if unknown); *out is its service (nullptr if unknown).
+  Found FindMethod(absl::string_view service, absl::string_view method, Service** out) const;
   void AcceptLoop(int listen_fd);
   // Starts a reader thread for `connection`; false if no thread can be started.
   bool SpawnReader(std::shared_ptr<internal::ServerConnection> connection,
@@ -114,6 +129,7 @@ class Server {
 
   const Options options_;
   std::unique_ptr<internal::WorkerPool> pool_;
+  std::unique_ptr<internal::WorkerPool> blocking_pool_;    // blocking methods' calls
   absl::flat_hash_map<std::string, Registered> services_;  // written before serving only
 
   mutable absl::Mutex mu_;

@@ -85,6 +85,13 @@ class Service {
   // The full name as on the wire: "<proto package>.<service>", e.g. "grpc.AgentService".
   virtual absl::string_view ServiceName() const = 0;
   virtual absl::Span<const Method> Methods() const = 0;
+  // Whether `method` may block for long (waits for a process, reads a stream that may stay
+  // empty). The server runs each call of a blocking method on a thread of its own at once,
+  // so any number of them never hold up the other calls (see server.h).
+  virtual bool IsBlocking(absl::string_view method) const {
+    (void)method;
+    return false;
+  }
 };
 
 // Typed streams for generated handlers. They parse/serialize protobuf messages (lite API

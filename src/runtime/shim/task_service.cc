@@ -239,32 +239,54 @@ absl::Status TaskService::Create(Ctx&, const tpb::CreateTaskRequest& req,
   return absl::OkStatus();
 }
 
+absl::Status TaskService::BeginStart(Proc& p, const Task& task) {
+  const std::string who = Who(p.container_id, p.exec_id);
+  if (p.starting) return absl::FailedPreconditionError(absl::StrCat(who, " is being started"));
+  if (p.deleting || task.deleting) {
+    return absl::FailedPreconditionError(absl::StrCat(who, " is being deleted"));
+  }
+  KATA_RETURN_IF_ERROR(CheckTaskOp(who, StateOf(p), TaskOp::kStart));
+  p.starting = true;
+  return absl::OkStatus();
+}
+
 absl::Status TaskService::Start(Ctx&, const tpb::StartRequest& req, tpb::StartResponse* resp) {
-  absl::MutexLock lock(&mu_);
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), req.exec_id()));
-  KATA_RETURN_IF_ERROR(CheckTaskOp(Who(req.id(), req.exec_id()), StateOf(*p), TaskOp::kStart));
-  KATA_ASSIGN_OR_RETURN(runtime::Sandbox * sandbox, GetSandbox());
-  if (req.exec_id().empty()) {
-    KATA_RETURN_IF_ERROR(sandbox->StartContainer(req.id()));
-  } else {
-    KATA_RETURN_IF_ERROR(
-        sandbox->Exec(req.id(), req.exec_id(), *p->exec_process, p->stdio.terminal));
+  std::shared_ptr<Proc> p;
+  runtime::Sandbox* sandbox;
+  {
+    absl::MutexLock lock(&mu_);
+    KATA_ASSIGN_OR_RETURN(p, FindProc(req.id(), req.exec_id()));
+    KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
+    KATA_RETURN_IF_ERROR(BeginStart(*p, tasks_[req.id()]));
   }
-  p->started = true;  // under mu_: OnExit of a quick exit waits for it
-  if (p->io) p->io->Start(sandbox, req.id(), req.exec_id());
-  if (req.exec_id().empty()) {
-    ev::TaskStart e;
-    e.set_container_id(req.id());
-    e.set_pid(pid_);
-    options_.events->Publish(kTopicStart, e);
-  } else {
-    ev::TaskExecStarted e;
-    e.set_container_id(req.id());
-    e.set_exec_id(req.exec_id());
-    e.set_pid(pid_);
-    options_.events->Publish(kTopicExecStarted, e);
+  // The guest calls, without mu_ (p->starting keeps Delete and a second Start away).
+  absl::Status started = req.exec_id().empty() ? sandbox->StartContainer(req.id())
+                                               : sandbox->Exec(req.id(), req.exec_id(),
+                                                               *p->exec_process, p->stdio.terminal);
+  if (started.ok() && p->io) p->io->Start(sandbox, req.id(), req.exec_id());
+  std::optional<runtime::ExitStatus> early_exit;
+  {
+    absl::MutexLock lock(&mu_);
+    p->starting = false;
+    early_exit = std::exchange(p->early_exit, std::nullopt);
+    KATA_RETURN_IF_ERROR(started);
+    p->started = true;
+    if (req.exec_id().empty()) {
+      ev::TaskStart e;
+      e.set_container_id(req.id());
+      e.set_pid(pid_);
+      options_.events->Publish(kTopicStart, e);
+    } else {
+      ev::TaskExecStarted e;
+      e.set_container_id(req.id());
+      e.set_exec_id(req.exec_id());
+      e.set_pid(pid_);
+      options_.events->Publish(kTopicExecStarted, e);
+    }
+    resp->set_pid(pid_);
   }
-  resp->set_pid(pid_);
+  // It exited before we were done: its exit is published now, after its start.
+  if (early_exit.has_value()) OnExit(req.id(), req.exec_id(), *early_exit);
   return absl::OkStatus();
 }
 
@@ -279,6 +301,10 @@ void TaskService::OnExit(const std::string& container_id, const std::string& exe
       // once): it is still published, so its Wait returns.
       auto pending = pending_exits_.find(Who(container_id, exec_id));
       if (pending != pending_exits_.end()) found = pending->second;
+    }
+    if (found.ok() && (*found)->starting) {
+      (*found)->early_exit = exit;  // Start publishes it once the process counts as started
+      return;
     }
     // Never started (deleted while created) or already published: nothing to report.
     if (!found.ok() || !(*found)->started || (*found)->exited.HasBeenNotified()) return;
@@ -311,6 +337,24 @@ void TaskService::OnExit(const std::string& container_id, const std::string& exe
   if (deleted) p->io.reset();  // closing the stdio waits for its threads: not under the lock
 }
 
+absl::Status TaskService::BeginDelete(Proc& p, Task& task) {
+  const std::string who = Who(p.container_id, p.exec_id);
+  bool starting = p.starting;
+  if (p.exec_id.empty()) {
+    for (const auto& [eid, q] : task.procs) starting = starting || q->starting;
+  }
+  if (starting) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        who, ": cannot delete: ", p.starting ? "it" : "one of its processes", " is being started"));
+  }
+  if (p.deleting || task.deleting) {
+    return absl::FailedPreconditionError(absl::StrCat(who, " is being deleted"));
+  }
+  KATA_RETURN_IF_ERROR(CheckTaskOp(who, StateOf(p), TaskOp::kDelete));
+  (p.exec_id.empty() ? task.deleting : p.deleting) = true;
+  return absl::OkStatus();
+}
+
 absl::Status TaskService::Delete(Ctx&, const tpb::DeleteRequest& req, tpb::DeleteResponse* resp) {
   std::shared_ptr<Proc> p;
   runtime::Sandbox* sandbox;
@@ -318,46 +362,27 @@ absl::Status TaskService::Delete(Ctx&, const tpb::DeleteRequest& req, tpb::Delet
   {
     absl::MutexLock lock(&mu_);
     KATA_ASSIGN_OR_RETURN(p, FindProc(req.id(), req.exec_id()));
-    was_created = StateOf(*p) == TaskState::kCreated;
-    KATA_RETURN_IF_ERROR(CheckTaskOp(Who(req.id(), req.exec_id()), StateOf(*p), TaskOp::kDelete));
     KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
+    was_created = StateOf(*p) == TaskState::kCreated;
+    KATA_RETURN_IF_ERROR(BeginDelete(*p, tasks_[req.id()]));
   }
+  // The guest calls, without mu_ (the deleting mark keeps Start and a second Delete away).
+  absl::Status deleted = absl::OkStatus();
   if (req.exec_id().empty()) {
-    KATA_RETURN_IF_ERROR(sandbox->DeleteContainer(req.id()));
+    deleted = sandbox->DeleteContainer(req.id());
   } else if (!was_created) {
-    KATA_RETURN_IF_ERROR(sandbox->DeleteProcess(req.id(), req.exec_id()));
+    deleted = sandbox->DeleteProcess(req.id(), req.exec_id());
   }
   std::vector<std::shared_ptr<Proc>> gone;
   {
     absl::MutexLock lock(&mu_);
-    if (was_created) {
-      p->exit_status = req.exec_id().empty() ? 128 + SIGKILL : 0;
-      p->exited_at = absl::Now();
-      p->exited.Notify();
+    if (!deleted.ok()) {
+      auto t = tasks_.find(req.id());
+      if (t != tasks_.end() && req.exec_id().empty()) t->second.deleting = false;
+      p->deleting = false;
+      return deleted;
     }
-    auto t = tasks_.find(req.id());
-    if (t != tasks_.end()) {
-      if (req.exec_id().empty()) {
-        for (auto& [eid, q] : t->second.procs) {
-          if (q->started && !q->exited.HasBeenNotified()) {
-            // An exec whose exit is still on its way: OnExit publishes it and closes its stdio.
-            pending_exits_[Who(req.id(), eid)] = q;
-          } else {
-            gone.push_back(q);
-          }
-        }
-        tasks_.erase(t);
-        ev::TaskDelete e;
-        e.set_container_id(req.id());
-        e.set_pid(pid_);
-        e.set_exit_status(p->exit_status);
-        *e.mutable_exited_at() = ToTimestamp(p->exited_at);
-        options_.events->Publish(kTopicDelete, e);
-      } else {
-        t->second.procs.erase(req.exec_id());
-        gone.push_back(p);
-      }
-    }
+    FinishDelete(req, *p, was_created, &gone);
     resp->set_pid(pid_);
     resp->set_exit_status(p->exit_status);
     *resp->mutable_exited_at() = ToTimestamp(p->exited_at);
@@ -366,6 +391,40 @@ absl::Status TaskService::Delete(Ctx&, const tpb::DeleteRequest& req, tpb::Delet
   for (auto& q : gone) q->io.reset();  // exited or never started: no OnExit touches it
   SHIM_LOG(Info) << "process " << Who(req.id(), req.exec_id()) << " deleted";
   return absl::OkStatus();
+}
+
+void TaskService::FinishDelete(const tpb::DeleteRequest& req, Proc& p, bool was_created,
+                               std::vector<std::shared_ptr<Proc>>* gone) {
+  if (was_created) {
+    p.exit_status = req.exec_id().empty() ? 128 + SIGKILL : 0;
+    p.exited_at = absl::Now();
+    p.exited.Notify();
+  }
+  auto t = tasks_.find(req.id());
+  if (t == tasks_.end()) return;
+  if (!req.exec_id().empty()) {
+    auto it = t->second.procs.find(req.exec_id());
+    if (it != t->second.procs.end()) {
+      gone->push_back(it->second);
+      t->second.procs.erase(it);
+    }
+    return;
+  }
+  for (auto& [eid, q] : t->second.procs) {
+    if (q->started && !q->exited.HasBeenNotified()) {
+      // An exec whose exit is still on its way: OnExit publishes it and closes its stdio.
+      pending_exits_[Who(req.id(), eid)] = q;
+    } else {
+      gone->push_back(q);
+    }
+  }
+  tasks_.erase(t);
+  ev::TaskDelete e;
+  e.set_container_id(req.id());
+  e.set_pid(pid_);
+  e.set_exit_status(p.exit_status);
+  *e.mutable_exited_at() = ToTimestamp(p.exited_at);
+  options_.events->Publish(kTopicDelete, e);
 }
 
 absl::Status TaskService::Pids(Ctx&, const tpb::PidsRequest& req, tpb::PidsResponse* resp) {
@@ -377,11 +436,15 @@ absl::Status TaskService::Pids(Ctx&, const tpb::PidsRequest& req, tpb::PidsRespo
 }
 
 absl::Status TaskService::Pause(Ctx&, const tpb::PauseRequest& req, google::protobuf::Empty*) {
+  runtime::Sandbox* sandbox;
+  {
+    absl::MutexLock lock(&mu_);
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), ""));
+    KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), StateOf(*p), TaskOp::kPause));
+    KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
+  }
+  KATA_RETURN_IF_ERROR(sandbox->Pause(req.id()));  // the sandbox checks its state again
   absl::MutexLock lock(&mu_);
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), ""));
-  KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), StateOf(*p), TaskOp::kPause));
-  KATA_ASSIGN_OR_RETURN(runtime::Sandbox * sandbox, GetSandbox());
-  KATA_RETURN_IF_ERROR(sandbox->Pause(req.id()));
   ev::TaskPaused e;
   e.set_container_id(req.id());
   options_.events->Publish(kTopicPaused, e);
@@ -389,11 +452,15 @@ absl::Status TaskService::Pause(Ctx&, const tpb::PauseRequest& req, google::prot
 }
 
 absl::Status TaskService::Resume(Ctx&, const tpb::ResumeRequest& req, google::protobuf::Empty*) {
-  absl::MutexLock lock(&mu_);
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), ""));
-  KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), StateOf(*p), TaskOp::kResume));
-  KATA_ASSIGN_OR_RETURN(runtime::Sandbox * sandbox, GetSandbox());
+  runtime::Sandbox* sandbox;
+  {
+    absl::MutexLock lock(&mu_);
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), ""));
+    KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), StateOf(*p), TaskOp::kResume));
+    KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
+  }
   KATA_RETURN_IF_ERROR(sandbox->Resume(req.id()));
+  absl::MutexLock lock(&mu_);
   ev::TaskResumed e;
   e.set_container_id(req.id());
   options_.events->Publish(kTopicResumed, e);
@@ -429,6 +496,9 @@ absl::Status TaskService::Exec(Ctx&, const tpb::ExecProcessRequest& req, google:
   KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> init, FindProc(req.id(), ""));
   KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), StateOf(*init), TaskOp::kExec));
   Task& task = tasks_[req.id()];
+  if (task.deleting) {
+    return absl::FailedPreconditionError(absl::StrCat("task ", req.id(), " is being deleted"));
+  }
   if (task.procs.count(req.exec_id())) {
     return absl::AlreadyExistsError(
         absl::StrCat("process ", Who(req.id(), req.exec_id()), ": already exists"));

@@ -25,12 +25,19 @@
 //   processes live in the guest).
 // - Shutdown with no task left (or `now`) shuts the sandbox down (the VM stops, its
 //   directories and mounts go) and then calls on_shutdown once; it answers first.
+// - No guest call is made under the service's lock: an rpc takes what it needs under the
+//   lock, calls the sandbox without it, and records the result under it again. So a slow or
+//   stuck guest call never holds up State, Kill, Wait or Delete of other processes. A
+//   process being started (Start in flight) cannot be deleted, nor its task's init
+//   (FAILED_PRECONDITION "... is being started"); a process being deleted cannot be started.
+//   Wait is a blocking method (ttrpc::Service::IsBlocking): each runs on its own thread.
 #ifndef KATA_SRC_RUNTIME_SHIM_TASK_SERVICE_H_
 #define KATA_SRC_RUNTIME_SHIM_TASK_SERVICE_H_
 
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -109,6 +116,9 @@ class TaskService : public ::containerd::task::v2::TaskTtrpc::Service {
   absl::Status Shutdown(Ctx& ctx, const ::containerd::task::v2::ShutdownRequest& request,
                         ::google::protobuf::Empty* response) override;
 
+  // Wait blocks until the process exits.
+  bool IsBlocking(absl::string_view method) const override { return method == "Wait"; }
+
   // Shuts the sandbox down if there is one (the daemon's SIGTERM path). Idempotent.
   absl::Status ShutdownSandbox();
 
@@ -117,7 +127,11 @@ class TaskService : public ::containerd::task::v2::TaskTtrpc::Service {
     std::string container_id;
     std::string exec_id;  // "" = init
     StdioPaths stdio;
-    bool started = false;  // Start succeeded (the sandbox runs it)
+    bool started = false;   // Start succeeded (the sandbox runs it)
+    bool starting = false;  // a Start is in flight (its guest call runs without mu_)
+    bool deleting = false;  // a Delete is in flight
+    // An exit the sandbox reported while Start was still in flight: Start publishes it.
+    std::optional<runtime::ExitStatus> early_exit;
     uint32_t exit_status = 0;
     absl::Time exited_at = absl::InfinitePast();
     std::unique_ptr<ProcessIo> io;
@@ -128,6 +142,7 @@ class TaskService : public ::containerd::task::v2::TaskTtrpc::Service {
     std::string id;
     std::string bundle;
     std::map<std::string, std::shared_ptr<Proc>> procs;  // "" = init
+    bool deleting = false;  // a Delete of the init (the whole task) is in flight
   };
 
   absl::StatusOr<std::shared_ptr<Proc>> FindProc(const std::string& id, const std::string& exec_id)
@@ -139,6 +154,15 @@ class TaskService : public ::containerd::task::v2::TaskTtrpc::Service {
                                                                  const oci::Spec& spec,
                                                                  const std::string& config_path)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(create_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // For Start: marks `p` starting (FAILED_PRECONDITION if it, or its task, cannot start now).
+  absl::Status BeginStart(Proc& p, const Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // For Delete: marks `p` (or its task, for the init) deleting; FAILED_PRECONDITION while a
+  // Start of it (or of one of the task's processes, for the init) is in flight.
+  absl::Status BeginDelete(Proc& p, Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Delete's bookkeeping once the sandbox has deleted the process: the task's records go,
+  // events are published; the processes whose stdio is to be closed are added to `gone`.
+  void FinishDelete(const ::containerd::task::v2::DeleteRequest& req, Proc& p, bool was_created,
+                    std::vector<std::shared_ptr<Proc>>* gone) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // containerd's view of `p`, from the sandbox's state of it.
   TaskState StateOf(const Proc& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The sandbox's exit observer: waits for the process's output, then publishes /tasks/exit.

@@ -18,7 +18,9 @@ constexpr size_t kMaxInbox = 4096;  // client-stream messages a handler has not 
 }  // namespace
 
 ServerConnection::ServerConnection(Server* server, UniqueFd fd)
-    : server_(server), channel_(std::move(fd)), buffer_(new char[kReadBufferSize]) {}
+    : server_(server),
+      channel_(std::move(fd), server->options_.write_stall_timeout),
+      buffer_(new char[kReadBufferSize]) {}
 
 ServerConnection::ReadEnd ServerConnection::ReadLoop() {
   for (;;) {
@@ -136,7 +138,17 @@ void ServerConnection::OnRequest(const FrameHeader& h, absl::string_view data) {
     return;
   }
   server_->CallStarted();
-  if (call->method->kind == MethodKind::kUnary) {
+  if (call->blocking) {
+    // Never on the reader, never waiting for a thread: a pod's blocked calls (one wait and
+    // two reads per process) must not stop the connection.
+    if (!server_->blocking_pool_->TrySubmit([call] { Execute(call); })) {
+      Finish(call, absl::ResourceExhaustedError(absl::StrCat(
+                       "ttrpc: ", call->request.service(), "/", call->request.method(),
+                       ": too many blocking calls at once (", server_->options_.max_blocking_calls,
+                       ") or no thread to run it")));
+      server_->CallFinished();
+    }
+  } else if (call->method->kind == MethodKind::kUnary) {
     absl::MutexLock lock(&role_mu_);
     queue_.push_back(std::move(call));  // run by the reader (see ReadLoop)
   } else {
@@ -157,7 +169,10 @@ absl::Status ServerConnection::Accept(const FrameHeader& h, absl::string_view da
     return absl::UnavailableError("ttrpc: server is shutting down");
   }
   const ::ttrpc::Request& request = call.request;
-  call.method = server_->FindMethod(request.service(), request.method(), &call.service);
+  const Server::Found found =
+      server_->FindMethod(request.service(), request.method(), &call.service);
+  call.method = found.method;
+  call.blocking = found.blocking;
   if (call.method == nullptr) {
     return absl::UnimplementedError(
         call.service == nullptr

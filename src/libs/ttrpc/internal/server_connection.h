@@ -45,6 +45,7 @@ class ServerCall {
   absl::Time deadline = absl::InfiniteFuture();
   Service* service = nullptr;
   const Method* method = nullptr;
+  bool blocking = false;  // its service says the method may block for long
   std::string response_payload;
   bool more_coming = false;  // more answers follow at once: let the channel batch them
 

@@ -1,5 +1,6 @@
 #include "src/libs/ttrpc/internal/worker_pool.h"
 
+#include <system_error>
 #include <utility>
 
 namespace kata {
@@ -22,13 +23,45 @@ void WorkerPool::Submit(std::function<void()> task) {
     // thread whenever the queue outgrows the idle threads.
     if (idle_ > 0) work_cv_.Signal();
     if (tasks_.size() > static_cast<size_t>(idle_) && threads_ < max_threads_ && !stopping_) {
-      ++threads_;
-      std::thread t(&WorkerPool::Work, this);
-      const std::thread::id id = t.get_id();
-      live_.emplace(id, std::move(t));
+      // Out of threads: the task waits for a running one.
+      (void)StartThread();
     }
   }
   for (std::thread& t : to_join) t.join();
+}
+
+bool WorkerPool::TrySubmit(std::function<void()> task) {
+  std::vector<std::thread> to_join;
+  bool taken = false;
+  {
+    absl::MutexLock lock(&mu_);
+    to_join.swap(finished_);
+    if (!stopping_) {
+      // Queued tasks are each promised an idle thread already: this one needs another.
+      if (tasks_.size() < static_cast<size_t>(idle_)) {
+        taken = true;
+        work_cv_.Signal();
+      } else if (threads_ < max_threads_) {
+        taken = StartThread();
+      }
+      if (taken) tasks_.push_back(std::move(task));
+    }
+  }
+  for (std::thread& t : to_join) t.join();
+  return taken;
+}
+
+bool WorkerPool::StartThread() {
+  std::thread t;
+  try {
+    t = std::thread(&WorkerPool::Work, this);
+  } catch (const std::system_error&) {
+    return false;
+  }
+  ++threads_;
+  const std::thread::id id = t.get_id();
+  live_.emplace(id, std::move(t));
+  return true;
 }
 
 void WorkerPool::Work() {

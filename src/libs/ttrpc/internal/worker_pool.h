@@ -1,6 +1,9 @@
 // An elastic, bounded thread pool: threads are started on demand up to `max_threads`, and
 // leave after `idle_timeout` without work. Tasks beyond what the threads can take wait in
 // FIFO order. Stop() runs what was queued and joins every thread.
+//
+// TrySubmit never queues: the task runs on an idle thread or a new one at once, or is refused
+// (every one of `max_threads` busy, or no thread can be started).
 #ifndef KATA_SRC_LIBS_TTRPC_INTERNAL_WORKER_POOL_H_
 #define KATA_SRC_LIBS_TTRPC_INTERNAL_WORKER_POOL_H_
 
@@ -23,11 +26,16 @@ class WorkerPool {
   ~WorkerPool();  // Stop()
 
   void Submit(std::function<void()> task);
+  // Runs `task` at once on a thread of its own; false (and `task` dropped) if none is free
+  // and none can be started.
+  bool TrySubmit(std::function<void()> task);
   void Stop();
 
  private:
   void Work();
   void Leave() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts one more thread; false if the system has none to give.
+  bool StartThread() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int max_threads_;
   const absl::Duration idle_timeout_;
