@@ -169,8 +169,8 @@ ProcessOptions BaseProcessOptions(const oci::Process& process) {
   if (process.env) o.env = *process.env;
   o.cwd = process.cwd.empty() ? "/" : process.cwd;
   ProcessUser user;
-  user.uid = process.user.uid;
-  user.gid = process.user.gid;
+  user.uid = process.user.uid.value_or(0);  // absent: root, as in runc
+  user.gid = process.user.gid.value_or(0);
   if (process.user.additional_gids) {
     user.additional_gids.assign(process.user.additional_gids->begin(),
                                 process.user.additional_gids->end());

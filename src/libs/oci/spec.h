@@ -49,9 +49,12 @@ struct Box {
   UnknownFields unknown;
 };
 
+// uid and gid are optional in the model as in the runtime-spec's schema: a Windows config has
+// only `username`. Where a Linux runtime uses the spec (spec_proto.h, the agent), an absent
+// uid or gid is 0, as in runc (its Go type reads a missing member as the zero value).
 struct User {
-  uint32_t uid = 0;
-  uint32_t gid = 0;
+  Opt<uint32_t> uid;
+  Opt<uint32_t> gid;
   Opt<uint32_t> umask;
   Opt<std::vector<uint32_t>> additional_gids;  // additionalGids
   Opt<std::string> username;                   // Windows only; kept for round trips

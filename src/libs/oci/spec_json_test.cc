@@ -18,6 +18,7 @@ namespace oci {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Every member the model knows, at least once, with values at the edges of their ranges.
 constexpr char kFullSpec[] = R"json({
@@ -145,7 +146,8 @@ TEST(SpecJson, FullSpecValidates) {
 TEST(SpecJson, KeepsFullIntegerRanges) {
   absl::StatusOr<Spec> spec = ParseSpec(kFullSpec);
   ASSERT_TRUE(spec.ok()) << spec.status();
-  EXPECT_EQ(spec->process->user.uid, std::numeric_limits<uint32_t>::max());
+  EXPECT_EQ(spec->process->user.uid.value_or(0), std::numeric_limits<uint32_t>::max());
+  EXPECT_EQ(spec->process->user.gid, std::optional<uint32_t>(0));  // present, not absent
   EXPECT_EQ((*spec->process->rlimits)[0].hard, std::numeric_limits<uint64_t>::max());
   const LinuxResources& r = *spec->linux->resources;
   EXPECT_EQ(*r.memory->swap, -1);
@@ -475,6 +477,65 @@ TEST(ValidateSpec, RejectsSemanticErrorsWithTheirPath) {
     absl::Status s = ValidateSpec(*spec);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.doc;
     EXPECT_THAT(std::string(s.message()), HasSubstr(c.message)) << c.doc;
+  }
+}
+
+// Issue 11 item 16: a config for another platform round-trips; the codec applies no Linux rule.
+// testdata/windows_config.json follows the runtime-spec's Windows fields: process.user has only
+// `username`, process.cwd is "C:\", a `windows` section and no `linux` one.
+TEST(SpecJson, WindowsConfigRoundTripsExactly) {
+  const std::string doc = kata::testing::ReadFileOrDie("src/libs/oci/testdata/windows_config.json");
+  absl::StatusOr<Spec> spec = ParseSpec(doc);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_FALSE(spec->process->user.uid.has_value());
+  EXPECT_FALSE(spec->process->user.gid.has_value());
+  EXPECT_EQ(spec->process->user.username, std::optional<std::string>("ContainerUser"));
+  EXPECT_EQ(spec->process->cwd, "C:\\");
+  EXPECT_FALSE(spec->linux.has_value());
+  EXPECT_TRUE(ValidateSpec(*spec).ok()) << ValidateSpec(*spec);
+  const std::string pretty = SerializeSpec(*spec);
+  EXPECT_TRUE(SameJson(doc, pretty)) << pretty;
+  EXPECT_TRUE(SameJson(doc, RoundTrip(doc, /*pretty=*/false)));
+  EXPECT_THAT(pretty, Not(HasSubstr("\"uid\"")));  // absent stays absent
+  EXPECT_EQ(RoundTrip(pretty), pretty);            // a fixed point, byte for byte
+}
+
+TEST(ValidateSpec, PathsAreAbsoluteInTheConfigsOwnPlatformsSense) {
+  const std::string windows = R"(,"windows":{"layerFolders":["C:\\l"]}})";
+  const std::string linux = R"(,"linux":{}})";
+  struct Case {
+    std::string doc;
+    std::string message;  // "" when valid
+  } cases[] = {
+      {R"({"ociVersion":"1.0.2","process":{"cwd":"C:\\","user":{}})" + windows, ""},
+      {R"({"ociVersion":"1.0.2","process":{"cwd":"d:/work","user":{}})" + windows, ""},
+      {R"({"ociVersion":"1.0.2","mounts":[{"destination":"\\\\?\\pipe\\p"}])" + windows, ""},
+      {R"({"ociVersion":"1.0.2","process":{"cwd":"Users\\me","user":{}})" + windows,
+       "process.cwd: \"Users\\me\" is not absolute"},
+      {R"({"ociVersion":"1.0.2","process":{"cwd":"C:","user":{}})" + windows,
+       "process.cwd: \"C:\" is not absolute"},
+      {R"({"ociVersion":"1.0.2","mounts":[{"destination":"/data"}])" + windows,
+       "mounts[0].destination: \"/data\" is not absolute"},
+      {R"({"ociVersion":"1.0.2","hooks":{"prestart":[{"path":"hook.exe"}]})" + windows,
+       "hooks.prestart[0]: path \"hook.exe\" is not absolute"},
+      // A Linux config keeps the POSIX rule, and a Linux one without uid/gid is valid (a
+      // runtime reads them as 0, as runc does).
+      {R"({"ociVersion":"1.0.2","process":{"cwd":"C:\\","user":{}})" + linux,
+       "process.cwd: \"C:\\\" is not absolute"},
+      {R"({"ociVersion":"1.0.2","process":{"cwd":"C:\\","user":{}}})",
+       "process.cwd: \"C:\\\" is not absolute"},
+      {R"({"ociVersion":"1.0.2","process":{"cwd":"/","user":{}})" + linux, ""},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<Spec> spec = ParseSpec(c.doc);
+    ASSERT_TRUE(spec.ok()) << c.doc << ": " << spec.status();
+    absl::Status s = ValidateSpec(*spec);
+    if (c.message.empty()) {
+      EXPECT_TRUE(s.ok()) << c.doc << ": " << s;
+    } else {
+      EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.doc;
+      EXPECT_THAT(std::string(s.message()), HasSubstr(c.message)) << c.doc;
+    }
   }
 }
 

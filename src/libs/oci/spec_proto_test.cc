@@ -122,6 +122,21 @@ TEST(SpecProtoTest, NegativeDeviceCgroupNumbersAreWildcards) {
   EXPECT_FALSE(r.minor.has_value());
 }
 
+// A Linux runtime reads a config without process.user.uid/gid (valid in the schema) as runc
+// does: uid 0, gid 0.
+TEST(SpecProtoTest, AbsentUidAndGidAreRoot) {
+  Spec spec;
+  spec.process.emplace().user.additional_gids = std::vector<uint32_t>{5};
+  const grpc::Spec proto = SpecToProto(spec);
+  EXPECT_EQ(proto.process().user().uid(), 0u);
+  EXPECT_EQ(proto.process().user().gid(), 0u);
+  EXPECT_EQ(proto.process().user().additionalgids_size(), 1);
+  spec.process->user.uid = 1000;
+  spec.process->user.gid = 1001;
+  EXPECT_EQ(SpecToProto(spec).process().user().uid(), 1000u);
+  EXPECT_EQ(SpecToProto(spec).process().user().gid(), 1001u);
+}
+
 TEST(SpecProtoTest, EmptyProtoGivesAbsentFields) {
   absl::StatusOr<Spec> spec = SpecFromProto(grpc::Spec());
   ASSERT_TRUE(spec.ok()) << spec.status();

@@ -44,8 +44,8 @@ uint32_t SaturateU32(uint64_t v) {
 }
 
 void ToProto(const User& u, pb::User* p) {
-  p->set_uid(u.uid);
-  p->set_gid(u.gid);
+  p->set_uid(u.uid.value_or(0));  // absent: root, as runc reads it
+  p->set_gid(u.gid.value_or(0));
   if (u.additional_gids) {
     for (uint32_t g : *u.additional_gids) p->add_additionalgids(g);
   }

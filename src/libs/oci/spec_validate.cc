@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -25,6 +26,24 @@ absl::Status Invalid(absl::string_view path, absl::string_view what) {
 }
 
 bool IsAbsolute(absl::string_view p) { return absl::StartsWith(p, "/"); }
+
+// A Windows path that does not depend on a current directory: "C:\", "c:/x", a UNC or device
+// path ("\\server\share", "\\?\Volume{...}\").
+bool IsWindowsAbsolute(absl::string_view p) {
+  if (absl::StartsWith(p, "\\\\")) return true;
+  return p.size() >= 3 && absl::ascii_isalpha(static_cast<unsigned char>(p[0])) && p[1] == ':' &&
+         (p[2] == '\\' || p[2] == '/');
+}
+
+// The runtime-spec has no platform member: a config with a `windows` section and no `linux`
+// one is for Windows; any other is for a POSIX platform (linux, solaris, zos).
+bool IsForWindows(const Spec& spec) {
+  if (spec.linux) return false;
+  for (const auto& member : spec.unknown.members) {
+    if (member.first == "windows") return true;
+  }
+  return false;
+}
 
 // "1.0.2", "1.0.2-dev", "1.1.0-rc.1": MAJOR.MINOR.PATCH with an optional suffix.
 bool IsSemver(absl::string_view v) {
@@ -136,6 +155,8 @@ absl::Status ValidateLinux(const Linux& l) {
 }  // namespace
 
 absl::Status ValidateSpec(const Spec& spec) {
+  // Paths are absolute in the config's own platform's sense.
+  auto absolute = IsForWindows(spec) ? IsWindowsAbsolute : IsAbsolute;
   if (!IsSemver(spec.oci_version)) {
     return Invalid("ociVersion",
                    absl::StrCat("\"", spec.oci_version, "\" is not a version like 1.0.2"));
@@ -143,7 +164,7 @@ absl::Status ValidateSpec(const Spec& spec) {
   if (spec.root && spec.root->path.empty()) return Invalid("root.path", "must not be empty");
   if (spec.process) {
     const Process& p = *spec.process;
-    if (!IsAbsolute(p.cwd)) {
+    if (!absolute(p.cwd)) {
       return Invalid("process.cwd", absl::StrCat("\"", p.cwd, "\" is not absolute"));
     }
     if (p.rlimits) {
@@ -163,7 +184,7 @@ absl::Status ValidateSpec(const Spec& spec) {
   if (spec.mounts) {
     for (size_t i = 0; i < spec.mounts->size(); ++i) {
       const Mount& m = (*spec.mounts)[i];
-      if (!IsAbsolute(m.destination)) {
+      if (!absolute(m.destination)) {
         return Invalid(absl::StrCat("mounts[", i, "].destination"),
                        absl::StrCat("\"", m.destination, "\" is not absolute"));
       }
@@ -180,7 +201,7 @@ absl::Status ValidateSpec(const Spec& spec) {
       for (size_t i = 0; i < (*list)->size(); ++i) {
         const Hook& hook = (**list)[i];
         const std::string at = absl::StrCat("hooks.", name, "[", i, "]");
-        if (!IsAbsolute(hook.path)) {
+        if (!absolute(hook.path)) {
           return Invalid(at, absl::StrCat("path \"", hook.path, "\" is not absolute"));
         }
         if (hook.timeout && *hook.timeout <= 0) {

@@ -16,6 +16,10 @@
 //           (or SIGTERM), leaving no VM and removing its socket. Its fds are all
 //           close-on-exec (fd 3 too, once taken), and QEMU gets only stdio and what it needs
 //           (hypervisor/qemu/process.h): a dead daemon's socket refuses connections.
+//           It outlives containerd (setsid, no tie to containerd's process): a containerd
+//           restarted on the same state reconnects through the bundle's `address` file
+//           (Task.Connect), and the events it missed are retried (event_forwarder.h);
+//           tests/e2e/containerd_restart_test.sh.
 #ifndef KATA_SRC_RUNTIME_SHIM_SHIM_H_
 #define KATA_SRC_RUNTIME_SHIM_SHIM_H_
 
