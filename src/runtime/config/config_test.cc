@@ -53,6 +53,8 @@ TEST(ConfigTest, AbsentKeysTakeDefaults) {
   EXPECT_TRUE(c->hypervisor.enable_annotations.empty());
   EXPECT_EQ(c->agent.dial_timeout, 45u);
   EXPECT_TRUE(c->runtime.disable_guest_seccomp);
+  EXPECT_EQ(c->hypervisor.default_maxmemory, 0u);  // the host's memory
+  EXPECT_TRUE(c->runtime.static_sandbox_resource_mgmt);
 }
 
 TEST(ConfigTest, ReadsEveryKind) {
@@ -60,6 +62,7 @@ TEST(ConfigTest, ReadsEveryKind) {
 default_memory = 512
 default_vcpus = 2
 default_maxvcpus = 4
+default_maxmemory = 4096
 kernel_params = "quiet"
 disable_block_device_use = true
 enable_annotations = ["default_.*"]
@@ -70,17 +73,20 @@ dial_timeout = 10
 internetworking_model = "none"
 disable_new_netns = true
 sandbox_cgroup_only = true
+static_sandbox_resource_mgmt = false
 )"));
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->hypervisor.default_memory, 512u);
   EXPECT_EQ(c->hypervisor.default_vcpus, 2u);
   EXPECT_EQ(c->hypervisor.default_maxvcpus, 4u);
+  EXPECT_EQ(c->hypervisor.default_maxmemory, 4096u);
   EXPECT_EQ(c->hypervisor.kernel_params, "quiet");
   EXPECT_TRUE(c->hypervisor.disable_block_device_use);
   EXPECT_THAT(c->agent.kernel_modules, ::testing::ElementsAre("e1000e InterruptThrottleRate=3000"));
   EXPECT_EQ(c->agent.dial_timeout, 10u);
   EXPECT_TRUE(c->runtime.disable_new_netns);
   EXPECT_TRUE(c->runtime.sandbox_cgroup_only);
+  EXPECT_FALSE(c->runtime.static_sandbox_resource_mgmt);
 }
 
 TEST(ConfigTest, UnknownKeyNamesItsPathAndLine) {
@@ -119,6 +125,8 @@ TEST(ConfigTest, BadValuesNameTheKey) {
                 "hypervisor.qemu.default_vcpus: must be at least 1, got 0");
   ExpectInvalid(WithQemu("default_vcpus = 4\ndefault_maxvcpus = 2"),
                 "hypervisor.qemu.default_vcpus: must be at most 2, got 4");
+  ExpectInvalid(WithQemu("default_memory = 4096\ndefault_maxmemory = 2048"),
+                "hypervisor.qemu.default_memory: must be at most 2048, got 4096");
   ExpectInvalid(WithQemu("machine_type = \"q36\""),
                 "hypervisor.qemu.machine_type: unknown value \"q36\" (expected one of: q35");
   ExpectInvalid(WithQemu("accelerator = \"hvf\""),
