@@ -110,7 +110,7 @@ TEST_F(VmSandboxOomTest, AnAgentThatGaveUpOnTheCallIsAskedAgain) {
     absl::MutexLock l(&script_->mu);
     EXPECT_THAT(script_->seen, ::testing::ElementsAre("c1"));
   }
-  EXPECT_GE(script_->calls.load(), 4);
+  EXPECT_GE(script_->calls.load(), 3);  // two refused calls, then the event
   ASSERT_TRUE(sandbox_->Shutdown().ok());
 }
 
