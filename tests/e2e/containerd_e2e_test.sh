@@ -94,6 +94,7 @@ initrd = "$GUEST_INITRD"
 machine_type = "q35"
 accelerator = "tcg"
 default_vcpus = 1
+default_maxvcpus = 4
 default_memory = 512
 shared_fs = "virtio-9p"
 valid_hypervisor_paths = ["/usr/bin/qemu-system-x86_64"]
@@ -154,8 +155,10 @@ assert_clean() {  # everything a case left behind
 check() {  # name function: runs one case, then the leftover assertions
   local name=$1
   shift
-  # E2E_ONLY=<function> runs that case alone (e2e_vm_load_test).
-  [ -n "${E2E_ONLY:-}" ] && [ "$1" != "$E2E_ONLY" ] && return 0
+  # E2E_ONLY=REGEX (a person's shortcut while working on one case; e2e_vm_load_test gives a
+  # case's function name): only the cases whose name matches, or whose function it is, run.
+  [ -n "${E2E_ONLY:-}" ] && [ "$1" != "$E2E_ONLY" ] && ! echo "$name" | grep -qE -- "$E2E_ONLY" &&
+    return 0
   log "=== $name"
   local rc=0
   "$@" || rc=1
@@ -441,6 +444,74 @@ t_many_live_execs() {
   $CTR task rm "$id" >/dev/null && $CTR c rm "$id"
 }
 
+
+# Issue 13: an OOM kill in the guest reaches containerd as /tasks/oom (TaskOOM) for the
+# container (containerd's CRI turns it into the reason OOMKilled); the process exits 137.
+t_oom() {
+  local id ev_pid st
+  id=$(new_id oom)
+  $CTR events >"$T/events" 2>&1 &
+  ev_pid=$!
+  run -d --memory-limit 33554432 "$IMG" "$id" dd if=/dev/zero of=/dev/null bs=100M count=1 \
+    </dev/null || { kill $ev_pid; return 1; }
+  wait_status "$id" STOPPED 120 || { kill $ev_pid; return 1; }
+  st=$($CTR task ls | awk -v id="$id" '$1 == id {print $3}')
+  local i
+  for i in $(seq 50); do grep -q "/tasks/oom.*$id" "$T/events" && break; sleep 0.1; done
+  kill $ev_pid; wait $ev_pid 2>/dev/null
+  log "events: $(grep -F "$id" "$T/events" | grep -o '/tasks/[a-z-]*' | tr '\n' ' ')"
+  grep -q "/tasks/oom.*\"container_id\":\"$id\"" "$T/events" || { log "no /tasks/oom for $id"; return 1; }
+  grep -q "/tasks/exit.*\"container_id\":\"$id\".*\"exit_status\":137" "$T/events" \
+    || { log "no exit 137 for $id"; return 1; }
+  $CTR task rm "$id" >/dev/null && $CTR c rm "$id"
+}
+
+# Issue 13: a pod sandbox asking 512 MiB and 2 CPUs (containerd CRI's sizing annotations)
+# gets a VM of default_memory + 512 MiB and default_vcpus + 2 vCPUs (default_maxvcpus = 4).
+t_pod_size() {
+  local id out cpus mem_kib
+  id=$(new_id size)
+  out=$(run --rm --annotation io.kubernetes.cri.container-type=sandbox \
+        --annotation "io.kubernetes.cri.sandbox-id=$id" \
+        --annotation io.kubernetes.cri.sandbox-memory=536870912 \
+        --annotation io.kubernetes.cri.sandbox-cpu-quota=200000 \
+        --annotation io.kubernetes.cri.sandbox-cpu-period=100000 \
+        --annotation io.kubernetes.cri.sandbox-cpu-shares=2048 \
+        "$IMG" "$id" sh -c 'nproc; grep MemTotal /proc/meminfo' </dev/null)
+  log "in the guest: $(echo "$out" | tr '\n' '|')"
+  cpus=$(echo "$out" | head -1)
+  mem_kib=$(echo "$out" | awk '/MemTotal/ {print $2}')
+  [ "$cpus" = 3 ] || { log "nproc $cpus, want 3 (1 + 2)"; return 1; }
+  # 512 + 512 MiB of RAM, less what the guest kernel keeps: within (896, 1024] MiB.
+  [ -n "$mem_kib" ] && [ "$mem_kib" -gt $((896 * 1024)) ] && [ "$mem_kib" -le $((1024 * 1024)) ] \
+    || { log "MemTotal $mem_kib kB, want about 1024 MiB"; return 1; }
+}
+
+# Issue 13: shareProcessNamespace. Containers whose pid namespace has a path (containerd's CRI
+# gives them the pause container's) share the pod's PID namespace in the guest and see each
+# other's processes; a container without one does not.
+t_shared_pidns() {
+  local pod a b c out pod_ann
+  pod=$(new_id pidpod)
+  a=$(new_id pida)
+  b=$(new_id pidb)
+  c=$(new_id pidc)
+  run -d "$IMG" "$pod" sleep 1000 </dev/null || return 1
+  wait_status "$pod" RUNNING || return 1
+  pod_ann="--annotation io.kubernetes.cri.container-type=container --annotation io.kubernetes.cri.sandbox-id=$pod"
+  run -d $pod_ann --with-ns pid:/proc/1/ns/pid "$IMG" "$a" sleep 777 </dev/null || return 1
+  wait_status "$a" RUNNING || return 1
+  out=$(run --rm $pod_ann --with-ns pid:/proc/1/ns/pid "$IMG" "$b" ps -o args </dev/null)
+  echo "$out" | grep -qx "sleep 777" || { log "shared: no 'sleep 777' in: $(echo "$out" | tr '\n' '|')"; return 1; }
+  out=$(run --rm $pod_ann "$IMG" "$c" ps -o args </dev/null)
+  echo "$out" | grep -q "sleep 777" && { log "own pid ns sees: $(echo "$out" | tr '\n' '|')"; return 1; }
+  $CTR task kill -s KILL "$a" && wait_status "$a" STOPPED || return 1
+  $CTR task rm "$a" >/dev/null && $CTR c rm "$a" || return 1
+  $CTR task kill -s KILL "$pod" && wait_status "$pod" STOPPED || return 1
+  $CTR task rm "$pod" >/dev/null && $CTR c rm "$pod"
+}
+
+[ -n "${E2E_ONLY:-}" ] && log "only the cases matching '$E2E_ONLY'"
 check "run --rm echo hello" t_hello
 check "exit code 3 and stderr" t_exit_code
 check "stdin to cat, EOF reaches the process" t_stdin
@@ -459,6 +530,9 @@ if [ "$MODE" = vm ]; then
   # Long under TCG: only in e2e_vm_load_test.
   [ "${E2E_ONLY:-}" = t_many_live_execs ] &&
     check "100 live execs: exec and kill still answer within 30 s" t_many_live_execs
+  check "OOM kill: /tasks/oom for the container, exit 137" t_oom
+  check "pod sizing: 512 MiB and 2 CPUs more in the guest" t_pod_size
+  check "shareProcessNamespace: pod containers see each other's processes" t_shared_pidns
 fi
 
 log "$PASSED passed, $FAILED failed ($MODE)"

@@ -77,6 +77,8 @@ class HostSandbox : public runtime::Sandbox {
     absl::MutexLock l(&mu_);
     observer_ = std::move(observer);
   }
+  // Host processes: no OOM watching.
+  void SetOomObserver(runtime::OomObserver) override {}
   absl::Status Start() override {
     absl::MutexLock l(&mu_);
     state_ = SandboxState::kRunning;

@@ -183,6 +183,7 @@ absl::Status ReadQemu(const toml::table& t, QemuConfig* q) {
   KATA_RETURN_IF_ERROR(r.Uint32("default_vcpus", &q->default_vcpus));
   KATA_RETURN_IF_ERROR(r.Uint32("default_maxvcpus", &q->default_maxvcpus));
   KATA_RETURN_IF_ERROR(r.Uint32("default_memory", &q->default_memory));
+  KATA_RETURN_IF_ERROR(r.Uint32("default_maxmemory", &q->default_maxmemory));
   KATA_RETURN_IF_ERROR(r.Uint32("memory_slots", &q->memory_slots));
   KATA_RETURN_IF_ERROR(r.Uint32("default_bridges", &q->default_bridges));
   KATA_RETURN_IF_ERROR(r.String("shared_fs", &q->shared_fs));
@@ -326,7 +327,8 @@ absl::Status ValidateQemu(const QemuConfig& q) {
   KATA_RETURN_IF_ERROR(OneOf("hypervisor.qemu.accelerator", q.accelerator, {"kvm", "tcg"}));
   KATA_RETURN_IF_ERROR(Range("hypervisor.qemu.default_vcpus", q.default_vcpus, 1,
                              q.default_maxvcpus == 0 ? kMax : q.default_maxvcpus));
-  KATA_RETURN_IF_ERROR(Range("hypervisor.qemu.default_memory", q.default_memory, 1, kMax));
+  KATA_RETURN_IF_ERROR(Range("hypervisor.qemu.default_memory", q.default_memory, 1,
+                             q.default_maxmemory == 0 ? kMax : q.default_maxmemory));
   KATA_RETURN_IF_ERROR(Range("hypervisor.qemu.default_bridges", q.default_bridges, 0, 5));
   KATA_RETURN_IF_ERROR(
       OneOf("hypervisor.qemu.shared_fs", q.shared_fs, {"virtio-fs", "virtio-9p", "none"}));

@@ -73,6 +73,7 @@ struct QemuConfig {
   uint32_t default_vcpus = 1;      // vCPUs at boot, >= 1, <= default_maxvcpus (if set)
   uint32_t default_maxvcpus = 0;   // hotplug limit; 0 = the host's CPU count
   uint32_t default_memory = 2048;  // MiB at boot, >= 1
+  uint32_t default_maxmemory = 0;  // MiB a pod's VM may grow to (sizing); 0 = the host's memory
   uint32_t memory_slots = 10;      // memory hotplug slots
   uint32_t default_bridges = 1;    // PCI bridges, 0..5
 
@@ -141,7 +142,9 @@ struct RuntimeSection {
   bool disable_guest_seccomp = true;
   bool disable_new_netns = false;  // only with internetworking_model = "none"
   bool sandbox_cgroup_only = false;
-  bool static_sandbox_resource_mgmt = false;
+  // The VM is sized at boot for the pod (defaults + what the pod asks: sandbox/pod.h). kata-cpp
+  // hotplugs no CPU or memory, so this is on by default.
+  bool static_sandbox_resource_mgmt = true;
   bool enable_vcpus_pinning = false;
   std::vector<std::string> sandbox_bind_mounts;  // absolute host paths
   std::string vfio_mode = "guest-kernel";        // guest-kernel or vfio

@@ -58,6 +58,8 @@ TEST(ConfigTest, AbsentKeysTakeDefaults) {
   EXPECT_EQ(c->hypervisor.seccompsandbox,
             "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
   EXPECT_EQ(c->hypervisor.console_log_max_bytes, 1u << 20);
+  EXPECT_EQ(c->hypervisor.default_maxmemory, 0u);  // the host's memory
+  EXPECT_TRUE(c->runtime.static_sandbox_resource_mgmt);
 }
 
 TEST(ConfigTest, ReadsEveryKind) {
@@ -65,6 +67,7 @@ TEST(ConfigTest, ReadsEveryKind) {
 default_memory = 512
 default_vcpus = 2
 default_maxvcpus = 4
+default_maxmemory = 4096
 kernel_params = "quiet"
 disable_block_device_use = true
 enable_annotations = ["default_.*"]
@@ -77,11 +80,13 @@ dial_timeout = 10
 internetworking_model = "none"
 disable_new_netns = true
 sandbox_cgroup_only = true
+static_sandbox_resource_mgmt = false
 )"));
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->hypervisor.default_memory, 512u);
   EXPECT_EQ(c->hypervisor.default_vcpus, 2u);
   EXPECT_EQ(c->hypervisor.default_maxvcpus, 4u);
+  EXPECT_EQ(c->hypervisor.default_maxmemory, 4096u);
   EXPECT_EQ(c->hypervisor.kernel_params, "quiet");
   EXPECT_TRUE(c->hypervisor.disable_block_device_use);
   EXPECT_EQ(c->hypervisor.seccompsandbox, "");
@@ -90,6 +95,7 @@ sandbox_cgroup_only = true
   EXPECT_EQ(c->agent.dial_timeout, 10u);
   EXPECT_TRUE(c->runtime.disable_new_netns);
   EXPECT_TRUE(c->runtime.sandbox_cgroup_only);
+  EXPECT_FALSE(c->runtime.static_sandbox_resource_mgmt);
 }
 
 TEST(ConfigTest, UnknownKeyNamesItsPathAndLine) {
@@ -128,6 +134,8 @@ TEST(ConfigTest, BadValuesNameTheKey) {
                 "hypervisor.qemu.default_vcpus: must be at least 1, got 0");
   ExpectInvalid(WithQemu("default_vcpus = 4\ndefault_maxvcpus = 2"),
                 "hypervisor.qemu.default_vcpus: must be at most 2, got 4");
+  ExpectInvalid(WithQemu("default_memory = 4096\ndefault_maxmemory = 2048"),
+                "hypervisor.qemu.default_memory: must be at most 2048, got 4096");
   ExpectInvalid(WithQemu("machine_type = \"q36\""),
                 "hypervisor.qemu.machine_type: unknown value \"q36\" (expected one of: q35");
   ExpectInvalid(WithQemu("accelerator = \"hvf\""),

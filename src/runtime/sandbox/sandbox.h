@@ -36,6 +36,8 @@
 //     Shutdown bounds DestroySandbox the same way and always stops the VM.
 //   - Process exits are reported once each to the ExitObserver (SetExitObserver), the one
 //     place a caller learns of them without a blocking Wait of its own.
+//   - OOM kills the guest reports (the agent's GetOOMEvent) go to the OomObserver
+//     (SetOomObserver), watched from Start until the sandbox stops or its VM dies.
 #ifndef KATA_SRC_RUNTIME_SANDBOX_SANDBOX_H_
 #define KATA_SRC_RUNTIME_SANDBOX_SANDBOX_H_
 
@@ -95,6 +97,12 @@ struct ExitStatus {
 using ExitObserver = std::function<void(const std::string& container_id, const std::string& exec_id,
                                         const ExitStatus& exit)>;
 
+// Told of an OOM kill in a container's cgroup in the guest (the agent's GetOOMEvent: one call
+// per kill count the guest saw), with the container's id. Called from the sandbox's OOM watcher
+// thread (one event after another), without the sandbox's locks held; it must not call
+// Shutdown (it joins that thread). The watcher ends with the sandbox (Shutdown, VM death).
+using OomObserver = std::function<void(const std::string& container_id)>;
+
 // What a shim needs to answer Task.State / Task.Pids for one process.
 struct ProcessInfo {
   std::string exec_id;  // "" for init
@@ -114,6 +122,8 @@ class Sandbox {
 
   // Sets the one observer of process exits (replacing any earlier one). Call before Start.
   virtual void SetExitObserver(ExitObserver observer) = 0;
+  // Sets the one observer of OOM kills (replacing any earlier one). Call before Start.
+  virtual void SetOomObserver(OomObserver observer) = 0;
 
   // Boots the VM, waits for the agent (Health.Check, bounded by the agent's dial_timeout),
   // sends CreateSandbox (the 9p share as storage). kInitial -> kRunning. On failure nothing

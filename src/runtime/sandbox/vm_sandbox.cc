@@ -19,6 +19,7 @@
 #include "src/runtime/sandbox/agent_stats.h"
 #include "src/runtime/sandbox/guest_spec.h"
 #include "src/runtime/sandbox/ids.h"
+#include "src/runtime/sandbox/pod.h"
 #include "src/runtime/sandbox/registry.h"
 #include "src/runtime/sandbox/vm_sandbox_impl.h"
 
@@ -29,17 +30,32 @@ namespace {
 // How long a broken agent connection waits for the watcher to confirm the VM's death, so the
 // death is reported rather than the broken pipe.
 constexpr absl::Duration kDeathConfirmation = absl::Seconds(5);
+// The pause before asking the agent for OOM events again after a failed call (doubling).
+constexpr absl::Duration kOomRetryFirst = absl::Milliseconds(100);
+constexpr absl::Duration kOomRetryMax = absl::Seconds(5);
 
 ::grpc::CreateSandboxRequest CreateSandboxRequestFor(const std::string& id, const oci::Spec& spec,
                                                      const SandboxLayout& layout) {
   ::grpc::CreateSandboxRequest create;
   create.set_sandbox_id(id);
   if (spec.hostname.has_value()) create.set_hostname(*spec.hostname);
+  // The pod's shared PID namespace (its holder is pid 1), joined by the containers that ask
+  // for it (SharesPodPidNamespace).
+  create.set_sandbox_pidns(true);
   *create.add_storages() = layout.GuestShareStorage();
   return create;
 }
 
 }  // namespace
+
+absl::Status VmSandbox::SizeForPod(config::RuntimeConfig* config) const {
+  if (!config->runtime.static_sandbox_resource_mgmt) return absl::OkStatus();
+  KATA_ASSIGN_OR_RETURN(PodResources extra, PodResourcesOf(o_.id, o_.spec));
+  const VmSize size = SizeVm(config->hypervisor, extra, CurrentHostLimits());
+  config->hypervisor.default_vcpus = size.vcpus;
+  config->hypervisor.default_memory = size.memory_mib;
+  return absl::OkStatus();
+}
 
 absl::Status VmSandbox::Start() {
   {
@@ -47,10 +63,11 @@ absl::Status VmSandbox::Start() {
     KATA_RETURN_IF_ERROR(CheckSandboxOp(o_.id, state_, SandboxOp::kStart));
     state_ = SandboxState::kStopped;  // until it succeeds: a failed Start is final
   }
-  KATA_RETURN_IF_ERROR(layout_.Create());
-  absl::Cleanup remove_dirs = [this] { layout_.Remove().IgnoreError(); };
   VmLinkOptions lo;
   lo.config = o_.config;
+  KATA_RETURN_IF_ERROR(AnnotateStatus(SizeForPod(&lo.config), "sandbox " + o_.id));
+  KATA_RETURN_IF_ERROR(layout_.Create());
+  absl::Cleanup remove_dirs = [this] { layout_.Remove().IgnoreError(); };
   lo.hypervisor_factory = o_.hypervisor_factory;
   lo.agent_dialer = o_.agent_dialer;
   lo.on_step = o_.on_start_step;
@@ -71,7 +88,41 @@ absl::Status VmSandbox::Start() {
     state_ = SandboxState::kRunning;
   }
   watcher_ = std::thread([this, link] { Watch(link); });
+  oom_watcher_ = std::thread([this, agent = link->agent()] { WatchOom(agent); });
   return absl::OkStatus();
+}
+
+bool VmSandbox::RunningAfter(absl::Duration d) {
+  absl::MutexLock l(&mu_);
+  const absl::Time deadline = absl::Now() + d;
+  while (state_ == SandboxState::kRunning && !shutting_down_ && absl::Now() < deadline) {
+    changed_.WaitWithDeadline(&mu_, deadline);
+  }
+  return state_ == SandboxState::kRunning && !shutting_down_;
+}
+
+void VmSandbox::WatchOom(std::shared_ptr<AgentClient> agent) {
+  absl::Duration pause = kOomRetryFirst;
+  while (true) {
+    absl::StatusOr<::grpc::OOMEvent> event = agent->GetOOMEvent({});
+    if (!RunningAfter(absl::ZeroDuration())) return;
+    if (event.ok()) {
+      pause = kOomRetryFirst;
+      OomObserver observer;
+      {
+        absl::MutexLock l(&oom_mu_);
+        observer = oom_observer_;
+      }
+      if (observer) observer(event->container_id());
+      continue;
+    }
+    // An agent without OOM events, or a connection that is gone (the VM's death is reported
+    // by the VM watcher): nothing more will come.
+    if (absl::IsUnimplemented(event.status()) || absl::IsUnavailable(event.status())) return;
+    // The agent gave up on the call (CANCELLED, DEADLINE_EXCEEDED, ...): ask again, slowly.
+    if (!RunningAfter(pause)) return;
+    pause = std::min(pause * 2, kOomRetryMax);
+  }
 }
 
 void VmSandbox::Watch(std::shared_ptr<VmLink> link) {
@@ -198,6 +249,7 @@ absl::Status VmSandbox::Shutdown() {
                         absl::UnavailableError(absl::StrCat("sandbox ", o_.id, ": shut down"))};
   registry_.ExitAll(down);
   if (watcher_.joinable()) watcher_.join();
+  if (oom_watcher_.joinable()) oom_watcher_.join();  // the agent is closed: its call ended
   for (std::thread& t : registry_.TakeWaiters()) t.join();
   for (const std::string& cid : registry_.Ids()) {
     for (std::thread& t : registry_.Remove(cid, down)) t.join();
@@ -281,6 +333,7 @@ absl::Status VmSandbox::CreateContainer(const ContainerConfig& config) {
   ::grpc::CreateContainerRequest req;
   req.set_container_id(cid);
   req.set_exec_id(cid);
+  req.set_sandbox_pidns(SharesPodPidNamespace(config.spec));
   *req.mutable_oci() = oci::SpecToProto(GuestSpec(spec, cid, terminal, o_.config));
   KATA_RETURN_IF_ERROR(AnnotateStatus(agent->CreateContainer(req), ctx));
   {

@@ -37,7 +37,10 @@ namespace kata::runtime {
 
 struct SandboxOptions {
   std::string id;
-  oci::Spec spec;                // the first container's spec
+  // The first container's spec. With config.runtime.static_sandbox_resource_mgmt the VM is
+  // sized by it at Start (pod.h: defaults + the pod's sizing annotations, or a single
+  // container's limits, within default_maxvcpus/default_maxmemory).
+  oci::Spec spec;
   config::RuntimeConfig config;  // resolved, annotations applied
   SandboxPaths paths;
   hypervisor::HypervisorFactory hypervisor_factory;  // required (e.g. qemu/factory.h)

@@ -36,6 +36,10 @@ class VmSandbox : public Sandbox {
   void SetExitObserver(ExitObserver observer) override {
     registry_.SetObserver(std::move(observer));
   }
+  void SetOomObserver(OomObserver observer) override {
+    absl::MutexLock l(&oom_mu_);
+    oom_observer_ = std::move(observer);
+  }
 
   absl::Status Start() override;
   absl::Status Shutdown() override;
@@ -81,12 +85,20 @@ class VmSandbox : public Sandbox {
   absl::StatusOr<Target> GuestTarget(const std::string& cid, const std::string& exec_id,
                                      ContainerOp op) const;
   absl::Status CheckQuery() const;
+  // With static_sandbox_resource_mgmt, `config`'s default_vcpus/default_memory become the
+  // pod's VM size (pod.h). INVALID_ARGUMENT for a spec whose sizing annotations are bad.
+  absl::Status SizeForPod(config::RuntimeConfig* config) const;
   // The one blocking wait for a process in the guest; records its exit in the registry.
   void StartWaiter(std::shared_ptr<AgentClient> agent, const std::string& cid,
                    const std::string& exec_id, const std::string& agent_exec);
   // Why a guest wait or read failed with `error`: the VM's death, the shutdown, or itself.
   absl::Status LostCause(const std::string& cid, const absl::Status& error);
   void Watch(std::shared_ptr<VmLink> link);
+  // The OOM watcher: GetOOMEvent after GetOOMEvent, each event to the OomObserver, until the
+  // sandbox is no longer running (the agent closed ends the pending call).
+  void WatchOom(std::shared_ptr<AgentClient> agent);
+  // Waits up to `d` or until the sandbox stops running; returns whether it still runs.
+  bool RunningAfter(absl::Duration d);
   void VmDied(absl::Status cause);
   // Runs `call` (a guest call) for at most o_.guest_timeout. A guest that does not answer in
   // time, or whose connection fails (DEADLINE_EXCEEDED, UNAVAILABLE), cannot be trusted to be
@@ -110,6 +122,9 @@ class VmSandbox : public Sandbox {
   std::unique_ptr<network::PodNetwork> network_ ABSL_GUARDED_BY(mu_);  // removed by Shutdown
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   std::thread watcher_;
+  std::thread oom_watcher_;
+  absl::Mutex oom_mu_;  // never held with mu_
+  OomObserver oom_observer_ ABSL_GUARDED_BY(oom_mu_);
   absl::Mutex shutdown_mu_;  // one Shutdown at a time
   // Last: destroyed first, so a waiter thread it still joins finds every member above alive.
   ProcessRegistry registry_;

@@ -131,10 +131,13 @@ class VmSandboxTest : public ::testing::Test {
     o.on_start_step = on_step_;
     o.agent_dialer = dialer_;
     o.guest_timeout = guest_timeout_;
+    if (tune_config_) tune_config_(o.config);
     auto holder = std::make_shared<std::unique_ptr<hypervisor::Hypervisor>>(std::move(vm));
     o.hypervisor_factory =
-        [holder](const config::RuntimeConfig&,
-                 const hypervisor::VmLayout& l) -> absl::StatusOr<hypervisor::VmPlan> {
+        [holder, seen = factory_config_](
+            const config::RuntimeConfig& rc,
+            const hypervisor::VmLayout& l) -> absl::StatusOr<hypervisor::VmPlan> {
+      *seen = rc;
       VmConfig c;
       c.initrd_path = "/initrd.img";
       c.shared_dir = l.shared_dir;
@@ -239,6 +242,10 @@ class VmSandboxTest : public ::testing::Test {
   absl::Duration guest_timeout_ = absl::Seconds(10);
   std::function<void(absl::string_view, absl::Duration)> on_step_;
   AgentDialer dialer_;  // empty: DialAgent to the FakeAgent's socket
+  std::function<void(config::RuntimeConfig&)> tune_config_;  // applied by MakeSandbox
+  // The configuration the hypervisor factory was given (the VM's size among it).
+  std::shared_ptr<std::optional<config::RuntimeConfig>> factory_config_ =
+      std::make_shared<std::optional<config::RuntimeConfig>>();
   std::unique_ptr<Sandbox> sandbox_;
   std::shared_ptr<absl::Notification> closed_ = std::make_shared<absl::Notification>();
 };

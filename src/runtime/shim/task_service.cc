@@ -13,8 +13,10 @@
 #include "src/libs/oci/spec_json.h"
 #include "src/libs/protocols/containerd/events/task.pb.h"
 #include "src/libs/protocols/runtimeoptions.pb.h"
+#include "src/runtime/sandbox/pod.h"
 #include "src/runtime/shim/log.h"
 #include "src/runtime/shim/metrics.pb.h"
+#include "src/runtime/shim/oom_events.h"
 #include "src/runtime/shim/task_convert.h"
 
 namespace kata {
@@ -68,14 +70,10 @@ ev::TaskCreate TaskCreateEvent(const tpb::CreateTaskRequest& req, uint32_t pid) 
 }  // namespace
 
 std::string SandboxIdFor(const std::string& container_id, const oci::Spec& spec) {
-  if (!spec.annotations.has_value()) return container_id;
-  const auto& a = *spec.annotations;
-  auto type = a.find(kContainerTypeAnnotation);
-  auto sid = a.find(kSandboxIdAnnotation);
-  if (type != a.end() && type->second == "container" && sid != a.end() && !sid->second.empty()) {
-    return sid->second;
-  }
-  return container_id;
+  // containerd's and CRI-O's annotations (sandbox/pod.h). A spec they do not make sense in is
+  // its own sandbox here, and the sandbox's Start then names what is wrong with it.
+  absl::StatusOr<runtime::PodRole> role = runtime::PodRoleOf(container_id, spec);
+  return role.ok() ? role->sandbox_id : container_id;
 }
 
 TaskService::TaskService(Options options) : options_(std::move(options)) {}
@@ -155,6 +153,7 @@ absl::StatusOr<std::unique_ptr<runtime::Sandbox>> TaskService::StartSandbox(
                         options_.factory(id, spec, config_path));
   sb->SetExitObserver([this](const std::string& cid, const std::string& exec_id,
                              const runtime::ExitStatus& status) { OnExit(cid, exec_id, status); });
+  sb->SetOomObserver(OomEventPublisher(options_.events));
   SHIM_LOG(Info) << "sandbox " << id << ": starting the VM";
   absl::Status started = sb->Start();
   if (!started.ok()) {

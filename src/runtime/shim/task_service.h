@@ -7,7 +7,8 @@
 // What containerd can rely on:
 // - Create makes the pod's sandbox (factory + Start: the VM boots) for the first container,
 //   or adds the container to it when its spec names this sandbox
-//   (io.kubernetes.cri.container-type=container, io.kubernetes.cri.sandbox-id=<first id>).
+//   (io.kubernetes.cri.container-type=container, io.kubernetes.cri.sandbox-id=<first id>, or
+//   CRI-O's io.kubernetes.cri-o.ContainerType / io.kubernetes.cri-o.SandboxID).
 //   The rootfs comes from the request's mounts (else the bundle's root.path), the spec from
 //   <bundle>/config.json, stdio from the request (see process_io.h).
 // - The sandbox owns the processes' lifecycles; the shim keeps no state machine of its own.
@@ -18,7 +19,8 @@
 //   UNIMPLEMENTED.
 // - Events, through one ordered publisher: /tasks/create, /tasks/start, /tasks/exit,
 //   /tasks/delete for a task; /tasks/exec-added, /tasks/exec-started, /tasks/exit for an exec;
-//   /tasks/paused, /tasks/resumed. A process's /tasks/exit is published (and its Wait
+//   /tasks/paused, /tasks/resumed; /tasks/oom for each OOM kill the sandbox reports
+//   (oom_events.h). A process's /tasks/exit is published (and its Wait
 //   answered) only after its output was copied to containerd (bounded by
 //   Options::output_grace), so nothing printed before the exit is lost.
 // - The pid reported for every process is the VMM's host pid (as Kata does: the container's
@@ -64,7 +66,8 @@ using SandboxFactory = std::function<absl::StatusOr<std::unique_ptr<runtime::San
     const std::string& sandbox_id, const oci::Spec& spec, const std::string& config_path)>;
 
 // The sandbox a container with `spec` belongs to: the sandbox-id annotation for a pod's
-// container (container-type "container"), else the container's own id.
+// container (container-type "container"; containerd's or CRI-O's names, sandbox/pod.h), else
+// the container's own id.
 std::string SandboxIdFor(const std::string& container_id, const oci::Spec& spec);
 
 class TaskService : public ::containerd::task::v2::TaskTtrpc::Service {

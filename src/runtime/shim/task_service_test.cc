@@ -250,6 +250,24 @@ TEST_F(TaskServiceTest, FailedSandboxStartLeavesNothing) {
   EXPECT_EQ(State("c1").status().code(), absl::StatusCode::kNotFound);
 }
 
+// containerd's CRI marks a container OOMKilled from /tasks/oom: each OOM kill the sandbox
+// reports is published as TaskOOM for that container.
+TEST_F(TaskServiceTest, OomKillsArePublishedAsTaskOom) {
+  runtime::OomObserver oom;
+  EXPECT_CALL(*sb_, SetOomObserver(_)).WillOnce([&oom](runtime::OomObserver o) {
+    oom = std::move(o);
+  });
+  ASSERT_TRUE(Create().ok());
+  ASSERT_TRUE(oom) << "the shim set no OOM observer";
+  oom("c1");
+  const std::vector<std::string> topics = events_.topics();
+  ASSERT_EQ(topics.back(), "/tasks/oom");
+  ::containerd::events::TaskOOM event;
+  EXPECT_EQ(events_.any(topics.size() - 1).type_url(), "containerd.events.TaskOOM");
+  ASSERT_TRUE(event.ParseFromString(events_.any(topics.size() - 1).value()));
+  EXPECT_EQ(event.container_id(), "c1");
+}
+
 TEST(SandboxIdFor, AnnotationsNameThePod) {
   oci::Spec spec;
   EXPECT_EQ(SandboxIdFor("c1", spec), "c1");
@@ -257,6 +275,13 @@ TEST(SandboxIdFor, AnnotationsNameThePod) {
   EXPECT_EQ(SandboxIdFor("c1", spec), "c1");  // no container type: it is the sandbox itself
   (*spec.annotations)[kContainerTypeAnnotation] = "container";
   EXPECT_EQ(SandboxIdFor("c1", spec), "pod");
+  // CRI-O's names.
+  spec.annotations = oci::StringMap{{"io.kubernetes.cri-o.ContainerType", "container"},
+                                    {"io.kubernetes.cri-o.SandboxID", "infra"}};
+  EXPECT_EQ(SandboxIdFor("c1", spec), "infra");
+  spec.annotations = oci::StringMap{{"io.kubernetes.cri-o.ContainerType", "sandbox"},
+                                    {"io.kubernetes.cri-o.SandboxID", "c1"}};
+  EXPECT_EQ(SandboxIdFor("c1", spec), "c1");
 }
 
 }  // namespace

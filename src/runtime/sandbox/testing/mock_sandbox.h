@@ -18,6 +18,7 @@ class MockSandbox : public Sandbox {
   MOCK_METHOD(const std::string&, id, (), (const, override));
   MOCK_METHOD(SandboxState, State, (), (const, override));
   MOCK_METHOD(void, SetExitObserver, (ExitObserver observer), (override));
+  MOCK_METHOD(void, SetOomObserver, (OomObserver observer), (override));
   MOCK_METHOD(absl::Status, Start, (), (override));
   MOCK_METHOD(absl::Status, Shutdown, (), (override));
   MOCK_METHOD(absl::Status, WaitVmDeath, (), (override));
