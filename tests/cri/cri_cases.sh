@@ -35,7 +35,7 @@ with_pod() {  # with_pod H NAME EXTRA_LINUX_JSON BODY
 
 # ---- the generic pod: runc and kata ----
 body_pod() {
-  local h=$1 ok=0 c1 c2 c3 out err rc t0 ms b1 b2 ip
+  local h=$1 ok=0 c1 c2 c3 out err rc t0 ms b1 b2 ip i
   c1=$(run_container "$POD" "$CFG" c1 \
        '["echo started; echo to-stderr >&2; exec sleep 3600"]') || { fail "c1"; return 1; }
   wait_state "$c1" CONTAINER_RUNNING 120 || return 1
@@ -111,9 +111,13 @@ PY
   ms=$(( $(now_ms) - t0 ))
   [ "$ms" -lt 15000 ] || fail "c2 (exits on TERM) took $ms ms to stop" || ok=1
   expect_eq "c2 exit code" "$(cri inspect "$c2" | json 'd["status"].get("exit_code", 0)')" 0 || ok=1
-  c3=$(run_container "$POD" "$CFG" c3 '["trap \"\" TERM; while true; do sleep 1; done"]') ||
+  c3=$(run_container "$POD" "$CFG" c3 '["trap \"\" TERM; touch /tmp/trapped; while true; do sleep 1; done"]') ||
     { fail "c3"; return 1; }
   wait_state "$c3" CONTAINER_RUNNING 120 || ok=1
+  # RUNNING means the process exists, not that the shell has run its trap yet (a TERM before
+  # it kills the shell: in a TCG guest that window is tens of ms). Stop only once it has.
+  for i in $(seq 60); do exec_in "$c3" test -f /tmp/trapped >/dev/null 2>&1 && break; sleep 1; done
+  exec_in "$c3" test -f /tmp/trapped >/dev/null 2>&1 || fail "c3 never ran its trap" || ok=1
   t0=$(now_ms)
   cri stop --timeout 4 "$c3" || fail "StopContainer c3" || ok=1
   ms=$(( $(now_ms) - t0 ))
