@@ -9,6 +9,10 @@ namespace shim {
 
 namespace cg = ::io::containerd::cgroups::v1;
 
+std::string ProcessName(const std::string& id, const std::string& exec_id) {
+  return exec_id.empty() ? id : absl::StrCat(id, "/", exec_id);
+}
+
 // An OCI Process from the JSON containerd puts in ExecProcessRequest.spec.
 absl::StatusOr<oci::Process> ParseProcessJson(absl::string_view json) {
   auto spec = oci::ParseSpec(absl::StrCat("{\"ociVersion\":\"1.0.2\",\"process\":", json, "}"));

@@ -8,6 +8,8 @@
 #ifndef KATA_SRC_RUNTIME_SHIM_TASK_CONVERT_H_
 #define KATA_SRC_RUNTIME_SHIM_TASK_CONVERT_H_
 
+#include <string>
+
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "src/libs/oci/spec.h"
@@ -16,6 +18,9 @@
 
 namespace kata {
 namespace shim {
+
+// How messages name a process: "c1" for a task's init, "c1/e1" for an exec.
+std::string ProcessName(const std::string& id, const std::string& exec_id);
 
 // An OCI Process from the JSON containerd puts in ExecProcessRequest.spec.
 absl::StatusOr<oci::Process> ParseProcessJson(absl::string_view json);

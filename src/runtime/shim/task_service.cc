@@ -26,10 +26,6 @@ namespace {
 namespace tpb = ::containerd::task::v2;
 namespace ev = ::containerd::events;
 
-std::string Who(const std::string& id, const std::string& exec_id) {
-  return exec_id.empty() ? id : absl::StrCat(id, "/", exec_id);
-}
-
 // The configuration path in the runtime options of a CreateTaskRequest ("" when none).
 std::string ConfigPathOf(const tpb::CreateTaskRequest& req) {
   if (!req.has_options() ||
@@ -117,7 +113,7 @@ absl::StatusOr<std::shared_ptr<TaskService::Proc>> TaskService::FindProc(
   if (t == tasks_.end()) return absl::NotFoundError(absl::StrCat("task ", id, ": not found"));
   auto p = t->second.procs.find(exec_id);
   if (p == t->second.procs.end()) {
-    return absl::NotFoundError(absl::StrCat("process ", Who(id, exec_id), ": not found"));
+    return absl::NotFoundError(absl::StrCat("process ", ProcessName(id, exec_id), ": not found"));
   }
   return p->second;
 }
@@ -239,7 +235,7 @@ absl::Status TaskService::Create(Ctx&, const tpb::CreateTaskRequest& req,
 }
 
 absl::Status TaskService::BeginStart(Proc& p, const Task& task) {
-  const std::string who = Who(p.container_id, p.exec_id);
+  const std::string who = ProcessName(p.container_id, p.exec_id);
   if (p.starting) return absl::FailedPreconditionError(absl::StrCat(who, " is being started"));
   if (p.deleting || task.deleting) {
     return absl::FailedPreconditionError(absl::StrCat(who, " is being deleted"));
@@ -298,7 +294,7 @@ void TaskService::OnExit(const std::string& container_id, const std::string& exe
     if (!found.ok()) {
       // Its task was deleted before this exit came (a VM death reports every process at
       // once): it is still published, so its Wait returns.
-      auto pending = pending_exits_.find(Who(container_id, exec_id));
+      auto pending = pending_exits_.find(ProcessName(container_id, exec_id));
       if (pending != pending_exits_.end()) found = pending->second;
     }
     if (found.ok() && (*found)->starting) {
@@ -311,12 +307,13 @@ void TaskService::OnExit(const std::string& container_id, const std::string& exe
   }
   runtime::ExitStatus status = exit;
   if (!status.error.ok()) {
-    SHIM_LOG(Error) << "process " << Who(container_id, exec_id) << " lost: " << status.error;
+    SHIM_LOG(Error) << "process " << ProcessName(container_id, exec_id)
+                    << " lost: " << status.error;
   }
   if (status.exited_at == absl::InfinitePast()) status.exited_at = absl::Now();
   if (p->io && !p->io->WaitOutput(options_.output_grace)) {
-    SHIM_LOG(Warning) << "process " << Who(container_id, exec_id) << ": output still copying after "
-                      << options_.output_grace;
+    SHIM_LOG(Warning) << "process " << ProcessName(container_id, exec_id)
+                      << ": output still copying after " << options_.output_grace;
   }
   bool deleted;
   {
@@ -331,13 +328,13 @@ void TaskService::OnExit(const std::string& container_id, const std::string& exe
     *e.mutable_exited_at() = ToTimestamp(p->exited_at);
     options_.events->Publish(kTopicExit, e);
     p->exited.Notify();
-    deleted = pending_exits_.erase(Who(container_id, exec_id)) > 0;
+    deleted = pending_exits_.erase(ProcessName(container_id, exec_id)) > 0;
   }
   if (deleted) p->io.reset();  // closing the stdio waits for its threads: not under the lock
 }
 
 absl::Status TaskService::BeginDelete(Proc& p, Task& task) {
-  const std::string who = Who(p.container_id, p.exec_id);
+  const std::string who = ProcessName(p.container_id, p.exec_id);
   bool starting = p.starting;
   if (p.exec_id.empty()) {
     for (const auto& [eid, q] : task.procs) starting = starting || q->starting;
@@ -388,7 +385,7 @@ absl::Status TaskService::Delete(Ctx&, const tpb::DeleteRequest& req, tpb::Delet
   }
   // Outside the lock: closing the stdio waits for its copying threads.
   for (auto& q : gone) q->io.reset();  // exited or never started: no OnExit touches it
-  SHIM_LOG(Info) << "process " << Who(req.id(), req.exec_id()) << " deleted";
+  SHIM_LOG(Info) << "process " << ProcessName(req.id(), req.exec_id()) << " deleted";
   return absl::OkStatus();
 }
 
@@ -412,7 +409,7 @@ void TaskService::FinishDelete(const tpb::DeleteRequest& req, Proc& p, bool was_
   for (auto& [eid, q] : t->second.procs) {
     if (q->started && !q->exited.HasBeenNotified()) {
       // An exec whose exit is still on its way: OnExit publishes it and closes its stdio.
-      pending_exits_[Who(req.id(), eid)] = q;
+      pending_exits_[ProcessName(req.id(), eid)] = q;
     } else {
       gone->push_back(q);
     }
@@ -424,158 +421,6 @@ void TaskService::FinishDelete(const tpb::DeleteRequest& req, Proc& p, bool was_
   e.set_exit_status(p.exit_status);
   *e.mutable_exited_at() = ToTimestamp(p.exited_at);
   options_.events->Publish(kTopicDelete, e);
-}
-
-absl::Status TaskService::Pids(Ctx&, const tpb::PidsRequest& req, tpb::PidsResponse* resp) {
-  absl::MutexLock lock(&mu_);
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), ""));
-  (void)p;
-  resp->add_processes()->set_pid(pid_);
-  return absl::OkStatus();
-}
-
-absl::Status TaskService::Pause(Ctx&, const tpb::PauseRequest& req, google::protobuf::Empty*) {
-  runtime::Sandbox* sandbox;
-  {
-    absl::MutexLock lock(&mu_);
-    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), ""));
-    KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), StateOf(*p), TaskOp::kPause));
-    KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
-  }
-  KATA_RETURN_IF_ERROR(sandbox->Pause(req.id()));  // the sandbox checks its state again
-  absl::MutexLock lock(&mu_);
-  ev::TaskPaused e;
-  e.set_container_id(req.id());
-  options_.events->Publish(kTopicPaused, e);
-  return absl::OkStatus();
-}
-
-absl::Status TaskService::Resume(Ctx&, const tpb::ResumeRequest& req, google::protobuf::Empty*) {
-  runtime::Sandbox* sandbox;
-  {
-    absl::MutexLock lock(&mu_);
-    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), ""));
-    KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), StateOf(*p), TaskOp::kResume));
-    KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
-  }
-  KATA_RETURN_IF_ERROR(sandbox->Resume(req.id()));
-  absl::MutexLock lock(&mu_);
-  ev::TaskResumed e;
-  e.set_container_id(req.id());
-  options_.events->Publish(kTopicResumed, e);
-  return absl::OkStatus();
-}
-
-absl::Status TaskService::Checkpoint(Ctx&, const tpb::CheckpointTaskRequest& req,
-                                     google::protobuf::Empty*) {
-  return absl::UnimplementedError(absl::StrCat("task ", req.id(), ": checkpoint is not supported"));
-}
-
-absl::Status TaskService::Kill(Ctx&, const tpb::KillRequest& req, google::protobuf::Empty*) {
-  runtime::Sandbox* sandbox;
-  {
-    absl::MutexLock lock(&mu_);
-    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), req.exec_id()));
-    KATA_RETURN_IF_ERROR(CheckTaskOp(Who(req.id(), req.exec_id()), StateOf(*p), TaskOp::kKill));
-    KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
-  }
-  return sandbox->Signal(req.id(), req.exec_id(), static_cast<int>(req.signal()), req.all());
-}
-
-absl::Status TaskService::Exec(Ctx&, const tpb::ExecProcessRequest& req, google::protobuf::Empty*) {
-  if (req.exec_id().empty())
-    return absl::InvalidArgumentError(absl::StrCat("task ", req.id(), ": exec without an exec id"));
-  KATA_ASSIGN_OR_RETURN(oci::Process process, ParseProcessJson(req.spec().value()));
-  auto p = std::make_shared<Proc>();
-  p->container_id = req.id();
-  p->exec_id = req.exec_id();
-  p->stdio = {req.stdin(), req.stdout(), req.stderr(), req.terminal()};
-  p->exec_process = std::move(process);
-  absl::MutexLock lock(&mu_);
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> init, FindProc(req.id(), ""));
-  KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), StateOf(*init), TaskOp::kExec));
-  Task& task = tasks_[req.id()];
-  if (task.deleting) {
-    return absl::FailedPreconditionError(absl::StrCat("task ", req.id(), " is being deleted"));
-  }
-  if (task.procs.count(req.exec_id())) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("process ", Who(req.id(), req.exec_id()), ": already exists"));
-  }
-  absl::StatusOr<std::unique_ptr<ProcessIo>> io = ProcessIo::Open(p->stdio);
-  if (!io.ok())
-    return AnnotateStatus(io.status(), absl::StrCat("process ", Who(req.id(), req.exec_id())));
-  p->io = std::move(*io);
-  task.procs[req.exec_id()] = p;
-  ev::TaskExecAdded e;
-  e.set_container_id(req.id());
-  e.set_exec_id(req.exec_id());
-  options_.events->Publish(kTopicExecAdded, e);
-  return absl::OkStatus();
-}
-
-absl::Status TaskService::ResizePty(Ctx&, const tpb::ResizePtyRequest& req,
-                                    google::protobuf::Empty*) {
-  runtime::Sandbox* sandbox;
-  {
-    absl::MutexLock lock(&mu_);
-    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), req.exec_id()));
-    KATA_RETURN_IF_ERROR(
-        CheckTaskOp(Who(req.id(), req.exec_id()), StateOf(*p), TaskOp::kResizePty));
-    KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
-  }
-  return sandbox->ResizePty(req.id(), req.exec_id(), req.width(), req.height());
-}
-
-absl::Status TaskService::CloseIO(Ctx&, const tpb::CloseIORequest& req, google::protobuf::Empty*) {
-  absl::MutexLock lock(&mu_);
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), req.exec_id()));
-  if (req.stdin() && p->io) p->io->CloseStdin();
-  return absl::OkStatus();
-}
-
-absl::Status TaskService::Update(Ctx&, const tpb::UpdateTaskRequest& req,
-                                 google::protobuf::Empty*) {
-  KATA_ASSIGN_OR_RETURN(oci::LinuxResources resources, ParseResourcesJson(req.resources().value()));
-  runtime::Sandbox* sandbox;
-  {
-    absl::MutexLock lock(&mu_);
-    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), ""));
-    KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), StateOf(*p), TaskOp::kUpdate));
-    KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
-  }
-  return sandbox->Update(req.id(), resources);
-}
-
-absl::Status TaskService::Wait(Ctx& ctx, const tpb::WaitRequest& req, tpb::WaitResponse* resp) {
-  std::shared_ptr<Proc> p;
-  {
-    absl::MutexLock lock(&mu_);
-    KATA_ASSIGN_OR_RETURN(p, FindProc(req.id(), req.exec_id()));
-  }
-  while (!p->exited.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
-    if (ctx.cancelled()) {
-      return absl::CancelledError(
-          absl::StrCat("wait ", Who(req.id(), req.exec_id()), ": cancelled"));
-    }
-  }
-  absl::MutexLock lock(&mu_);
-  resp->set_exit_status(p->exit_status);
-  *resp->mutable_exited_at() = ToTimestamp(p->exited_at);
-  return absl::OkStatus();
-}
-
-absl::Status TaskService::Stats(Ctx&, const tpb::StatsRequest& req, tpb::StatsResponse* resp) {
-  runtime::Sandbox* sandbox;
-  {
-    absl::MutexLock lock(&mu_);
-    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Proc> p, FindProc(req.id(), ""));
-    KATA_RETURN_IF_ERROR(CheckTaskOp(req.id(), StateOf(*p), TaskOp::kStats));
-    KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
-  }
-  KATA_ASSIGN_OR_RETURN(runtime::ContainerStats stats, sandbox->Stats(req.id()));
-  *resp->mutable_stats() = PackAny(ToMetrics(stats));
-  return absl::OkStatus();
 }
 
 absl::Status TaskService::Connect(Ctx&, const tpb::ConnectRequest&, tpb::ConnectResponse* resp) {
