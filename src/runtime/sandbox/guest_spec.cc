@@ -14,6 +14,23 @@ std::string GuestRootfsPath(const std::string& container_id) {
   return absl::StrCat(kGuestSharedDir, container_id, "/rootfs");
 }
 
+std::optional<std::vector<oci::LinuxDeviceCgroup>> GuestDeviceRules(
+    const std::optional<std::vector<oci::LinuxDeviceCgroup>>& rules) {
+  if (!rules.has_value()) return std::nullopt;
+  std::vector<oci::LinuxDeviceCgroup> kept;
+  for (const oci::LinuxDeviceCgroup& r : *rules) {
+    const bool numbered =
+        (r.major.has_value() && *r.major >= 0) || (r.minor.has_value() && *r.minor >= 0);
+    if (numbered) continue;
+    // The agent starts from "deny all" + runc's defaults; a spec's leading "deny all" (every
+    // containerd spec has one) would deny those defaults again.
+    if (kept.empty() && !r.allow) continue;
+    kept.push_back(r);
+  }
+  if (kept.empty()) return std::nullopt;
+  return kept;
+}
+
 oci::Spec GuestSpec(const oci::Spec& spec, const std::string& container_id, bool terminal,
                     const config::RuntimeConfig& config) {
   oci::Spec g = spec;
@@ -32,7 +49,8 @@ oci::Spec GuestSpec(const oci::Spec& spec, const std::string& container_id, bool
       // (a rule could allow another container's disk there). As Kata's agent does, ours
       // builds the rules itself: deny all, runc's default devices, then an allow for each
       // device passed into the VM under its guest numbers (src/agent/cgroups/cgroups.h).
-      l.resources->devices.reset();
+      // Only the rules without numbers mean the same in the guest (GuestDeviceRules).
+      l.resources->devices = GuestDeviceRules(l.resources->devices);
       l.resources->pids.reset();
       l.resources->block_io.reset();
       l.resources->network.reset();

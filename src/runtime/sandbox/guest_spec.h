@@ -6,8 +6,9 @@
 //   - hooks dropped (they ran on the host; running them in the guest makes no sense);
 //   - linux.seccomp dropped unless [runtime] disable_guest_seccomp = false;
 //   - process.selinuxLabel and linux.mountLabel cleared when guest SELinux is disabled;
-//   - linux.resources: devices, pids, blockIO and network dropped, cpu.cpus/cpu.mems
-//     cleared (host numbers and host topology mean nothing in the guest);
+//   - linux.resources: pids, blockIO and network dropped, cpu.cpus/cpu.mems cleared, the
+//     device rules that name a major or minor dropped (host numbers and host topology mean
+//     nothing in the guest; see GuestDeviceRules);
 //   - linux.namespaces: network and cgroup dropped (the VM is the network namespace), the
 //     path of every other one cleared (host namespaces do not exist in the guest);
 //   - linux.cgroupsPath in systemd form ("slice:prefix:name") becomes "/prefix/name"
@@ -16,7 +17,9 @@
 #ifndef KATA_SRC_RUNTIME_SANDBOX_GUEST_SPEC_H_
 #define KATA_SRC_RUNTIME_SANDBOX_GUEST_SPEC_H_
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "src/libs/oci/spec.h"
 #include "src/libs/protocols/agent.pb.h"
@@ -26,6 +29,13 @@ namespace kata::runtime {
 
 // The guest path of a container's rootfs.
 std::string GuestRootfsPath(const std::string& container_id);
+
+// The device cgroup rules that mean the same in the guest: those without a major or minor
+// (e.g. a privileged container's "allow a *:* rwm"), in order, minus leading denies (the
+// agent's own rules start with "deny all" and runc's default devices, which a spec's leading
+// "deny all" would deny again). nullopt when nothing is left.
+std::optional<std::vector<oci::LinuxDeviceCgroup>> GuestDeviceRules(
+    const std::optional<std::vector<oci::LinuxDeviceCgroup>>& rules);
 
 // The model of the guest spec (as described above).
 oci::Spec GuestSpec(const oci::Spec& spec, const std::string& container_id, bool terminal,

@@ -28,7 +28,14 @@ oci::Spec HostSpec() {
   s.linux->mount_label = "system_u:object_r:container_file_t:s0";
   s.linux->cgroups_path = "system.slice:cri-containerd:abc";
   s.linux->resources.emplace();
-  s.linux->resources->devices = std::vector<oci::LinuxDeviceCgroup>(2);
+  // containerd's shape: deny all, then the allowed devices by their host numbers.
+  oci::LinuxDeviceCgroup tty;
+  tty.allow = true;
+  tty.type = "c";
+  tty.major = 4;
+  tty.minor = 64;
+  tty.access = "rw";
+  s.linux->resources->devices = std::vector<oci::LinuxDeviceCgroup>{oci::LinuxDeviceCgroup(), tty};
   s.linux->resources->pids.emplace();
   s.linux->resources->cpu.emplace();
   s.linux->resources->cpu->cpus = "0-3";
@@ -57,6 +64,35 @@ TEST(GuestSpecTest, StripsHostOnlyPartsAsKataDoes) {
   EXPECT_FALSE(g.linux->resources->cpu->cpus.has_value());
   EXPECT_EQ(*g.linux->resources->cpu->shares, 512u);
   EXPECT_EQ(*g.linux->resources->memory->limit, 1 << 30);
+}
+
+// A privileged container (containerd's WithAllDevicesAllowed) may open every guest device,
+// as with runc on the host; rules by number never reach the guest.
+TEST(GuestSpecTest, DeviceRulesWithoutNumbersAreKept) {
+  oci::LinuxDeviceCgroup deny_all, allow_all, mknod_any_char, host_disk;
+  allow_all.allow = true;
+  allow_all.access = "rwm";
+  mknod_any_char.allow = true;
+  mknod_any_char.type = "c";
+  mknod_any_char.major = -1;
+  mknod_any_char.access = "m";
+  host_disk.allow = true;
+  host_disk.type = "b";
+  host_disk.major = 254;
+  host_disk.access = "rw";
+  using Rules = std::vector<oci::LinuxDeviceCgroup>;
+  EXPECT_FALSE(GuestDeviceRules(std::nullopt).has_value());
+  EXPECT_FALSE(GuestDeviceRules(Rules{deny_all, host_disk}).has_value());
+  std::optional<Rules> g = GuestDeviceRules(Rules{deny_all, mknod_any_char, host_disk, deny_all});
+  ASSERT_TRUE(g.has_value());
+  ASSERT_EQ(g->size(), 2u);
+  EXPECT_EQ((*g)[0].access, "m");
+  EXPECT_FALSE((*g)[1].allow);  // a deny after an allow still counts (last match decides)
+  g = GuestDeviceRules(Rules{allow_all});
+  ASSERT_TRUE(g.has_value());
+  ASSERT_EQ(g->size(), 1u);
+  EXPECT_TRUE((*g)[0].allow);
+  EXPECT_FALSE((*g)[0].type.has_value());
 }
 
 TEST(GuestSpecTest, KeepsSeccompWhenTheGuestDoesIt) {
