@@ -126,17 +126,30 @@ absl::Status SetUp(System& sys, const InitOptions& options) {
     Log(LogLevel::kInfo, "init step", {{"step", what}, {"ms", absl::ToInt64Milliseconds(now - t)}});
     t = now;
   };
-  absl::Status console = sys.AttachConsole(Join(options.root, options.console));
-  if (!console.ok()) Log(LogLevel::kWarn, "no console", {{"error", console.ToString()}});
+  const std::string console_path = Join(options.root, options.console);
+  absl::Status console = sys.AttachConsole(console_path, /*replace=*/false);
   if (options.root == "/") {
     KATA_ASSIGN_OR_RETURN(bool switched, sys.SwitchRootFromInitramfs());
     if (switched) step("initramfs moved onto a tmpfs root");
   }
   KATA_RETURN_IF_ERROR(MountEssentials(sys, options));
+  if (!console.ok()) {  // /dev is mounted now: the UART until the console's module is in
+    for (const std::string& early : options.early_consoles) {
+      if (sys.AttachConsole(Join(options.root, early), /*replace=*/false).ok()) break;
+    }
+  }
   KATA_RETURN_IF_ERROR(MountCgroups(sys, options));
   step("mounts");
   KATA_RETURN_IF_ERROR(LoadModules(sys, options));
   step("modules");
+  if (!console.ok()) {
+    absl::Status late = sys.AttachConsole(console_path, /*replace=*/true);
+    if (late.ok()) {
+      Log(LogLevel::kInfo, "console attached after the modules", {{"console", console_path}});
+    } else {
+      Log(LogLevel::kWarn, "no console", {{"error", late.ToString()}});
+    }
+  }
   return absl::OkStatus();
 }
 

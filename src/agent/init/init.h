@@ -35,6 +35,10 @@ struct InitOptions {
   std::string root = "/";
   std::string modules_list = kModulesListPath;
   std::string console = "/dev/console";
+  // Where stdio goes until `console` exists: the runtime gives the kernel "console=hvc0"
+  // (virtio-console, from a module), so /dev/console cannot be opened before the modules are
+  // loaded; the UART (built into the kernel) carries the first lines. The first that opens.
+  std::vector<std::string> early_consoles = {"/dev/ttyS0", "/dev/ttyAMA0"};
 };
 
 // One filesystem PID 1 mounts.
@@ -71,7 +75,9 @@ absl::Status LoadModules(System& sys, const InitOptions& options);
 
 // Console, the initramfs moved onto a tmpfs root (only when options.root is "/"; see
 // System::SwitchRootFromInitramfs), mounts, cgroups, modules, in that order. Stops at the
-// first error.
+// first error. When `console` cannot be opened at first (its driver is a module), stdio goes
+// to the first early console that opens once /dev is mounted, and moves to `console` after
+// the modules are loaded.
 absl::Status SetUp(System& sys, const InitOptions& options);
 
 // PID 1: SetUp (an error is logged and the VM powered off), then `agent_main`; whatever it

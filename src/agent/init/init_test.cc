@@ -4,10 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
@@ -49,10 +52,12 @@ class FakeSystem : public System {
     if (loaded.count(path)) return absl::AlreadyExistsError("module " + path + ": EEXIST");
     if (path == fail_module) return absl::InvalidArgumentError("module " + path + ": ENOEXEC");
     loaded[path] = true;
+    if (absl::StrContains(path, "virtio_console")) consoles_present.insert("/dev/console");
     return absl::OkStatus();
   }
-  absl::Status AttachConsole(const std::string& console) override {
-    calls.push_back("console " + console);
+  absl::Status AttachConsole(const std::string& console, bool replace) override {
+    calls.push_back(absl::StrCat(replace ? "console! " : "console ", console));
+    if (!consoles_present.count(console)) return absl::NotFoundError("open " + console);
     return absl::OkStatus();
   }
   absl::StatusOr<bool> SwitchRootFromInitramfs() override {
@@ -70,6 +75,7 @@ class FakeSystem : public System {
   std::map<std::string, bool> loaded;
   std::string fail_mount;
   std::string fail_module;
+  std::set<std::string> consoles_present = {"/dev/console"};
 };
 
 constexpr char kFilesystemsV2[] =
@@ -202,6 +208,35 @@ TEST(SetUpTest, ConsoleMountsCgroupsModulesInOrder) {
   EXPECT_EQ(sys.calls.back(), "insmod /m/a.ko");
   EXPECT_EQ(sys.mounted["/sys/fs/cgroup"], "cgroup2");
   EXPECT_THAT(sys.calls, ::testing::Not(::testing::Contains("poweroff")));
+}
+
+// console=hvc0: /dev/console opens only once virtio_console is loaded. Stdio goes to the
+// UART once /dev is mounted, then to the console after the modules.
+TEST(SetUpTest, ConsoleFromAModuleStartsOnTheUartThenMoves) {
+  FakeSystem sys;
+  sys.files["/proc/filesystems"] = kFilesystemsV2;
+  sys.files["/etc/kata-cpp/modules"] = "/m/virtio_console.ko\n";
+  sys.consoles_present = {"/dev/ttyS0"};
+  ASSERT_TRUE(init::SetUp(sys, InitOptions{}).ok());
+  auto at = [&](const std::string& prefix) {  // index of the first call starting with it
+    return std::find_if(sys.calls.begin(), sys.calls.end(),
+                        [&](const std::string& c) { return absl::StartsWith(c, prefix); }) -
+           sys.calls.begin();
+  };
+  EXPECT_EQ(sys.calls[0], "console /dev/console");
+  EXPECT_LT(at("mount devtmpfs /dev"), at("console /dev/ttyS0"));
+  EXPECT_LT(at("console /dev/ttyS0"), at("insmod /m/virtio_console.ko"));
+  EXPECT_LT(at("console /dev/ttyS0"), static_cast<long>(sys.calls.size()));
+  EXPECT_THAT(sys.calls, ::testing::Not(::testing::Contains("console /dev/ttyAMA0")));
+  EXPECT_EQ(sys.calls.back(), "console! /dev/console");
+}
+
+TEST(SetUpTest, AConsoleThatOpensAtOnceIsNotReplaced) {
+  FakeSystem sys;
+  sys.files["/proc/filesystems"] = kFilesystemsV2;
+  ASSERT_TRUE(init::SetUp(sys, InitOptions{}).ok());
+  EXPECT_THAT(sys.calls, ::testing::Not(::testing::Contains("console /dev/ttyS0")));
+  EXPECT_THAT(sys.calls, ::testing::Not(::testing::Contains("console! /dev/console")));
 }
 
 TEST(SetUpTest, NoSwitchRootUnderAnotherRoot) {

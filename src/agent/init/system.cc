@@ -60,16 +60,17 @@ class KernelSystem : public System {
     return ErrnoStatus(errno, absl::StrCat("module ", path, ": finit_module"));
   }
 
-  absl::Status AttachConsole(const std::string& console) override {
+  absl::Status AttachConsole(const std::string& console, bool replace) override {
     bool all_open = true;
     for (int fd = 0; fd <= 2; ++fd) {
       if (fcntl(fd, F_GETFD) < 0) all_open = false;
     }
-    if (all_open) return absl::OkStatus();
+    if (all_open && !replace) return absl::OkStatus();
     UniqueFd fd(open(console.c_str(), O_RDWR | O_NOCTTY));  // may become fd 0: no CLOEXEC
     if (!fd) return ErrnoStatus(errno, absl::StrCat("open ", console));
     for (int target = 0; target <= 2; ++target) {
-      if (fcntl(target, F_GETFD) < 0) dup2(fd.get(), target);
+      if (fd.get() == target) continue;
+      if (replace || fcntl(target, F_GETFD) < 0) dup2(fd.get(), target);
     }
     if (fd.get() <= 2) fd.release();  // it is one of the standard descriptors now
     return absl::OkStatus();

@@ -30,8 +30,9 @@ class System {
   virtual absl::StatusOr<std::string> ReadFile(const std::string& path) = 0;
   // open + finit_module(fd, params, 0). ALREADY_EXISTS when the module is loaded.
   virtual absl::Status LoadModule(const std::string& path, const std::string& params) = 0;
-  // Points fds 0, 1 and 2 at the console device when they are not open.
-  virtual absl::Status AttachConsole(const std::string& console) = 0;
+  // Points fds 0, 1 and 2 at the console device: only those that are not open, or all three
+  // when `replace` (moving from an early console to the real one).
+  virtual absl::Status AttachConsole(const std::string& console, bool replace) = 0;
   // When / is the initramfs (ramfs/tmpfs), moves it onto a fresh tmpfs root (copy, free the
   // initramfs, MS_MOVE + chroot), because pivot_root(2) into a container rootfs fails with
   // EINVAL while the root is the initramfs. Returns whether it switched.

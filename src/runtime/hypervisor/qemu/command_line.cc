@@ -158,27 +158,36 @@ absl::StatusOr<std::vector<std::string>> BuildCommandLine(const VmConfig& c,
   if (!c.kernel_path.empty()) {
     a.insert(a.end(), {"-kernel", c.kernel_path});
     if (!c.initrd_path.empty()) a.insert(a.end(), {"-initrd", c.initrd_path});
-    std::string append = "console=ttyS0";
+    // The console is virtio-console (hvc0; virtio-serial moves a page per notification where
+    // the UART moves a byte), as Kata's; ttyS0 on the same socket carries what comes before.
+    std::string append = "console=hvc0";
     if (!c.kernel_params.empty()) absl::StrAppend(&append, " ", c.kernel_params);
     a.insert(a.end(), {"-append", append});
   }
 
   if (options.console_fd >= 0) {
-    a.insert(a.end(), {"-chardev", absl::StrCat("socket,id=console0,fd=", options.console_fd),
-                       "-serial", "chardev:console0"});
+    // mux: the UART and the virtio console (below) write into the one socket.
+    a.insert(a.end(),
+             {"-chardev", absl::StrCat("socket,id=console0,fd=", options.console_fd, ",mux=on"),
+              "-serial", "chardev:console0"});
   } else {
     a.insert(a.end(), {"-serial", "null"});
   }
   a.insert(a.end(), {"-qmp", absl::StrCat("unix:", EscapeOptionValue(paths.qmp_socket),
                                           ",server=on,wait=off")});
 
-  // Agent channel.
-  if (c.agent_channel == AgentChannelKind::kVirtioSerial) {
+  // virtio-serial: the console (port 0, the guest's hvc0) and the agent channel.
+  const bool serial_agent = c.agent_channel == AgentChannelKind::kVirtioSerial;
+  if (serial_agent || options.console_fd >= 0) {
+    a.insert(a.end(), {"-device", q35 ? "virtio-serial-pci,id=serial0,bus=pcie.0,addr=0x2"
+                                      : "virtio-serial-device,id=serial0"});
+  }
+  if (options.console_fd >= 0) {
+    a.insert(a.end(), {"-device", "virtconsole,bus=serial0.0,chardev=console0,id=console1"});
+  }
+  if (serial_agent) {
     a.insert(a.end(),
-             {"-device",
-              q35 ? "virtio-serial-pci,id=serial0,bus=pcie.0,addr=0x2"
-                  : "virtio-serial-device,id=serial0",
-              "-chardev",
+             {"-chardev",
               absl::StrCat("socket,id=agentch,path=", EscapeOptionValue(paths.agent_socket),
                            ",server=on,wait=off"),
               "-device",

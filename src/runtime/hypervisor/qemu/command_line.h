@@ -12,8 +12,11 @@
 //            a device hot-plugged behind root port i has the PCI path "<10+i>/00".
 //   microvm: virtio-mmio devices (virtio-serial-device, virtio-9p-device,
 //            vhost-vsock-device); no hotplug.
-//   Both:    console on the first serial port (kernel "console=ttyS0") into a socket the
-//            runtime reads (CommandLineOptions::console_fd; console_log.h caps the log), QMP
+//   Both:    the console is virtio-console port 0 (kernel "console=hvc0"; the guest's
+//            first lines, before its module loads, go to the first serial port), both on one
+//            mux chardev into a socket the runtime reads (CommandLineOptions::console_fd;
+//            console_log.h caps the log); virtio-serial exists whenever there is a console
+//            or the agent channel is virtio-serial. QMP
 //            on a unix socket (QEMU listens), the agent channel as named in VmConfig;
 //            `-sandbox <value>` (QEMU's seccomp filter) and 9p `multidevs=remap` when the
 //            options ask for them (the caller probes what the QEMU binary supports: features.h).
