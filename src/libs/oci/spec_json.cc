@@ -42,6 +42,7 @@
 #include "src/libs/base/unique_fd.h"
 #include "src/libs/oci/internal/json_numbers.h"
 #include "src/libs/oci/internal/json_strings.h"
+#include "src/libs/oci/internal/json_writer.h"
 #include "src/libs/oci/internal/spec_fields.h"
 
 namespace kata {
@@ -384,19 +385,29 @@ class Emitter {
 
  private:
   struct FieldWriter {
-    template <class F>
-    void operator()(const char* name, const F& field) {
+    template <size_t N, class F>
+    void operator()(const char (&name)[N], const F& field) {
       if constexpr (IsOptional<F>::value) {
         if (!field.has_value()) return;
-        emitter->w_.Key(name);
+        emitter->ConstKey(name);
         emitter->Write(*field);
       } else {
-        emitter->w_.Key(name);
+        emitter->ConstKey(name);
         emitter->Write(field);
       }
     }
     Emitter* emitter;
   };
+
+  // A name from the field table (never needs escaping).
+  template <size_t N>
+  void ConstKey(const char (&name)[N]) {
+    if constexpr (std::is_same_v<W, internal::CompactJsonWriter>) {
+      w_.ConstKey(name);
+    } else {
+      w_.Key(name, static_cast<rapidjson::SizeType>(N - 1));
+    }
+  }
 
   void Key(const std::string& k) { w_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
 
@@ -474,19 +485,19 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json) {
 }
 
 std::string SerializeSpec(const Spec& spec, const SerializeOptions& options) {
+  if (!options.pretty) {
+    internal::CompactJsonWriter writer;
+    Emitter<internal::CompactJsonWriter>(writer).Write(spec);
+    return writer.Result();
+  }
   // A per-thread buffer that keeps its capacity (up to 8 MiB): writing a large spec does
   // not grow a fresh buffer, and fault in fresh pages, every time.
   constexpr size_t kRetainBytes = size_t{8} << 20;
   thread_local rapidjson::StringBuffer buffer(nullptr, 4096);
   buffer.Clear();
-  if (options.pretty) {
-    rapidjson::PrettyWriter<rapidjson::StringBuffer> writer(buffer);
-    writer.SetIndent(' ', 2);
-    Emitter<decltype(writer)>(writer).Write(spec);
-  } else {
-    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-    Emitter<decltype(writer)>(writer).Write(spec);
-  }
+  rapidjson::PrettyWriter<rapidjson::StringBuffer> writer(buffer);
+  writer.SetIndent(' ', 2);
+  Emitter<decltype(writer)>(writer).Write(spec);
   std::string out(buffer.GetString(), buffer.GetSize());
   if (buffer.GetSize() > kRetainBytes) buffer.ShrinkToFit();
   return out;

@@ -351,6 +351,67 @@ TEST(SpecJson, EveryControlCharacterIsEscapedOnWrite) {
   }
 }
 
+// The pretty form (rapidjson's PrettyWriter) without the whitespace between tokens.
+std::string WithoutIndentation(const std::string& pretty) {
+  std::string out;
+  bool in_string = false, escaped = false;
+  for (char c : pretty) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == ' ' || c == '\n') {
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+// The compact writer (internal/json_writer.h) writes exactly what rapidjson's writer does:
+// same escapes (every byte value, at every offset of an 8-byte block), numbers, order and
+// unknown members.
+TEST(SpecJson, CompactIsByteForByteRapidjsonsForm) {
+  std::vector<std::string> docs = {
+      kFullSpec, kata::testing::ReadFileOrDie("src/libs/oci/testdata/windows_config.json")};
+  for (const std::string& doc : docs) {
+    absl::StatusOr<Spec> spec = ParseSpec(doc);
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    EXPECT_EQ(SerializeSpec(*spec, {.pretty = false}),
+              WithoutIndentation(SerializeSpec(*spec, {.pretty = true})));
+  }
+  Spec spec;
+  spec.oci_version = "1.0.2";
+  std::string every_byte;
+  for (int c = 255; c >= 0; --c) every_byte += std::string(c % 9, 'a') + static_cast<char>(c);
+  spec.hostname = every_byte;
+  spec.annotations.emplace();
+  for (size_t i = 0; i + 16 <= every_byte.size(); i += 37) {
+    (*spec.annotations)[every_byte.substr(i, 16)] = every_byte.substr(i / 2, i % 23);
+  }
+  Process& p = spec.process.emplace();
+  p.cwd = "/";
+  p.args = Strings{"", "\"", "\\", "\x7f\xc3\xa9", std::string(1, '\0')};
+  p.oom_score_adj = -1000;
+  p.user.uid = 4294967295u;
+  p.rlimits = std::vector<PosixRlimit>{{"RLIMIT_NOFILE", UINT64_MAX, 0, {}}};
+  spec.linux.emplace().resources.emplace().memory.emplace();
+  spec.linux->resources->memory->limit = INT64_MIN;
+  spec.linux->resources->memory->swap = INT64_MAX;
+  spec.linux->resources->memory->reservation = -1;
+  const std::string compact = SerializeSpec(spec, {.pretty = false});
+  EXPECT_THAT(compact, ::testing::HasSubstr("\"limit\":-9223372036854775808,"));
+  EXPECT_THAT(compact, ::testing::HasSubstr("\"hard\":18446744073709551615,"));
+  EXPECT_EQ(SerializeSpec(spec, {.pretty = false}),
+            WithoutIndentation(SerializeSpec(spec, {.pretty = true})));
+}
+
 TEST(SpecJson, InvalidUtf8IsRefusedWithThePathOfTheString) {
   const struct {
     std::string json;
