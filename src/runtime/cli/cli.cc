@@ -140,6 +140,8 @@ void EnvJsonRuntime(const config::ResolvedConfig& rc, bool from_flag, JsonWriter
   w.Key("DisableGuestSeccomp");
   w.Bool(c.runtime.disable_guest_seccomp);
   Str(w, "InterNetworkModel", c.runtime.internetworking_model);
+  w.Key("DisableNewNetNs");
+  w.Bool(c.runtime.disable_new_netns);
   w.Key("CreateContainerTimeout");
   w.Uint(c.runtime.create_container_timeout);
   w.EndObject();
@@ -229,6 +231,7 @@ void EnvToml(const config::ResolvedConfig& rc, bool from_flag, const HostFacts& 
       << "\n  Debug = " << b(c.runtime.enable_debug)
       << "\n  DisableGuestSeccomp = " << b(c.runtime.disable_guest_seccomp)
       << "\n  InterNetworkModel = " << s(c.runtime.internetworking_model)
+      << "\n  DisableNewNetNs = " << b(c.runtime.disable_new_netns)
       << "\n  CreateContainerTimeout = " << c.runtime.create_container_timeout << "\n\n";
   out << "[Hypervisor]\n  Path = " << s(q.path) << "\n  Version = " << s(f.qemu_version)
       << "\n  Kernel = " << s(q.kernel) << "\n  Initrd = " << s(q.initrd)

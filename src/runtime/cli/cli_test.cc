@@ -30,15 +30,16 @@ class CliTest : public ::testing::Test {
     ctx_.search = {dir_ + "/etc.toml", dir_ + "/default.toml"};  // absent
     ctx_.boot_probe_timeout = absl::Seconds(20);
   }
-  std::string WriteConfig(const std::string& name, const std::string& kernel) {
+  std::string WriteConfig(const std::string& name, const std::string& kernel,
+                          const std::string& extra = "") {
     std::string path = dir_ + "/" + name;
-    EXPECT_TRUE(
-        WriteStringToFile(
-            path, absl::StrCat("[hypervisor.qemu]\n", "path = \"/usr/bin/qemu-system-x86_64\"\n",
-                               "kernel = \"", kernel, "\"\n", "initrd = \"", initrd_, "\"\n",
-                               "accelerator = \"tcg\"\n", "shared_fs = \"virtio-9p\"\n",
-                               "default_memory = 512\n", "[agent.kata]\ndial_timeout = 30\n"))
-            .ok())
+    EXPECT_TRUE(WriteStringToFile(
+                    path, absl::StrCat(
+                              "[hypervisor.qemu]\n", "path = \"/usr/bin/qemu-system-x86_64\"\n",
+                              "kernel = \"", kernel, "\"\n", "initrd = \"", initrd_, "\"\n",
+                              "accelerator = \"tcg\"\n", "shared_fs = \"virtio-9p\"\n",
+                              "default_memory = 512\n", "[agent.kata]\ndial_timeout = 30\n", extra))
+                    .ok())
         << path;
     return path;
   }
@@ -81,6 +82,28 @@ TEST_F(CliTest, EnvJsonShowsTheResolvedConfiguration) {
   EXPECT_THAT(d["Hypervisor"]["Version"].GetString(), HasSubstr("QEMU emulator version"));
   EXPECT_EQ(d["Agent"]["DialTimeout"].GetUint(), 30u);
   EXPECT_EQ(d["Host"]["KVMDevice"].GetBool(), access("/dev/kvm", F_OK) == 0);
+  EXPECT_EQ(std::string(d["Runtime"]["InterNetworkModel"].GetString()), "tcfilter");
+  EXPECT_FALSE(d["Runtime"]["DisableNewNetNs"].GetBool());
+}
+
+// The network model as configured, in both forms; a model kata-cpp cannot wire fails `env`
+// (and `check`) at load, naming the key.
+TEST_F(CliTest, EnvShowsTheNetworkModelAndRejectsMacvtap) {
+  std::string none = WriteConfig("none.toml", kernel_,
+                                 "[runtime]\ninternetworking_model = \"none\"\n"
+                                 "disable_new_netns = true\n");
+  ASSERT_EQ(Run({"--config", none, "env"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("InterNetworkModel = \"none\"\n  DisableNewNetNs = true"));
+  ASSERT_EQ(Run({"--config", none, "env", "--json"}), 0) << err_.str();
+  rapidjson::Document d;
+  ASSERT_FALSE(d.Parse(out_.str().c_str()).HasParseError()) << out_.str();
+  EXPECT_EQ(std::string(d["Runtime"]["InterNetworkModel"].GetString()), "none");
+  EXPECT_TRUE(d["Runtime"]["DisableNewNetNs"].GetBool());
+
+  std::string macvtap =
+      WriteConfig("macvtap.toml", kernel_, "[runtime]\ninternetworking_model = \"macvtap\"\n");
+  EXPECT_EQ(Run({"--config", macvtap, "env"}), 1);
+  EXPECT_THAT(err_.str(), HasSubstr("runtime.internetworking_model: \"macvtap\" is not supported"));
 }
 
 TEST_F(CliTest, EnvTextFromKataConfFile) {

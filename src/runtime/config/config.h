@@ -138,9 +138,15 @@ struct RuntimeSection {
   bool enable_debug = false;
   bool enable_tracing = false;
   std::string jaeger_endpoint;
-  std::string internetworking_model = "tcfilter";  // tcfilter, macvtap or none
+  // How the VM joins the pod's network namespace: "tcfilter" (a tap per veth, tc mirred both
+  // ways, src/runtime/network/tcfilter) or "none" (the VM gets no NIC). Kata's "macvtap" is
+  // rejected (INVALID_ARGUMENT at load), as is any other value.
+  std::string internetworking_model = "tcfilter";
   bool disable_guest_seccomp = true;
-  bool disable_new_netns = false;  // only with internetworking_model = "none"
+  // Kata's meaning: the shim and QEMU stay in the host's netns and nothing is wired for the
+  // pod. Only valid with internetworking_model = "none" (INVALID_ARGUMENT otherwise); the VM
+  // then gets no NIC.
+  bool disable_new_netns = false;
   bool sandbox_cgroup_only = false;
   // The VM is sized at boot for the pod (defaults + what the pod asks: sandbox/pod.h). kata-cpp
   // hotplugs no CPU or memory, so this is on by default.

@@ -169,6 +169,46 @@ TEST(ConfigTest, BadValuesNameTheKey) {
                 "runtime.disable_new_netns: requires internetworking_model = \"none\"");
 }
 
+// The network keys: "tcfilter" and "none" load; Kata's "macvtap" fails at load, naming the
+// key, its line and what is supported; disable_new_netns only goes with "none".
+TEST(ConfigTest, NetworkKeysAreHonouredOrRejectedAtLoad) {
+  absl::StatusOr<RuntimeConfig> c =
+      Parse(std::string(kMinimal) + "[runtime]\ninternetworking_model = \"tcfilter\"\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->runtime.internetworking_model, "tcfilter");
+  EXPECT_FALSE(c->runtime.disable_new_netns);
+  c = Parse(std::string(kMinimal) + "[runtime]\ninternetworking_model = \"none\"\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->runtime.internetworking_model, "none");
+
+  ExpectInvalid(std::string(kMinimal) + "[runtime]\ninternetworking_model = \"macvtap\"\n",
+                "runtime.internetworking_model: \"macvtap\" is not supported by kata-cpp "
+                "(supported: \"tcfilter\", \"none\") (line 5, column 25)");
+  ExpectInvalid(std::string(kMinimal) + "[runtime]\ninternetworking_model = \"\"\n",
+                "runtime.internetworking_model: unknown value \"\" (expected one of: tcfilter, "
+                "none)");
+  ExpectInvalid(std::string(kMinimal) +
+                    "[runtime]\ninternetworking_model = \"tcfilter\"\ndisable_new_netns = true\n",
+                "runtime.disable_new_netns: requires internetworking_model = \"none\"");
+
+  kata::testing::TempDir dir;
+  std::string path = dir.Join("macvtap.toml");
+  ASSERT_TRUE(WriteStringToFile(
+                  path, std::string(kMinimal) + "[runtime]\ninternetworking_model = \"macvtap\"\n")
+                  .ok());
+  c = Load(path);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()),
+              ::testing::StartsWith(path + ": runtime.internetworking_model: \"macvtap\""));
+
+  RuntimeConfig by_hand = *Parse(kMinimal);
+  by_hand.runtime.internetworking_model = "macvtap";
+  EXPECT_EQ(Validate(by_hand).code(), absl::StatusCode::kInvalidArgument);
+  by_hand.runtime.internetworking_model = "none";
+  by_hand.runtime.disable_new_netns = true;
+  EXPECT_TRUE(Validate(by_hand).ok());
+}
+
 TEST(ConfigTest, SyntaxErrorsCarryLineAndColumn) {
   ExpectInvalid("[hypervisor.qemu]\ndefault_memory = = 3\n", "test.toml:2:");
   absl::StatusOr<RuntimeConfig> c = Parse("a = \"unterminated\n", "x.toml");
