@@ -7,7 +7,8 @@
 # MAC; the host fetches a page from `busybox httpd` in the container by the pod IP; the
 # container fetches a page from a server the test runs on the bridge's address; 127.0.0.1
 # works inside; after removal no tap and no qdisc is left in the netns, and after CNI DEL no
-# veth on the bridge.
+# veth (on the bridge or in the host's netns). The host-side client is curl, or Python's urllib
+# where curl is missing.
 #
 # usage: network_e2e_test.sh SHIM IMAGE_BUILDER [GUEST_IMAGE_FILES...]
 #
@@ -87,6 +88,8 @@ JSON
 cni ADD > "$T/cni.json" || die "CNI ADD: $(cat "$T/cni.json")"
 POD_IP=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ips"][0]["address"].split("/")[0])' "$T/cni.json")
 POD_MAC=$($IP -n "$NS" -o link show eth0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+# The veth's host end: the interface CNI reports without a sandbox.
+HOST_VETH=$(python3 -c 'import json,sys; print([i["name"] for i in json.load(open(sys.argv[1]))["interfaces"] if not i.get("sandbox") and i["name"].startswith("veth")][0])' "$T/cni.json")
 log "pod netns $NS: eth0 $POD_IP $POD_MAC on bridge $BR ($HOST_IP)"
 [ -n "$POD_IP" ] && [ -n "$POD_MAC" ] || die "CNI gave no IP/MAC: $(cat "$T/cni.json")"
 
@@ -122,26 +125,38 @@ timeout 300 $CTR run -d --runtime "$SHIM" --with-ns "network:/run/netns/$NS" "$I
   sh -c 'mkdir -p /www && echo kata-net-inside > /www/index.html && exec httpd -f -p 80 -h /www' \
   </dev/null || die "ctr run failed"
 ex() { timeout 60 $CTR task exec --exec-id "x$RANDOM" "$ID" "$@" </dev/null; }
-# An HTTP GET's body with busybox nc (busybox-static's wget segfaults here): fetch NC HOST PORT.
-fetch() { printf 'GET / HTTP/1.0\r\n\r\n' | $1 nc -w 5 "$2" "$3" 2>/dev/null | tail -1; }
+# A host-side HTTP GET: "<status> <body>" from curl if present, else Python's urllib.
+host_get() {  # host_get URL
+  if command -v curl >/dev/null; then
+    curl -sS --max-time 5 -o "$T/body" -w '%{http_code}' "$1" 2>/dev/null && echo " $(cat "$T/body")"
+  else
+    python3 - "$1" <<'PY' 2>/dev/null
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
+    print(r.status, r.read().decode().strip())
+PY
+  fi
+}
 
 # The NIC and tc wiring on the host side.
 $IP -n "$NS" -o link show tap0_kata >/dev/null 2>&1 || fail "no tap0_kata in $NS"
 $TC -n "$NS" filter show dev eth0 ingress | grep -q tap0_kata || fail "no redirect eth0 -> tap0_kata"
+$TC -n "$NS" filter show dev tap0_kata ingress | grep -q eth0 || fail "no redirect tap0_kata -> eth0"
 
 addr=$(ex ip addr)
 log "container ip addr: $(echo "$addr" | grep -E 'inet |link/ether' | tr -s ' ' | tr '\n' ';')"
 echo "$addr" | grep -q "inet $POD_IP/24" || fail "the container has no $POD_IP/24"
 echo "$addr" | grep -q "link/ether $POD_MAC" || fail "the container's NIC has not the MAC $POD_MAC"
 
-# Host -> container by the pod IP (the server may take a moment after the VM boots).
+# Host -> container by the pod IP, with a host-side HTTP client (the server may take a moment
+# after the VM boots).
 page=""
 for _ in $(seq 30); do
-  page=$(fetch "$BB" "$POD_IP" 80)
-  [ "$page" = kata-net-inside ] && break
+  page=$(host_get "http://$POD_IP/")
+  [ "$page" = "200 kata-net-inside" ] && break
   sleep 1
 done
-[ "$page" = kata-net-inside ] || fail "host fetch from http://$POD_IP/: '$page'"
+[ "$page" = "200 kata-net-inside" ] || fail "host fetch from http://$POD_IP/: '$page'"
 
 # Container -> a server on the bridge address.
 mkdir -p "$T/www" && echo kata-net-host > "$T/www/index.html"
@@ -163,10 +178,13 @@ timeout 120 $CTR task rm -f "$ID" >/dev/null || fail "task rm"
 $CTR c rm "$ID" >/dev/null || fail "container rm"
 for _ in $(seq 50); do $IP -n "$NS" -o link | grep -q tap0_kata || break; sleep 0.2; done
 $IP -n "$NS" -o link | grep -q tap0_kata && fail "tap0_kata left in $NS"
-$TC -n "$NS" qdisc show dev eth0 | grep -q ingress && fail "ingress qdisc left on eth0"
+$TC -n "$NS" qdisc show | grep -q ingress && fail "ingress qdisc left in $NS: $($TC -n "$NS" qdisc show)"
+$IP -n "$NS" -o link show type tun | grep -q . && fail "tap left in $NS: $($IP -n "$NS" -o link show type tun)"
 cni DEL >/dev/null || fail "CNI DEL"
 $IP netns del "$NS"
 [ -z "$($IP -o link show master "$BR")" ] || fail "links left on $BR: $($IP -o link show master "$BR")"
+[ -n "$HOST_VETH" ] && $IP link show "$HOST_VETH" >/dev/null 2>&1 && fail "host veth $HOST_VETH left"
+$IP -o link show | grep -q _kata && fail "a kata tap in the host netns: $($IP -o link show | grep _kata)"
 
 if [ $FAILED -ne 0 ]; then
   log "shim/VM logs:"; grep -h "network\|tap\|NIC" "$T/containerd.log" | tail -20
