@@ -147,10 +147,14 @@ check() {  # check NAME FUNCTION ARGS...
 }
 
 source "$(dirname "${BASH_SOURCE[0]}")/cri_cases.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/cri_net_cases.sh"
 
 # ---- run ----
 for handler in runc kata; do
   check "$handler: pod lifecycle, exec, logs, status, stats, stop grace" t_pod "$handler"
+done
+for handler in runc kata; do
+  check "$handler: DNS and hosts files as containerd wrote them, pod IP serves the host" t_net "$handler"
 done
 check "runc: shared PID namespace" t_share_pid runc
 check "runc: OOM kill reported as OOMKilled" t_oom runc
