@@ -168,3 +168,30 @@ body_oom() {
 }
 
 t_oom() { with_pod "$1" "oom-$1" "" body_oom; }
+
+# ---- kata: the VM is sized for the pod, QEMU runs in the pod's cgroup ----
+body_sizing() {
+  local ok=0 c qemu mem cg line
+  c=$(run_container "$POD" "$CFG" sized '["exec sleep 3600"]' \
+      '"linux": {"resources": {"cpu_period": 100000, "cpu_quota": 200000, "memory_limit_in_bytes": 536870912}}') ||
+    { fail "sized"; return 1; }
+  wait_state "$c" CONTAINER_RUNNING 120 || return 1
+  # default_vcpus 1 + 2 CPUs; default_memory 512 MiB + 512 MiB (less what the kernel keeps).
+  expect_eq "nproc" "$(exec_in "$c" nproc)" 3 || ok=1
+  mem=$(exec_in "$c" awk '/MemTotal/ {print $2}' /proc/meminfo)
+  [ "${mem:-0}" -ge $(( 900 * 1024 )) ] || fail "MemTotal ${mem:-?} kB, want about 1 GiB" || ok=1
+  qemu=$(pgrep -f -- "qemu-system.*$POD" | head -1)
+  [ -n "$qemu" ] || { fail "no QEMU process names pod $POD"; return 1; }
+  cg=0
+  while IFS= read -r line; do
+    case "$line" in *":$CGROUP/"*|*":$CGROUP") cg=1 ;; esac
+  done < "/proc/$qemu/cgroup"
+  [ "$cg" = 1 ] || fail "QEMU $qemu is not in the pod cgroup $CGROUP: $(cat "/proc/$qemu/cgroup")" || ok=1
+  return $ok
+}
+
+t_kata_sizing() {
+  with_pod kata "size-kata" \
+    '"resources": {"cpu_period": 100000, "cpu_quota": 200000, "memory_limit_in_bytes": 536870912}' \
+    body_sizing
+}

@@ -148,6 +148,10 @@ assert_clean() {  # everything a case left behind
       [ -e "$d" ] && { log "left sandbox dir $d"; ok=1; }
     done
     $CTR c ls -q | grep -qx "$id" && { log "left container $id"; ok=1; }
+    # ctr gives a container cgroupsPath /<namespace>/<id>: the VM shim makes it (issue 13).
+    for d in /sys/fs/cgroup/default/"$id" /sys/fs/cgroup/*/default/"$id"; do
+      [ -e "$d" ] && { log "left cgroup $d"; ok=1; }
+    done
   done
   return $ok
 }
@@ -558,6 +562,31 @@ t_console_flood() {
   $CTR task rm "$id" >/dev/null && $CTR c rm "$id"
 }
 
+# Issue 13: the pod's host cgroup (ctr run --cgroup = linux.cgroupsPath): QEMU and the shim
+# (its parent) run in it while the pod runs; it is gone with the pod.
+t_pod_cgroup() {
+  local id rel dir qpid spid list
+  id=$(new_id cg)
+  rel="kata-e2e-$PREFIX/pod"
+  if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+    dir=/sys/fs/cgroup/$rel list=cgroup.procs  # v2
+  else
+    dir=/sys/fs/cgroup/memory/$rel list=tasks  # v1
+  fi
+  run -d --cgroup "/$rel" "$IMG" "$id" sleep 1000 </dev/null || return 1
+  wait_status "$id" RUNNING || return 1
+  qpid=$(pgrep -f "qemu.*$id" | head -1)
+  spid=$(ps -o ppid= -p "$qpid" | tr -d ' ')
+  log "QEMU $qpid, shim $spid; $dir/$list: $(tr '\n' ' ' < "$dir/$list" 2>&1 | cut -c1-200)"
+  grep -qx "$qpid" "$dir/$list" || { log "QEMU $qpid not in $dir"; return 1; }
+  grep -qx "$spid" "$dir/$list" || { log "shim $spid not in $dir"; return 1; }
+  $CTR task kill -s KILL "$id" && wait_status "$id" STOPPED || return 1
+  $CTR task rm "$id" >/dev/null && $CTR c rm "$id" || return 1
+  for i in $(seq 50); do [ -e "${dir%/pod}" ] || break; sleep 0.1; done
+  [ -e "${dir%/pod}" ] && { log "left cgroup ${dir%/pod}"; return 1; }
+  return 0
+}
+
 [ -n "${E2E_ONLY:-}" ] && log "only the cases matching '$E2E_ONLY'"
 check "run --rm echo hello" t_hello
 check "exit code 3 and stderr" t_exit_code
@@ -582,6 +611,7 @@ if [ "$MODE" = vm ]; then
   check "shareProcessNamespace: pod containers see each other's processes" t_shared_pidns
   check "100 MiB to the console from a privileged container: console.log under its cap" \
     t_console_flood
+  check "pod cgroup: QEMU and the shim in it, gone with the pod" t_pod_cgroup
 fi
 
 log "$PASSED passed, $FAILED failed ($MODE)"

@@ -147,7 +147,9 @@ struct RuntimeSection {
   // pod. Only valid with internetworking_model = "none" (INVALID_ARGUMENT otherwise); the VM
   // then gets no NIC.
   bool disable_new_netns = false;
-  bool sandbox_cgroup_only = false;
+  // QEMU and the shim in the sandbox's host cgroup (sandbox/host_cgroup.h). Always so: false
+  // (Kata's overhead cgroup for QEMU's non-vCPU threads) is not implemented and acts as true.
+  bool sandbox_cgroup_only = true;
   // The VM is sized at boot for the pod (defaults + what the pod asks: sandbox/pod.h). kata-cpp
   // hotplugs no CPU or memory, so this is on by default.
   bool static_sandbox_resource_mgmt = true;

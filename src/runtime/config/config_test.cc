@@ -79,7 +79,7 @@ dial_timeout = 10
 [runtime]
 internetworking_model = "none"
 disable_new_netns = true
-sandbox_cgroup_only = true
+sandbox_cgroup_only = false
 static_sandbox_resource_mgmt = false
 )"));
   ASSERT_TRUE(c.ok()) << c.status();
@@ -94,7 +94,7 @@ static_sandbox_resource_mgmt = false
   EXPECT_THAT(c->agent.kernel_modules, ::testing::ElementsAre("e1000e InterruptThrottleRate=3000"));
   EXPECT_EQ(c->agent.dial_timeout, 10u);
   EXPECT_TRUE(c->runtime.disable_new_netns);
-  EXPECT_TRUE(c->runtime.sandbox_cgroup_only);
+  EXPECT_FALSE(c->runtime.sandbox_cgroup_only);  // read (it acts as true: config.h)
   EXPECT_FALSE(c->runtime.static_sandbox_resource_mgmt);
 }
 

@@ -18,6 +18,7 @@
 #include "src/libs/oci/spec_proto.h"
 #include "src/runtime/sandbox/agent_stats.h"
 #include "src/runtime/sandbox/guest_spec.h"
+#include "src/runtime/sandbox/host_cgroup.h"
 #include "src/runtime/sandbox/ids.h"
 #include "src/runtime/sandbox/pod.h"
 #include "src/runtime/sandbox/registry.h"
@@ -57,6 +58,18 @@ absl::Status VmSandbox::SizeForPod(config::RuntimeConfig* config) const {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::unique_ptr<PodCgroup>> VmSandbox::EnterPodCgroup() const {
+  if (!o_.spec.linux.has_value() || !o_.spec.linux->cgroups_path.has_value() ||
+      o_.spec.linux->cgroups_path->empty()) {
+    return std::unique_ptr<PodCgroup>();
+  }
+  KATA_ASSIGN_OR_RETURN(std::vector<CgroupHierarchy> hierarchies, HostCgroupHierarchies());
+  KATA_ASSIGN_OR_RETURN(std::unique_ptr<PodCgroup> cgroup,
+                        PodCgroup::Create(*o_.spec.linux->cgroups_path, std::move(hierarchies)));
+  KATA_RETURN_IF_ERROR(cgroup->Enter());
+  return cgroup;
+}
+
 absl::Status VmSandbox::Start() {
   {
     absl::MutexLock l(&mu_);
@@ -66,6 +79,12 @@ absl::Status VmSandbox::Start() {
   VmLinkOptions lo;
   lo.config = o_.config;
   KATA_RETURN_IF_ERROR(AnnotateStatus(SizeForPod(&lo.config), "sandbox " + o_.id));
+  // The shim joins the pod's cgroup first, so QEMU (its child) starts there.
+  absl::StatusOr<std::unique_ptr<PodCgroup>> cgroup = EnterPodCgroup();
+  if (!cgroup.ok()) return AnnotateStatus(cgroup.status(), "sandbox " + o_.id);
+  absl::Cleanup leave_cgroup = [&cgroup] {
+    if (*cgroup) (*cgroup)->Remove().IgnoreError();
+  };
   KATA_RETURN_IF_ERROR(layout_.Create());
   absl::Cleanup remove_dirs = [this] { layout_.Remove().IgnoreError(); };
   lo.hypervisor_factory = o_.hypervisor_factory;
@@ -80,12 +99,23 @@ absl::Status VmSandbox::Start() {
   KATA_ASSIGN_OR_RETURN(
       std::shared_ptr<VmLink> link,
       VmLink::Boot(layout_, CreateSandboxRequestFor(o_.id, o_.spec, layout_), lo));
+  if (*cgroup) {
+    for (pid_t pid : link->Pids()) {
+      absl::Status added = (*cgroup)->Add(pid);
+      if (!added.ok()) {
+        link->Stop(/*destroy_guest=*/true).IgnoreError();
+        return AnnotateStatus(added, "sandbox " + o_.id);
+      }
+    }
+  }
   std::move(remove_dirs).Cancel();
+  std::move(leave_cgroup).Cancel();
   {
     absl::MutexLock l(&mu_);
     link_ = link;
     network_ = std::move(net);
     state_ = SandboxState::kRunning;
+    cgroup_ = *std::move(cgroup);
   }
   watcher_ = std::thread([this, link] { Watch(link); });
   oom_watcher_ = std::thread([this, agent = link->agent()] { WatchOom(agent); });
@@ -256,10 +286,14 @@ absl::Status VmSandbox::Shutdown() {
   }
   if (net) note(net->Remove());  // the VMM is gone: its taps vanish with our fds
   note(layout_.Remove());
+  std::unique_ptr<PodCgroup> cgroup;
   {
     absl::MutexLock l(&mu_);
     link_.reset();
+    cgroup = std::move(cgroup_);
   }
+  // The VMM is gone: the pod cgroup holds no process of ours (this one moves back first).
+  if (cgroup) note(cgroup->Remove());
   return AnnotateStatus(first, absl::StrCat("sandbox ", o_.id, ": shutdown"));
 }
 

@@ -11,6 +11,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "src/runtime/sandbox/host_cgroup.h"
 #include "src/runtime/sandbox/layout.h"
 #include "src/runtime/sandbox/registry.h"
 #include "src/runtime/sandbox/sandbox.h"
@@ -88,6 +89,8 @@ class VmSandbox : public Sandbox {
   // With static_sandbox_resource_mgmt, `config`'s default_vcpus/default_memory become the
   // pod's VM size (pod.h). INVALID_ARGUMENT for a spec whose sizing annotations are bad.
   absl::Status SizeForPod(config::RuntimeConfig* config) const;
+  // The pod's cgroup (spec linux.cgroupsPath), this process moved into it; null without one.
+  absl::StatusOr<std::unique_ptr<PodCgroup>> EnterPodCgroup() const;
   // The one blocking wait for a process in the guest; records its exit in the registry.
   void StartWaiter(std::shared_ptr<AgentClient> agent, const std::string& cid,
                    const std::string& exec_id, const std::string& agent_exec);
@@ -119,6 +122,7 @@ class VmSandbox : public Sandbox {
   SandboxState state_ ABSL_GUARDED_BY(mu_) = SandboxState::kInitial;
   absl::Status death_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<VmLink> link_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<PodCgroup> cgroup_ ABSL_GUARDED_BY(mu_);             // null: the spec named none
   std::unique_ptr<network::PodNetwork> network_ ABSL_GUARDED_BY(mu_);  // removed by Shutdown
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   std::thread watcher_;

@@ -33,6 +33,7 @@
 #include "src/libs/protocols/task.pb.h"
 #include "src/libs/ttrpc/address.h"
 #include "src/libs/ttrpc/server.h"
+#include "src/runtime/sandbox/host_cgroup.h"
 #include "src/runtime/sandbox/vm_sandbox.h"
 #include "src/runtime/shim/event_forwarder.h"
 #include "src/runtime/shim/log.h"
@@ -148,6 +149,18 @@ void KillRecordedDaemon(const std::string& bundle, const std::string& id) {
   for (int i = 0; i < 100 && kill(pid, 0) == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
 }
 
+// The pod cgroup a dead daemon left (host_cgroup.h); OK for a spec that names none it could
+// have made (Start rejects a bad cgroupsPath before making anything).
+absl::Status RemoveDeadPodCgroup(const oci::Spec& spec) {
+  if (!spec.linux.has_value() || !spec.linux->cgroups_path.has_value() ||
+      !runtime::CgroupPathComponents(*spec.linux->cgroups_path).ok()) {
+    return absl::OkStatus();
+  }
+  KATA_ASSIGN_OR_RETURN(std::vector<runtime::CgroupHierarchy> hierarchies,
+                        runtime::HostCgroupHierarchies());
+  return runtime::RemoveLeftPodCgroup(*spec.linux->cgroups_path, hierarchies);
+}
+
 }  // namespace
 
 bool SocketAlive(const std::string& path) {
@@ -208,6 +221,7 @@ int RunDelete(const ShimArgs& args, const ShimEnv& env) {
   if (sid == args.id) {
     KillRecordedDaemon(bundle, args.id);
     result = env.cleanup ? env.cleanup(args.id) : runtime::CleanupSandbox(args.id);
+    if (spec.ok()) result.Update(RemoveDeadPodCgroup(*spec));  // its VMM is gone now
     const std::string path =
         SocketPath(SocketAddress(args.address, args.namespace_, args.id, env.socket_root));
     if (!SocketAlive(path)) unlink(path.c_str());

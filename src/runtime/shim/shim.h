@@ -8,7 +8,8 @@
 //           setsid, stdio on /dev/null, cwd the bundle, the listening socket as fd 3);
 //           prints the address and exits 0. Writes `address` and `shim.pid` in the bundle.
 //   delete  cleans up after a dead shim (kills a daemon still recorded in shim.pid, the
-//           sandbox's VM, mounts and directories via runtime::CleanupSandbox, the socket)
+//           sandbox's VM, mounts and directories via runtime::CleanupSandbox, the pod's host
+//           cgroup (the spec's cgroupsPath, host_cgroup.h's RemoveLeftPodCgroup), the socket)
 //           and prints a protobuf DeleteResponse (exit_status 137, exited_at now) on stdout.
 //           Exits 1 with the error on stderr when the cleanup failed.
 //   (none)  the daemon: serves containerd.task.v2.Task on the socket, publishes events to
