@@ -116,6 +116,46 @@ TEST_F(AgentE2eTest, SandboxSharesNamespacesAndStoragesAndDestroyEndsTheAgent) {
   EXPECT_FALSE(IsMounted(shared));
 }
 
+// Kata's runtime creates the sandbox without sandbox_pidns: the first container (the pod's
+// pause) gives the pod its pid namespace, so it is PID 1 of the containers that join it.
+TEST_F(AgentE2eTest, WithoutSandboxPidnsTheFirstContainerIsPid1OfThePodsPidNamespace) {
+  grpc::CreateSandboxRequest sb;
+  sb.set_sandbox_id("sb2");
+  absl::Status s = api_->CreateSandbox(sb);
+  ASSERT_TRUE(s.ok()) << s;
+  // Before any container there is no pod pid namespace to join.
+  grpc::CreateContainerRequest early = Request("early", {"true"});
+  early.set_sandbox_pidns(true);
+  s = api_->Create(early);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(s.message(), HasSubstr("no shared pid namespace"));
+
+  ASSERT_TRUE(api_->Create(Request("pause", {"sleep", "1000"})).ok());
+  ASSERT_TRUE(api_->Start("pause").ok());
+  const std::string show = "busybox tr '\\0' ' ' </proc/1/cmdline; echo; echo pid=$$";
+  grpc::CreateContainerRequest joined = Request("joined", {"sh", "-c", show});
+  joined.set_sandbox_pidns(true);
+  s = api_->Create(joined);
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE(api_->Start("joined").ok());
+  absl::StatusOr<std::string> out = api_->ReadAll("joined", "joined");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*api_->Wait("joined", "joined"), 0);
+  std::vector<std::string> lines = absl::StrSplit(*out, '\n');
+  ASSERT_GE(lines.size(), 2u) << *out;
+  EXPECT_EQ(lines[0], "sleep 1000 ") << "PID 1 of the pod's pid namespace is the first container";
+  EXPECT_NE(lines[1], "pid=1");
+
+  // A container without sandbox_pidns has a pid namespace of its own.
+  ASSERT_TRUE(api_->Create(Request("own", {"sh", "-c", "echo pid=$$"})).ok());
+  ASSERT_TRUE(api_->Start("own").ok());
+  absl::StatusOr<std::string> own = api_->ReadAll("own", "own");
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_EQ(*own, "pid=1\n");
+  ASSERT_TRUE(api_->DestroySandbox().ok());
+  EXPECT_EQ(WaitAgent(absl::Seconds(10)), 0);
+}
+
 // Kata's flow with a user namespace: the container joins the sandbox's UTS and IPC
 // namespaces (owned by the agent's user namespace) and creates its user, pid and mount
 // namespaces: root inside is host uid 100000, /proc is mounted, the pod's hostname is kept

@@ -146,6 +146,13 @@ absl::Status AgentService::CreateContainer(ttrpc::ServerContext&,
   absl::Cleanup release = [&] { engine_->ReleaseStorages(*held).IgnoreError(); };
   KATA_ASSIGN_OR_RETURN(std::unique_ptr<EngineContainer> c,
                         engine_->CreateContainer(id, exec_id, spec));
+  if (sandbox_ != nullptr) {  // the first container's pid namespace may become the pod's
+    absl::Status adopted = sandbox_->AdoptPidNamespace(*c, exec_id);
+    if (!adopted.ok()) {
+      c->Remove(kDestroyTimeout).IgnoreError();
+      return AnnotateStatus(adopted, absl::StrCat("container ", id));
+    }
+  }
   absl::StatusOr<uint64_t> ooms = c->OomKillCount();  // a reused cgroup may have some
   {
     absl::MutexLock l(&oom_mu_);

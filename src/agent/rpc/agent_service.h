@@ -29,11 +29,12 @@
 //   `interface`/`routes`/`neighbors` message is INVALID_ARGUMENT naming it).
 // Container rpcs: CreateContainer: with a sandbox, the spec's namespaces are adjusted
 //   (Sandbox::AdjustSpec: ipc/uts joined, pid per sandbox_pidns; sandbox_pidns without a
-//   sandbox is FAILED_PRECONDITION); then the request's devices rewrite the spec
-//   (device/devices.h), its storages are mounted (reference counted by mount point, so
-//   containers share them; released by RemoveContainer/DestroySandbox), and the container
-//   is created; a failure releases the storages again. root.path is the rootfs as the guest
-//   sees it (e.g. /run/kata-containers/shared/containers/<id>/rootfs under the 9p share).
+//   sandbox is FAILED_PRECONDITION; in a sandbox created without sandbox_pidns the first
+//   container's pid namespace becomes the pod's, Sandbox::AdoptPidNamespace); then the request's
+//   devices rewrite the spec (device/devices.h), its storages are mounted (reference counted by
+//   mount point, so containers share them; released by RemoveContainer/DestroySandbox), and the
+//   container is created; a failure releases the storages again. root.path is the rootfs as the
+//   guest sees it (e.g. /run/kata-containers/shared/containers/<id>/rootfs under the 9p share).
 //   shared_mounts and string_user are ignored. StartContainer,
 // RemoveContainer (timeout seconds, 0 = forever), ExecProcess, SignalProcess (exec_id ""
 // = every process of the container), WaitProcess (exit code, 128 + n after signal n),

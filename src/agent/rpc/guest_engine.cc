@@ -37,6 +37,7 @@ class RealProcess final : public EngineProcess {
 class RealContainer final : public EngineContainer {
  public:
   explicit RealContainer(std::unique_ptr<Container> c) : c_(std::move(c)) {}
+  Container& container() const { return *c_; }
 
   absl::Status Start() override { return c_->Start(); }
   absl::Status Exec(const std::string& exec_id, const oci::Process& process) override {
@@ -72,6 +73,13 @@ class RealSandbox final : public EngineSandbox {
   const std::string& id() const override { return s_->id(); }
   absl::Status AdjustSpec(oci::Spec& spec, bool sandbox_pidns) override {
     return s_->AdjustSpec(spec, sandbox_pidns);
+  }
+  absl::Status AdoptPidNamespace(EngineContainer& created,
+                                 const std::string& init_exec_id) override {
+    KATA_ASSIGN_OR_RETURN(
+        std::shared_ptr<Process> init,
+        static_cast<RealContainer&>(created).container().GetProcess(init_exec_id));
+    return s_->AdoptPidNamespace(init->pid());
   }
   absl::Status Destroy() override { return s_->Destroy(); }
 

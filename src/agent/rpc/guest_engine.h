@@ -73,6 +73,10 @@ class EngineSandbox {
   virtual ~EngineSandbox() = default;
   virtual const std::string& id() const = 0;
   virtual absl::Status AdjustSpec(oci::Spec& spec, bool sandbox_pidns) = 0;
+  // Sandbox::AdoptPidNamespace with the pid of `created`'s init process (`init_exec_id`);
+  // `created` came from this engine's CreateContainer.
+  virtual absl::Status AdoptPidNamespace(EngineContainer& created,
+                                         const std::string& init_exec_id) = 0;
   virtual absl::Status Destroy() = 0;
 };
 

@@ -116,9 +116,11 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(const grpc::CreateSandb
 Sandbox::~Sandbox() { Destroy().IgnoreError(); }
 
 absl::Status Sandbox::AdjustSpec(oci::Spec& spec, bool sandbox_pidns) const {
-  if (sandbox_pidns && !pidns_) {
+  if (sandbox_pidns && !pidns_ && !adopted_pidns_) {
     return absl::FailedPreconditionError(
-        absl::StrCat("sandbox ", id_, " has no shared pid namespace (sandbox_pidns)"));
+        absl::StrCat("sandbox ", id_,
+                     " has no shared pid namespace (sandbox_pidns): none at CreateSandbox and no "
+                     "container created yet"));
   }
   if (holder_ == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat("sandbox ", id_, " is destroyed"));
@@ -134,9 +136,26 @@ absl::Status Sandbox::AdjustSpec(oci::Spec& spec, bool sandbox_pidns) const {
   }
   oci::LinuxNamespace pid;
   pid.type = "pid";
-  if (sandbox_pidns) pid.path = proc + "pid";
+  if (sandbox_pidns) {
+    pid.path =
+        pidns_ ? proc + "pid" : absl::StrCat("/proc/", getpid(), "/fd/", adopted_pidns_.get());
+  }
   out.push_back(std::move(pid));
   *spec.linux->namespaces = std::move(out);
+  return absl::OkStatus();
+}
+
+absl::Status Sandbox::AdoptPidNamespace(pid_t init_pid) {
+  if (pidns_ || adopted_pidns_) return absl::OkStatus();
+  const std::string path = absl::StrCat("/proc/", init_pid, "/ns/pid");
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    return ErrnoStatus(errno, absl::StrCat("sandbox ", id_,
+                                           ": pid namespace of the first "
+                                           "container: open ",
+                                           path));
+  }
+  adopted_pidns_ = std::move(fd);
   return absl::OkStatus();
 }
 
@@ -148,6 +167,7 @@ absl::Status Sandbox::Destroy() {
     holder_.reset();
   }
   gate_write_.reset();
+  adopted_pidns_.reset();
   if (!held_.empty()) {
     first = storages_->Release(held_);
     held_.clear();

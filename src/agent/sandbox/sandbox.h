@@ -24,8 +24,15 @@
 //   sandbox). Any failure undoes what was done.
 // AdjustSpec (Kata's update_container_namespaces): the spec's ipc and uts entries get the
 //   holder's namespaces as `path` (/proc/<holder>/ns/ipc, .../uts); the pid entries are
-//   replaced by one pid entry: the holder's namespace when `sandbox_pidns` (and
-//   FAILED_PRECONDITION when the sandbox was created without one), else a new namespace.
+//   replaced by one pid entry: the pod's pid namespace when `sandbox_pidns` (the holder's,
+//   or the adopted one below; FAILED_PRECONDITION while there is none), else a new one.
+// AdoptPidNamespace (Kata's update_shared_pidns, for a sandbox created without
+//   sandbox_pidns, as Kata's runtime creates it): the pid namespace of the first container's
+//   init (the pod's infra container: the CRI's pause) becomes the pod's, so containers
+//   created with sandbox_pidns see the pause process as their PID 1, as with runc. The agent
+//   calls it for every container it creates; only the first call of a sandbox without a pid
+//   namespace takes effect. The namespace is held open (a reused pid never redirects it);
+//   once its init is gone, joining it fails.
 // Destroy: kills the holder, releases the storages; idempotent; best effort (first error).
 #ifndef KATA_SRC_AGENT_SANDBOX_SANDBOX_H_
 #define KATA_SRC_AGENT_SANDBOX_SANDBOX_H_
@@ -65,6 +72,7 @@ class Sandbox {
   bool has_pidns() const { return pidns_; }
 
   absl::Status AdjustSpec(oci::Spec& spec, bool sandbox_pidns) const;
+  absl::Status AdoptPidNamespace(pid_t init_pid);
   absl::Status Destroy();
 
  private:
@@ -76,6 +84,7 @@ class Sandbox {
   std::vector<std::string> held_;
   std::unique_ptr<Process> holder_;
   UniqueFd gate_write_;      // closing it ends the holder (exit 127 without exec)
+  UniqueFd adopted_pidns_;   // AdoptPidNamespace's namespace (-1: none)
   std::string resolv_conf_;  // written by Create, removed by Destroy ("" = none)
 };
 

@@ -40,9 +40,10 @@ constexpr absl::Duration kOomRetryMax = absl::Seconds(5);
   ::grpc::CreateSandboxRequest create;
   create.set_sandbox_id(id);
   if (spec.hostname.has_value()) create.set_hostname(*spec.hostname);
-  // The pod's shared PID namespace (its holder is pid 1), joined by the containers that ask
-  // for it (SharesPodPidNamespace).
-  create.set_sandbox_pidns(true);
+  // No sandbox_pidns, as Kata's runtime: the agent makes the first container's (the pause
+  // container's) PID namespace the pod's, joined by the containers that ask for it
+  // (SharesPodPidNamespace), so the pause process is their PID 1, as with runc.
+  create.set_sandbox_pidns(false);
   *create.add_storages() = layout.GuestShareStorage();
   return create;
 }

@@ -75,14 +75,15 @@ TEST_F(VmSandboxTest, BadSizingAnnotationFailsStartBeforeAnythingIsMade) {
   ExpectNothingLeft();
 }
 
-// shareProcessNamespace: the sandbox is made with a shared PID namespace; a container whose
-// pid namespace has a path (containerd's CRI: the pause container's) joins it, others do not.
+// shareProcessNamespace: the sandbox is made without a PID namespace of its own (the agent
+// takes the first container's, the pause container's); a container whose pid namespace has a
+// path (containerd's CRI: the pause container's) joins it, others do not.
 TEST_F(VmSandboxTest, ContainersWithAPidNamespacePathJoinThePods) {
   MakeSandbox();
   ASSERT_TRUE(sandbox_->Start().ok());
   auto sandboxes = agent_.RequestsAs<::grpc::CreateSandboxRequest>("CreateSandbox");
   ASSERT_EQ(sandboxes.size(), 1u);
-  EXPECT_TRUE(sandboxes[0].sandbox_pidns());
+  EXPECT_FALSE(sandboxes[0].sandbox_pidns());
   ASSERT_TRUE(sandbox_->CreateContainer(Config("own", {"sleep"})).ok());
   ContainerConfig shared = Config("shared", {"sleep"});
   shared.spec.linux->namespaces = std::vector<oci::LinuxNamespace>{

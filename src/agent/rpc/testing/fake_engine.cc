@@ -238,9 +238,13 @@ class FakeSandbox final : public EngineSandbox {
 
   const std::string& id() const override { return id_; }
   absl::Status AdjustSpec(oci::Spec&, bool sandbox_pidns) override {
-    if (sandbox_pidns && !pidns_) {
+    if (sandbox_pidns && !pidns_ && !adopted_) {
       return absl::FailedPreconditionError("sandbox_pidns: the sandbox has no pid namespace");
     }
+    return absl::OkStatus();
+  }
+  absl::Status AdoptPidNamespace(EngineContainer&, const std::string&) override {
+    adopted_ = true;  // the first container's: this fake's containers have no pid
     return absl::OkStatus();
   }
   absl::Status Destroy() override {
@@ -252,6 +256,7 @@ class FakeSandbox final : public EngineSandbox {
  private:
   const std::string id_;
   const bool pidns_;
+  bool adopted_ = false;
   std::vector<std::string> held_;
   FakeEngine* const engine_;
 };
