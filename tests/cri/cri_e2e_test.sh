@@ -160,6 +160,7 @@ check "runc: shared PID namespace" t_share_pid runc
 check "runc: OOM kill reported as OOMKilled" t_oom runc
 # Issue 13's runtime pieces (OOM events, pod PID namespace, pod sizing, host cgroups).
 check "kata: shared PID namespace" t_share_pid kata
+check "kata: OOM kill reported as OOMKilled" t_oom kata
 check "kata: pod sizing, QEMU in the pod cgroup" t_kata_sizing
 
 log "pod start (RunPodSandbox -> first container running) / StopPodSandbox+Remove, ms:"

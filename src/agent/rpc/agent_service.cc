@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -154,10 +155,7 @@ absl::Status AgentService::CreateContainer(ttrpc::ServerContext&,
     }
   }
   absl::StatusOr<uint64_t> ooms = c->OomKillCount();  // a reused cgroup may have some
-  {
-    absl::MutexLock l(&oom_mu_);
-    oom_reported_[id] = ooms.ok() ? *ooms : 0;
-  }
+  oom_.Track(id, ooms.ok() ? *ooms : 0);
   std::move(release).Cancel();
   absl::MutexLock l(&mu_);
   containers_[id] = std::move(c);
@@ -185,7 +183,10 @@ absl::Status AgentService::RemoveContainer(ttrpc::ServerContext&,
 absl::Status AgentService::RemoveLocked(const std::string& id,
                                         const std::shared_ptr<EngineContainer>& c,
                                         absl::Duration timeout) {
+  // Its last OOM kills (the counter goes with the cgroup): reported even once it is gone.
+  absl::StatusOr<uint64_t> ooms = c->OomKillCount();
   KATA_RETURN_IF_ERROR(c->Remove(timeout));
+  oom_.Forget(id, ooms.ok() ? std::optional<uint64_t>(*ooms) : std::nullopt);
   Log(LogLevel::kInfo, "container removed", {{"container", id}});
   std::vector<std::string> held;
   {
@@ -199,10 +200,6 @@ absl::Status AgentService::RemoveLocked(const std::string& id,
         container_storages_.erase(s);
       }
     }
-  }
-  {
-    absl::MutexLock o(&oom_mu_);
-    oom_reported_.erase(id);
   }
   return AnnotateStatus(engine_->ReleaseStorages(held), absl::StrCat("container ", id));
 }
@@ -306,6 +303,12 @@ absl::Status AgentService::WaitProcess(ttrpc::ServerContext&,
   KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineContainer> c, Find(request.container_id()));
   KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineProcess> p, c->GetProcess(request.exec_id()));
   response->set_status(p->Wait());
+  // An OOM kill behind this exit reaches the host first (oom_tracker.h).
+  absl::StatusOr<uint64_t> ooms = c->OomKillCount();
+  if (ooms.ok()) {
+    oom_.Update(request.container_id(), *ooms);
+    oom_.AwaitAcked(request.container_id(), options_.oom_ack_timeout);
+  }
   // The drain threads see the end of the streams a moment after the exit: let them, so an
   // exec whose output is all read is freed now (its reads may all have come before).
   p->AwaitOutputEof(kOutputSettle);
@@ -423,25 +426,24 @@ absl::Status AgentService::UpdateContainer(ttrpc::ServerContext&,
 
 absl::Status AgentService::GetOOMEvent(ttrpc::ServerContext& context,
                                        const grpc::GetOOMEventRequest&, grpc::OOMEvent* response) {
+  oom_.CallStarted();
   for (;;) {
-    std::vector<std::pair<std::string, std::shared_ptr<EngineContainer>>> live;
-    {
-      absl::MutexLock l(&mu_);
-      live.assign(containers_.begin(), containers_.end());
-    }
-    {
-      absl::MutexLock l(&oom_mu_);
-      for (auto& [id, c] : live) {
-        absl::StatusOr<uint64_t> n = c->OomKillCount();
-        if (!n.ok()) continue;  // removed meanwhile, or no memory controller
-        auto it = oom_reported_.find(id);
-        if (it == oom_reported_.end()) continue;  // removed meanwhile
-        if (*n > it->second) {
-          it->second = *n;
-          response->set_container_id(id);
-          return absl::OkStatus();
-        }
+    std::optional<std::string> id = oom_.Take();
+    if (!id.has_value()) {
+      std::vector<std::pair<std::string, std::shared_ptr<EngineContainer>>> live;
+      {
+        absl::MutexLock l(&mu_);
+        live.assign(containers_.begin(), containers_.end());
       }
+      for (auto& [cid, c] : live) {
+        absl::StatusOr<uint64_t> n = c->OomKillCount();
+        if (n.ok()) oom_.Update(cid, *n);  // not ok: removed meanwhile, or no memory controller
+      }
+      id = oom_.Take();
+    }
+    if (id.has_value()) {
+      response->set_container_id(*id);
+      return absl::OkStatus();
     }
     KATA_RETURN_IF_ERROR(context.SleepFor(kOomPollInterval));
   }

@@ -47,10 +47,14 @@
 // PauseContainer/ResumeContainer (cgroup freezer, at most kFreezeTimeout; running <->
 // paused, anything else FAILED_PRECONDITION; a paused container cannot Exec),
 // UpdateContainer (resources applied to the cgroup, all or nothing; no resources = no-op),
-// GetOOMEvent (blocks until the OOM-kill counter of some live container's cgroup passed what
-// was last reported for it, polled every kOomPollInterval; each kill count is reported to one
-// caller once; CANCELLED / DEADLINE_EXCEEDED when the call is cancelled, times out, or the
-// server shuts down; OOM kills of a container removed before the poll saw them are lost).
+// GetOOMEvent (blocks until the OOM-kill counter of some container's cgroup passed what was
+// last reported for it, polled every kOomPollInterval, also read at each WaitProcess exit and
+// at RemoveContainer, so a kill is reported even for a container removed since; each
+// increase is reported to one caller once; CANCELLED / DEADLINE_EXCEEDED when the call is
+// cancelled, times out, or the server shuts down). WaitProcess answers only once an OOM kill
+// of the container counted by then was handed out and a next GetOOMEvent call came (the
+// host published it), at most options.oom_ack_timeout (oom_tracker.h): so the host's
+// /tasks/oom precedes its /tasks/exit.
 // - Exec processes are freed (their pipes, pty and eventfd closed; Container::FreeIfDone)
 //   once the host is done with them, as Kata's agent frees them in WaitProcess: when a
 //   WaitProcess has returned the exit code AND nothing is left to read (every output stream
@@ -84,6 +88,7 @@
 #include "src/agent/network/network.h"
 #include "src/agent/rpc/guest_engine.h"
 #include "src/agent/rpc/guest_ops.h"
+#include "src/agent/rpc/oom_tracker.h"
 #include "src/agent/sandbox/sandbox.h"
 #include "src/agent/storage/storage.h"
 #include "src/libs/protocols/agent.ttrpc.pb.h"
@@ -112,6 +117,9 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
     // Whether the network rpcs change this process's network namespace (the guest's). false:
     // they answer FAILED_PRECONDITION and touch nothing (the fuzzer runs on a host).
     bool manage_network = true;
+    // How long WaitProcess waits for the host to take an OOM kill behind the exit (see
+    // GetOOMEvent in the header comment); the fuzzer sets it to zero.
+    absl::Duration oom_ack_timeout = absl::Seconds(2);
     // What creates containers, storages, devices and the sandbox; unset: the real engine,
     // NewGuestEngine(containers, storage, sandbox).
     std::shared_ptr<GuestEngine> engine;
@@ -237,15 +245,13 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
   const Options options_;
   const std::shared_ptr<GuestEngine> engine_;  // outlives everything it made
   network::Network network_;
-  // Lock order: create_mu_ before mu_; oom_mu_ is never held with mu_.
+  // Lock order: create_mu_ before mu_; oom_'s lock is never held with another.
   absl::Mutex create_mu_;  // serializes CreateContainer, RemoveContainer, the sandbox rpcs
   std::unique_ptr<EngineSandbox> sandbox_ ABSL_GUARDED_BY(create_mu_);
   absl::Mutex mu_ ABSL_ACQUIRED_AFTER(create_mu_);
   std::map<std::string, std::shared_ptr<EngineContainer>> containers_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::vector<std::string>> container_storages_ ABSL_GUARDED_BY(mu_);
-  absl::Mutex oom_mu_;  // held by one OOM poll at a time
-  // Per live container, the OOM-kill count last reported (or seen at CreateContainer).
-  std::map<std::string, uint64_t> oom_reported_ ABSL_GUARDED_BY(oom_mu_);
+  OomTracker oom_;
 };
 
 // Parses the hex contents of block_size_bytes ("8000000\n"); INVALID_ARGUMENT otherwise.

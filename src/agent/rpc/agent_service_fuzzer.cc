@@ -99,6 +99,7 @@ struct Harness {
     o.set_time = [](const struct timeval&) { return absl::OkStatus(); };
     o.engine = engine;
     o.manage_network = false;  // the network rpcs would change the host's links and routes
+    o.oom_ack_timeout = absl::ZeroDuration();  // no host publishes the OOM events here
     agent = std::make_unique<AgentService>(std::move(o));
     if (!server.Register(agent.get()).ok()) Fail("cannot register the agent");
     int sv[2];
