@@ -102,8 +102,9 @@ absl::Status Server::ServeFd(int fd, std::function<void()> on_closed) {
   std::vector<std::thread> to_join;
   {
     absl::MutexLock lock(&mu_);
-    to_join.swap(finished_readers_);
+    // During a Shutdown the readers that end are Shutdown's to join.
     if (shutting_down_) return absl::FailedPreconditionError("ttrpc: server is shut down");
+    to_join.swap(finished_readers_);
     auto connection = std::make_shared<internal::ServerConnection>(this, std::move(owned));
     connections_.insert(connection);
     if (!SpawnReader(connection, std::move(on_closed))) {
@@ -225,6 +226,12 @@ void Server::CallFinished() {
 int Server::in_flight() const {
   absl::MutexLock lock(&mu_);
   return in_flight_;
+}
+
+bool Server::AwaitNoCall(absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; };
+  return mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
 }
 
 void Server::Shutdown(absl::Duration grace) {

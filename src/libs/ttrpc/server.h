@@ -27,8 +27,10 @@
 //   (INVALID_ARGUMENT) or an over-limit frame (RESOURCE_EXHAUSTED, the connection is kept)
 //   takes no worker.
 // - A handler's answer over the 4 MiB frame limit becomes RESOURCE_EXHAUSTED.
-// - A connection that closes or breaks cancels its calls (ServerContext::cancelled); nothing
-//   a client sends can crash the server or stop it serving other connections.
+// - A connection that closes or breaks cancels its calls (ServerContext::cancelled) and drops
+//   those read and not started; nothing a client sends can crash the server or stop it
+//   serving other connections. A call counts as in flight until its last trace is gone
+//   (handler returned, answer written, its state freed): no call outlives Shutdown.
 #ifndef KATA_SRC_LIBS_TTRPC_SERVER_H_
 #define KATA_SRC_LIBS_TTRPC_SERVER_H_
 
@@ -53,6 +55,7 @@ namespace kata {
 namespace ttrpc {
 
 namespace internal {
+class ServerCall;
 class ServerConnection;
 class WorkerPool;
 }  // namespace internal
@@ -96,10 +99,14 @@ class Server {
   // Blocks until Shutdown has completed (from another thread or a handler).
   void Wait();
 
-  // Calls being handled right now (for tests and metrics).
+  // Calls being handled right now (for tests and metrics): from the request read to the
+  // call's state freed, after its answer.
   int in_flight() const;
+  // Waits until no call is in flight (true), at most `timeout` (false).
+  bool AwaitNoCall(absl::Duration timeout) const;
 
  private:
+  friend class internal::ServerCall;  // ends its in_flight_ count when freed
   friend class internal::ServerConnection;
 
   struct Found {

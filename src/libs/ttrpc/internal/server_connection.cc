@@ -17,6 +17,15 @@ constexpr size_t kMaxInbox = 4096;  // client-stream messages a handler has not 
 
 }  // namespace
 
+ServerCall::~ServerCall() {
+  if (counted_by_ != nullptr) counted_by_->CallFinished();
+}
+
+void ServerCall::CountIn(Server* server) {
+  server->CallStarted();
+  counted_by_ = server;
+}
+
 ServerConnection::ServerConnection(Server* server, UniqueFd fd)
     : server_(server),
       channel_(std::move(fd), server->options_.write_stall_timeout),
@@ -89,13 +98,18 @@ void ServerConnection::UndoHandOff(uint64_t seq) {
 void ServerConnection::Close() {
   channel_.Shutdown();
   CancelAll();
+  std::deque<std::shared_ptr<ServerCall>> dropped;
+  {
+    absl::MutexLock lock(&role_mu_);
+    dropped.swap(queue_);
+  }
+  // Freed here, with no lock held (a call's end takes the server's lock).
 }
 
 void ServerConnection::Execute(const std::shared_ptr<ServerCall>& call) {
   ServerContext context(call.get());
   absl::Status status = call->method->handler(*call->service, context);
   call->connection->Finish(call, std::move(status));
-  call->connection->server_->CallFinished();
 }
 
 void ServerConnection::OnFrame(const FrameHeader& h, absl::string_view data) {
@@ -128,7 +142,10 @@ void ServerConnection::OnRequest(const FrameHeader& h, absl::string_view data) {
   bool duplicate;
   {
     absl::MutexLock lock(&mu_);
-    duplicate = !calls_.emplace(h.stream_id, call).second;
+    auto [it, added] = calls_.emplace(h.stream_id, call);
+    // An entry whose call is gone (it never ran) does not keep its stream id.
+    duplicate = !added && !it->second.expired();
+    if (!added && !duplicate) it->second = call;
   }
   if (duplicate) {
     Respond(h.stream_id,
@@ -137,7 +154,7 @@ void ServerConnection::OnRequest(const FrameHeader& h, absl::string_view data) {
             "");
     return;
   }
-  server_->CallStarted();
+  call->CountIn(server_);
   if (call->blocking) {
     // Never on the reader, never waiting for a thread: a pod's blocked calls (one wait and
     // two reads per process) must not stop the connection.
@@ -146,7 +163,6 @@ void ServerConnection::OnRequest(const FrameHeader& h, absl::string_view data) {
                        "ttrpc: ", call->request.service(), "/", call->request.method(),
                        ": too many blocking calls at once (", server_->options_.max_blocking_calls,
                        ") or no thread to run it")));
-      server_->CallFinished();
     }
   } else if (call->method->kind == MethodKind::kUnary) {
     absl::MutexLock lock(&role_mu_);
@@ -202,8 +218,9 @@ void ServerConnection::OnData(const FrameHeader& h, absl::string_view data) {
     absl::MutexLock lock(&mu_);
     auto it = calls_.find(h.stream_id);
     if (it == calls_.end()) return;
-    call = it->second;
+    call = it->second.lock();
   }
+  if (call == nullptr) return;
   absl::MutexLock lock(&call->mu);
   if (call->remote_closed) return;  // data after the client closed its side: ignored
   if (call->inbox.size() >= kMaxInbox) {
@@ -254,15 +271,19 @@ void ServerConnection::Respond(uint32_t stream_id, const absl::Status& status,
 }
 
 void ServerConnection::CancelAll() {
-  absl::flat_hash_map<uint32_t, std::shared_ptr<ServerCall>> calls;
+  std::vector<std::shared_ptr<ServerCall>> calls;
   {
     absl::MutexLock lock(&mu_);
-    calls = calls_;
+    calls.reserve(calls_.size());
+    for (auto& [id, weak] : calls_) {
+      if (std::shared_ptr<ServerCall> call = weak.lock()) calls.push_back(std::move(call));
+    }
   }
-  for (auto& [id, call] : calls) {
+  for (const auto& call : calls) {
     absl::MutexLock lock(&call->mu);
     call->cancelled = true;
   }
+  // `calls` may hold the last references: they go here, with no lock held.
 }
 
 }  // namespace internal

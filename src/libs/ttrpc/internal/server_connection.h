@@ -36,8 +36,22 @@ namespace internal {
 
 // One call on the server: what the handler sees through ServerContext, plus the state the
 // connection's reader shares with it (cancellation, client-stream messages).
+//
+// Ownership: a call is owned by whoever is to run it (the connection's queue of unary calls
+// read and not started, a pool's task, the thread running it) and owns its connection. The
+// connection's table of calls (for Data frames and cancellation) holds them weakly, and the
+// queue is emptied when the connection is closed, so no cycle keeps a call or a connection
+// alive. A call accepted for running counts in its server's in_flight until it is freed.
 class ServerCall {
  public:
+  ServerCall() = default;
+  ServerCall(const ServerCall&) = delete;
+  ServerCall& operator=(const ServerCall&) = delete;
+  ~ServerCall();
+
+  // Counts the call in `server`'s in_flight until the call is freed.
+  void CountIn(Server* server);
+
   std::shared_ptr<ServerConnection> connection;
   uint32_t stream_id = 0;
   ::ttrpc::Request request;
@@ -53,6 +67,9 @@ class ServerCall {
   bool cancelled ABSL_GUARDED_BY(mu) = false;
   std::deque<std::string> inbox ABSL_GUARDED_BY(mu);
   bool remote_closed ABSL_GUARDED_BY(mu) = true;
+
+ private:
+  Server* counted_by_ = nullptr;
 };
 
 class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
@@ -83,7 +100,8 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   bool TryHandOff(uint64_t seq);
   void UndoHandOff(uint64_t seq);
 
-  // Ends the stream; the calls still running on it are cancelled.
+  // Ends the stream; the calls still running on it are cancelled, those read and not started
+  // are dropped (their answers could not be sent).
   void Close();
 
   // Runs the call's handler, answers, and tells the server the call is over.
@@ -111,7 +129,8 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   Channel channel_;
   std::function<void()> on_closed_;
   absl::Mutex mu_;
-  absl::flat_hash_map<uint32_t, std::shared_ptr<ServerCall>> calls_ ABSL_GUARDED_BY(mu_);
+  // The calls on this connection by stream id, held weakly (see ServerCall).
+  absl::flat_hash_map<uint32_t, std::weak_ptr<ServerCall>> calls_ ABSL_GUARDED_BY(mu_);
 
   // Owned by the thread holding the reader role.
   FrameDecoder decoder_;
