@@ -1,6 +1,7 @@
 #include "src/runtime/shim/shim.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/any.pb.h"
+#include "src/libs/base/eintr.h"
 #include "src/libs/base/file.h"
 #include "src/libs/base/io.h"
 #include "src/libs/base/status_macros.h"
@@ -137,16 +139,21 @@ absl::StatusOr<pid_t> SpawnDaemon(const ShimArgs& args, const ShimEnv& env, int 
   return pid;
 }
 
-// Kills the daemon still recorded in the bundle's shim.pid, if it is this task's (it should be
-// gone: containerd lost it), and waits up to a second for it to go.
+// Kills the daemon still recorded in the bundle's shim.pid, if it is this task's (containerd
+// runs `delete` as soon as the daemon's connection closes, often while it is still tearing
+// down), and waits up to a second for it to end. Through a pidfd: the daemon is not our child
+// and may stay a zombie for a while (kill(pid, 0) would keep succeeding until it is reaped).
 void KillRecordedDaemon(const std::string& bundle, const std::string& id) {
   absl::StatusOr<std::string> pid_text = ReadFileToString(bundle + "/shim.pid");
   int pid = 0;
   if (!pid_text.ok() || !absl::SimpleAtoi(*pid_text, &pid) || pid <= 1) return;
+  const UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd) return;  // gone already
   absl::StatusOr<std::string> cmd = ReadFileToString(absl::StrCat("/proc/", pid, "/cmdline"));
   if (!cmd.ok() || !absl::StrContains(*cmd, std::string("-id") + '\0' + id + '\0')) return;
-  kill(pid, SIGKILL);
-  for (int i = 0; i < 100 && kill(pid, 0) == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  if (syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0) != 0) return;
+  struct pollfd ended = {pidfd.get(), POLLIN, 0};
+  RetryEintr([&] { return poll(&ended, 1, 1000); });
 }
 
 // The pod cgroup a dead daemon left (host_cgroup.h); OK for a spec that names none it could
