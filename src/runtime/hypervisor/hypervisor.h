@@ -37,6 +37,9 @@ namespace kata::hypervisor {
 
 enum class MachineType { kQ35, kMicrovm };
 enum class Accelerator { kTcg, kKvm };
+// How VmConfig::shared_dir reaches the guest: QEMU's own 9p server, or virtio-fs (a
+// virtiofsd per VM, sandboxed to the directory; guest memory is then a shared memfd).
+enum class SharedFsKind { k9p, kVirtioFs };
 
 // How the host reaches the agent inside the guest.
 enum class AgentChannelKind {
@@ -66,6 +69,11 @@ struct VmConfig {
   // Host directory shared with the guest (empty: no sharing) and the tag the guest mounts.
   std::string shared_dir;
   std::string shared_mount_tag = "kataShared";
+  SharedFsKind shared_fs = SharedFsKind::k9p;
+  // kVirtioFs: the daemon (absolute), its cache mode (auto, always, none) and extra arguments.
+  std::string virtiofsd_path;
+  std::string virtio_fs_cache = "auto";
+  std::vector<std::string> virtiofsd_extra_args;
 
   AgentChannelKind agent_channel = AgentChannelKind::kVirtioSerial;
   uint32_t vsock_guest_cid = 3;  // kVsock only; must be >= 3

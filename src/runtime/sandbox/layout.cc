@@ -229,13 +229,19 @@ hypervisor::VmLayout SandboxLayout::ForVm() const {
   return {id_, shared_dir_, kShareMountTag, vm_dir_};
 }
 
-::grpc::Storage SandboxLayout::GuestShareStorage() const {
+::grpc::Storage SandboxLayout::GuestShareStorage(ShareKind kind) const {
   ::grpc::Storage share;
-  share.set_driver("9p");
   share.set_source(kShareMountTag);
-  share.set_fstype("9p");
-  for (const char* opt : {"trans=virtio", "version=9p2000.L", "cache=mmap", "nodev"}) {
-    share.add_options(opt);
+  if (kind == ShareKind::kVirtioFs) {
+    share.set_driver("virtio-fs");
+    share.set_fstype("virtiofs");
+    share.add_options("nodev");
+  } else {
+    share.set_driver("9p");
+    share.set_fstype("9p");
+    for (const char* opt : {"trans=virtio", "version=9p2000.L", "cache=mmap", "nodev"}) {
+      share.add_options(opt);
+    }
   }
   share.set_mount_point(kGuestSharedDir);
   return share;

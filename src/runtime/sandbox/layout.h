@@ -59,6 +59,9 @@ inline constexpr char kVmRoot[] = "/run/vc/vm";
 inline constexpr char kGuestSharedDir[] = "/run/kata-containers/shared/containers/";
 inline constexpr char kShareMountTag[] = "kataShared";
 
+// How the share reaches the guest (the hypervisor's shared_fs).
+enum class ShareKind { k9p, kVirtioFs };
+
 struct SandboxPaths {
   std::string shared_root = kSharedRoot;
   std::string vm_root = kVmRoot;
@@ -74,9 +77,9 @@ class SandboxLayout {
   const std::string& vm_dir() const { return vm_dir_; }
   // Where the VM's share and files go, for the hypervisor factory.
   hypervisor::VmLayout ForVm() const;
-  // How the guest mounts the share (the storage CreateSandbox carries): 9p, tag kataShared,
-  // at kGuestSharedDir.
-  ::grpc::Storage GuestShareStorage() const;
+  // How the guest mounts the share (the storage CreateSandbox carries): 9p or virtiofs, tag
+  // kataShared, at kGuestSharedDir.
+  ::grpc::Storage GuestShareStorage(ShareKind kind) const;
 
   // Creates the sandbox's directories. ALREADY_EXISTS (changing nothing) when the sandbox
   // or VM directory exists: the same id is running, or a dead one left it (CleanupSandbox).

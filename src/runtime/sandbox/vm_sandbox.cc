@@ -36,7 +36,8 @@ constexpr absl::Duration kOomRetryFirst = absl::Milliseconds(100);
 constexpr absl::Duration kOomRetryMax = absl::Seconds(5);
 
 ::grpc::CreateSandboxRequest CreateSandboxRequestFor(const std::string& id, const oci::Spec& spec,
-                                                     const SandboxLayout& layout) {
+                                                     const SandboxLayout& layout,
+                                                     const config::RuntimeConfig& config) {
   ::grpc::CreateSandboxRequest create;
   create.set_sandbox_id(id);
   if (spec.hostname.has_value()) create.set_hostname(*spec.hostname);
@@ -44,7 +45,8 @@ constexpr absl::Duration kOomRetryMax = absl::Seconds(5);
   // container's) PID namespace the pod's, joined by the containers that ask for it
   // (SharesPodPidNamespace), so the pause process is their PID 1, as with runc.
   create.set_sandbox_pidns(false);
-  *create.add_storages() = layout.GuestShareStorage();
+  *create.add_storages() = layout.GuestShareStorage(
+      config.hypervisor.shared_fs == "virtio-fs" ? ShareKind::kVirtioFs : ShareKind::k9p);
   return create;
 }
 
@@ -99,7 +101,7 @@ absl::Status VmSandbox::Start() {
   if (net) lo.network = &net->guest();
   KATA_ASSIGN_OR_RETURN(
       std::shared_ptr<VmLink> link,
-      VmLink::Boot(layout_, CreateSandboxRequestFor(o_.id, o_.spec, layout_), lo));
+      VmLink::Boot(layout_, CreateSandboxRequestFor(o_.id, o_.spec, layout_, lo.config), lo));
   if (*cgroup) {
     for (pid_t pid : link->Pids()) {
       absl::Status added = (*cgroup)->Add(pid);

@@ -83,6 +83,22 @@ TEST_F(VmSandboxTest, ContainerRunsPrintsAndExits) {
   EXPECT_TRUE(sandbox_->Shutdown().ok());  // idempotent
 }
 
+// shared_fs = virtio-fs: the guest mounts the share as virtiofs by its tag.
+TEST_F(VmSandboxTest, VirtioFsShareIsMountedAsVirtiofs) {
+  tune_config_ = [](config::RuntimeConfig& c) { c.hypervisor.shared_fs = "virtio-fs"; };
+  MakeSandbox();
+  ASSERT_TRUE(sandbox_->Start().ok());
+  auto sandboxes = agent_.RequestsAs<::grpc::CreateSandboxRequest>("CreateSandbox");
+  ASSERT_EQ(sandboxes.size(), 1u);
+  ASSERT_EQ(sandboxes[0].storages_size(), 1);
+  const ::grpc::Storage& st = sandboxes[0].storages(0);
+  EXPECT_EQ(st.driver(), "virtio-fs");
+  EXPECT_EQ(st.source(), "kataShared");
+  EXPECT_EQ(st.fstype(), "virtiofs");
+  EXPECT_THAT(st.options(), ::testing::ElementsAre("nodev"));
+  EXPECT_EQ(st.mount_point(), "/run/kata-containers/shared/containers/");
+}
+
 TEST_F(VmSandboxTest, ExitCodeExecSignalStatsPauseResumeUpdate) {
   MakeSandbox();
   ASSERT_TRUE(sandbox_->Start().ok());

@@ -32,6 +32,8 @@ QemuPaths PathsFor(const VmConfig& config) {
       .agent_socket = absl::StrCat(d, "/agent.sock"),
       .console_log = absl::StrCat(d, "/console.log"),
       .qemu_log = absl::StrCat(d, "/qemu.log"),
+      .virtiofs_socket = absl::StrCat(d, "/vfs.sock"),
+      .virtiofsd_log = absl::StrCat(d, "/virtiofsd.log"),
   };
 }
 
@@ -62,7 +64,7 @@ absl::Status ValidateConfig(const VmConfig& c, const CommandLineOptions& options
     return Invalid(absl::StrCat("work_dir must be an absolute path, got \"", c.work_dir, "\""));
   }
   const QemuPaths paths = PathsFor(c);
-  for (const std::string* p : {&paths.qmp_socket, &paths.agent_socket}) {
+  for (const std::string* p : {&paths.qmp_socket, &paths.agent_socket, &paths.virtiofs_socket}) {
     if (p->size() > kMaxSocketPath) {
       return Invalid(absl::StrCat("socket path ", *p, " is longer than ", kMaxSocketPath,
                                   " bytes; use a shorter work_dir"));
@@ -82,6 +84,18 @@ absl::Status ValidateConfig(const VmConfig& c, const CommandLineOptions& options
       return Invalid(absl::StrCat("shared_mount_tag must be 1..", kMax9pTag,
                                   " characters without commas or spaces, got \"",
                                   c.shared_mount_tag, "\""));
+    }
+  }
+  if (c.shared_fs == SharedFsKind::kVirtioFs) {
+    if (c.shared_dir.empty()) return Invalid("virtio-fs needs a shared_dir");
+    if (c.virtiofsd_path.empty() || c.virtiofsd_path[0] != '/') {
+      return Invalid(
+          absl::StrCat("virtiofsd_path must be an absolute path, got \"", c.virtiofsd_path, "\""));
+    }
+    if (c.virtio_fs_cache != "auto" && c.virtio_fs_cache != "always" &&
+        c.virtio_fs_cache != "none") {
+      return Invalid(absl::StrCat("virtio_fs_cache must be auto, always or none, got \"",
+                                  c.virtio_fs_cache, "\""));
     }
   }
   if (options.console_fd >= 0 && options.console_fd < 3) {
@@ -132,6 +146,32 @@ void AddNetDevices(const VmConfig& c, std::vector<std::string>* a) {
   }
 }
 
+// The shared directory: QEMU's 9p server, or virtio-fs through virtiofsd's socket (guest RAM
+// then a shared memfd virtiofsd maps; the machine option names it).
+void AddSharedDir(const VmConfig& c, const CommandLineOptions& options,
+                  std::vector<std::string>* a) {
+  if (c.shared_dir.empty()) return;
+  const bool q35 = c.machine == MachineType::kQ35;
+  if (c.shared_fs == SharedFsKind::kVirtioFs) {
+    a->insert(
+        a->end(),
+        {"-object", absl::StrCat("memory-backend-memfd,id=mem0,size=", c.memory_mib, "M,share=on"),
+         "-chardev",
+         absl::StrCat("socket,id=vfs0,path=", EscapeOptionValue(PathsFor(c).virtiofs_socket)),
+         "-device",
+         absl::StrCat(q35 ? "vhost-user-fs-pci,bus=pcie.0,addr=0x3" : "vhost-user-fs-device",
+                      ",id=fs0,chardev=vfs0,queue-size=1024,tag=", c.shared_mount_tag)});
+    return;
+  }
+  a->insert(a->end(), {"-fsdev",
+                       absl::StrCat("local,id=fsdev0,path=", EscapeOptionValue(c.shared_dir),
+                                    ",security_model=none",
+                                    options.fsdev_multidevs_remap ? ",multidevs=remap" : ""),
+                       "-device",
+                       absl::StrCat(q35 ? "virtio-9p-pci,bus=pcie.0,addr=0x3" : "virtio-9p-device",
+                                    ",id=fs0,fsdev=fsdev0,mount_tag=", c.shared_mount_tag)});
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<std::string>> BuildCommandLine(const VmConfig& c,
@@ -148,6 +188,9 @@ absl::StatusOr<std::vector<std::string>> BuildCommandLine(const VmConfig& c,
   } else {
     // Defaults otherwise: pit must stay on (guests hang without it).
     a.push_back(absl::StrCat("microvm,accel=", accel, ",x-option-roms=off"));
+  }
+  if (c.shared_fs == SharedFsKind::kVirtioFs && !c.shared_dir.empty()) {
+    a.back() += ",memory-backend=mem0";  // AddSharedDir's memfd
   }
   a.insert(a.end(),
            {"-cpu", kvm ? "host" : "max", "-m", absl::StrCat(c.memory_mib, "M"), "-smp",
@@ -202,17 +245,7 @@ absl::StatusOr<std::vector<std::string>> BuildCommandLine(const VmConfig& c,
                                      : std::string())});
   }
 
-  // Shared directory (9p).
-  if (!c.shared_dir.empty()) {
-    a.insert(a.end(), {"-fsdev",
-                       absl::StrCat("local,id=fsdev0,path=", EscapeOptionValue(c.shared_dir),
-                                    ",security_model=none",
-                                    options.fsdev_multidevs_remap ? ",multidevs=remap" : ""),
-                       "-device",
-                       absl::StrCat(q35 ? "virtio-9p-pci,bus=pcie.0,addr=0x3" : "virtio-9p-device",
-                                    ",id=fs0,fsdev=fsdev0,mount_tag=", c.shared_mount_tag)});
-  }
-
+  AddSharedDir(c, options, &a);
   AddNetDevices(c, &a);
 
   // Hotplug root ports (q35 only; validated above).

@@ -5,13 +5,17 @@
 //   // argv[0] is the QEMU binary; exec it as is.
 //
 // Layout (stable, so the guest side can rely on it):
-//   q35:     virtio-serial-pci at 00:02, virtio-9p-pci at 00:03, vhost-vsock-pci at 00:04,
+//   q35:     virtio-serial-pci at 00:02, virtio-9p-pci (or vhost-user-fs-pci) at 00:03,
+//            vhost-vsock-pci at 00:04,
 //            virtio-net-pci NICs at 00:05.. (a tap fd each, `-netdev tap,fd=N`),
 //            hotplug root ports "rp0".."rpN-1" at 00:10.. (native PCIe hotplug, so unplug
 //            completes without guest help while the slot is powered off, e.g. before boot);
 //            a device hot-plugged behind root port i has the PCI path "<10+i>/00".
-//   microvm: virtio-mmio devices (virtio-serial-device, virtio-9p-device,
-//            vhost-vsock-device); no hotplug.
+//   microvm: virtio-mmio devices (virtio-serial-device, virtio-9p-device or
+//            vhost-user-fs-device, vhost-vsock-device); no hotplug.
+//   virtio-fs: guest RAM is a shared memfd (`memory-backend-memfd,share=on`, the machine's
+//            memory-backend) so virtiofsd can map it; QEMU connects to virtiofsd's socket
+//            (QemuPaths::virtiofs_socket), which the driver listens on before QEMU starts.
 //   Both:    the console is virtio-console port 0 (kernel "console=hvc0"; the guest's
 //            first lines, before its module loads, go to the first serial port), both on one
 //            mux chardev into a socket the runtime reads (CommandLineOptions::console_fd;
@@ -41,10 +45,12 @@ inline constexpr size_t kMaxNetDevices = 11;
 
 // Files QEMU creates under VmConfig::work_dir.
 struct QemuPaths {
-  std::string qmp_socket;    // work_dir/qmp.sock
-  std::string agent_socket;  // work_dir/agent.sock (virtio-serial only)
-  std::string console_log;   // work_dir/console.log (the guest's serial console)
-  std::string qemu_log;      // work_dir/qemu.log (QEMU's own stdout/stderr)
+  std::string qmp_socket;       // work_dir/qmp.sock
+  std::string agent_socket;     // work_dir/agent.sock (virtio-serial only)
+  std::string console_log;      // work_dir/console.log (the guest's serial console)
+  std::string qemu_log;         // work_dir/qemu.log (QEMU's own stdout/stderr)
+  std::string virtiofs_socket;  // work_dir/vfs.sock (virtio-fs only: virtiofsd listens)
+  std::string virtiofsd_log;    // work_dir/virtiofsd.log
 };
 QemuPaths PathsFor(const VmConfig& config);
 

@@ -191,6 +191,28 @@ TEST(CommandLineTest, InvalidConfigsAreRejectedWithAReason) {
          c.vsock_guest_cid = 2;
        },
        "vsock_guest_cid"},
+      {"virtio-fs without a daemon", [](VmConfig& c) { c.shared_fs = SharedFsKind::kVirtioFs; },
+       "virtiofsd_path"},
+      {"virtio-fs with a relative daemon",
+       [](VmConfig& c) {
+         c.shared_fs = SharedFsKind::kVirtioFs;
+         c.virtiofsd_path = "virtiofsd";
+       },
+       "virtiofsd_path"},
+      {"virtio-fs with a bad cache mode",
+       [](VmConfig& c) {
+         c.shared_fs = SharedFsKind::kVirtioFs;
+         c.virtiofsd_path = "/usr/lib/qemu/virtiofsd";
+         c.virtio_fs_cache = "metadata";
+       },
+       "virtio_fs_cache"},
+      {"virtio-fs without a shared dir",
+       [](VmConfig& c) {
+         c.shared_fs = SharedFsKind::kVirtioFs;
+         c.virtiofsd_path = "/usr/lib/qemu/virtiofsd";
+         c.shared_dir.clear();
+       },
+       "virtio-fs needs a shared_dir"},
   };
   for (const BadCase& bc : cases) {
     VmConfig c = Q35Config();
@@ -199,6 +221,35 @@ TEST(CommandLineTest, InvalidConfigsAreRejectedWithAReason) {
     EXPECT_EQ(argv.status().code(), absl::StatusCode::kInvalidArgument) << bc.name;
     EXPECT_THAT(std::string(argv.status().message()), HasSubstr(bc.message)) << bc.name;
   }
+}
+
+// virtio-fs: guest RAM is a shared memfd the machine uses, and vhost-user-fs replaces 9p at the
+// same slot, connected to virtiofsd's socket in the work dir.
+TEST(CommandLineTest, VirtioFsSharesMemoryAndConnectsToTheDaemon) {
+  VmConfig c = Q35Config();
+  c.shared_fs = SharedFsKind::kVirtioFs;
+  c.virtiofsd_path = "/usr/lib/qemu/virtiofsd";
+  absl::StatusOr<std::vector<std::string>> argv = BuildCommandLine(c, {});
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  const std::string joined = absl::StrJoin(*argv, " ");
+  EXPECT_THAT(joined, HasSubstr("-machine q35,accel=tcg,memory-backend=mem0 "));
+  EXPECT_THAT(joined, HasSubstr("-m 512M "));
+  EXPECT_THAT(joined, HasSubstr("-object memory-backend-memfd,id=mem0,size=512M,share=on "));
+  EXPECT_THAT(joined, HasSubstr("-chardev socket,id=vfs0,path=/run/kata/sb1/vfs.sock "));
+  EXPECT_THAT(joined, HasSubstr("-device vhost-user-fs-pci,bus=pcie.0,addr=0x3,id=fs0,"
+                                "chardev=vfs0,queue-size=1024,tag=kataShared"));
+  EXPECT_THAT(joined, Not(HasSubstr("9p")));
+  EXPECT_THAT(joined, Not(HasSubstr("-fsdev")));
+
+  c.machine = MachineType::kMicrovm;
+  c.hotplug_slots = 0;
+  argv = BuildCommandLine(c, {});
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  EXPECT_THAT(absl::StrJoin(*argv, " "),
+              HasSubstr("-device vhost-user-fs-device,id=fs0,chardev=vfs0,queue-size=1024,"
+                        "tag=kataShared"));
+  EXPECT_THAT(absl::StrJoin(*argv, " "), HasSubstr("microvm,accel=tcg,x-option-roms=off,"
+                                                   "memory-backend=mem0"));
 }
 
 TEST(CommandLineTest, ConsoleSocketSandboxAndRemapOptionsAreChecked) {

@@ -36,9 +36,24 @@ absl::StatusOr<VmConfig> QemuVmConfig(const config::RuntimeConfig& config, const
   } else {
     return invalid(absl::StrCat("hypervisor.qemu.accelerator \"", q.accelerator, "\""));
   }
-  if (q.shared_fs != "virtio-9p") {
+  if (q.shared_fs == "virtio-fs") {
+    vm.shared_fs = SharedFsKind::kVirtioFs;
+    vm.virtiofsd_path = q.virtio_fs_daemon;
+    // Kata's "never" is virtiofsd's "none"; "metadata" has no C virtiofsd equivalent.
+    vm.virtio_fs_cache = q.virtio_fs_cache == "never" ? "none" : q.virtio_fs_cache;
+    if (vm.virtio_fs_cache == "metadata") {
+      return invalid(
+          "hypervisor.qemu.virtio_fs_cache \"metadata\" is not supported by "
+          "virtiofsd (auto, always, never)");
+    }
+    if (q.virtio_fs_cache_size > 0) {
+      return invalid("hypervisor.qemu.virtio_fs_cache_size (DAX) is not supported; set 0");
+    }
+    vm.virtiofsd_extra_args = q.virtio_fs_extra_args;
+  } else if (q.shared_fs != "virtio-9p") {
     return invalid(absl::StrCat("hypervisor.qemu.shared_fs \"", q.shared_fs,
-                                "\" is not supported: container rootfs need \"virtio-9p\""));
+                                "\" is not supported: container rootfs need \"virtio-9p\" or "
+                                "\"virtio-fs\""));
   }
   vm.memory_mib = q.default_memory;
   vm.vcpus = q.default_vcpus;

@@ -5,8 +5,9 @@
 //   KATA_ASSIGN_OR_RETURN(VmPlan plan, make(config, layout));
 //
 // QemuVmConfig maps: kernel, initrd (a rootfs `image` is refused), machine_type q35|microvm,
-// accelerator kvm|tcg, default_memory, default_vcpus, kernel_params; shared_fs must be
-// virtio-9p (the share is `layout.shared_dir` with `layout.shared_mount_tag`). The agent
+// accelerator kvm|tcg, default_memory, default_vcpus, kernel_params; shared_fs virtio-9p or
+// virtio-fs (virtio_fs_daemon, virtio_fs_cache auto|always|never, virtio_fs_extra_args; no
+// DAX window) (the share is `layout.shared_dir` with `layout.shared_mount_tag`). The agent
 // channel is vsock when the host has a usable /dev/vhost-vsock (each VM then claims its own
 // free guest CID when it starts: QemuDriverOptions::allocate_vsock_cid), else virtio-serial
 // (then the kernel command line tells the agent agent.server_addr=serial://agent.channel.0).

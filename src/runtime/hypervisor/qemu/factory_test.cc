@@ -38,13 +38,38 @@ TEST(QemuVmConfigTest, MapsTheConfiguration) {
   EXPECT_THAT(vm->kernel_params, ::testing::EndsWith(" quiet"));
 }
 
-TEST(QemuVmConfigTest, RefusesWhatTheDriverCannotDo) {
+TEST(QemuVmConfigTest, MapsVirtioFs) {
   config::RuntimeConfig c;
   c.hypervisor.accelerator = "tcg";
   c.hypervisor.shared_fs = "virtio-fs";
+  c.hypervisor.virtio_fs_daemon = "/usr/lib/qemu/virtiofsd";
+  c.hypervisor.virtio_fs_cache = "never";
+  c.hypervisor.virtio_fs_extra_args = {"-o", "posix_lock"};
+  absl::StatusOr<VmConfig> vm = QemuVmConfig(c, Layout());
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  EXPECT_EQ(vm->shared_fs, SharedFsKind::kVirtioFs);
+  EXPECT_EQ(vm->virtiofsd_path, "/usr/lib/qemu/virtiofsd");
+  EXPECT_EQ(vm->virtio_fs_cache, "none");  // Kata's "never" is virtiofsd's "none"
+  EXPECT_EQ(vm->virtiofsd_extra_args, (std::vector<std::string>{"-o", "posix_lock"}));
+  c.hypervisor.virtio_fs_cache = "auto";
+  EXPECT_EQ(QemuVmConfig(c, Layout())->virtio_fs_cache, "auto");
+}
+
+TEST(QemuVmConfigTest, RefusesWhatTheDriverCannotDo) {
+  config::RuntimeConfig c;
+  c.hypervisor.accelerator = "tcg";
+  c.hypervisor.shared_fs = "none";
   absl::Status s = QemuVmConfig(c, Layout()).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("sandbox s1: hypervisor.qemu.shared_fs"));
+  c.hypervisor.shared_fs = "virtio-fs";
+  c.hypervisor.virtio_fs_cache = "metadata";
+  s = QemuVmConfig(c, Layout()).status();
+  EXPECT_THAT(s.message(), HasSubstr("virtio_fs_cache \"metadata\""));
+  c.hypervisor.virtio_fs_cache = "auto";
+  c.hypervisor.virtio_fs_cache_size = 1024;
+  s = QemuVmConfig(c, Layout()).status();
+  EXPECT_THAT(s.message(), HasSubstr("virtio_fs_cache_size"));
   c.hypervisor.shared_fs = "virtio-9p";
   c.hypervisor.machine_type = "pseries";
   EXPECT_EQ(QemuVmConfig(c, Layout()).status().code(), absl::StatusCode::kInvalidArgument);

@@ -205,6 +205,11 @@ absl::Status QemuDriver::StartVm(absl::Duration timeout) {
                         ConsoleReader::Start(paths_.console_log, options_.console_log_max_bytes));
   KATA_RETURN_IF_ERROR(ClaimVsockCid());
   absl::Cleanup release_cid = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { vsock_fd_.reset(); };
+  std::unique_ptr<Virtiofsd> virtiofsd;  // ended on any failure below
+  if (config_.shared_fs == SharedFsKind::kVirtioFs && !config_.shared_dir.empty()) {
+    KATA_ASSIGN_OR_RETURN(virtiofsd,
+                          Virtiofsd::Start(config_, {.die_with_parent = options_.die_with_parent}));
+  }
   KATA_ASSIGN_OR_RETURN(argv_, BuildCommandLine(config_, CommandLine(console->qemu_fd())));
   std::vector<int> inherit = {console->qemu_fd()};
   if (vsock_fd_) inherit.push_back(vsock_fd_.get());
@@ -244,6 +249,7 @@ absl::Status QemuDriver::StartVm(absl::Duration timeout) {
   std::move(release_cid).Cancel();
   qmp_ = std::move(*qmp);
   console_ = std::move(console);
+  virtiofsd_ = std::move(virtiofsd);
   state_ = options_.start_paused ? VmState::kPaused : VmState::kRunning;
   return absl::OkStatus();
 }
@@ -267,6 +273,7 @@ void QemuDriver::Shutdown(bool orderly) {
 void QemuDriver::Teardown() {
   qmp_.reset();
   process_.reset();
+  virtiofsd_.reset();  // QEMU is gone: its file server goes too
   if (console_ != nullptr) {
     console_->Stop();  // QEMU is gone: the reader drains what is left and ends
     console_stats_ = console_->stats();
@@ -416,7 +423,9 @@ absl::StatusOr<AgentChannel> QemuDriver::GetAgentChannel() const {
 std::vector<pid_t> QemuDriver::Pids() const {
   absl::MutexLock lock(&mu_);
   if (process_ == nullptr || process_->exited()) return {};
-  return {process_->pid()};
+  std::vector<pid_t> pids = {process_->pid()};
+  if (virtiofsd_ != nullptr && virtiofsd_->running()) pids.push_back(virtiofsd_->pid());
+  return pids;
 }
 
 Capabilities QemuDriver::GetCapabilities() const {

@@ -21,6 +21,8 @@
 //     per binary and value in a process) unless options.features is given.
 //   - With options.start_paused QEMU starts with -S and StartVm ends in kPaused (the vCPUs
 //     have never run; ResumeVm starts them). Devices hot-plugged then are present at boot.
+//   - shared_fs kVirtioFs: StartVm starts virtiofsd (virtiofsd.h) before QEMU and the VM's
+//     end ends it (Teardown); Pids() lists QEMU and virtiofsd (the host cgroup holds both).
 //   - Block devices go behind the q35 root ports (VmConfig::hotplug_slots), one per port.
 //   - One reaper thread per QEMU (ChildProcess) is the only one to wait(2) for it; WaitVm
 //     blocks on it without holding the driver, so StopVm and any number of WaitVm callers
@@ -48,6 +50,7 @@
 #include "src/runtime/hypervisor/qemu/command_line.h"
 #include "src/runtime/hypervisor/qemu/console_log.h"
 #include "src/runtime/hypervisor/qemu/features.h"
+#include "src/runtime/hypervisor/qemu/virtiofsd.h"
 #include "src/runtime/hypervisor/qemu/vsock_cid.h"
 
 namespace kata::hypervisor::qemu {
@@ -150,6 +153,7 @@ class QemuDriver : public Hypervisor {
   UniqueFd vsock_fd_ ABSL_GUARDED_BY(mu_);  // holds config_.vsock_guest_cid while QEMU runs
   QemuFeatures features_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<ConsoleReader> console_ ABSL_GUARDED_BY(mu_);  // while QEMU runs
+  std::unique_ptr<Virtiofsd> virtiofsd_ ABSL_GUARDED_BY(mu_);    // virtio-fs, while QEMU runs
   ConsoleReader::Stats console_stats_ ABSL_GUARDED_BY(mu_);      // the last VM's
   // A death WaitVm noticed that no call has reported yet (OK: none).
   absl::Status unreported_death_ ABSL_GUARDED_BY(mu_);
