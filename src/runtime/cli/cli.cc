@@ -111,9 +111,25 @@ int Check(const config::ResolvedConfig& rc, bool from_flag, bool boot_probe, boo
     c.Item(Level::kFail, "guest image",
            absl::StrCat(q.image, ": rootfs images are not supported; use an initrd"));
   }
-  if (q.shared_fs != "virtio-9p") {
-    c.Item(Level::kFail, "shared_fs",
-           absl::StrCat("\"", q.shared_fs, "\" is not supported; use \"virtio-9p\""));
+  const bool virtio_fs_works = f.qemu_virtio_fs && f.virtiofsd_found;
+  const std::string virtio_fs =
+      virtio_fs_works ? absl::StrCat("vhost-user-fs-pci and ", q.virtio_fs_daemon, " available")
+                      : absl::StrCat(f.qemu_virtio_fs ? "" : "QEMU has no vhost-user-fs-pci; ",
+                                     f.virtiofsd_found ? "" : q.virtio_fs_daemon,
+                                     f.virtiofsd_found ? "" : ": not executable");
+  if (q.shared_fs == "virtio-fs") {
+    c.Item(virtio_fs_works ? Level::kOk : Level::kFail, "shared_fs",
+           absl::StrCat("virtio-fs: ", virtio_fs));
+  } else if (q.shared_fs == "virtio-9p") {
+    c.Item(
+        Level::kOk, "shared_fs",
+        absl::StrCat(
+            "virtio-9p",
+            virtio_fs_works ? absl::StrCat(" (virtio-fs would work here: ", virtio_fs, ")") : ""));
+  } else {
+    c.Item(
+        Level::kFail, "shared_fs",
+        absl::StrCat("\"", q.shared_fs, "\" is not supported; use \"virtio-fs\" or \"virtio-9p\""));
   }
   const bool ok = c.fails == 0 && (!strict || c.warns == 0);
   out << (ok ? "System is capable of running kata-cpp containers\n"

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
@@ -118,6 +119,29 @@ TEST_F(CliTest, MissingConfigurationFails) {
   EXPECT_EQ(Run({"env"}), 1);
   EXPECT_EQ(Run({"--config", dir_ + "/nope.toml", "check"}), 1);
   EXPECT_THAT(out_.str(), HasSubstr("[FAIL] configuration:"));
+}
+
+// virtio-fs: check probes QEMU's vhost-user-fs-pci and the configured virtiofsd (Debian's is
+// installed here); a missing daemon fails the check.
+TEST_F(CliTest, CheckProbesVirtioFs) {
+  const std::string daemon = "/usr/lib/qemu/virtiofsd";
+  ASSERT_EQ(access(daemon.c_str(), X_OK), 0) << daemon << ": tools/setup installs qemu";
+  ASSERT_EQ(Run({"--config", config_, "check"}), 0) << out_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("[ok  ] shared_fs: virtio-9p"));
+  const std::string vfs = dir_ + "/vfs.toml";
+  const std::string with = absl::StrCat(
+      "[hypervisor.qemu]\npath = \"/usr/bin/qemu-system-x86_64\"\nkernel = \"", kernel_,
+      "\"\ninitrd = \"", initrd_, "\"\naccelerator = \"tcg\"\nshared_fs = \"virtio-fs\"\n",
+      "virtio_fs_daemon = \"DAEMON\"\ndefault_memory = 512\n");
+  ASSERT_TRUE(WriteStringToFile(vfs, absl::StrReplaceAll(with, {{"DAEMON", daemon}})).ok());
+  ASSERT_EQ(Run({"--config", vfs, "check"}), 0) << out_.str();
+  EXPECT_THAT(out_.str(),
+              HasSubstr("[ok  ] shared_fs: virtio-fs: vhost-user-fs-pci and " + daemon));
+  ASSERT_TRUE(
+      WriteStringToFile(vfs, absl::StrReplaceAll(with, {{"DAEMON", dir_ + "/no-virtiofsd"}})).ok());
+  EXPECT_EQ(Run({"--config", vfs, "check"}), 1);
+  EXPECT_THAT(out_.str(),
+              HasSubstr("[FAIL] shared_fs: virtio-fs: " + dir_ + "/no-virtiofsd: not executable"));
 }
 
 TEST_F(CliTest, CheckReportsQemuAcceleratorVsockAndAssets) {

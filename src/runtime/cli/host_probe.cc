@@ -110,6 +110,8 @@ HostFacts ProbeHost(const config::RuntimeConfig& config) {
   const config::QemuConfig& q = config.hypervisor;
   f.qemu_path = q.path;
   f.qemu_found = access(q.path.c_str(), X_OK) == 0;
+  f.virtiofsd_found = !q.virtio_fs_daemon.empty() && q.virtio_fs_daemon[0] == '/' &&
+                      access(q.virtio_fs_daemon.c_str(), X_OK) == 0;
   if (f.qemu_found) {
     absl::StatusOr<RunResult> v = Run({q.path, "-version"}, absl::Seconds(10));
     if (v.ok()) {
@@ -121,6 +123,7 @@ HostFacts ProbeHost(const config::RuntimeConfig& config) {
     absl::StatusOr<RunResult> d =
         Run({q.path, "-machine", "none", "-device", "help"}, absl::Seconds(10));
     f.qemu_9p = d.ok() && absl::StrContains(d->output, "\"virtio-9p-pci\"");
+    f.qemu_virtio_fs = d.ok() && absl::StrContains(d->output, "\"vhost-user-fs-pci\"");
   } else {
     f.qemu_version = absl::StrCat(q.path, ": not found or not executable");
   }

@@ -22,10 +22,12 @@ namespace kata::runtime::cli {
 struct HostFacts {
   std::string qemu_path;
   bool qemu_found = false;
-  std::string qemu_version;  // "QEMU emulator version 7.2.22 (...)", or the error
-  bool qemu_9p = false;      // `-device help` lists virtio-9p-pci
-  bool kvm_device = false;   // /dev/kvm exists
-  int kvm_api = -1;          // KVM_GET_API_VERSION (12), -1 when it cannot be opened
+  std::string qemu_version;      // "QEMU emulator version 7.2.22 (...)", or the error
+  bool qemu_9p = false;          // `-device help` lists virtio-9p-pci
+  bool qemu_virtio_fs = false;   // `-device help` lists vhost-user-fs-pci
+  bool virtiofsd_found = false;  // hypervisor.qemu.virtio_fs_daemon is executable
+  bool kvm_device = false;       // /dev/kvm exists
+  int kvm_api = -1;              // KVM_GET_API_VERSION (12), -1 when it cannot be opened
   std::string kvm_error;
   bool vhost_vsock = false;  // /dev/vhost-vsock can be opened read/write
   bool kernel_found = false;
