@@ -9,7 +9,8 @@
 # go->go direction alone; it exists to develop this harness and is never used by the test.
 #
 # Cases (client side: tests/ttrpc_interop/go/client/main.go and the C++ client implement the
-# same names): unary concurrent large overlimit deadline unknown_method error_status, then
+# same names): unary concurrent large overlimit deadline unknown_method error_status async
+# (200 calls in flight, from one thread with the C++ asynchronous API, then a deadline), then
 # peer_dies (the server is killed -9 while a call sleeps; the client must fail within 2 s),
 # client_dies (a client is killed -9 mid-call; the server must live on and serve a new client)
 # and sigterm (the server exits 0 on SIGTERM).
@@ -122,7 +123,7 @@ client_passed() {  # TEST: did the last run_client pass TEST?
   [[ ${CRC} -eq 0 ]] && grep -q "^PASS $1\( \|$\)" <<<"${COUT}"
 }
 
-BASIC_CASES=(unary concurrent large overlimit deadline unknown_method error_status)
+BASIC_CASES=(unary concurrent large overlimit deadline unknown_method error_status async)
 ALL_CASES=("${BASIC_CASES[@]}" peer_dies client_dies sigterm)
 
 run_basic() {  # CIMPL SIMPL DIR

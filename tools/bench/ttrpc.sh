@@ -4,7 +4,13 @@
 # peers in tests/ttrpc_interop/go), unary Echo on ONE connection shared by N callers.
 #
 #   tools/bench/ttrpc.sh [--seconds S] [--payloads "64 4096"] [--concurrency "1 16"]
-#                        [--pairs "go-go cpp-cpp go-cpp cpp-go"] [--repeat R] [--no-pin]
+#                        [--outstanding "256"] [--pairs "go-go cpp-cpp go-cpp cpp-go"]
+#                        [--repeat R] [--no-pin]
+#
+# --concurrency N: N blocking callers (threads; goroutines in Go). --outstanding N (rows
+# "Nout"): N calls in flight from ONE caller: the C++ client's one thread keeps N
+# asynchronous calls going (Client::CallAsync, each completion starting the next call); Go
+# ttrpc has no asynchronous API, so the Go client runs N goroutines. "" skips those rows.
 #
 # Pairs are client-server: go-go and cpp-cpp, plus the cross pairs (go-cpp: Go client, C++
 # server; cpp-go: C++ client, Go server). Every run starts a fresh server; its RSS is read from
@@ -18,6 +24,8 @@
 # Prints a table (calls/s, p50/p99 latency in us, server VmHWM/VmRSS in MiB) and the ratios
 # C++/Go: all-C++ (cpp-cpp) against all-Go (go-go), and the server alone (go-cpp against go-go,
 # same Go client). calls/s above 1: C++ faster; p50 and RSS below 1: C++ better.
+# TTRPC_BENCH_CPP_DIR=DIR uses the interop_server and interop_client in DIR instead of
+# building them (a before/after comparison).
 # Needs golang-go, golang-github-containerd-ttrpc-dev, bazel, python3, taskset (util-linux).
 set -euo pipefail
 
@@ -26,6 +34,7 @@ die() { echo "ttrpc.sh: $*" >&2; exit 1; }
 SECONDS_PER_RUN=5
 PAYLOADS="64 4096"
 CONCURRENCY="1 16"
+OUTSTANDING="256"
 PAIRS="go-go cpp-cpp go-cpp cpp-go"
 PIN=1
 REPEAT=1
@@ -34,10 +43,11 @@ while [[ $# -gt 0 ]]; do
     --seconds) SECONDS_PER_RUN="${2:?}"; shift 2 ;;
     --payloads) PAYLOADS="${2:?}"; shift 2 ;;
     --concurrency) CONCURRENCY="${2:?}"; shift 2 ;;
+    --outstanding) OUTSTANDING="${2?}"; shift 2 ;;
     --pairs) PAIRS="${2:?}"; shift 2 ;;
     --repeat) REPEAT="${2:?}"; shift 2 ;;
     --no-pin) PIN=0; shift ;;
-    *) die "usage: ttrpc.sh [--seconds S] [--payloads \"64 4096\"] [--concurrency \"1 16\"] [--pairs \"go-go cpp-cpp go-cpp cpp-go\"] [--repeat R] [--no-pin]" ;;
+    *) die "usage: ttrpc.sh [--seconds S] [--payloads \"64 4096\"] [--concurrency \"1 16\"] [--outstanding \"256\"] [--pairs \"go-go cpp-cpp go-cpp cpp-go\"] [--repeat R] [--no-pin]" ;;
   esac
 done
 [[ "${REPEAT}" =~ ^[1-9][0-9]*$ ]] || die "bad --repeat ${REPEAT}"
@@ -71,7 +81,12 @@ echo "building the Go peers..." >&2
 "${ROOT}/tests/ttrpc_interop/go/build.sh" "${TMP}/go" >"${TMP}/go_build.log" 2>&1 ||
   { cat "${TMP}/go_build.log" >&2; die "building the Go peers failed"; }
 
-if [[ " ${PAIRS} " == *cpp* ]]; then
+if [[ " ${PAIRS} " == *cpp* && -n "${TTRPC_BENCH_CPP_DIR:-}" ]]; then
+  # Prebuilt C++ peers (e.g. an older commit's, for a before/after table).
+  mkdir -p "${TMP}/cpp"
+  cp "${TTRPC_BENCH_CPP_DIR}/interop_server" "${TTRPC_BENCH_CPP_DIR}/interop_client" "${TMP}/cpp/" ||
+    die "no interop_server/interop_client in TTRPC_BENCH_CPP_DIR=${TTRPC_BENCH_CPP_DIR}"
+elif [[ " ${PAIRS} " == *cpp* ]]; then
   echo "building the C++ peers (bazel build -c opt)..." >&2
   (cd "${ROOT}" && bazel build -c opt //src/libs/ttrpc:interop_server //src/libs/ttrpc:interop_client) \
     >"${TMP}/bazel.log" 2>&1 || { tail -n 30 "${TMP}/bazel.log" >&2; die "bazel build failed"; }
@@ -87,7 +102,8 @@ if [[ ${PIN} -eq 1 ]]; then SERVER_PIN=(taskset -c 0); CLIENT_PIN=(taskset -c 1)
 
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
-# run_one PAIR PAYLOAD CONCURRENCY: appends a line to results.tsv.
+# run_one PAIR PAYLOAD CONCURRENCY [OUTSTANDING]: appends a line to results.tsv (the
+# concurrency column reads "Nout" for N outstanding calls from one caller).
 run_one() {
   # Fresh file names for every run: the background server opens its stdout asynchronously, so
   # a reused file could still show the previous server's "ready".
@@ -107,8 +123,10 @@ run_one() {
   # The server's RSS is read at the end of the run: after the client finished, before the
   # server is stopped.
   local bench_out="${TMP}/bench.out" rc=0 hwm="" rss="" threads=""
+  local load=(--concurrency "$3") label="$3"
+  if [[ -n "${4:-}" ]]; then load=(--outstanding "$4"); label="$4out"; fi
   "${CLIENT_PIN[@]}" "$(client_bin "${cimpl}")" --socket "${sock}" --test bench \
-    --concurrency "$3" --payload "$2" --seconds "${SECONDS_PER_RUN}" >"${bench_out}" 2>&1 || rc=$?
+    "${load[@]}" --payload "$2" --seconds "${SECONDS_PER_RUN}" >"${bench_out}" 2>&1 || rc=$?
   if kill -0 "${SPID}" 2>/dev/null; then
     hwm="$(status_kb "${SPID}" VmHWM)"; rss="$(status_kb "${SPID}" VmRSS)"
     threads="$(status_kb "${SPID}" Threads)"
@@ -118,9 +136,9 @@ run_one() {
   rm -f "${sock}"
   local json; json="$(grep '^{' "${bench_out}" | tail -n 1 || true)"
   [[ ${rc} -eq 0 && -n "${json}" && -n "${hwm}" ]] ||
-    die "$1 payload $2 concurrency $3: client exit ${rc}: $(head -c 800 "${bench_out}") / server: $(tail -c 300 "${err}")"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${json}" "${hwm}" "${rss}" >>"${TMP}/results.tsv"
-  echo "  $1 payload=$2 concurrency=$3: ${json} server VmHWM=${hwm} kB VmRSS=${rss} kB threads=${threads}" >&2
+    die "$1 payload $2 concurrency ${label}: client exit ${rc}: $(head -c 800 "${bench_out}") / server: $(tail -c 300 "${err}")"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "${label}" "${json}" "${hwm}" "${rss}" >>"${TMP}/results.tsv"
+  echo "  $1 payload=$2 concurrency=${label}: ${json} server VmHWM=${hwm} kB VmRSS=${rss} kB threads=${threads}" >&2
 }
 
 : >"${TMP}/results.tsv"
@@ -134,6 +152,11 @@ for round in $(seq "${REPEAT}"); do
         run_one "${pair}" "${payload}" "${conc}"
       done
     done
+    for out in ${OUTSTANDING}; do
+      for pair in ${PAIRS}; do
+        run_one "${pair}" "${payload}" 1 "${out}"
+      done
+    done
   done
 done
 
@@ -144,7 +167,7 @@ runs = {}  # (pair, payload, conc) -> list of runs, in first-seen order
 for line in open(sys.argv[1]):
     pair, payload, conc, js, hwm, rss = line.rstrip("\n").split("\t")
     j = json.loads(js)
-    runs.setdefault((pair, int(payload), int(conc)), []).append(dict(
+    runs.setdefault((pair, int(payload), conc), []).append(dict(
         cps=j["calls_per_sec"], p50=j["p50_us"], p99=j["p99_us"],
         hwm=int(hwm) / 1024.0, rss=(int(rss) / 1024.0 if rss else float("nan"))))
 rows = []
@@ -157,11 +180,11 @@ for (pair, payload, conc), rs in runs.items():
 print(f"ttRPC unary Echo, one connection, {sys.argv[2]} s per run"
       f"{', median of ' + sys.argv[4] + ' runs' if sys.argv[4] != '1' else ''}"
       f"{', server on CPU 0 / client on CPU 1' if sys.argv[3] == '1' else ''}; pair = client-server")
-hdr = f"{'pair':<8} {'payload':>7} {'conc':>4} {'calls/s':>10} {'p50 us':>8} {'p99 us':>8} {'srv HWM MiB':>11} {'srv RSS MiB':>11}"
+hdr = f"{'pair':<8} {'payload':>7} {'conc':>6} {'calls/s':>10} {'p50 us':>8} {'p99 us':>8} {'srv HWM MiB':>11} {'srv RSS MiB':>11}"
 print(hdr)
 print("-" * len(hdr))
 for r in rows:
-    print(f"{r['pair']:<8} {r['payload']:>7} {r['conc']:>4} {r['cps']:>10.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} {r['hwm']:>11.1f} {r['rss']:>11.1f}")
+    print(f"{r['pair']:<8} {r['payload']:>7} {r['conc']:>6} {r['cps']:>10.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} {r['hwm']:>11.1f} {r['rss']:>11.1f}")
 
 def find(pair, payload, conc):
     for r in rows:
@@ -176,8 +199,9 @@ def ratios(a, b):
 
 print()
 print("ratios C++/Go (calls/s: above 1 = C++ faster; p50, server RSS (VmHWM): below 1 = C++ better)")
-print(f"{'payload':>7} {'conc':>4} | {'cpp-cpp / go-go':^20} | {'go-cpp / go-go (server)':^23}")
-print(f"{'':>7} {'':>4} | {'calls/s':>6} {'p50':>6} {'RSS':>6} | {'calls/s':>6} {'p50':>6} {'RSS':>6}")
+print("conc Nout: N calls in flight from ONE caller (C++: one thread, asynchronous API; Go: N goroutines)")
+print(f"{'payload':>7} {'conc':>6} | {'cpp-cpp / go-go':^20} | {'go-cpp / go-go (server)':^23}")
+print(f"{'':>7} {'':>6} | {'calls/s':>6} {'p50':>6} {'RSS':>6} | {'calls/s':>6} {'p50':>6} {'RSS':>6}")
 seen = []
 for r in rows:
     k = (r["payload"], r["conc"])
@@ -185,5 +209,5 @@ for r in rows:
         continue
     seen.append(k)
     gg = find("go-go", *k)
-    print(f"{k[0]:>7} {k[1]:>4} | {ratios(find('cpp-cpp', *k), gg)} | {ratios(find('go-cpp', *k), gg)}")
+    print(f"{k[0]:>7} {k[1]:>6} | {ratios(find('cpp-cpp', *k), gg)} | {ratios(find('go-cpp', *k), gg)}")
 EOF

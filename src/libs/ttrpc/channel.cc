@@ -52,29 +52,37 @@ void Channel::Shutdown() {
   }
 }
 
-long Channel::ReadSome(char* buf, size_t size, absl::Time deadline) {
+long Channel::ReadSome(char* buf, size_t size, absl::Time deadline, int interrupt_fd) {
   for (;;) {
     if (shut_down_.load(std::memory_order_acquire)) return 0;
     // A socket with no deadline blocks in read() (Shutdown wakes it); anything else polls,
-    // with the eventfd that Shutdown signals for non-sockets.
-    if (!is_socket_ || deadline != absl::InfiniteFuture()) {
+    // with the eventfd that Shutdown signals for non-sockets and the caller's interrupt_fd.
+    const bool polls = !is_socket_ || deadline != absl::InfiniteFuture() || interrupt_fd >= 0;
+    if (polls) {
       int timeout_ms = -1;
       if (deadline != absl::InfiniteFuture()) {
         const absl::Duration left = deadline - absl::Now();
         if (left <= absl::ZeroDuration()) return -ETIMEDOUT;
         timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(left + absl::Microseconds(999)));
       }
-      struct pollfd fds[2] = {{fd_.get(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
-      int r = poll(fds, wake_fd_ ? 2 : 1, timeout_ms);
+      struct pollfd fds[3] = {{fd_.get(), POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
+      if (wake_fd_) fds[1].fd = wake_fd_.get();
+      fds[2].fd = interrupt_fd;
+      int r = poll(fds, 3, timeout_ms);
       if (r < 0 && errno == EINTR) continue;  // re-checks the deadline
       if (r < 0) return -errno;
       if (r == 0) continue;  // re-checks the deadline
       if (wake_fd_ && (fds[1].revents & POLLIN)) return 0;
+      if (interrupt_fd >= 0 && (fds[2].revents & POLLIN)) {
+        uint64_t count;
+        (void)!read(interrupt_fd, &count, sizeof count);
+        return -EINTR;
+      }
       if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     }
     ssize_t n = RetryEintr([&] { return read(fd_.get(), buf, size); });
     if (n >= 0) return static_cast<long>(n);
-    if (errno == EAGAIN && !is_socket_) continue;
+    if (errno == EAGAIN && polls) continue;
     return -errno;
   }
 }

@@ -52,9 +52,11 @@ class Channel {
   absl::Status Flush();
 
   // One read of whatever has arrived, waiting until `deadline`: the number of bytes (>0),
-  // 0 at the end of the stream or after Shutdown, -ETIMEDOUT when the deadline passed, or
+  // 0 at the end of the stream or after Shutdown, -ETIMEDOUT when the deadline passed,
+  // -EINTR when `interrupt_fd` (an eventfd, if >= 0) was signalled (it is drained), or
   // another -errno. One reader at a time.
-  long ReadSome(char* buf, size_t size, absl::Time deadline = absl::InfiniteFuture());
+  long ReadSome(char* buf, size_t size, absl::Time deadline = absl::InfiniteFuture(),
+                int interrupt_fd = -1);
 
   // Ends both directions: a blocked ReadSome returns, later writes fail. Idempotent.
   void Shutdown();

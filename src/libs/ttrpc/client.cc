@@ -1,6 +1,8 @@
 #include "src/libs/ttrpc/client.h"
 
 #include <errno.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <deque>
@@ -22,13 +24,11 @@ struct PendingCall {
   std::string payload;
   std::deque<std::string> inbox;  // stream Data
   bool stream_ended = false;      // Data with remote-closed
-
-  void Complete(absl::Status s, std::string p) {
-    if (done) return;
-    done = true;
-    status = std::move(s);
-    payload = std::move(p);
-  }
+  // An asynchronous call: its callback and deadline (InfiniteFuture: none).
+  bool async = false;
+  Client::Completion callback;
+  absl::Time deadline = absl::InfiniteFuture();
+  std::string what;  // "service/method", for the deadline's error
 };
 
 }  // namespace internal
@@ -38,6 +38,10 @@ using internal::PendingCall;
 namespace {
 
 constexpr size_t kReadBufferSize = 64 << 10;
+
+// The client whose callbacks this thread runs: requests they start are queued and written
+// together once the callbacks of one read have run.
+thread_local const Client* t_dispatching = nullptr;
 
 absl::Status Closed() { return absl::UnavailableError("ttrpc: connection closed"); }
 
@@ -57,10 +61,18 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Dial(absl::string_view address,
 }
 
 Client::Client(int fd, absl::Duration write_stall_timeout)
-    : channel_(UniqueFd(fd), write_stall_timeout), buffer_(new char[kReadBufferSize]) {}
+    : channel_(UniqueFd(fd), write_stall_timeout),
+      interrupt_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      buffer_(new char[kReadBufferSize]) {}
 
 Client::~Client() {
   Close();
+  std::thread reader;
+  {
+    absl::MutexLock lock(&mu_);
+    reader.swap(reader_);
+  }
+  if (reader.joinable()) reader.join();
   // Calls racing with destruction fail (Close) and must be out before members go.
   absl::MutexLock lock(&mu_);
   auto quiet = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !leading_ && active_ == 0; };
@@ -87,12 +99,59 @@ void Client::Close() {
   channel_.Shutdown();  // wakes a leader blocked in read
   absl::MutexLock lock(&mu_);
   closed_.store(true, std::memory_order_release);
-  FailAll(Closed());
+  ReadyList ready;
+  FailAll(Closed(), &ready);
+  RunReadyLocked(&ready);
 }
 
-void Client::FailAll(const absl::Status& status) {
-  for (auto& [id, call] : pending_) call->Complete(status, "");
-  pending_.clear();
+void Client::FailAll(const absl::Status& status, ReadyList* ready) {
+  std::vector<uint32_t> ids;
+  ids.reserve(pending_.size());
+  for (const auto& [id, call] : pending_) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());  // callbacks run in the order the calls started
+  for (uint32_t id : ids) CompleteLocked(id, status, "", ready);
+}
+
+void Client::CompleteLocked(uint32_t id, absl::Status status, std::string payload,
+                            ReadyList* ready) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  std::shared_ptr<PendingCall> call = std::move(it->second);
+  pending_.erase(it);
+  if (call->done) return;
+  call->done = true;
+  if (!call->async) {
+    call->status = std::move(status);
+    call->payload = std::move(payload);
+    return;
+  }
+  --async_pending_;
+  if (call->deadline != absl::InfiniteFuture()) async_deadlines_.erase({call->deadline, id});
+  absl::StatusOr<std::string> result = std::move(payload);
+  if (!status.ok()) result = std::move(status);
+  ready->push_back(Finished{std::move(call->callback), std::move(result)});
+}
+
+void Client::ExpireLocked(absl::Time now, ReadyList* ready) {
+  while (!async_deadlines_.empty() && async_deadlines_.begin()->first <= now) {
+    const uint32_t id = async_deadlines_.begin()->second;
+    async_deadlines_.erase(async_deadlines_.begin());
+    auto it = pending_.find(id);
+    if (it == pending_.end()) continue;
+    it->second->deadline = absl::InfiniteFuture();  // already out of the index
+    CompleteLocked(id, DeadlineError(it->second->what), "", ready);
+  }
+}
+
+void Client::RunReadyLocked(ReadyList* ready) {
+  if (ready->empty()) return;
+  mu_.Unlock();
+  const Client* outer = std::exchange(t_dispatching, this);
+  for (Finished& r : *ready) std::move(r.done)(std::move(r.result));
+  t_dispatching = outer;
+  ready->clear();
+  if (outer != this) (void)channel_.Flush();
+  mu_.Lock();
 }
 
 void Client::OnFrame(const FrameHeader& h, absl::string_view data) {
@@ -100,16 +159,15 @@ void Client::OnFrame(const FrameHeader& h, absl::string_view data) {
   if (type == MessageType::kResponse) {
     ::ttrpc::Response response;
     const bool parsed = response.ParseFromArray(data.data(), static_cast<int>(data.size()));
+    ReadyList ready;
     absl::MutexLock lock(&mu_);
-    auto it = pending_.find(h.stream_id);
-    if (it == pending_.end()) return;  // a call that timed out or was abandoned
-    std::shared_ptr<PendingCall> call = std::move(it->second);
-    pending_.erase(it);
     if (!parsed) {
-      call->Complete(absl::InternalError("ttrpc: cannot parse response"), "");
+      CompleteLocked(h.stream_id, absl::InternalError("ttrpc: cannot parse response"), "", &ready);
     } else {
-      call->Complete(StatusFromProto(response.status()), std::move(*response.mutable_payload()));
+      CompleteLocked(h.stream_id, StatusFromProto(response.status()),
+                     std::move(*response.mutable_payload()), &ready);
     }
+    RunReadyLocked(&ready);
   } else if (type == MessageType::kData) {
     absl::MutexLock lock(&mu_);
     auto it = pending_.find(h.stream_id);
@@ -121,28 +179,48 @@ void Client::OnFrame(const FrameHeader& h, absl::string_view data) {
 }
 
 void Client::OnOversized(const FrameHeader& h) {
+  ReadyList ready;
   absl::MutexLock lock(&mu_);
-  auto it = pending_.find(h.stream_id);
-  if (it == pending_.end()) return;
-  it->second->Complete(
+  CompleteLocked(
+      h.stream_id,
       absl::ResourceExhaustedError(absl::StrCat("ttrpc: response of ", h.length,
                                                 " bytes exceeds the maximum of ", kMaxFrameData)),
-      "");
-  pending_.erase(it);
+      "", &ready);
+  RunReadyLocked(&ready);
 }
 
 template <class Done>
-void Client::Lead(absl::Time deadline, Done done) {
+void Client::Lead(absl::Time deadline, Done done, bool interruptible) {
   while (!done() && !closed()) {
+    absl::Time read_deadline = deadline;
+    if (interruptible && !async_deadlines_.empty()) {
+      read_deadline = std::min(read_deadline, async_deadlines_.begin()->first);
+    }
+    reader_leads_ = interruptible;
+    lead_read_deadline_ = read_deadline;
     mu_.Unlock();
-    long n = channel_.ReadSome(buffer_.get(), kReadBufferSize, deadline);
-    if (n > 0) decoder_.Feed(absl::string_view(buffer_.get(), static_cast<size_t>(n)), *this);
+    long n = channel_.ReadSome(buffer_.get(), kReadBufferSize, read_deadline,
+                               interruptible ? interrupt_fd_.get() : -1);
+    if (n > 0) {
+      const Client* outer = std::exchange(t_dispatching, this);
+      decoder_.Feed(absl::string_view(buffer_.get(), static_cast<size_t>(n)), *this);
+      t_dispatching = outer;
+      (void)channel_.Flush();  // the requests the callbacks started
+    }
     mu_.Lock();
-    if (n == -ETIMEDOUT) return;
+    reader_leads_ = false;
+    ReadyList ready;
+    if (n == -ETIMEDOUT || n == -EINTR) {
+      ExpireLocked(absl::Now(), &ready);
+      RunReadyLocked(&ready);
+      if (absl::Now() >= deadline) return;
+      continue;
+    }
     if (n <= 0) {  // end of stream, shut down, or broken
       closed_.store(true, std::memory_order_release);
       channel_.Shutdown();
-      FailAll(Closed());
+      FailAll(Closed(), &ready);
+      RunReadyLocked(&ready);
     }
   }
 }
@@ -157,6 +235,32 @@ void Client::PassLeadership() {
       successor_ = next;
       return;
     }
+  }
+}
+
+void Client::ReaderLoop() {
+  absl::MutexLock lock(&mu_);
+  while (!closed()) {
+    if (async_pending_ > 0 && !leading_) {
+      leading_ = true;
+      Lead(
+          absl::InfiniteFuture(),
+          [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return async_pending_ == 0; },
+          /*interruptible=*/true);
+      PassLeadership();
+      continue;
+    }
+    // A blocking caller reads (or nothing is in flight): keep the asynchronous deadlines.
+    const uint64_t seen = deadlines_added_;
+    auto wake = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return closed() || (async_pending_ > 0 && !leading_) || deadlines_added_ != seen;
+    };
+    const absl::Time next =
+        async_deadlines_.empty() ? absl::InfiniteFuture() : async_deadlines_.begin()->first;
+    mu_.AwaitWithDeadline(absl::Condition(&wake), next);
+    ReadyList ready;
+    ExpireLocked(absl::Now(), &ready);
+    RunReadyLocked(&ready);
   }
 }
 
@@ -226,22 +330,45 @@ absl::StatusOr<uint32_t> Client::Start(absl::string_view service, absl::string_v
     id = next_stream_id_;
     next_stream_id_ += 2;
     pending_.emplace(id, pending);
+    if (pending->async) RegisterAsyncLocked(id, *deadline, pending.get());
   }
   FrameHeader h;
   h.stream_id = id;
   h.type = static_cast<uint8_t>(MessageType::kRequest);
   h.flags = flags;
-  absl::Status sent = channel_.WriteFrame(h, bytes);
-  if (!sent.ok()) {
-    Forget(id);
-    return sent;
-  }
+  absl::Status sent = channel_.WriteFrame(h, bytes, /*more_coming=*/t_dispatching == this);
+  // An asynchronous call that a broken connection already failed has had its callback.
+  if (!sent.ok() && (Forget(id) || !pending->async)) return sent;
   return id;
 }
 
-void Client::Forget(uint32_t stream_id) {
+void Client::RegisterAsyncLocked(uint32_t id, absl::Time deadline, PendingCall* call) {
+  ++async_pending_;
+  if (deadline != absl::InfiniteFuture()) {
+    call->deadline = deadline;
+    async_deadlines_.emplace(deadline, id);
+    ++deadlines_added_;  // wakes the idle reader thread
+    if (reader_leads_ && deadline < lead_read_deadline_) {
+      uint64_t one = 1;  // the reading reader thread rereads with this deadline
+      (void)!write(interrupt_fd_.get(), &one, sizeof one);
+    }
+  }
+  if (!reader_.joinable()) reader_ = std::thread([this] { ReaderLoop(); });
+}
+
+bool Client::Forget(uint32_t stream_id) {
   absl::MutexLock lock(&mu_);
-  pending_.erase(stream_id);
+  auto it = pending_.find(stream_id);
+  if (it == pending_.end()) return false;
+  PendingCall* call = it->second.get();
+  if (call->async && !call->done) {
+    --async_pending_;
+    if (call->deadline != absl::InfiniteFuture()) {
+      async_deadlines_.erase({call->deadline, stream_id});
+    }
+  }
+  pending_.erase(it);
+  return true;
 }
 
 absl::StatusOr<std::string> Client::Call(absl::string_view service, absl::string_view method,
@@ -259,6 +386,35 @@ absl::StatusOr<std::string> Client::Call(absl::string_view service, absl::string
   }
   if (!p->status.ok()) return p->status;
   return std::move(p->payload);
+}
+
+absl::StatusOr<Client::CallId> Client::CallAsync(absl::string_view service,
+                                                 absl::string_view method,
+                                                 absl::string_view request,
+                                                 const CallOptions& options, Completion done) {
+  auto pending = std::make_shared<PendingCall>();
+  pending->async = true;
+  pending->callback = std::move(done);
+  if (options.timeout != absl::InfiniteDuration())
+    pending->what = absl::StrCat(service, "/", method);
+  absl::Time deadline;
+  return Start(service, method, request, options, 0, pending, &deadline);
+}
+
+bool Client::Cancel(CallId id) {
+  ReadyList ready;
+  absl::MutexLock lock(&mu_);
+  auto it = pending_.find(id);
+  if (it == pending_.end() || !it->second->async) return false;
+  CompleteLocked(id, absl::CancelledError(absl::StrCat("ttrpc: call ", id, ": cancelled")), "",
+                 &ready);
+  RunReadyLocked(&ready);
+  return true;
+}
+
+int Client::async_in_flight() const {
+  absl::MutexLock lock(&mu_);
+  return async_pending_;
 }
 
 absl::StatusOr<std::unique_ptr<ClientStream>> Client::OpenStream(absl::string_view service,

@@ -1,14 +1,17 @@
 // ttRPC costs: a unary round trip over a real unix socket (server in this process, one
-// connection shared by 1 or 16 callers), and framing alone (header encode, decoder).
+// connection shared by 1 or 16 blocking callers, or ONE thread keeping 1 to 256 asynchronous
+// calls in flight), and framing alone (header encode, decoder).
 //
 //   bazel run -c opt //src/libs/ttrpc:ttrpc_benchmark
 //
 // items_per_second is calls/s (round trips) or frames/s (framing).
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "benchmark/benchmark.h"
 #include "src/libs/base/testing/temp_dir.h"
 #include "src/libs/ttrpc/client.h"
@@ -89,6 +92,67 @@ BENCHMARK(BM_UnixRoundTrip)
     ->Arg(4096)
     ->Threads(1)
     ->Threads(16)
+    ->UseRealTime();
+
+// ONE thread keeps `outstanding` asynchronous calls in flight on the shared connection: each
+// completion starts the next call. An iteration is 8 x outstanding completed calls.
+void BM_UnixAsync(benchmark::State& state) {
+  UnixFixture& f = Shared();
+  if (!f.error.empty()) {
+    state.SkipWithError(f.error.c_str());
+    return;
+  }
+  EchoRequest request;
+  request.set_payload(std::string(static_cast<size_t>(state.range(0)), 'p'));
+  const std::string bytes = request.SerializeAsString();
+  const int outstanding = static_cast<int>(state.range(1));
+  const int per_iteration = 8 * outstanding;
+  absl::Mutex mu;
+  int to_start = 0, done = 0, failed = 0;
+  std::function<void()> start = [&] {
+    absl::StatusOr<Client::CallId> id = f.client->CallAsync("ttrpc.interop.Echo", "Echo", bytes, {},
+                                                            [&](absl::StatusOr<std::string> r) {
+                                                              bool more;
+                                                              {
+                                                                absl::MutexLock lock(&mu);
+                                                                ++done;
+                                                                if (!r.ok()) ++failed;
+                                                                more = to_start > 0;
+                                                                if (more) --to_start;
+                                                              }
+                                                              if (more) start();
+                                                            });
+    if (!id.ok()) {
+      absl::MutexLock lock(&mu);
+      ++done;
+      ++failed;
+    }
+  };
+  for (auto _ : state) {
+    {
+      absl::MutexLock lock(&mu);
+      to_start = per_iteration - outstanding;
+      done = 0;
+    }
+    for (int i = 0; i < outstanding; ++i) start();
+    absl::MutexLock lock(&mu);
+    auto all = [&]() { return done == per_iteration; };
+    mu.Await(absl::Condition(&all));
+    if (failed > 0) {
+      state.SkipWithError("a call failed");
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * per_iteration);
+  state.SetBytesProcessed(state.iterations() * per_iteration * state.range(0) * 2);
+}
+BENCHMARK(BM_UnixAsync)
+    ->ArgNames({"payload", "outstanding"})
+    ->Args({64, 1})
+    ->Args({64, 16})
+    ->Args({64, 256})
+    ->Args({4096, 16})
+    ->Args({4096, 256})
     ->UseRealTime();
 
 void BM_EncodeFrame(benchmark::State& state) {

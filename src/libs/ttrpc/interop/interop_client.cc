@@ -4,6 +4,9 @@
 //
 //   interop_client --socket PATH --test NAME
 //   interop_client --socket PATH --test bench --concurrency N --payload BYTES --seconds S
+//   interop_client --socket PATH --test bench --outstanding N --payload BYTES --seconds S
+// (--outstanding: ONE thread keeps N asynchronous calls in flight, each completion starting
+// the next; the Go client runs N goroutines for it, Go ttrpc having no asynchronous API.)
 // Prints "PASS NAME ..." / "FAIL NAME: reason" (exit 0/1), or a JSON line for bench.
 #include <signal.h>
 #include <sys/socket.h>
@@ -15,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -22,6 +26,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "src/libs/base/eintr.h"
 #include "src/libs/base/io.h"
@@ -42,6 +47,7 @@ struct Flags {
   std::string socket;
   std::string test;
   int concurrency = 1;
+  int outstanding = 0;  // > 0: the asynchronous bench
   size_t payload = 64;
   double seconds = 5;
 };
@@ -283,6 +289,18 @@ std::string Stream(EchoClient& echo) {
   return "";
 }
 
+// Prints the bench's JSON line from the latencies (sorts them).
+void PrintBench(std::vector<double>& all, double seconds, int errors) {
+  std::sort(all.begin(), all.end());
+  auto pct = [&](double p) {
+    return all.empty() ? 0.0 : all[static_cast<size_t>(p * (all.size() - 1))];
+  };
+  std::printf(
+      "{\"calls\": %zu, \"calls_per_sec\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f, \"errors\": "
+      "%d}\n",
+      all.size(), all.size() / seconds, pct(0.50), pct(0.99), errors);
+}
+
 int Bench(EchoClient& echo, const Flags& f) {
   std::vector<std::vector<double>> latencies(static_cast<size_t>(f.concurrency));
   std::atomic<bool> stop{false};
@@ -310,15 +328,104 @@ int Bench(EchoClient& echo, const Flags& f) {
   for (auto& t : threads) t.join();
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  std::sort(all.begin(), all.end());
-  auto pct = [&](double p) {
-    return all.empty() ? 0.0 : all[static_cast<size_t>(p * (all.size() - 1))];
-  };
-  std::printf(
-      "{\"calls\": %zu, \"calls_per_sec\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f, \"errors\": "
-      "%d}\n",
-      all.size(), all.size() / f.seconds, pct(0.50), pct(0.99), errors.load());
+  PrintBench(all, f.seconds, errors.load());
   return errors > 0 ? 1 : 0;
+}
+
+// One thread, f.outstanding asynchronous calls in flight: each callback records its latency
+// and starts the next call until the time is up.
+int BenchAsync(kata::ttrpc::Client& client, const Flags& f) {
+  EchoRequest req;
+  req.set_payload(Pattern(f.payload));
+  const std::string request = req.SerializeAsString();
+  const size_t want = f.payload;
+  absl::Mutex mu;
+  std::vector<double> lat;
+  lat.reserve(1 << 22);
+  int errors = 0, in_flight = 0;
+  std::atomic<bool> stop{false};
+  std::function<void()> start = [&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    absl::StatusOr<kata::ttrpc::Client::CallId> id = client.CallAsync(
+        "ttrpc.interop.Echo", "Echo", request, {}, [&, t0](absl::StatusOr<std::string> r) {
+          const double us =
+              std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
+                  .count();
+          EchoResponse resp;
+          const bool ok = r.ok() && resp.ParseFromString(*r) && resp.payload().size() == want;
+          {
+            absl::MutexLock lock(&mu);
+            lat.push_back(us);
+            if (!ok) ++errors;
+            if (!ok || stop.load(std::memory_order_relaxed)) {
+              --in_flight;
+              return;
+            }
+          }
+          start();
+        });
+    if (!id.ok()) {
+      absl::MutexLock lock(&mu);
+      ++errors;
+      --in_flight;
+    }
+  };
+  {
+    absl::MutexLock lock(&mu);
+    in_flight = f.outstanding;
+  }
+  for (int i = 0; i < f.outstanding; ++i) start();
+  absl::SleepFor(absl::Seconds(f.seconds));
+  stop = true;
+  absl::MutexLock lock(&mu);
+  auto drained = [&]() { return in_flight == 0; };
+  if (!mu.AwaitWithTimeout(absl::Condition(&drained), absl::Seconds(30))) ++errors;
+  PrintBench(lat, f.seconds, errors);
+  return errors > 0 ? 1 : 0;
+}
+
+// The asynchronous API against the peer: 200 calls in flight from this thread, then a call
+// that ends at its deadline.
+std::string Async(kata::ttrpc::Client& client) {
+  constexpr char kService[] = "ttrpc.interop.Echo";
+  constexpr int kCalls = 200;
+  absl::Mutex mu;
+  int done = 0;
+  std::string why;
+  for (int i = 0; i < kCalls; ++i) {
+    EchoRequest req;
+    req.set_payload(absl::StrCat("async ", i));
+    req.set_sleep_ms(50);
+    absl::StatusOr<kata::ttrpc::Client::CallId> id = client.CallAsync<EchoResponse>(
+        kService, "Echo", req, {}, [&, i](absl::StatusOr<EchoResponse> r) {
+          absl::MutexLock lock(&mu);
+          ++done;
+          if (!r.ok() || r->payload() != absl::StrCat("async ", i)) why = absl::StrCat("call ", i);
+        });
+    if (!id.ok()) return id.status().ToString();
+  }
+  EchoRequest slow;
+  slow.set_sleep_ms(5000);
+  absl::StatusOr<EchoResponse> late = absl::UnknownError("not run");
+  auto on_late = [&](absl::StatusOr<EchoResponse> r) {
+    absl::MutexLock lock(&mu);
+    late = std::move(r);
+    ++done;
+  };
+  if (!client.CallAsync<EchoResponse>(kService, "Echo", slow, {absl::Milliseconds(200)}, on_late)
+           .ok()) {
+    return "the deadline call did not start";
+  }
+  absl::MutexLock lock(&mu);
+  auto all = [&]() { return done == kCalls + 1; };
+  if (!mu.AwaitWithTimeout(absl::Condition(&all), absl::Seconds(20))) {
+    return absl::StrCat(done, " of ", kCalls + 1, " calls completed");
+  }
+  if (!why.empty()) return why;
+  if (late.status().code() != absl::StatusCode::kDeadlineExceeded) {
+    return "the deadline call ended with " + late.status().ToString();
+  }
+  return "";
 }
 
 }  // namespace
@@ -334,6 +441,8 @@ int main(int argc, char** argv) {
       f.test = v;
     else if (k == "--concurrency")
       f.concurrency = std::stoi(v);
+    else if (k == "--outstanding")
+      f.outstanding = std::stoi(v);
     else if (k == "--payload")
       f.payload = std::stoul(v);
     else if (k == "--seconds")
@@ -351,7 +460,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   EchoClient echo(client->get());
+  if (f.test == "bench" && f.outstanding > 0) return BenchAsync(**client, f);
   if (f.test == "bench") return Bench(echo, f);
+  if (f.test == "async") {
+    std::string why = Async(**client);
+    std::printf(why.empty() ? "PASS async\n" : "FAIL async: %s\n", why.c_str());
+    return why.empty() ? 0 : 1;
+  }
   std::string r;
   if (f.test == "unary")
     r = Unary(echo);

@@ -317,6 +317,44 @@ func testHang(e *env) (string, error) {
 	return "", fmt.Errorf("the call returned (%v) before the harness killed this client", err)
 }
 
+// testAsync: 200 calls in flight at once (each sleeping 50 ms on the server), then one that
+// ends at its 200 ms deadline. (The C++ client issues them from one thread with its
+// asynchronous API; Go has goroutines.)
+func testAsync(e *env) (string, error) {
+	const n = 200
+	ctx, cancel := timeout(20 * time.Second)
+	defer cancel()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			want := fmt.Sprintf("async %d", i)
+			resp, err := e.echo(ctx, &echo.EchoRequest{Payload: []byte(want), SleepMs: 50})
+			switch {
+			case err != nil:
+				errs[i] = fmt.Errorf("call %d: %v", i, err)
+			case string(resp.Payload) != want:
+				errs[i] = fmt.Errorf("wrong answer to call %d", i)
+			}
+		}(i)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return "", err
+		}
+	}
+	dctx, dcancel := timeout(200 * time.Millisecond)
+	defer dcancel()
+	_, err := e.echo(dctx, &echo.EchoRequest{SleepMs: 5000})
+	if codeOf(err) != codes.DeadlineExceeded {
+		return "", fmt.Errorf("the deadline call ended with %v", err)
+	}
+	return "", nil
+}
+
 func testBench(e *env) (string, error) {
 	if e.concurrency < 1 || e.payload < 0 || e.seconds <= 0 {
 		return "", errors.New("bench needs --concurrency >= 1, --payload >= 0, --seconds > 0")
@@ -390,6 +428,7 @@ var tests = map[string]func(*env) (string, error){
 	"peer_dies":      testPeerDies,
 	"hang":           testHang,
 	"bench":          testBench,
+	"async":          testAsync,
 }
 
 func main() {
@@ -397,9 +436,13 @@ func main() {
 	test := flag.String("test", "", "test case to run")
 	e := &env{}
 	flag.IntVar(&e.concurrency, "concurrency", 1, "bench: callers sharing the connection")
+	outstanding := flag.Int("outstanding", 0, "bench: calls in flight at once (Go: that many goroutines, as --concurrency)")
 	flag.IntVar(&e.payload, "payload", 64, "bench: payload bytes")
 	flag.Float64Var(&e.seconds, "seconds", 5, "bench: duration")
 	flag.Parse()
+	if *outstanding > 0 {
+		e.concurrency = *outstanding
+	}
 	run, ok := tests[*test]
 	if *socket == "" || !ok || flag.NArg() != 0 {
 		var names []string
