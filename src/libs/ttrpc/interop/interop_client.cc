@@ -323,12 +323,15 @@ int Bench(EchoClient& echo, const Flags& f) {
       }
     });
   }
+  const auto begin = std::chrono::steady_clock::now();
   absl::SleepFor(absl::Seconds(f.seconds));
   stop = true;
   for (auto& t : threads) t.join();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  PrintBench(all, f.seconds, errors.load());
+  PrintBench(all, elapsed, errors.load());
   return errors > 0 ? 1 : 0;
 }
 
@@ -355,7 +358,7 @@ int BenchAsync(kata::ttrpc::Client& client, const Flags& f) {
           const bool ok = r.ok() && resp.ParseFromString(*r) && resp.payload().size() == want;
           {
             absl::MutexLock lock(&mu);
-            lat.push_back(us);
+            if (!stop.load(std::memory_order_relaxed)) lat.push_back(us);
             if (!ok) ++errors;
             if (!ok || stop.load(std::memory_order_relaxed)) {
               --in_flight;
@@ -374,13 +377,19 @@ int BenchAsync(kata::ttrpc::Client& client, const Flags& f) {
     absl::MutexLock lock(&mu);
     in_flight = f.outstanding;
   }
+  const auto begin = std::chrono::steady_clock::now();
   for (int i = 0; i < f.outstanding; ++i) start();
   absl::SleepFor(absl::Seconds(f.seconds));
-  stop = true;
+  {
+    absl::MutexLock lock(&mu);  // the calls counted are those completed before this
+    stop = true;
+  }
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   absl::MutexLock lock(&mu);
   auto drained = [&]() { return in_flight == 0; };
   if (!mu.AwaitWithTimeout(absl::Condition(&drained), absl::Seconds(30))) ++errors;
-  PrintBench(lat, f.seconds, errors);
+  PrintBench(lat, elapsed, errors);
   return errors > 0 ? 1 : 0;
 }
 
