@@ -62,9 +62,18 @@ def _guest_image_impl(ctx):
     kernel = ctx.actions.declare_file(ctx.label.name + "/vmlinux.container")
     initrd = ctx.actions.declare_file(ctx.label.name + "/kata-containers-initrd.img")
     manifest = ctx.actions.declare_file(ctx.label.name + "/manifest.txt")
-    args = ["--agent", agent.path, "--out", kernel.dirname, "--arch", _DEB_ARCH[ctx.attr.arch],
-            "--kernel-lock", ctx.file.kernel_lock.path]
-    inputs = [agent, ctx.file.kernel_lock]
+    args = ["--agent", agent.path, "--out", kernel.dirname, "--arch", _DEB_ARCH[ctx.attr.arch]]
+    inputs = [agent]
+    if ctx.attr.own_kernel:
+        # kata-cpp's kernel comes from tools/osbuilder/kernel.py's cache (tools/setup builds it),
+        # keyed by these files: a changed fragment or pin rebuilds the image.
+        args.append("--own-kernel")
+        inputs += ctx.files._kernel_inputs
+    else:
+        if not ctx.file.kernel_lock:
+            fail("%s: kernel_lock is required without own_kernel" % ctx.label)
+        args += ["--kernel-lock", ctx.file.kernel_lock.path]
+        inputs.append(ctx.file.kernel_lock)
     if ctx.file.busybox:
         args += ["--busybox", ctx.file.busybox.path]
         inputs.append(ctx.file.busybox)
@@ -85,7 +94,12 @@ kata_guest_image_rule = rule(
     attrs = dict({
         "agent": attr.label(mandatory = True, cfg = guest_transition, executable = True),
         "arch": attr.string(mandatory = True, values = ["x86_64", "aarch64"]),
-        "kernel_lock": attr.label(mandatory = True, allow_single_file = True),
+        "kernel_lock": attr.label(allow_single_file = True),
+        "own_kernel": attr.bool(default = False),
+        "_kernel_inputs": attr.label_list(
+            default = ["//tools/osbuilder:kernel_inputs"],
+            allow_files = True,
+        ),
         "busybox": attr.label(allow_single_file = True),
         "_osbuilder": attr.label(
             default = "//tools/osbuilder:osbuilder.py",

@@ -1,6 +1,7 @@
 // Boots the guest image (tools/osbuilder) in QEMU (TCG) and talks to kata-agent, PID 1 in the
 // guest, over the virtio-serial channel. Arguments: the image files (vmlinux.container,
-// kata-containers-initrd.img, manifest.txt) in any order.
+// kata-containers-initrd.img, manifest.txt) in any order, and --arch=aarch64 for the arm64
+// image (qemu-system-aarch64 -M virt under TCG).
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,7 +22,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string g_kernel, g_initrd;
+std::string g_kernel, g_initrd, g_arch = "x86_64";
 
 kata::ttrpc::CallOptions Bounded() {
   kata::ttrpc::CallOptions o;
@@ -31,10 +32,11 @@ kata::ttrpc::CallOptions Bounded() {
 
 TEST(GuestBootTest, AgentIsPid1AndAnswersHealthVersionGuestDetails) {
   kata::testing::QemuGuest guest;
-  absl::Status boot = guest.Boot({g_kernel, g_initrd});
+  absl::Status boot =
+      guest.Boot({.kernel = g_kernel, .initrd = g_initrd, .arch = g_arch}, absl::Seconds(300));
   ASSERT_TRUE(boot.ok()) << boot;
-  std::cerr << "agent answered Health.Check " << absl::FormatDuration(guest.time_to_ready())
-            << " after QEMU started\n";
+  std::cerr << g_arch << ": agent answered Health.Check "
+            << absl::FormatDuration(guest.time_to_ready()) << " after QEMU started\n";
 
   grpc::HealthTtrpc::Client health(guest.client());
   grpc::VersionCheckResponse version;
@@ -155,6 +157,7 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (absl::EndsWith(a, "vmlinux.container")) g_kernel = a;
     if (absl::EndsWith(a, "initrd.img")) g_initrd = a;
+    if (absl::StartsWith(a, "--arch=")) g_arch = a.substr(7);
   }
   if (g_kernel.empty() || g_initrd.empty()) {
     fprintf(stderr, "usage: boot_test .../vmlinux.container .../kata-containers-initrd.img\n");

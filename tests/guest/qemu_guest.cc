@@ -46,12 +46,16 @@ std::string QemuGuest::Console() const {
 
 absl::Status QemuGuest::Boot(const GuestImage& image, absl::Duration timeout) {
   const absl::Time start = absl::Now();
-  const std::string append =
-      absl::StrCat("console=ttyS0 quiet panic=-1 agent.server_addr=serial://agent.channel.0 ",
-                   image.extra_kernel_params);
-  std::vector<std::string> args = {"qemu-system-x86_64"};
+  const bool arm = image.arch == "aarch64";
+  if (!arm && image.arch != "x86_64") {
+    return absl::InvalidArgumentError("QemuGuest: arch must be x86_64 or aarch64");
+  }
+  const std::string append = absl::StrCat(
+      arm ? "console=ttyAMA0" : "console=ttyS0",
+      " quiet panic=-1 agent.server_addr=serial://agent.channel.0 ", image.extra_kernel_params);
+  std::vector<std::string> args = {arm ? "qemu-system-aarch64" : "qemu-system-x86_64"};
   auto add = [&args](std::initializer_list<std::string> more) { args.insert(args.end(), more); };
-  add({"-accel", "tcg", "-machine", "q35", "-cpu", "max", "-smp", "1"});
+  add({"-accel", "tcg", "-machine", arm ? "virt" : "q35", "-cpu", "max", "-smp", "1"});
   add({"-m", std::to_string(image.memory_mib)});
   add({"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"});
   add({"-serial", "file:" + console_});

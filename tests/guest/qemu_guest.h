@@ -30,6 +30,9 @@ struct GuestImage {
   std::string initrd;
   std::string extra_kernel_params;
   int memory_mib = 512;
+  // "x86_64" (qemu-system-x86_64 -M q35, console ttyS0) or "aarch64" (qemu-system-aarch64
+  // -M virt -cpu max, console ttyAMA0; Debian's qemu-system-arm).
+  std::string arch = "x86_64";
 };
 
 class QemuGuest {

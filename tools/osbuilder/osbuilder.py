@@ -51,6 +51,7 @@ MODULES = [
     "kernel/fs/overlayfs/overlay.ko",
     "kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko",
     "kernel/drivers/net/virtio_net.ko",
+    "kernel/fs/fuse/virtiofs.ko",
 ]
 
 KERNEL_NAME = {"amd64": "vmlinux.container", "arm64": "vmlinux.container"}
@@ -211,88 +212,121 @@ class Cpio:
         return out.getvalue()
 
 
+def debian_kernel(args, tree, kernel_out):
+    """Debian's kernel package (the lock's pin) into `kernel_out`, unpacked under `tree`.
+    Returns (manifest lines, [(module source path, initrd path)] in load order)."""
+    need_tool("dpkg-deb", "dpkg")
+    need_tool("depmod", "kmod")
+    lock = args.kernel_lock or os.path.join(HERE, "kernel-%s.lock" % args.arch)
+    entries = read_lock(lock)
+    if len(entries) != 1 or not entries[0][0].startswith("linux-image-"):
+        die("%s must pin exactly one linux-image package" % lock)
+    pkg, ver, arch, sha = entries[0]
+    if arch != args.arch:
+        die("%s pins a kernel for %s, not %s" % (lock, arch, args.arch))
+    version = pkg[len("linux-image-"):]
+    progress("kernel %s=%s: checking the pinned package" % (pkg, ver))
+    deb = fetch_checked(pkg, ver, arch, sha)
+    progress("unpacking %s (dpkg-deb -x, not installed)" % os.path.basename(deb))
+    subprocess.run(["dpkg-deb", "-x", deb, tree], check=True)
+    vmlinuz = os.path.join(tree, "boot", "vmlinuz-" + version)
+    if args.arch == "arm64":
+        progress("copying the uncompressed arm64 Image")
+        extract_arm64_image(vmlinuz, kernel_out)
+    else:
+        progress("extracting the uncompressed vmlinux from the bzImage")
+        extract_vmlinux(vmlinuz, kernel_out)
+    progress("resolving module dependencies (depmod)")
+    order = [] if args.no_modules else module_order(tree, version, MODULES)
+    modules = [(os.path.join(tree, "lib/modules", version, m), "lib/modules/%s/%s" % (version, m))
+               for m in order]
+    manifest = ["kernel_package %s %s %s %s" % (pkg, ver, arch, sha),
+                "kernel_version %s" % version]
+    return manifest, modules
+
+
+def own_kernel(args, kernel_out):
+    """kata-cpp's own kernel (tools/osbuilder/kernel.py, built by tools/setup) into
+    `kernel_out`: everything built in, so no modules."""
+    sys.path.insert(0, HERE)
+    import kernel  # tools/osbuilder/kernel.py: the cache entry for the current inputs
+    path = kernel.cached_kernel(args.arch)
+    if path is None:
+        die("kata-cpp's %s guest kernel is not built (%s): run tools/setup, or "
+            "tools/osbuilder/kernel.py --arch %s" % (args.arch, kernel.entry_dir(args.arch), args.arch))
+    progress("kernel: kata-cpp's own, %s" % path)
+    shutil.copyfile(path, kernel_out)
+    pkg, ver, arch, sha = kernel.read_lock()
+    return ["kernel_source %s %s %s %s" % (pkg, ver, arch, sha),
+            "kernel_build %s" % os.path.basename(os.path.dirname(path))], []
+
+
+def read_agent(path, arch):
+    if not os.path.exists(path):
+        die("agent %s does not exist (bazel build --config=guest-x86_64 //src/agent:kata-agent)" % path)
+    with open(path, "rb") as f:
+        agent = f.read()
+    if agent[:4] != b"\x7fELF":
+        die("agent %s is not an ELF binary" % path)
+    machine = int.from_bytes(agent[18:20], "little")
+    if machine != ELF_MACHINE[arch]:
+        die("agent %s is an ELF for machine %d, not %s (%d)" % (path, machine, arch, ELF_MACHINE[arch]))
+    return agent
+
+
+def write_initrd(args, agent, modules, initrd_out):
+    cpio = Cpio()
+    for d in ["dev", "proc", "sys", "run", "tmp", "etc", "lib", "mnt", "root"]:
+        cpio.dir(d)
+    cpio.chardev("dev/console", 5, 1)
+    cpio.chardev("dev/null", 1, 3, 0o666)
+    cpio.file("init", agent, 0o755)
+    if modules:  # no list at all when the kernel has everything built in: init loads nothing
+        listing = ["# kernel modules loaded by kata-agent (PID 1) in this order; written by tools/osbuilder"]
+        for src, dst in modules:
+            with open(src, "rb") as f:
+                cpio.file(dst, f.read())
+            listing.append("/" + dst)
+        cpio.file("etc/kata-cpp/modules", ("\n".join(listing) + "\n").encode())
+    if args.busybox:
+        with open(args.busybox, "rb") as f:
+            cpio.file("bin/busybox", f.read(), 0o755)
+    progress("writing the initrd: %d entries, %d modules" % (len(cpio.entries), len(modules)))
+    raw = cpio.bytes()
+    with open(initrd_out, "wb") as f:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=9) as gz:
+            gz.write(raw)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--agent", required=True, help="the static kata-agent (becomes /init)")
     ap.add_argument("--out", required=True, help="output directory")
     ap.add_argument("--arch", default="amd64", choices=["amd64", "arm64"])
-    ap.add_argument("--kernel-lock", default=None)
+    ap.add_argument("--kernel-lock", default=None, help="Debian's kernel package (the default's fallback)")
+    ap.add_argument("--own-kernel", action="store_true",
+                    help="kata-cpp's own kernel (tools/osbuilder/kernel.py) instead of Debian's")
     ap.add_argument("--busybox", default=None, help="optional static busybox for debugging (/bin/busybox)")
     ap.add_argument("--install", action="store_true", help="also copy to " + INSTALL_DIR)
     ap.add_argument("--no-modules", action="store_true",
                     help="no kernel modules (a trivial /init for boot-time baselines)")
     args = ap.parse_args()
-
-    need_tool("dpkg-deb", "dpkg")
-    need_tool("depmod", "kmod")
-    lock = args.kernel_lock or os.path.join(HERE, "kernel-%s.lock" % args.arch)
-    if not os.path.exists(args.agent):
-        die("agent %s does not exist (bazel build --config=guest-x86_64 //src/agent:kata-agent)" % args.agent)
-    with open(args.agent, "rb") as f:
-        agent = f.read()
-    if agent[:4] != b"\x7fELF":
-        die("agent %s is not an ELF binary" % args.agent)
-    machine = int.from_bytes(agent[18:20], "little")
-    if machine != ELF_MACHINE[args.arch]:
-        die("agent %s is an ELF for machine %d, not %s (%d)" %
-            (args.agent, machine, args.arch, ELF_MACHINE[args.arch]))
-    entries = read_lock(lock)
-    if len(entries) != 1 or not entries[0][0].startswith("linux-image-"):
-        die("%s must pin exactly one linux-image package" % lock)
-    pkg, ver, arch, sha = entries[0]
-    version = pkg[len("linux-image-"):]
-    progress("kernel %s=%s: checking the pinned package" % (pkg, ver))
-    deb = fetch_checked(pkg, ver, arch, sha)
-
+    agent = read_agent(args.agent, args.arch)
     os.makedirs(args.out, exist_ok=True)
+    kernel_out = os.path.join(args.out, KERNEL_NAME[args.arch])
+    initrd_out = os.path.join(args.out, INITRD_NAME)
     with tempfile.TemporaryDirectory(prefix="osbuilder.") as tree:
-        progress("unpacking %s (dpkg-deb -x, not installed)" % os.path.basename(deb))
-        subprocess.run(["dpkg-deb", "-x", deb, tree], check=True)
-        vmlinuz = os.path.join(tree, "boot", "vmlinuz-" + version)
-        kernel_out = os.path.join(args.out, KERNEL_NAME[args.arch])
-        if arch != args.arch:
-            die("%s pins a kernel for %s, not %s" % (lock, arch, args.arch))
-        if args.arch == "arm64":
-            progress("copying the uncompressed arm64 Image")
-            extract_arm64_image(vmlinuz, kernel_out)
+        if args.own_kernel:
+            kernel_lines, modules = own_kernel(args, kernel_out)
         else:
-            progress("extracting the uncompressed vmlinux from the bzImage")
-            extract_vmlinux(vmlinuz, kernel_out)
+            kernel_lines, modules = debian_kernel(args, tree, kernel_out)
+        write_initrd(args, agent, modules, initrd_out)
 
-        progress("resolving module dependencies (depmod)")
-        order = [] if args.no_modules else module_order(tree, version, MODULES)
-        cpio = Cpio()
-        for d in ["dev", "proc", "sys", "run", "tmp", "etc", "lib", "mnt", "root"]:
-            cpio.dir(d)
-        cpio.chardev("dev/console", 5, 1)
-        cpio.chardev("dev/null", 1, 3, 0o666)
-        cpio.file("init", agent, 0o755)
-        listing = ["# kernel modules loaded by kata-agent (PID 1) in this order; written by tools/osbuilder"]
-        for m in order:
-            src = os.path.join(tree, "lib/modules", version, m)
-            dst = "lib/modules/%s/%s" % (version, m)
-            with open(src, "rb") as f:
-                cpio.file(dst, f.read())
-            listing.append("/" + dst)
-        cpio.file("etc/kata-cpp/modules", ("\n".join(listing) + "\n").encode())
-        if args.busybox:
-            with open(args.busybox, "rb") as f:
-                cpio.file("bin/busybox", f.read(), 0o755)
-        progress("writing the initrd: %d entries, %d modules" % (len(cpio.entries), len(order)))
-        raw = cpio.bytes()
-        initrd_out = os.path.join(args.out, INITRD_NAME)
-        with open(initrd_out, "wb") as f:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=9) as gz:
-                gz.write(raw)
-
-    manifest = [
-        "# kata-cpp guest image (tools/osbuilder)",
-        "kernel_package %s %s %s %s" % (pkg, ver, arch, sha),
-        "kernel_version %s" % version,
+    manifest = ["# kata-cpp guest image (tools/osbuilder)"] + kernel_lines + [
         "%s %s %d" % (KERNEL_NAME[args.arch], sha256_file(kernel_out), os.path.getsize(kernel_out)),
         "%s %s %d" % (INITRD_NAME, sha256_file(initrd_out), os.path.getsize(initrd_out)),
         "init %s %d" % (hashlib.sha256(agent).hexdigest(), len(agent)),
-    ] + ["module /lib/modules/%s/%s" % (version, m) for m in order]
+    ] + ["module /%s" % dst for _, dst in modules]
     with open(os.path.join(args.out, "manifest.txt"), "w") as f:
         f.write("\n".join(manifest) + "\n")
     progress("done: %s (kernel %d bytes, initrd %d bytes)" %

@@ -32,7 +32,8 @@ TEST(ConfigTest, LoadsTheShippedDefault) {
   EXPECT_EQ(c->hypervisor.accelerator, "tcg");
   EXPECT_EQ(c->hypervisor.kernel, kDefaultKernelPath);
   EXPECT_EQ(c->hypervisor.initrd, kDefaultInitrdPath);
-  EXPECT_EQ(c->hypervisor.shared_fs, "virtio-9p");
+  EXPECT_EQ(c->hypervisor.shared_fs, "virtio-fs");
+  EXPECT_EQ(c->hypervisor.virtio_fs_daemon, "/usr/lib/qemu/virtiofsd");
   EXPECT_EQ(c->hypervisor.machine_type, "q35");
   EXPECT_THAT(c->hypervisor.enable_annotations,
               ::testing::ElementsAre("enable_iommu", "kernel_params"));
