@@ -24,9 +24,9 @@ absl::StatusOr<UniqueFd> OpenOutput(const std::string& uri, const char* name) {
   int flags = O_RDWR | O_CLOEXEC;  // a FIFO opened read-write never blocks on open
   if (absl::ConsumePrefix(&path, "file://")) {
     flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
-  } else if (absl::StartsWith(path, "binary://")) {
-    return absl::UnimplementedError(
-        absl::StrCat(name, " ", uri, ": binary:// logging is not supported"));
+  } else if (absl::StartsWith(path, kBinaryLogScheme)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " ", uri, ": a binary:// logger must be named by stdout"));
   } else if (absl::ConsumePrefix(&path, "fifo://")) {
   }
   std::string p(path);
@@ -37,7 +37,8 @@ absl::StatusOr<UniqueFd> OpenOutput(const std::string& uri, const char* name) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ProcessIo>> ProcessIo::Open(const StdioPaths& paths) {
+absl::StatusOr<std::unique_ptr<ProcessIo>> ProcessIo::Open(const StdioPaths& paths,
+                                                           const ProcessIdentity& who) {
   std::unique_ptr<ProcessIo> io(new ProcessIo());
   io->paths_ = paths;
   if (!paths.stdin.empty()) {
@@ -49,12 +50,23 @@ absl::StatusOr<std::unique_ptr<ProcessIo>> ProcessIo::Open(const StdioPaths& pat
     int fl = fcntl(io->stdin_fd_.get(), F_GETFL);
     fcntl(io->stdin_fd_.get(), F_SETFL, fl & ~O_NONBLOCK);
   }
-  if (!paths.stdout.empty()) {
+  const bool binary = absl::StartsWith(paths.stdout, kBinaryLogScheme);
+  if (binary) {
+    if (!paths.stderr.empty() && paths.stderr != paths.stdout) {
+      return absl::InvalidArgumentError(absl::StrCat("stderr ", paths.stderr, ": stdout is ",
+                                                     paths.stdout, "; both must name it"));
+    }
+    auto logger = BinaryLogger::Start(paths.stdout, who.container_id, who.ns);
+    if (!logger.ok()) return logger.status();
+    io->logger_ = *std::move(logger);
+    io->stdout_fd_ = io->logger_->TakeStdout();
+    if (!paths.terminal) io->stderr_fd_ = io->logger_->TakeStderr();
+  } else if (!paths.stdout.empty()) {
     auto fd = OpenOutput(paths.stdout, "stdout");
     if (!fd.ok()) return fd.status();
     io->stdout_fd_ = *std::move(fd);
   }
-  if (!paths.stderr.empty() && !paths.terminal) {
+  if (!binary && !paths.stderr.empty() && !paths.terminal) {
     auto fd = OpenOutput(paths.stderr, "stderr");
     if (!fd.ok()) return fd.status();
     io->stderr_fd_ = *std::move(fd);
@@ -69,7 +81,10 @@ ProcessIo::~ProcessIo() {
   if (stdin_thread_.joinable()) stdin_thread_.join();
   if (stdout_thread_.joinable()) stdout_thread_.join();
   if (stderr_thread_.joinable()) stderr_thread_.join();
-  // The descriptors close after this (the threads that used them are done).
+  stdout_fd_.reset();
+  stderr_fd_.reset();
+  if (logger_) logger_->Stop();  // never started, or already stopped by the last stream
+  // The other descriptors close after this (the threads that used them are done).
 }
 
 void ProcessIo::Start(runtime::Sandbox* sandbox, const std::string& container_id,
@@ -81,6 +96,7 @@ void ProcessIo::Start(runtime::Sandbox* sandbox, const std::string& container_id
   exec_id_ = exec_id;
   stdout_thread_ = std::thread([this] { CopyOut(false); });
   if (paths_.terminal) {
+    streams_left_.fetch_sub(1);
     stderr_done_.Notify();
   } else {
     stderr_thread_ = std::thread([this] { CopyOut(true); });
@@ -135,6 +151,8 @@ void ProcessIo::CopyOut(bool is_stderr) {
   // this object) after answering, so the close must not wait for the destructor.
   (is_stderr ? stderr_fd_ : stdout_fd_).reset();
   (is_stderr ? stderr_done_ : stdout_done_).Notify();
+  // The process's output is all written: the logging binary has its EOF and may go.
+  if (streams_left_.fetch_sub(1) == 1 && logger_) logger_->Stop();
 }
 
 void ProcessIo::CopyIn() {

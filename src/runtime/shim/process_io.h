@@ -1,7 +1,8 @@
 // The stdio of one container process between containerd and the sandbox.
 //
 // containerd names the process's stdio in CreateTaskRequest / ExecProcessRequest: FIFO paths
-// (what ctr and the CRI use), `file:///path` (output appended to a file), or "" (none).
+// (what ctr and the CRI use), `file:///path` (output appended to a file), `binary:///path?...`
+// (a logging binary, binary_log.h: what nerdctl uses for detached containers), or "" (none).
 //
 //   KATA_ASSIGN_OR_RETURN(auto io, ProcessIo::Open({.stdin = ..., .stdout = ..., .terminal = t}));
 //   io->Start(&sandbox, "c1", "");   // once the process exists in the sandbox
@@ -23,11 +24,17 @@
 //   path the process's stdin is closed at Start.
 // - A reader that went away (EPIPE) does not stop the copying: the output is read and dropped
 //   so the process never blocks on a full buffer.
+// - binary://: the stdout URI names the logging binary (stderr is the same URI, or empty);
+//   Open starts it (with the identity's container id and namespace) and returns once it is
+//   ready; both streams go to its pipes; it is stopped (EOF, then SIGTERM, then SIGKILL) as
+//   soon as both streams are finished, or by the destructor. A stderr binary:// URI without
+//   a stdout one is INVALID_ARGUMENT.
 // - The destructor waits for the threads; the sandbox must be able to end the reads by then
 //   (the process exited or the container was deleted).
 #ifndef KATA_SRC_RUNTIME_SHIM_PROCESS_IO_H_
 #define KATA_SRC_RUNTIME_SHIM_PROCESS_IO_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -37,6 +44,7 @@
 #include "absl/time/time.h"
 #include "src/libs/base/unique_fd.h"
 #include "src/runtime/sandbox/sandbox.h"
+#include "src/runtime/shim/binary_log.h"
 
 namespace kata {
 namespace shim {
@@ -48,9 +56,16 @@ struct StdioPaths {
   bool terminal = false;
 };
 
+// Who the process belongs to (a logging binary's CONTAINER_ID and CONTAINER_NAMESPACE).
+struct ProcessIdentity {
+  std::string container_id;
+  std::string ns;
+};
+
 class ProcessIo {
  public:
-  static absl::StatusOr<std::unique_ptr<ProcessIo>> Open(const StdioPaths& paths);
+  static absl::StatusOr<std::unique_ptr<ProcessIo>> Open(const StdioPaths& paths,
+                                                         const ProcessIdentity& who = {});
   ~ProcessIo();
   ProcessIo(const ProcessIo&) = delete;
   ProcessIo& operator=(const ProcessIo&) = delete;
@@ -75,7 +90,9 @@ class ProcessIo {
   UniqueFd stdin_fd_;
   UniqueFd stdout_fd_;
   UniqueFd stderr_fd_;
-  UniqueFd wake_fd_;  // eventfd: CloseStdin wakes the stdin thread
+  UniqueFd wake_fd_;                      // eventfd: CloseStdin wakes the stdin thread
+  std::unique_ptr<BinaryLogger> logger_;  // binary:// only
+  std::atomic<int> streams_left_{2};      // the last stream to finish stops logger_
   runtime::Sandbox* sandbox_ = nullptr;
   std::string container_id_, exec_id_;
   std::thread stdout_thread_, stderr_thread_, stdin_thread_;

@@ -211,7 +211,8 @@ absl::Status TaskService::Create(Ctx&, const tpb::CreateTaskRequest& req,
   auto proc = std::make_shared<Proc>();
   proc->container_id = id;
   proc->stdio = {req.stdin(), req.stdout(), req.stderr(), req.terminal()};
-  absl::StatusOr<std::unique_ptr<ProcessIo>> io = ProcessIo::Open(proc->stdio);
+  absl::StatusOr<std::unique_ptr<ProcessIo>> io =
+      ProcessIo::Open(proc->stdio, {.container_id = id, .ns = options_.ns});
   if (!io.ok()) {
     undo_sandbox();
     return AnnotateStatus(io.status(), absl::StrCat("task ", id));

@@ -98,7 +98,8 @@ absl::Status TaskService::Exec(Ctx&, const tpb::ExecProcessRequest& req, google:
     return absl::AlreadyExistsError(
         absl::StrCat("process ", ProcessName(req.id(), req.exec_id()), ": already exists"));
   }
-  absl::StatusOr<std::unique_ptr<ProcessIo>> io = ProcessIo::Open(p->stdio);
+  absl::StatusOr<std::unique_ptr<ProcessIo>> io =
+      ProcessIo::Open(p->stdio, {.container_id = req.id(), .ns = options_.ns});
   if (!io.ok())
     return AnnotateStatus(io.status(),
                           absl::StrCat("process ", ProcessName(req.id(), req.exec_id())));
