@@ -40,12 +40,16 @@ INSTALL_DIR = "/usr/share/kata-containers"
 
 # The modules the agent needs (their dependencies are added from modules.dep): the virtio
 # transports, the agent channel (virtio-serial; vsock where the host has vhost-vsock), block
-# devices, the 9p shared directory, overlayfs and the pod network's NICs (virtio-net).
+# devices and ext4 on them (block volumes; crc32c_generic is ext4's checksum, loaded by name
+# through the crypto API, so no modules.dep entry brings it), the 9p shared directory,
+# overlayfs and the pod network's NICs (virtio-net).
 MODULES = [
     "kernel/drivers/virtio/virtio_pci.ko",
     "kernel/drivers/virtio/virtio_mmio.ko",
     "kernel/drivers/char/virtio_console.ko",
     "kernel/drivers/block/virtio_blk.ko",
+    "kernel/crypto/crc32c_generic.ko",
+    "kernel/fs/ext4/ext4.ko",
     "kernel/net/9p/9pnet_virtio.ko",
     "kernel/fs/9p/9p.ko",
     "kernel/fs/overlayfs/overlay.ko",

@@ -186,6 +186,7 @@ absl::Status ReadQemu(const toml::table& t, QemuConfig* q) {
   KATA_RETURN_IF_ERROR(r.Uint32("default_maxmemory", &q->default_maxmemory));
   KATA_RETURN_IF_ERROR(r.Uint32("memory_slots", &q->memory_slots));
   KATA_RETURN_IF_ERROR(r.Uint32("default_bridges", &q->default_bridges));
+  KATA_RETURN_IF_ERROR(r.Uint32("pcie_root_port", &q->pcie_root_port));
   KATA_RETURN_IF_ERROR(r.String("shared_fs", &q->shared_fs));
   KATA_RETURN_IF_ERROR(r.String("virtio_fs_daemon", &q->virtio_fs_daemon));
   KATA_RETURN_IF_ERROR(
@@ -330,6 +331,7 @@ absl::Status ValidateQemu(const QemuConfig& q) {
   KATA_RETURN_IF_ERROR(Range("hypervisor.qemu.default_memory", q.default_memory, 1,
                              q.default_maxmemory == 0 ? kMax : q.default_maxmemory));
   KATA_RETURN_IF_ERROR(Range("hypervisor.qemu.default_bridges", q.default_bridges, 0, 5));
+  KATA_RETURN_IF_ERROR(Range("hypervisor.qemu.pcie_root_port", q.pcie_root_port, 0, 8));
   KATA_RETURN_IF_ERROR(
       OneOf("hypervisor.qemu.shared_fs", q.shared_fs, {"virtio-fs", "virtio-9p", "none"}));
   if (q.shared_fs == "virtio-fs") {

@@ -76,6 +76,11 @@ struct QemuConfig {
   uint32_t default_maxmemory = 0;  // MiB a pod's VM may grow to (sizing); 0 = the host's memory
   uint32_t memory_slots = 10;      // memory hotplug slots
   uint32_t default_bridges = 1;    // PCI bridges, 0..5
+  // PCIe root ports for hot-plugged devices, 0..8 (q35 only). kata-cpp hot-plugs each block
+  // device a container is given (linux.devices of type b, block-device bind mounts) as
+  // virtio-blk-pci behind a root port of its own, so this is how many such devices a pod may
+  // hold at once; 0 (Kata's default): none.
+  uint32_t pcie_root_port = 0;
 
   // Shared file system (the container rootfs and volumes).
   std::string shared_fs = "virtio-fs";                      // virtio-fs, virtio-9p or none

@@ -63,6 +63,7 @@ std::string Fingerprint(const QemuConfig& q) {
                                          q.default_memory,
                                          q.memory_slots,
                                          q.default_bridges,
+                                         q.pcie_root_port,
                                          q.virtio_fs_cache_size,
                                          q.msize_9p,
                                          q.disable_block_device_use,

@@ -41,6 +41,8 @@ TEST(ConfigTest, LoadsTheShippedDefault) {
   EXPECT_EQ(c->runtime.internetworking_model, "tcfilter");
   EXPECT_EQ(c->hypervisor.seccompsandbox, kDefaultSeccompSandbox);
   EXPECT_EQ(c->hypervisor.console_log_max_bytes, 1048576u);
+  EXPECT_EQ(c->hypervisor.pcie_root_port, 4u);  // ctr run --device works out of the box
+  EXPECT_EQ(c->hypervisor.block_device_driver, "virtio-blk");
 }
 
 TEST(ConfigTest, AbsentKeysTakeDefaults) {
@@ -61,6 +63,7 @@ TEST(ConfigTest, AbsentKeysTakeDefaults) {
   EXPECT_EQ(c->hypervisor.console_log_max_bytes, 1u << 20);
   EXPECT_EQ(c->hypervisor.default_maxmemory, 0u);  // the host's memory
   EXPECT_TRUE(c->runtime.static_sandbox_resource_mgmt);
+  EXPECT_EQ(c->hypervisor.pcie_root_port, 0u);  // Kata's: no hot-plug root port
 }
 
 TEST(ConfigTest, ReadsEveryKind) {
@@ -74,6 +77,7 @@ disable_block_device_use = true
 enable_annotations = ["default_.*"]
 seccompsandbox = ""
 console_log_max_bytes = 65536
+pcie_root_port = 3
 [agent.kata]
 kernel_modules = ["e1000e InterruptThrottleRate=3000"]
 dial_timeout = 10
@@ -92,6 +96,7 @@ static_sandbox_resource_mgmt = false
   EXPECT_TRUE(c->hypervisor.disable_block_device_use);
   EXPECT_EQ(c->hypervisor.seccompsandbox, "");
   EXPECT_EQ(c->hypervisor.console_log_max_bytes, 65536u);
+  EXPECT_EQ(c->hypervisor.pcie_root_port, 3u);
   EXPECT_THAT(c->agent.kernel_modules, ::testing::ElementsAre("e1000e InterruptThrottleRate=3000"));
   EXPECT_EQ(c->agent.dial_timeout, 10u);
   EXPECT_TRUE(c->runtime.disable_new_netns);
@@ -149,6 +154,8 @@ TEST(ConfigTest, BadValuesNameTheKey) {
   ExpectInvalid(WithQemu("shared_fs = \"nfs\""), "hypervisor.qemu.shared_fs: unknown value");
   ExpectInvalid(WithQemu("default_bridges = 6"),
                 "hypervisor.qemu.default_bridges: must be at most 5");
+  ExpectInvalid(WithQemu("pcie_root_port = 9"),
+                "hypervisor.qemu.pcie_root_port: must be at most 8");
   ExpectInvalid(WithQemu("msize_9p = 100"), "hypervisor.qemu.msize_9p: must be at least 4096");
   ExpectInvalid(WithQemu("console_log_max_bytes = 100"),
                 "hypervisor.qemu.console_log_max_bytes: must be at least 4096, got 100");

@@ -350,6 +350,7 @@ absl::Status SandboxLayout::ShareVolumes(const std::string& cid, int cid_fd, oci
     if (fstat(src.get(), &st) != 0) {
       return ErrnoStatus(errno, absl::StrCat("bind mount source ", source));
     }
+    if (S_ISBLK(st.st_mode)) continue;  // a block volume: hot-plugged (host_devices.h)
     if (!volumes) {
       KATA_ASSIGN_OR_RETURN(volumes, MakeDirAt(cid_fd, "volumes", kShareDirMode, dir));
     }

@@ -91,7 +91,8 @@ class SandboxLayout {
   // Makes `config`'s rootfs and volumes visible to the guest under shared/<cid>/ (mounted in
   // mounts/<cid>/) and returns config.spec with the volumes' sources rewritten to the guest's
   // view (root.path is the guest spec's business: see guest_spec.h). A bind mount whose
-  // source resolves to /proc, /sys or /dev (or below) is left to the guest, unchanged; a
+  // source resolves to /proc, /sys or /dev (or below), or is a block device (a block volume,
+  // hot-plugged by the sandbox: host_devices.h), is left unchanged; a
   // "rbind","ro" volume is read-only with every submount. INVALID_ARGUMENT for a missing or
   // relative rootfs without a bundle; ALREADY_EXISTS when mounts/<cid> is taken (by anything,
   // a symlink too); the mount's errno otherwise. Undone on failure.

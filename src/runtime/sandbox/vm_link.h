@@ -69,6 +69,13 @@ class VmLink {
   std::shared_ptr<AgentClient> agent() const { return agent_; }
   std::vector<pid_t> Pids() const { return vm_->Pids(); }
 
+  // The driver's block hot(un)plug (hypervisor.h): where the guest finds the device.
+  absl::StatusOr<hypervisor::DeviceInfo> HotplugBlockDevice(const hypervisor::BlockDevice& d) {
+    return vm_->HotplugBlockDevice(d);
+  }
+  absl::Status UnplugDevice(const std::string& id) { return vm_->UnplugDevice(id); }
+  hypervisor::VmState State() const { return vm_->State(); }
+
   // Blocks until the VM has ended (by itself or through Stop) and says why.
   absl::StatusOr<hypervisor::VmExit> WaitVmEnd();
 

@@ -271,8 +271,12 @@ absl::Status VmSandbox::Shutdown() {
   // DestroySandbox (bounded), the agent closed, the VMM stopped: the watcher returns.
   if (link) note(link->Stop(was_running));
   std::unique_ptr<network::PodNetwork> net;
+  std::map<std::string, std::vector<PluggedDevice>> devices;  // the VMM is gone: claims end
+  std::vector<PluggedDevice> stuck;
   {
     absl::MutexLock l(&mu_);
+    devices.swap(devices_);
+    stuck.swap(stuck_devices_);
     net = std::move(network_);
     if (state_ != SandboxState::kVmDied) death_ = absl::OkStatus();
     state_ = SandboxState::kStopped;
@@ -371,6 +375,11 @@ absl::Status VmSandbox::CreateContainer(const ContainerConfig& config) {
   req.set_container_id(cid);
   req.set_exec_id(cid);
   req.set_sandbox_pidns(SharesPodPidNamespace(config.spec));
+  // Block devices are hot-plugged first: the agent waits for each and rewrites the spec.
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<VmLink> link, Link(SandboxOp::kCreateContainer));
+  absl::StatusOr<std::vector<PluggedDevice>> plugged = PlugDevices(link.get(), &spec, &req);
+  if (!plugged.ok()) return AnnotateStatus(plugged.status(), ctx);
+  absl::Cleanup unplug = [&] { UnplugDevices(link.get(), *std::move(plugged)).IgnoreError(); };
   *req.mutable_oci() = oci::SpecToProto(GuestSpec(spec, cid, terminal, o_.config));
   KATA_RETURN_IF_ERROR(AnnotateStatus(agent->CreateContainer(req), ctx));
   {
@@ -381,7 +390,9 @@ absl::Status VmSandbox::CreateContainer(const ContainerConfig& config) {
           absl::StrCat(ctx, ": sandbox ", o_.id, " is ", SandboxStateName(state_)));
     }
     registry_.Commit(cid, terminal);
+    if (!plugged->empty()) devices_[cid] = *std::move(plugged);
   }
+  std::move(unplug).Cancel();
   std::move(unshare).Cancel();
   std::move(unreserve).Cancel();
   return absl::OkStatus();
@@ -421,7 +432,9 @@ absl::Status VmSandbox::DeleteContainer(const std::string& cid) {
   // The agent's RemoveContainer (or the VM's end) ended every process, so the waiters return.
   const ExitStatus deleted{255, absl::Now(), absl::AbortedError(Context(cid) + ": deleted")};
   for (std::thread& t : registry_.Remove(cid, deleted)) t.join();
-  return AnnotateStatus(layout_.UnshareContainer(cid), Context(cid));
+  absl::Status unplugged = ReleaseDevices(cid);
+  absl::Status unshared = layout_.UnshareContainer(cid);
+  return AnnotateStatus(unshared.ok() ? unplugged : unshared, Context(cid));
 }
 
 absl::StatusOr<ContainerState> VmSandbox::GetContainerState(const std::string& cid) const {

@@ -3,7 +3,9 @@
 #ifndef KATA_SRC_RUNTIME_SANDBOX_VM_SANDBOX_IMPL_H_
 #define KATA_SRC_RUNTIME_SANDBOX_VM_SANDBOX_IMPL_H_
 
+#include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -12,6 +14,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "src/runtime/sandbox/host_cgroup.h"
+#include "src/runtime/sandbox/host_devices.h"
 #include "src/runtime/sandbox/layout.h"
 #include "src/runtime/sandbox/registry.h"
 #include "src/runtime/sandbox/sandbox.h"
@@ -21,6 +24,9 @@
 namespace kata::runtime::internal {
 
 inline std::string Context(const std::string& cid) { return "container " + cid; }
+
+// Where the agent mounts a block volume in the guest (Kata's sandbox storage directory).
+inline constexpr char kGuestBlockVolumeDir[] = "/run/kata-containers/sandbox/storage/";
 
 class VmSandbox : public Sandbox {
  public:
@@ -76,6 +82,30 @@ class VmSandbox : public Sandbox {
                          uint32_t height) override;
 
  private:
+  // A block device given to a container: its id in the VM, its host claim.
+  struct PluggedDevice {
+    std::string vm_id;
+    HostBlockDevice host;
+  };
+  // The VM link, after checking the sandbox allows `op` (null in a sandbox without one).
+  absl::StatusOr<std::shared_ptr<VmLink>> Link(SandboxOp op) const;
+  // vm_sandbox_devices.cc: claims and hot-plugs the block devices and block volumes of `spec`
+  // (host_devices.h). Each device becomes a grpc.Device of `req` (type "blk", id = its PCI
+  // path, container_path); each volume a grpc.Storage (driver "blk", source = its PCI path,
+  // ext4, at kGuestBlockVolumeDir/<vm id>), which becomes the source of its bind mount in
+  // `spec`. All or nothing: on error what was plugged is unplugged again and nothing stays
+  // claimed.
+  absl::StatusOr<std::vector<PluggedDevice>> PlugDevices(VmLink* link, oci::Spec* spec,
+                                                         ::grpc::CreateContainerRequest* req);
+  // Claims `device`, hot-plugs it and appends it to `plugged`.
+  absl::StatusOr<hypervisor::DeviceInfo> PlugOne(VmLink* link, HostBlockDevice device,
+                                                 bool read_only,
+                                                 std::vector<PluggedDevice>* plugged);
+  // DeleteContainer: the devices of `cid` leave the VM (UnplugDevices) when it runs.
+  absl::Status ReleaseDevices(const std::string& cid);
+  // Unplugs each device (the driver waits until the VM released it), then drops its claim.
+  // A device the VM did not release stays claimed until Shutdown. Returns the first error.
+  absl::Status UnplugDevices(VmLink* link, std::vector<PluggedDevice> devices);
   // The agent, after checking the sandbox allows `op`.
   absl::StatusOr<std::shared_ptr<AgentClient>> Agent(SandboxOp op) const;
   // The agent and the process for a guest call on (cid, exec_id).
@@ -125,6 +155,10 @@ class VmSandbox : public Sandbox {
   std::unique_ptr<PodCgroup> cgroup_ ABSL_GUARDED_BY(mu_);             // null: the spec named none
   std::unique_ptr<network::PodNetwork> network_ ABSL_GUARDED_BY(mu_);  // removed by Shutdown
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  // Block devices in the VM by container; those the VM would not release, until Shutdown.
+  std::map<std::string, std::vector<PluggedDevice>> devices_ ABSL_GUARDED_BY(mu_);
+  std::vector<PluggedDevice> stuck_devices_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> next_device_{0};  // VM ids "blk0", "blk1", ...
   std::thread watcher_;
   std::thread oom_watcher_;
   absl::Mutex oom_mu_;  // never held with mu_

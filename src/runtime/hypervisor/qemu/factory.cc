@@ -55,6 +55,11 @@ absl::StatusOr<VmConfig> QemuVmConfig(const config::RuntimeConfig& config, const
                                 "\" is not supported: container rootfs need \"virtio-9p\" or "
                                 "\"virtio-fs\""));
   }
+  // Hot-plugged block devices go behind root ports of their own (q35 only; none when block
+  // devices are disabled). block_device_driver is not read: devices are always virtio-blk.
+  if (vm.machine == MachineType::kQ35 && !q.disable_block_device_use) {
+    vm.hotplug_slots = q.pcie_root_port;
+  }
   vm.memory_mib = q.default_memory;
   vm.vcpus = q.default_vcpus;
   vm.shared_dir = layout.shared_dir;

@@ -5,7 +5,8 @@
 //   KATA_ASSIGN_OR_RETURN(VmPlan plan, make(config, layout));
 //
 // QemuVmConfig maps: kernel, initrd (a rootfs `image` is refused), machine_type q35|microvm,
-// accelerator kvm|tcg, default_memory, default_vcpus, kernel_params; shared_fs virtio-9p or
+// accelerator kvm|tcg, default_memory, default_vcpus, kernel_params, pcie_root_port (the
+// hotplug_slots on q35, 0 with disable_block_device_use or microvm); shared_fs virtio-9p or
 // virtio-fs (virtio_fs_daemon, virtio_fs_cache auto|always|never, virtio_fs_extra_args; no
 // DAX window) (the share is `layout.shared_dir` with `layout.shared_mount_tag`). The agent
 // channel is vsock when the host has a usable /dev/vhost-vsock (each VM then claims its own

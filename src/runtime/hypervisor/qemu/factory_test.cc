@@ -38,6 +38,28 @@ TEST(QemuVmConfigTest, MapsTheConfiguration) {
   EXPECT_THAT(vm->kernel_params, ::testing::EndsWith(" quiet"));
 }
 
+TEST(QemuVmConfigTest, RootPortsAreTheHotplugSlots) {
+  config::RuntimeConfig c;
+  c.hypervisor.accelerator = "tcg";
+  c.hypervisor.shared_fs = "virtio-9p";
+  absl::StatusOr<VmConfig> vm = QemuVmConfig(c, Layout());
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  EXPECT_EQ(vm->hotplug_slots, 0u);  // Kata's default: no root port
+  c.hypervisor.pcie_root_port = 4;
+  vm = QemuVmConfig(c, Layout());
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  EXPECT_EQ(vm->hotplug_slots, 4u);
+  c.hypervisor.disable_block_device_use = true;
+  vm = QemuVmConfig(c, Layout());
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  EXPECT_EQ(vm->hotplug_slots, 0u);
+  c.hypervisor.disable_block_device_use = false;
+  c.hypervisor.machine_type = "microvm";  // cannot hotplug
+  vm = QemuVmConfig(c, Layout());
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  EXPECT_EQ(vm->hotplug_slots, 0u);
+}
+
 TEST(QemuVmConfigTest, MapsVirtioFs) {
   config::RuntimeConfig c;
   c.hypervisor.accelerator = "tcg";

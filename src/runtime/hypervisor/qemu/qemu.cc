@@ -360,11 +360,14 @@ absl::StatusOr<DeviceInfo> QemuDriver::HotplugBlockDevice(const BlockDevice& dev
   }
   const std::string node = absl::StrCat("drive-", device.id);
   const char* ro = device.read_only ? "true" : "false";
+  // QEMU's "file" protocol refuses block devices: a host block device is a "host_device".
+  struct stat st;
+  const bool host_device = stat(device.path.c_str(), &st) == 0 && S_ISBLK(st.st_mode);
   KATA_RETURN_IF_ERROR(AnnotateStatus(
-      Qmp("blockdev-add",
-          absl::StrCat(R"({"driver":")", device.format, R"(","node-name":")", node,
-                       R"(","read-only":)", ro, R"(,"file":{"driver":"file","filename":)",
-                       JsonString(device.path), R"(,"read-only":)", ro, "}}"))
+      Qmp("blockdev-add", absl::StrCat(R"({"driver":")", device.format, R"(","node-name":")", node,
+                                       R"(","read-only":)", ro, R"(,"file":{"driver":")",
+                                       host_device ? "host_device" : "file", R"(","filename":)",
+                                       JsonString(device.path), R"(,"read-only":)", ro, "}}"))
           .status(),
       absl::StrCat("block hotplug ", device.id)));
   absl::Status added =

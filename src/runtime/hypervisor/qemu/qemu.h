@@ -23,7 +23,10 @@
 //     have never run; ResumeVm starts them). Devices hot-plugged then are present at boot.
 //   - shared_fs kVirtioFs: StartVm starts virtiofsd (virtiofsd.h) before QEMU and the VM's
 //     end ends it (Teardown); Pids() lists QEMU and virtiofsd (the host cgroup holds both).
-//   - Block devices go behind the q35 root ports (VmConfig::hotplug_slots), one per port.
+//   - Block devices go behind the q35 root ports (VmConfig::hotplug_slots), one per port:
+//     blockdev-add (protocol "host_device" for a host block device, else "file") then
+//     device_add virtio-blk-pci; a failed device_add deletes the node again. Unplug is
+//     device_del, DEVICE_DELETED (at most unplug_timeout), blockdev-del.
 //   - One reaper thread per QEMU (ChildProcess) is the only one to wait(2) for it; WaitVm
 //     blocks on it without holding the driver, so StopVm and any number of WaitVm callers
 //     never race to reap. How the VM ended comes from QEMU's wait status and its QMP
@@ -67,7 +70,9 @@ struct QemuDriverOptions {
   // quit -> SIGKILL: StopVm takes at most this long (a QEMU that does not answer "quit" in
   // time, e.g. stopped with SIGSTOP, gets SIGKILL at once).
   absl::Duration stop_grace = absl::Seconds(5);
-  absl::Duration unplug_timeout = absl::Seconds(5);  // device_del -> DEVICE_DELETED
+  // device_del -> DEVICE_DELETED. A running Linux guest powers a root port's slot off 5 s
+  // after the attention button device_del presses (pciehp), so an unplug takes that long.
+  absl::Duration unplug_timeout = absl::Seconds(30);
   // QEMU gets SIGKILL if the thread that started it dies (PR_SET_PDEATHSIG). Only for
   // callers whose starting thread outlives the VM (tests, a dedicated VM thread).
   bool die_with_parent = false;
