@@ -8,7 +8,8 @@
 # pciehp to power the slot off, and blockdev-del).
 #
 # usage (as root, from the workspace):  tools/bench/hotplug.sh [N]      (default N=5)
-# Builds the shim and the guest image like tools/bench/ctr_run.sh (BAZEL_FLAGS="-c opt" for an
+# Boots Debian's kernel (image_x86_64_debian: our own kernel does not see a hot-plugged disk
+# yet). Builds the shim and the guest image like tools/bench/ctr_run.sh (BAZEL_FLAGS="-c opt" for an
 # optimized shim); TCG guest with 512 MiB like tests/e2e. Everything lives in a temp dir;
 # containerd is stopped by PID and the loop device detached at the end.
 set -eu
@@ -18,10 +19,10 @@ cd "$WS"
 source tools/lib/containerd.sh
 [ "$(id -u)" = 0 ] || { echo "hotplug.sh: run as root" >&2; exit 1; }
 bazel build ${BAZEL_FLAGS:-} //src/runtime/shim:containerd-shim-kata-v2 \
-  //tools/osbuilder:image_x86_64 >/dev/null 2>&1 || { echo "hotplug.sh: bazel build failed" >&2; exit 1; }
+  //tools/osbuilder:image_x86_64_debian >/dev/null 2>&1 || { echo "hotplug.sh: bazel build failed" >&2; exit 1; }
 BIN=$(bazel info ${BAZEL_FLAGS:-} bazel-bin 2>/dev/null)
 SHIM=$BIN/src/runtime/shim/containerd-shim-kata-v2
-GUEST=$BIN/tools/osbuilder/image_x86_64
+GUEST=$BIN/tools/osbuilder/image_x86_64_debian
 IMG=docker.io/library/busybox:kata-bench
 
 T=$(mktemp -d /tmp/khp.XXXXXX)
