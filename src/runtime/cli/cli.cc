@@ -68,6 +68,7 @@ int Check(const config::ResolvedConfig& rc, bool from_flag, bool boot_probe, boo
   Checker c{out};
   const config::QemuConfig& q = rc.config.hypervisor;
   c.Item(Level::kOk, "configuration", absl::StrCat(rc.path, " (", SourceOf(rc, from_flag), ")"));
+  for (const std::string& w : rc.config.warnings) c.Item(Level::kWarn, "configuration", w);
   HostFacts f = ProbeHost(rc.config);
   c.Item(f.qemu_found ? Level::kOk : Level::kFail, "qemu",
          f.qemu_found ? absl::StrCat(f.qemu_path, ": ", f.qemu_version) : f.qemu_version);

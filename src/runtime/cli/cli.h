@@ -6,8 +6,9 @@
 //       (TCG always; KVM: /dev/kvm, its API version, and, with --boot-probe, whether a
 //       guest kernel really boots on it — otherwise "offered, not verified"), vsock
 //       (/dev/vhost-vsock, else the agent channel is virtio-serial), the configured kernel
-//       and initrd. One line per item, "ok"/"warn"/"FAIL"; exit 0 unless a FAIL (with
-//       --strict, also unless a warn).
+//       and initrd; the configuration's warnings (a key of Kata's that kata-cpp does not act
+//       on, config/kata_keys.h), one "warn" line each. One line per item, "ok"/"warn"/"FAIL";
+//       exit 0 unless a FAIL (with --strict, also unless a warn).
 //   kata-runtime [--config PATH] env [--json]
 //       The resolved configuration (which file, from where) and the host facts, as TOML-like
 //       sections or one JSON object.

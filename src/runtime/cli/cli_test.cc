@@ -169,6 +169,41 @@ TEST_F(CliTest, CheckFailsOnMissingKernel) {
   EXPECT_THAT(out_.str(), HasSubstr("NOT capable"));
 }
 
+// A key of Kata's that kata-cpp does not act on is a warning: `check` passes, `check --strict`
+// fails; a typo is an error either way.
+TEST_F(CliTest, CheckStrictTurnsConfigurationWarningsIntoErrors) {
+  ASSERT_EQ(Run({"--config", config_, "check", "--strict"}), 0) << out_.str();
+  EXPECT_THAT(out_.str(), ::testing::Not(HasSubstr("[warn]")));
+
+  std::string kata = WriteConfig("kata.toml", kernel_, "[factory]\nenable_template = false\n");
+  ASSERT_EQ(Run({"--config", kata, "check"}), 0) << out_.str();
+  const std::string warn =
+      "[warn] configuration: factory.enable_template: Kata's key, not implemented by kata-cpp: "
+      "ignored (every VM boots on its own) (line 11, column 1)\n";
+  EXPECT_THAT(out_.str(), HasSubstr(warn));
+  EXPECT_THAT(out_.str(), HasSubstr("System is capable"));
+  EXPECT_EQ(Run({"--config", kata, "check", "--strict"}), 1) << out_.str();
+  EXPECT_THAT(out_.str(), HasSubstr(warn));
+  EXPECT_THAT(out_.str(), HasSubstr("System is NOT capable"));
+
+  std::string typo = WriteConfig("typo.toml", kernel_, "[factory]\nenable_templat = false\n");
+  EXPECT_EQ(Run({"--config", typo, "check"}), 1);
+  EXPECT_THAT(out_.str(), HasSubstr("[FAIL] configuration: " + typo +
+                                    ": factory.enable_templat: unknown key (line 11, column 1)"));
+}
+
+// Kata's stock configuration-qemu.toml loads: `env` shows it; `check` lists its warnings and
+// fails on what kata-cpp cannot boot (Kata's rootfs image, virtio-fs).
+TEST_F(CliTest, KatasStockConfigurationLoads) {
+  const std::string stock = "src/runtime/config/testdata/kata-configuration-qemu.toml";
+  ASSERT_EQ(Run({"--config", stock, "env"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("Config = \"" + stock + "\""));
+  EXPECT_EQ(Run({"--config", stock, "check"}), 1);
+  EXPECT_THAT(out_.str(),
+              HasSubstr("[warn] configuration: hypervisor.qemu.rootfs_type: Kata's key"));
+  EXPECT_THAT(out_.str(), HasSubstr("[FAIL] guest image"));
+}
+
 TEST_F(CliTest, BootProbeOfANonKernelFails) {
   // A real QEMU is started with the stand-in kernel: it cannot boot it.
   EXPECT_EQ(Run({"--config", config_, "check", "--boot-probe"}), 1);

@@ -1,10 +1,12 @@
 #include "src/runtime/config/config.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -18,6 +20,7 @@
 #include "src/libs/base/file.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
+#include "src/runtime/config/kata_keys.h"
 
 namespace kata::config {
 namespace {
@@ -63,6 +66,19 @@ absl::Status WrongType(absl::string_view key_path, absl::string_view want, const
   return KeyError(key_path, absl::StrCat("expected ", want, ", got ", TypeName(node.type())),
                   &node);
 }
+
+// A value as TOML text, for comparing with KeyInfo::accepted: true, 12, "text", [] (a
+// non-empty array or another type gives its type's name in brackets).
+std::string TomlText(const toml::node& node) {
+  if (const auto* b = node.as_boolean()) return b->get() ? "true" : "false";
+  if (const auto* i = node.as_integer()) return absl::StrCat(i->get());
+  if (const auto* s = node.as_string()) return absl::StrCat("\"", s->get(), "\"");
+  if (const auto* a = node.as_array(); a != nullptr && a->empty()) return "[]";
+  return absl::StrCat("<", TypeName(node.type()), ">");
+}
+
+// Warnings with the line they are about.
+using Warnings = std::vector<std::pair<uint32_t, std::string>>;
 
 // Reads the keys of one table, remembering which were read so that the rest can be reported
 // as unknown. Absent keys leave their output untouched (the default).
@@ -128,38 +144,91 @@ class TableReader {
 
   // INVALID_ARGUMENT for the first (in file order) key that was not read.
   absl::Status NoUnknownKeys() const {
-    const toml::node* first = nullptr;
-    std::string first_key;
-    for (const auto& [key, node] : table_) {
-      if (read_.count(std::string(key.str())) != 0) continue;
-      const auto& pos = node.source().begin;
-      if (first == nullptr || pos.line < first->source().begin.line ||
-          (pos.line == first->source().begin.line && pos.column < first->source().begin.column)) {
-        first = &node;
-        first_key = std::string(key.str());
+    for (const Entry& e : InFileOrder()) {
+      if (read_.count(e.key) == 0) return Unknown(e);
+    }
+    return absl::OkStatus();
+  }
+
+  // For one of KnownSections(), whose keys kata_keys.h lists: INVALID_ARGUMENT for the first
+  // (in file order) key in no list or refused for its value; one warning per key not
+  // implemented (appended to `warnings`).
+  absl::Status CheckKataKeys(Warnings* warnings) const {
+    for (const Entry& e : InFileOrder()) {
+      const KeyInfo* info = FindKey(path_, e.key);
+      if (info == nullptr) {
+        if (read_.count(e.key) != 0) {
+          return absl::InternalError(absl::StrCat(Path(e.key), ": read but not in kata_keys"));
+        }
+        return Unknown(e);
+      }
+      const std::string note = *info->note == '\0' ? "" : absl::StrCat(" (", info->note, ")");
+      switch (info->use) {
+        case KeyUse::kSupported:
+        case KeyUse::kOwn:
+        case KeyUse::kGuard:
+          break;
+        case KeyUse::kNotActedOn:
+          warnings->emplace_back(e.line, absl::StrCat(Path(e.key),
+                                                      ": read but not acted on by "
+                                                      "kata-cpp",
+                                                      note, e.where));
+          break;
+        case KeyUse::kIgnored:
+          warnings->emplace_back(e.line, absl::StrCat(Path(e.key),
+                                                      ": Kata's key, not implemented "
+                                                      "by kata-cpp: ignored",
+                                                      note, e.where));
+          break;
+        case KeyUse::kRefused:
+          if (TomlText(*e.node) != info->accepted) {
+            return absl::InvalidArgumentError(
+                absl::StrCat(Path(e.key), ": ", TomlText(*e.node), " is not supported by kata-cpp",
+                             note, "; only ", info->accepted, " is accepted", e.where));
+          }
+          break;
       }
     }
-    if (first == nullptr) return absl::OkStatus();
-    const char* what = first->is_table() ? "unknown section" : "unknown key";
-    // A key's own position is more useful than its value's.
-    const toml::node* where = first;
-    if (auto it = table_.find(first_key); it != table_.end()) {
-      const toml::source_region& ks = it->first.source();
-      if (ks.begin.line != 0) {
-        return absl::InvalidArgumentError(absl::StrCat(Path(first_key.c_str()), ": ", what,
-                                                       " (line ", ks.begin.line, ", column ",
-                                                       ks.begin.column, ")"));
-      }
-    }
-    return KeyError(Path(first_key.c_str()), what, where);
+    return absl::OkStatus();
   }
 
  private:
+  struct Entry {
+    std::string key;
+    const toml::node* node;
+    uint32_t line, column;
+    std::string where;  // " (line L, column C)" or ""
+  };
+
+  // The table's entries in the order of the file; a key's place is its own, not its value's.
+  std::vector<Entry> InFileOrder() const {
+    std::vector<Entry> entries;
+    for (const auto& [key, node] : table_) {
+      toml::source_position pos = key.source().begin;
+      if (pos.line == 0) pos = node.source().begin;
+      std::string where =
+          pos.line == 0 ? "" : absl::StrCat(" (line ", pos.line, ", column ", pos.column, ")");
+      entries.push_back({std::string(key.str()), &node, pos.line, pos.column, std::move(where)});
+    }
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+      return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+    });
+    return entries;
+  }
+
+  absl::Status Unknown(const Entry& e) const {
+    const char* what = e.node->is_table() ? "unknown section" : "unknown key";
+    if (path_ == "hypervisor" && IsOtherKataHypervisor(e.key)) {
+      what = "Kata's hypervisor, not supported by kata-cpp (it runs QEMU: [hypervisor.qemu])";
+    }
+    return absl::InvalidArgumentError(absl::StrCat(Path(e.key), ": ", what, e.where));
+  }
+
   const toml::node* Take(const char* key) {
     read_.insert(key);
     return table_.get(key);
   }
-  std::string Path(const char* key) const {
+  std::string Path(absl::string_view key) const {
     return path_.empty() ? std::string(key) : absl::StrCat(path_, ".", key);
   }
 
@@ -168,7 +237,7 @@ class TableReader {
   std::set<std::string> read_;
 };
 
-absl::Status ReadQemu(const toml::table& t, QemuConfig* q) {
+absl::Status ReadQemu(const toml::table& t, QemuConfig* q, Warnings* warnings) {
   TableReader r(t, "hypervisor.qemu");
   KATA_RETURN_IF_ERROR(r.String("path", &q->path));
   KATA_RETURN_IF_ERROR(r.String("kernel", &q->kernel));
@@ -219,20 +288,20 @@ absl::Status ReadQemu(const toml::table& t, QemuConfig* q) {
   KATA_RETURN_IF_ERROR(r.Bool("disable_guest_selinux", &q->disable_guest_selinux));
   KATA_RETURN_IF_ERROR(r.StringList("enable_annotations", &q->enable_annotations));
   KATA_RETURN_IF_ERROR(r.StringList("valid_hypervisor_paths", &q->valid_hypervisor_paths));
-  return r.NoUnknownKeys();
+  return r.CheckKataKeys(warnings);
 }
 
-absl::Status ReadAgent(const toml::table& t, AgentConfig* a) {
+absl::Status ReadAgent(const toml::table& t, AgentConfig* a, Warnings* warnings) {
   TableReader r(t, "agent.kata");
   KATA_RETURN_IF_ERROR(r.Bool("enable_debug", &a->enable_debug));
   KATA_RETURN_IF_ERROR(r.Bool("enable_tracing", &a->enable_tracing));
   KATA_RETURN_IF_ERROR(r.Bool("debug_console_enabled", &a->debug_console_enabled));
   KATA_RETURN_IF_ERROR(r.StringList("kernel_modules", &a->kernel_modules));
   KATA_RETURN_IF_ERROR(r.Uint32("dial_timeout", &a->dial_timeout));
-  return r.NoUnknownKeys();
+  return r.CheckKataKeys(warnings);
 }
 
-absl::Status ReadRuntime(const toml::table& t, RuntimeSection* s) {
+absl::Status ReadRuntime(const toml::table& t, RuntimeSection* s, Warnings* warnings) {
   TableReader r(t, "runtime");
   KATA_RETURN_IF_ERROR(r.Bool("enable_debug", &s->enable_debug));
   KATA_RETURN_IF_ERROR(r.Bool("enable_tracing", &s->enable_tracing));
@@ -249,7 +318,7 @@ absl::Status ReadRuntime(const toml::table& t, RuntimeSection* s) {
   KATA_RETURN_IF_ERROR(r.StringList("experimental", &s->experimental));
   KATA_RETURN_IF_ERROR(r.Bool("enable_pprof", &s->enable_pprof));
   KATA_RETURN_IF_ERROR(r.Uint32("create_container_timeout", &s->create_container_timeout));
-  return r.NoUnknownKeys();
+  return r.CheckKataKeys(warnings);
 }
 
 // A section that holds only named sub-tables ([hypervisor.qemu], [agent.kata]).
@@ -268,10 +337,18 @@ absl::Status ReadAll(const toml::table& root, RuntimeConfig* config) {
   KATA_ASSIGN_OR_RETURN(const toml::table* qemu, OnlySubTable(r, "hypervisor", "qemu"));
   KATA_ASSIGN_OR_RETURN(const toml::table* agent, OnlySubTable(r, "agent", "kata"));
   KATA_ASSIGN_OR_RETURN(const toml::table* runtime, r.Table("runtime"));
+  KATA_ASSIGN_OR_RETURN(const toml::table* factory, r.Table("factory"));
   KATA_RETURN_IF_ERROR(r.NoUnknownKeys());
-  if (qemu != nullptr) KATA_RETURN_IF_ERROR(ReadQemu(*qemu, &config->hypervisor));
-  if (agent != nullptr) KATA_RETURN_IF_ERROR(ReadAgent(*agent, &config->agent));
-  if (runtime != nullptr) KATA_RETURN_IF_ERROR(ReadRuntime(*runtime, &config->runtime));
+  Warnings w;
+  Warnings* warnings = &w;
+  if (qemu != nullptr) KATA_RETURN_IF_ERROR(ReadQemu(*qemu, &config->hypervisor, warnings));
+  if (agent != nullptr) KATA_RETURN_IF_ERROR(ReadAgent(*agent, &config->agent, warnings));
+  if (runtime != nullptr) KATA_RETURN_IF_ERROR(ReadRuntime(*runtime, &config->runtime, warnings));
+  if (factory != nullptr)
+    KATA_RETURN_IF_ERROR(TableReader(*factory, "factory").CheckKataKeys(warnings));
+  std::stable_sort(w.begin(), w.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [line, text] : w) config->warnings.push_back(std::move(text));
   return absl::OkStatus();
 }
 
@@ -403,6 +480,39 @@ std::string PositionOfKeyIn(const toml::table& root, const std::string& message)
   return Where(*node.node());
 }
 
+// Values Validate accepts that kata-cpp cannot act on: a warning each, at the key's place in
+// the file when it is there.
+void AddValueWarnings(const toml::table& root, RuntimeConfig* c) {
+  auto warn = [&](const char* key, absl::string_view what) {
+    toml::node_view<const toml::node> node = root.at_path(key);
+    c->warnings.push_back(absl::StrCat(key, ": ", what, node ? Where(*node.node()) : ""));
+  };
+  const QemuConfig& q = c->hypervisor;
+  if (!q.image.empty()) {
+    warn("hypervisor.qemu.image",
+         "rootfs images are not implemented by kata-cpp: no sandbox starts (set initrd)");
+  }
+  if (q.shared_fs != "virtio-9p" && q.shared_fs != "virtio-fs") {
+    warn("hypervisor.qemu.shared_fs",
+         absl::StrCat("\"", q.shared_fs,
+                      "\" is not implemented by kata-cpp: no sandbox starts (use \"virtio-fs\" "
+                      "or \"virtio-9p\")"));
+  }
+  if (q.shared_fs == "virtio-fs" && q.virtio_fs_cache == "metadata") {
+    warn("hypervisor.qemu.virtio_fs_cache",
+         "\"metadata\" is not implemented by kata-cpp: no sandbox starts");
+  }
+  if (q.shared_fs == "virtio-fs" && q.virtio_fs_cache_size > 0) {
+    warn("hypervisor.qemu.virtio_fs_cache_size",
+         "DAX is not implemented by kata-cpp: no sandbox starts (set 0)");
+  }
+  if (!c->runtime.sandbox_cgroup_only) {
+    warn("runtime.sandbox_cgroup_only",
+         "false is not implemented by kata-cpp and acts as true (QEMU and the shim in the pod's "
+         "cgroup)");
+  }
+}
+
 }  // namespace
 
 absl::Status Validate(const RuntimeConfig& config) {
@@ -428,6 +538,7 @@ absl::StatusOr<RuntimeConfig> Parse(absl::string_view toml_text, absl::string_vi
     std::string message(s.message());
     return absl::InvalidArgumentError(absl::StrCat(message, PositionOfKeyIn(root, message)));
   }
+  AddValueWarnings(root, &config);
   return config;
 }
 

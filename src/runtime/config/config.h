@@ -9,16 +9,25 @@
 //                       shared file system, block devices, which annotations may override what
 //   [agent.kata]        the guest agent: debug, tracing, kernel modules, dial timeout
 //   [runtime]           the host runtime: debug, networking model, cgroups, netns, ...
+//   [factory]           Kata's VM templates and cache: known, not implemented (warnings)
 //
 // Every key is optional; an absent key takes the default written next to its member below (the
 // defaults are Kata's, except `seccompsandbox`, strict here and off in Kata, and kata-cpp's own
-// keys, which Kata does not have). The file is checked
-// strictly: an unknown section or key, a value of the wrong type or a value out of range is an
-// INVALID_ARGUMENT error whose message starts with the key's path and ends with its place in
-// the file, e.g.
+// keys, which Kata does not have). Kata's own configuration file loads: kata_keys.h lists every
+// key of Kata's and kata-cpp's, and what kata-cpp does with it (docs/configuration.md too).
+//   - a key of Kata's that kata-cpp does not act on is one warning (RuntimeConfig::warnings,
+//     "<key path>: ... (line L, column C)"), and is otherwise ignored; so is a value kata-cpp
+//     cannot run with (a rootfs image, virtio-fs with DAX);
+//   - a key of Kata's that would change security if ignored (rootless, confidential_guest, ...)
+//     loads only with the value that describes what kata-cpp does; any other is an error;
+//   - a key in neither list (a typo), a section kata-cpp does not know, a value of the wrong
+//     type or out of range is an INVALID_ARGUMENT error whose message starts with the key's
+//     path and ends with its place in the file, e.g.
 //
 //   hypervisor.qemu.defualt_memory: unknown key (line 12, column 1)
 //   hypervisor.qemu.default_vcpus: must be at least 1, got 0 (line 9, column 17)
+//   hypervisor.qemu.rootless: true is not supported by kata-cpp (QEMU runs as root); only
+//       false is accepted (line 20, column 1)
 //
 // A TOML syntax error is INVALID_ARGUMENT "<path>:<line>:<column>: <tomlplusplus' reason>".
 // Existence of the files named (kernel, QEMU, ...) is not checked here: that is the business of
@@ -172,6 +181,10 @@ struct RuntimeConfig {
   QemuConfig hypervisor;   // [hypervisor.qemu]
   AgentConfig agent;       // [agent.kata]
   RuntimeSection runtime;  // [runtime]
+  // Set by Parse/Load: one line per key of the file that kata-cpp does not act on, and per
+  // value it cannot run with: the keys in file order, then the values ("<key path>: <why>
+  // (line L, column C)").
+  std::vector<std::string> warnings;
 };
 
 // Reads and checks the file at `path`. NOT_FOUND (or another errno status) when it cannot be

@@ -6,7 +6,8 @@
 // The annotations are applied twice: to the parsed configuration (when it parses) and to a
 // permissive one that enables every annotation and path, so they are fuzzed even when the TOML
 // is garbage. Contracts checked (a broken one aborts):
-//   - a configuration Parse returns passes Validate;
+//   - a configuration Parse returns passes Validate, and each of its warnings starts with the
+//     path of a key kata_keys.h lists;
 //   - ApplyAnnotations is all or nothing: on error the configuration is unchanged; on success
 //     the result passes Validate.
 // Built by `tools/fuzz/run.sh config`; :config_fuzzer_regression replays the corpus
@@ -28,6 +29,7 @@
 #include "absl/strings/string_view.h"
 #include "src/runtime/config/annotations.h"
 #include "src/runtime/config/config.h"
+#include "src/runtime/config/kata_keys.h"
 
 namespace {
 
@@ -130,6 +132,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (config.ok()) {
     if (absl::Status v = kata::config::Validate(*config); !v.ok()) {
       Fail(absl::StrCat("Parse accepted a config Validate refuses: ", v.ToString()));
+    }
+    for (const std::string& w : config->warnings) {
+      const std::string path = w.substr(0, w.find(": "));
+      const size_t dot = path.rfind('.');
+      if (dot == std::string::npos ||
+          kata::config::FindKey(path.substr(0, dot), path.substr(dot + 1)) == nullptr) {
+        Fail(absl::StrCat("a warning about no listed key: ", w));
+      }
     }
     if (!annotations.empty()) CheckApply(annotations, *config);
   }

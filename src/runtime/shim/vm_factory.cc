@@ -18,6 +18,9 @@ SandboxFactory VmSandboxFactory() {
                           config::Resolve(config_path, config::ProcessEnvironment()));
     SHIM_LOG(Info) << "sandbox " << id << ": configuration " << resolved.path << " ("
                    << config::SourceName(resolved.source) << ")";
+    for (const std::string& w : resolved.config.warnings) {
+      SHIM_LOG(Warning) << "sandbox " << id << ": configuration " << resolved.path << ": " << w;
+    }
     KATA_RETURN_IF_ERROR(
         config::ApplyAnnotations(spec.annotations.value_or(oci::StringMap{}), &resolved.config));
     runtime::SandboxOptions options;
