@@ -131,13 +131,14 @@ def kata_cc_fuzzer(name, srcs, corpus, deps = [], data = [], size = "small", **k
 def kata_sh_test(name, **kwargs):
     native.sh_test(name = name, **kwargs)
 
-def kata_containerd_e2e_test(name, script, shim, mode = None, image = None, size = "large", env = None):
+def kata_containerd_e2e_test(name, script, shim, mode = None, image = None, size = "large", env = None, data = []):
     """A root end-to-end script driving a private containerd (tools/lib/containerd.sh) and
     `shim`, outside Bazel's sandbox and one at a time (it starts containerd, VMs, mounts). Its
-    arguments: [mode] SHIM IMAGE_BUILDER [the guest image's files]."""
+    arguments: [mode] SHIM IMAGE_BUILDER [the guest image's files]; `data` adds what `env`
+    names with $(location)."""
     builder = "//tests/e2e:make_busybox_image.py"
     args = ([mode] if mode else []) + ["$(location %s)" % shim, "$(location %s)" % builder]
-    data = [shim, builder, "//tools/lib:containerd.sh"]
+    data = [shim, builder, "//tools/lib:containerd.sh"] + data
     if image:
         args.append("$(rootpaths %s)" % image)
         data.append(image)

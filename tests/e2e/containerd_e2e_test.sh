@@ -245,6 +245,24 @@ t_volumes() {
   [ ! -e "$T/vol-ro/new" ] || { log "a read-only volume was written"; return 1; }
 }
 
+t_binary_log() {  # --log-uri binary:// (nerdctl's detached containers): containerd's contract
+  local id i logger
+  id=$(new_id binlog)
+  logger=$(readlink -f "${KATA_E2E_LOGGER:-}")
+  [ -x "$logger" ] || { log "KATA_E2E_LOGGER (the test logging binary) not set or missing"; return 1; }
+  run --rm --log-uri "binary://$logger?file=$T/binlog" "$IMG" "$id" \
+    sh -c 'echo out; echo err >&2; exit 4' </dev/null >"$T/binlog.ctr" 2>&1
+  [ $? -eq 4 ] || { log "exit code, want 4: $(cat "$T/binlog.ctr")"; return 1; }
+  for i in $(seq 50); do grep -qx eof "$T/binlog.meta" 2>/dev/null && break; sleep 0.1; done
+  [ "$(cat "$T/binlog.out")" = out ] && [ "$(cat "$T/binlog.err")" = err ] ||
+    { log "logged stdout '$(cat "$T/binlog.out")', stderr '$(cat "$T/binlog.err")'"; return 1; }
+  grep -qx "env: CONTAINER_ID=$id" "$T/binlog.meta" &&
+    grep -qx "env: CONTAINER_NAMESPACE=default" "$T/binlog.meta" &&
+    grep -qx eof "$T/binlog.meta" || { log "logger saw: $(cat "$T/binlog.meta")"; return 1; }
+  [ -s "$T/binlog.ctr" ] && { log "ctr printed output: $(cat "$T/binlog.ctr")"; return 1; }
+  return 0
+}
+
 t_tty() {
   local id out
   id=$(new_id tty)
@@ -618,6 +636,7 @@ check "exit code 3 and stderr" t_exit_code
 check "stdin to cat, EOF reaches the process" t_stdin
 check "20000 lines, none lost at exit" t_big_output
 check "-t tty" t_tty
+check "--log-uri binary://: the logging binary gets stdout/stderr, then EOF" t_binary_log
 check "detached, exec, ps, kill TERM/KILL, delete" t_detached_exec_kill
 check "pause/resume" t_pause_resume
 check "task metrics" t_metrics
