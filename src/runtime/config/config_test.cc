@@ -42,7 +42,7 @@ TEST(ConfigTest, LoadsTheShippedDefault) {
   EXPECT_EQ(c->hypervisor.seccompsandbox, kDefaultSeccompSandbox);
   EXPECT_EQ(c->hypervisor.console_log_max_bytes, 1048576u);
   EXPECT_EQ(c->hypervisor.pcie_root_port, 4u);  // ctr run --device works out of the box
-  EXPECT_EQ(c->hypervisor.block_device_driver, "virtio-blk");
+  EXPECT_FALSE(c->hypervisor.disable_block_device_use);
 }
 
 TEST(ConfigTest, AbsentKeysTakeDefaults) {
