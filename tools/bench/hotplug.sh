@@ -8,8 +8,8 @@
 # pciehp to power the slot off, and blockdev-del).
 #
 # usage (as root, from the workspace):  tools/bench/hotplug.sh [N]      (default N=5)
-# Boots Debian's kernel (image_x86_64_debian: our own kernel does not see a hot-plugged disk
-# yet). Builds the shim and the guest image like tools/bench/ctr_run.sh (BAZEL_FLAGS="-c opt" for an
+# Boots our guest image (image_x86_64; KATA_BENCH_IMAGE=image_x86_64_debian for Debian's
+# kernel). Builds the shim and the guest image like tools/bench/ctr_run.sh (BAZEL_FLAGS="-c opt" for an
 # optimized shim); TCG guest with 512 MiB like tests/e2e. Everything lives in a temp dir;
 # containerd is stopped by PID and the loop device detached at the end.
 set -eu
@@ -19,10 +19,10 @@ cd "$WS"
 source tools/lib/containerd.sh
 [ "$(id -u)" = 0 ] || { echo "hotplug.sh: run as root" >&2; exit 1; }
 bazel build ${BAZEL_FLAGS:-} //src/runtime/shim:containerd-shim-kata-v2 \
-  //tools/osbuilder:image_x86_64_debian >/dev/null 2>&1 || { echo "hotplug.sh: bazel build failed" >&2; exit 1; }
+  //tools/osbuilder:${KATA_BENCH_IMAGE:-image_x86_64} >/dev/null 2>&1 || { echo "hotplug.sh: bazel build failed" >&2; exit 1; }
 BIN=$(bazel info ${BAZEL_FLAGS:-} bazel-bin 2>/dev/null)
 SHIM=$BIN/src/runtime/shim/containerd-shim-kata-v2
-GUEST=$BIN/tools/osbuilder/image_x86_64_debian
+GUEST=$BIN/tools/osbuilder/${KATA_BENCH_IMAGE:-image_x86_64}
 IMG=docker.io/library/busybox:kata-bench
 
 T=$(mktemp -d /tmp/khp.XXXXXX)
