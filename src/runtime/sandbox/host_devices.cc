@@ -46,10 +46,26 @@ bool IsBlockDevice(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISBLK(st.st_mode);
 }
 
+bool AllowsEveryDevice(const oci::Spec& spec) {
+  if (!spec.linux.has_value() || !spec.linux->resources.has_value() ||
+      !spec.linux->resources->devices.has_value()) {
+    return false;
+  }
+  for (const oci::LinuxDeviceCgroup& r : *spec.linux->resources->devices) {
+    if (r.allow && (!r.type.has_value() || *r.type == "a") && !r.major.has_value() &&
+        !r.minor.has_value() && r.access.value_or("rwm") == "rwm") {
+      return true;
+    }
+  }
+  return false;
+}
+
 absl::StatusOr<std::vector<HostBlockDevice>> HostBlockDevicesOf(const oci::Spec& spec,
                                                                 const HostDeviceRoots& roots) {
   std::vector<HostBlockDevice> out;
   if (!spec.linux.has_value() || !spec.linux->devices.has_value()) return out;
+  // A privileged container lists every host device: none is passed (see the header).
+  if (AllowsEveryDevice(spec)) return out;
   std::set<std::string> seen;
   for (const oci::LinuxDevice& d : *spec.linux->devices) {
     if (d.type != "b") continue;  // character devices and FIFOs: see the header

@@ -17,6 +17,10 @@
 //   those numbers that is the GUEST's device of those numbers (e.g. /dev/fuse, /dev/net/tun,
 //   the same in every Linux), and the host's numbered cgroup rule for them is dropped
 //   (guest_spec.h).
+// - A privileged container (its device cgroup allows every device: `ctr run --privileged`, CRI
+//   privileged) lists all the host's devices; none of them is passed, as with containerd's
+//   privileged_without_host_devices (what Kata recommends for VM runtimes): its entries stay,
+//   so it sees the guest's devices of those numbers. AllowsEveryDevice says which specs.
 // - The same container path twice: INVALID_ARGUMENT.
 // - Block volumes: a bind mount (type "bind", or option "bind"/"rbind") whose source is a
 //   host block device (after symlinks). Its filesystem is taken to be ext4, as Kata's
@@ -37,6 +41,9 @@
 #include "src/libs/oci/spec.h"
 
 namespace kata::runtime {
+
+// The spec's device cgroup allows every device (a privileged container).
+bool AllowsEveryDevice(const oci::Spec& spec);
 
 struct HostBlockDevice {
   std::string container_path;  // linux.devices[].path

@@ -260,5 +260,27 @@ TEST(HostBlockDevicesTest, FindsTheNodeByItsNumbersAndSkipsCharacterDevices) {
             absl::StatusCode::kNotFound);
 }
 
+// A privileged container (device cgroup allow-all, as `ctr run --privileged` writes it) lists
+// every host device, mounted disks too: none is passed (privileged_without_host_devices).
+TEST(HostBlockDevicesTest, PrivilegedContainersGetNoHostDevices) {
+  oci::Spec spec = SpecWithArgs({"sleep"});
+  spec.linux->devices = std::vector<oci::LinuxDevice>{{"/dev/vda", "b", 254, 0, {}, {}, {}, {}}};
+  oci::LinuxDeviceCgroup all;
+  all.allow = true;
+  all.access = "rwm";
+  if (!spec.linux->resources.has_value()) spec.linux->resources.emplace();
+  spec.linux->resources->devices = std::vector<oci::LinuxDeviceCgroup>{all};
+  EXPECT_TRUE(AllowsEveryDevice(spec));
+  absl::StatusOr<std::vector<HostBlockDevice>> found =
+      HostBlockDevicesOf(spec, {.sys_root = "/nonexistent", .dev_root = "/nonexistent"});
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_TRUE(found->empty());
+  // Allowing one device is not privileged: the device is looked up (and is not there).
+  (*spec.linux->resources->devices)[0].major = 254;
+  EXPECT_FALSE(AllowsEveryDevice(spec));
+  EXPECT_FALSE(
+      HostBlockDevicesOf(spec, {.sys_root = "/nonexistent", .dev_root = "/nonexistent"}).ok());
+}
+
 }  // namespace
 }  // namespace kata::runtime::vm_sandbox_test
