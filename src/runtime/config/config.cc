@@ -169,16 +169,13 @@ class TableReader {
         case KeyUse::kGuard:
           break;
         case KeyUse::kNotActedOn:
-          warnings->emplace_back(e.line, absl::StrCat(Path(e.key),
-                                                      ": read but not acted on by "
-                                                      "kata-cpp",
-                                                      note, e.where));
-          break;
         case KeyUse::kIgnored:
-          warnings->emplace_back(e.line, absl::StrCat(Path(e.key),
-                                                      ": Kata's key, not implemented "
-                                                      "by kata-cpp: ignored",
-                                                      note, e.where));
+          warnings->emplace_back(
+              e.line, absl::StrCat(Path(e.key),
+                                   info->use == KeyUse::kNotActedOn
+                                       ? ": read but not acted on by kata-cpp"
+                                       : ": Kata's key, not implemented by kata-cpp: ignored",
+                                   note, e.where));
           break;
         case KeyUse::kRefused:
           if (TomlText(*e.node) != info->accepted) {
