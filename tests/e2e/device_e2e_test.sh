@@ -15,8 +15,15 @@
 #   block-volume a bind mount whose source is a block device (ext4 on a loop device) is
 #                mounted in the guest from the hot-plugged disk: a file written inside is on
 #                the host's device afterwards.
+#   block-rootfs a container whose rootfs is a block device, as containerd's devmapper
+#                snapshotter gives it (one ext4 mount of /dev/...): the snapshotter here is
+#                loopsnap (tests/e2e/loopsnap: ext4 images on loop devices, a containerd proxy
+#                plugin), since this host's kernel has no device-mapper. The device is
+#                hot-plugged, never mounted on the host, and is the container's / in the
+#                guest; after removal it is unplugged and the snapshot's loop device is gone.
 #
 # usage: device_e2e_test.sh SHIM IMAGE_BUILDER [GUEST_IMAGE_FILES...]     (root)
+# LOOPSNAP_BUILD (env): tests/e2e/loopsnap/build.sh.
 set -u
 export PATH=$PATH:/usr/sbin:/sbin  # losetup, mkfs.ext4, debugfs (Bazel's strict PATH has no sbin)
 source "$(dirname "${BASH_SOURCE[0]}")/../../tools/lib/containerd.sh"
@@ -53,8 +60,10 @@ cleanup() {
   set +e
   containerd_stop
   pkill -9 -f -- "qemu.*$PREFIX" 2>/dev/null
+  [ -n "${SNAP_PID:-}" ] && kill "$SNAP_PID" 2>/dev/null && wait "$SNAP_PID" 2>/dev/null
   local l
-  for l in $(cat "$T/loops" 2>/dev/null); do  # those still over our files (numbers get reused)
+  # Every loop device over a file of ours (numbers get reused): ours and loopsnap's.
+  for l in $(losetup -n -O NAME 2>/dev/null); do
     case "$(losetup -n -O BACK-FILE "$l" 2>/dev/null)" in "$T"/*) losetup -d "$l" ;; esac
   done
   rm -rf /run/kata-containers/shared/sandboxes/"$PREFIX"-* /run/vc/vm/"$PREFIX"-*
@@ -88,7 +97,19 @@ dial_timeout = 90
 enable_debug = true
 TOML
 export KATA_CONF_FILE=$T/configuration.toml
-containerd_start "$T" --debug || die "containerd did not come up"
+[ -n "${LOOPSNAP_BUILD:-}" ] || die "LOOPSNAP_BUILD (tests/e2e/loopsnap/build.sh) is not set"
+bash "$LOOPSNAP_BUILD" "$T/go" >/dev/null || die "building loopsnap"
+"$T/go/loopsnap" "$T/snap" "$T/snap.sock" > "$T/snap.log" 2>&1 &
+SNAP_PID=$!
+cat > "$T/proxy.toml" <<TOML
+[proxy_plugins]
+  [proxy_plugins.loopsnap]
+    type = "snapshot"
+    address = "$T/snap.sock"
+TOML
+for _ in $(seq 100); do [ -S "$T/snap.sock" ] && break; sleep 0.1; done
+[ -S "$T/snap.sock" ] || die "loopsnap did not come up: $(cat "$T/snap.log")"
+containerd_start "$T" --debug --append "$T/proxy.toml" || die "containerd did not come up"
 python3 "$BUILDER" "$T/busybox.tar" "$IMG" >/dev/null || die "building the busybox image"
 $CTR images import "$T/busybox.tar" >/dev/null || die "importing the busybox image"
 
@@ -280,11 +301,45 @@ t_block_volume() {  # ext4 on a loop device, bind-mounted: mounted in the guest 
   return $rc
 }
 
+t_block_rootfs() {  # a block-device rootfs (loopsnap, as devmapper): hot-plugged, the guest's /
+  local c=$PREFIX-root dev qpid out rc=0
+  out=$(run -d --snapshotter loopsnap "$IMG" "$c" sleep 300 2>&1 </dev/null) ||
+    { log "ctr run failed: $out"; return 1; }
+  dev=$($CTR snapshots --snapshotter loopsnap mounts /mnt "$c" | grep -o '/dev/loop[0-9]*')
+  [ -b "$dev" ] || { log "no loop device for snapshot $c: '$dev'"; remove "$c"; return 1; }
+  log "snapshot $c is $dev"
+  qpid=$(qemu_of "$c")
+  holds "$qpid" "$dev" || { log "QEMU ($qpid) does not hold $dev"; rc=1; }
+  grep -q "^$dev " /proc/mounts && { log "$dev is mounted on the host"; rc=1; }
+  out=$(ex "$c" sh -c 'grep " / " /proc/mounts; echo inside > /written && cat /written; ls /bin/busybox')
+  log "in the container: $(echo "$out" | tr '\n' '|')"
+  echo "$out" | grep -q "^/dev/vd[a-z] / ext4 rw" || { log "/ is not the disk, ext4, rw"; rc=1; }
+  echo "$out" | grep -qx inside || { log "cannot write to /"; rc=1; }
+  echo "$out" | grep -qx /bin/busybox || { log "the image is not there"; rc=1; }
+  ex "$c" sync
+  out=$(debugfs -R "cat /written" "$dev" 2>/dev/null)
+  [ "$out" = inside ] || { log "on the host's device: '$out'"; rc=1; }
+  remove "$c"
+  holds "$qpid" "$dev" && { log "QEMU still holds $dev"; rc=1; }
+  # containerd removes the snapshot in its garbage collection, just after the delete.
+  local i left
+  for i in $(seq 100); do
+    left=$(losetup -n -O NAME,BACK-FILE | grep -F "$T/snap/")
+    [ -z "$left" ] && break
+    sleep 0.1
+  done
+  [ -z "$left" ] || { log "loop devices of loopsnap left: $left; $(tail -3 "$T/snap.log")"; rc=1; }
+  nothing_left "$c" || rc=1
+  return $rc
+}
+
 [ -n "${E2E_ONLY:-}" ] && log "only the cases matching '$E2E_ONLY'"
 check "one-device: two devices in one container, host bytes, guest numbers" t_one_device
 check "pod: a device per container, the cgroup allows only its own, unplugged" t_pod
 check "bad-input: missing path, plain file, device of another sandbox" t_bad_input
 check "block-volume: a bind-mounted block device, written inside, on the host after" \
   t_block_volume
+check "block-rootfs: a block-device rootfs (devmapper-like) is hot-plugged and is /" \
+  t_block_rootfs
 log "$PASSED passed, $FAILED failed"
 [ $FAILED -eq 0 ] && [ $PASSED -gt 0 ]

@@ -118,6 +118,19 @@ std::vector<HostBlockVolume> HostBlockVolumesOf(const oci::Spec& spec) {
   return out;
 }
 
+std::optional<HostBlockRootfs> HostBlockRootfsOf(const std::string& type, const std::string& source,
+                                                 const std::vector<std::string>& options) {
+  if (type != kBlockVolumeFsType || source.empty() || source[0] != '/' || !IsBlockDevice(source)) {
+    return std::nullopt;
+  }
+  HostBlockRootfs r;
+  r.fstype = type;
+  r.options = options;
+  r.device.container_path = "/";
+  r.device.host_path = source;
+  return r;
+}
+
 absl::Status ClaimHostDevice(HostBlockDevice& device) {
   // O_EXCL on a block device (without O_CREAT): fails EBUSY while it is mounted or another
   // O_EXCL open holds it; QEMU's own open is not exclusive, so it still gets in.

@@ -25,6 +25,11 @@
 // - Block volumes: a bind mount (type "bind", or option "bind"/"rbind") whose source is a
 //   host block device (after symlinks). Its filesystem is taken to be ext4, as Kata's
 //   runtime-rs does for such mounts (kBlockVolumeFsType); option "ro" makes it read-only.
+// - A block-device rootfs (HostBlockRootfs): containerd's rootfs is one mount of a host block
+//   device with a filesystem the guest kernel has (ext4: containerd's devmapper snapshotter,
+//   fs_type ext4), as Kata's runtime passes a devicemapper rootfs. The sandbox hot-plugs it
+//   and the agent mounts it as the container's root; other rootfs are mounted on the host and
+//   shared as before.
 // - ClaimHostDevice opens the node O_EXCL (held in `claim` until released): a device that is
 //   mounted on the host or claimed already (by another sandbox, or another container of this
 //   one) is FAILED_PRECONDITION "device <path> is in use ..." and nothing is claimed.
@@ -32,6 +37,7 @@
 #define KATA_SRC_RUNTIME_SANDBOX_HOST_DEVICES_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +72,18 @@ struct HostBlockVolume {
   bool read_only = false;
   HostBlockDevice device;  // container_path = the mount's destination
 };
+
+// A container's rootfs on a host block device (see the contracts above).
+struct HostBlockRootfs {
+  std::string fstype;                // kBlockVolumeFsType
+  std::vector<std::string> options;  // containerd's mount options ("ro" makes it read-only)
+  HostBlockDevice device;            // container_path "/"
+};
+
+// The block-device rootfs of a container whose rootfs is the one mount (type, source,
+// options), or none.
+std::optional<HostBlockRootfs> HostBlockRootfsOf(const std::string& type, const std::string& source,
+                                                 const std::vector<std::string>& options);
 
 // The block devices of spec.linux.devices, in order (see the contracts above).
 absl::StatusOr<std::vector<HostBlockDevice>> HostBlockDevicesOf(const oci::Spec& spec,

@@ -304,7 +304,8 @@ absl::Status SandboxLayout::MountRootfs(const ContainerConfig& config, const Mou
   return AnnotateStatus(BindMountFd(fd.get(), source, target, {.recursive = true}), ctx);
 }
 
-absl::StatusOr<oci::Spec> SandboxLayout::ShareContainer(const ContainerConfig& config) {
+absl::StatusOr<oci::Spec> SandboxLayout::ShareContainer(const ContainerConfig& config,
+                                                        bool share_rootfs) {
   const std::string& cid = config.id;
   const std::string ctx = absl::StrCat("container ", cid);
   const std::string dir = absl::StrCat(mounts_dir_, "/", cid);
@@ -318,7 +319,7 @@ absl::StatusOr<oci::Spec> SandboxLayout::ShareContainer(const ContainerConfig& c
   const std::string rootfs = dir + "/rootfs";
   KATA_RETURN_IF_ERROR(
       AnnotateStatus(MakeDirAt(cdir->get(), "rootfs", kShareDirMode, rootfs).status(), ctx));
-  KATA_RETURN_IF_ERROR(MountRootfs(config, {cdir->get(), "rootfs", rootfs}));
+  if (share_rootfs) KATA_RETURN_IF_ERROR(MountRootfs(config, {cdir->get(), "rootfs", rootfs}));
   oci::Spec spec = config.spec;
   KATA_RETURN_IF_ERROR(AnnotateStatus(ShareVolumes(cid, cdir->get(), &spec), ctx));
   std::move(undo).Cancel();

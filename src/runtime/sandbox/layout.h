@@ -95,8 +95,10 @@ class SandboxLayout {
   // hot-plugged by the sandbox: host_devices.h), is left unchanged; a
   // "rbind","ro" volume is read-only with every submount. INVALID_ARGUMENT for a missing or
   // relative rootfs without a bundle; ALREADY_EXISTS when mounts/<cid> is taken (by anything,
-  // a symlink too); the mount's errno otherwise. Undone on failure.
-  absl::StatusOr<oci::Spec> ShareContainer(const ContainerConfig& config);
+  // a symlink too); the mount's errno otherwise. Undone on failure. With share_rootfs false
+  // the rootfs is left out (a block-device rootfs the sandbox hot-plugs instead):
+  // shared/<cid>/rootfs stays an empty directory.
+  absl::StatusOr<oci::Spec> ShareContainer(const ContainerConfig& config, bool share_rootfs = true);
 
   // Unmounts and removes what ShareContainer made for `cid`. OK when there is nothing.
   absl::Status UnshareContainer(const std::string& cid);

@@ -74,6 +74,7 @@ class VmLink {
     return vm_->HotplugBlockDevice(d);
   }
   absl::Status UnplugDevice(const std::string& id) { return vm_->UnplugDevice(id); }
+  bool CanHotplugBlockDevices() const { return vm_->GetCapabilities().block_hotplug; }
   hypervisor::VmState State() const { return vm_->State(); }
 
   // Blocks until the VM has ended (by itself or through Stop) and says why.

@@ -369,18 +369,25 @@ absl::Status VmSandbox::CreateContainer(const ContainerConfig& config) {
   absl::Cleanup unshare = [&] { layout_.UnshareContainer(cid).IgnoreError(); };
   const bool terminal = config.terminal.value_or(config.spec.process.has_value() &&
                                                  config.spec.process->terminal.value_or(false));
-  // The rootfs and volumes through the share; the agent gets the guest's view of the spec.
-  KATA_ASSIGN_OR_RETURN(oci::Spec spec, layout_.ShareContainer(config));
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<VmLink> link, Link(SandboxOp::kCreateContainer));
+  std::optional<HostBlockRootfs> block_rootfs = BlockRootfsOf(config, link.get());
+  // The rootfs (unless a block device) and volumes through the share; the agent gets the
+  // guest's view of the spec.
+  KATA_ASSIGN_OR_RETURN(oci::Spec spec,
+                        layout_.ShareContainer(config, /*share_rootfs=*/!block_rootfs));
   ::grpc::CreateContainerRequest req;
   req.set_container_id(cid);
   req.set_exec_id(cid);
   req.set_sandbox_pidns(SharesPodPidNamespace(config.spec));
   // Block devices are hot-plugged first: the agent waits for each and rewrites the spec.
-  KATA_ASSIGN_OR_RETURN(std::shared_ptr<VmLink> link, Link(SandboxOp::kCreateContainer));
-  absl::StatusOr<std::vector<PluggedDevice>> plugged = PlugDevices(link.get(), &spec, &req);
+  std::string guest_root;
+  absl::StatusOr<std::vector<PluggedDevice>> plugged =
+      PlugDevices(link.get(), std::move(block_rootfs), &spec, &req, &guest_root);
   if (!plugged.ok()) return AnnotateStatus(plugged.status(), ctx);
   absl::Cleanup unplug = [&] { UnplugDevices(link.get(), *std::move(plugged)).IgnoreError(); };
-  *req.mutable_oci() = oci::SpecToProto(GuestSpec(spec, cid, terminal, o_.config));
+  oci::Spec guest = GuestSpec(spec, cid, terminal, o_.config);
+  if (!guest_root.empty()) guest.root->path = guest_root;
+  *req.mutable_oci() = oci::SpecToProto(guest);
   KATA_RETURN_IF_ERROR(AnnotateStatus(agent->CreateContainer(req), ctx));
   {
     absl::MutexLock l(&mu_);

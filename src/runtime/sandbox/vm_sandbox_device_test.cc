@@ -227,6 +227,83 @@ TEST_F(VmSandboxDeviceTest, ABindMountedBlockDeviceIsAGuestMountedStorage) {
   ExpectNothingLeft();
 }
 
+// containerd's devmapper snapshotter gives the rootfs as one ext4 mount of a block device:
+// it is hot-plugged and mounted by the agent as the container's root, never on the host.
+TEST_F(VmSandboxDeviceTest, ABlockDeviceRootfsIsHotPluggedNotMountedOnTheHost) {
+  const std::string root = NewLoop(), vol = NewLoop();
+  ASSERT_EQ(Shell("/usr/sbin/mkfs.ext4 -q -F " + root + " >/dev/null 2>&1; echo $?"), "0");
+  MakeSandbox();
+  ON_CALL(*vm_, GetCapabilities())
+      .WillByDefault(Return(hypervisor::Capabilities{.block_hotplug = true}));
+  ASSERT_TRUE(sandbox_->Start().ok());
+  {
+    InSequence seq;  // the rootfs first: the agent mounts it before the volumes under it
+    EXPECT_CALL(*vm_, HotplugBlockDevice(AllOf(Field(&BlockDevice::path, root),
+                                               Field(&BlockDevice::read_only, false))))
+        .WillOnce(Return(DeviceInfo{"blk0", "10/00"}));
+    EXPECT_CALL(*vm_, HotplugBlockDevice(Field(&BlockDevice::path, vol)))
+        .WillOnce(Return(DeviceInfo{"blk1", "11/00"}));
+    EXPECT_CALL(*vm_, UnplugDevice("blk1")).WillOnce(Return(absl::OkStatus()));
+    EXPECT_CALL(*vm_, UnplugDevice("blk0")).WillOnce(Return(absl::OkStatus()));
+  }
+  ContainerConfig c = Config("c1", {"sleep"});
+  c.rootfs_mounts = {{"ext4", root, {"rw", "noatime"}}};
+  c.spec.mounts = std::vector<oci::Mount>{
+      {"/data", std::string("bind"), vol, oci::Strings{"rbind", "rw"}, {}, {}, {}}};
+  absl::Status created = sandbox_->CreateContainer(c);
+  ASSERT_TRUE(created.ok()) << created;
+  auto reqs = agent_.RequestsAs<::grpc::CreateContainerRequest>("CreateContainer");
+  ASSERT_EQ(reqs.size(), 1u);
+  ASSERT_EQ(reqs[0].storages_size(), 2);
+  const ::grpc::Storage& rs = reqs[0].storages(0);
+  EXPECT_EQ(rs.driver(), "blk");
+  EXPECT_EQ(rs.source(), "10/00");
+  EXPECT_EQ(rs.fstype(), "ext4");
+  EXPECT_THAT(rs.options(), ::testing::ElementsAre("rw", "noatime"));
+  EXPECT_EQ(rs.mount_point(), "/run/kata-containers/sandbox/storage/blk0");
+  EXPECT_EQ(reqs[0].oci().root().path(), rs.mount_point());
+  EXPECT_EQ(reqs[0].storages(1).mount_point(), "/run/kata-containers/sandbox/storage/blk1");
+  // Not mounted on the host (O_EXCL would fail on a mounted device, and the share is empty).
+  EXPECT_TRUE(Claimed(root));
+  absl::StatusOr<std::vector<std::string>> mounts = MountPointsUnder(SandboxDir());
+  ASSERT_TRUE(mounts.ok());
+  for (const std::string& m : *mounts) EXPECT_EQ(m.find("/c1/rootfs"), std::string::npos) << m;
+  ASSERT_TRUE(sandbox_->DeleteContainer("c1").ok());
+  EXPECT_FALSE(Claimed(root) || Claimed(vol));
+  ASSERT_TRUE(sandbox_->Shutdown().ok());
+  ExpectNothingLeft();
+}
+
+// Without hot-plug (disable_block_device_use, microvm) or for a filesystem the guest kernel
+// lacks, such a rootfs is mounted on the host and shared, as before.
+TEST_F(VmSandboxDeviceTest, ABlockDeviceRootfsIsSharedWhenItCannotBePlugged) {
+  const std::string root = NewLoop();
+  ASSERT_EQ(Shell("/usr/sbin/mkfs.ext4 -q -F " + root + " >/dev/null 2>&1; echo $?"), "0");
+  tune_config_ = [](config::RuntimeConfig& rc) { rc.hypervisor.disable_block_device_use = true; };
+  MakeSandbox();
+  ON_CALL(*vm_, GetCapabilities())
+      .WillByDefault(Return(hypervisor::Capabilities{.block_hotplug = true}));
+  ASSERT_TRUE(sandbox_->Start().ok());
+  EXPECT_CALL(*vm_, HotplugBlockDevice(_)).Times(0);
+  ContainerConfig c = Config("c1", {"sleep"});
+  c.rootfs_mounts = {{"ext4", root, {}}};
+  absl::Status created = sandbox_->CreateContainer(c);
+  ASSERT_TRUE(created.ok()) << created;
+  auto reqs = agent_.RequestsAs<::grpc::CreateContainerRequest>("CreateContainer");
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].storages_size(), 0);
+  EXPECT_EQ(reqs[0].oci().root().path(), "/run/kata-containers/shared/containers/c1/rootfs");
+  EXPECT_TRUE(Claimed(root)) << "mounted on the host";
+  ASSERT_TRUE(sandbox_->DeleteContainer("c1").ok());
+  EXPECT_FALSE(Claimed(root));
+  ASSERT_TRUE(sandbox_->Shutdown().ok());
+  ExpectNothingLeft();
+  // A filesystem the guest kernel does not have is never passed.
+  EXPECT_FALSE(HostBlockRootfsOf("xfs", root, {}).has_value());
+  EXPECT_FALSE(HostBlockRootfsOf("ext4", tmp_, {}).has_value()) << "not a block device";
+  EXPECT_TRUE(HostBlockRootfsOf("ext4", root, {}).has_value());
+}
+
 TEST(HostBlockDevicesTest, FindsTheNodeByItsNumbersAndSkipsCharacterDevices) {
   kata::testing::TempDir tmp;
   const std::string sys = tmp.path() + "/sys", dev = tmp.path() + "/dev";

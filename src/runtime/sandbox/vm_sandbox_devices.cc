@@ -1,4 +1,7 @@
 // VmSandbox: the host block devices given to containers, hot-plugged into the VM.
+#include <algorithm>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -39,17 +42,42 @@ absl::StatusOr<hypervisor::DeviceInfo> VmSandbox::PlugOne(VmLink* link, HostBloc
   return info;
 }
 
+std::optional<HostBlockRootfs> VmSandbox::BlockRootfsOf(const ContainerConfig& config,
+                                                        const VmLink* link) const {
+  if (link == nullptr || config.rootfs_mounts.size() != 1 ||
+      o_.config.hypervisor.disable_block_device_use || !link->CanHotplugBlockDevices()) {
+    return std::nullopt;
+  }
+  const RootfsMount& m = config.rootfs_mounts[0];
+  return HostBlockRootfsOf(m.type, m.source, m.options);
+}
+
 absl::StatusOr<std::vector<VmSandbox::PluggedDevice>> VmSandbox::PlugDevices(
-    VmLink* link, oci::Spec* spec, ::grpc::CreateContainerRequest* req) {
+    VmLink* link, std::optional<HostBlockRootfs> rootfs, oci::Spec* spec,
+    ::grpc::CreateContainerRequest* req, std::string* guest_root) {
   KATA_ASSIGN_OR_RETURN(std::vector<HostBlockDevice> devices, HostBlockDevicesOf(*spec));
   std::vector<HostBlockVolume> volumes = HostBlockVolumesOf(*spec);
   std::vector<PluggedDevice> plugged;
-  if (devices.empty() && volumes.empty()) return plugged;
+  if (devices.empty() && volumes.empty() && !rootfs) return plugged;
   if (link == nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat("sandbox ", o_.id, " has no VM to pass block devices to"));
   }
   absl::Cleanup undo = [&] { UnplugDevices(link, std::move(plugged)).IgnoreError(); };
+  if (rootfs) {
+    const bool read_only =
+        std::find(rootfs->options.begin(), rootfs->options.end(), "ro") != rootfs->options.end();
+    KATA_ASSIGN_OR_RETURN(hypervisor::DeviceInfo info,
+                          PlugOne(link, std::move(rootfs->device), read_only, &plugged));
+    // Mounted by the agent before it makes the container, which has it as its root.
+    ::grpc::Storage* st = req->add_storages();
+    st->set_driver("blk");
+    st->set_source(info.pci_path);
+    st->set_fstype(rootfs->fstype);
+    for (const std::string& o : rootfs->options) st->add_options(o);
+    st->set_mount_point(absl::StrCat(kGuestBlockVolumeDir, plugged.back().vm_id));
+    *guest_root = st->mount_point();
+  }
   for (HostBlockDevice& d : devices) {
     const std::string container_path = d.container_path;
     KATA_ASSIGN_OR_RETURN(hypervisor::DeviceInfo info,

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -93,10 +94,18 @@ class VmSandbox : public Sandbox {
   // (host_devices.h). Each device becomes a grpc.Device of `req` (type "blk", id = its PCI
   // path, container_path); each volume a grpc.Storage (driver "blk", source = its PCI path,
   // ext4, at kGuestBlockVolumeDir/<vm id>), which becomes the source of its bind mount in
-  // `spec`. All or nothing: on error what was plugged is unplugged again and nothing stays
-  // claimed.
-  absl::StatusOr<std::vector<PluggedDevice>> PlugDevices(VmLink* link, oci::Spec* spec,
-                                                         ::grpc::CreateContainerRequest* req);
+  // `spec`. A block-device rootfs (`rootfs`) goes first, as the same kind of Storage with
+  // containerd's options; its mount point becomes `*guest_root`. All or nothing: on error
+  // what was plugged is unplugged again and nothing stays claimed.
+  absl::StatusOr<std::vector<PluggedDevice>> PlugDevices(VmLink* link,
+                                                         std::optional<HostBlockRootfs> rootfs,
+                                                         oci::Spec* spec,
+                                                         ::grpc::CreateContainerRequest* req,
+                                                         std::string* guest_root);
+  // The rootfs of `config` when it is a block device this VM can take (HostBlockRootfs; not
+  // with hypervisor.qemu.disable_block_device_use or without hot-plug slots).
+  std::optional<HostBlockRootfs> BlockRootfsOf(const ContainerConfig& config,
+                                               const VmLink* link) const;
   // Claims `device`, hot-plugs it and appends it to `plugged`.
   absl::StatusOr<hypervisor::DeviceInfo> PlugOne(VmLink* link, HostBlockDevice device,
                                                  bool read_only,
