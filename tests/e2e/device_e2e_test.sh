@@ -23,10 +23,10 @@
 #                guest; after removal it is unplugged and the snapshot's loop device is gone.
 #
 # usage: device_e2e_test.sh SHIM IMAGE_BUILDER [GUEST_IMAGE_FILES...]     (root)
-# LOOPSNAP_BUILD (env): tests/e2e/loopsnap/build.sh.
 set -u
 export PATH=$PATH:/usr/sbin:/sbin  # losetup, mkfs.ext4, debugfs (Bazel's strict PATH has no sbin)
 source "$(dirname "${BASH_SOURCE[0]}")/../../tools/lib/containerd.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/loopsnap/loopsnap.sh"
 
 SHIM=$(readlink -f "$1")
 BUILDER=$(readlink -f "$2")
@@ -60,12 +60,7 @@ cleanup() {
   set +e
   containerd_stop
   pkill -9 -f -- "qemu.*$PREFIX" 2>/dev/null
-  [ -n "${SNAP_PID:-}" ] && kill "$SNAP_PID" 2>/dev/null && wait "$SNAP_PID" 2>/dev/null
-  local l
-  # Every loop device over a file of ours (numbers get reused): ours and loopsnap's.
-  for l in $(losetup -n -O NAME 2>/dev/null); do
-    case "$(losetup -n -O BACK-FILE "$l" 2>/dev/null)" in "$T"/*) losetup -d "$l" ;; esac
-  done
+  loopsnap_stop "$T"  # and every loop device over a file of ours (numbers get reused)
   rm -rf /run/kata-containers/shared/sandboxes/"$PREFIX"-* /run/vc/vm/"$PREFIX"-*
   if [ $rc -ne 0 ] && [ -f "$T/containerd.log" ]; then
     log "containerd log (last 60 lines):"
@@ -97,18 +92,7 @@ dial_timeout = 90
 enable_debug = true
 TOML
 export KATA_CONF_FILE=$T/configuration.toml
-[ -n "${LOOPSNAP_BUILD:-}" ] || die "LOOPSNAP_BUILD (tests/e2e/loopsnap/build.sh) is not set"
-bash "$LOOPSNAP_BUILD" "$T/go" >/dev/null || die "building loopsnap"
-"$T/go/loopsnap" "$T/snap" "$T/snap.sock" > "$T/snap.log" 2>&1 &
-SNAP_PID=$!
-cat > "$T/proxy.toml" <<TOML
-[proxy_plugins]
-  [proxy_plugins.loopsnap]
-    type = "snapshot"
-    address = "$T/snap.sock"
-TOML
-for _ in $(seq 100); do [ -S "$T/snap.sock" ] && break; sleep 0.1; done
-[ -S "$T/snap.sock" ] || die "loopsnap did not come up: $(cat "$T/snap.log")"
+loopsnap_start "$T" || die "loopsnap did not start"
 containerd_start "$T" --debug --append "$T/proxy.toml" || die "containerd did not come up"
 python3 "$BUILDER" "$T/busybox.tar" "$IMG" >/dev/null || die "building the busybox image"
 $CTR images import "$T/busybox.tar" >/dev/null || die "importing the busybox image"

@@ -24,6 +24,7 @@ WS=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$WS"
 export PATH=$PATH:/usr/sbin:/sbin
 source tools/lib/containerd.sh
+source tests/e2e/loopsnap/loopsnap.sh
 [ "$(id -u)" = 0 ] || { echo "shared_fs.sh: run as root" >&2; exit 1; }
 bazel build ${BAZEL_FLAGS:-} //src/runtime/shim:containerd-shim-kata-v2 \
   //tools/osbuilder:${KATA_BENCH_IMAGE:-image_x86_64} >/dev/null 2>&1 ||
@@ -34,14 +35,9 @@ GUEST=$BIN/tools/osbuilder/${KATA_BENCH_IMAGE:-image_x86_64}
 IMG=docker.io/library/busybox:kata-bench
 
 T=$(mktemp -d /tmp/kfs.XXXXXX)
-SNAP_PID=""
 finish() {
   containerd_cleanup "$T"
-  [ -n "$SNAP_PID" ] && kill "$SNAP_PID" 2>/dev/null && wait "$SNAP_PID" 2>/dev/null
-  local l
-  for l in $(losetup -n -O NAME 2>/dev/null); do
-    case "$(losetup -n -O BACK-FILE "$l" 2>/dev/null)" in "$T"/*) losetup -d "$l" ;; esac
-  done
+  loopsnap_stop "$T"
   rm -rf "$T"
 }
 trap finish EXIT
@@ -65,16 +61,7 @@ valid_hypervisor_paths = ["/usr/bin/qemu-system-x86_64"]
 dial_timeout = 90
 TOML
 done
-bash tests/e2e/loopsnap/build.sh "$T/go" >/dev/null
-"$T/go/loopsnap" -size 256M "$T/snap" "$T/snap.sock" > "$T/snap.log" 2>&1 &
-SNAP_PID=$!
-cat > "$T/proxy.toml" <<TOML
-[proxy_plugins]
-  [proxy_plugins.loopsnap]
-    type = "snapshot"
-    address = "$T/snap.sock"
-TOML
-for _ in $(seq 100); do [ -S "$T/snap.sock" ] && break; sleep 0.1; done
+loopsnap_start "$T" 256M || exit 1
 containerd_start "$T" --append "$T/proxy.toml" ||
   { echo "shared_fs.sh: containerd did not start" >&2; exit 1; }
 CTR="ctr -a $CONTAINERD_SOCK"
