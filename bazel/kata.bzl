@@ -15,6 +15,7 @@
     kata_guest_image    the guest image (kernel + initrd with the agent as /init)
     kata_guest_test     an existing kata_cc_test built for the guest (aarch64), run under qemu-user
     kata_containerd_e2e_test  a root end-to-end script against a private containerd and a shim
+    kata_deb_package    a Debian package built by a script (dpkg-deb) from built files
 
 All C++ is C++17 with warnings as errors; `--config=clang` builds it with clang 14 and
 -Wthread-safety as well (CI builds //src/... that way).
@@ -266,3 +267,19 @@ def kata_guest_test(name, test, arch = "aarch64", size = "medium", **kwargs):
     run under /usr/bin/qemu-<arch>-static (qemu-user-static; called explicitly, binfmt_misc is
     not needed). `args`/`data` are passed to the emulated binary as to the host test."""
     kata_guest_emulated_test(name = name, test = test, arch = arch, size = size, **kwargs)
+
+def kata_deb_package(name, deb, builder, srcs, files, visibility = None):
+    """A Debian package `deb` (its file name, e.g. "kata-cpp_0.1.0-1_amd64.deb") made by
+    `builder` (packaging/build-deb: `--from DIR... --out FILE`) from `files` (the built
+    targets and source files it packs, looked up by their workspace paths in the execroot and
+    the bin directory) and `srcs` (the builder's own inputs: its lists and Debian metadata)."""
+    _require_visibility("kata_deb_package", name, visibility)
+    native.genrule(
+        name = name,
+        srcs = srcs + files,
+        outs = [deb],
+        tools = [builder],
+        cmd = "$(location %s) --from . --from $(BINDIR) --out $@" % builder,
+        message = "dpkg-deb %s" % deb,
+        visibility = visibility,
+    )

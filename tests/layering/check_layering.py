@@ -12,7 +12,7 @@ The sandbox sees only the hypervisor interface (hypervisor/ itself, not a driver
 the shim injects the driver's factory. Likewise the pod network: the sandbox sees
 src/runtime/network (the PodNetwork interface), the shim injects network/tcfilter's factory.
 src/agent and src/runtime never see each other; src/libs depends on neither; nothing in
-src/ depends on tools/ or tests/.
+src/ depends on tools/, tests/ or packaging/.
 """
 import re
 import sys
@@ -39,7 +39,8 @@ RULES = [
      "the pod network uses only the hypervisor interface (NetDevice) and the configuration"),
     (r"src/(?!runtime/shim(/|$))", r"src/runtime/shim(/|$)",
      "the shim is the top of the host side: nothing depends on it"),
-    (r"src(/|$)", r"(tools|tests)(/|$)", "product code never depends on tools or tests"),
+    (r"src(/|$)", r"(tools|tests|packaging)(/|$)",
+     "product code never depends on tools, tests or packaging"),
 ]
 
 EDGE = re.compile(r'^\s*"(?P<from>[^"]+)"\s*->\s*"(?P<to>[^"]+)"')

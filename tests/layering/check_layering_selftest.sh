@@ -31,6 +31,7 @@ expect 1 "$ok" '"//src/runtime/config:config" -> "//src/runtime/hypervisor:hyper
 expect 1 "$ok" '"//src/runtime/hypervisor/qemu:qemu" -> "//src/runtime/sandbox:layout"'
 expect 1 "$ok" '"//src/runtime:sandbox" -> "//src/runtime/shim:service"'
 expect 1 "$ok" '"//src/libs/ttrpc:ttrpc" -> "//tests/util:helpers"'
+expect 1 "$ok" '"//src/runtime/shim:shim" -> "//packaging:deb"'
 expect 2 'not a graph'
 [ "$fail" = 0 ] && echo "check_layering self-test: all cases behave"
 exit "$fail"

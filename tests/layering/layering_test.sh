@@ -17,7 +17,7 @@ trap 'rm -rf "$root"' EXIT
 # Every top-level area that has packages (not //..., which would wander into the bazel-*
 # links of whichever Bazel built this test).
 patterns=()
-for area in src tools tests; do
+for area in src tools tests packaging; do
   if [ -n "$(find "$area" -name BUILD.bazel -print -quit 2>/dev/null)" ]; then
     patterns+=("//$area/...")
   fi
