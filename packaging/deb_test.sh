@@ -37,7 +37,7 @@ grep -q "must be kata-cpp_" "$T/err" || fail "wrong name: no clear error: $(cat 
 dpkg-deb -c "$DEB" > "$T/list" || fail "dpkg-deb -c"
 awk '$1 !~ /^d/ {print $6}' "$T/list" | sed 's|^\./|/|' | sort > "$T/files"
 {
-  "$ROOT/packaging/stage" --list --prefix /usr
+  "$ROOT/packaging/stage" --list --prefix /usr | sed 's|^\(/usr/share/man/.*\.1\)$|\1.gz|'
   echo /usr/share/doc/kata-cpp/copyright
   echo /usr/share/doc/kata-cpp/changelog.Debian.gz
   echo /usr/share/lintian/overrides/kata-cpp
