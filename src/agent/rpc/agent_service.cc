@@ -36,7 +36,8 @@ AgentService::AgentService(Options options)
       engine_(options_.engine != nullptr
                   ? options_.engine
                   : std::shared_ptr<GuestEngine>(
-                        NewGuestEngine(options_.containers, options_.storage, options_.sandbox))) {}
+                        NewGuestEngine(options_.containers, options_.storage, options_.sandbox))),
+      metrics_(options_.proc_root) {}
 
 AgentService::~AgentService() {
   std::map<std::string, std::shared_ptr<EngineContainer>> containers;
@@ -89,6 +90,12 @@ absl::StatusOr<grpc::GuestDetailsResponse> AgentService::GuestDetails(
   // Containers get the spec's seccomp filter (src/agent/security) when the kernel has seccomp.
   details->set_supports_seccomp(prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0);
   return response;
+}
+
+absl::Status AgentService::GetMetrics(ttrpc::ServerContext&, const grpc::GetMetricsRequest&,
+                                      grpc::Metrics* response) {
+  response->set_metrics(metrics_.Collect());
+  return absl::OkStatus();
 }
 
 absl::Status AgentService::GetGuestDetails(ttrpc::ServerContext&,

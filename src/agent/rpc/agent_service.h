@@ -55,6 +55,8 @@
 // of the container counted by then was handed out and a next GetOOMEvent call came (the
 // host published it), at most options.oom_ack_timeout (oom_tracker.h): so the host's
 // /tasks/oom precedes its /tasks/exit.
+// - GetMetrics: Prometheus text about the agent and the guest (guest_metrics.h), read from
+//   options.proc_root; never fails.
 // - Exec processes are freed (their pipes, pty and eventfd closed; Container::FreeIfDone)
 //   once the host is done with them, as Kata's agent frees them in WaitProcess: when a
 //   WaitProcess has returned the exit code AND nothing is left to read (every output stream
@@ -87,6 +89,7 @@
 #include "src/agent/container/container.h"
 #include "src/agent/network/network.h"
 #include "src/agent/rpc/guest_engine.h"
+#include "src/agent/rpc/guest_metrics.h"
 #include "src/agent/rpc/guest_ops.h"
 #include "src/agent/rpc/oom_tracker.h"
 #include "src/agent/sandbox/sandbox.h"
@@ -109,6 +112,8 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
     std::string copy_file_base = "/run/kata-containers";
     // OnlineCPUMem's sysfs (cpu and memory blocks under <sysfs_root>/devices/system).
     std::string sysfs_root = "/sys";
+    // Where GetMetrics reads the agent's and the guest's numbers.
+    std::string proc_root = "/proc";
     // SetGuestDateTime's clock (settimeofday by default; tests inject a fake).
     SetTimeFn set_time = SystemSetTime;
     // Called by DestroySandbox once its work is done (just before it answers OK), with
@@ -183,6 +188,8 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
                                google::protobuf::Empty* response) override;
   absl::Status GetOOMEvent(ttrpc::ServerContext& context, const grpc::GetOOMEventRequest& request,
                            grpc::OOMEvent* response) override;
+  absl::Status GetMetrics(ttrpc::ServerContext& context, const grpc::GetMetricsRequest& request,
+                          grpc::Metrics* response) override;
   absl::Status CreateSandbox(ttrpc::ServerContext& context,
                              const grpc::CreateSandboxRequest& request,
                              google::protobuf::Empty* response) override;
@@ -252,6 +259,7 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
   std::map<std::string, std::shared_ptr<EngineContainer>> containers_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::vector<std::string>> container_storages_ ABSL_GUARDED_BY(mu_);
   OomTracker oom_;
+  GuestMetrics metrics_;
 };
 
 // Parses the hex contents of block_size_bytes ("8000000\n"); INVALID_ARGUMENT otherwise.
