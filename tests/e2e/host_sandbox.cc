@@ -113,6 +113,10 @@ class HostSandbox : public runtime::Sandbox {
     return absl::OkStatus();
   }
   std::vector<pid_t> VmPids() const override { return {getpid()}; }
+  // Host processes: no agent, no guest.
+  absl::StatusOr<std::string> AgentMetrics() override {
+    return absl::FailedPreconditionError("sandbox " + id_ + ": host mode has no agent");
+  }
 
   absl::Status CreateContainer(const ContainerConfig& cc) override {
     std::string rootfs = cc.bundle + "/rootfs";

@@ -37,6 +37,8 @@ class AgentClient {
   virtual absl::Status DestroySandbox(const ::grpc::DestroySandboxRequest& request) = 0;
   virtual absl::StatusOr<::grpc::GuestDetailsResponse> GetGuestDetails(
       const ::grpc::GuestDetailsRequest& request) = 0;
+  // The agent's and the guest's metrics, Prometheus text.
+  virtual absl::StatusOr<::grpc::Metrics> GetMetrics(const ::grpc::GetMetricsRequest& request) = 0;
 
   // network (before CreateSandbox; the guest matches interfaces by MAC)
   virtual absl::StatusOr<::types::Interface> UpdateInterface(

@@ -76,6 +76,10 @@ class TtrpcAgentClient : public AgentClient {
   absl::Status ResumeContainer(const ::grpc::ResumeContainerRequest& r) override {
     return Empty("ResumeContainer", &::grpc::AgentServiceTtrpc::Client::ResumeContainer, r);
   }
+  absl::StatusOr<::grpc::Metrics> GetMetrics(const ::grpc::GetMetricsRequest& r) override {
+    return Typed<::grpc::Metrics>("GetMetrics", &::grpc::AgentServiceTtrpc::Client::GetMetrics, r,
+                                  Bounded());
+  }
   absl::StatusOr<::grpc::StatsContainerResponse> StatsContainer(
       const ::grpc::StatsContainerRequest& r) override {
     return Typed<::grpc::StatsContainerResponse>(

@@ -11,6 +11,7 @@
 #include "rapidjson/prettywriter.h"
 #include "rapidjson/stringbuffer.h"
 #include "src/runtime/cli/host_probe.h"
+#include "src/runtime/cli/metrics_cmd.h"
 
 namespace kata::runtime::cli {
 namespace {
@@ -18,6 +19,7 @@ namespace {
 constexpr char kUsage[] =
     "usage: kata-runtime [--config PATH] check [--boot-probe] [--strict]\n"
     "       kata-runtime [--config PATH] env [--json]\n"
+    "       kata-runtime metrics <sandbox-id>\n"
     "       kata-runtime version\n";
 
 enum class Level { kOk, kWarn, kFail };
@@ -310,6 +312,7 @@ int RunKataRuntime(const std::vector<std::string>& args, std::ostream& out, std:
     out << "kata-runtime (kata-cpp) : " << kVersion << "\n   OCI specs: " << kOciVersion << "\n";
     return 0;
   }
+  if (cmd == "metrics") return RunMetrics(rest, out, err, context.shim_state_root);
   if (cmd != "check" && cmd != "env") {
     err << "kata-runtime: unknown command \"" << cmd << "\"\n" << kUsage;
     return 2;

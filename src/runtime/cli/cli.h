@@ -12,6 +12,8 @@
 //   kata-runtime [--config PATH] env [--json]
 //       The resolved configuration (which file, from where) and the host facts, as TOML-like
 //       sections or one JSON object.
+//   kata-runtime metrics <sandbox-id>
+//       The sandbox's Prometheus metrics from its shim's management socket (metrics_cmd.h).
 //   kata-runtime version
 //       The version of kata-cpp's runtime and the OCI spec it implements.
 //
@@ -37,6 +39,7 @@ struct CliContext {
   config::Environment env = config::ProcessEnvironment();
   config::SearchPaths search;
   absl::Duration boot_probe_timeout = absl::Seconds(20);
+  std::string shim_state_root = "/run/vc/sbs";  // sandbox/layout.h kShimStateRoot
 };
 
 // args excludes the program name.

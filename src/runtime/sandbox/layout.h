@@ -58,6 +58,11 @@ inline constexpr char kVmRoot[] = "/run/vc/vm";
 // Where the agent mounts the share in the guest.
 inline constexpr char kGuestSharedDir[] = "/run/kata-containers/shared/containers/";
 inline constexpr char kShareMountTag[] = "kataShared";
+// Where the shim of a sandbox keeps its management socket, as Kata's Go shim does:
+// <kShimStateRoot>/<sid>/shim-monitor.sock (the directory 0700, the socket 0600), HTTP
+// GET /metrics (src/runtime/shim/monitor.h).
+inline constexpr char kShimStateRoot[] = "/run/vc/sbs";
+inline constexpr char kShimMonitorSocket[] = "shim-monitor.sock";
 
 // How the share reaches the guest (the hypervisor's shared_fs).
 enum class ShareKind { k9p, kVirtioFs };

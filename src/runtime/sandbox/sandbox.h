@@ -143,6 +143,11 @@ class Sandbox {
   // Host PIDs of the VMM (containerd reports them as the task's pid, as Kata does).
   virtual std::vector<pid_t> VmPids() const = 0;
 
+  // The agent's GetMetrics text (Prometheus: kata_agent_*, kata_guest_*), bounded by the
+  // guest timeout. FAILED_PRECONDITION unless the sandbox is running; the agent's error
+  // otherwise. Unlike the calls below, a guest that does not answer is not treated as dead.
+  virtual absl::StatusOr<std::string> AgentMetrics() = 0;
+
   // ---- containers ----
 
   // Mounts the rootfs, shares it with the guest and creates the container in the guest

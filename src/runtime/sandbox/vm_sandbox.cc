@@ -467,6 +467,16 @@ absl::Status VmSandbox::Resume(const std::string& cid) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> VmSandbox::AgentMetrics() {
+  KATA_ASSIGN_OR_RETURN(std::shared_ptr<AgentClient> agent, Agent(SandboxOp::kContainerOp));
+  if (agent == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("sandbox ", o_.id, ": no agent"));
+  }
+  absl::StatusOr<::grpc::Metrics> m = agent->GetMetrics(::grpc::GetMetricsRequest());
+  if (!m.ok()) return AnnotateStatus(m.status(), absl::StrCat("sandbox ", o_.id));
+  return std::move(*m->mutable_metrics());
+}
+
 absl::StatusOr<ContainerStats> VmSandbox::Stats(const std::string& cid) {
   KATA_ASSIGN_OR_RETURN(Target t, GuestTarget(cid, "", ContainerOp::kStats));
   ::grpc::StatsContainerRequest r;

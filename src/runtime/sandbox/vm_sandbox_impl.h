@@ -53,6 +53,7 @@ class VmSandbox : public Sandbox {
   absl::Status Shutdown() override;
   absl::Status WaitVmDeath() override;
   std::vector<pid_t> VmPids() const override;
+  absl::StatusOr<std::string> AgentMetrics() override;
 
   absl::Status CreateContainer(const ContainerConfig& config) override;
   absl::Status StartContainer(const std::string& cid) override;

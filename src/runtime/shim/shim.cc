@@ -36,9 +36,11 @@
 #include "src/libs/ttrpc/address.h"
 #include "src/libs/ttrpc/server.h"
 #include "src/runtime/sandbox/host_cgroup.h"
+#include "src/runtime/sandbox/layout.h"
 #include "src/runtime/sandbox/vm_sandbox.h"
 #include "src/runtime/shim/event_forwarder.h"
 #include "src/runtime/shim/log.h"
+#include "src/runtime/shim/monitor.h"
 #include "src/runtime/shim/socket_address.h"
 #include "src/runtime/shim/vm_factory.h"
 
@@ -232,6 +234,13 @@ int RunDelete(const ShimArgs& args, const ShimEnv& env) {
     const std::string path =
         SocketPath(SocketAddress(args.address, args.namespace_, args.id, env.socket_root));
     if (!SocketAlive(path)) unlink(path.c_str());
+    const std::string monitor_dir = absl::StrCat(
+        env.monitor_root.empty() ? runtime::kShimStateRoot : env.monitor_root, "/", args.id);
+    const std::string monitor = absl::StrCat(monitor_dir, "/", runtime::kShimMonitorSocket);
+    if (!SocketAlive(monitor)) {
+      unlink(monitor.c_str());
+      rmdir(monitor_dir.c_str());
+    }
   }
   ::containerd::task::v2::DeleteResponse response;
   response.set_exit_status(128 + SIGKILL);
@@ -289,6 +298,12 @@ int RunServe(const ShimArgs& args, const ShimEnv& env) {
     return 1;
   }
   SHIM_LOG(Info) << "shim serving on " << address << " (pid " << getpid() << ")";
+  // The management socket: metrics for kata-runtime metrics, kata-monitor, Prometheus. A
+  // shim without it still runs its containers.
+  absl::StatusOr<std::unique_ptr<ShimMonitor>> monitor = ShimMonitor::Start(
+      args.id, [&service] { return service.View(); },
+      env.monitor_root.empty() ? runtime::kShimStateRoot : env.monitor_root);
+  if (!monitor.ok()) SHIM_LOG(Error) << "management socket: " << monitor.status();
   std::thread signals([&] {
     int sig = 0;
     while (!stop.HasBeenNotified()) {
@@ -302,6 +317,7 @@ int RunServe(const ShimArgs& args, const ShimEnv& env) {
   });
   stop.WaitForNotification();
   server.Shutdown(absl::Seconds(2));
+  if (monitor.ok()) monitor->reset();
   absl::Status down = service.ShutdownSandbox();
   if (!down.ok()) SHIM_LOG(Error) << "shutdown: " << down;
   forwarder->Flush(absl::Seconds(5));

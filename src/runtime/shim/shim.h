@@ -44,6 +44,9 @@ struct ShimEnv {
   std::string self_exe;                   // empty: /proc/self/exe
   // What `delete` calls to clean up after a dead sandbox; empty: runtime::CleanupSandbox.
   std::function<absl::Status(const std::string& sandbox_id)> cleanup;
+  // Where the management socket goes (<root>/<sid>/shim-monitor.sock, monitor.h); empty:
+  // runtime::kShimStateRoot.
+  std::string monitor_root;
 };
 
 int ShimMain(int argc, char** argv, ShimEnv env = {});

@@ -444,6 +444,14 @@ absl::Status TaskService::Shutdown(Ctx&, const tpb::ShutdownRequest& req,
   return absl::OkStatus();
 }
 
+SandboxView TaskService::View() const {
+  absl::MutexLock lock(&mu_);
+  SandboxView view;
+  view.sandbox = sandbox_.get();
+  for (const auto& [id, task] : tasks_) view.container_ids.push_back(id);
+  return view;
+}
+
 absl::Status TaskService::ShutdownSandbox() {
   runtime::Sandbox* sandbox;
   {

@@ -51,6 +51,7 @@
 #include "src/libs/protocols/task.ttrpc.pb.h"
 #include "src/runtime/sandbox/sandbox.h"
 #include "src/runtime/shim/events.h"
+#include "src/runtime/shim/monitor.h"
 #include "src/runtime/shim/process_io.h"
 #include "src/runtime/shim/task_state.h"
 
@@ -124,6 +125,11 @@ class TaskService : public ::containerd::task::v2::TaskTtrpc::Service {
 
   // Shuts the sandbox down if there is one (the daemon's SIGTERM path). Idempotent.
   absl::Status ShutdownSandbox();
+
+  // The sandbox (null before the first Create) and its tasks' ids, for the management socket
+  // (monitor.h): taken under the service's lock, used without it. The sandbox lives as long
+  // as the service.
+  SandboxView View() const;
 
  private:
   struct Proc {

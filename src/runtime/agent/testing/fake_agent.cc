@@ -167,6 +167,14 @@ class FakeAgent::Impl : public ::grpc::AgentServiceTtrpc::Service,
     if (!containers_.count(r.container_id())) return absl::NotFoundError("container");
     return absl::OkStatus();
   }
+  absl::Status GetMetrics(Ctx&, const ::grpc::GetMetricsRequest& r, ::grpc::Metrics* out) override {
+    absl::MutexLock l(&mu_);
+    KATA_FAKE_RECORD("GetMetrics");
+    out->set_metrics(
+        "# HELP kata_guest_load Guest system load.\n# TYPE kata_guest_load gauge\n"
+        "kata_guest_load{item=\"load1\"} 0.5\n");
+    return absl::OkStatus();
+  }
   absl::Status StatsContainer(Ctx&, const ::grpc::StatsContainerRequest& r,
                               ::grpc::StatsContainerResponse* out) override {
     absl::MutexLock l(&mu_);

@@ -33,6 +33,8 @@ class MockAgentClient : public AgentClient {
               (override));
   MOCK_METHOD(absl::Status, ResumeContainer, (const ::grpc::ResumeContainerRequest& request),
               (override));
+  MOCK_METHOD(absl::StatusOr<::grpc::Metrics>, GetMetrics,
+              (const ::grpc::GetMetricsRequest& request), (override));
   MOCK_METHOD(absl::StatusOr<::grpc::StatsContainerResponse>, StatsContainer,
               (const ::grpc::StatsContainerRequest& request), (override));
   MOCK_METHOD(absl::Status, UpdateContainer, (const ::grpc::UpdateContainerRequest& request),

@@ -23,6 +23,7 @@ class MockSandbox : public Sandbox {
   MOCK_METHOD(absl::Status, Shutdown, (), (override));
   MOCK_METHOD(absl::Status, WaitVmDeath, (), (override));
   MOCK_METHOD(std::vector<pid_t>, VmPids, (), (const, override));
+  MOCK_METHOD(absl::StatusOr<std::string>, AgentMetrics, (), (override));
   MOCK_METHOD(absl::Status, CreateContainer, (const ContainerConfig& config), (override));
   MOCK_METHOD(absl::Status, StartContainer, (const std::string& container_id), (override));
   MOCK_METHOD(absl::Status, DeleteContainer, (const std::string& container_id), (override));
