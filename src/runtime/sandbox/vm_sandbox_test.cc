@@ -138,6 +138,11 @@ TEST_F(VmSandboxTest, ExitCodeExecSignalStatsPauseResumeUpdate) {
   ASSERT_TRUE(stats.ok()) << stats.status();
   ASSERT_TRUE(stats->memory.has_value());
   EXPECT_EQ(stats->memory->usage.usage, 4u << 20);
+  // The agent's metrics text, through the wire (the fake agent's GetMetrics).
+  absl::StatusOr<std::string> agent_metrics = sandbox_->AgentMetrics();
+  ASSERT_TRUE(agent_metrics.ok()) << agent_metrics.status();
+  EXPECT_THAT(*agent_metrics, HasSubstr("kata_guest_load{item=\"load1\"} 0.5\n"));
+  EXPECT_EQ(agent_.Requests("GetMetrics").size(), 1u);
 
   ASSERT_TRUE(sandbox_->Pause("s").ok());
   EXPECT_TRUE(agent_.Paused("s"));
