@@ -371,10 +371,11 @@ absl::Status VmSandbox::CreateContainer(const ContainerConfig& config) {
                                                  config.spec.process->terminal.value_or(false));
   KATA_ASSIGN_OR_RETURN(std::shared_ptr<VmLink> link, Link(SandboxOp::kCreateContainer));
   std::optional<HostBlockRootfs> block_rootfs = BlockRootfsOf(config, link.get());
+  const bool block_root = block_rootfs.has_value();
   // The rootfs (unless a block device) and volumes through the share; the agent gets the
   // guest's view of the spec.
   KATA_ASSIGN_OR_RETURN(oci::Spec spec,
-                        layout_.ShareContainer(config, /*share_rootfs=*/!block_rootfs));
+                        layout_.ShareContainer(config, /*share_rootfs=*/!block_root));
   ::grpc::CreateContainerRequest req;
   req.set_container_id(cid);
   req.set_exec_id(cid);
@@ -383,6 +384,15 @@ absl::Status VmSandbox::CreateContainer(const ContainerConfig& config) {
   std::string guest_root;
   absl::StatusOr<std::vector<PluggedDevice>> plugged =
       PlugDevices(link.get(), std::move(block_rootfs), &spec, &req, &guest_root);
+  if (!plugged.ok() && block_root && absl::IsResourceExhausted(plugged.status())) {
+    // No root port left (the pod's other devices hold them): the rootfs is shared instead,
+    // as any other rootfs (PlugDevices plugged nothing).
+    KATA_RETURN_IF_ERROR(AnnotateStatus(layout_.UnshareContainer(cid), ctx));
+    KATA_ASSIGN_OR_RETURN(spec, layout_.ShareContainer(config));
+    req.clear_storages();
+    req.clear_devices();
+    plugged = PlugDevices(link.get(), std::nullopt, &spec, &req, &guest_root);
+  }
   if (!plugged.ok()) return AnnotateStatus(plugged.status(), ctx);
   absl::Cleanup unplug = [&] { UnplugDevices(link.get(), *std::move(plugged)).IgnoreError(); };
   oci::Spec guest = GuestSpec(spec, cid, terminal, o_.config);

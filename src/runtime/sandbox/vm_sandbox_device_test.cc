@@ -304,6 +304,32 @@ TEST_F(VmSandboxDeviceTest, ABlockDeviceRootfsIsSharedWhenItCannotBePlugged) {
   EXPECT_TRUE(HostBlockRootfsOf("ext4", root, {}).has_value());
 }
 
+// The pod's root ports are all taken: the block rootfs is shared instead of failing.
+TEST_F(VmSandboxDeviceTest, ABlockDeviceRootfsIsSharedWhenNoRootPortIsLeft) {
+  const std::string root = NewLoop();
+  ASSERT_EQ(Shell("/usr/sbin/mkfs.ext4 -q -F " + root + " >/dev/null 2>&1; echo $?"), "0");
+  MakeSandbox();
+  ON_CALL(*vm_, GetCapabilities())
+      .WillByDefault(Return(hypervisor::Capabilities{.block_hotplug = true}));
+  ASSERT_TRUE(sandbox_->Start().ok());
+  EXPECT_CALL(*vm_, HotplugBlockDevice(Field(&BlockDevice::path, root)))
+      .WillOnce(Return(absl::ResourceExhaustedError("qemu: no free pcie root port")));
+  EXPECT_CALL(*vm_, UnplugDevice(_)).Times(0);
+  ContainerConfig c = Config("c1", {"sleep"});
+  c.rootfs_mounts = {{"ext4", root, {}}};
+  absl::Status created = sandbox_->CreateContainer(c);
+  ASSERT_TRUE(created.ok()) << created;
+  auto reqs = agent_.RequestsAs<::grpc::CreateContainerRequest>("CreateContainer");
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].storages_size(), 0);
+  EXPECT_EQ(reqs[0].oci().root().path(), "/run/kata-containers/shared/containers/c1/rootfs");
+  EXPECT_TRUE(Claimed(root)) << "mounted on the host";
+  ASSERT_TRUE(sandbox_->DeleteContainer("c1").ok());
+  EXPECT_FALSE(Claimed(root));
+  ASSERT_TRUE(sandbox_->Shutdown().ok());
+  ExpectNothingLeft();
+}
+
 TEST(HostBlockDevicesTest, FindsTheNodeByItsNumbersAndSkipsCharacterDevices) {
   kata::testing::TempDir tmp;
   const std::string sys = tmp.path() + "/sys", dev = tmp.path() + "/dev";

@@ -104,7 +104,8 @@ class VmSandbox : public Sandbox {
                                                          ::grpc::CreateContainerRequest* req,
                                                          std::string* guest_root);
   // The rootfs of `config` when it is a block device this VM can take (HostBlockRootfs; not
-  // with hypervisor.qemu.disable_block_device_use or without hot-plug slots).
+  // with hypervisor.qemu.disable_block_device_use or without hot-plug slots). When its
+  // hot-plug finds no free root port, CreateContainer shares it instead.
   std::optional<HostBlockRootfs> BlockRootfsOf(const ContainerConfig& config,
                                                const VmLink* link) const;
   // Claims `device`, hot-plugs it and appends it to `plugged`.
