@@ -286,13 +286,17 @@ t_block_volume() {  # ext4 on a loop device, bind-mounted: mounted in the guest 
 }
 
 t_block_rootfs() {  # a block-device rootfs (loopsnap, as devmapper): hot-plugged, the guest's /
-  local c=$PREFIX-root dev qpid out rc=0
-  out=$(run -d --snapshotter loopsnap "$IMG" "$c" sleep 300 2>&1 </dev/null) ||
-    { log "ctr run failed: $out"; return 1; }
+  # In a pod, so that the VM outlives the container and its unplug shows.
+  local pod=$PREFIX-rp c=$PREFIX-root dev qpid out rc=0 i left
+  run -d "$IMG" "$pod" sleep 1000 </dev/null || return 1
+  wait_status "$pod" RUNNING || return 1
+  qpid=$(qemu_of "$pod")
+  out=$(in_pod "$pod" -d --snapshotter loopsnap "$IMG" "$c" sleep 1000 2>&1 </dev/null) ||
+    { log "ctr run failed: $out"; remove "$pod"; return 1; }
+  wait_status "$c" RUNNING || rc=1
   dev=$($CTR snapshots --snapshotter loopsnap mounts /mnt "$c" | grep -o '/dev/loop[0-9]*')
-  [ -b "$dev" ] || { log "no loop device for snapshot $c: '$dev'"; remove "$c"; return 1; }
+  [ -b "$dev" ] || { log "no loop device for snapshot $c: '$dev'"; remove "$c" "$pod"; return 1; }
   log "snapshot $c is $dev"
-  qpid=$(qemu_of "$c")
   holds "$qpid" "$dev" || { log "QEMU ($qpid) does not hold $dev"; rc=1; }
   grep -q "^$dev " /proc/mounts && { log "$dev is mounted on the host"; rc=1; }
   out=$(ex "$c" sh -c 'grep " / " /proc/mounts; echo inside > /written && cat /written; ls /bin/busybox')
@@ -304,16 +308,20 @@ t_block_rootfs() {  # a block-device rootfs (loopsnap, as devmapper): hot-plugge
   out=$(debugfs -R "cat /written" "$dev" 2>/dev/null)
   [ "$out" = inside ] || { log "on the host's device: '$out'"; rc=1; }
   remove "$c"
+  # The VM still runs the pod: the disk left it and QEMU let the device go.
+  out=$(ex "$pod" ls /sys/block)
+  echo "$out" | grep -q '^vd' && { log "virtio disks left in the VM: $out"; rc=1; }
   holds "$qpid" "$dev" && { log "QEMU still holds $dev"; rc=1; }
-  # containerd removes the snapshot in its garbage collection, just after the delete.
-  local i left
+  # containerd removes the snapshot in its garbage collection, just after the delete
+  # (loopsnap refuses while anything holds the device).
   for i in $(seq 100); do
     left=$(losetup -n -O NAME,BACK-FILE | grep -F "$T/snap/")
     [ -z "$left" ] && break
     sleep 0.1
   done
   [ -z "$left" ] || { log "loop devices of loopsnap left: $left; $(tail -3 "$T/snap.log")"; rc=1; }
-  nothing_left "$c" || rc=1
+  remove "$pod"
+  nothing_left "$pod" "$c" || rc=1
   return $rc
 }
 

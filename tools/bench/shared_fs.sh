@@ -36,9 +36,8 @@ IMG=docker.io/library/busybox:kata-bench
 
 T=$(mktemp -d /tmp/kfs.XXXXXX)
 finish() {
-  containerd_cleanup "$T"
+  containerd_cleanup "$T"  # removes $T, never crossing into a mount
   loopsnap_stop "$T"
-  rm -rf "$T"
 }
 trap finish EXIT
 
@@ -93,7 +92,11 @@ one() {  # mode run -> appends the workload's line to $T/<mode>
     block) out=$($CTR run --rm --privileged --snapshotter loopsnap --runtime "$SHIM" \
       --runtime-config-path "$T/virtio-9p.toml" "$IMG" "$id" sh -c "$WORK" </dev/null) ;;
   esac
-  echo "$out" | tail -1 >> "$T/$mode"
+  # Only a complete result line counts: a workload that failed stops the run.
+  out=$(echo "$out" | tail -1)
+  echo "$out" | grep -qE '^[0-9.]+( [0-9.]+){5}$' ||
+    { echo "shared_fs.sh: $id: no result ('$out')" >&2; exit 1; }
+  echo "$out" >> "$T/$mode"
 }
 for i in $(seq "$N"); do
   for mode in 9p virtio-fs block; do one "$mode" "$i"; done

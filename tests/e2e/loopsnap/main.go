@@ -62,8 +62,28 @@ func (s *loopSnapshotter) loops(id string) []string {
 	return strings.Fields(out)
 }
 
+// Whether anything has dev open or mounted (a process's fd, a mount, a holder): the kernel
+// would take `losetup -d` then as "detach when closed" and report success.
+func inUse(dev string) bool {
+	fds, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+	for _, fd := range fds {
+		if target, err := os.Readlink(fd); err == nil && target == dev {
+			return true
+		}
+	}
+	if mounts, err := os.ReadFile("/proc/self/mountinfo"); err == nil &&
+		strings.Contains(string(mounts), " "+dev+" ") {
+		return true
+	}
+	holders, _ := os.ReadDir(filepath.Join("/sys/block", filepath.Base(dev), "holders"))
+	return len(holders) > 0
+}
+
 func (s *loopSnapshotter) detach(id string) error {
 	for _, l := range s.loops(id) {
+		if inUse(l) {
+			return fmt.Errorf("snapshot %s: %s is in use", id, l)
+		}
 		if _, err := run("losetup", "-d", l); err != nil {
 			return err
 		}
@@ -215,7 +235,7 @@ func (s *loopSnapshotter) Remove(ctx context.Context, key string) error {
 	}
 	id, _, err := storage.Remove(ctx, key)
 	if err == nil {
-		err = s.detach(id) // fails while the device is still open (a VM holding it)
+		err = s.detach(id) // refused while the device is in use (a VM holding it)
 	}
 	if err != nil {
 		t.Rollback()
