@@ -124,7 +124,7 @@ const KeyInfo kAgent[] = {
     {"enable_debug", S, "", "the agent logs at debug level"},
     {"dial_timeout", S, "", ""},
     {"enable_tracing", N, "", ""},
-    {"debug_console_enabled", N, "", "no debug console is served"},
+    {"debug_console_enabled", S, "", "a root shell in the guest for `kata-runtime exec`"},
     {"kernel_modules", N, "", "no module is loaded in the guest"},
     {"cdh_api_timeout", I, "", kNoCoco},
     {"launch_process_timeout", I, "", ""},

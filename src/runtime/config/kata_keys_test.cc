@@ -59,8 +59,8 @@ TEST(KataKeysTest, KatasStockFileLoadsWithWarningsOnly) {
   for (const char* key :
        {"hypervisor.qemu.rootfs_type", "hypervisor.qemu.cpu_features",
         "hypervisor.qemu.memory_slots", "hypervisor.qemu.pflashes", "factory.enable_template",
-        "agent.kata.cdh_api_timeout", "agent.kata.debug_console_enabled", "runtime.dan_conf",
-        "runtime.kubelet_root_dir", "hypervisor.qemu.image", "runtime.sandbox_cgroup_only"}) {
+        "agent.kata.cdh_api_timeout", "runtime.dan_conf", "runtime.kubelet_root_dir",
+        "hypervisor.qemu.image", "runtime.sandbox_cgroup_only"}) {
     EXPECT_THAT(keys, Contains(key));
   }
   // Keys kata-cpp acts on, refused ones at their accepted value and guards give none.
@@ -68,7 +68,8 @@ TEST(KataKeysTest, KatasStockFileLoadsWithWarningsOnly) {
        {"hypervisor.qemu.path", "hypervisor.qemu.kernel_params", "hypervisor.qemu.rootless",
         "hypervisor.qemu.shared_fs", "hypervisor.qemu.virtio_fs_daemon",
         "hypervisor.qemu.valid_hypervisor_paths", "hypervisor.qemu.valid_vhost_user_store_paths",
-        "runtime.emptydir_mode", "runtime.guest_selinux_label", "agent.kata.dial_timeout"}) {
+        "runtime.emptydir_mode", "runtime.guest_selinux_label", "agent.kata.dial_timeout",
+        "agent.kata.debug_console_enabled"}) {
     EXPECT_THAT(keys, ::testing::Not(Contains(key)));
   }
   EXPECT_THAT(c->warnings,

@@ -47,6 +47,13 @@ enum class AgentChannelKind {
   kVsock,         // a vhost-vsock device; the host dials (guest_cid, port)
 };
 
+// The agent's debug console (see VmConfig::debug_console): Kata's vsock port, and the name of
+// the virtio-serial port that stands in for it where the host has no vhost-vsock.
+inline constexpr uint32_t kDebugConsoleVsockPort = 1026;
+inline constexpr char kDebugConsolePortName[] = "agent.debug_console";
+// The unix socket (in VmConfig::work_dir) a driver gives the virtio-serial port's host end.
+inline constexpr char kDebugConsoleSocketName[] = "debug-console.sock";
+
 // Everything needed to create one VM. Plain data; drivers validate it in CreateVm.
 // A NIC for the guest: an open tap fd (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR) that the VMM
 // inherits, and the MAC the guest sees. The fds are the caller's: they must stay open until
@@ -78,6 +85,13 @@ struct VmConfig {
   AgentChannelKind agent_channel = AgentChannelKind::kVirtioSerial;
   uint32_t vsock_guest_cid = 3;  // kVsock only; must be >= 3
   uint32_t vsock_port = 1024;    // kVsock only: the agent's port
+
+  // The agent's debug console (Kata's debug_console_enabled; a root shell in the guest): with
+  // kVirtioSerial a second virtio-serial port named kDebugConsolePortName whose host end is a
+  // unix socket the VMM listens on in work_dir (0600); with kVsock the agent's vsock port
+  // kDebugConsoleVsockPort. The kernel command line must also carry `agent.debug_console`
+  // (factory.h's job). false: no port at all.
+  bool debug_console = false;
 
   // Number of hotplug slots (PCIe root ports on q35) to provision; 0 means no block
   // hotplug. Machines that cannot hotplug (microvm) reject a non-zero value.

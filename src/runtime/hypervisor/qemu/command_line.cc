@@ -34,6 +34,7 @@ QemuPaths PathsFor(const VmConfig& config) {
       .qemu_log = absl::StrCat(d, "/qemu.log"),
       .virtiofs_socket = absl::StrCat(d, "/vfs.sock"),
       .virtiofsd_log = absl::StrCat(d, "/virtiofsd.log"),
+      .debug_console_socket = absl::StrCat(d, "/", kDebugConsoleSocketName),
   };
 }
 
@@ -64,7 +65,8 @@ absl::Status ValidateConfig(const VmConfig& c, const CommandLineOptions& options
     return Invalid(absl::StrCat("work_dir must be an absolute path, got \"", c.work_dir, "\""));
   }
   const QemuPaths paths = PathsFor(c);
-  for (const std::string* p : {&paths.qmp_socket, &paths.agent_socket, &paths.virtiofs_socket}) {
+  for (const std::string* p : {&paths.qmp_socket, &paths.agent_socket, &paths.virtiofs_socket,
+                               &paths.debug_console_socket}) {
     if (p->size() > kMaxSocketPath) {
       return Invalid(absl::StrCat("socket path ", *p, " is longer than ", kMaxSocketPath,
                                   " bytes; use a shorter work_dir"));
@@ -235,7 +237,18 @@ absl::StatusOr<std::vector<std::string>> BuildCommandLine(const VmConfig& c,
                            ",server=on,wait=off"),
               "-device",
               "virtserialport,bus=serial0.0,chardev=agentch,id=channel0,name=agent.channel.0"});
-  } else {
+  }
+  if (serial_agent && c.debug_console) {
+    // The agent's debug console (a root shell in the guest) on a port of its own.
+    a.insert(a.end(),
+             {"-chardev",
+              absl::StrCat("socket,id=dbgcon,path=", EscapeOptionValue(paths.debug_console_socket),
+                           ",server=on,wait=off"),
+              "-device",
+              absl::StrCat("virtserialport,bus=serial0.0,chardev=dbgcon,id=channel1,name=",
+                           kDebugConsolePortName)});
+  }
+  if (!serial_agent) {
     a.insert(
         a.end(),
         {"-device", absl::StrCat(q35 ? "vhost-vsock-pci,bus=pcie.0,addr=0x4" : "vhost-vsock-device",

@@ -21,7 +21,9 @@
 //            mux chardev into a socket the runtime reads (CommandLineOptions::console_fd;
 //            console_log.h caps the log); virtio-serial exists whenever there is a console
 //            or the agent channel is virtio-serial. QMP
-//            on a unix socket (QEMU listens), the agent channel as named in VmConfig;
+//            on a unix socket (QEMU listens), the agent channel as named in VmConfig; with
+//            VmConfig::debug_console a second port "agent.debug_console" on
+//            debug-console.sock (virtio-serial), or nothing more (vsock: the agent's port);
 //            `-sandbox <value>` (QEMU's seccomp filter) and 9p `multidevs=remap` when the
 //            options ask for them (the caller probes what the QEMU binary supports: features.h).
 #ifndef KATA_SRC_RUNTIME_HYPERVISOR_QEMU_COMMAND_LINE_H_
@@ -51,6 +53,9 @@ struct QemuPaths {
   std::string qemu_log;         // work_dir/qemu.log (QEMU's own stdout/stderr)
   std::string virtiofs_socket;  // work_dir/vfs.sock (virtio-fs only: virtiofsd listens)
   std::string virtiofsd_log;    // work_dir/virtiofsd.log
+  // work_dir/debug-console.sock (VmConfig::debug_console with virtio-serial only): QEMU
+  // listens; the client (`kata-runtime exec`) talks to the guest's debug console through it.
+  std::string debug_console_socket;
 };
 QemuPaths PathsFor(const VmConfig& config);
 

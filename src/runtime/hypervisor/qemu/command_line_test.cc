@@ -1,5 +1,6 @@
 #include "src/runtime/hypervisor/qemu/command_line.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,37 @@ TEST(CommandLineTest, MicrovmWithVsockAndKvm) {
   };
   // clang-format on
   EXPECT_THAT(*argv, ElementsAreArray(want)) << absl::StrJoin(*argv, " ");
+}
+
+TEST(CommandLineTest, DebugConsoleIsASecondSerialPortOnlyWhenEnabled) {
+  VmConfig c = Q35Config();
+  absl::StatusOr<std::vector<std::string>> off = BuildCommandLine(c, {});
+  ASSERT_TRUE(off.ok()) << off.status();
+  const std::string off_line = absl::StrJoin(*off, " ");
+  EXPECT_THAT(off_line, Not(HasSubstr("dbgcon")));
+  EXPECT_THAT(off_line, Not(HasSubstr("debug-console")));
+  EXPECT_THAT(off_line, Not(HasSubstr("agent.debug_console")));
+
+  c.debug_console = true;
+  absl::StatusOr<std::vector<std::string>> on = BuildCommandLine(c, {});
+  ASSERT_TRUE(on.ok()) << on.status();
+  const std::vector<std::string> want = {
+      "-chardev", "socket,id=dbgcon,path=/run/kata/sb1/debug-console.sock,server=on,wait=off",
+      "-device",
+      "virtserialport,bus=serial0.0,chardev=dbgcon,id=channel1,name=agent.debug_console"};
+  auto at = std::search(on->begin(), on->end(), want.begin(), want.end());
+  EXPECT_NE(at, on->end()) << absl::StrJoin(*on, " ");
+  // The agent channel's port comes first: the agent finds each by name anyway.
+  EXPECT_THAT(absl::StrJoin(*on, " "), HasSubstr("name=agent.channel.0"));
+  EXPECT_EQ(PathsFor(c).debug_console_socket, "/run/kata/sb1/debug-console.sock");
+
+  // vsock: the agent listens on its port 1026; QEMU needs nothing more.
+  c.agent_channel = AgentChannelKind::kVsock;
+  c.vsock_guest_cid = 5;
+  on = BuildCommandLine(c, {});
+  ASSERT_TRUE(on.ok()) << on.status();
+  EXPECT_THAT(absl::StrJoin(*on, " "), Not(HasSubstr("dbgcon")));
+  EXPECT_THAT(absl::StrJoin(*on, " "), Not(HasSubstr("virtio-serial")));
 }
 
 TEST(CommandLineTest, VsockWithTheAllocatedCidsFdAsVhostfd) {

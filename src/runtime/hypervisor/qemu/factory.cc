@@ -72,6 +72,13 @@ absl::StatusOr<VmConfig> QemuVmConfig(const config::RuntimeConfig& config, const
     absl::StrAppend(&params, " agent.server_addr=serial://agent.channel.0");
   }
   if (config.agent.enable_debug) absl::StrAppend(&params, " agent.log=debug");
+  // Kata's debug console: the agent serves a shell on its vsock port (here also the port the
+  // virtio-serial stand-in is named for); nothing of it when disabled.
+  vm.debug_console = config.agent.debug_console_enabled;
+  if (vm.debug_console) {
+    absl::StrAppend(&params,
+                    " agent.debug_console agent.debug_console_vport=", kDebugConsoleVsockPort);
+  }
   if (!q.kernel_params.empty()) absl::StrAppend(&params, " ", q.kernel_params);
   vm.kernel_params = params;
   return vm;

@@ -9,6 +9,7 @@ namespace kata::hypervisor::qemu {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 VmLayout Layout() { return {"s1", "/r/shared/s1/shared", "kataShared", "/r/vm/s1"}; }
 
@@ -36,6 +37,21 @@ TEST(QemuVmConfigTest, MapsTheConfiguration) {
   }
   EXPECT_THAT(vm->kernel_params, HasSubstr("agent.log=debug"));
   EXPECT_THAT(vm->kernel_params, ::testing::EndsWith(" quiet"));
+}
+
+TEST(QemuVmConfigTest, DebugConsoleOnlyWhenEnabled) {
+  config::RuntimeConfig c;
+  c.hypervisor.accelerator = "tcg";
+  c.hypervisor.shared_fs = "virtio-9p";
+  absl::StatusOr<VmConfig> vm = QemuVmConfig(c, Layout());
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  EXPECT_FALSE(vm->debug_console);  // Kata's default: off, and no trace of it
+  EXPECT_THAT(vm->kernel_params, Not(HasSubstr("debug_console")));
+  c.agent.debug_console_enabled = true;
+  vm = QemuVmConfig(c, Layout());
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  EXPECT_TRUE(vm->debug_console);
+  EXPECT_THAT(vm->kernel_params, HasSubstr(" agent.debug_console agent.debug_console_vport=1026"));
 }
 
 TEST(QemuVmConfigTest, RootPortsAreTheHotplugSlots) {

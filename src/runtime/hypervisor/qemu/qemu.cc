@@ -200,6 +200,7 @@ absl::Status QemuDriver::StartVm(absl::Duration timeout) {
   // Stale sockets from an earlier run would be "connected" to nobody.
   unlink(paths_.qmp_socket.c_str());
   unlink(paths_.agent_socket.c_str());
+  unlink(paths_.debug_console_socket.c_str());
   KATA_RETURN_IF_ERROR(CreatePrivateLog(paths_.qemu_log));
   KATA_ASSIGN_OR_RETURN(std::unique_ptr<ConsoleReader> console,
                         ConsoleReader::Start(paths_.console_log, options_.console_log_max_bytes));
@@ -247,6 +248,15 @@ absl::Status QemuDriver::StartVm(absl::Duration timeout) {
     return AnnotateStatus(status, "start qemu");
   }
   std::move(release_cid).Cancel();
+  // QEMU made its sockets (before QMP answered) with its umask: the debug console, a root
+  // shell in the guest, is the owner's alone (the directory is 0700 as well).
+  if (config_.debug_console && config_.agent_channel == AgentChannelKind::kVirtioSerial &&
+      chmod(paths_.debug_console_socket.c_str(), 0600) != 0) {
+    const int err = errno;
+    process_->Kill();
+    process_.reset();
+    return ErrnoStatus(err, absl::StrCat("start qemu: chmod ", paths_.debug_console_socket));
+  }
   qmp_ = std::move(*qmp);
   console_ = std::move(console);
   virtiofsd_ = std::move(virtiofsd);
@@ -284,6 +294,7 @@ void QemuDriver::Teardown() {
   slot_used_.assign(slot_used_.size(), false);
   unlink(paths_.qmp_socket.c_str());
   unlink(paths_.agent_socket.c_str());
+  unlink(paths_.debug_console_socket.c_str());
   state_ = VmState::kStopped;
 }
 
