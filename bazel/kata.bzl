@@ -253,14 +253,16 @@ def kata_guest_binary(name, binary, arch, visibility = None, **kwargs):
     _require_visibility("kata_guest_binary", name, visibility)
     kata_guest_binary_rule(name = name, binary = binary, arch = arch, visibility = visibility, **kwargs)
 
-def kata_guest_image(name, agent, arch, kernel_lock = None, own_kernel = False, visibility = None, **kwargs):
+def kata_guest_image(name, agent, arch, kernel_lock = None, own_kernel = False, busybox_lock = None, visibility = None, **kwargs):
     """The guest image (tools/osbuilder) with `agent`, built for `arch`, as /init:
     files <name>/vmlinux.container, <name>/kata-containers-initrd.img, <name>/manifest.txt.
     The kernel is kata-cpp's own (`own_kernel`, tools/osbuilder/kernel.py) or Debian's package
-    pinned by `kernel_lock` (with the modules the agent loads)."""
+    pinned by `kernel_lock` (with the modules the agent loads). `busybox_lock`: Debian's
+    busybox-static as /bin/busybox and /bin/sh (the debug console's shell)."""
     _require_visibility("kata_guest_image", name, visibility)
     kata_guest_image_rule(name = name, agent = agent, arch = arch, kernel_lock = kernel_lock,
-                          own_kernel = own_kernel, visibility = visibility, **kwargs)
+                          own_kernel = own_kernel, busybox_lock = busybox_lock,
+                          visibility = visibility, **kwargs)
 
 def kata_guest_test(name, test, arch = "aarch64", size = "medium", **kwargs):
     """`test` (a kata_cc_test) built statically for the guest `arch` through the transition and

@@ -77,6 +77,9 @@ def _guest_image_impl(ctx):
     if ctx.file.busybox:
         args += ["--busybox", ctx.file.busybox.path]
         inputs.append(ctx.file.busybox)
+    if ctx.file.busybox_lock:
+        args += ["--busybox-lock", ctx.file.busybox_lock.path]
+        inputs.append(ctx.file.busybox_lock)
     ctx.actions.run(
         executable = "/usr/bin/python3",
         arguments = [ctx.file._osbuilder.path] + args,
@@ -101,6 +104,7 @@ kata_guest_image_rule = rule(
             allow_files = True,
         ),
         "busybox": attr.label(allow_single_file = True),
+        "busybox_lock": attr.label(allow_single_file = True),
         "_osbuilder": attr.label(
             default = "//tools/osbuilder:osbuilder.py",
             allow_single_file = True,

@@ -48,7 +48,21 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentConfig& config, O
   KATA_RETURN_IF_ERROR(agent->server_.Register(&agent->agent_));
   KATA_ASSIGN_OR_RETURN(agent->channel_,
                         ChannelServer::Start(&agent->server_, address, agent->options_.channel));
+  if (config.debug_console) agent->StartDebugConsole(config.debug_console_addr);
   return agent;
+}
+
+void Agent::StartDebugConsole(const std::string& addr) {
+  absl::StatusOr<AgentAddress> where = ParseAgentAddress(addr);
+  absl::StatusOr<std::unique_ptr<DebugConsole>> console =
+      where.ok() ? DebugConsole::Start(*where, options_.debug_console)
+                 : absl::StatusOr<std::unique_ptr<DebugConsole>>(where.status());
+  if (!console.ok()) {
+    Log(LogLevel::kWarn, "debug console not served", {{"error", console.status().ToString()}});
+    return;
+  }
+  debug_console_ = *std::move(console);
+  Log(LogLevel::kInfo, "debug console served", {{"endpoint", debug_console_->endpoint()}});
 }
 
 Agent::~Agent() { Shutdown(absl::ZeroDuration()); }
@@ -67,6 +81,7 @@ std::string Agent::Wait() {
 }
 
 void Agent::Shutdown(absl::Duration grace) {
+  if (debug_console_ != nullptr) debug_console_->Stop();
   server_.Shutdown(grace);
   if (channel_ != nullptr) channel_->Stop();
 }

@@ -9,6 +9,10 @@
 // answered (main then powers the VM off when PID 1, or exits 0 on a host), or what Stop
 // was given (e.g. a signal).
 //
+// With `agent.debug_console` (config.debug_console) the debug console is served too, on
+// config.debug_console_addr (debug_console/debug_console.h); it failing to start is logged,
+// never fatal. Without it no console thread, socket or shell exists.
+//
 // Promises: Start returns once the channel is served (a unix socket is listening, a serial
 // device is open) or fails with the address in the message. Shutdown stops taking new
 // calls, gives in-flight calls `grace`, then closes the channel; it is idempotent and the
@@ -26,6 +30,7 @@
 #include "absl/time/time.h"
 #include "src/agent/channel/serve.h"
 #include "src/agent/config/config.h"
+#include "src/agent/debug_console/debug_console.h"
 #include "src/agent/rpc/agent_service.h"
 #include "src/agent/rpc/health_service.h"
 #include "src/libs/ttrpc/server.h"
@@ -41,6 +46,7 @@ class Agent {
     // Reap orphans (process/reaper.h); when not PID 1 the agent becomes a child subreaper
     // (PR_SET_CHILD_SUBREAPER) first, so a host process behaves as the guest's PID 1.
     bool reap_orphans = false;
+    DebugConsole::Options debug_console;  // used only with config.debug_console
   };
 
   static absl::StatusOr<std::unique_ptr<Agent>> Start(const AgentConfig& config, Options options);
@@ -58,14 +64,18 @@ class Agent {
 
   // What is served (the listen address or the serial device).
   const std::string& endpoint() const { return channel_->endpoint(); }
+  // The debug console, or null when not enabled (or it failed to start).
+  const DebugConsole* debug_console() const { return debug_console_.get(); }
 
  private:
   explicit Agent(Options options);
+  void StartDebugConsole(const std::string& addr);
 
   HealthService health_;
   AgentService agent_;
   ttrpc::Server server_;
   std::unique_ptr<ChannelServer> channel_;
+  std::unique_ptr<DebugConsole> debug_console_;
   Options options_;
   absl::Mutex stop_mu_;
   std::optional<std::string> stop_reason_ ABSL_GUARDED_BY(stop_mu_);

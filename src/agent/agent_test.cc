@@ -1,9 +1,12 @@
 // Runs the real kata-agent binary (argv[1]) on a unix socket in a temp dir and talks to it
 // with a ttRPC client.
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -164,6 +167,65 @@ TEST_F(AgentBinaryTest, ReadsTheCmdlineFile) {
   ASSERT_NE(status, -1);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_THAT(Log(), HasSubstr("level=warn msg=\"unknown kernel parameter agent.bogus ignored\""));
+}
+
+// The agent's children (those of every thread), from /proc.
+std::string Children(pid_t pid) {
+  std::string all;
+  const std::string tasks = absl::StrCat("/proc/", pid, "/task");
+  DIR* d = opendir(tasks.c_str());
+  if (d == nullptr) return "?";
+  while (struct dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    all += kata::ReadFileToString(absl::StrCat(tasks, "/", e->d_name, "/children")).value_or("");
+  }
+  closedir(d);
+  return all;
+}
+
+TEST_F(AgentBinaryTest, DebugConsoleOnlyWithItsKernelParameter) {
+  const std::string console = dir_ + "/dc.sock";
+  for (const bool enabled : {false, true}) {
+    SCOPED_TRACE(enabled ? "agent.debug_console" : "no agent.debug_console");
+    ASSERT_TRUE(kata::WriteStringToFile(dir_ + "/cmdline",
+                                        absl::StrCat("agent.server_addr=unix://", socket_,
+                                                     enabled ? " agent.debug_console" : "", "\n"))
+                    .ok());
+    Spawn({"--cmdline-file", dir_ + "/cmdline", "--debug-console-addr", "unix://" + console});
+    auto client = kata::ttrpc::Client::Dial("unix://" + socket_, absl::Seconds(10));
+    ASSERT_TRUE(client.ok()) << client.status() << "\n" << Log();
+    struct stat st;
+    if (!enabled) {
+      // Serving, and no console: no socket, no shell, nothing said about it.
+      EXPECT_NE(stat(console.c_str(), &st), 0) << "a console socket without the parameter";
+      EXPECT_EQ(Children(pid_), "");
+      EXPECT_THAT(Log(), ::testing::Not(HasSubstr("debug console")));
+    } else {
+      ASSERT_EQ(stat(console.c_str(), &st), 0) << Log();
+      int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      struct sockaddr_un addr = {};
+      addr.sun_family = AF_UNIX;
+      snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", console.c_str());
+      ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+      const std::string cmd = "echo via-$((2+2))-agent; exit 4\n";
+      ASSERT_EQ(write(fd, cmd.data(), cmd.size()), static_cast<ssize_t>(cmd.size()));
+      std::string out;
+      char buf[1024];
+      for (ssize_t n;
+           out.find("exit=4\x07") == std::string::npos && (n = read(fd, buf, sizeof(buf))) > 0;) {
+        out.append(buf, static_cast<size_t>(n));
+      }
+      close(fd);
+      EXPECT_THAT(out, HasSubstr("via-4-agent"));
+      EXPECT_THAT(out, HasSubstr("\x1b]kata-debug-console;exit=4\x07"));
+    }
+    client->reset();
+    ASSERT_EQ(kill(pid_, SIGTERM), 0);
+    int status = WaitFor(pid_, absl::Seconds(5));
+    pid_ = -1;
+    ASSERT_NE(status, -1) << Log();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << Log();
+  }
 }
 
 TEST_F(AgentBinaryTest, BadConfigExitsNonZeroNamingTheKey) {

@@ -1,11 +1,12 @@
 #!/bin/bash
 # The arm64 guest image (//tools/osbuilder:image_aarch64): the kernel is Debian's uncompressed
 # arm64 Image, the initrd's /init is a static aarch64 ELF (the agent), the modules the agent
-# loads are present and listed, and a second osbuilder run gives byte-identical files.
-#   image_aarch64_test.sh OSBUILDER KERNEL_LOCK AGENT IMAGE_FILES...
+# loads are present and listed, /bin/sh is the pinned aarch64 busybox (the debug console's
+# shell), and a second osbuilder run gives byte-identical files.
+#   image_aarch64_test.sh OSBUILDER KERNEL_LOCK BUSYBOX_LOCK AGENT IMAGE_FILES...
 set -euo pipefail
-osbuilder="$1" lock="$2" agent="$3"
-shift 3
+osbuilder="$1" lock="$2" busybox_lock="$3" agent="$4"
+shift 4
 dir="$(dirname "$1")"
 tmp="$(mktemp -d "${TEST_TMPDIR:-/tmp}/image_aarch64.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
@@ -48,6 +49,10 @@ mods = [l for l in files["etc/kata-cpp/modules"][1].decode().splitlines() if l a
 for want in ("virtio_console.ko", "virtio_pci.ko", "virtio_mmio.ko", "virtio_blk.ko", "9pnet_virtio.ko", "/9p.ko", "overlay.ko", "vmw_vsock_virtio_transport.ko", "virtio_net.ko"):
     if not any(m.endswith(want) for m in mods):
         fail("module list has no " + want)
+mode, target = files.get("bin/sh", (0, b""))
+if (mode & 0o170000) != 0o120000 or target != b"busybox":
+    fail("/bin/sh is not a link to busybox")
+elf_aarch64(files.get("bin/busybox", (0, b""))[1], "/bin/busybox")
 for m in mods:
     if m.lstrip("/") not in files:
         fail("listed module %s is not in the initrd" % m)
@@ -57,7 +62,8 @@ print("image_aarch64_test: kernel %d bytes, initrd %d entries, /init %d bytes, %
 PY
 
 # Reproducible: a second build from the same inputs is byte-identical.
-PATH="/usr/sbin:/sbin:$PATH" python3 "$osbuilder" --agent "$agent" --out "$tmp" --arch arm64 --kernel-lock "$lock" >/dev/null
+PATH="/usr/sbin:/sbin:$PATH" python3 "$osbuilder" --agent "$agent" --out "$tmp" --arch arm64 --kernel-lock "$lock" \
+  --busybox-lock "$busybox_lock" >/dev/null
 for f in vmlinux.container kata-containers-initrd.img manifest.txt; do
   cmp "$dir/$f" "$tmp/$f" || { echo "image_aarch64_test: FAIL: $f differs between two builds" >&2; exit 1; }
 done

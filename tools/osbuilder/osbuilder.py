@@ -2,7 +2,8 @@
 """Builds the kata-cpp guest image: an uncompressed kernel and an initrd with kata-agent as /init.
 
     tools/osbuilder/osbuilder.py --agent STATIC_AGENT --out DIR [--arch amd64]
-                                 [--kernel-lock LOCK] [--busybox PATH] [--install]
+                                 [--kernel-lock LOCK] [--busybox-lock LOCK | --busybox PATH]
+                                 [--install]
 
 Kernel: the Debian package pinned by tools/osbuilder/kernel-<arch>.lock (generic flavour, which
 has 9p as modules), taken from the package cache filled by tools/setup, its SHA-256 checked,
@@ -14,7 +15,11 @@ gzip'd one would be decompressed).
 
 Initrd: a gzip'd cpio (newc) with /init (the static agent), /dev/console, empty mount points,
 the kernel modules the agent needs with their dependencies (from `depmod` on the unpacked
-tree), and /etc/kata-cpp/modules listing them in load order (read by src/agent/init).
+tree), and /etc/kata-cpp/modules listing them in load order (read by src/agent/init). With
+--busybox-lock, Debian's busybox-static pinned by that lock (hash-checked like the kernel) as
+/bin/busybox and /bin/sh -> busybox: the shell of the agent's debug console (served only when
+the kernel command line says agent.debug_console); its applets run without links (busybox's
+standalone shell).
 
 Output DIR: vmlinux.container (Image on arm64), kata-containers-initrd.img, manifest.txt (the
 SHA-256 of each plus the pins). Reproducible: sorted entries, owner 0, mtime 0, gzip without a
@@ -184,6 +189,10 @@ class Cpio:
         self._parents(path)
         self.entries[path] = (stat.S_IFREG | mode, data, (0, 0))
 
+    def symlink(self, path, target):
+        self._parents(path)
+        self.entries[path] = (stat.S_IFLNK | 0o777, target.encode(), (0, 0))
+
     def chardev(self, path, major, minor, mode=0o600):
         self._parents(path)
         self.entries[path] = (stat.S_IFCHR | mode, b"", (major, minor))
@@ -265,6 +274,21 @@ def own_kernel(args, kernel_out):
             "kernel_build %s" % os.path.basename(os.path.dirname(path))], []
 
 
+def pinned_busybox(lock, arch, tree):
+    """/bin/busybox of the busybox-static package `lock` pins for `arch` (hash-checked)."""
+    entries = read_lock(lock)
+    if len(entries) != 1 or entries[0][0] != "busybox-static":
+        die("%s must pin exactly one package, busybox-static" % lock)
+    pkg, ver, deb_arch, sha = entries[0]
+    if deb_arch != arch:
+        die("%s pins busybox for %s, not %s" % (lock, deb_arch, arch))
+    deb = fetch_checked(pkg, ver, deb_arch, sha)
+    out = os.path.join(tree, "busybox")
+    subprocess.run(["dpkg-deb", "-x", deb, out], check=True)
+    with open(os.path.join(out, "bin", "busybox"), "rb") as f:
+        return f.read(), "busybox_package %s %s %s %s" % (pkg, ver, deb_arch, sha)
+
+
 def read_agent(path, arch):
     if not os.path.exists(path):
         die("agent %s does not exist (bazel build --config=guest-x86_64 //src/agent:kata-agent)" % path)
@@ -278,7 +302,7 @@ def read_agent(path, arch):
     return agent
 
 
-def write_initrd(args, agent, modules, initrd_out):
+def write_initrd(args, agent, modules, initrd_out, busybox=None):
     cpio = Cpio()
     for d in ["dev", "proc", "sys", "run", "tmp", "etc", "lib", "mnt", "root"]:
         cpio.dir(d)
@@ -294,7 +318,10 @@ def write_initrd(args, agent, modules, initrd_out):
         cpio.file("etc/kata-cpp/modules", ("\n".join(listing) + "\n").encode())
     if args.busybox:
         with open(args.busybox, "rb") as f:
-            cpio.file("bin/busybox", f.read(), 0o755)
+            busybox = f.read()
+    if busybox is not None:
+        cpio.file("bin/busybox", busybox, 0o755)
+        cpio.symlink("bin/sh", "busybox")
     progress("writing the initrd: %d entries, %d modules" % (len(cpio.entries), len(modules)))
     raw = cpio.bytes()
     with open(initrd_out, "wb") as f:
@@ -311,6 +338,8 @@ def main():
     ap.add_argument("--own-kernel", action="store_true",
                     help="kata-cpp's own kernel (tools/osbuilder/kernel.py) instead of Debian's")
     ap.add_argument("--busybox", default=None, help="optional static busybox for debugging (/bin/busybox)")
+    ap.add_argument("--busybox-lock", default=None,
+                    help="Debian's busybox-static pinned by this lock as /bin/busybox and /bin/sh")
     ap.add_argument("--install", action="store_true", help="also copy to " + INSTALL_DIR)
     ap.add_argument("--no-modules", action="store_true",
                     help="no kernel modules (a trivial /init for boot-time baselines)")
@@ -324,7 +353,11 @@ def main():
             kernel_lines, modules = own_kernel(args, kernel_out)
         else:
             kernel_lines, modules = debian_kernel(args, tree, kernel_out)
-        write_initrd(args, agent, modules, initrd_out)
+        busybox = None
+        if args.busybox_lock:
+            busybox, line = pinned_busybox(args.busybox_lock, args.arch, tree)
+            kernel_lines.append(line)
+        write_initrd(args, agent, modules, initrd_out, busybox)
 
     manifest = ["# kata-cpp guest image (tools/osbuilder)"] + kernel_lines + [
         "%s %s %d" % (KERNEL_NAME[args.arch], sha256_file(kernel_out), os.path.getsize(kernel_out)),

@@ -61,6 +61,15 @@ absl::Status ApplyParam(absl::string_view key, std::optional<absl::string_view> 
     KATA_ASSIGN_OR_RETURN(config->debug_console, ParseBool(key, value));
     return absl::OkStatus();
   }
+  if (key == "agent.debug_console_vport") {
+    KATA_RETURN_IF_ERROR(need_value());
+    uint32_t port = 0;
+    if (!absl::SimpleAtoi(*value, &port) || port == 0) {
+      return BadValue(key, *value, "expected a vsock port number");
+    }
+    config->debug_console_vport = port;
+    return absl::OkStatus();
+  }
   if (key == "agent.devmode") {
     KATA_ASSIGN_OR_RETURN(config->dev_mode, ParseBool(key, value));
     return absl::OkStatus();
@@ -165,6 +174,8 @@ absl::StatusOr<AgentFlags> ParseFlags(int argc, const char* const* argv) {
       target = &flags.log_level;
     } else if (name == "--cmdline-file") {
       target = &flags.cmdline_file;
+    } else if (name == "--debug-console-addr") {
+      target = &flags.debug_console_addr;
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag ", name, " (see --help)"));
     }
@@ -180,13 +191,17 @@ absl::StatusOr<AgentFlags> ParseFlags(int argc, const char* const* argv) {
 std::string FlagsUsage() {
   return absl::StrCat(
       "usage: kata-agent [--server-addr ADDR] [--log-level LEVEL] [--cmdline-file PATH]\n"
+      "                  [--debug-console-addr ADDR]\n"
       "  --server-addr ADDR   vsock://CID:PORT, unix://PATH, serial:///dev/vportNpM or\n"
       "                       serial://PORT-NAME (default ",
       kDefaultServerAddr,
       "; env KATA_AGENT_SERVER_ADDR)\n"
       "  --log-level LEVEL    trace, debug, info, warn, error, critical (default info;\n"
       "                       env KATA_AGENT_LOG_LEVEL)\n"
-      "  --cmdline-file PATH  read agent.* parameters from PATH (PID 1 reads /proc/cmdline)\n");
+      "  --cmdline-file PATH  read agent.* parameters from PATH (PID 1 reads /proc/cmdline)\n"
+      "  --debug-console-addr ADDR  where the debug console is served when agent.debug_console\n"
+      "                       is set (default: serial://agent.debug_console with a serial\n"
+      "                       server address, else vsock://-1:<agent.debug_console_vport>)\n");
 }
 
 absl::StatusOr<AgentConfig> ResolveConfig(const ConfigSources& sources,
@@ -205,6 +220,15 @@ absl::StatusOr<AgentConfig> ResolveConfig(const ConfigSources& sources,
   }
   if (sources.flags.log_level.has_value()) {
     KATA_RETURN_IF_ERROR(ApplyLogLevel("--log-level", *sources.flags.log_level, &config));
+  }
+  if (sources.flags.debug_console_addr.has_value()) {
+    absl::StatusOr<AgentAddress> a = ParseAgentAddress(*sources.flags.debug_console_addr);
+    if (!a.ok()) return AnnotateStatus(a.status(), "--debug-console-addr");
+    config.debug_console_addr = *sources.flags.debug_console_addr;
+  } else if (absl::StartsWith(config.server_addr, "serial:")) {
+    config.debug_console_addr = kDebugConsoleSerialAddr;
+  } else {
+    config.debug_console_addr = absl::StrCat("vsock://-1:", config.debug_console_vport);
   }
   return config;
 }

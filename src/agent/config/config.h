@@ -13,7 +13,11 @@
 //   agent.log=LEVEL                 trace|debug|info|warn|error|critical
 //   agent.hotplug_timeout=SECONDS   a positive integer, or a duration ("3s", "500ms"): how
 //                                   long a storage or device waits for its hot-plugged device
-//   agent.debug_console[=BOOL]      recorded only: no debug console exists so far
+//   agent.debug_console[=BOOL]      serve the debug console (debug_console/debug_console.h):
+//                                   a root shell for `kata-runtime exec`; off by default
+//   agent.debug_console_vport=PORT  its vsock port (default 1026, Kata's); where the agent
+//                                   channel is a virtio-serial port, the console is the port
+//                                   named "agent.debug_console" instead
 //   agent.devmode[=BOOL]            recorded only
 //   agent.container_pipe_size=N     a non-negative integer; recorded only (the pipes keep the
 //                                   kernel's default size)
@@ -25,6 +29,7 @@
 #ifndef KATA_SRC_AGENT_CONFIG_CONFIG_H_
 #define KATA_SRC_AGENT_CONFIG_CONFIG_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,11 +43,18 @@ namespace kata {
 namespace agent {
 
 inline constexpr char kDefaultServerAddr[] = "vsock://-1:1024";
+inline constexpr uint32_t kDefaultDebugConsoleVport = 1026;
+inline constexpr char kDebugConsoleSerialAddr[] = "serial://agent.debug_console";
 
 struct AgentConfig {
   std::string server_addr = kDefaultServerAddr;
   LogLevel log_level = LogLevel::kInfo;
   bool debug_console = false;
+  uint32_t debug_console_vport = kDefaultDebugConsoleVport;
+  // Where the debug console is served (only with debug_console): --debug-console-addr, else
+  // serial://agent.debug_console when server_addr is a virtio-serial port, else
+  // vsock://-1:<debug_console_vport>. Set by ResolveConfig.
+  std::string debug_console_addr;
   bool dev_mode = false;
   absl::Duration hotplug_timeout = absl::Seconds(3);
   int container_pipe_size = 0;  // 0: the kernel's default
@@ -51,10 +63,11 @@ struct AgentConfig {
 
 // Command-line flags of kata-agent (each also accepted as --flag=value).
 struct AgentFlags {
-  std::optional<std::string> server_addr;   // --server-addr ADDR
-  std::optional<std::string> log_level;     // --log-level LEVEL
-  std::optional<std::string> cmdline_file;  // --cmdline-file PATH (instead of /proc/cmdline)
-  bool help = false;                        // --help, -h
+  std::optional<std::string> server_addr;         // --server-addr ADDR
+  std::optional<std::string> log_level;           // --log-level LEVEL
+  std::optional<std::string> cmdline_file;        // --cmdline-file PATH (instead of /proc/cmdline)
+  std::optional<std::string> debug_console_addr;  // --debug-console-addr ADDR (host runs, tests)
+  bool help = false;                              // --help, -h
 };
 
 // Parses `argv` (without the program name). INVALID_ARGUMENT for an unknown flag, a missing

@@ -19,7 +19,39 @@ TEST(ConfigTest, Defaults) {
   EXPECT_EQ(c->server_addr, "vsock://-1:1024");
   EXPECT_EQ(c->log_level, LogLevel::kInfo);
   EXPECT_FALSE(c->debug_console);
+  EXPECT_EQ(c->debug_console_vport, 1026u);
+  EXPECT_EQ(c->debug_console_addr, "vsock://-1:1026");
   EXPECT_EQ(c->hotplug_timeout, absl::Seconds(3));
+}
+
+TEST(ConfigTest, DebugConsoleAddressFollowsTheChannel) {
+  ConfigSources s;
+  s.kernel_cmdline = "agent.debug_console agent.debug_console_vport=1500";
+  auto c = ResolveConfig(s, nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->debug_console);
+  EXPECT_EQ(c->debug_console_addr, "vsock://-1:1500");
+  // A virtio-serial agent channel: the console is the port named for it.
+  s.kernel_cmdline =
+      "agent.server_addr=serial://agent.channel.0 agent.debug_console "
+      "agent.debug_console_vport=1026";
+  c = ResolveConfig(s, nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->debug_console_addr, "serial://agent.debug_console");
+  // The flag wins (host runs and tests); a bad one is refused.
+  s.flags.debug_console_addr = "unix:///tmp/x.sock";
+  c = ResolveConfig(s, nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->debug_console_addr, "unix:///tmp/x.sock");
+  s.flags.debug_console_addr = "tcp://1.2.3.4:5";
+  c = ResolveConfig(s, nullptr);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("--debug-console-addr"));
+  s.flags.debug_console_addr.reset();
+  s.kernel_cmdline = "agent.debug_console_vport=0";
+  c = ResolveConfig(s, nullptr);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("agent.debug_console_vport"));
 }
 
 TEST(ConfigTest, SplitsTheKernelCmdline) {
