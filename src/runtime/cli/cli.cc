@@ -6,10 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "rapidjson/prettywriter.h"
 #include "rapidjson/stringbuffer.h"
+#include "src/runtime/cli/exec.h"
 #include "src/runtime/cli/host_probe.h"
 #include "src/runtime/cli/metrics_cmd.h"
 
@@ -20,6 +22,7 @@ constexpr char kUsage[] =
     "usage: kata-runtime [--config PATH] check [--boot-probe] [--strict]\n"
     "       kata-runtime [--config PATH] env [--json]\n"
     "       kata-runtime metrics <sandbox-id>\n"
+    "       kata-runtime exec SANDBOX-ID\n"
     "       kata-runtime version\n";
 
 enum class Level { kOk, kWarn, kFail };
@@ -278,6 +281,22 @@ int Env(const config::ResolvedConfig& rc, bool from_flag, bool json, std::ostrea
   return 0;
 }
 
+// `exec SANDBOX-ID` (exec.h): the shell's exit code, 1 when the console cannot be reached.
+int Exec(const std::vector<std::string>& rest, std::ostream& err, const CliContext& ctx) {
+  if (rest.size() != 1 || absl::StartsWith(rest[0], "-")) {
+    err << "kata-runtime exec: needs exactly one sandbox id\n" << kUsage;
+    return 2;
+  }
+  absl::StatusOr<std::string> where = DebugConsoleAddress(rest[0], ctx.vm_root);
+  absl::StatusOr<int> code =
+      where.ok() ? RunDebugConsole(*where, ctx.stdin_fd, ctx.stdout_fd) : where.status();
+  if (!code.ok()) {
+    err << "kata-runtime exec: " << code.status().message() << "\n";
+    return 1;
+  }
+  return *code;
+}
+
 }  // namespace
 
 int RunKataRuntime(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
@@ -313,6 +332,7 @@ int RunKataRuntime(const std::vector<std::string>& args, std::ostream& out, std:
     return 0;
   }
   if (cmd == "metrics") return RunMetrics(rest, out, err, context.shim_state_root);
+  if (cmd == "exec") return Exec(rest, err, context);
   if (cmd != "check" && cmd != "env") {
     err << "kata-runtime: unknown command \"" << cmd << "\"\n" << kUsage;
     return 2;

@@ -14,6 +14,11 @@
 //       sections or one JSON object.
 //   kata-runtime metrics <sandbox-id>
 //       The sandbox's Prometheus metrics from its shim's management socket (metrics_cmd.h).
+//   kata-runtime exec SANDBOX-ID
+//       A shell in the sandbox's guest through the agent's debug console ([agent.kata]
+//       debug_console_enabled; exec.h), found under CliContext::vm_root; raw terminal when
+//       stdin is one; exits with the shell's code, 1 (and the reason: unknown sandbox, console
+//       not enabled, not reachable) when there is none.
 //   kata-runtime version
 //       The version of kata-cpp's runtime and the OCI spec it implements.
 //
@@ -40,6 +45,9 @@ struct CliContext {
   config::SearchPaths search;
   absl::Duration boot_probe_timeout = absl::Seconds(20);
   std::string shim_state_root = "/run/vc/sbs";  // sandbox/layout.h kShimStateRoot
+  std::string vm_root = "/run/vc/vm";           // sandbox/layout.h's kVmRoot: the VMM directories
+  int stdin_fd = 0;                             // exec's streams
+  int stdout_fd = 1;
 };
 
 // args excludes the program name.
