@@ -268,13 +268,13 @@ t_tty() {
   id=$(new_id tty)
   # timeout --foreground: a background process group would stop on the tty (SIGTTIN).
   # The terminal is the container's own: `tty` names it, and the name exists in its /dev/pts.
-  out=$(SHELL=/bin/bash script -qec "timeout --foreground 300 $CTR run --rm -t --runtime $SHIM $IMG $id sh -c 't=\$(tty); echo tty=\$t; [ -t 0 ] && [ -t 1 ] && echo tty-ok; [ -c \"\$t\" ] && echo tty-named'" /dev/null </dev/null)
+  out=$(SHELL=/bin/bash script -qec "timeout --foreground 300 $CTR run --rm -t --runtime $SHIM $IMG $id sh -c 't=\$(tty); echo tty=\$t tty-exit=\$?; [ -t 0 ] && [ -t 1 ] && echo tty-ok; [ -c \"\$t\" ] && echo tty-named'" /dev/null </dev/null)
   # In a VM the container has its own devpts and the terminal is allocated there; the host
   # double only chroots (no /dev of its own), so `tty` cannot name its terminal.
   echo "$out" | grep -q tty-ok || { log "tty output: '$out'"; return 1; }
   if [ "$MODE" = vm ]; then
-    echo "$out" | grep -q 'tty=/dev/pts/[0-9]' && echo "$out" | grep -q tty-named ||
-      { log "tty does not name the container's pty: '$out'"; return 1; }
+    echo "$out" | grep -q 'tty=/dev/pts/[0-9]* tty-exit=0' && echo "$out" | grep -q tty-named ||
+      { log "tty does not name the container's pty (or fails): '$out'"; return 1; }
   fi
 }
 
