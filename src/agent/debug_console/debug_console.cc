@@ -119,6 +119,7 @@ void DebugConsole::ListenLoop() {
 void DebugConsole::SerialLoop(UniqueFd device) {
   char buf[4096];
   bool reported = false;
+  std::string first;  // what a host sent before its session began
   while (!stopping_.load()) {
     if (!device) {
       absl::StatusOr<UniqueFd> fd = options_.open_device(endpoint_);
@@ -134,32 +135,47 @@ void DebugConsole::SerialLoop(UniqueFd device) {
       reported = false;
       device = *std::move(fd);
     }
-    // EOF: no host on the port. EAGAIN: a host is there and quiet.
-    const ssize_t n = read(device.get(), buf, sizeof(buf));
-    if (n == 0 || (n < 0 && errno == EINTR)) {
-      if (!Wait(options_.poll_interval)) break;
-      continue;
+    if (first.empty()) {
+      // EOF: no host on the port. EAGAIN: a host is there and quiet.
+      const ssize_t n = read(device.get(), buf, sizeof(buf));
+      if (n == 0 || (n < 0 && errno == EINTR)) {
+        if (!Wait(options_.poll_interval)) break;
+        continue;
+      }
+      if (n < 0 && errno != EAGAIN) {
+        Log(LogLevel::kWarn, "debug console: read failed; reopening",
+            {{"device", endpoint_}, {"error", ErrnoStatus(errno, "read").ToString()}});
+        device.reset();
+        if (!Wait(options_.poll_interval)) break;
+        continue;
+      }
+      if (n > 0) first.assign(buf, static_cast<size_t>(n));
     }
-    if (n < 0 && errno != EAGAIN) {
-      Log(LogLevel::kWarn, "debug console: read failed; reopening",
-          {{"device", endpoint_}, {"error", ErrnoStatus(errno, "read").ToString()}});
-      device.reset();
-      if (!Wait(options_.poll_interval)) break;
-      continue;
-    }
-    const End end = RunSession(device.get(), n > 0 ? std::string(buf, n) : std::string());
+    const End end = RunSession(device.get(), first);
+    first.clear();
     if (end == End::kStopped) break;
-    if (end == End::kShellExited && !AwaitHostGone(device.get())) break;
+    if (end == End::kShellExited && !AwaitHostGone(device.get(), &first)) break;
   }
 }
 
-bool DebugConsole::AwaitHostGone(int fd) {
+bool DebugConsole::AwaitHostGone(int fd, std::string* input) {
   char buf[4096];
   while (!stopping_.load()) {
     const ssize_t n = read(fd, buf, sizeof(buf));
     if (n == 0) return true;
+    // A host that sends more than ^D (the end of the last client's stdin) is a new one whose
+    // connection came before the old one's close was seen (both can reach the guest at once).
+    if (n > 0 && absl::string_view(buf, static_cast<size_t>(n)).find_first_not_of('\x04') !=
+                     absl::string_view::npos) {
+      input->assign(buf, static_cast<size_t>(n));
+      return true;
+    }
     if (n < 0 && errno != EAGAIN && errno != EINTR) return true;
-    if (n < 0 && !Wait(options_.poll_interval)) return false;  // what it sends is dropped
+    if (n <= 0) {  // quiet: a change of the port (the host going) wakes poll
+      struct pollfd p[2] = {{fd, POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+      const int ms = static_cast<int>(absl::ToInt64Milliseconds(options_.poll_interval));
+      RetryEintr([&] { return poll(p, 2, ms); });
+    }
   }
   return false;
 }

@@ -21,7 +21,9 @@
 // or the shell exits. Then the agent writes the end marker, kSessionEndPrefix + the shell's
 // exit code + kSessionEndSuffix (an OSC escape sequence, which terminals ignore), because a
 // virtio-serial host sees no close: `kata-runtime exec` stops at it and exits with that code.
-// After a shell exit the console waits for that host to go before it serves the next one.
+// After a shell exit the console waits for that host to go before it serves the next one (a
+// host that sends input meanwhile gets a new session at once: on a virtio-serial port a close
+// and the next connection can reach the guest together, and then no close is seen).
 //
 // Promises: Start fails (naming the address) only when the address cannot be parsed, listened
 // on, or the port is not there; a shell that cannot start is reported to the host as text and
@@ -82,8 +84,9 @@ class DebugConsole {
   void SerialLoop(UniqueFd device);
   // Runs one session on `fd` (non-blocking), `first` being input already read from it.
   End RunSession(int fd, const std::string& first);
-  // Serial only: waits until the host of an ended session has gone; false if stopped.
-  bool AwaitHostGone(int fd);
+  // Serial only: waits until the host of an ended session has gone, or a host sends input
+  // (then in *input: it starts the next session); false if stopped.
+  bool AwaitHostGone(int fd, std::string* input);
   // Waits `d` or until Stop; false if stopped.
   bool Wait(absl::Duration d);
 

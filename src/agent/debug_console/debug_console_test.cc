@@ -170,9 +170,17 @@ TEST(DebugConsoleTest, SerialPortSessionAndAShellThatCannotStart) {
   Read r = ReadSession(host.get());
   EXPECT_EQ(r.code, 5) << r.text;
   EXPECT_THAT(r.text, HasSubstr("hi-from-serial"));
-  // The same host stays: no new shell until it goes.
+  // The same host stays, sending only the ^D of its stdin's end: no new shell.
+  ASSERT_TRUE(WriteAll(host.get(), "\x04").ok());
   usleep(300000);
   EXPECT_EQ((*console)->sessions(), 1);
+  // A host that talks (a new client whose connection came with the old one's close): a new
+  // session at once, its input not lost.
+  ASSERT_TRUE(WriteAll(host.get(), "echo second-session; exit 6\n").ok());
+  r = ReadSession(host.get());
+  EXPECT_EQ(r.code, 6) << r.text;
+  EXPECT_THAT(r.text, HasSubstr("second-session"));
+  EXPECT_EQ((*console)->sessions(), 2);
   (*console)->Stop();
 
   // A shell that cannot start: the host is told, with code 127.
