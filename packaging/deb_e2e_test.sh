@@ -28,7 +28,8 @@ for tool in apt-get dpkg containerd ctr python3 flock; do
   command -v "$tool" >/dev/null || die "$tool is missing (tools/setup installs it)"
 done
 exec 9>/tmp/kata-e2e.lock
-flock -w 3600 9 || die "could not take /tmp/kata-e2e.lock within an hour"
+# Well inside the test's timeout (size large: 900 s), so that Bazel never kills it halfway.
+flock -w 600 9 || die "could not take /tmp/kata-e2e.lock within 10 minutes"
 if dpkg-query -W -f='${Status}' kata-cpp 2>/dev/null | grep -qv "not-installed"; then
   die "kata-cpp is already known to dpkg ($(dpkg-query -W -f='${Status} ${Version}' kata-cpp)):" \
     "this test installs and purges it, so it will not touch an existing installation"
@@ -39,18 +40,6 @@ fi
 T=$(mktemp -d /tmp/kdeb.XXXXXX)
 INSTALLED=0
 APT=(apt-get -y -q -o DPkg::Lock::Timeout=600)
-
-# Files at the package's paths that no package owns (tools/install's): moved aside, put back.
-mkdir -p "$T/aside"
-dpkg-deb -c "$DEB" | awk '$1 !~ /^d/ {print $6}' | sed 's|^\.||' > "$T/deb-files"
-while read -r f; do
-  [ -e "$f" ] || [ -L "$f" ] || continue
-  dpkg -S "$f" >/dev/null 2>&1 && die "$f belongs to $(dpkg -S "$f" | cut -d: -f1)"
-  mkdir -p "$T/aside$(dirname "$f")"
-  mv "$f" "$T/aside$f" || die "cannot move $f aside"
-  echo "$f" >> "$T/moved"
-  log "moved aside (not owned by a package): $f"
-done < "$T/deb-files"
 
 cleanup() {
   local rc=$?
@@ -63,16 +52,38 @@ cleanup() {
     log "cleanup: purging kata-cpp"
     "${APT[@]}" remove --purge kata-cpp >/dev/null 2>&1 || dpkg --purge kata-cpp
   fi
-  local f
+  local f lost=0
   while read -r f; do
     [ -n "$f" ] || continue
-    mkdir -p "$(dirname "$f")" && mv -f "$T/aside$f" "$f" && log "put back $f"
+    if mkdir -p "$(dirname "$f")" && mv -f "$T/aside$f" "$f"; then
+      log "put back $f"
+    else
+      log "COULD NOT PUT BACK $f: it stays in $T/aside$f"
+      lost=1
+    fi
   done < <(cat "$T/moved" 2>/dev/null)
-  rm -rf "$T"
+  # Only when every moved file is back: $T/aside may hold the only copy.
+  if [ "$lost" = 0 ]; then rm -rf --one-file-system "$T"; else rc=1; fi
   exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# Files at the package's paths that no package owns (tools/install's): moved aside, put back
+# by cleanup (its traps are set before the first move). All are checked before any moves.
+mkdir -p "$T/aside"
+dpkg-deb -c "$DEB" | awk '$1 !~ /^d/ {print $6}' | sed 's|^\.||' > "$T/deb-files"
+while read -r f; do
+  [ -e "$f" ] || [ -L "$f" ] || continue
+  dpkg -S "$f" >/dev/null 2>&1 && die "$f belongs to $(dpkg -S "$f" | cut -d: -f1)"
+done < "$T/deb-files"
+while read -r f; do
+  [ -e "$f" ] || [ -L "$f" ] || continue
+  mkdir -p "$T/aside$(dirname "$f")"
+  mv "$f" "$T/aside$f" || die "cannot move $f aside"
+  echo "$f" >> "$T/moved"
+  log "moved aside (not owned by a package): $f"
+done < "$T/deb-files"
 
 # What exists before (the package's directories that are already there stay after the purge).
 dpkg-deb -c "$DEB" | awk '{print $6}' | sed 's|^\.||; s|/$||' | grep . > "$T/deb-paths"
