@@ -18,7 +18,8 @@ WATCH=(/opt/x /usr/local/bin/containerd-shim-kata-v2 /usr/local/bin/kata-runtime
   /usr/local/share/doc/kata-cpp /usr/share/defaults /usr/share/kata-containers
   /usr/share/doc/kata-cpp /etc/kata-containers /usr/bin/containerd-shim-kata-v2
   /usr/bin/kata-runtime /usr/local/share/man/man1/kata-runtime.1
-  /usr/local/share/man/man1/containerd-shim-kata-v2.1)
+  /usr/local/share/man/man1/containerd-shim-kata-v2.1 /usr/local/bin/kata-monitor
+  /usr/bin/kata-monitor /usr/local/share/man/man1/kata-monitor.1)
 snapshot() {
   local p
   for p in "${WATCH[@]}"; do
