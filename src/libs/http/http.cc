@@ -152,7 +152,15 @@ class ServerImpl : public HttpServer {
       if (poll(p, 2, -1) < 0) continue;
       if (p[1].revents != 0) return;
       UniqueFd conn(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-      if (!conn) continue;
+      if (!conn) {
+        // Out of fds or memory: the listener stays readable, so wait (or be woken to stop)
+        // instead of spinning; a connection the client gave up on is just skipped.
+        if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN) {
+          pollfd w = {wake_r_.get(), POLLIN, 0};
+          if (poll(&w, 1, 100) > 0) return;
+        }
+        continue;
+      }
       Reap();
       absl::MutexLock l(&mu_);
       if (static_cast<int>(conns_.size()) >= options_.max_connections) {

@@ -53,8 +53,45 @@ void AppendLabels(const Labels& labels, std::string* out) {
   out->push_back('}');
 }
 
+// `what` with every byte that is not printable ASCII as '?', at most 120 bytes: parse errors
+// quote the text, which may come from the guest, and end up on terminals and in logs.
+std::string Printable(absl::string_view what) {
+  std::string out(what.substr(0, 120));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+  }
+  return out;
+}
+
 absl::Status LineError(size_t line, absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat("metrics line ", line, ": ", what));
+  return absl::InvalidArgumentError(absl::StrCat("metrics line ", line, ": ", Printable(what)));
+}
+
+// Whether `s` is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF)
+// without control characters (C0, DEL): what a HELP text or a label value may hold.
+bool IsPrintableUtf8(absl::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7f) return false;
+      ++i;
+      continue;
+    }
+    const int n = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 ? 1 : -1;
+    if (n < 0 || c > 0xf4 || i + n >= s.size()) return false;
+    uint32_t cp = c & (0x3f >> n);
+    for (int k = 1; k <= n; ++k) {
+      const unsigned char d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
 }
 
 absl::StatusOr<double> ParseValue(absl::string_view text) {
@@ -77,7 +114,7 @@ absl::Status ParseLabels(absl::string_view* rest, std::map<std::string, std::str
     size_t eq = rest->find('=');
     if (eq == absl::string_view::npos) return absl::InvalidArgumentError("unterminated labels");
     std::string name(rest->substr(0, eq));
-    if (!IsValidLabelName(name)) {
+    if (!IsValidLabelName(name) || absl::StartsWith(name, "__")) {  // __*: Prometheus' own
       return absl::InvalidArgumentError(absl::StrCat("bad label name \"", name, "\""));
     }
     rest->remove_prefix(eq + 1);
@@ -103,6 +140,16 @@ absl::Status ParseLabels(absl::string_view* rest, std::map<std::string, std::str
         }
       } else {
         value.push_back(c);
+      }
+    }
+    if (!IsPrintableUtf8(value)) {  // an escaped \n is fine; a raw control byte is not
+      std::string raw = value;
+      for (char& c : raw) {
+        if (c == '\n') c = ' ';
+      }
+      if (!IsPrintableUtf8(raw)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("label ", name, ": a control character or invalid UTF-8"));
       }
     }
     if (!labels->emplace(name, value).second) {
@@ -210,6 +257,11 @@ absl::StatusOr<Exposition> ParseExposition(absl::string_view text) {
       if (f[1] == "HELP") {
         std::string help;
         absl::string_view raw = f.size() > 3 ? f[3] : "";
+        if (!IsPrintableUtf8(raw)) {
+          return LineError(
+              n, absl::StrCat("HELP of ", name, ": a control character or invalid UTF-8"));
+        }
+        if (exp.helps.count(name) > 0) return LineError(n, absl::StrCat("second HELP of ", name));
         for (size_t i = 0; i < raw.size(); ++i) {
           if (raw[i] == '\\' && i + 1 < raw.size() && (raw[i + 1] == 'n' || raw[i + 1] == '\\')) {
             help.push_back(raw[++i] == 'n' ? '\n' : '\\');
@@ -280,6 +332,30 @@ std::string AddLabel(absl::string_view text, absl::string_view name, absl::strin
   return out;
 }
 
+std::string FormatExposition(const Exposition& exp) {
+  std::string out;
+  MetricFamily f;
+  auto flush = [&] {
+    AppendFamily(f, &out);
+    f = MetricFamily{};
+  };
+  for (const ParsedSample& s : exp.samples) {
+    if (s.family != f.name) {
+      flush();
+      f.name = s.family;
+      auto type = exp.types.find(s.family);
+      f.type = type != exp.types.end() ? type->second : "untyped";
+      auto help = exp.helps.find(s.family);
+      f.help = help != exp.helps.end() ? help->second : "";
+    }
+    Labels labels(s.labels.begin(), s.labels.end());
+    f.samples.push_back({std::move(labels), s.value});
+    f.samples.back().name = s.name;
+  }
+  flush();
+  return out;
+}
+
 std::string MergeLabelled(const std::vector<Source>& sources, absl::string_view label,
                           std::vector<std::string>* failed) {
   std::vector<std::string> order;
@@ -291,13 +367,15 @@ std::string MergeLabelled(const std::vector<Source>& sources, absl::string_view 
       continue;
     }
     for (const ParsedSample& s : exp->samples) {
+      auto type = exp->types.find(s.family);
+      const std::string src_type = type != exp->types.end() ? type->second : "untyped";
       auto [it, added] = families.try_emplace(s.family);
       MetricFamily& f = it->second;
+      if (!added && f.type != src_type) continue;  // another type: the first source's wins
       if (added) {
         order.push_back(s.family);
         f.name = s.family;
-        auto type = exp->types.find(s.family);
-        f.type = type != exp->types.end() ? type->second : "untyped";
+        f.type = src_type;
         auto help = exp->helps.find(s.family);
         f.help = help != exp->helps.end() ? help->second : "";
       }

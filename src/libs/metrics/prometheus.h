@@ -14,7 +14,9 @@
 // are the caller's business (IsValidMetricName tells). CheckExposition accepts what the
 // Prometheus text parser (expfmt) accepts for counters, gauges and untyped families, and
 // refuses the rest with INVALID_ARGUMENT naming the line: a bad name, label or value, a family
-// whose samples are not together, a TYPE after its samples, a repeated series.
+// whose samples are not together, a TYPE after its samples, a repeated series, a second HELP,
+// a reserved label name (__*), a HELP text or label value with a control character or invalid
+// UTF-8. Error messages quote the text with every non-printable byte as '?'.
 // AddLabel inserts `name="value"` first in every sample line of a valid exposition (an
 // existing label of that name is replaced) and leaves comments alone.
 #ifndef KATA_SRC_LIBS_METRICS_PROMETHEUS_H_
@@ -77,8 +79,14 @@ absl::Status CheckExposition(absl::string_view text);
 
 std::string AddLabel(absl::string_view text, absl::string_view name, absl::string_view value);
 
+// `exp` written back: each family (in the order of its samples) with its HELP and TYPE, then
+// its samples; comments, and HELP/TYPE lines of families without samples, are not kept. For
+// passing on a text from elsewhere (the guest's) as only what was understood of it.
+std::string FormatExposition(const Exposition& exp);
+
 // One exposition out of several (kata-monitor's, over every sandbox): each family once, with
-// the HELP and TYPE it first came with, holding the samples of every source in order, each
+// the HELP and TYPE it first came with (a source's samples of a family it types otherwise are
+// left out), holding the samples of every source in order, each
 // labelled `label`=the source's name (first; a label of that name a source had is replaced).
 // A source that does not parse is left out and named in *failed; timestamps are dropped.
 struct Source {

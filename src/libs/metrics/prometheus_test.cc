@@ -79,6 +79,41 @@ TEST(PrometheusTest, ParserRefusesWhatExpfmtRefuses) {
   EXPECT_TRUE(CheckExposition("# a comment\nx 1 1700000000000\ny +Inf\nz NaN\n").ok());
 }
 
+// What a hostile guest could put in its GetMetrics text to reach an admin's terminal or to
+// break Prometheus' parser (expfmt) for every sandbox: all refused, and no error message
+// carries a control byte.
+TEST(PrometheusTest, ControlBytesBadUtf8ReservedLabelsAndSecondHelpAreRefused) {
+  const std::string bad[] = {
+      "# HELP x \x1b]52;c;aGk=\x07\x1b[2J\nx 1\n",  // escapes in HELP
+      "x{a=\"\x1b[31mred\"} 1\n",                   // ... in a label value
+      "x{a=\"\r\"} 1\n",                            // a carriage return
+      "x{a=\"\xc3\x28\"} 1\n",                      // invalid UTF-8
+      "# HELP x \xe0\x80\x80\nx 1\n",               // overlong UTF-8
+      "x{__name__=\"y\"} 1\n",                      // reserved label name
+      "# HELP x one\n# HELP x two\nx 1\n",          // second HELP
+      "\x1b[2Jx 1\n",                               // in a name (and the message)
+  };
+  for (const std::string& text : bad) {
+    absl::Status s = CheckExposition(text);
+    EXPECT_FALSE(s.ok()) << text;
+    for (char c : s.message()) {
+      EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f) << s.message();
+    }
+  }
+  EXPECT_TRUE(CheckExposition("# HELP x caf\xc3\xa9 \xe2\x82\xac\nx{a=\"\xc3\xa9\\n\"} 1\n").ok());
+}
+
+// A guest's text is passed on rebuilt from what was parsed: comments and HELP/TYPE lines of
+// families without samples are gone.
+TEST(PrometheusTest, FormatExpositionKeepsOnlyParsedFamilies) {
+  absl::StatusOr<Exposition> exp = ParseExposition(
+      "# a comment \x7f\n# HELP a A.\n# TYPE a counter\na 1\n# HELP b none\n# TYPE b gauge\n"
+      "c{x=\"1\"} 2\n");
+  ASSERT_TRUE(exp.ok()) << exp.status();
+  EXPECT_EQ(FormatExposition(*exp),
+            "# HELP a A.\n# TYPE a counter\na 1\n# HELP c \n# TYPE c untyped\nc{x=\"1\"} 2\n");
+}
+
 TEST(PrometheusTest, AddLabelPutsTheLabelFirstAndReplacesAnOldOne) {
   std::string text =
       "# HELP x h\n# TYPE x gauge\nx 1\nx{item=\"a\"} 2\nx2{sandbox_id=\"old\",b=\"c\"} 3 17\n";
@@ -110,6 +145,20 @@ TEST(PrometheusTest, MergeLabelledGroupsFamiliesAcrossSources) {
             "# HELP c \n# TYPE c untyped\nc{sandbox_id=\"s2\"} 5\n");
   EXPECT_EQ(failed, std::vector<std::string>{"bad"});
   EXPECT_TRUE(CheckExposition(out).ok());
+}
+
+// One sandbox declaring a family with another type must not retype every sandbox's samples.
+TEST(PrometheusTest, MergeLabelledDropsAFamilyOfAnotherType) {
+  std::vector<Source> sources = {
+      {"s1", "# TYPE kata_guest_load1 summary\nkata_guest_load1_sum 1\n"},
+      {"s2", "# TYPE kata_guest_load1 gauge\nkata_guest_load1 2\n"},
+      {"s3", "kata_guest_load1 3\n"},
+  };
+  std::string out = MergeLabelled(sources, "sandbox_id", nullptr);
+  EXPECT_THAT(out, HasSubstr("kata_guest_load1_sum{sandbox_id=\"s1\"} 1\n"));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("s2")));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("s3")));
+  EXPECT_TRUE(CheckExposition(out).ok()) << out;
 }
 
 }  // namespace

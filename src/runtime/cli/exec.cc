@@ -1,5 +1,6 @@
 #include "src/runtime/cli/exec.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -8,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
@@ -68,15 +70,6 @@ class MarkerScanner {
   int code_ = 0;
 };
 
-absl::Status SendAll(int fd, absl::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = RetryEintr([&] { return send(fd, data.data(), data.size(), MSG_NOSIGNAL); });
-    if (n < 0) return ErrnoStatus(errno, "debug console: send");
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
 // vhost-vsock hosts: vsock://CID:1026 when the VMM's command line gives the guest a CID and
 // the kernel `agent.debug_console`; "" otherwise.
 std::string VsockAddress(const std::string& vm_dir) {
@@ -133,28 +126,51 @@ absl::StatusOr<int> RunDebugConsole(const std::string& address, int stdin_fd, in
   absl::Cleanup restore = [&] {
     if (raw) tcsetattr(stdin_fd, TCSANOW, &saved);
   };
+  // The socket is never written blocking: input waits in `pending` while the console does not
+  // take it, and its output is read all the while (a shell that does not read its input must
+  // not stop us reading what it prints).
+  const int flags = fcntl(sock.get(), F_GETFL);
+  if (flags < 0 || fcntl(sock.get(), F_SETFL, flags | O_NONBLOCK) < 0) {
+    return ErrnoStatus(errno, "debug console: O_NONBLOCK");
+  }
   MarkerScanner scan;
   bool stdin_open = true;
+  std::string pending;
+  char last = '\n';  // the last byte of input queued
   char buf[16384];
   for (;;) {
-    struct pollfd p[2] = {{sock.get(), POLLIN, 0}, {stdin_open ? stdin_fd : -1, POLLIN, 0}};
+    const bool want_stdin = stdin_open && pending.size() < sizeof(buf);
+    struct pollfd p[2] = {
+        {sock.get(), static_cast<short>(POLLIN | (pending.empty() ? 0 : POLLOUT)), 0},
+        {want_stdin ? stdin_fd : -1, POLLIN, 0}};
     if (RetryEintr([&] { return poll(p, 2, -1); }) < 0) return ErrnoStatus(errno, "poll");
-    if (p[0].revents != 0) {
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       const ssize_t n = RetryEintr([&] { return read(sock.get(), buf, sizeof(buf)); });
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) continue;
       const std::string out =
           n > 0 ? scan.Feed(absl::string_view(buf, static_cast<size_t>(n))) : scan.Rest();
       KATA_RETURN_IF_ERROR(WriteAll(stdout_fd, out));
       if (n <= 0) return 0;  // the connection closed (vsock): the session is over
       if (scan.done()) return scan.code();
     }
-    if (p[1].revents != 0) {
-      // A console that stopped reading (the session is ending) still gets its output read.
+    if ((p[0].revents & POLLOUT) && !pending.empty()) {
+      const ssize_t n = send(sock.get(), pending.data(), pending.size(), MSG_NOSIGNAL);
+      if (n > 0) {
+        pending.erase(0, static_cast<size_t>(n));
+      } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        pending.clear();  // the console went away: its output (if any) still ends the session
+        stdin_open = false;
+      }
+    }
+    if (want_stdin && p[1].revents != 0) {
       const ssize_t n = RetryEintr([&] { return read(stdin_fd, buf, sizeof(buf)); });
       if (n > 0) {
-        stdin_open = SendAll(sock.get(), absl::string_view(buf, static_cast<size_t>(n))).ok();
+        pending.append(buf, static_cast<size_t>(n));
+        last = buf[n - 1];
       } else {
         stdin_open = false;
-        if (!raw) (void)SendAll(sock.get(), "\x04");  // ^D: the shell's EOF
+        // ^D is the shell's EOF only at the start of a line: end a last line first.
+        if (!raw) pending += last == '\n' ? "\x04" : "\n\x04";
       }
     }
   }

@@ -3,11 +3,13 @@
 #include "src/runtime/cli/exec.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -111,6 +113,87 @@ TEST_F(ExecTest, CopiesBothWaysAndExitsWithTheShellsCode) {
   printed.resize(static_cast<size_t>(read(out_r.get(), printed.data(), printed.size())));
   EXPECT_EQ(printed, "out \x1b]0;title\x07 put\r\n");
   EXPECT_EQ(got, "echo hi; exit 7\n\x04");
+}
+
+// A shell that prints much and reads none of its input (`seq 1000000` fed a megabyte): the
+// client must keep reading its output while its own input waits, or both ends block forever.
+TEST_F(ExecTest, AConsoleThatDoesNotReadItsInputStillHasItsOutputRead) {
+  signal(SIGPIPE, SIG_IGN);  // writers into closed pipes and sockets get EPIPE instead
+  UniqueFd listener = Listen("s4");
+  ASSERT_TRUE(listener);
+  std::atomic<int> console_fd{-1};
+  const std::string output(2 << 20, 'o');
+  std::thread console([&] {
+    UniqueFd c(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    console_fd = c.get();
+    (void)WriteAll(c.get(), output);  // never reads what the client sends
+    (void)WriteAll(c.get(), "\x1b]kata-debug-console;exit=3\x07");
+    usleep(200000);
+    console_fd = -1;
+  });
+  int in[2], out[2];
+  ASSERT_EQ(pipe2(in, O_CLOEXEC), 0);
+  ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+  UniqueFd in_r(in[0]), in_w(in[1]), out_r(out[0]), out_w(out[1]);
+  std::thread feeder([&] {  // more input than every buffer on the way holds
+    const std::string chunk(1 << 20, 'i');
+    for (int i = 0; i < 4 && WriteAll(in_w.get(), chunk).ok(); ++i) {
+    }
+  });
+  size_t printed = 0;
+  std::thread drain([&] {
+    char buf[65536];
+    for (ssize_t n; (n = read(out_r.get(), buf, sizeof(buf))) > 0;) printed += n;
+  });
+  std::atomic<bool> done{false};
+  absl::StatusOr<int> code;
+  std::thread client([&] {
+    code = RunDebugConsole(absl::StrCat("unix://", root_.Join("s4/debug-console.sock")), in_r.get(),
+                           out_w.get());
+    done = true;
+  });
+  for (int i = 0; i < 300 && !done; ++i) usleep(100000);
+  EXPECT_TRUE(done) << "the client and the console blocked each other";
+  if (!done) {  // unblock everyone so the test ends
+    if (int fd = console_fd; fd >= 0) shutdown(fd, SHUT_RDWR);
+  }
+  client.join();
+  console.join();
+  in_r.reset();  // the feeder's writes fail now
+  feeder.join();
+  out_w.reset();
+  drain.join();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 3);
+  EXPECT_EQ(printed, output.size());
+}
+
+// Piped input whose last line has no newline still runs it: the client ends it before ^D.
+TEST_F(ExecTest, ALastLineWithoutANewlineIsEndedBeforeTheEof) {
+  UniqueFd listener = Listen("s5");
+  std::string got;
+  std::thread console([&] {
+    UniqueFd c(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    char buf[256];
+    while (got.find('\x04') == std::string::npos) {
+      ssize_t n = read(c.get(), buf, sizeof(buf));
+      if (n <= 0) return;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    (void)WriteAll(c.get(), "\x1b]kata-debug-console;exit=0\x07");
+    usleep(200000);
+  });
+  int in[2], out[2];
+  ASSERT_EQ(pipe2(in, O_CLOEXEC), 0);
+  ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+  UniqueFd in_r(in[0]), in_w(in[1]), out_r(out[0]), out_w(out[1]);
+  ASSERT_TRUE(WriteAll(in_w.get(), "echo hi").ok());
+  in_w.reset();
+  absl::StatusOr<int> code = RunDebugConsole(
+      absl::StrCat("unix://", root_.Join("s5/debug-console.sock")), in_r.get(), out_w.get());
+  console.join();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(got, "echo hi\n\x04");
 }
 
 TEST_F(ExecTest, AConsoleThatClosesEndsTheSessionWithZero) {

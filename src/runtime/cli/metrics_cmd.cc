@@ -40,7 +40,12 @@ int RunMetrics(const std::vector<std::string>& args, std::ostream& out, std::ost
     err << "kata-runtime metrics: sandbox " << id << ": " << s.message() << "\n";
     return 1;
   }
-  out << r->body;
+  // The text quotes the guest (label values, HELP): no control byte reaches the terminal.
+  std::string body = r->body;
+  for (char& c : body) {
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\n') || c == 0x7f) c = '?';
+  }
+  out << body;
   return 0;
 }
 

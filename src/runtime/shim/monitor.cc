@@ -38,14 +38,15 @@ absl::StatusOr<std::string> CheckedAgentText(runtime::Sandbox* sandbox) {
           absl::StrCat("agent metrics: series ", s.name, " is not the agent's nor the guest's"));
     }
   }
-  for (const auto& [name, type] : exp->types) {
-    if (!absl::StartsWith(name, "kata_agent_") && !absl::StartsWith(name, "kata_guest_")) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("agent metrics: family ", name, " is not the agent's nor the guest's"));
+  for (const auto* names : {&exp->types, &exp->helps}) {
+    for (const auto& [name, unused] : *names) {
+      if (!absl::StartsWith(name, "kata_agent_") && !absl::StartsWith(name, "kata_guest_")) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("agent metrics: family ", name, " is not the agent's nor the guest's"));
+      }
     }
   }
-  if (!text->empty() && text->back() != '\n') text->push_back('\n');
-  return text;
+  return metrics::FormatExposition(*exp);  // only what was understood: no comments
 }
 
 void AppendContainers(const SandboxView& view, std::string* out, int* errors) {
@@ -129,8 +130,8 @@ std::string CollectSandboxMetrics(const SandboxView& view, const std::string& pr
     } else {
       ++errors;
       std::string why(agent.status().message().substr(0, 200));
-      for (char& c : why) {
-        if (c == '\n') c = ' ';
+      for (char& c : why) {  // the cause may quote the guest
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = ' ';
       }
       absl::StrAppend(&out, "# agent metrics left out: ", why, "\n");
     }

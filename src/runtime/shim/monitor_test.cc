@@ -77,11 +77,13 @@ TEST_F(MonitorTest, NoSandboxYetIsTheShimAlone) {
 // nor stand in for the host's own series.
 TEST_F(MonitorTest, AHostileAgentIsLeftOut) {
   const std::string hostile[] = {
-      "kata_shim_threads 999\n",                                        // forges the shim
-      "# TYPE kata_hypervisor_fds gauge\n",                             // a host family
-      "kata_guest_load{item=\"load1\"} 1\nkata_guest_load{item=\"x\"",  // broken
-      "kata_guest_load 1\n# TYPE kata_shim_scrape_errors gauge\n",      // TYPE injection
-      std::string(kMaxAgentMetrics + 1, '#'),                           // too big
+      "kata_shim_threads 999\n",                                          // forges the shim
+      "# TYPE kata_hypervisor_fds gauge\n",                               // a host family
+      "kata_guest_load{item=\"load1\"} 1\nkata_guest_load{item=\"x\"",    // broken
+      "kata_guest_load 1\n# TYPE kata_shim_scrape_errors gauge\n",        // TYPE injection
+      std::string(kMaxAgentMetrics + 1, '#'),                             // too big
+      "# HELP kata_container_memory_usage_bytes x\nkata_guest_load 1\n",  // a host's HELP
+      "kata_guest_load{a=\"\x1b]52;c;aGk=\x07\"} 1\n",                    // terminal escapes
   };
   for (const std::string& text : hostile) {
     EXPECT_CALL(sandbox_, AgentMetrics()).WillOnce(Return(text));
@@ -93,6 +95,13 @@ TEST_F(MonitorTest, AHostileAgentIsLeftOut) {
     EXPECT_FALSE(exp->Value("kata_guest_load").ok());
     EXPECT_EQ(*exp->Value("kata_shim_scrape_errors"), 1);
   }
+  // A valid text passes rebuilt: its comments (terminal escapes in one here) are dropped.
+  EXPECT_CALL(sandbox_, AgentMetrics())
+      .WillOnce(
+          Return("# \x1b[2J\x1b]52;c;aGk=\x07\n# TYPE kata_guest_load gauge\nkata_guest_load 2\n"));
+  std::string out = CollectSandboxMetrics(View());
+  EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
+  EXPECT_THAT(out, HasSubstr("# TYPE kata_guest_load gauge\nkata_guest_load 2\n"));
   EXPECT_CALL(sandbox_, AgentMetrics()).WillOnce(Return(absl::DeadlineExceededError("slow")));
   absl::StatusOr<Exposition> exp = ParseExposition(CollectSandboxMetrics(View()));
   ASSERT_TRUE(exp.ok());
