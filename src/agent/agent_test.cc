@@ -201,6 +201,8 @@ TEST_F(AgentBinaryTest, DebugConsoleOnlyWithItsKernelParameter) {
       EXPECT_EQ(Children(pid_), "");
       EXPECT_THAT(Log(), ::testing::Not(HasSubstr("debug console")));
     } else {
+      // The console starts beside the RPC service, never before it: wait for its socket.
+      for (int i = 0; i < 200 && stat(console.c_str(), &st) != 0; ++i) usleep(50000);
       ASSERT_EQ(stat(console.c_str(), &st), 0) << Log();
       int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
       struct sockaddr_un addr = {};
