@@ -51,6 +51,19 @@ class VmSandboxDeviceTest : public VmSandboxTest {
     loops_.push_back(dev);
     return dev;
   }
+  // A loop device holding an empty ext4 filesystem (a block rootfs).
+  std::string NewExt4Loop() {
+    std::string dev = NewLoop();
+    EXPECT_EQ(Shell("/usr/sbin/mkfs.ext4 -q -F " + dev + " >/dev/null 2>&1; echo $?"), "0");
+    return dev;
+  }
+  // A started sandbox whose VM can hot-plug block devices (a q35 with root ports).
+  void StartWithBlockHotplug() {
+    MakeSandbox();
+    ON_CALL(*vm_, GetCapabilities())
+        .WillByDefault(Return(hypervisor::Capabilities{.block_hotplug = true}));
+    ASSERT_TRUE(sandbox_->Start().ok());
+  }
   static oci::LinuxDevice DeviceOf(const std::string& host, const std::string& container_path) {
     struct stat st;
     EXPECT_EQ(stat(host.c_str(), &st), 0) << host;
@@ -230,12 +243,8 @@ TEST_F(VmSandboxDeviceTest, ABindMountedBlockDeviceIsAGuestMountedStorage) {
 // containerd's devmapper snapshotter gives the rootfs as one ext4 mount of a block device:
 // it is hot-plugged and mounted by the agent as the container's root, never on the host.
 TEST_F(VmSandboxDeviceTest, ABlockDeviceRootfsIsHotPluggedNotMountedOnTheHost) {
-  const std::string root = NewLoop(), vol = NewLoop();
-  ASSERT_EQ(Shell("/usr/sbin/mkfs.ext4 -q -F " + root + " >/dev/null 2>&1; echo $?"), "0");
-  MakeSandbox();
-  ON_CALL(*vm_, GetCapabilities())
-      .WillByDefault(Return(hypervisor::Capabilities{.block_hotplug = true}));
-  ASSERT_TRUE(sandbox_->Start().ok());
+  const std::string root = NewExt4Loop(), vol = NewLoop();
+  StartWithBlockHotplug();
   {
     InSequence seq;  // the rootfs first: the agent mounts it before the volumes under it
     EXPECT_CALL(*vm_, HotplugBlockDevice(AllOf(Field(&BlockDevice::path, root),
@@ -277,13 +286,9 @@ TEST_F(VmSandboxDeviceTest, ABlockDeviceRootfsIsHotPluggedNotMountedOnTheHost) {
 // Without hot-plug (disable_block_device_use, microvm) or for a filesystem the guest kernel
 // lacks, such a rootfs is mounted on the host and shared, as before.
 TEST_F(VmSandboxDeviceTest, ABlockDeviceRootfsIsSharedWhenItCannotBePlugged) {
-  const std::string root = NewLoop();
-  ASSERT_EQ(Shell("/usr/sbin/mkfs.ext4 -q -F " + root + " >/dev/null 2>&1; echo $?"), "0");
+  const std::string root = NewExt4Loop();
   tune_config_ = [](config::RuntimeConfig& rc) { rc.hypervisor.disable_block_device_use = true; };
-  MakeSandbox();
-  ON_CALL(*vm_, GetCapabilities())
-      .WillByDefault(Return(hypervisor::Capabilities{.block_hotplug = true}));
-  ASSERT_TRUE(sandbox_->Start().ok());
+  StartWithBlockHotplug();
   EXPECT_CALL(*vm_, HotplugBlockDevice(_)).Times(0);
   ContainerConfig c = Config("c1", {"sleep"});
   c.rootfs_mounts = {{"ext4", root, {}}};
@@ -306,12 +311,8 @@ TEST_F(VmSandboxDeviceTest, ABlockDeviceRootfsIsSharedWhenItCannotBePlugged) {
 
 // The pod's root ports are all taken: the block rootfs is shared instead of failing.
 TEST_F(VmSandboxDeviceTest, ABlockDeviceRootfsIsSharedWhenNoRootPortIsLeft) {
-  const std::string root = NewLoop();
-  ASSERT_EQ(Shell("/usr/sbin/mkfs.ext4 -q -F " + root + " >/dev/null 2>&1; echo $?"), "0");
-  MakeSandbox();
-  ON_CALL(*vm_, GetCapabilities())
-      .WillByDefault(Return(hypervisor::Capabilities{.block_hotplug = true}));
-  ASSERT_TRUE(sandbox_->Start().ok());
+  const std::string root = NewExt4Loop();
+  StartWithBlockHotplug();
   EXPECT_CALL(*vm_, HotplugBlockDevice(Field(&BlockDevice::path, root)))
       .WillOnce(Return(absl::ResourceExhaustedError("qemu: no free pcie root port")));
   EXPECT_CALL(*vm_, UnplugDevice(_)).Times(0);
