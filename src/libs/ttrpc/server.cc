@@ -218,14 +218,60 @@ void Server::CallStarted() {
   ++in_flight_;
 }
 
-void Server::CallFinished() {
+void Server::CallFinished(bool deferred) {
   absl::MutexLock lock(&mu_);
   --in_flight_;
+  if (deferred) --deferred_;
+}
+
+void Server::CallDeferred(const std::shared_ptr<internal::ServerCall>& call, absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  ++deferred_;
+  if (deadline == absl::InfiniteFuture() || watchdog_stop_) return;
+  const bool first = deadlines_.empty() || deadline < deadlines_.begin()->first;
+  deadlines_.emplace(deadline, call);
+  if (!deadline_thread_.joinable()) {
+    try {
+      deadline_thread_ = std::thread(&Server::DeadlineLoop, this);
+    } catch (const std::system_error&) {
+      // No thread: the call still ends with its connection or Shutdown.
+    }
+  } else if (first) {
+    deadline_cv_.Signal();
+  }
+}
+
+// Ends the deferred calls whose deadline passed (ServerConnection::ExpireDeferred).
+void Server::DeadlineLoop() {
+  absl::MutexLock lock(&mu_);
+  while (!watchdog_stop_) {
+    if (deadlines_.empty()) {
+      deadline_cv_.Wait(&mu_);
+      continue;
+    }
+    const absl::Time next = deadlines_.begin()->first;
+    if (absl::Now() < next) {
+      deadline_cv_.WaitWithDeadline(&mu_, next);
+      continue;
+    }
+    std::weak_ptr<internal::ServerCall> weak = std::move(deadlines_.begin()->second);
+    deadlines_.erase(deadlines_.begin());
+    mu_.Unlock();
+    if (std::shared_ptr<internal::ServerCall> call = weak.lock()) {
+      internal::ServerConnection::ExpireDeferred(call);
+    }  // (its last reference may go here: that takes mu_)
+    mu_.Lock();
+  }
 }
 
 int Server::in_flight() const {
   absl::MutexLock lock(&mu_);
   return in_flight_;
+}
+
+int Server::deferred() const {
+  absl::MutexLock lock(&mu_);
+  return deferred_;
 }
 
 bool Server::AwaitNoCall(absl::Duration timeout) const {
@@ -255,7 +301,8 @@ void Server::Shutdown(absl::Duration grace) {
   {
     absl::MutexLock lock(&mu_);
     listen_fds_.clear();  // closes them
-    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; };
+    // Deferred calls are not waited for: closing their connections cancels them.
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_ == deferred_; };
     mu_.AwaitWithTimeout(absl::Condition(&idle), grace);
     connections.assign(connections_.begin(), connections_.end());
   }
@@ -263,6 +310,7 @@ void Server::Shutdown(absl::Duration grace) {
   connections.clear();
 
   std::vector<std::thread> readers;
+  std::thread deadline;
   {
     absl::MutexLock lock(&mu_);
     auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -271,9 +319,13 @@ void Server::Shutdown(absl::Duration grace) {
     mu_.Await(absl::Condition(&done));
     readers.swap(finished_readers_);
     watchdog_stop_ = true;
+    deadline_cv_.SignalAll();
+    deadlines_.clear();
+    deadline = std::move(deadline_thread_);
   }
   for (std::thread& t : readers) t.join();
   if (watchdog_.joinable()) watchdog_.join();
+  if (deadline.joinable()) deadline.join();
   pool_->Stop();
   blocking_pool_->Stop();
   absl::MutexLock lock(&mu_);

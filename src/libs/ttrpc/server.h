@@ -31,11 +31,17 @@
 //   those read and not started; nothing a client sends can crash the server or stop it
 //   serving other connections. A call counts as in flight until its last trace is gone
 //   (handler returned, answer written, its state freed): no call outlives Shutdown.
+// - A handler may defer its call (ServerContext::Defer, service.h) and answer it later from
+//   any thread: a deferred call holds no thread. It counts in in_flight until it has ended;
+//   Shutdown's grace does not wait for deferred calls: it cancels them (their owners'
+//   on_cancel runs). Deferred calls with a deadline are ended by one timer thread, started
+//   with the first such call.
 #ifndef KATA_SRC_LIBS_TTRPC_SERVER_H_
 #define KATA_SRC_LIBS_TTRPC_SERVER_H_
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -100,8 +106,10 @@ class Server {
   void Wait();
 
   // Calls being handled right now (for tests and metrics): from the request read to the
-  // call's state freed, after its answer.
+  // call's state freed, after its answer (deferred calls: until they have ended).
   int in_flight() const;
+  // Deferred calls not ended yet.
+  int deferred() const;
   // Waits until no call is in flight (true), at most `timeout` (false).
   bool AwaitNoCall(absl::Duration timeout) const;
 
@@ -132,7 +140,11 @@ class Server {
   bool HandOffSlowReaders(absl::flat_hash_map<internal::ServerConnection*, uint64_t>& seen)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CallStarted();
-  void CallFinished();
+  // `deferred`: a deferred call that has ended.
+  void CallFinished(bool deferred = false);
+  // Call `call` was deferred (called under call->mu); a finite `deadline` ends it then.
+  void CallDeferred(const std::shared_ptr<internal::ServerCall>& call, absl::Time deadline);
+  void DeadlineLoop();
 
   const Options options_;
   std::unique_ptr<internal::WorkerPool> pool_;
@@ -143,6 +155,11 @@ class Server {
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  int deferred_ ABSL_GUARDED_BY(mu_) = 0;  // of in_flight_
+  // Deadlines of deferred calls (an entry may outlive its call: skipped then).
+  std::multimap<absl::Time, std::weak_ptr<internal::ServerCall>> deadlines_ ABSL_GUARDED_BY(mu_);
+  absl::CondVar deadline_cv_;
+  std::thread deadline_thread_ ABSL_GUARDED_BY(mu_);
   std::vector<UniqueFd> listen_fds_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> accept_threads_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::shared_ptr<internal::ServerConnection>> connections_

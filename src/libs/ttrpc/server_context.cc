@@ -1,5 +1,8 @@
-// ServerContext (service.h): a handler's view of its call, over internal::ServerCall.
+// ServerContext and DeferredResponse (service.h): a handler's view of its call, over
+// internal::ServerCall.
 #include <algorithm>
+#include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,7 +17,9 @@
 namespace kata {
 namespace ttrpc {
 
+using internal::DeferredCall;
 using internal::ServerCall;
+using internal::ServerConnection;
 
 absl::string_view ServerContext::service() const { return call_->request.service(); }
 absl::string_view ServerContext::method() const { return call_->request.method(); }
@@ -60,6 +65,54 @@ bool ServerContext::ReadMessage(std::string* message) {
   *message = std::move(c->inbox.front());
   c->inbox.pop_front();
   return true;
+}
+
+DeferredResponse ServerContext::Defer(std::function<void()> on_cancel) {
+  ServerCall* c = call_;
+  if (c->method->kind != MethodKind::kUnary) return DeferredResponse();
+  auto d = std::make_shared<DeferredCall>();
+  absl::MutexLock lock(&c->mu);
+  if (c->cancelled || c->was_deferred || absl::Now() >= c->deadline) return DeferredResponse();
+  std::shared_ptr<ServerCall> self = c->shared_from_this();
+  {
+    absl::MutexLock dl(&d->mu);
+    d->call = self;
+    d->on_cancel = std::move(on_cancel);
+  }
+  c->was_deferred = true;
+  c->deferred = d;
+  // Under c->mu: a cancel that comes now finds the call deferred, and ends it after this.
+  c->connection->NoteDeferred(self, c->deadline);
+  return DeferredResponse(std::move(d));
+}
+
+DeferredResponse& DeferredResponse::operator=(DeferredResponse&& other) noexcept {
+  if (this != &other) {
+    DeferredResponse old(std::move(*this));
+    call_ = std::move(other.call_);
+  }
+  return *this;
+}
+
+DeferredResponse::~DeferredResponse() {
+  if (call_ == nullptr) return;
+  ServerConnection::EndDeferred(
+      *call_, ServerConnection::DeferredEnd::kFinished,
+      absl::CancelledError("ttrpc: the handler dropped its deferred call unanswered"), "");
+}
+
+bool DeferredResponse::FinishRaw(const absl::Status& status, absl::string_view payload) {
+  if (call_ == nullptr) return false;
+  std::shared_ptr<DeferredCall> d = std::move(call_);
+  call_ = nullptr;
+  return ServerConnection::EndDeferred(*d, ServerConnection::DeferredEnd::kFinished, status,
+                                       payload);
+}
+
+bool DeferredResponse::done() const {
+  if (call_ == nullptr) return true;
+  absl::MutexLock lock(&call_->mu);
+  return call_->call == nullptr;
 }
 
 absl::Status ServerContext::WriteMessage(absl::string_view message) {

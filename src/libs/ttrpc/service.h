@@ -12,9 +12,27 @@
 //
 // each answering UNIMPLEMENTED until overridden, and `p::EchoTtrpc::Client`, the typed
 // client. A handler is written once, by overriding those methods.
+//
+// Deferred answers (unary calls): a handler that would block (waiting for a process, for
+// output) takes the call with `ServerContext::Defer(on_cancel)` and returns at once; its
+// return value and response are then ignored. The move-only DeferredResponse it got answers
+// later, from any thread, with `Finish(status, response)`. No thread is held meanwhile: any
+// number of deferred calls cost their state only. Each deferred call ends exactly once:
+// - by Finish (true: the answer is on its way), or
+// - by the server: its connection closed or broke, the server shut down (nothing is sent),
+//   or its deadline passed (DEADLINE_EXCEEDED is sent). Then `on_cancel` runs once, on the
+//   server's thread that ended it, with no server lock held (it must not block for long:
+//   typically it drops the owner's DeferredResponse). A later Finish is a no-op (false).
+// A DeferredResponse destroyed unfinished answers CANCELLED. Server::Shutdown does not wait
+// for deferred calls: it cancels them. A deferred call counts in Server::in_flight until it
+// has ended. Defer on a call that is already cancelled, or on a streaming call, returns a
+// DeferredResponse that is done() at once (on_cancel never runs); the handler then answers
+// by returning as usual.
 #ifndef KATA_SRC_LIBS_TTRPC_SERVICE_H_
 #define KATA_SRC_LIBS_TTRPC_SERVICE_H_
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,7 +48,38 @@ namespace ttrpc {
 
 namespace internal {
 class ServerCall;
+struct DeferredCall;
 }  // namespace internal
+
+// A unary call taken by ServerContext::Defer, answered later (see the top of this file).
+// Move-only; any thread. Empty (default-constructed or moved from): done(), Finish false.
+class DeferredResponse {
+ public:
+  DeferredResponse() = default;
+  explicit DeferredResponse(std::shared_ptr<internal::DeferredCall> call)
+      : call_(std::move(call)) {}
+  DeferredResponse(DeferredResponse&&) noexcept = default;
+  DeferredResponse& operator=(DeferredResponse&& other) noexcept;
+  DeferredResponse(const DeferredResponse&) = delete;
+  DeferredResponse& operator=(const DeferredResponse&) = delete;
+  ~DeferredResponse();  // unfinished: answers CANCELLED
+
+  // Answers with `status`, and with `response` if OK. True if the answer is on its way; false
+  // if the call had already ended (answered, or ended by the server).
+  template <class Response>
+  bool Finish(const absl::Status& status, const Response& response) {
+    std::string payload;
+    if (status.ok()) response.SerializeToString(&payload);
+    return FinishRaw(status, payload);
+  }
+  // The same with a serialized response.
+  bool FinishRaw(const absl::Status& status, absl::string_view payload);
+  // The call has ended (or this holds none): Finish would do nothing.
+  bool done() const;
+
+ private:
+  std::shared_ptr<internal::DeferredCall> call_;
+};
 
 // One call as its handler sees it. Valid only during the handler.
 class ServerContext {
@@ -54,6 +103,10 @@ class ServerContext {
   // Waits `d`, unless the call is cancelled first. OK after the full wait; otherwise
   // DEADLINE_EXCEEDED (deadline passed) or CANCELLED.
   absl::Status SleepFor(absl::Duration d) const;
+
+  // Takes this (unary) call, to be answered later through the result (see the top of this
+  // file). `on_cancel` (optional) runs once if the server ends the call first.
+  DeferredResponse Defer(std::function<void()> on_cancel = nullptr);
 
   // For generated code and streaming helpers:
   absl::string_view request_payload() const;

@@ -26,6 +26,10 @@ void ServerCall::CountIn(Server* server) {
   counted_by_ = server;
 }
 
+void ServerCall::EndCount() {
+  if (counted_by_ != nullptr) std::exchange(counted_by_, nullptr)->CallFinished(true);
+}
+
 ServerConnection::ServerConnection(Server* server, UniqueFd fd)
     : server_(server),
       channel_(std::move(fd), server->options_.write_stall_timeout),
@@ -109,7 +113,54 @@ void ServerConnection::Close() {
 void ServerConnection::Execute(const std::shared_ptr<ServerCall>& call) {
   ServerContext context(call.get());
   absl::Status status = call->method->handler(*call->service, context);
+  {
+    absl::MutexLock lock(&call->mu);
+    if (call->was_deferred) return;  // answered by its DeferredResponse (or the server)
+  }
   call->connection->Finish(call, std::move(status));
+}
+
+bool ServerConnection::EndDeferred(DeferredCall& d, DeferredEnd how, const absl::Status& status,
+                                   absl::string_view payload) {
+  std::shared_ptr<ServerCall> call;
+  std::function<void()> on_cancel;
+  {
+    absl::MutexLock lock(&d.mu);
+    call = std::move(d.call);
+    d.call = nullptr;
+    on_cancel = std::move(d.on_cancel);
+    d.on_cancel = nullptr;
+  }
+  if (call == nullptr) return false;  // it had ended: exactly once
+  {
+    absl::MutexLock lock(&call->mu);
+    call->deferred.reset();  // the caller holds `d`
+    call->cancelled = true;
+  }
+  ServerConnection& connection = *call->connection;
+  if (how == DeferredEnd::kDropped) {
+    absl::MutexLock lock(&connection.mu_);
+    connection.calls_.erase(call->stream_id);
+  } else {
+    connection.Answer(*call, status, payload);
+  }
+  call->EndCount();
+  if (how != DeferredEnd::kFinished && on_cancel) on_cancel();
+  return true;
+}
+
+void ServerConnection::ExpireDeferred(const std::shared_ptr<ServerCall>& call) {
+  std::shared_ptr<DeferredCall> d;
+  {
+    absl::MutexLock lock(&call->mu);
+    d = call->deferred;
+  }
+  if (d == nullptr) return;
+  EndDeferred(
+      *d, DeferredEnd::kDeadline,
+      absl::DeadlineExceededError(absl::StrCat("ttrpc: ", call->request.service(), "/",
+                                               call->request.method(), ": deadline exceeded")),
+      "");
 }
 
 void ServerConnection::OnFrame(const FrameHeader& h, absl::string_view data) {
@@ -248,6 +299,18 @@ void ServerConnection::Finish(const std::shared_ptr<ServerCall>& call, absl::Sta
   calls_.erase(call->stream_id);
 }
 
+void ServerConnection::Answer(const ServerCall& call, absl::Status status,
+                              absl::string_view payload) {
+  if (status.ok() && payload.size() > kMaxFrameData - 64) {
+    status = absl::ResourceExhaustedError(
+        absl::StrCat("ttrpc: ", call.request.service(), "/", call.request.method(),
+                     ": response of ", payload.size(), " bytes exceeds the maximum message size"));
+  }
+  Respond(call.stream_id, status, status.ok() ? payload : absl::string_view());
+  absl::MutexLock lock(&mu_);
+  calls_.erase(call.stream_id);
+}
+
 void ServerConnection::Respond(uint32_t stream_id, const absl::Status& status,
                                absl::string_view payload, bool more_coming) {
   ::ttrpc::Response response;
@@ -279,10 +342,14 @@ void ServerConnection::CancelAll() {
       if (std::shared_ptr<ServerCall> call = weak.lock()) calls.push_back(std::move(call));
     }
   }
+  std::vector<std::shared_ptr<DeferredCall>> deferred;
   for (const auto& call : calls) {
     absl::MutexLock lock(&call->mu);
     call->cancelled = true;
+    if (call->deferred != nullptr) deferred.push_back(call->deferred);
   }
+  // Deferred calls end here: nothing can be sent any more; their owners are told.
+  for (const auto& d : deferred) EndDeferred(*d, DeferredEnd::kDropped, absl::OkStatus(), "");
   // `calls` may hold the last references: they go here, with no lock held.
 }
 

@@ -6,6 +6,7 @@
 // watchdog hands the role to a new thread when a handler is slow (TryHandOff). Streaming calls
 // go to the server's worker pool. Answers to unknown methods, bad requests and over-limit frames
 // are written at once, by the reader. Close() ends the stream and cancels every call on it.
+// A deferred call (service.h) is a ServerCall with a DeferredCall: EndDeferred ends it once.
 #ifndef KATA_SRC_LIBS_TTRPC_INTERNAL_SERVER_CONNECTION_H_
 #define KATA_SRC_LIBS_TTRPC_INTERNAL_SERVER_CONNECTION_H_
 
@@ -41,16 +42,30 @@ namespace internal {
 // read and not started, a pool's task, the thread running it) and owns its connection. The
 // connection's table of calls (for Data frames and cancellation) holds them weakly, and the
 // queue is emptied when the connection is closed, so no cycle keeps a call or a connection
-// alive. A call accepted for running counts in its server's in_flight until it is freed.
-class ServerCall {
+// alive. A call accepted for running counts in its server's in_flight until it is freed, or,
+// deferred, until it has ended (EndDeferred).
+//
+// A deferred call and its DeferredCall point at each other until the call ends: EndDeferred
+// breaks the cycle, and every way a call can end (Finish, the DeferredResponse dropped, the
+// connection closed, Shutdown, the deadline) reaches it.
+class ServerCall;
+struct DeferredCall {
+  absl::Mutex mu;
+  std::shared_ptr<ServerCall> call ABSL_GUARDED_BY(mu);  // until the call has ended
+  std::function<void()> on_cancel ABSL_GUARDED_BY(mu);
+};
+
+class ServerCall : public std::enable_shared_from_this<ServerCall> {
  public:
   ServerCall() = default;
   ServerCall(const ServerCall&) = delete;
   ServerCall& operator=(const ServerCall&) = delete;
   ~ServerCall();
 
-  // Counts the call in `server`'s in_flight until the call is freed.
+  // Counts the call in `server`'s in_flight until the call is freed (or EndCount).
   void CountIn(Server* server);
+  // A deferred call that has ended stops counting now.
+  void EndCount();
 
   std::shared_ptr<ServerConnection> connection;
   uint32_t stream_id = 0;
@@ -67,6 +82,8 @@ class ServerCall {
   bool cancelled ABSL_GUARDED_BY(mu) = false;
   std::deque<std::string> inbox ABSL_GUARDED_BY(mu);
   bool remote_closed ABSL_GUARDED_BY(mu) = true;
+  bool was_deferred ABSL_GUARDED_BY(mu) = false;               // ServerContext::Defer took it
+  std::shared_ptr<DeferredCall> deferred ABSL_GUARDED_BY(mu);  // until it has ended
 
  private:
   Server* counted_by_ = nullptr;
@@ -104,8 +121,23 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   // are dropped (their answers could not be sent).
   void Close();
 
-  // Runs the call's handler, answers, and tells the server the call is over.
+  // Runs the call's handler, answers (unless the handler deferred the call), and tells the
+  // server the call is over.
   static void Execute(const std::shared_ptr<ServerCall>& call);
+
+  // Ends deferred call `d` if it has not ended yet (false otherwise): sends (status, payload)
+  // unless kDropped, and runs its on_cancel unless kFinished.
+  enum class DeferredEnd { kFinished, kDeadline, kDropped };
+  static bool EndDeferred(DeferredCall& d, DeferredEnd how, const absl::Status& status,
+                          absl::string_view payload);
+  // The server's deadline timer: `call`, deferred, ends with DEADLINE_EXCEEDED.
+  static void ExpireDeferred(const std::shared_ptr<ServerCall>& call);
+
+  // ServerContext::Defer took `call` (under call->mu): the server counts it, and ends it at a
+  // finite `deadline`.
+  void NoteDeferred(const std::shared_ptr<ServerCall>& call, absl::Time deadline) {
+    server_->CallDeferred(call, deadline);
+  }
 
   // FrameDecoder sink.
   void OnFrame(const FrameHeader& h, absl::string_view data);
@@ -121,6 +153,9 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   absl::Status Accept(const FrameHeader& h, absl::string_view data, ServerCall& call);
   void OnData(const FrameHeader& h, absl::string_view data);
   void Finish(const std::shared_ptr<ServerCall>& call, absl::Status status);
+  // Answers call `call` (a response over the frame limit becomes RESOURCE_EXHAUSTED) and
+  // forgets its stream id.
+  void Answer(const ServerCall& call, absl::Status status, absl::string_view payload);
   void Respond(uint32_t stream_id, const absl::Status& status, absl::string_view payload,
                bool more_coming = false);
   void CancelAll();
