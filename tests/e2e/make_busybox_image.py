@@ -65,6 +65,8 @@ def digest(data):
 
 
 def main():
+    if len(sys.argv) < 2 or len(sys.argv) > 4 or sys.argv[1].startswith("-"):
+        sys.exit(__doc__.strip().splitlines()[2])  # the usage line, exit status 1
     out = sys.argv[1]
     ref = sys.argv[2] if len(sys.argv) > 2 else "docker.io/library/busybox:kata-e2e"
     busybox = sys.argv[3] if len(sys.argv) > 3 else "/bin/busybox"
