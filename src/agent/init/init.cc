@@ -130,7 +130,7 @@ absl::Status SetUp(System& sys, const InitOptions& options) {
   absl::Status console = sys.AttachConsole(console_path, /*replace=*/false);
   if (options.root == "/") {
     KATA_ASSIGN_OR_RETURN(bool switched, sys.SwitchRootFromInitramfs());
-    if (switched) step("initramfs moved onto a tmpfs root");
+    if (switched) step("root: a bind mount of the initramfs");
   }
   KATA_RETURN_IF_ERROR(MountEssentials(sys, options));
   if (!console.ok()) {  // /dev is mounted now: the UART until the console's module is in

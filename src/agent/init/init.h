@@ -73,7 +73,7 @@ absl::StatusOr<std::vector<ModuleEntry>> ParseModulesList(const std::string& tex
 // (an image without modules); a module that fails to load is an error naming it.
 absl::Status LoadModules(System& sys, const InitOptions& options);
 
-// Console, the initramfs moved onto a tmpfs root (only when options.root is "/"; see
+// Console, the root made a bind mount of the initramfs (only when options.root is "/"; see
 // System::SwitchRootFromInitramfs), mounts, cgroups, modules, in that order. Stops at the
 // first error. When `console` cannot be opened at first (its driver is a module), stdio goes
 // to the first early console that opens once /dev is mounted, and moves to `console` after

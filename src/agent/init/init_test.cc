@@ -248,28 +248,6 @@ TEST(SetUpTest, NoSwitchRootUnderAnotherRoot) {
   EXPECT_THAT(sys.calls, ::testing::Not(::testing::Contains("switch_root")));
 }
 
-TEST(CopyTreeTest, DirsFilesSymlinksModesAndSkip) {
-  kata::testing::TempDir dir;
-  const std::string src = dir.Join("src"), dst = dir.Join("dst");
-  for (const std::string& d : {src, src + "/lib", src + "/lib/m", src + "/skipme", dst}) {
-    ASSERT_EQ(mkdir(d.c_str(), 0755), 0) << d;
-  }
-  ASSERT_TRUE(WriteStringToFile(src + "/init", "agent").ok());
-  ASSERT_TRUE(WriteStringToFile(src + "/lib/m/a.ko", "module").ok());
-  ASSERT_TRUE(WriteStringToFile(src + "/skipme/x", "x").ok());
-  ASSERT_EQ(chmod((src + "/init").c_str(), 0755), 0);
-  ASSERT_EQ(symlink("lib", (src + "/lib64").c_str()), 0);
-  ASSERT_TRUE(CopyTree(src, dst, {"skipme"}).ok());
-  EXPECT_EQ(kata::testing::ReadFileOrDie(dst + "/lib/m/a.ko"), "module");
-  struct stat st;
-  ASSERT_EQ(stat((dst + "/init").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0755u);
-  char link[64] = {};
-  ASSERT_GT(readlink((dst + "/lib64").c_str(), link, sizeof(link) - 1), 0);
-  EXPECT_STREQ(link, "lib");
-  EXPECT_NE(access((dst + "/skipme").c_str(), F_OK), 0);
-}
-
 // The real implementation on a temporary directory (no root needed for these calls).
 TEST(RealSystemTest, MkdirAllAndReadFile) {
   kata::testing::TempDir tmp;

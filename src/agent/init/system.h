@@ -33,9 +33,10 @@ class System {
   // Points fds 0, 1 and 2 at the console device: only those that are not open, or all three
   // when `replace` (moving from an early console to the real one).
   virtual absl::Status AttachConsole(const std::string& console, bool replace) = 0;
-  // When / is the initramfs (ramfs/tmpfs), moves it onto a fresh tmpfs root (copy, free the
-  // initramfs, MS_MOVE + chroot), because pivot_root(2) into a container rootfs fails with
-  // EINVAL while the root is the initramfs. Returns whether it switched.
+  // When / is the initramfs (ramfs/tmpfs), makes the root a bind mount of it (MS_BIND onto
+  // /.kata-root, MS_MOVE over /, chroot), because pivot_root(2) into a container rootfs fails
+  // with EINVAL while the root is the initial rootfs mount, which has no parent. Nothing is
+  // copied. Returns whether it switched.
   virtual absl::StatusOr<bool> SwitchRootFromInitramfs() = 0;
   // sync(2) then reboot(RB_POWER_OFF); returns only when that failed.
   virtual absl::Status PowerOff() = 0;
@@ -43,12 +44,6 @@ class System {
 
 // The kernel. One instance for the process.
 System& RealSystem();
-
-// Copies the tree under `src` into the existing directory `dst`: directories, regular files,
-// symlinks and device nodes, with their modes (owners are root in an initramfs). Entries named
-// in `skip` (top-level names under src) are left out. Errors name the path.
-absl::Status CopyTree(const std::string& src, const std::string& dst,
-                      const std::vector<std::string>& skip);
 
 }  // namespace init
 }  // namespace agent
