@@ -271,6 +271,7 @@ absl::Status ReadQemu(const toml::table& t, QemuConfig* q, Warnings* warnings) {
   KATA_RETURN_IF_ERROR(r.Bool("enable_mem_prealloc", &q->enable_mem_prealloc));
   KATA_RETURN_IF_ERROR(r.Bool("enable_hugepages", &q->enable_hugepages));
   KATA_RETURN_IF_ERROR(r.Bool("enable_virtio_mem", &q->enable_virtio_mem));
+  KATA_RETURN_IF_ERROR(r.Bool("reclaim_guest_freed_memory", &q->reclaim_guest_freed_memory));
   KATA_RETURN_IF_ERROR(r.Bool("enable_iommu", &q->enable_iommu));
   KATA_RETURN_IF_ERROR(r.Bool("disable_image_nvdimm", &q->disable_image_nvdimm));
   KATA_RETURN_IF_ERROR(r.Bool("disable_vhost_net", &q->disable_vhost_net));
@@ -281,6 +282,7 @@ absl::Status ReadQemu(const toml::table& t, QemuConfig* q, Warnings* warnings) {
   KATA_RETURN_IF_ERROR(r.Bool("enable_debug", &q->enable_debug));
   KATA_RETURN_IF_ERROR(r.String("seccompsandbox", &q->seccompsandbox));
   KATA_RETURN_IF_ERROR(r.Uint32("console_log_max_bytes", &q->console_log_max_bytes));
+  KATA_RETURN_IF_ERROR(r.Uint32("tcg_tb_size", &q->tcg_tb_size));
   KATA_RETURN_IF_ERROR(r.Bool("disable_selinux", &q->disable_selinux));
   KATA_RETURN_IF_ERROR(r.Bool("disable_guest_selinux", &q->disable_guest_selinux));
   KATA_RETURN_IF_ERROR(r.StringList("enable_annotations", &q->enable_annotations));
@@ -423,6 +425,7 @@ absl::Status ValidateQemu(const QemuConfig& q) {
   KATA_RETURN_IF_ERROR(Absolute("hypervisor.qemu.guest_hook_path", q.guest_hook_path, true));
   KATA_RETURN_IF_ERROR(
       Range("hypervisor.qemu.console_log_max_bytes", q.console_log_max_bytes, 4096, 1u << 30));
+  KATA_RETURN_IF_ERROR(Range("hypervisor.qemu.tcg_tb_size", q.tcg_tb_size, 0, 4096));
   const std::string sandbox_switch = q.seccompsandbox.substr(0, q.seccompsandbox.find(','));
   if (!q.seccompsandbox.empty() &&
       (q.seccompsandbox.find_first_not_of("abcdefghijklmnopqrstuvwxyz=,") != std::string::npos ||

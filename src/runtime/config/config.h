@@ -114,6 +114,8 @@ struct QemuConfig {
   bool enable_mem_prealloc = false;
   bool enable_hugepages = false;
   bool enable_virtio_mem = false;
+  // virtio-balloon with free page reporting: memory the guest frees goes back to the host.
+  bool reclaim_guest_freed_memory = false;
   bool enable_iommu = false;
   bool disable_image_nvdimm = false;
   bool disable_vhost_net = false;
@@ -128,6 +130,9 @@ struct QemuConfig {
   // accepts it (probed at VM creation); "" = no seccomp sandbox.
   std::string seccompsandbox = kDefaultSeccompSandbox;
   uint32_t console_log_max_bytes = 1 << 20;  // kata-cpp's key: 4096..1073741824
+  // kata-cpp's key: TCG's translation cache in MiB (QEMU's tb-size), 0..4096; 0 = QEMU's
+  // default (1 GiB, mostly RSS once a guest has run a while). Not used with kvm.
+  uint32_t tcg_tb_size = 32;
   bool disable_selinux = false;
   bool disable_guest_selinux = true;
 

@@ -93,6 +93,13 @@ struct VmConfig {
   // (factory.h's job). false: no port at all.
   bool debug_console = false;
 
+  // Kata's reclaim_guest_freed_memory: a virtio-balloon device with free page reporting, so
+  // the guest hands the pages it frees back to the host (the VMM's RSS shrinks after boot).
+  bool reclaim_guest_freed_memory = false;
+  // TCG only: the translation cache in MiB (QEMU's tb-size; 0 = QEMU's default, 1 GiB for
+  // a system emulator, which a small guest fills with RSS it never gives back).
+  uint32_t tcg_tb_size_mib = 0;
+
   // Number of hotplug slots (PCIe root ports on q35) to provision; 0 means no block
   // hotplug. Machines that cannot hotplug (microvm) reject a non-zero value.
   uint32_t hotplug_slots = 0;

@@ -186,10 +186,10 @@ absl::StatusOr<std::vector<std::string>> BuildCommandLine(const VmConfig& c,
 
   std::vector<std::string> a = {options.binary, "-name", "kata", "-machine"};
   if (q35) {
-    a.push_back(absl::StrCat("q35,accel=", accel));
+    a.push_back("q35");
   } else {
     // Defaults otherwise: pit must stay on (guests hang without it).
-    a.push_back(absl::StrCat("microvm,accel=", accel, ",x-option-roms=off"));
+    a.push_back("microvm,x-option-roms=off");
   }
   if (c.shared_fs == SharedFsKind::kVirtioFs && !c.shared_dir.empty()) {
     a.back() += ",memory-backend=mem0";  // AddSharedDir's memfd
@@ -197,6 +197,9 @@ absl::StatusOr<std::vector<std::string>> BuildCommandLine(const VmConfig& c,
   a.insert(a.end(),
            {"-cpu", kvm ? "host" : "max", "-m", absl::StrCat(c.memory_mib, "M"), "-smp",
             absl::StrCat(c.vcpus), "-nodefaults", "-no-user-config", "-nographic", "-no-reboot"});
+  a.insert(a.end(), {"-accel", !kvm && c.tcg_tb_size_mib > 0
+                                    ? absl::StrCat(accel, ",tb-size=", c.tcg_tb_size_mib)
+                                    : std::string(accel)});
   if (options.start_paused) a.push_back("-S");
   if (!options.sandbox.empty()) a.insert(a.end(), {"-sandbox", options.sandbox});
 
@@ -260,6 +263,12 @@ absl::StatusOr<std::vector<std::string>> BuildCommandLine(const VmConfig& c,
 
   AddSharedDir(c, options, &a);
   AddNetDevices(c, &a);
+  if (c.reclaim_guest_freed_memory) {
+    a.insert(a.end(), {"-device", q35 ? absl::StrFormat("virtio-balloon-pci,id=balloon0,"
+                                                        "free-page-reporting=on,bus=pcie.0,addr=0x%x",
+                                                        kBalloonSlot)
+                                      : "virtio-balloon-device,id=balloon0,free-page-reporting=on"});
+  }
 
   // Hotplug root ports (q35 only; validated above).
   if (c.hotplug_slots > 0) {

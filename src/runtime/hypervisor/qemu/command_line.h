@@ -44,6 +44,8 @@ inline constexpr int kFirstRootPortSlot = 0x10;
 // NICs (VmConfig::net_devices) sit at pcie.0 slots 0x5..0xf on q35.
 inline constexpr int kFirstNicSlot = 0x5;
 inline constexpr size_t kMaxNetDevices = 11;
+// The virtio-balloon device (VmConfig::reclaim_guest_freed_memory) on q35.
+inline constexpr int kBalloonSlot = 0x1e;
 
 // Files QEMU creates under VmConfig::work_dir.
 struct QemuPaths {

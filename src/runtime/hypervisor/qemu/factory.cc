@@ -61,6 +61,8 @@ absl::StatusOr<VmConfig> QemuVmConfig(const config::RuntimeConfig& config, const
     vm.hotplug_slots = q.pcie_root_port;
   }
   vm.memory_mib = q.default_memory;
+  vm.tcg_tb_size_mib = q.tcg_tb_size;
+  vm.reclaim_guest_freed_memory = q.reclaim_guest_freed_memory;
   vm.vcpus = q.default_vcpus;
   vm.shared_dir = layout.shared_dir;
   vm.shared_mount_tag = layout.shared_mount_tag;
@@ -92,6 +94,7 @@ HypervisorFactory QemuFactory(std::function<void(QemuDriverOptions*)> tune) {
     options.binary = config.hypervisor.path;
     options.seccomp_sandbox = config.hypervisor.seccompsandbox;
     options.console_log_max_bytes = config.hypervisor.console_log_max_bytes;
+    options.features_cache_file = kQemuFeaturesCacheFile;
     if (tune) tune(&options);
     return VmPlan{std::make_unique<QemuDriver>(options), std::move(vm_config)};
   };

@@ -12,7 +12,8 @@
 // channel is vsock when the host has a usable /dev/vhost-vsock (each VM then claims its own
 // free guest CID when it starts: QemuDriverOptions::allocate_vsock_cid), else virtio-serial
 // (then the kernel command line tells the agent agent.server_addr=serial://agent.channel.0).
-// A guest panic powers the VM off (panic=1 with QEMU's -no-reboot).
+// A guest panic powers the VM off (panic=1 with QEMU's -no-reboot). tcg_tb_size sizes TCG's
+// translation cache; reclaim_guest_freed_memory adds a free-page-reporting balloon.
 #ifndef KATA_SRC_RUNTIME_HYPERVISOR_QEMU_FACTORY_H_
 #define KATA_SRC_RUNTIME_HYPERVISOR_QEMU_FACTORY_H_
 
@@ -28,8 +29,13 @@ namespace kata::hypervisor::qemu {
 // INVALID_ARGUMENT "sandbox <id>: <setting and why>" for what the driver cannot do.
 absl::StatusOr<VmConfig> QemuVmConfig(const config::RuntimeConfig& config, const VmLayout& layout);
 
+// Where QemuFactory's drivers keep what the QEMU binary accepts (features.h), for every shim on
+// the host: root's tmpfs, next to the VM directories.
+inline constexpr char kQemuFeaturesCacheFile[] = "/run/vc/qemu-features";
+
 // A factory making a QemuDriver (binary = config.hypervisor.path, seccomp_sandbox =
-// seccompsandbox, console_log_max_bytes as configured) with QemuVmConfig.
+// seccompsandbox, console_log_max_bytes as configured, features cached in
+// kQemuFeaturesCacheFile) with QemuVmConfig.
 // `tune`, when set, adjusts the driver's options first (tests: start paused, no kernel).
 HypervisorFactory QemuFactory(std::function<void(QemuDriverOptions*)> tune = nullptr);
 

@@ -37,6 +37,15 @@ TEST(QemuVmConfigTest, MapsTheConfiguration) {
   }
   EXPECT_THAT(vm->kernel_params, HasSubstr("agent.log=debug"));
   EXPECT_THAT(vm->kernel_params, ::testing::EndsWith(" quiet"));
+  EXPECT_EQ(vm->tcg_tb_size_mib, 32u);  // config.h's default
+  EXPECT_FALSE(vm->reclaim_guest_freed_memory);
+
+  c.hypervisor.tcg_tb_size = 0;
+  c.hypervisor.reclaim_guest_freed_memory = true;
+  vm = QemuVmConfig(c, Layout());
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  EXPECT_EQ(vm->tcg_tb_size_mib, 0u);
+  EXPECT_TRUE(vm->reclaim_guest_freed_memory);
 }
 
 TEST(QemuVmConfigTest, DebugConsoleOnlyWhenEnabled) {
@@ -130,6 +139,7 @@ TEST(QemuFactoryTest, MakesAnUncreatedDriverWithTheBinaryAndTuning) {
     EXPECT_EQ(o->binary, "/usr/bin/qemu-system-x86_64");
     EXPECT_EQ(o->seccomp_sandbox, config::kDefaultSeccompSandbox);
     EXPECT_EQ(o->console_log_max_bytes, 65536u);
+    EXPECT_EQ(o->features_cache_file, kQemuFeaturesCacheFile);
     tuned = true;
   });
   absl::StatusOr<VmPlan> plan = make(c, Layout());

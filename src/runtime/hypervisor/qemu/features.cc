@@ -1,10 +1,14 @@
 #include "src/runtime/hypervisor/qemu/features.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -92,14 +96,73 @@ QemuFeatures ProbeQemuFeatures(const std::string& binary, const std::string& san
   return f;
 }
 
-QemuFeatures CachedQemuFeatures(const std::string& binary, const std::string& sandbox) {
+std::string FeaturesCacheKey(const std::string& binary, const std::string& sandbox) {
+  struct stat st;
+  if (stat(binary.c_str(), &st) != 0) return "";
+  return absl::StrCat(binary, "|", st.st_dev, "|", st.st_ino, "|", st.st_size, "|",
+                      int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec, "|", sandbox);
+}
+
+namespace {
+
+// The file: "kata-cpp qemu features v1", the key, then sandbox, multidevs (0/1) and the
+// sandbox error, one per line. Anything else is not a cache hit.
+constexpr char kCacheHeader[] = "kata-cpp qemu features v1";
+
+std::optional<QemuFeatures> ReadFeaturesCache(const std::string& file, const std::string& key) {
+  absl::StatusOr<std::string> text = ReadFileToString(file);
+  if (!text.ok()) return std::nullopt;
+  std::vector<std::string> lines = absl::StrSplit(*text, '\n');
+  if (lines.size() != 6 || lines[0] != kCacheHeader || lines[1] != key || !lines[5].empty() ||
+      (lines[2] != "0" && lines[2] != "1") || (lines[3] != "0" && lines[3] != "1")) {
+    return std::nullopt;
+  }
+  QemuFeatures f;
+  f.sandbox = lines[2] == "1";
+  f.multidevs_remap = lines[3] == "1";
+  f.sandbox_error = lines[4];
+  return f;
+}
+
+void WriteFeaturesCache(const std::string& file, const std::string& key, const QemuFeatures& f) {
+  std::string error = f.sandbox_error;
+  std::replace(error.begin(), error.end(), '\n', ' ');
+  const std::string text = absl::StrCat(kCacheHeader, "\n", key, "\n", f.sandbox ? 1 : 0, "\n",
+                                        f.multidevs_remap ? 1 : 0, "\n", error, "\n");
+  const std::string tmp = absl::StrCat(file, ".", getpid(), ".tmp");
+  UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return;
+  if (!WriteAll(fd.get(), text).ok() || rename(tmp.c_str(), file.c_str()) != 0) {
+    unlink(tmp.c_str());
+  }
+}
+
+}  // namespace
+
+QemuFeatures FileCachedQemuFeatures(const std::string& binary, const std::string& sandbox,
+                                    const std::string& cache_file) {
+  const std::string key = FeaturesCacheKey(binary, sandbox);
+  if (key.empty()) return ProbeQemuFeatures(binary, sandbox);
+  if (std::optional<QemuFeatures> f = ReadFeaturesCache(cache_file, key); f.has_value()) {
+    return *f;
+  }
+  QemuFeatures f = ProbeQemuFeatures(binary, sandbox);
+  // Only when the binary is still the one probed.
+  if (FeaturesCacheKey(binary, sandbox) == key) WriteFeaturesCache(cache_file, key, f);
+  return f;
+}
+
+QemuFeatures CachedQemuFeatures(const std::string& binary, const std::string& sandbox,
+                                const std::string& cache_file) {
   static auto* const mu = new absl::Mutex;
   static auto* const cache = new std::map<std::pair<std::string, std::string>, QemuFeatures>;
   absl::MutexLock lock(mu);
   auto key = std::make_pair(binary, sandbox);
   auto it = cache->find(key);
-  if (it == cache->end()) it = cache->emplace(key, ProbeQemuFeatures(binary, sandbox)).first;
-  return it->second;
+  if (it != cache->end()) return it->second;
+  QemuFeatures f = cache_file.empty() ? ProbeQemuFeatures(binary, sandbox)
+                                      : FileCachedQemuFeatures(binary, sandbox, cache_file);
+  return cache->emplace(key, std::move(f)).first->second;
 }
 
 }  // namespace kata::hypervisor::qemu

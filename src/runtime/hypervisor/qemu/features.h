@@ -34,8 +34,22 @@ struct QemuFeatures {
 // Runs the probe(s) now. An empty `sandbox` is not probed (sandbox = false).
 QemuFeatures ProbeQemuFeatures(const std::string& binary, const std::string& sandbox);
 
-// ProbeQemuFeatures, once per (binary, sandbox) per process.
-QemuFeatures CachedQemuFeatures(const std::string& binary, const std::string& sandbox);
+// ProbeQemuFeatures, once per (binary, sandbox) per process and, with a `cache_file`, once per
+// (binary file, sandbox) per host: the answer is kept in `cache_file` (written atomically, 0600)
+// with the binary's identity (path, device, inode, size, mtime in ns) and the sandbox value, and
+// used by any process while those match (a shim is one process per pod: without it every pod
+// start paid a QEMU start, 0.1-0.5 s). A cache file that cannot be read, parsed or written is
+// ignored (the probe runs).
+QemuFeatures CachedQemuFeatures(const std::string& binary, const std::string& sandbox,
+                                const std::string& cache_file = "");
+
+// The file layer of CachedQemuFeatures alone (no per-process memory): reads `cache_file` if it
+// holds the answer for the binary as it is now, else probes and rewrites it.
+QemuFeatures FileCachedQemuFeatures(const std::string& binary, const std::string& sandbox,
+                                    const std::string& cache_file);
+
+// The cache file's key for `binary` and `sandbox`, or "" if the binary cannot be stat'ed.
+std::string FeaturesCacheKey(const std::string& binary, const std::string& sandbox);
 
 }  // namespace kata::hypervisor::qemu
 

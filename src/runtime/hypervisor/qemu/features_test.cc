@@ -65,6 +65,53 @@ TEST(QemuFeaturesTest, ABinaryThatRefusesOrIsMissingSupportsNothing) {
 
   QemuFeatures missing = ProbeQemuFeatures(tmp.Join("no-such-qemu"), kStrictSandbox);
   EXPECT_FALSE(missing.sandbox);
+}
+
+// Across processes (one shim per pod): the answer is kept in a file with the binary's identity;
+// a changed binary, another sandbox value or a damaged file is probed again.
+TEST(QemuFeaturesTest, TheFileCacheAnswersUntilTheBinaryChanges) {
+  kata::testing::TempDir tmp;
+  const std::string qemu = tmp.Join("qemu");
+  // Accepts everything (quits at once), counts its runs.
+  ASSERT_TRUE(WriteStringToFile(qemu, "#!/bin/sh\necho run >> \"$0.runs\"\nexit 0\n").ok());
+  ASSERT_EQ(chmod(qemu.c_str(), 0755), 0);
+  const std::string cache = tmp.Join("features");
+  auto runs = [&] { return ReadFileToString(qemu + ".runs").value_or(""); };
+
+  QemuFeatures f = FileCachedQemuFeatures(qemu, kStrictSandbox, cache);
+  EXPECT_TRUE(f.sandbox);
+  EXPECT_TRUE(f.multidevs_remap);
+  EXPECT_EQ(runs(), "run\n");
+  struct stat st;
+  ASSERT_EQ(stat(cache.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  f = FileCachedQemuFeatures(qemu, kStrictSandbox, cache);  // from the file
+  EXPECT_TRUE(f.sandbox);
+  EXPECT_TRUE(f.multidevs_remap);
+  EXPECT_EQ(runs(), "run\n");
+
+  FileCachedQemuFeatures(qemu, "on", cache);  // another sandbox value
+  EXPECT_EQ(runs(), "run\nrun\n");
+
+  // The binary replaced by one that refuses everything (a new inode and size).
+  ASSERT_EQ(unlink(qemu.c_str()), 0);
+  ASSERT_TRUE(WriteStringToFile(qemu, "#!/bin/sh\necho run >> \"$0.runs\"\nexit 1\n\n").ok());
+  ASSERT_EQ(chmod(qemu.c_str(), 0755), 0);
+  f = FileCachedQemuFeatures(qemu, "on", cache);
+  EXPECT_FALSE(f.sandbox);
+  EXPECT_FALSE(f.multidevs_remap);
+
+  // A damaged file is not trusted: probed again.
+  const std::string before = runs();
+  ASSERT_TRUE(WriteStringToFile(cache, "kata-cpp qemu features v1\ngarbage\n").ok());
+  f = FileCachedQemuFeatures(qemu, "on", cache);
+  EXPECT_FALSE(f.sandbox);
+  EXPECT_GT(runs().size(), before.size());
+
+  // A binary that does not exist is probed (and supports nothing), never cached.
+  QemuFeatures missing = FileCachedQemuFeatures(tmp.Join("no-such-qemu"), "on", cache);
+  EXPECT_FALSE(missing.sandbox);
   EXPECT_FALSE(missing.multidevs_remap);
   EXPECT_THAT(missing.sandbox_error, HasSubstr("no-such-qemu"));
 }

@@ -145,7 +145,8 @@ absl::Status QemuDriver::CreateVm(const VmConfig& config) {
       config, {.binary = options_.binary, .require_kernel = options_.require_kernel}));
   features_ = options_.features.has_value()
                   ? *options_.features
-                  : CachedQemuFeatures(options_.binary, options_.seccomp_sandbox);
+                  : CachedQemuFeatures(options_.binary, options_.seccomp_sandbox,
+                                       options_.features_cache_file);
   KATA_ASSIGN_OR_RETURN(std::vector<std::string> argv,
                         BuildCommandLine(config, CommandLine(/*console_fd=*/-1)));
   if (!config.kernel_path.empty())

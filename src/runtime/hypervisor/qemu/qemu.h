@@ -83,8 +83,10 @@ struct QemuDriverOptions {
   VsockCidOptions vsock_cid;  // the device, the range, the probe (tests)
   // QEMU's `-sandbox` value, used when the binary accepts it; "" = no seccomp sandbox.
   std::string seccomp_sandbox = kStrictSandbox;
-  // What the binary accepts; unset: probed by CreateVm (CachedQemuFeatures).
+  // What the binary accepts; unset: probed by CreateVm (CachedQemuFeatures, with this cache
+  // file when set: the factory's kQemuFeaturesCacheFile).
   std::optional<QemuFeatures> features;
+  std::string features_cache_file;
   // Each of console.log and console.log.1 holds at most this many bytes (>= 4096).
   uint64_t console_log_max_bytes = uint64_t{1} << 20;
 };
