@@ -6,7 +6,7 @@ for each library's link flags, links the code generators (protoc, grpc_cpp_plugi
 repository, and writes a BUILD file with one target per dependency:
 
     @system//:absl  @system//:protobuf (full on the host, lite in guest builds)
-    @system//:protobuf_full  @system//:protobuf_lite  @system//:protoc_lib  @system//:grpcpp  @system//:re2  @system//:tomlplusplus
+    @system//:protobuf_full  @system//:protobuf_lite  @system//:protoc_lib  @system//:grpcpp  @system//:re2  @system//:tomlplusplus (header-only)
     @system//:crypto
     @system//:seccomp  @system//:libcap
     @system//:netlink (libnl-route-3 + libnl-3: headers and static archives from the guest
@@ -41,7 +41,6 @@ _LIBRARIES = [
     ("protoc_lib", [], "libprotoc-dev", ["-lprotoc"]),  # for protoc plugins; ships no .pc
     ("grpcpp", ["grpc++"], "libgrpc++-dev", []),
     ("re2", ["re2"], "libre2-dev", []),
-    ("tomlplusplus", ["tomlplusplus"], "libtomlplusplus-dev", []),
     ("seccomp", ["libseccomp"], "libseccomp-dev", []),
     ("libcap", ["libcap"], "libcap-dev", []),
     ("crypto", ["libcrypto"], "libssl-dev", []),
@@ -53,8 +52,11 @@ _LIBRARIES = [
 ]
 
 # Header-only libraries: (target, a header that must exist, Debian package).
+# tomlplusplus is used header-only (its one user is src/runtime/config/config.cc) rather than
+# through Debian's libtomlplusplus.so: there is no static archive, and the shim links statically.
 _HEADER_ONLY = [
     ("rapidjson", "/usr/include/rapidjson/document.h", "rapidjson-dev"),
+    ("tomlplusplus", "/usr/include/toml++/toml.h", "libtomlplusplus-dev"),
 ]
 
 # Executables: (target, path, Debian package).

@@ -5,19 +5,21 @@
 #     containerd-shim-runc-v2; and QEMU's RSS.
 #
 # usage (as root, from the workspace):  tools/bench/ctr_run.sh [N]      (default N=10)
-# It builds //src/runtime/shim:containerd-shim-kata-v2 and //tools/osbuilder:image_x86_64 in
-# the default (fastbuild) configuration, as the tests use them (BAZEL_FLAGS="-c opt" for an
-# optimized shim), TCG guest with 512 MiB like tests/e2e. Everything lives in a temp dir; containerd is
-# stopped by PID at the end.
+# It builds //src/runtime/shim:containerd-shim-kata-v2 (statically linked) and
+# //tools/osbuilder:image_x86_64 optimized, as packaged (BAZEL_FLAGS, default "-c opt"; "" for
+# the tests' fastbuild shim), TCG guest, the shipped configuration's
+# memory settings (256 MiB, tcg_tb_size 32, reclaim_guest_freed_memory). Everything lives in a temp dir;
+# containerd is stopped by PID at the end.
 set -eu
 N=${1:-10}
 WS=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$WS"
 source tools/lib/containerd.sh
 [ "$(id -u)" = 0 ] || { echo "ctr_run.sh: run as root" >&2; exit 1; }
-bazel build ${BAZEL_FLAGS:-} //src/runtime/shim:containerd-shim-kata-v2 \
+FLAGS=${BAZEL_FLAGS--c opt}
+bazel build $FLAGS //src/runtime/shim:containerd-shim-kata-v2 \
   //tools/osbuilder:image_x86_64 >/dev/null 2>&1 || { echo "ctr_run.sh: bazel build failed" >&2; exit 1; }
-BIN=$(bazel info ${BAZEL_FLAGS:-} bazel-bin 2>/dev/null)
+BIN=$(bazel info $FLAGS bazel-bin 2>/dev/null)
 SHIM=$BIN/src/runtime/shim/containerd-shim-kata-v2
 GUEST=$BIN/tools/osbuilder/image_x86_64
 IMG=docker.io/library/busybox:kata-bench
@@ -33,7 +35,8 @@ initrd = "$GUEST/kata-containers-initrd.img"
 machine_type = "q35"
 accelerator = "tcg"
 default_vcpus = 1
-default_memory = 512
+default_memory = 256
+reclaim_guest_freed_memory = true
 shared_fs = "virtio-9p"
 valid_hypervisor_paths = ["/usr/bin/qemu-system-x86_64"]
 [agent.kata]
@@ -72,4 +75,5 @@ QEMU=$(pgrep -f "qemu-system.*m-kata" | head -1)
 echo "with one container running:"
 echo "  containerd-shim-runc-v2  $(mem "$RUNC_SHIM")"
 echo "  containerd-shim-kata-v2  $(mem "$KATA_SHIM")"
+echo "  threads: runc shim $(ls /proc/"$RUNC_SHIM"/task | wc -l), kata shim $(ls /proc/"$KATA_SHIM"/task | wc -l)"
 echo "  qemu (kata-cpp VM)       $(mem "$QEMU")"
