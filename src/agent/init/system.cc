@@ -10,7 +10,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-
 #include "absl/strings/str_cat.h"
 #include "src/libs/base/file.h"
 #include "src/libs/base/status_util.h"

@@ -68,7 +68,7 @@ TEST(ConfigTest, AbsentKeysTakeDefaults) {
   EXPECT_EQ(c->hypervisor.console_log_max_bytes, 1u << 20);
   EXPECT_EQ(c->hypervisor.tcg_tb_size, 32u);
   EXPECT_FALSE(c->hypervisor.reclaim_guest_freed_memory);  // Kata's default
-  EXPECT_EQ(c->hypervisor.default_maxmemory, 0u);  // the host's memory
+  EXPECT_EQ(c->hypervisor.default_maxmemory, 0u);          // the host's memory
   EXPECT_TRUE(c->runtime.static_sandbox_resource_mgmt);
   EXPECT_EQ(c->hypervisor.pcie_root_port, 0u);  // Kata's: no hot-plug root port
 }
@@ -166,7 +166,8 @@ TEST(ConfigTest, BadValuesNameTheKey) {
                 "hypervisor.qemu.default_bridges: must be at most 5");
   ExpectInvalid(WithQemu("pcie_root_port = 9"),
                 "hypervisor.qemu.pcie_root_port: must be at most 8");
-  ExpectInvalid(WithQemu("tcg_tb_size = 5000"), "hypervisor.qemu.tcg_tb_size: must be at most 4096");
+  ExpectInvalid(WithQemu("tcg_tb_size = 5000"),
+                "hypervisor.qemu.tcg_tb_size: must be at most 4096");
   ExpectInvalid(WithQemu("msize_9p = 100"), "hypervisor.qemu.msize_9p: must be at least 4096");
   ExpectInvalid(WithQemu("console_log_max_bytes = 100"),
                 "hypervisor.qemu.console_log_max_bytes: must be at least 4096, got 100");

@@ -198,8 +198,8 @@ absl::StatusOr<std::vector<std::string>> BuildCommandLine(const VmConfig& c,
            {"-cpu", kvm ? "host" : "max", "-m", absl::StrCat(c.memory_mib, "M"), "-smp",
             absl::StrCat(c.vcpus), "-nodefaults", "-no-user-config", "-nographic", "-no-reboot"});
   a.insert(a.end(), {"-accel", !kvm && c.tcg_tb_size_mib > 0
-                                    ? absl::StrCat(accel, ",tb-size=", c.tcg_tb_size_mib)
-                                    : std::string(accel)});
+                                   ? absl::StrCat(accel, ",tb-size=", c.tcg_tb_size_mib)
+                                   : std::string(accel)});
   if (options.start_paused) a.push_back("-S");
   if (!options.sandbox.empty()) a.insert(a.end(), {"-sandbox", options.sandbox});
 
@@ -264,10 +264,11 @@ absl::StatusOr<std::vector<std::string>> BuildCommandLine(const VmConfig& c,
   AddSharedDir(c, options, &a);
   AddNetDevices(c, &a);
   if (c.reclaim_guest_freed_memory) {
-    a.insert(a.end(), {"-device", q35 ? absl::StrFormat("virtio-balloon-pci,id=balloon0,"
-                                                        "free-page-reporting=on,bus=pcie.0,addr=0x%x",
-                                                        kBalloonSlot)
-                                      : "virtio-balloon-device,id=balloon0,free-page-reporting=on"});
+    a.insert(a.end(),
+             {"-device", q35 ? absl::StrFormat("virtio-balloon-pci,id=balloon0,"
+                                               "free-page-reporting=on,bus=pcie.0,addr=0x%x",
+                                               kBalloonSlot)
+                             : "virtio-balloon-device,id=balloon0,free-page-reporting=on"});
   }
 
   // Hotplug root ports (q35 only; validated above).

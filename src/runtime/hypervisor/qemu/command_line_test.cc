@@ -313,7 +313,8 @@ TEST(CommandLineTest, VirtioFsSharesMemoryAndConnectsToTheDaemon) {
   EXPECT_THAT(absl::StrJoin(*argv, " "),
               HasSubstr("-device vhost-user-fs-device,id=fs0,chardev=vfs0,queue-size=1024,"
                         "tag=kataShared"));
-  EXPECT_THAT(absl::StrJoin(*argv, " "), HasSubstr("microvm,x-option-roms=off,memory-backend=mem0"));
+  EXPECT_THAT(absl::StrJoin(*argv, " "),
+              HasSubstr("microvm,x-option-roms=off,memory-backend=mem0"));
 }
 
 TEST(CommandLineTest, ConsoleSocketSandboxAndRemapOptionsAreChecked) {
