@@ -18,6 +18,7 @@
 #include "src/libs/protocols/google/rpc/status.pb.h"
 #include "src/libs/protocols/health.pb.h"
 #include "src/libs/protocols/health.ttrpc.pb.h"
+#include "src/libs/protocols/opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "src/libs/protocols/runtimeoptions.pb.h"
 #include "src/libs/protocols/task.pb.h"
 #include "src/libs/protocols/task.ttrpc.pb.h"
@@ -446,6 +447,66 @@ TEST(RuntimeOptionsProtoTest, FieldNumbersAndBytes) {
   ::runtimeoptions::v1::Options o;
   ASSERT_TRUE(o.ParseFromString(Bytes({0x12, 0x02, '/', 'c'})));  // config_path = 2
   EXPECT_EQ(o.config_path(), "/c");
+}
+
+// ---- OpenTelemetry OTLP traces --------------------------------------------------------------
+
+TEST(OtlpTraceProtoTest, NamesAndFieldNumbersAreOtlps) {
+  namespace otc = ::opentelemetry::proto::collector::trace::v1;
+  namespace ott = ::opentelemetry::proto::trace::v1;
+  namespace otcm = ::opentelemetry::proto::common::v1;
+  constexpr auto kFixed64 = FieldDescriptor::TYPE_FIXED64;
+  constexpr auto kFixed32 = FieldDescriptor::TYPE_FIXED32;
+  constexpr auto kDouble = FieldDescriptor::TYPE_DOUBLE;
+  EXPECT_EQ(otc::ExportTraceServiceRequest::descriptor()->full_name(),
+            "opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest");
+  ExpectFields(
+      otc::ExportTraceServiceRequest::descriptor(),
+      {{"resource_spans", 1, kMessage, true, "opentelemetry.proto.trace.v1.ResourceSpans"}});
+  ExpectFields(ott::ResourceSpans::descriptor(),
+               {{"resource", 1, kMessage, false, "opentelemetry.proto.resource.v1.Resource"},
+                {"scope_spans", 2, kMessage, true, "opentelemetry.proto.trace.v1.ScopeSpans"},
+                {"schema_url", 3, kString}});
+  ExpectFields(ott::ScopeSpans::descriptor(),
+               {{"scope", 1, kMessage, false, "opentelemetry.proto.common.v1.InstrumentationScope"},
+                {"spans", 2, kMessage, true, "opentelemetry.proto.trace.v1.Span"},
+                {"schema_url", 3, kString}});
+  ExpectFields(ott::Span::descriptor(),
+               {{"trace_id", 1, kBytes},
+                {"span_id", 2, kBytes},
+                {"trace_state", 3, kString},
+                {"parent_span_id", 4, kBytes},
+                {"name", 5, kString},
+                {"kind", 6, kEnum, false, "opentelemetry.proto.trace.v1.Span.SpanKind"},
+                {"start_time_unix_nano", 7, kFixed64},
+                {"end_time_unix_nano", 8, kFixed64},
+                {"attributes", 9, kMessage, true, "opentelemetry.proto.common.v1.KeyValue"},
+                {"dropped_attributes_count", 10, kUint32},
+                {"events", 11, kMessage, true},
+                {"dropped_events_count", 12, kUint32},
+                {"links", 13, kMessage, true},
+                {"dropped_links_count", 14, kUint32},
+                {"status", 15, kMessage, false, "opentelemetry.proto.trace.v1.Status"},
+                {"flags", 16, kFixed32}});
+  ExpectFields(ott::Status::descriptor(),
+               {{"message", 2, kString},
+                {"code", 3, kEnum, false, "opentelemetry.proto.trace.v1.Status.StatusCode"}});
+  ExpectFields(otcm::KeyValue::descriptor(), {{"key", 1, kString}, {"value", 2, kMessage}});
+  ExpectFields(otcm::AnyValue::descriptor(), {{"string_value", 1, kString},
+                                              {"bool_value", 2, kBool},
+                                              {"int_value", 3, kInt64},
+                                              {"double_value", 4, kDouble},
+                                              {"bytes_value", 7, kBytes}});
+  ExpectFields(::opentelemetry::proto::resource::v1::Resource::descriptor(),
+               {{"attributes", 1, kMessage, true}});
+  // A span with name "a" (field 5) and start 1 (fixed64 field 7): hand-encoded.
+  ott::Span s;
+  ASSERT_TRUE(s.ParseFromString(
+      Bytes({0x2a, 0x01, 'a', 0x39, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00})));
+  EXPECT_EQ(s.name(), "a");
+  EXPECT_EQ(s.start_time_unix_nano(), 1u);
+  EXPECT_EQ(ott::Status::STATUS_CODE_ERROR, 2);
+  EXPECT_EQ(ott::Span::SPAN_KIND_CLIENT, 3);
 }
 
 }  // namespace
