@@ -59,6 +59,17 @@ TEST(TracerTest, SpansHaveIdsParentsTimesAttributesStatus) {
   EXPECT_TRUE(tracer.TakeFinished().empty());
 }
 
+TEST(TracerTest, StartSpanAtKeepsTheGivenStart) {
+  Tracer tracer({.enabled = true, .service_name = "t"});
+  tracer.StartSpanAt("early", SpanContext(), 1000).End();
+  std::vector<SpanData> done = tracer.TakeFinished();
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].start_unix_nanos, 1000);
+  EXPECT_GT(done[0].end_unix_nanos, 1000);
+  Tracer off({.enabled = false, .service_name = "t"});
+  EXPECT_FALSE(off.StartSpanAt("x", SpanContext(), 1).recording());
+}
+
 TEST(TracerTest, NewTracesGetDifferentRandomIds) {
   Tracer tracer({.enabled = true, .service_name = "t"});
   Span a = tracer.StartSpan("a", SpanContext());

@@ -9,8 +9,14 @@ namespace kata::trace {
 
 Span Tracer::StartSpan(absl::string_view name, const SpanContext& parent) {
   if (!options_.enabled) return Span();
+  return StartSpanAt(name, parent, absl::GetCurrentTimeNanos());
+}
+
+Span Tracer::StartSpanAt(absl::string_view name, const SpanContext& parent,
+                         int64_t start_unix_nanos) {
+  if (!options_.enabled) return Span();
   auto data = std::make_unique<SpanData>();
-  data->start_unix_nanos = absl::GetCurrentTimeNanos();
+  data->start_unix_nanos = start_unix_nanos;
   data->name = std::string(name);
   if (parent.IsValid()) {
     data->context.trace_id = parent.trace_id;

@@ -43,6 +43,9 @@ class Tracer {
   const std::string& service_name() const { return options_.service_name; }
 
   Span StartSpan(absl::string_view name, const SpanContext& parent);
+  // The same, begun at `start_unix_nanos` (a step measured before the Tracer existed, or in
+  // another process): e.g. the shim's root span starts when `shim start` did.
+  Span StartSpanAt(absl::string_view name, const SpanContext& parent, int64_t start_unix_nanos);
 
   // The finished spans since the last call, oldest end first.
   std::vector<SpanData> TakeFinished();

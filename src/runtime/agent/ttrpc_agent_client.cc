@@ -9,6 +9,8 @@
 #include "src/libs/base/status_util.h"
 #include "src/libs/protocols/agent.ttrpc.pb.h"
 #include "src/libs/protocols/health.ttrpc.pb.h"
+#include "src/libs/trace/scoped_span.h"
+#include "src/libs/trace/traceparent.h"
 
 namespace kata::runtime {
 namespace {
@@ -138,11 +140,28 @@ class TtrpcAgentClient : public AgentClient {
   using EmptyMethod = ::absl::Status (::grpc::AgentServiceTtrpc::Client::*)(
       const Req&, ::google::protobuf::Empty*, const ttrpc::CallOptions&) const;
 
+  // On a traced thread (a current span: src/libs/trace/scoped_span.h) each call is a client
+  // span "agent.<rpc>" whose context the agent gets in the request's traceparent metadata;
+  // elsewhere, and with tracing off, nothing is added.
+  static void Trace(trace::ScopedSpan& span, ttrpc::CallOptions* options) {
+    if (!span.span().recording()) return;
+    span->SetKind(trace::SpanKind::kClient);
+    options->metadata.emplace_back(trace::kTraceparentKey,
+                                   trace::FormatTraceparent(span->context()));
+  }
+  static std::string SpanName(const char* name) {
+    return trace::CurrentTracer() != nullptr ? absl::StrCat("agent.", name) : std::string();
+  }
+
   template <class Req>
   absl::Status Empty(const char* name, EmptyMethod<Req> method, const Req& request,
                      std::optional<ttrpc::CallOptions> options = std::nullopt) {
     ::google::protobuf::Empty response;
-    absl::Status s = (agent_.*method)(request, &response, options ? *options : Bounded());
+    trace::ScopedSpan span(SpanName(name));
+    ttrpc::CallOptions call = options ? *std::move(options) : Bounded();
+    Trace(span, &call);
+    absl::Status s = (agent_.*method)(request, &response, call);
+    span->SetError(s);
     return AnnotateStatus(s, absl::StrCat("agent ", name));
   }
 
@@ -152,7 +171,11 @@ class TtrpcAgentClient : public AgentClient {
                                  const Req&, Resp*, const ttrpc::CallOptions&) const,
                              const Req& request, const ttrpc::CallOptions& options) {
     Resp response;
-    absl::Status s = (agent_.*method)(request, &response, options);
+    trace::ScopedSpan span(SpanName(name));
+    ttrpc::CallOptions call = options;
+    Trace(span, &call);
+    absl::Status s = (agent_.*method)(request, &response, call);
+    span->SetError(s);
     if (!s.ok()) return AnnotateStatus(s, absl::StrCat("agent ", name));
     return response;
   }

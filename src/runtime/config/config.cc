@@ -12,6 +12,7 @@
 
 #include <toml++/toml.h>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -304,6 +305,8 @@ absl::Status ReadRuntime(const toml::table& t, RuntimeSection* s, Warnings* warn
   TableReader r(t, "runtime");
   KATA_RETURN_IF_ERROR(r.Bool("enable_debug", &s->enable_debug));
   KATA_RETURN_IF_ERROR(r.Bool("enable_tracing", &s->enable_tracing));
+  KATA_RETURN_IF_ERROR(r.String("tracing_endpoint", &s->tracing_endpoint));
+  KATA_RETURN_IF_ERROR(r.String("tracing_protocol", &s->tracing_protocol));
   KATA_RETURN_IF_ERROR(r.String("jaeger_endpoint", &s->jaeger_endpoint));
   KATA_RETURN_IF_ERROR(r.String("internetworking_model", &s->internetworking_model));
   KATA_RETURN_IF_ERROR(r.Bool("disable_guest_seccomp", &s->disable_guest_seccomp));
@@ -461,6 +464,15 @@ absl::Status ValidateRuntime(const RuntimeSection& s) {
         "runtime.disable_new_netns: requires internetworking_model = \"none\"");
   }
   KATA_RETURN_IF_ERROR(OneOf("runtime.vfio_mode", s.vfio_mode, {"guest-kernel", "vfio"}));
+  KATA_RETURN_IF_ERROR(
+      OneOf("runtime.tracing_protocol", s.tracing_protocol, {"http/protobuf", "http/json"}));
+  // The exporter (src/libs/trace/exporter.h) checks the rest when the shim starts.
+  if (!(absl::StartsWith(s.tracing_endpoint, "file:///") ||
+        (absl::StartsWith(s.tracing_endpoint, "http://") && s.tracing_endpoint.size() > 7))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("runtime.tracing_endpoint: \"", absl::CHexEscape(s.tracing_endpoint),
+                     "\" is not file:///ABS/PATH or http://HOST[:PORT][/PATH]"));
+  }
   for (size_t i = 0; i < s.sandbox_bind_mounts.size(); ++i) {
     KATA_RETURN_IF_ERROR(Absolute(absl::StrCat("runtime.sandbox_bind_mounts[", i, "]"),
                                   s.sandbox_bind_mounts[i], false));

@@ -155,7 +155,13 @@ struct AgentConfig {
 // [runtime]
 struct RuntimeSection {
   bool enable_debug = false;
+  // Spans of the start path, exported as OTLP (src/libs/trace, docs/tracing.md) to
+  // tracing_endpoint (kata-cpp's key): "file:///ABS/PATH" (OTLP/JSON, one request a line) or
+  // "http://HOST[:PORT][/PATH]" (OTLP/HTTP, POST; path /v1/traces when none) in
+  // tracing_protocol "http/protobuf" (the default) or "http/json". Both are checked at load.
   bool enable_tracing = false;
+  std::string tracing_endpoint = "http://127.0.0.1:4318/v1/traces";
+  std::string tracing_protocol = "http/protobuf";
   std::string jaeger_endpoint;
   // How the VM joins the pod's network namespace: "tcfilter" (a tap per veth, tc mirred both
   // ways, src/runtime/network/tcfilter) or "none" (the VM gets no NIC). Kata's "macvtap" is

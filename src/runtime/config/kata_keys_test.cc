@@ -69,7 +69,7 @@ TEST(KataKeysTest, KatasStockFileLoadsWithWarningsOnly) {
         "hypervisor.qemu.shared_fs", "hypervisor.qemu.virtio_fs_daemon",
         "hypervisor.qemu.valid_hypervisor_paths", "hypervisor.qemu.valid_vhost_user_store_paths",
         "runtime.emptydir_mode", "runtime.guest_selinux_label", "agent.kata.dial_timeout",
-        "agent.kata.debug_console_enabled"}) {
+        "agent.kata.debug_console_enabled", "runtime.enable_tracing"}) {
     EXPECT_THAT(keys, ::testing::Not(Contains(key)));
   }
   EXPECT_THAT(c->warnings,
@@ -93,6 +93,28 @@ TEST(KataKeysTest, WarningsNameKeyAndLine) {
                   "(kata-cpp boots an initrd) (line 4, column 1)",
                   "factory.vm_cache_number: Kata's key, not implemented by kata-cpp: ignored (no "
                   "VM cache) (line 6, column 1)"));
+}
+
+TEST(KataKeysTest, TracingIsActedOnAndItsEndpointChecked) {
+  absl::StatusOr<RuntimeConfig> c =
+      Parse(absl::StrCat(kMinimal, "[runtime]\nenable_tracing = true\n"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_THAT(c->warnings, IsEmpty());
+  EXPECT_TRUE(c->runtime.enable_tracing);
+  EXPECT_EQ(c->runtime.tracing_endpoint, "http://127.0.0.1:4318/v1/traces");  // OTLP's default
+  EXPECT_EQ(c->runtime.tracing_protocol, "http/protobuf");
+  c = Parse(absl::StrCat(kMinimal,
+                         "[runtime]\nenable_tracing = true\ntracing_endpoint = "
+                         "\"file:///var/log/t.jsonl\"\ntracing_protocol = \"http/json\"\n"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->runtime.tracing_endpoint, "file:///var/log/t.jsonl");
+  EXPECT_EQ(c->runtime.tracing_protocol, "http/json");
+  for (const char* bad : {"tracing_endpoint = \"/tmp/t\"", "tracing_endpoint = \"https://h\"",
+                          "tracing_endpoint = \"http://\"", "tracing_protocol = \"grpc\""}) {
+    c = Parse(absl::StrCat(kMinimal, "[runtime]\n", bad, "\n"));
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_THAT(std::string(c.status().message()), StartsWith("runtime.tracing_")) << bad;
+  }
 }
 
 TEST(KataKeysTest, SecurityKeysAreRefusedUnlessTheyDescribeKataCpp) {

@@ -1,5 +1,6 @@
 #include "src/runtime/sandbox/vm_link.h"
 
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -9,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
+#include "src/libs/trace/scoped_span.h"
 #include "src/runtime/agent/ttrpc_agent_client.h"
 
 namespace kata::runtime {
@@ -63,15 +65,19 @@ absl::StatusOr<std::unique_ptr<VmLink>> VmLink::Boot(SandboxLayout& layout,
     if (o.on_step) o.on_step(step, now - step_start);
     step_start = now;
   };
+  std::optional<trace::ScopedSpan> step_span(std::in_place, "vm.prepare");
   absl::StatusOr<hypervisor::VmPlan> plan = o.hypervisor_factory(o.config, layout.ForVm());
   if (!plan.ok()) return AnnotateStatus(plan.status(), ctx);
   if (o.network != nullptr) plan->config.net_devices = o.network->devices;
   std::shared_ptr<hypervisor::Hypervisor> vm = std::move(plan->vm);
   KATA_RETURN_IF_ERROR(AnnotateStatus(vm->CreateVm(plan->config), ctx + ": create VM"));
   step_done("prepare");
+  step_span.reset();
   absl::Cleanup stop_vm = [&] { vm->StopVm().IgnoreError(); };
+  step_span.emplace("vm.start");
   KATA_RETURN_IF_ERROR(AnnotateStatus(vm->StartVm(o.start_vm_timeout), ctx + ": start VM"));
   step_done("start_vm");
+  step_span.reset();
   std::vector<pid_t> pids = vm->Pids();
   if (!pids.empty()) {
     KATA_RETURN_IF_ERROR(AnnotateStatus(layout.RecordVmmPid(pids[0]), ctx));
@@ -80,11 +86,13 @@ absl::StatusOr<std::unique_ptr<VmLink>> VmLink::Boot(SandboxLayout& layout,
   absl::StatusOr<hypervisor::AgentChannel> channel = vm->GetAgentChannel();
   if (!channel.ok()) return AnnotateStatus(channel.status(), ctx + ": agent channel");
   AgentDialer dialer = o.agent_dialer ? o.agent_dialer : DefaultDialer(o.config);
+  step_span.emplace("agent.dial");  // until the agent answers Health.Check
   absl::StatusOr<std::unique_ptr<AgentClient>> dialed =
       dialer(*channel, absl::Seconds(o.config.agent.dial_timeout));
   if (!dialed.ok()) return AnnotateStatus(dialed.status(), ctx);
   std::shared_ptr<AgentClient> agent = *std::move(dialed);
   step_done("agent_ready");
+  step_span.reset();
   absl::Status created = absl::OkStatus();
   if (o.network != nullptr) {
     created = AnnotateStatus(ConfigureGuestNetwork(*agent, *o.network), "guest network");
@@ -109,15 +117,19 @@ absl::Status VmLink::Stop(bool destroy_guest) {
   absl::MutexLock once(&stop_mu_);
   if (stopped_) return absl::OkStatus();
   stopped_ = true;
+  trace::ScopedSpan span("vm.stop");
   if (destroy_guest && vm_->State() != hypervisor::VmState::kStopped) {
     // DestroySandbox powers the guest off, so its answer may never come: wait for the answer
     // or the VM's end, whichever is first, at most destroy_timeout_.
     auto answered = std::make_shared<absl::Notification>();
     std::shared_ptr<AgentClient> agent = agent_;
-    std::thread destroy([agent, answered] {
-      agent->DestroySandbox({}).IgnoreError();
-      answered->Notify();
-    });
+    std::thread destroy(
+        [agent, answered, tracer = trace::CurrentTracer(), parent = trace::CurrentContext()] {
+          std::optional<trace::ScopedSpan> span;  // the caller's span is the parent (if traced)
+          if (tracer != nullptr) span.emplace(*tracer, "guest.destroy", parent);
+          agent->DestroySandbox({}).IgnoreError();
+          answered->Notify();
+        });
     const absl::Time deadline = absl::Now() + destroy_timeout_;
     while (!answered->HasBeenNotified() && absl::Now() < deadline) {
       if (vm_->WaitVm(absl::Milliseconds(20)).ok()) break;
@@ -126,6 +138,7 @@ absl::Status VmLink::Stop(bool destroy_guest) {
     destroy.join();
   }
   agent_->Close();
+  trace::ScopedSpan stop_span("qemu.stop");
   absl::Status s = vm_->StopVm();
   if (vm_->State() == hypervisor::VmState::kStopped) return absl::OkStatus();
   return s;

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
 #include "src/libs/oci/spec_proto.h"
+#include "src/libs/trace/scoped_span.h"
 #include "src/runtime/sandbox/agent_stats.h"
 #include "src/runtime/sandbox/guest_spec.h"
 #include "src/runtime/sandbox/host_cgroup.h"
@@ -74,6 +76,14 @@ absl::StatusOr<std::unique_ptr<PodCgroup>> VmSandbox::EnterPodCgroup() const {
 }
 
 absl::Status VmSandbox::Start() {
+  trace::ScopedSpan span("sandbox.start");
+  span->SetString("sandbox.id", o_.id);
+  absl::Status started = StartTraced();
+  span->SetError(started);
+  return started;
+}
+
+absl::Status VmSandbox::StartTraced() {
   {
     absl::MutexLock l(&mu_);
     KATA_RETURN_IF_ERROR(CheckSandboxOp(o_.id, state_, SandboxOp::kStart));
@@ -83,6 +93,7 @@ absl::Status VmSandbox::Start() {
   lo.config = o_.config;
   KATA_RETURN_IF_ERROR(AnnotateStatus(SizeForPod(&lo.config), "sandbox " + o_.id));
   // The shim joins the pod's cgroup first, so QEMU (its child) starts there.
+  std::optional<trace::ScopedSpan> step(std::in_place, "sandbox.host_setup");
   absl::StatusOr<std::unique_ptr<PodCgroup>> cgroup = EnterPodCgroup();
   if (!cgroup.ok()) return AnnotateStatus(cgroup.status(), "sandbox " + o_.id);
   absl::Cleanup leave_cgroup = [&cgroup] {
@@ -99,6 +110,7 @@ absl::Status VmSandbox::Start() {
     KATA_ASSIGN_OR_RETURN(net, o_.network_factory(o_.id, o_.spec, o_.config));
   }
   if (net) lo.network = &net->guest();
+  step.reset();
   KATA_ASSIGN_OR_RETURN(
       std::shared_ptr<VmLink> link,
       VmLink::Boot(layout_, CreateSandboxRequestFor(o_.id, o_.spec, layout_, lo.config), lo));
@@ -207,7 +219,13 @@ absl::Status VmSandbox::BoundedGuestCall(const std::string& what,
     absl::Status status;
   };
   auto pending = std::make_shared<Pending>();
-  std::thread caller([pending, call = std::move(call)] {
+  std::thread caller([pending, call = std::move(call), tracer = trace::CurrentTracer(),
+                      parent = trace::CurrentContext(), what] {
+    std::optional<trace::ScopedSpan> span;  // the caller's span is the parent (if traced)
+    if (tracer != nullptr) {
+      span.emplace(*tracer, "guest.call", parent);
+      (*span)->SetString("call", what);
+    }
     pending->status = call();
     pending->done.Notify();
   });
@@ -250,6 +268,7 @@ std::vector<pid_t> VmSandbox::VmPids() const {
 
 absl::Status VmSandbox::Shutdown() {
   absl::MutexLock one(&shutdown_mu_);
+  trace::ScopedSpan span("sandbox.shutdown");
   std::shared_ptr<VmLink> link;
   bool was_running;
   {
@@ -291,6 +310,7 @@ absl::Status VmSandbox::Shutdown() {
   for (const std::string& cid : registry_.Ids()) {
     for (std::thread& t : registry_.Remove(cid, down)) t.join();
   }
+  trace::ScopedSpan cleanup_span("sandbox.host_cleanup");
   if (net) note(net->Remove());  // the VMM is gone: its taps vanish with our fds
   note(layout_.Remove());
   std::unique_ptr<PodCgroup> cgroup;
@@ -374,8 +394,10 @@ absl::Status VmSandbox::CreateContainer(const ContainerConfig& config) {
   const bool block_root = block_rootfs.has_value();
   // The rootfs (unless a block device) and volumes through the share; the agent gets the
   // guest's view of the spec.
+  std::optional<trace::ScopedSpan> step(std::in_place, "container.share");
   KATA_ASSIGN_OR_RETURN(oci::Spec spec,
                         layout_.ShareContainer(config, /*share_rootfs=*/!block_root));
+  step.reset();
   ::grpc::CreateContainerRequest req;
   req.set_container_id(cid);
   req.set_exec_id(cid);

@@ -84,6 +84,8 @@ class VmSandbox : public Sandbox {
                          uint32_t height) override;
 
  private:
+  // Start, inside its span "sandbox.start".
+  absl::Status StartTraced();
   // A block device given to a container: its id in the VM, its host claim.
   struct PluggedDevice {
     std::string vm_id;

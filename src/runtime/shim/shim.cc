@@ -42,6 +42,7 @@
 #include "src/runtime/shim/log.h"
 #include "src/runtime/shim/monitor.h"
 #include "src/runtime/shim/socket_address.h"
+#include "src/runtime/shim/tracing.h"
 #include "src/runtime/shim/vm_factory.h"
 
 extern char** environ;
@@ -101,7 +102,7 @@ int Fail(absl::string_view action, const absl::Status& status) {
 
 // Starts the daemon with `listen_fd` as its fd 3; returns its pid.
 absl::StatusOr<pid_t> SpawnDaemon(const ShimArgs& args, const ShimEnv& env, int listen_fd,
-                                  const std::string& config_path) {
+                                  const std::string& config_path, int64_t start_unix_nanos) {
   ShimArgs daemon_args = args;
   daemon_args.action = Action::kServe;
   daemon_args.socket_fd = kDaemonSocketFd;
@@ -113,8 +114,11 @@ absl::StatusOr<pid_t> SpawnDaemon(const ShimArgs& args, const ShimEnv& env, int 
   std::vector<std::string> env_s;
   for (char** e = environ; *e != nullptr; ++e) {
     if (!config_path.empty() && absl::StartsWith(*e, "KATA_CONF_FILE=")) continue;
+    if (absl::StartsWith(*e, absl::StrCat(kShimStartEnv, "="))) continue;
     env_s.push_back(*e);
   }
+  // When `shim start` began: the daemon's trace starts there (tracing.h).
+  env_s.push_back(absl::StrCat(kShimStartEnv, "=", start_unix_nanos));
   if (!config_path.empty()) env_s.push_back("KATA_CONF_FILE=" + config_path);
   std::vector<char*> envp;
   for (auto& e : env_s) envp.push_back(e.data());
@@ -183,6 +187,7 @@ bool SocketAlive(const std::string& path) {
 }
 
 int RunStart(const ShimArgs& args, const ShimEnv& env) {
+  const int64_t start_unix_nanos = absl::GetCurrentTimeNanos();
   absl::StatusOr<std::string> config_path = ConfigPathFromStdin();
   if (!config_path.ok()) return Fail("start", config_path.status());
   const std::string bundle = BundleDir(args);
@@ -210,7 +215,8 @@ int RunStart(const ShimArgs& args, const ShimEnv& env) {
   absl::StatusOr<int> listened = ttrpc::Listen(*parsed);
   if (!listened.ok()) return Fail("start", listened.status());
   UniqueFd listen_fd(*listened);
-  absl::StatusOr<pid_t> pid = SpawnDaemon(args, env, listen_fd.get(), *config_path);
+  absl::StatusOr<pid_t> pid =
+      SpawnDaemon(args, env, listen_fd.get(), *config_path, start_unix_nanos);
   listen_fd.reset();  // the daemon has its copy
   if (!pid.ok()) {
     unlink(path.c_str());
@@ -253,6 +259,7 @@ int RunDelete(const ShimArgs& args, const ShimEnv& env) {
 }
 
 int RunServe(const ShimArgs& args, const ShimEnv& env) {
+  const int64_t daemon_start = absl::GetCurrentTimeNanos();
   // The listening socket came without close-on-exec (it crossed the re-exec): no child (QEMU)
   // may inherit it, or containerd could still connect to a dead shim and hang.
   if (args.socket_fd >= 0 && fcntl(args.socket_fd, F_SETFD, FD_CLOEXEC) != 0) {
@@ -278,15 +285,21 @@ int RunServe(const ShimArgs& args, const ShimEnv& env) {
     ttrpc_address = args.address + ".ttrpc";
   }
   auto forwarder = EventForwarder::Start({.address = ttrpc_address, .ns = args.namespace_});
+  std::unique_ptr<ShimTracing> tracing = ShimTracing::Start(args.id, daemon_start);
   absl::Notification stop;
   TaskService service({
       .ns = args.namespace_,
       .factory = env.factory ? env.factory : VmSandboxFactory(),
       .events = forwarder.get(),
+      // Runs before Task.Shutdown is answered: the trace is written while containerd waits
+      // (once answered, containerd may run `shim delete`, which kills this daemon).
       .on_shutdown =
-          [&stop] {
+          [&stop, &tracing] {
+            tracing->Finish();
             if (!stop.HasBeenNotified()) stop.Notify();
           },
+      .tracer = tracing->tracer(),
+      .trace_parent = tracing->root(),
   });
   ttrpc::Server server;
   absl::Status s = server.Register(&service);
@@ -320,6 +333,7 @@ int RunServe(const ShimArgs& args, const ShimEnv& env) {
   if (monitor.ok()) monitor->reset();
   absl::Status down = service.ShutdownSandbox();
   if (!down.ok()) SHIM_LOG(Error) << "shutdown: " << down;
+  tracing->Finish();
   forwarder->Flush(absl::Seconds(5));
   signals.join();
   const std::string path = SocketPath(address);

@@ -13,6 +13,7 @@
 #include "src/libs/oci/spec_json.h"
 #include "src/libs/protocols/containerd/events/task.pb.h"
 #include "src/libs/protocols/runtimeoptions.pb.h"
+#include "src/libs/trace/scoped_span.h"
 #include "src/runtime/sandbox/pod.h"
 #include "src/runtime/shim/log.h"
 #include "src/runtime/shim/metrics.pb.h"
@@ -163,6 +164,7 @@ absl::StatusOr<std::unique_ptr<runtime::Sandbox>> TaskService::StartSandbox(
 
 absl::Status TaskService::Create(Ctx&, const tpb::CreateTaskRequest& req,
                                  tpb::CreateTaskResponse* resp) {
+  trace::ScopedSpan span(tracer(), "task.Create", options_.trace_parent);
   absl::MutexLock create_lock(&create_mu_);
   const std::string& id = req.id();
   if (id.empty()) return absl::InvalidArgumentError("create: empty task id");
@@ -247,6 +249,7 @@ absl::Status TaskService::BeginStart(Proc& p, const Task& task) {
 }
 
 absl::Status TaskService::Start(Ctx&, const tpb::StartRequest& req, tpb::StartResponse* resp) {
+  trace::ScopedSpan span(tracer(), "task.Start", options_.trace_parent);
   std::shared_ptr<Proc> p;
   runtime::Sandbox* sandbox;
   {
@@ -353,6 +356,7 @@ absl::Status TaskService::BeginDelete(Proc& p, Task& task) {
 }
 
 absl::Status TaskService::Delete(Ctx&, const tpb::DeleteRequest& req, tpb::DeleteResponse* resp) {
+  trace::ScopedSpan span(tracer(), "task.Delete", options_.trace_parent);
   std::shared_ptr<Proc> p;
   runtime::Sandbox* sandbox;
   bool was_created;
@@ -434,14 +438,21 @@ absl::Status TaskService::Connect(Ctx&, const tpb::ConnectRequest&, tpb::Connect
 
 absl::Status TaskService::Shutdown(Ctx&, const tpb::ShutdownRequest& req,
                                    google::protobuf::Empty*) {
+  trace::ScopedSpan span(tracer(), "task.Shutdown", options_.trace_parent);
   {
     absl::MutexLock lock(&mu_);
     if (!tasks_.empty() && !req.now()) return absl::OkStatus();
   }
   absl::Status s = ShutdownSandbox();
   if (!s.ok()) SHIM_LOG(Error) << "shutdown: " << s;
+  span->End();  // before on_shutdown, which exports the trace
   if (options_.on_shutdown) options_.on_shutdown();
   return absl::OkStatus();
+}
+
+trace::Tracer& TaskService::tracer() const {
+  static trace::Tracer* const off = new trace::Tracer({});
+  return options_.tracer != nullptr ? *options_.tracer : *off;
 }
 
 SandboxView TaskService::View() const {

@@ -49,6 +49,8 @@
 #include "absl/time/time.h"
 #include "src/libs/oci/spec.h"
 #include "src/libs/protocols/task.ttrpc.pb.h"
+#include "src/libs/trace/span_context.h"
+#include "src/libs/trace/tracer.h"
 #include "src/runtime/sandbox/sandbox.h"
 #include "src/runtime/shim/events.h"
 #include "src/runtime/shim/monitor.h"
@@ -77,8 +79,14 @@ class TaskService : public ::containerd::task::v2::TaskTtrpc::Service {
     std::string ns;
     SandboxFactory factory;
     EventPublisher* events = nullptr;
+    // Called by Shutdown once the sandbox is down, on the rpc's thread before its answer is sent.
     std::function<void()> on_shutdown;
     absl::Duration output_grace = absl::Seconds(10);
+    // Tracing (src/libs/trace): Create, Start, Wait, Kill, Delete and Shutdown are spans
+    // "task.<rpc>", children of trace_parent (the shim's root span), with what they do below
+    // them; null: no span.
+    trace::Tracer* tracer = nullptr;
+    trace::SpanContext trace_parent;
   };
 
   explicit TaskService(Options options);
@@ -172,6 +180,8 @@ class TaskService : public ::containerd::task::v2::TaskTtrpc::Service {
   // events are published; the processes whose stdio is to be closed are added to `gone`.
   void FinishDelete(const ::containerd::task::v2::DeleteRequest& req, Proc& p, bool was_created,
                     std::vector<std::shared_ptr<Proc>>* gone) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The span of an rpc (a no-op one without a Tracer).
+  trace::Tracer& tracer() const;
   // containerd's view of `p`, from the sandbox's state of it.
   TaskState StateOf(const Proc& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The sandbox's exit observer: waits for the process's output, then publishes /tasks/exit.

@@ -8,6 +8,7 @@
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
 #include "src/libs/protocols/containerd/events/task.pb.h"
+#include "src/libs/trace/scoped_span.h"
 #include "src/runtime/shim/log.h"
 #include "src/runtime/shim/task_convert.h"
 #include "src/runtime/shim/task_service.h"
@@ -67,6 +68,7 @@ absl::Status TaskService::Checkpoint(Ctx&, const tpb::CheckpointTaskRequest& req
 }
 
 absl::Status TaskService::Kill(Ctx&, const tpb::KillRequest& req, google::protobuf::Empty*) {
+  trace::ScopedSpan span(tracer(), "task.Kill", options_.trace_parent);
   runtime::Sandbox* sandbox;
   {
     absl::MutexLock lock(&mu_);
@@ -146,6 +148,7 @@ absl::Status TaskService::Update(Ctx&, const tpb::UpdateTaskRequest& req,
 }
 
 absl::Status TaskService::Wait(Ctx& ctx, const tpb::WaitRequest& req, tpb::WaitResponse* resp) {
+  trace::ScopedSpan span(tracer(), "task.Wait", options_.trace_parent);
   std::shared_ptr<Proc> p;
   {
     absl::MutexLock lock(&mu_);

@@ -1,6 +1,9 @@
 #include "src/runtime/shim/vm_factory.h"
 
+#include <optional>
+
 #include "src/libs/base/status_macros.h"
+#include "src/libs/trace/scoped_span.h"
 #include "src/runtime/config/annotations.h"
 #include "src/runtime/config/resolve.h"
 #include "src/runtime/hypervisor/qemu/factory.h"
@@ -14,6 +17,7 @@ namespace shim {
 SandboxFactory VmSandboxFactory() {
   return [](const std::string& id, const oci::Spec& spec,
             const std::string& config_path) -> absl::StatusOr<std::unique_ptr<runtime::Sandbox>> {
+    std::optional<trace::ScopedSpan> span(std::in_place, "config.load");
     KATA_ASSIGN_OR_RETURN(config::ResolvedConfig resolved,
                           config::Resolve(config_path, config::ProcessEnvironment()));
     SHIM_LOG(Info) << "sandbox " << id << ": configuration " << resolved.path << " ("
@@ -23,6 +27,7 @@ SandboxFactory VmSandboxFactory() {
     }
     KATA_RETURN_IF_ERROR(
         config::ApplyAnnotations(spec.annotations.value_or(oci::StringMap{}), &resolved.config));
+    span.reset();
     runtime::SandboxOptions options;
     options.id = id;
     options.spec = spec;

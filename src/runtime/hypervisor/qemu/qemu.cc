@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
@@ -16,6 +17,7 @@
 #include "rapidjson/writer.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
+#include "src/libs/trace/scoped_span.h"
 #include "src/runtime/hypervisor/qemu/process.h"
 #include "src/runtime/hypervisor/qemu/qmp.h"
 #include "src/runtime/hypervisor/qemu/vm_exit.h"
@@ -209,6 +211,7 @@ absl::Status QemuDriver::StartVm(absl::Duration timeout) {
   absl::Cleanup release_cid = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { vsock_fd_.reset(); };
   std::unique_ptr<Virtiofsd> virtiofsd;  // ended on any failure below
   if (config_.shared_fs == SharedFsKind::kVirtioFs && !config_.shared_dir.empty()) {
+    trace::ScopedSpan span("virtiofsd.start");
     KATA_ASSIGN_OR_RETURN(virtiofsd,
                           Virtiofsd::Start(config_, {.die_with_parent = options_.die_with_parent}));
   }
@@ -220,6 +223,7 @@ absl::Status QemuDriver::StartVm(absl::Duration timeout) {
     inherit.push_back(n.tap_fd);
     if (n.vhost_fd >= 0 && config_.accelerator == Accelerator::kKvm) inherit.push_back(n.vhost_fd);
   }
+  std::optional<trace::ScopedSpan> step(std::in_place, "qemu.spawn");
   absl::StatusOr<std::unique_ptr<ChildProcess>> spawned =
       ChildProcess::Spawn(argv_, {.log_path = paths_.qemu_log,
                                   .die_with_parent = options_.die_with_parent,
@@ -229,6 +233,7 @@ absl::Status QemuDriver::StartVm(absl::Duration timeout) {
   process_ = *std::move(spawned);
   ChildProcess* child = process_.get();
   const std::string log = paths_.qemu_log;
+  step.emplace("qmp.ready");  // QEMU's QMP socket answers the handshake
   absl::StatusOr<std::unique_ptr<QmpClient>> qmp =
       QmpClient::Connect(paths_.qmp_socket, timeout, [child, log] {
         if (!child->TryWait()) return absl::OkStatus();
@@ -258,6 +263,7 @@ absl::Status QemuDriver::StartVm(absl::Duration timeout) {
     process_.reset();
     return ErrnoStatus(err, absl::StrCat("start qemu: chmod ", paths_.debug_console_socket));
   }
+  step.reset();
   qmp_ = std::move(*qmp);
   console_ = std::move(console);
   virtiofsd_ = std::move(virtiofsd);
