@@ -14,6 +14,7 @@
 #include "src/runtime/cli/exec.h"
 #include "src/runtime/cli/host_probe.h"
 #include "src/runtime/cli/metrics_cmd.h"
+#include "src/runtime/cli/trace_cmd.h"
 
 namespace kata::runtime::cli {
 namespace {
@@ -23,6 +24,7 @@ constexpr char kUsage[] =
     "       kata-runtime [--config PATH] env [--json]\n"
     "       kata-runtime metrics <sandbox-id>\n"
     "       kata-runtime exec SANDBOX-ID\n"
+    "       kata-runtime trace FILE [--trace-id HEX]\n"
     "       kata-runtime version\n";
 
 enum class Level { kOk, kWarn, kFail };
@@ -333,6 +335,7 @@ int RunKataRuntime(const std::vector<std::string>& args, std::ostream& out, std:
   }
   if (cmd == "metrics") return RunMetrics(rest, out, err, context.shim_state_root);
   if (cmd == "exec") return Exec(rest, err, context);
+  if (cmd == "trace") return RunTrace(rest, out, err);
   if (cmd != "check" && cmd != "env") {
     err << "kata-runtime: unknown command \"" << cmd << "\"\n" << kUsage;
     return 2;

@@ -19,6 +19,10 @@
 //       debug_console_enabled; exec.h), found under CliContext::vm_root; raw terminal when
 //       stdin is one; exits with the shell's code, 1 (and the reason: unknown sandbox, console
 //       not enabled, not reachable) when there is none.
+//   kata-runtime trace FILE [--trace-id HEX]
+//       One trace of an OTLP/JSON trace file ([runtime] enable_tracing with a file://
+//       tracing_endpoint) as a waterfall: the shim's and the agent's spans in one tree
+//       (trace_cmd.h).
 //   kata-runtime version
 //       The version of kata-cpp's runtime and the OCI spec it implements.
 //
