@@ -1,6 +1,7 @@
 // The real kata-agent end to end (agent_e2e_fixture.h), the container's processes: pids and
 // memory limits, seccomp, sysctls, the terminal (its own pty, resize), signals, exec, stdin,
 // and bad requests.
+#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -15,11 +16,13 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/agent/agent_e2e_fixture.h"
 #include "src/libs/oci/spec_proto.h"
+#include "src/libs/ttrpc/client.h"
 
 namespace kata {
 namespace agent {
@@ -195,6 +198,78 @@ TEST_F(AgentE2eTest, ExecAndStdinToCat) {
   EXPECT_EQ(*api_->Wait("x1", "e5"), 5);
   ASSERT_TRUE(api_->Remove("x1").ok());
   EXPECT_TRUE(ChildrenOf(agent_).empty()) << "processes left behind";
+}
+
+// The agent's threads.
+int ThreadsOf(pid_t pid) {
+  DIR* d = opendir(absl::StrCat("/proc/", pid, "/task").c_str());
+  if (d == nullptr) return -1;
+  int n = 0;
+  while (struct dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  closedir(d);
+  return n;
+}
+
+// WaitProcess and a read with no output yet are deferred calls (agent_service.h): 100 of them
+// blocked on one live process add no thread to the agent, and the agent's shutdown (SIGTERM:
+// the server's Shutdown, then the service) does not wait for them.
+TEST_F(AgentE2eTest, BlockedWaitProcessCallsHoldNoThreadNorShutdown) {
+  constexpr int kCalls = 100;
+  ASSERT_TRUE(api_->Create(Request("w1", {"sleep", "1000"})).ok());
+  ASSERT_TRUE(api_->Start("w1").ok());
+  auto client = kata::ttrpc::Client::Dial(absl::StrCat("unix://", dir_, "/agent.sock"));
+  ASSERT_TRUE(client.ok()) << client.status();
+  absl::Mutex mu;
+  int answered = 0;
+  auto call = [&](const std::string& method, const std::string& payload) {
+    kata::ttrpc::CallOptions opts;
+    opts.timeout = absl::Seconds(60);
+    ASSERT_TRUE((*client)
+                    ->CallAsync("grpc.AgentService", method, payload, opts,
+                                [&](absl::StatusOr<std::string>) {
+                                  absl::MutexLock lock(&mu);
+                                  ++answered;
+                                })
+                    .ok());
+  };
+  grpc::WaitProcessRequest wait;
+  wait.set_container_id("w1");
+  wait.set_exec_id("w1");
+  grpc::ReadStreamRequest read;
+  read.set_container_id("w1");
+  read.set_exec_id("w1");
+  // One of each first: every thread a blocked call could need at all is started by them.
+  call("WaitProcess", wait.SerializeAsString());
+  call("ReadStdout", read.SerializeAsString());
+  // A call answered at once, after the agent has read every call sent before it.
+  auto sync = [&] {
+    grpc::WaitProcessRequest bad;
+    bad.set_container_id("w1");
+    bad.set_exec_id("no-such-exec");
+    grpc::WaitProcessResponse resp;
+    EXPECT_EQ((*client)->Call("grpc.AgentService", "WaitProcess", bad, &resp).code(),
+              absl::StatusCode::kNotFound);
+  };
+  sync();
+  absl::SleepFor(absl::Milliseconds(300));
+  const int before = ThreadsOf(agent_);
+  for (int i = 0; i < kCalls; ++i) call("WaitProcess", wait.SerializeAsString());
+  sync();
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_LE(ThreadsOf(agent_), before) << "blocked WaitProcess calls took threads";
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_EQ(answered, 0);
+  }
+  const absl::Time stop = absl::Now();
+  kill(agent_, SIGTERM);
+  EXPECT_EQ(WaitAgent(absl::Seconds(15)), 0) << AgentLog();
+  EXPECT_LT(absl::Now() - stop, absl::Seconds(5)) << "the shutdown waited for blocked calls";
+  client->reset();  // every call gets its callback (the agent is gone)
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(answered, kCalls + 2);
 }
 
 TEST_F(AgentE2eTest, BadRequestsGetErrorsAndChangeNothing) {

@@ -69,12 +69,30 @@ void Process::WaitLoop() {
     memset(&si, 0, sizeof(si));
     return waitid(P_PID, static_cast<id_t>(pid_), &si, WEXITED | WNOWAIT);
   });
-  absl::MutexLock l(&mu_);
-  const int status = internal::ChildRegistry::Get().Reap(pid_);
-  // -1 (ECHILD): someone else reaped our child against the contract; report 255.
-  exit_code_ = status != -1 ? ExitCode(status) : 255;
-  exited_ = true;
-  cv_.SignalAll();
+  std::vector<std::function<void()>> ready;
+  {
+    absl::MutexLock l(&mu_);
+    const int status = internal::ChildRegistry::Get().Reap(pid_);
+    // -1 (ECHILD): someone else reaped our child against the contract; report 255.
+    exit_code_ = status != -1 ? ExitCode(status) : 255;
+    exited_ = true;
+    cv_.SignalAll();
+    ready.swap(exit_watchers_);
+    // A stream at EOF becomes readable ("") with the exit.
+    for (Stream s : {kStdout, kStderr}) TakeReadyReaders(s, &ready);
+  }
+  for (auto& f : ready) f();
+}
+
+void Process::NotifyExited(std::function<void()> ready) {
+  {
+    absl::MutexLock l(&mu_);
+    if (!exited_) {
+      exit_watchers_.push_back(std::move(ready));
+      return;
+    }
+  }
+  ready();
 }
 
 absl::Status Process::Signal(int sig) {

@@ -39,6 +39,13 @@
 // - Every fd this library opens is O_CLOEXEC; the child closes every inherited fd except
 //   its stdio and `ProcessOptions::keep_fds` right after fork, so a concurrently started
 //   process cannot hold another one's pipes open.
+// - NotifyExited/NotifyReadable (for the agent's deferred WaitProcess/ReadStdout/ReadStderr:
+//   no thread waits per call): `ready` runs once, when Wait (a read of that stream) would no
+//   longer block; at once, on the caller's thread, if it would not now. Otherwise it runs on
+//   the process's own waiter or drain thread with no lock held: it must not block, nor hold
+//   or drop a reference to this Process (it hands the work to another thread). Exit
+//   callbacks run also for the exit that destroying the Process causes; read callbacks still
+//   waiting then are dropped.
 // - All methods are thread-safe. Destroying a Process kills it (SIGKILL) if it is still
 //   running, reaps it, stops its threads and closes its fds; no call may be in progress
 //   on it then (share it with std::shared_ptr when calls can block).
@@ -210,6 +217,13 @@ class Process {
   // open or a full buffer stops its draining.
   bool AwaitOutputEof(absl::Duration timeout);
 
+  // Readiness callbacks (see the promises above). A read made after `ready` may still block
+  // if another reader took the data first: TryRead never does.
+  void NotifyExited(std::function<void()> ready);
+  void NotifyReadable(bool stderr_stream, std::function<void()> ready);
+  // A read that never blocks: nullopt if a read would block now; "" at EOF.
+  absl::StatusOr<std::optional<std::string>> TryRead(bool stderr_stream, size_t max_len);
+
   // Blocks until exit; the exit code, or 128 + the signal that killed it.
   int Wait();
   // The exit code if the process has exited, else nullopt; never blocks.
@@ -236,6 +250,14 @@ class Process {
   absl::StatusOr<std::string> Read(Stream s, size_t max_len);
   size_t Pending(Stream s) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AllEof() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);  // every stream's drain at EOF
+  // A read of `s` would not block.
+  bool Readable(Stream s) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes out the read callbacks of `s` if a read would not block now (to run unlocked).
+  void TakeReadyReaders(Stream s, std::vector<std::function<void()>>* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Copies up to max_len pending bytes of `s` out ("" at EOF); the caller checked Readable.
+  std::string TakeOutput(Stream s, size_t max_len) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckStream(Stream s) const;
   absl::Status AwaitStdinWritable(int fd);
 
   const pid_t pid_;
@@ -251,6 +273,8 @@ class Process {
   int exit_code_ ABSL_GUARDED_BY(mu_) = -1;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   Buffer buffers_[2] ABSL_GUARDED_BY(mu_);
+  std::vector<std::function<void()>> exit_watchers_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::function<void()>> read_watchers_[2] ABSL_GUARDED_BY(mu_);
 
   absl::Mutex stdin_mu_;  // serializes writers and CloseStdin
   UniqueFd stdin_fd_ ABSL_GUARDED_BY(stdin_mu_);

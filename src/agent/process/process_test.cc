@@ -13,6 +13,7 @@
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +21,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/libs/base/file.h"
@@ -541,6 +544,56 @@ TEST(ProcessTest, UserNamespaceFailuresAreReported) {
   EXPECT_THAT(std::string(p.status().message()), HasSubstr("setresgid 0 in the user namespace"));
   // Nothing is left: the intermediates and children were reaped.
   EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
+}
+
+// NotifyExited/NotifyReadable (the agent's deferred calls): each callback runs once, when the
+// event comes, from the process's own thread; at once when it already came. TryRead never
+// blocks: nullopt while there is no output, then the output, then "" (EOF).
+TEST(ProcessTest, ReadinessCallbacksAndTryRead) {
+  auto p = MustStart(Opts({"/bin/sh", "-c", "read x; echo \"$x\"; exit 4"}));
+  absl::Mutex mu;
+  int exited = 0, readable = 0;
+  p->NotifyExited([&] {
+    absl::MutexLock l(&mu);
+    ++exited;
+  });
+  p->NotifyReadable(false, [&] {
+    absl::MutexLock l(&mu);
+    ++readable;
+  });
+  absl::StatusOr<std::optional<std::string>> none = p->TryRead(false, 100);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+  absl::SleepFor(absl::Milliseconds(100));
+  {
+    absl::MutexLock l(&mu);
+    EXPECT_EQ(exited, 0);
+    EXPECT_EQ(readable, 0);
+  }
+  ASSERT_TRUE(p->WriteStdin("hi\n").ok());
+  {
+    absl::MutexLock l(&mu);
+    auto both = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return exited == 1 && readable == 1; };
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&both), absl::Seconds(10)));
+  }
+  EXPECT_EQ(p->Wait(), 4);
+  absl::StatusOr<std::optional<std::string>> out = p->TryRead(false, 100);
+  ASSERT_TRUE(out.ok() && out->has_value());
+  EXPECT_EQ(**out, "hi\n");
+  ASSERT_TRUE(p->AwaitOutputEof(absl::Seconds(10)));
+  absl::StatusOr<std::optional<std::string>> eof = p->TryRead(false, 100);
+  ASSERT_TRUE(eof.ok() && eof->has_value());
+  EXPECT_EQ(**eof, "");
+  // Already there: at once, on this thread.
+  bool now = false;
+  p->NotifyExited([&] { now = true; });
+  EXPECT_TRUE(now);
+  now = false;
+  p->NotifyReadable(true, [&] { now = true; });
+  EXPECT_TRUE(now);
+  absl::MutexLock l(&mu);
+  EXPECT_EQ(exited, 1);
+  EXPECT_EQ(readable, 1);
 }
 
 }  // namespace

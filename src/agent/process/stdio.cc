@@ -67,28 +67,43 @@ void Process::DrainLoop(Stream s) {
     if (fds[1].revents != 0) return;
     const ssize_t n = RetryEintr([&] { return read(fd, tmp, std::min(room, sizeof(tmp))); });
     if (n > 0) {
-      absl::MutexLock l(&mu_);
-      Buffer& b = buffers_[s];
-      if (b.off > 0 && b.off >= b.data.size() / 2) {
-        b.data.erase(0, b.off);
-        b.off = 0;
+      std::vector<std::function<void()>> ready;
+      {
+        absl::MutexLock l(&mu_);
+        Buffer& b = buffers_[s];
+        if (b.off > 0 && b.off >= b.data.size() / 2) {
+          b.data.erase(0, b.off);
+          b.off = 0;
+        }
+        b.data.append(tmp, static_cast<size_t>(n));
+        cv_.SignalAll();
+        TakeReadyReaders(s, &ready);
       }
-      b.data.append(tmp, static_cast<size_t>(n));
-      cv_.SignalAll();
+      for (auto& f : ready) f();
       continue;
     }
     if (n < 0 && errno == EAGAIN) continue;
     break;  // EOF; EIO from a pty master once no slave is open; or a real error
   }
-  absl::MutexLock l(&mu_);
-  buffers_[s].eof = true;
-  cv_.SignalAll();
+  std::vector<std::function<void()>> ready;
+  {
+    absl::MutexLock l(&mu_);
+    buffers_[s].eof = true;
+    cv_.SignalAll();
+    TakeReadyReaders(s, &ready);
+  }
+  for (auto& f : ready) f();
 }
 
-absl::StatusOr<std::string> Process::Read(Stream s, size_t max_len) {
-  if (max_len == 0) return absl::InvalidArgumentError("read: max_len is 0");
-  absl::MutexLock l(&mu_);
-  while (Pending(s) == 0 && !(buffers_[s].eof && exited_)) cv_.Wait(&mu_);
+bool Process::Readable(Stream s) const { return Pending(s) != 0 || (buffers_[s].eof && exited_); }
+
+void Process::TakeReadyReaders(Stream s, std::vector<std::function<void()>>* out) {
+  if (read_watchers_[s].empty() || !Readable(s)) return;
+  for (auto& f : read_watchers_[s]) out->push_back(std::move(f));
+  read_watchers_[s].clear();
+}
+
+std::string Process::TakeOutput(Stream s, size_t max_len) {
   Buffer& b = buffers_[s];
   if (b.data.size() == b.off) return std::string();
   const size_t n = std::min(max_len, b.data.size() - b.off);
@@ -100,6 +115,44 @@ absl::StatusOr<std::string> Process::Read(Stream s, size_t max_len) {
   }
   cv_.SignalAll();  // room for the drain loop
   return out;
+}
+
+absl::Status Process::CheckStream(Stream s) const {
+  if (s == kStderr && terminal_) {
+    return absl::FailedPreconditionError(
+        "stderr: the process has a terminal; its output is on stdout");
+  }
+  if (!out_fds_[s].valid()) return absl::FailedPreconditionError("the stream is not captured");
+  return absl::OkStatus();
+}
+
+void Process::NotifyReadable(bool stderr_stream, std::function<void()> ready) {
+  const Stream s = stderr_stream ? kStderr : kStdout;
+  {
+    absl::MutexLock l(&mu_);
+    // A stream that is not captured never becomes readable: a read fails at once.
+    if (!Readable(s) && CheckStream(s).ok()) {
+      read_watchers_[s].push_back(std::move(ready));
+      return;
+    }
+  }
+  ready();
+}
+
+absl::StatusOr<std::optional<std::string>> Process::TryRead(bool stderr_stream, size_t max_len) {
+  const Stream s = stderr_stream ? kStderr : kStdout;
+  KATA_RETURN_IF_ERROR(CheckStream(s));
+  if (max_len == 0) return absl::InvalidArgumentError("read: max_len is 0");
+  absl::MutexLock l(&mu_);
+  if (!Readable(s)) return std::optional<std::string>();
+  return std::optional<std::string>(TakeOutput(s, max_len));
+}
+
+absl::StatusOr<std::string> Process::Read(Stream s, size_t max_len) {
+  if (max_len == 0) return absl::InvalidArgumentError("read: max_len is 0");
+  absl::MutexLock l(&mu_);
+  while (!Readable(s)) cv_.Wait(&mu_);
+  return TakeOutput(s, max_len);
 }
 
 bool Process::AllEof() const {

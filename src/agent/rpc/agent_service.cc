@@ -40,6 +40,8 @@ AgentService::AgentService(Options options)
       metrics_(options_.proc_root) {}
 
 AgentService::~AgentService() {
+  // Deferred calls still waiting are dropped (answered CANCELLED) before their processes go.
+  completions_->Stop();
   std::map<std::string, std::shared_ptr<EngineContainer>> containers;
   std::map<std::string, std::vector<std::string>> held;
   {
@@ -303,13 +305,30 @@ absl::Status AgentService::SignalProcess(ttrpc::ServerContext&,
   return c->Signal(request.exec_id(), static_cast<int>(request.signal()));
 }
 
-absl::Status AgentService::WaitProcess(ttrpc::ServerContext&,
+absl::Status AgentService::WaitProcess(ttrpc::ServerContext& context,
                                        const grpc::WaitProcessRequest& request,
-                                       grpc::WaitProcessResponse* response) {
+                                       grpc::WaitProcessResponse*) {
   KATA_RETURN_IF_ERROR(ValidateId(request.exec_id(), "exec id"));
   KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineContainer> c, Find(request.container_id()));
   KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineProcess> p, c->GetProcess(request.exec_id()));
-  response->set_status(p->Wait());
+  // The call waits for the exit without a thread (completions.h).
+  const uint64_t id = completions_->NewId();
+  ttrpc::DeferredResponse d = context.Defer(completions_->Forgetter(id));
+  if (d.done()) return absl::CancelledError("WaitProcess: the call was cancelled");
+  completions_->Add(id, [this, request, c, p, d = std::move(d)]() mutable {
+    grpc::WaitProcessResponse response;
+    const absl::Status status = Waited(request, c, p, &response);
+    d.Finish(status, response);
+  });
+  p->NotifyExited(completions_->Waker(id));
+  return absl::OkStatus();
+}
+
+absl::Status AgentService::Waited(const grpc::WaitProcessRequest& request,
+                                  const std::shared_ptr<EngineContainer>& c,
+                                  const std::shared_ptr<EngineProcess>& p,
+                                  grpc::WaitProcessResponse* response) {
+  response->set_status(p->Wait());  // it has exited: at once
   // An OOM kill behind this exit reaches the host first (oom_tracker.h).
   absl::StatusOr<uint64_t> ooms = c->OomKillCount();
   if (ooms.ok()) {
@@ -336,13 +355,52 @@ absl::Status AgentService::WriteStdin(ttrpc::ServerContext&,
   return absl::OkStatus();
 }
 
-absl::Status AgentService::ReadStream(const grpc::ReadStreamRequest& request, bool stderr_stream,
+namespace {
+size_t ReadLen(const grpc::ReadStreamRequest& request) {
+  return request.len() == 0 ? 64 * 1024 : std::min<size_t>(request.len(), 1024 * 1024);
+}
+}  // namespace
+
+absl::Status AgentService::ReadStream(ttrpc::ServerContext& context,
+                                      const grpc::ReadStreamRequest& request, bool stderr_stream,
                                       grpc::ReadStreamResponse* response) {
   KATA_RETURN_IF_ERROR(ValidateId(request.exec_id(), "exec id"));
   KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineContainer> c, Find(request.container_id()));
   KATA_ASSIGN_OR_RETURN(std::shared_ptr<EngineProcess> p, c->GetProcess(request.exec_id()));
-  size_t len = request.len() == 0 ? 64 * 1024 : std::min<size_t>(request.len(), 1024 * 1024);
-  KATA_ASSIGN_OR_RETURN(std::string data, stderr_stream ? p->ReadStderr(len) : p->ReadStdout(len));
+  KATA_ASSIGN_OR_RETURN(std::optional<std::string> data,
+                        p->TryRead(stderr_stream, ReadLen(request)));
+  if (data.has_value()) return ReadAnswer(request, stderr_stream, std::move(*data), c, p, response);
+  // No output yet: the call waits for it without a thread (completions.h).
+  const uint64_t id = completions_->NewId();
+  ttrpc::DeferredResponse d = context.Defer(completions_->Forgetter(id));
+  if (d.done()) return absl::CancelledError("ReadStream: the call was cancelled");
+  WatchRead(id, ReadWait{request, stderr_stream, std::move(c), std::move(p), std::move(d)});
+  return absl::OkStatus();
+}
+
+void AgentService::WatchRead(uint64_t id, ReadWait w) {
+  const std::shared_ptr<EngineProcess> p = w.p;
+  const bool stderr_stream = w.stderr_stream;
+  completions_->Add(id, [this, id, w = std::move(w)]() mutable { CompleteRead(id, std::move(w)); });
+  p->NotifyReadable(stderr_stream, completions_->Waker(id));
+}
+
+void AgentService::CompleteRead(uint64_t id, ReadWait w) {
+  absl::StatusOr<std::optional<std::string>> data =
+      w.p->TryRead(w.stderr_stream, ReadLen(w.request));
+  // Another reader took the output first: wait again.
+  if (data.ok() && !data->has_value()) return WatchRead(id, std::move(w));
+  grpc::ReadStreamResponse response;
+  const absl::Status status =
+      data.ok() ? ReadAnswer(w.request, w.stderr_stream, std::move(**data), w.c, w.p, &response)
+                : data.status();
+  w.d.Finish(status, response);
+}
+
+absl::Status AgentService::ReadAnswer(const grpc::ReadStreamRequest& request, bool stderr_stream,
+                                      std::string data, const std::shared_ptr<EngineContainer>& c,
+                                      const std::shared_ptr<EngineProcess>& p,
+                                      grpc::ReadStreamResponse* response) {
   if (data.empty()) {
     if (c->FreeIfDone(request.exec_id(), p, /*exit_collected=*/false)) {
       Log(LogLevel::kDebug, "exec freed",
@@ -355,14 +413,16 @@ absl::Status AgentService::ReadStream(const grpc::ReadStreamRequest& request, bo
   return absl::OkStatus();
 }
 
-absl::Status AgentService::ReadStdout(ttrpc::ServerContext&, const grpc::ReadStreamRequest& request,
+absl::Status AgentService::ReadStdout(ttrpc::ServerContext& context,
+                                      const grpc::ReadStreamRequest& request,
                                       grpc::ReadStreamResponse* response) {
-  return ReadStream(request, false, response);
+  return ReadStream(context, request, false, response);
 }
 
-absl::Status AgentService::ReadStderr(ttrpc::ServerContext&, const grpc::ReadStreamRequest& request,
+absl::Status AgentService::ReadStderr(ttrpc::ServerContext& context,
+                                      const grpc::ReadStreamRequest& request,
                                       grpc::ReadStreamResponse* response) {
-  return ReadStream(request, true, response);
+  return ReadStream(context, request, true, response);
 }
 
 absl::Status AgentService::CloseStdin(ttrpc::ServerContext&, const grpc::CloseStdinRequest& request,

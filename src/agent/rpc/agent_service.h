@@ -88,6 +88,7 @@
 #include "absl/time/time.h"
 #include "src/agent/container/container.h"
 #include "src/agent/network/network.h"
+#include "src/agent/rpc/completions.h"
 #include "src/agent/rpc/guest_engine.h"
 #include "src/agent/rpc/guest_metrics.h"
 #include "src/agent/rpc/guest_ops.h"
@@ -136,12 +137,13 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
   // sandbox, if any, is destroyed too.
   ~AgentService() override;
 
-  // The calls that wait for a process (its exit, its output, room in its stdin pipe) or an
-  // OOM: the ttRPC server runs each on a thread of its own, so a pod's many live processes
-  // never stop the connection (issue 11 item 12).
+  // WaitProcess, and ReadStdout/ReadStderr with no output yet, defer their calls
+  // (ttrpc/service.h): they wait in completions_ (completions.h), woken by the process, and
+  // hold no thread, so a pod's many live processes cost none per blocked call. The calls that
+  // still wait on a thread (room in a stdin pipe, an OOM): the ttRPC server runs each on a
+  // thread of its own, so they never stop the connection (issue 11 item 12).
   bool IsBlocking(absl::string_view method) const override {
-    return method == "WaitProcess" || method == "ReadStdout" || method == "ReadStderr" ||
-           method == "WriteStdin" || method == "GetOOMEvent";
+    return method == "WriteStdin" || method == "GetOOMEvent";
   }
 
   absl::Status GetGuestDetails(ttrpc::ServerContext& context,
@@ -242,8 +244,27 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
   // Its process `exec_id` (validated the same way).
   absl::StatusOr<std::shared_ptr<EngineProcess>> FindProcess(const std::string& id,
                                                              const std::string& exec_id);
-  absl::Status ReadStream(const grpc::ReadStreamRequest& request, bool stderr_stream,
+  absl::Status ReadStream(ttrpc::ServerContext& context, const grpc::ReadStreamRequest& request,
+                          bool stderr_stream, grpc::ReadStreamResponse* response);
+  // A read's answer: `data`, or OUT_OF_RANGE at EOF (the exec freed if it is done).
+  absl::Status ReadAnswer(const grpc::ReadStreamRequest& request, bool stderr_stream,
+                          std::string data, const std::shared_ptr<EngineContainer>& c,
+                          const std::shared_ptr<EngineProcess>& p,
                           grpc::ReadStreamResponse* response);
+  // A deferred read waiting for output (filed in completions_ under an id).
+  struct ReadWait {
+    grpc::ReadStreamRequest request;
+    bool stderr_stream = false;
+    std::shared_ptr<EngineContainer> c;
+    std::shared_ptr<EngineProcess> p;
+    ttrpc::DeferredResponse d;
+  };
+  void WatchRead(uint64_t id, ReadWait w);
+  void CompleteRead(uint64_t id, ReadWait w);
+  // WaitProcess once the process has exited: the code, the OOM hand-over, freeing the exec.
+  absl::Status Waited(const grpc::WaitProcessRequest& request,
+                      const std::shared_ptr<EngineContainer>& c,
+                      const std::shared_ptr<EngineProcess>& p, grpc::WaitProcessResponse* response);
 
   // Removes container `id` (`c`) and releases its storages.
   absl::Status RemoveLocked(const std::string& id, const std::shared_ptr<EngineContainer>& c,
@@ -260,6 +281,8 @@ class AgentService final : public grpc::AgentServiceTtrpc::Service {
   std::map<std::string, std::vector<std::string>> container_storages_ ABSL_GUARDED_BY(mu_);
   OomTracker oom_;
   GuestMetrics metrics_;
+  // Deferred calls waiting for a process; stopped first by the destructor.
+  const std::shared_ptr<Completions> completions_ = std::make_shared<Completions>();
 };
 
 // Parses the hex contents of block_size_bytes ("8000000\n"); INVALID_ARGUMENT otherwise.

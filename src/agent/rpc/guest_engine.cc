@@ -17,6 +17,13 @@ class RealProcess final : public EngineProcess {
   const std::shared_ptr<Process>& process() const { return p_; }
 
   int Wait() override { return p_->Wait(); }
+  void NotifyExited(std::function<void()> ready) override { p_->NotifyExited(std::move(ready)); }
+  void NotifyReadable(bool stderr_stream, std::function<void()> ready) override {
+    p_->NotifyReadable(stderr_stream, std::move(ready));
+  }
+  absl::StatusOr<std::optional<std::string>> TryRead(bool stderr_stream, size_t max_len) override {
+    return p_->TryRead(stderr_stream, max_len);
+  }
   bool AwaitOutputEof(absl::Duration timeout) override { return p_->AwaitOutputEof(timeout); }
   absl::StatusOr<size_t> WriteStdin(absl::string_view data) override {
     return p_->WriteStdin(data);

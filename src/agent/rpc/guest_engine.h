@@ -16,9 +16,12 @@
 #define KATA_SRC_AGENT_RPC_GUEST_ENGINE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -40,6 +43,20 @@ class EngineProcess {
  public:
   virtual ~EngineProcess() = default;
   virtual int Wait() = 0;
+  // Readiness callbacks as Process::NotifyExited/NotifyReadable (process.h): `ready` runs once
+  // when Wait (a read of the stream) would not block; it must not block nor free the process.
+  // The defaults (for engines whose processes never block): at once.
+  virtual void NotifyExited(std::function<void()> ready) { ready(); }
+  virtual void NotifyReadable(bool stderr_stream, std::function<void()> ready) {
+    (void)stderr_stream;
+    ready();
+  }
+  // A read that never blocks: nullopt when it would. The default: the (non-blocking) read.
+  virtual absl::StatusOr<std::optional<std::string>> TryRead(bool stderr_stream, size_t max_len) {
+    absl::StatusOr<std::string> data = stderr_stream ? ReadStderr(max_len) : ReadStdout(max_len);
+    if (!data.ok()) return data.status();
+    return std::optional<std::string>(std::move(*data));
+  }
   virtual bool AwaitOutputEof(absl::Duration timeout) = 0;
   virtual absl::StatusOr<size_t> WriteStdin(absl::string_view data) = 0;
   virtual absl::StatusOr<std::string> ReadStdout(size_t max_len) = 0;
