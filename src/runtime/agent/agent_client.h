@@ -14,9 +14,18 @@
 //   - Errors are the agent's status prefixed with the rpc ("agent CreateContainer: ..."); a
 //     closed or broken connection is UNAVAILABLE for every pending and later call.
 //   - Thread-safe; calls run concurrently (the transport multiplexes them).
+//   - The blocking-by-design calls that a host keeps pending per process (WaitProcess,
+//     ReadStdout/ReadStderr) also have an asynchronous face (...Async): it returns at once and
+//     `done` runs exactly once with what the blocking call would have returned (the same
+//     errors, UNAVAILABLE for every pending call once the connection is closed or breaks).
+//     `done` runs on the transport's reading thread, so it must not block nor call Close or
+//     destroy the client (it may start further asynchronous calls); when the call cannot even
+//     start (the connection is already closed), it runs on the calling thread before the
+//     method returns. No thread is blocked per pending asynchronous call.
 #ifndef KATA_SRC_RUNTIME_AGENT_AGENT_CLIENT_H_
 #define KATA_SRC_RUNTIME_AGENT_AGENT_CLIENT_H_
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "src/libs/protocols/agent.pb.h"
@@ -26,6 +35,10 @@ namespace kata::runtime {
 
 class AgentClient {
  public:
+  // The completion of an asynchronous call (see the contracts above).
+  template <class Response>
+  using Done = absl::AnyInvocable<void(absl::StatusOr<Response>)>;
+
   virtual ~AgentClient() = default;
 
   // grpc.Health
@@ -73,6 +86,13 @@ class AgentClient {
       const ::grpc::ReadStreamRequest& request) = 0;
   virtual absl::StatusOr<::grpc::ReadStreamResponse> ReadStderr(
       const ::grpc::ReadStreamRequest& request) = 0;
+  // The asynchronous faces of WaitProcess, ReadStdout and ReadStderr.
+  virtual void WaitProcessAsync(const ::grpc::WaitProcessRequest& request,
+                                Done<::grpc::WaitProcessResponse> done) = 0;
+  virtual void ReadStdoutAsync(const ::grpc::ReadStreamRequest& request,
+                               Done<::grpc::ReadStreamResponse> done) = 0;
+  virtual void ReadStderrAsync(const ::grpc::ReadStreamRequest& request,
+                               Done<::grpc::ReadStreamResponse> done) = 0;
   virtual absl::Status CloseStdin(const ::grpc::CloseStdinRequest& request) = 0;
   virtual absl::Status TtyWinResize(const ::grpc::TtyWinResizeRequest& request) = 0;
 

@@ -1,5 +1,6 @@
 #include "src/runtime/agent/ttrpc_agent_client.h"
 
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -120,6 +121,18 @@ class TtrpcAgentClient : public AgentClient {
     return Typed<::grpc::ReadStreamResponse>("ReadStderr",
                                              &::grpc::AgentServiceTtrpc::Client::ReadStderr, r, {});
   }
+  void WaitProcessAsync(const ::grpc::WaitProcessRequest& r,
+                        Done<::grpc::WaitProcessResponse> done) override {
+    Async("WaitProcess", r, std::move(done));
+  }
+  void ReadStdoutAsync(const ::grpc::ReadStreamRequest& r,
+                       Done<::grpc::ReadStreamResponse> done) override {
+    Async("ReadStdout", r, std::move(done));
+  }
+  void ReadStderrAsync(const ::grpc::ReadStreamRequest& r,
+                       Done<::grpc::ReadStreamResponse> done) override {
+    Async("ReadStderr", r, std::move(done));
+  }
   absl::Status CloseStdin(const ::grpc::CloseStdinRequest& r) override {
     return Empty("CloseStdin", &::grpc::AgentServiceTtrpc::Client::CloseStdin, r);
   }
@@ -178,6 +191,21 @@ class TtrpcAgentClient : public AgentClient {
     span->SetError(s);
     if (!s.ok()) return AnnotateStatus(s, absl::StrCat("agent ", name));
     return response;
+  }
+
+  // An unbounded asynchronous grpc.AgentService call; `done` runs once (agent_client.h), with
+  // errors named as the blocking calls name them.
+  template <class Resp, class Req>
+  void Async(const char* name, const Req& request, Done<Resp> done) {
+    // Shared: CallAsync consumes its callback even when the call cannot start.
+    auto shared = std::make_shared<Done<Resp>>(std::move(done));
+    absl::StatusOr<ttrpc::Client::CallId> started = client_->CallAsync<Resp>(
+        ::grpc::AgentServiceTtrpc::kServiceName, name, request, {},
+        [shared, name](absl::StatusOr<Resp> got) {
+          if (!got.ok()) got = AnnotateStatus(got.status(), absl::StrCat("agent ", name));
+          (*shared)(std::move(got));
+        });
+    if (!started.ok()) (*shared)(AnnotateStatus(started.status(), absl::StrCat("agent ", name)));
   }
 
   std::unique_ptr<ttrpc::Client> client_;

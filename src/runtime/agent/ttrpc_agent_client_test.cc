@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -128,6 +129,78 @@ TEST_F(TtrpcAgentClientTest, ABlockedWaitEndsUnavailableWhenTheAgentGoes) {
   stopper.join();
   EXPECT_FALSE(st.ok());
   EXPECT_TRUE(absl::IsUnavailable(st.status()) || absl::IsCancelled(st.status())) << st.status();
+}
+
+// The asynchronous faces: answers through the callback, no thread per pending call, and every
+// pending call ends UNAVAILABLE once the client is closed (a later one at once, inline).
+TEST_F(TtrpcAgentClientTest, AsyncWaitsAndReadsCompleteThroughTheirCallbacks) {
+  ASSERT_TRUE(agent_.Start(socket_).ok());
+  auto client = DialAgent("unix://" + socket_, {.dial_timeout = absl::Seconds(5)});
+  ASSERT_TRUE(client.ok()) << client.status();
+  AgentClient& a = **client;
+  auto start = [&a](const std::string& id, std::vector<std::string> args) {
+    ::grpc::CreateContainerRequest create;
+    create.set_container_id(id);
+    for (const std::string& arg : args) create.mutable_oci()->mutable_process()->add_args(arg);
+    ASSERT_TRUE(a.CreateContainer(create).ok());
+    ::grpc::StartContainerRequest r;
+    r.set_container_id(id);
+    ASSERT_TRUE(a.StartContainer(r).ok());
+  };
+  start("echo", {"echo", "hello"});
+  start("sleep", {"sleep"});
+
+  struct Got {
+    absl::Notification done;
+    absl::StatusOr<::grpc::ReadStreamResponse> read;
+    absl::StatusOr<::grpc::WaitProcessResponse> wait;
+  };
+  Got out, eof, echo_exit, sleeper_exit, late;
+  ::grpc::ReadStreamRequest read;
+  read.set_container_id("echo");
+  read.set_exec_id("echo");
+  read.set_len(1024);
+  a.ReadStdoutAsync(read, [&out](auto r) {
+    out.read = std::move(r);
+    out.done.Notify();
+  });
+  ASSERT_TRUE(out.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  ASSERT_TRUE(out.read.ok()) << out.read.status();
+  EXPECT_EQ(out.read->data(), "hello\n");
+  a.ReadStdoutAsync(read, [&eof](auto r) {
+    eof.read = std::move(r);
+    eof.done.Notify();
+  });
+  ASSERT_TRUE(eof.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(eof.read.status().code(), absl::StatusCode::kOutOfRange) << eof.read.status();
+  EXPECT_THAT(eof.read.status().message(), HasSubstr("agent ReadStdout: "));
+
+  auto wait = [&a](const std::string& id, Got* got) {
+    ::grpc::WaitProcessRequest w;
+    w.set_container_id(id);
+    w.set_exec_id(id);
+    a.WaitProcessAsync(w, [got](auto r) {
+      got->wait = std::move(r);
+      got->done.Notify();
+    });
+  };
+  wait("echo", &echo_exit);
+  ASSERT_TRUE(echo_exit.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  ASSERT_TRUE(echo_exit.wait.ok()) << echo_exit.wait.status();
+  EXPECT_EQ(echo_exit.wait->status(), 0);
+
+  wait("sleep", &sleeper_exit);  // pending until the client closes
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_FALSE(sleeper_exit.done.HasBeenNotified());
+  a.Close();
+  ASSERT_TRUE(sleeper_exit.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(sleeper_exit.wait.status().code(), absl::StatusCode::kUnavailable)
+      << sleeper_exit.wait.status();
+  EXPECT_THAT(sleeper_exit.wait.status().message(), HasSubstr("agent WaitProcess: "));
+
+  wait("sleep", &late);  // cannot start: completes on this thread, before returning
+  EXPECT_TRUE(late.done.HasBeenNotified());
+  EXPECT_EQ(late.wait.status().code(), absl::StatusCode::kUnavailable) << late.wait.status();
 }
 
 TEST(AgentAddressTest, Forms) {

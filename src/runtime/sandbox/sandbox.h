@@ -18,6 +18,8 @@
 //   - `exec_id` "" always means the container's init process.
 //   - Thread-safe. Blocking calls (Wait, ReadStdout/ReadStderr, WriteStdin, WaitVmDeath)
 //     never block other calls, so a shim may run one copying thread per stream.
+//   - A running process costs the sandbox no thread: the VM sandbox waits for each process
+//     with one asynchronous agent call, and reports its exit on a short-lived thread.
 //   - Every call that fails undoes what it did (mounts, directories, guest-side objects).
 //   - Errors name the object and the cause: "container c1: mount rootfs: EBUSY".
 //   - When the VM dies (QEMU killed, guest panic), the sandbox goes to kVmDied: every
@@ -90,10 +92,11 @@ struct ExitStatus {
 
 // Told of each process's exit, once, after the process is kExited (Wait returns it from then
 // on): by a normal exit, the VM's death, DeleteContainer or Shutdown. Called without the
-// sandbox's locks held, from the sandbox's own threads or from the thread calling
-// DeleteContainer/Shutdown/Signal (a guest given up as dead), one exit after another. It may
-// query the sandbox (states, processes), but must not call DeleteContainer, DeleteProcess or
-// Shutdown (they join the thread it may run on) nor block on a later exit.
+// sandbox's locks held, from the sandbox's own threads (exits of different processes may be
+// reported concurrently) or from the thread calling DeleteContainer/Shutdown/Signal (a guest
+// given up as dead), one exit after another. It may query the sandbox (states, processes),
+// but must not call DeleteContainer, DeleteProcess or Shutdown (they wait for the report it
+// may be part of) nor block on a later exit.
 using ExitObserver = std::function<void(const std::string& container_id, const std::string& exec_id,
                                         const ExitStatus& exit)>;
 

@@ -306,10 +306,10 @@ absl::Status VmSandbox::Shutdown() {
   registry_.ExitAll(down);
   if (watcher_.joinable()) watcher_.join();
   if (oom_watcher_.joinable()) oom_watcher_.join();  // the agent is closed: its call ended
-  for (std::thread& t : registry_.TakeWaiters()) t.join();
-  for (const std::string& cid : registry_.Ids()) {
-    for (std::thread& t : registry_.Remove(cid, down)) t.join();
-  }
+  // The agent is closed: every pending wait completes, and its exit is recorded (a no-op
+  // after ExitAll) before the sandbox forgets its containers.
+  completions_.Stop();
+  for (const std::string& cid : registry_.Ids()) registry_.Remove(cid, down);
   trace::ScopedSpan cleanup_span("sandbox.host_cleanup");
   if (net) note(net->Remove());  // the VMM is gone: its taps vanish with our fds
   note(layout_.Remove());
@@ -360,23 +360,27 @@ absl::Status VmSandbox::LostCause(const std::string& cid, const absl::Status& er
   return AnnotateStatus(error, Context(cid));
 }
 
-void VmSandbox::StartWaiter(std::shared_ptr<AgentClient> agent, const std::string& cid,
+void VmSandbox::StartWaiter(const std::shared_ptr<AgentClient>& agent, const std::string& cid,
                             const std::string& exec_id, const std::string& agent_exec) {
-  std::thread waiter([this, agent, cid, exec_id, agent_exec] {
-    ::grpc::WaitProcessRequest r;
-    r.set_container_id(cid);
-    r.set_exec_id(agent_exec);
-    absl::StatusOr<::grpc::WaitProcessResponse> w = agent->WaitProcess(r);
-    ExitStatus exit{255, absl::Now(), absl::OkStatus()};
-    if (w.ok()) {
-      exit.exit_code = w->status();
-    } else {
-      exit.error = LostCause(cid, w.status());
-      exit.exited_at = absl::Now();
-    }
-    registry_.RecordExit(cid, exec_id, exit);
-  });
-  registry_.AttachWaiter(cid, exec_id, std::move(waiter));
+  ::grpc::WaitProcessRequest r;
+  r.set_container_id(cid);
+  r.set_exec_id(agent_exec);
+  completions_.Begin(cid, exec_id);
+  agent->WaitProcessAsync(
+      r, [this, cid, exec_id](absl::StatusOr<::grpc::WaitProcessResponse> w) mutable {
+        // On the transport's thread, which must not block: the exit is recorded off it.
+        const absl::Time at = absl::Now();
+        completions_.Finish(cid, exec_id, [this, cid, exec_id, at, w = std::move(w)] {
+          ExitStatus exit{255, at, absl::OkStatus()};
+          if (w.ok()) {
+            exit.exit_code = w->status();
+          } else {
+            exit.error = LostCause(cid, w.status());
+            exit.exited_at = absl::Now();
+          }
+          registry_.RecordExit(cid, exec_id, exit);
+        });
+      });
 }
 
 absl::Status VmSandbox::CreateContainer(const ContainerConfig& config) {
@@ -470,7 +474,8 @@ absl::Status VmSandbox::DeleteContainer(const std::string& cid) {
   }
   // The agent's RemoveContainer (or the VM's end) ended every process, so the waiters return.
   const ExitStatus deleted{255, absl::Now(), absl::AbortedError(Context(cid) + ": deleted")};
-  for (std::thread& t : registry_.Remove(cid, deleted)) t.join();
+  registry_.Remove(cid, deleted);
+  completions_.AwaitIdle(cid);  // so no late exit of this container meets a new one
   absl::Status unplugged = ReleaseDevices(cid);
   absl::Status unshared = layout_.UnshareContainer(cid);
   return AnnotateStatus(unshared.ok() ? unplugged : unshared, Context(cid));
@@ -595,7 +600,9 @@ absl::StatusOr<ProcessInfo> VmSandbox::GetProcess(const std::string& cid,
 
 absl::Status VmSandbox::DeleteProcess(const std::string& cid, const std::string& exec_id) {
   KATA_RETURN_IF_ERROR(CheckQuery());
-  return registry_.DeleteProcess(cid, exec_id);
+  KATA_RETURN_IF_ERROR(registry_.DeleteProcess(cid, exec_id));
+  completions_.AwaitIdle(cid, exec_id);  // so its late exit never meets a new exec of that id
+  return absl::OkStatus();
 }
 
 }  // namespace internal

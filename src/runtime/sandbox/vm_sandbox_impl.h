@@ -14,6 +14,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "src/runtime/sandbox/completions.h"
 #include "src/runtime/sandbox/host_cgroup.h"
 #include "src/runtime/sandbox/host_devices.h"
 #include "src/runtime/sandbox/layout.h"
@@ -134,8 +135,9 @@ class VmSandbox : public Sandbox {
   absl::Status SizeForPod(config::RuntimeConfig* config) const;
   // The pod's cgroup (spec linux.cgroupsPath), this process moved into it; null without one.
   absl::StatusOr<std::unique_ptr<PodCgroup>> EnterPodCgroup() const;
-  // The one blocking wait for a process in the guest; records its exit in the registry.
-  void StartWaiter(std::shared_ptr<AgentClient> agent, const std::string& cid,
+  // The one wait for a process in the guest (WaitProcessAsync: no thread while it runs);
+  // its completion records the exit in the registry (through completions_).
+  void StartWaiter(const std::shared_ptr<AgentClient>& agent, const std::string& cid,
                    const std::string& exec_id, const std::string& agent_exec);
   // Why a guest wait or read failed with `error`: the VM's death, the shutdown, or itself.
   absl::Status LostCause(const std::string& cid, const absl::Status& error);
@@ -177,8 +179,10 @@ class VmSandbox : public Sandbox {
   absl::Mutex oom_mu_;  // never held with mu_
   OomObserver oom_observer_ ABSL_GUARDED_BY(oom_mu_);
   absl::Mutex shutdown_mu_;  // one Shutdown at a time
-  // Last: destroyed first, so a waiter thread it still joins finds every member above alive.
   ProcessRegistry registry_;
+  // Last: destroyed first, so a process wait still finishing finds every member above alive
+  // (Shutdown, which the destructor runs, has waited for them already).
+  Completions completions_;
 };
 
 }  // namespace kata::runtime::internal

@@ -1,11 +1,16 @@
 // VmSandbox: lifecycle, containers, processes, sharing (fixture: vm_sandbox_test_fixture.h).
+#include <dirent.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <iostream>
+#include <map>
 #include <thread>
+#include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -318,6 +323,102 @@ TEST_F(VmSandboxTest, StartSharesThe9pDirAndShutdownDestroysTheGuestBeforeTheVm)
   ASSERT_TRUE(sandbox_->Start().ok());
   ASSERT_TRUE(sandbox_->Shutdown().ok());
   ExpectNothingLeft();
+}
+
+int ThreadsOfThisProcess() {
+  int n = 0;
+  DIR* d = opendir("/proc/self/task");
+  if (d == nullptr) return -1;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  closedir(d);
+  return n;
+}
+
+// A running process costs the sandbox no thread: its wait is one asynchronous agent call, and
+// its exit is recorded when that call completes (here: all answered at once, then the rest
+// ended UNAVAILABLE by the agent's close at Shutdown).
+TEST_F(VmSandboxTest, LiveProcessesCostNoThreadEach) {
+  auto agent = std::make_unique<NiceMock<testing::MockAgentClient>>();  // Status calls: OK
+  testing::MockAgentClient* a = agent.get();
+  struct Held {
+    absl::Mutex mu;
+    std::vector<AgentClient::Done<::grpc::WaitProcessResponse>> waits ABSL_GUARDED_BY(mu);
+    void Add(AgentClient::Done<::grpc::WaitProcessResponse> done) {
+      absl::MutexLock l(&mu);
+      waits.push_back(std::move(done));
+    }
+    size_t Count() {
+      absl::MutexLock l(&mu);
+      return waits.size();
+    }
+    void Complete(const absl::StatusOr<::grpc::WaitProcessResponse>& r) {
+      std::vector<AgentClient::Done<::grpc::WaitProcessResponse>> all;
+      {
+        absl::MutexLock l(&mu);
+        all.swap(waits);
+      }
+      for (auto& done : all) done(r);
+    }
+  };
+  auto held = std::make_shared<Held>();
+  ON_CALL(*a, WaitProcessAsync(_, _))
+      .WillByDefault([held](const ::grpc::WaitProcessRequest&,
+                            AgentClient::Done<::grpc::WaitProcessResponse> done) {
+        held->Add(std::move(done));
+      });
+  ON_CALL(*a, Close()).WillByDefault([held] {
+    held->Complete(absl::UnavailableError("agent WaitProcess: connection closed"));
+  });
+  auto holder = std::make_shared<std::unique_ptr<AgentClient>>(std::move(agent));
+  dialer_ = [holder](const AgentChannel&,
+                     absl::Duration) -> absl::StatusOr<std::unique_ptr<AgentClient>> {
+    return std::move(*holder);
+  };
+  MakeSandbox();
+  absl::Mutex exits_mu;
+  std::map<std::string, ExitStatus> exits;  // "cid/exec" ("t" for t's init)
+  sandbox_->SetExitObserver(
+      [&](const std::string& cid, const std::string& exec, const ExitStatus& e) {
+        absl::MutexLock l(&exits_mu);
+        exits[exec.empty() ? cid : cid + "/" + exec] = e;
+      });
+  ASSERT_TRUE(sandbox_->Start().ok());
+  ASSERT_TRUE(sandbox_->CreateContainer(Config("s", {"sleep"})).ok());
+  ASSERT_TRUE(sandbox_->StartContainer("s").ok());
+  oci::Process sleep;
+  sleep.args = std::vector<std::string>{"sleep"};
+  sleep.cwd = "/";
+  const int before = ThreadsOfThisProcess();
+  constexpr int kExecs = 20;
+  for (int i = 0; i < kExecs; ++i) {
+    ASSERT_TRUE(sandbox_->Exec("s", "e" + std::to_string(i), sleep, false).ok());
+  }
+  EXPECT_EQ(held->Count(), kExecs + 1u);
+  const int during = ThreadsOfThisProcess();
+  std::cout << "threads for " << kExecs << " live execs: " << during - before << "\n";
+  EXPECT_LE(during - before, 2);  // none per process (a stray thread of the test at most)
+
+  ::grpc::WaitProcessResponse seven;
+  seven.set_status(7);
+  held->Complete(seven);
+  for (int i = 0; i < kExecs; ++i) {
+    absl::StatusOr<ExitStatus> e = sandbox_->Wait("s", "e" + std::to_string(i));
+    ASSERT_TRUE(e.ok()) << e.status();
+    EXPECT_EQ(e->exit_code, 7);
+    EXPECT_TRUE(e->error.ok()) << e->error;
+  }
+  EXPECT_EQ(sandbox_->Wait("s", "")->exit_code, 7);
+  ASSERT_TRUE(sandbox_->DeleteProcess("s", "e0").ok());
+  ASSERT_TRUE(sandbox_->CreateContainer(Config("t", {"sleep"})).ok());
+  ASSERT_TRUE(sandbox_->StartContainer("t").ok());  // its wait pending until Shutdown
+  ASSERT_TRUE(sandbox_->Shutdown().ok());           // closes the agent: the wait completes
+  absl::MutexLock l(&exits_mu);
+  ASSERT_EQ(exits.count("t"), 1u);
+  EXPECT_EQ(exits["t"].exit_code, 255);
+  EXPECT_THAT(exits["t"].error.message(), HasSubstr("sandbox sb1: shut down"));
+  EXPECT_EQ(exits.size(), kExecs + 2u);  // each process reported once
 }
 
 TEST_F(VmSandboxTest, StartRefusesTheDirectoriesOfAnotherSandboxWithTheSameId) {
