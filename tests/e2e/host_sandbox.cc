@@ -66,7 +66,15 @@ absl::Status Pipe(UniqueFd* r, UniqueFd* w) {
 class HostSandbox : public runtime::Sandbox {
  public:
   explicit HostSandbox(std::string id) : id_(std::move(id)) {}
-  ~HostSandbox() override { (void)Shutdown(); }
+  ~HostSandbox() override {
+    (void)Shutdown();
+    std::vector<std::thread> calls;
+    {
+      absl::MutexLock l(&calls_mu_);
+      calls.swap(calls_);
+    }
+    for (std::thread& t : calls) t.join();
+  }
 
   const std::string& id() const override { return id_; }
   SandboxState State() const override {
@@ -304,6 +312,20 @@ class HostSandbox : public runtime::Sandbox {
                                          size_t max_bytes) override {
     return Read(cid, eid, true, max_bytes);
   }
+  // A host process's stdio is a local pipe: its asynchronous faces are the blocking calls on a
+  // thread each (simple; this sandbox serves tests).
+  void ReadOutputAsync(const std::string& cid, const std::string& eid, bool err, size_t max_bytes,
+                       ReadDone done) override {
+    Aside([this, cid, eid, err, max_bytes, done = std::move(done)]() mutable {
+      done(Read(cid, eid, err, max_bytes));
+    });
+  }
+  void WriteStdinAsync(const std::string& cid, const std::string& eid, std::string data,
+                       WriteDone done) override {
+    Aside([this, cid, eid, data = std::move(data), done = std::move(done)]() mutable {
+      done(WriteStdin(cid, eid, data));
+    });
+  }
   absl::Status ResizePty(const std::string& cid, const std::string& eid, uint32_t w,
                          uint32_t h) override {
     absl::StatusOr<std::shared_ptr<Proc>> p = Find(cid, eid);
@@ -348,6 +370,11 @@ class HostSandbox : public runtime::Sandbox {
     if (n <= 0) return std::string();  // EOF (EIO on a pty whose slave closed)
     buf.resize(static_cast<size_t>(n));
     return buf;
+  }
+  template <class F>
+  void Aside(F f) {
+    absl::MutexLock l(&calls_mu_);
+    calls_.emplace_back(std::move(f));
   }
   static void CloseStdio(Proc& p) {
     p.in.reset();
@@ -447,6 +474,8 @@ class HostSandbox : public runtime::Sandbox {
   SandboxState state_ ABSL_GUARDED_BY(mu_) = SandboxState::kInitial;
   std::map<std::string, Ctr> ctrs_ ABSL_GUARDED_BY(mu_);
   runtime::ExitObserver observer_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex calls_mu_;
+  std::vector<std::thread> calls_ ABSL_GUARDED_BY(calls_mu_);  // asynchronous stdio calls
   absl::Notification death_;
 };
 

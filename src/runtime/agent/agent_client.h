@@ -14,8 +14,9 @@
 //   - Errors are the agent's status prefixed with the rpc ("agent CreateContainer: ..."); a
 //     closed or broken connection is UNAVAILABLE for every pending and later call.
 //   - Thread-safe; calls run concurrently (the transport multiplexes them).
-//   - The blocking-by-design calls that a host keeps pending per process (WaitProcess,
-//     ReadStdout/ReadStderr) also have an asynchronous face (...Async): it returns at once and
+//   - The calls a host keeps pending per process (WaitProcess, ReadStdout/ReadStderr, and
+//     WriteStdin, bounded as its blocking face) also have an asynchronous face (...Async): it
+//     returns at once and
 //     `done` runs exactly once with what the blocking call would have returned (the same
 //     errors, UNAVAILABLE for every pending call once the connection is closed or breaks).
 //     `done` runs on the transport's reading thread, so it must not block nor call Close or
@@ -86,13 +87,15 @@ class AgentClient {
       const ::grpc::ReadStreamRequest& request) = 0;
   virtual absl::StatusOr<::grpc::ReadStreamResponse> ReadStderr(
       const ::grpc::ReadStreamRequest& request) = 0;
-  // The asynchronous faces of WaitProcess, ReadStdout and ReadStderr.
+  // The asynchronous faces of WaitProcess, ReadStdout, ReadStderr and WriteStdin.
   virtual void WaitProcessAsync(const ::grpc::WaitProcessRequest& request,
                                 Done<::grpc::WaitProcessResponse> done) = 0;
   virtual void ReadStdoutAsync(const ::grpc::ReadStreamRequest& request,
                                Done<::grpc::ReadStreamResponse> done) = 0;
   virtual void ReadStderrAsync(const ::grpc::ReadStreamRequest& request,
                                Done<::grpc::ReadStreamResponse> done) = 0;
+  virtual void WriteStdinAsync(const ::grpc::WriteStreamRequest& request,
+                               Done<::grpc::WriteStreamResponse> done) = 0;
   virtual absl::Status CloseStdin(const ::grpc::CloseStdinRequest& request) = 0;
   virtual absl::Status TtyWinResize(const ::grpc::TtyWinResizeRequest& request) = 0;
 

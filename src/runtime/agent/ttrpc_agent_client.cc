@@ -133,6 +133,10 @@ class TtrpcAgentClient : public AgentClient {
                        Done<::grpc::ReadStreamResponse> done) override {
     Async("ReadStderr", r, std::move(done));
   }
+  void WriteStdinAsync(const ::grpc::WriteStreamRequest& r,
+                       Done<::grpc::WriteStreamResponse> done) override {
+    Async("WriteStdin", r, std::move(done), Bounded());
+  }
   absl::Status CloseStdin(const ::grpc::CloseStdinRequest& r) override {
     return Empty("CloseStdin", &::grpc::AgentServiceTtrpc::Client::CloseStdin, r);
   }
@@ -193,14 +197,15 @@ class TtrpcAgentClient : public AgentClient {
     return response;
   }
 
-  // An unbounded asynchronous grpc.AgentService call; `done` runs once (agent_client.h), with
-  // errors named as the blocking calls name them.
+  // An asynchronous grpc.AgentService call (unbounded unless `options` say); `done` runs once
+  // (agent_client.h), with errors named as the blocking calls name them.
   template <class Resp, class Req>
-  void Async(const char* name, const Req& request, Done<Resp> done) {
+  void Async(const char* name, const Req& request, Done<Resp> done,
+             const ttrpc::CallOptions& options = {}) {
     // Shared: CallAsync consumes its callback even when the call cannot start.
     auto shared = std::make_shared<Done<Resp>>(std::move(done));
     absl::StatusOr<ttrpc::Client::CallId> started = client_->CallAsync<Resp>(
-        ::grpc::AgentServiceTtrpc::kServiceName, name, request, {},
+        ::grpc::AgentServiceTtrpc::kServiceName, name, request, options,
         [shared, name](absl::StatusOr<Resp> got) {
           if (!got.ok()) got = AnnotateStatus(got.status(), absl::StrCat("agent ", name));
           (*shared)(std::move(got));

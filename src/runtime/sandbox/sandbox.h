@@ -19,7 +19,9 @@
 //   - Thread-safe. Blocking calls (Wait, ReadStdout/ReadStderr, WriteStdin, WaitVmDeath)
 //     never block other calls, so a shim may run one copying thread per stream.
 //   - A running process costs the sandbox no thread: the VM sandbox waits for each process
-//     with one asynchronous agent call, and reports its exit on a short-lived thread.
+//     with one asynchronous agent call, and reports its exit on a short-lived thread. Its
+//     stdio has asynchronous faces too (ReadOutputAsync, WriteStdinAsync), so a shim copies
+//     every stream from one event loop instead.
 //   - Every call that fails undoes what it did (mounts, directories, guest-side objects).
 //   - Errors name the object and the cause: "container c1: mount rootfs: EBUSY".
 //   - When the VM dies (QEMU killed, guest panic), the sandbox goes to kVmDied: every
@@ -51,6 +53,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -226,6 +229,16 @@ class Sandbox {
   virtual absl::StatusOr<std::string> ReadStderr(const std::string& container_id,
                                                  const std::string& exec_id,
                                                  size_t max_bytes = 64 * 1024) = 0;
+  // The asynchronous faces of ReadStdout/ReadStderr (`stderr_stream`) and WriteStdin: they
+  // return at once and `done` runs exactly once with what the blocking call would return. It
+  // runs on a thread of the sandbox (or on the calling thread, before the call returns, when
+  // the answer is known at once), so it must not block nor call back into the sandbox.
+  using ReadDone = absl::AnyInvocable<void(absl::StatusOr<std::string>)>;
+  using WriteDone = absl::AnyInvocable<void(absl::StatusOr<size_t>)>;
+  virtual void ReadOutputAsync(const std::string& container_id, const std::string& exec_id,
+                               bool stderr_stream, size_t max_bytes, ReadDone done) = 0;
+  virtual void WriteStdinAsync(const std::string& container_id, const std::string& exec_id,
+                               std::string data, WriteDone done) = 0;
   // Resizes the process's terminal (FAILED_PRECONDITION without one).
   virtual absl::Status ResizePty(const std::string& container_id, const std::string& exec_id,
                                  uint32_t width, uint32_t height) = 0;

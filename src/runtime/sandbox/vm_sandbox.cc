@@ -309,6 +309,7 @@ absl::Status VmSandbox::Shutdown() {
   // The agent is closed: every pending wait completes, and its exit is recorded (a no-op
   // after ExitAll) before the sandbox forgets its containers.
   completions_.Stop();
+  reads_.Stop();
   for (const std::string& cid : registry_.Ids()) registry_.Remove(cid, down);
   trace::ScopedSpan cleanup_span("sandbox.host_cleanup");
   if (net) note(net->Remove());  // the VMM is gone: its taps vanish with our fds

@@ -81,6 +81,10 @@ class VmSandbox : public Sandbox {
                                          size_t max_bytes) override;
   absl::StatusOr<std::string> ReadStderr(const std::string& cid, const std::string& exec_id,
                                          size_t max_bytes) override;
+  void ReadOutputAsync(const std::string& cid, const std::string& exec_id, bool stderr_stream,
+                       size_t max_bytes, ReadDone done) override;
+  void WriteStdinAsync(const std::string& cid, const std::string& exec_id, std::string data,
+                       WriteDone done) override;
   absl::Status ResizePty(const std::string& cid, const std::string& exec_id, uint32_t width,
                          uint32_t height) override;
 
@@ -158,6 +162,13 @@ class VmSandbox : public Sandbox {
   void AbandonVm(absl::Status cause);
   absl::Status ReadStream(const std::string& cid, const std::string& exec_id, size_t max_bytes,
                           bool stderr_stream, std::string* out);
+  // What a stdio read that failed with `error` (not EOF) returns: OK ("", EOF) after the VM's
+  // end, a shutdown or the container's deletion, else the cause. May wait (LostCause).
+  absl::Status ReadFailure(const std::string& cid, const absl::Status& error);
+  // The read's request, or what it returns at once ("" for EOF).
+  absl::StatusOr<std::optional<::grpc::ReadStreamRequest>> ReadRequest(
+      const std::string& cid, const std::string& exec_id, size_t max_bytes, bool stderr_stream,
+      std::shared_ptr<AgentClient>* agent);
 
   const SandboxOptions o_;
   SandboxLayout layout_;
@@ -183,6 +194,7 @@ class VmSandbox : public Sandbox {
   // Last: destroyed first, so a process wait still finishing finds every member above alive
   // (Shutdown, which the destructor runs, has waited for them already).
   Completions completions_;
+  Completions reads_;  // asynchronous stdio reads (their failures may wait: LostCause)
 };
 
 }  // namespace kata::runtime::internal

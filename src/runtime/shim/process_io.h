@@ -11,17 +11,22 @@
 // Promises:
 // - Open never blocks: stdin is opened O_RDONLY|O_NONBLOCK (then made blocking), stdout and
 //   stderr O_RDWR, so opening works whether or not containerd has its end open yet.
-// - Output: one thread per stream calls ReadStdout/ReadStderr until EOF ("") or an error
-//   (OUT_OF_RANGE, UNAVAILABLE after a VM death) and writes everything it read to the FIFO
-//   or file; WaitOutput returns once both streams are finished, so an exit reported after
-//   it loses no output. With a terminal there is no stderr stream.
-// - A finished stream's FIFO or file is closed by its thread at once (before WaitOutput
-//   returns): containerd's reader sees EOF while the process still exists (the CRI's
-//   ExecSync waits for that EOF before it answers and deletes the exec).
-// - Input: one thread copies the stdin FIFO to WriteStdin; when containerd's writer closes
-//   (EOF) or CloseStdin() is called (Task.CloseIO), the data already in the FIFO is sent and
-//   then the process's stdin is closed (CloseStdin), so the process reads EOF. Without a stdin
-//   path the process's stdin is closed at Start.
+// - No thread per process: every process's stdio is copied from the shim's one event loop
+//   (io_loop.h), driven by the sandbox's asynchronous stdio calls and epoll readiness.
+// - Output: each stream reads (ReadOutputAsync) until EOF ("") or an error (OUT_OF_RANGE,
+//   UNAVAILABLE after a VM death) and writes everything it read to the FIFO or file, without
+//   blocking: a FIFO that is full defers the stream's next read until it takes the rest, and
+//   never holds up another stream or process. WaitOutput returns once both streams are
+//   finished, so an exit reported after it loses no output. With a terminal there is no
+//   stderr stream.
+// - A finished stream's FIFO or file is closed at once (before WaitOutput returns):
+//   containerd's reader sees EOF while the process still exists (the CRI's ExecSync waits for
+//   that EOF before it answers and deletes the exec).
+// - Input: the stdin FIFO is read when epoll says it is readable and sent with
+//   WriteStdinAsync, one chunk at a time; when containerd's writer closes (EOF) or CloseStdin()
+//   is called (Task.CloseIO), the data already in the FIFO is sent and then the process's
+//   stdin is closed (CloseStdin), so the process reads EOF. Without a stdin path the process's
+//   stdin is closed at Start.
 // - A reader that went away (EPIPE) does not stop the copying: the output is read and dropped
 //   so the process never blocks on a full buffer.
 // - binary://: the stdout URI names the logging binary (stderr is the same URI, or empty);
@@ -29,18 +34,16 @@
 //   ready; both streams go to its pipes; it is stopped (EOF, then SIGTERM, then SIGKILL) as
 //   soon as both streams are finished, or by the destructor. A stderr binary:// URI without
 //   a stdout one is INVALID_ARGUMENT.
-// - The destructor waits for the threads; the sandbox must be able to end the reads by then
-//   (the process exited or the container was deleted).
+// - The destructor closes stdin as CloseStdin does and waits until the calls in flight have
+//   completed; output not yet written then is dropped (the reads go on to EOF). The sandbox
+//   must be able to end the reads by then (the process exited or the container was deleted).
 #ifndef KATA_SRC_RUNTIME_SHIM_PROCESS_IO_H_
 #define KATA_SRC_RUNTIME_SHIM_PROCESS_IO_H_
 
-#include <atomic>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "src/libs/base/unique_fd.h"
 #include "src/runtime/sandbox/sandbox.h"
@@ -70,7 +73,7 @@ class ProcessIo {
   ProcessIo(const ProcessIo&) = delete;
   ProcessIo& operator=(const ProcessIo&) = delete;
 
-  // Starts the copying threads for process (container_id, exec_id) of `sandbox`, which must
+  // Starts copying for process (container_id, exec_id) of `sandbox`, which must
   // outlive this object. Once only.
   void Start(runtime::Sandbox* sandbox, const std::string& container_id,
              const std::string& exec_id);
@@ -82,21 +85,12 @@ class ProcessIo {
   const StdioPaths& paths() const { return paths_; }
 
  private:
+  struct State;  // process_io.cc: the descriptors and the copying, on the loop's thread
   ProcessIo() = default;
-  void CopyOut(bool is_stderr);
-  void CopyIn();
+  void CloseStdinOf(const std::shared_ptr<State>& st);
 
   StdioPaths paths_;
-  UniqueFd stdin_fd_;
-  UniqueFd stdout_fd_;
-  UniqueFd stderr_fd_;
-  UniqueFd wake_fd_;                      // eventfd: CloseStdin wakes the stdin thread
-  std::unique_ptr<BinaryLogger> logger_;  // binary:// only
-  std::atomic<int> streams_left_{2};      // the last stream to finish stops logger_
-  runtime::Sandbox* sandbox_ = nullptr;
-  std::string container_id_, exec_id_;
-  std::thread stdout_thread_, stderr_thread_, stdin_thread_;
-  absl::Notification stdout_done_, stderr_done_;
+  std::shared_ptr<State> state_;
   bool started_ = false;
 };
 

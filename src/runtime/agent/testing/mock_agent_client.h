@@ -19,6 +19,14 @@ namespace kata::runtime::testing {
 class MockAgentClient : public AgentClient {
  public:
   MockAgentClient() {
+    EXPECT_CALL(*this, WaitProcessAsync)
+        .Times(::testing::AnyNumber());  // plumbing, not a test's concern
+    EXPECT_CALL(*this, ReadStdoutAsync)
+        .Times(::testing::AnyNumber());  // plumbing, not a test's concern
+    EXPECT_CALL(*this, ReadStderrAsync)
+        .Times(::testing::AnyNumber());  // plumbing, not a test's concern
+    EXPECT_CALL(*this, WriteStdinAsync)
+        .Times(::testing::AnyNumber());  // plumbing, not a test's concern
     ON_CALL(*this, WaitProcessAsync)
         .WillByDefault(
             [this](const ::grpc::WaitProcessRequest& r, Done<::grpc::WaitProcessResponse> done) {
@@ -33,6 +41,11 @@ class MockAgentClient : public AgentClient {
         .WillByDefault(
             [this](const ::grpc::ReadStreamRequest& r, Done<::grpc::ReadStreamResponse> done) {
               OnThread([this, r, done = std::move(done)]() mutable { done(ReadStderr(r)); });
+            });
+    ON_CALL(*this, WriteStdinAsync)
+        .WillByDefault(
+            [this](const ::grpc::WriteStreamRequest& r, Done<::grpc::WriteStreamResponse> done) {
+              OnThread([this, r, done = std::move(done)]() mutable { done(WriteStdin(r)); });
             });
   }
   ~MockAgentClient() override {
@@ -95,6 +108,9 @@ class MockAgentClient : public AgentClient {
               (override));
   MOCK_METHOD(void, ReadStderrAsync,
               (const ::grpc::ReadStreamRequest& request, Done<::grpc::ReadStreamResponse> done),
+              (override));
+  MOCK_METHOD(void, WriteStdinAsync,
+              (const ::grpc::WriteStreamRequest& request, Done<::grpc::WriteStreamResponse> done),
               (override));
   MOCK_METHOD(absl::Status, CloseStdin, (const ::grpc::CloseStdinRequest& request), (override));
   MOCK_METHOD(absl::Status, TtyWinResize, (const ::grpc::TtyWinResizeRequest& request), (override));
