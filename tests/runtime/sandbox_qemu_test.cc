@@ -121,7 +121,7 @@ TEST_F(SandboxQemuTest, QemuRunsWithTheShareAndShutdownLeavesNothing) {
   std::string cmd = Cmdline(qemu);
   EXPECT_THAT(cmd, HasSubstr("path=" + paths_.shared_root + "/q1/shared"));
   EXPECT_THAT(cmd, HasSubstr("mount_tag=kataShared"));
-  EXPECT_THAT(cmd, HasSubstr("accel=tcg"));
+  EXPECT_THAT(cmd, HasSubstr(" -accel tcg"));
   ASSERT_TRUE(sandbox_->CreateContainer(Config("c1", {"echo", "hi"})).ok());
   ASSERT_TRUE(sandbox_->StartContainer("c1").ok());
   EXPECT_EQ(*sandbox_->ReadStdout("c1", ""), "hi\n");
