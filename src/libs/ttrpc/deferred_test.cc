@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/testing/threads.h"
 #include "src/libs/ttrpc/client.h"
 #include "src/libs/ttrpc/service.h"
 #include "src/libs/ttrpc/test_util.h"
@@ -28,18 +29,6 @@
 namespace kata {
 namespace ttrpc {
 namespace {
-
-// The threads of this process.
-int ThreadCount() {
-  DIR* d = opendir("/proc/self/task");
-  if (d == nullptr) return -1;
-  int n = 0;
-  while (struct dirent* e = readdir(d)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  closedir(d);
-  return n;
-}
 
 // The Echo hook that defers every call whose payload starts with "park", keyed by payload,
 // and counts each key's on_cancel runs.
@@ -156,10 +145,10 @@ TEST_F(DeferredTest, ManyDeferredCallsHoldNoThreadAndAnswerInAnyOrder) {
   // One first, so every thread the connection ever needs has started.
   Park(*client, results, 0);
   ASSERT_TRUE(parked_.AwaitParked(1));
-  const int threads_before = ThreadCount();
+  const int threads_before = kata::testing::ThreadCount();
   for (int i = 1; i < kCalls; ++i) Park(*client, results, i);
   ASSERT_TRUE(parked_.AwaitParked(kCalls));
-  EXPECT_EQ(ThreadCount(), threads_before) << "deferred calls must not hold threads";
+  EXPECT_EQ(kata::testing::ThreadCount(), threads_before) << "deferred calls must not hold threads";
   EXPECT_EQ(server_->deferred(), kCalls);
   EXPECT_EQ(server_->in_flight(), kCalls);
   // The connection still serves other calls meanwhile.

@@ -9,34 +9,24 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/testing/threads.h"
 
 namespace kata::runtime {
 namespace {
 
-int ThreadsOfThisProcess() {
-  int n = 0;
-  DIR* d = opendir("/proc/self/task");
-  if (d == nullptr) return -1;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  closedir(d);
-  return n;
-}
-
 TEST(CompletionsTest, PendingCallsCostNoThread) {
   Completions c;
-  const int before = ThreadsOfThisProcess();
+  const int before = kata::testing::ThreadCount();
   for (int i = 0; i < 100; ++i) c.Begin("c", "e" + std::to_string(i));
   EXPECT_EQ(c.pending(), 100);
-  EXPECT_EQ(ThreadsOfThisProcess(), before);
+  EXPECT_EQ(kata::testing::ThreadCount(), before);
   std::atomic<int> ran{0};
   for (int i = 0; i < 100; ++i) c.Finish("c", "e" + std::to_string(i), [&ran] { ++ran; });
   c.Stop();
   EXPECT_EQ(ran, 100);
   EXPECT_EQ(c.pending(), 0);
   EXPECT_EQ(c.threads(), 0);
-  EXPECT_EQ(ThreadsOfThisProcess(), before);
+  EXPECT_EQ(kata::testing::ThreadCount(), before);
 }
 
 TEST(CompletionsTest, ASlowFinishDelaysNeitherTheCallerNorAnotherFinish) {

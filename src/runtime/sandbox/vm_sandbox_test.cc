@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/libs/base/testing/threads.h"
 #include "src/runtime/sandbox/host_mounts.h"
 #include "src/runtime/sandbox/vm_sandbox_test_fixture.h"
 
@@ -325,17 +326,6 @@ TEST_F(VmSandboxTest, StartSharesThe9pDirAndShutdownDestroysTheGuestBeforeTheVm)
   ExpectNothingLeft();
 }
 
-int ThreadsOfThisProcess() {
-  int n = 0;
-  DIR* d = opendir("/proc/self/task");
-  if (d == nullptr) return -1;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  closedir(d);
-  return n;
-}
-
 // A running process costs the sandbox no thread: its wait is one asynchronous agent call, and
 // its exit is recorded when that call completes (here: all answered at once, then the rest
 // ended UNAVAILABLE by the agent's close at Shutdown).
@@ -390,13 +380,13 @@ TEST_F(VmSandboxTest, LiveProcessesCostNoThreadEach) {
   oci::Process sleep;
   sleep.args = std::vector<std::string>{"sleep"};
   sleep.cwd = "/";
-  const int before = ThreadsOfThisProcess();
+  const int before = kata::testing::ThreadCount();
   constexpr int kExecs = 20;
   for (int i = 0; i < kExecs; ++i) {
     ASSERT_TRUE(sandbox_->Exec("s", "e" + std::to_string(i), sleep, false).ok());
   }
   EXPECT_EQ(held->Count(), kExecs + 1u);
-  const int during = ThreadsOfThisProcess();
+  const int during = kata::testing::ThreadCount();
   std::cout << "threads for " << kExecs << " live execs: " << during - before << "\n";
   EXPECT_LE(during - before, 2);  // none per process (a stray thread of the test at most)
 

@@ -19,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/libs/base/testing/temp_dir.h"
+#include "src/libs/base/testing/threads.h"
 #include "src/libs/base/unique_fd.h"
 #include "src/runtime/sandbox/testing/mock_sandbox.h"
 
@@ -121,17 +122,6 @@ TEST_F(ProcessIoTest, UnstartedIoKeepsItsFifosOpenUntilDestroyed) {
   EXPECT_TRUE(eof);
 }
 
-int ThreadsOfThisProcess() {
-  int n = 0;
-  DIR* d = opendir("/proc/self/task");
-  if (d == nullptr) return -1;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  closedir(d);
-  return n;
-}
-
 // The sandbox's asynchronous reads held (a process that prints nothing yet), to be answered by
 // the test: no thread waits for them.
 struct HeldReads {
@@ -175,7 +165,7 @@ TEST_F(ProcessIoTest, ManyLiveProcessesCostNoThreadEach) {
     reads.EndAll();
     ASSERT_TRUE((*warm)->WaitOutput(absl::Seconds(10)));
   }
-  const int before = ThreadsOfThisProcess();
+  const int before = kata::testing::ThreadCount();
   std::vector<std::unique_ptr<ProcessIo>> ios;
   std::vector<UniqueFd> writers;
   for (int i = 0; i < 100; ++i) {
@@ -190,7 +180,7 @@ TEST_F(ProcessIoTest, ManyLiveProcessesCostNoThreadEach) {
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (reads.Count() < 200 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
   EXPECT_EQ(reads.Count(), 200u);
-  const int during = ThreadsOfThisProcess();
+  const int during = kata::testing::ThreadCount();
   std::cout << "threads for 100 live processes' stdio: " << during - before << "\n";
   EXPECT_LE(during - before, 2);  // none per process (a test's stray thread at most)
   reads.EndAll();
