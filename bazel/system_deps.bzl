@@ -43,7 +43,7 @@ _LIBRARIES = [
     ("re2", ["re2"], "libre2-dev", []),
     ("seccomp", ["libseccomp"], "libseccomp-dev", []),
     ("libcap", ["libcap"], "libcap-dev", []),
-    ("crypto", ["libcrypto"], "libssl-dev", []),
+    ("nettle", ["nettle"], "nettle-dev", []),  # SHA-256 of the shim's socket name
     ("gtest", ["gtest"], "libgtest-dev", []),
     ("gtest_main", ["gtest_main"], "libgtest-dev", []),
     ("gmock", ["gmock"], "libgmock-dev", []),

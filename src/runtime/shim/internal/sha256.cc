@@ -1,8 +1,8 @@
 #include "src/runtime/shim/internal/sha256.h"
 
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 
-#include <cstdlib>
+#include <cstdint>
 
 #include "absl/strings/escaping.h"
 
@@ -11,13 +11,13 @@ namespace shim {
 namespace internal {
 
 std::string Sha256Hex(absl::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  // EVP_Digest with SHA-256 fails only when libcrypto cannot allocate.
-  if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
-    std::abort();
-  }
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), size));
+  sha256_ctx ctx;
+  sha256_init(&ctx);
+  sha256_update(&ctx, data.size(), reinterpret_cast<const uint8_t*>(data.data()));
+  uint8_t digest[SHA256_DIGEST_SIZE];
+  sha256_digest(&ctx, sizeof(digest), digest);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
 
 }  // namespace internal

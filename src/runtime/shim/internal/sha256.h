@@ -1,5 +1,7 @@
-// SHA-256 of a byte string as lowercase hex (OpenSSL's libcrypto). The shim needs it only to
-// name its socket the way containerd does (sha256 of "address/namespace/id").
+// SHA-256 of a byte string as lowercase hex (Debian's nettle: its SHA-256 alone links a few
+// KiB into the static shim, where OpenSSL's EVP layer linked 2 MiB of libcrypto, nearly all of
+// it resident). The shim needs it only to name its socket the way containerd does (sha256 of
+// "address/namespace/id").
 #ifndef KATA_SRC_RUNTIME_SHIM_INTERNAL_SHA256_H_
 #define KATA_SRC_RUNTIME_SHIM_INTERNAL_SHA256_H_
 
