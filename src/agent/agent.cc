@@ -4,13 +4,20 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "src/agent/init/init.h"
 #include "src/agent/log/log.h"
 #include "src/agent/network/network.h"
 #include "src/agent/process/reaper.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
+#include "src/libs/trace/scoped_span.h"
+#include "src/libs/trace/traceparent.h"
 
 namespace kata {
 namespace agent {
@@ -22,13 +29,57 @@ AgentService::Options WithExit(AgentService::Options o, Agent* agent) {
   return o;
 }
 
+trace::SpanContext ParentOf(absl::string_view traceparent) {
+  if (traceparent.empty()) return {};
+  absl::StatusOr<trace::SpanContext> p = trace::ParseTraceparent(traceparent);
+  if (!p.ok()) {
+    Log(LogLevel::kWarn, "bad traceparent ignored", {{"error", p.status().ToString()}});
+    return {};
+  }
+  return *p;
+}
+
+// With tracing, a span around every call the host traced (its request carries a
+// traceparent): the call's work joins the host's trace. Untraced calls (e.g. the host's
+// Health polls while it dials) are left alone.
+ttrpc::Server::Options ServerOptions(AgentTracing* tracing) {
+  ttrpc::Server::Options o;
+  if (tracing == nullptr) return o;
+  trace::Tracer* tracer = &tracing->tracer();
+  o.call_wrapper = [tracer](ttrpc::ServerContext& ctx,
+                            absl::FunctionRef<absl::Status()> handler) -> absl::Status {
+    const trace::SpanContext parent = ParentOf(ctx.GetMetadata(trace::kTraceparentKey));
+    if (!parent.IsValid()) return handler();
+    trace::ScopedSpan span(*tracer, absl::StrCat(ctx.service(), "/", ctx.method()), parent);
+    span->SetKind(trace::SpanKind::kServer);
+    absl::Status s = handler();
+    span->SetError(s);
+    return s;
+  };
+  return o;
+}
+
 }  // namespace
 
-Agent::Agent(Options options)
-    : agent_(WithExit(options.service, this)), options_(std::move(options)) {}
+Agent::Agent(Options options, std::unique_ptr<AgentTracing> tracing)
+    : tracing_(std::move(tracing)),
+      agent_(WithExit(options.service, this)),
+      server_(ServerOptions(tracing_.get())),
+      options_(std::move(options)) {}
 
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentConfig& config, Options options) {
+  const int64_t start = absl::GetCurrentTimeNanos();
   KATA_ASSIGN_OR_RETURN(AgentAddress address, ParseAgentAddress(config.server_addr));
+  std::unique_ptr<AgentTracing> tracing;
+  if (config.trace) {
+    absl::StatusOr<std::unique_ptr<AgentTracing>> t =
+        AgentTracing::Start(config.trace_addr, options.tracing);
+    if (t.ok()) {
+      tracing = *std::move(t);
+    } else {
+      Log(LogLevel::kWarn, "tracing is off", {{"error", t.status().ToString()}});
+    }
+  }
   if (options.reap_orphans) {
     if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
       // qemu-user (the aarch64 agent tested on an x86_64 host) rejects this prctl with
@@ -43,13 +94,28 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentConfig& config, O
   if (absl::Status lo = network::Network().BringUpLoopback(); !lo.ok()) {
     Log(LogLevel::kWarn, "loopback not brought up", {{"error", lo.ToString()}});
   }
-  std::unique_ptr<Agent> agent(new Agent(std::move(options)));
+  std::unique_ptr<Agent> agent(new Agent(std::move(options), std::move(tracing)));
   KATA_RETURN_IF_ERROR(agent->server_.Register(&agent->health_));
   KATA_RETURN_IF_ERROR(agent->server_.Register(&agent->agent_));
   KATA_ASSIGN_OR_RETURN(agent->channel_,
                         ChannelServer::Start(&agent->server_, address, agent->options_.channel));
   if (config.debug_console) agent->StartDebugConsole(config.debug_console_addr);
+  if (agent->tracing_ != nullptr) agent->TraceBoot(config, start);
   return agent;
+}
+
+void Agent::TraceBoot(const AgentConfig& config, int64_t start) {
+  trace::Tracer& tracer = tracing_->tracer();
+  const std::vector<init::StepTime>& steps = init::SetUpSteps();
+  int64_t boot = options_.process_start_unix_nanos != 0 ? options_.process_start_unix_nanos : start;
+  if (!steps.empty()) boot = std::min(boot, steps.front().start_unix_nanos);
+  trace::Span span = tracer.StartSpanAt("agent.init", ParentOf(config.trace_parent), boot);
+  span.SetInt("agent.pid", getpid());
+  for (const init::StepTime& s : steps) {
+    tracer.StartSpanAt(s.name, span.context(), s.start_unix_nanos).EndAt(s.end_unix_nanos);
+  }
+  trace::Span served = tracer.StartSpanAt("agent.start", span.context(), start);
+  served.SetString("agent.endpoint", channel_->endpoint());
 }
 
 void Agent::StartDebugConsole(const std::string& addr) {
@@ -84,6 +150,8 @@ void Agent::Shutdown(absl::Duration grace) {
   if (debug_console_ != nullptr) debug_console_->Stop();
   server_.Shutdown(grace);
   if (channel_ != nullptr) channel_->Stop();
+  // The last calls' spans (DestroySandbox's) go to the host before the VM powers off.
+  if (tracing_ != nullptr) tracing_->Stop(std::max(grace, kTraceFlushGrace));
 }
 
 }  // namespace agent

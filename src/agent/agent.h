@@ -13,6 +13,12 @@
 // config.debug_console_addr (debug_console/debug_console.h); it failing to start is logged,
 // never fatal. Without it no console thread, socket or shell exists.
 //
+// With `agent.trace` (config.trace) the agent traces (trace/agent_tracing.h): every rpc is a
+// span named "<service>/<method>" (e.g. "grpc.AgentService/CreateContainer", kind server),
+// the child of the request's `traceparent` metadata when it has one, with the container
+// create's steps below it; "agent.start" covers Start itself. Its tracing failing to start is
+// logged, never fatal. Without it no tracer, thread or port exists and calls are not wrapped.
+//
 // Promises: Start returns once the channel is served (a unix socket is listening, a serial
 // device is open) or fails with the address in the message. Shutdown stops taking new
 // calls, gives in-flight calls `grace`, then closes the channel; it is idempotent and the
@@ -33,10 +39,14 @@
 #include "src/agent/debug_console/debug_console.h"
 #include "src/agent/rpc/agent_service.h"
 #include "src/agent/rpc/health_service.h"
+#include "src/agent/trace/agent_tracing.h"
 #include "src/libs/ttrpc/server.h"
 
 namespace kata {
 namespace agent {
+
+// How long Shutdown waits at least for the host to take the last spans.
+inline constexpr absl::Duration kTraceFlushGrace = absl::Milliseconds(500);
 
 class Agent {
  public:
@@ -47,6 +57,9 @@ class Agent {
     // (PR_SET_CHILD_SUBREAPER) first, so a host process behaves as the guest's PID 1.
     bool reap_orphans = false;
     DebugConsole::Options debug_console;  // used only with config.debug_console
+    AgentTracing::Options tracing;        // used only with config.trace
+    // When the agent process began (unix nanos; 0: Start's own time): agent.init's start.
+    int64_t process_start_unix_nanos = 0;
   };
 
   static absl::StatusOr<std::unique_ptr<Agent>> Start(const AgentConfig& config, Options options);
@@ -66,11 +79,16 @@ class Agent {
   const std::string& endpoint() const { return channel_->endpoint(); }
   // The debug console, or null when not enabled (or it failed to start).
   const DebugConsole* debug_console() const { return debug_console_.get(); }
+  // The agent's tracing, or null when not enabled (or it failed to start).
+  AgentTracing* tracing() { return tracing_.get(); }
 
  private:
-  explicit Agent(Options options);
+  Agent(Options options, std::unique_ptr<AgentTracing> tracing);
   void StartDebugConsole(const std::string& addr);
+  // The boot's spans (init/init.h's steps, then config and Start) under config.trace_parent.
+  void TraceBoot(const AgentConfig& config, int64_t start_unix_nanos);
 
+  std::unique_ptr<AgentTracing> tracing_;  // outlives the server: its calls' spans end first
   HealthService health_;
   AgentService agent_;
   ttrpc::Server server_;

@@ -10,10 +10,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -21,8 +23,11 @@
 #include "src/agent/version.h"
 #include "src/libs/base/file.h"
 #include "src/libs/base/testing/temp_dir.h"
+#include "src/libs/base/unique_fd.h"
 #include "src/libs/protocols/agent.ttrpc.pb.h"
 #include "src/libs/protocols/health.ttrpc.pb.h"
+#include "src/libs/trace/frame.h"
+#include "src/libs/ttrpc/address.h"
 #include "src/libs/ttrpc/client.h"
 
 namespace {
@@ -228,6 +233,75 @@ TEST_F(AgentBinaryTest, DebugConsoleOnlyWithItsKernelParameter) {
     ASSERT_NE(status, -1) << Log();
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << Log();
   }
+}
+
+// agent.trace: the boot's spans join the kernel command line's traceparent, a call that
+// carries a traceparent is a server span named after its method, the child of the caller's
+// span; a call without one is not traced; all reach the host as OTLP frames, the last ones on
+// SIGTERM.
+TEST_F(AgentBinaryTest, TracesBootAndTracedCallsToTheHost) {
+  const std::string boot_parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  const std::string call_parent = "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01";
+  const std::string cmdline = dir_ + "/cmdline";
+  ASSERT_TRUE(
+      kata::WriteStringToFile(cmdline, "agent.trace agent.trace_parent=" + boot_parent).ok());
+  const std::string trace_addr = "unix://" + dir_ + "/trace.sock";
+  absl::StatusOr<kata::ttrpc::Address> a = kata::ttrpc::ParseAddress(trace_addr);
+  ASSERT_TRUE(a.ok());
+  absl::StatusOr<int> lfd = kata::ttrpc::Listen(*a);
+  ASSERT_TRUE(lfd.ok()) << lfd.status();
+  kata::UniqueFd listener(*lfd);
+  Spawn({"--server-addr", "unix://" + socket_, "--cmdline-file", cmdline, "--trace-addr",
+         trace_addr});
+  auto client = kata::ttrpc::Client::Dial("unix://" + socket_, absl::Seconds(10));
+  ASSERT_TRUE(client.ok()) << client.status() << "\n" << Log();
+  grpc::HealthTtrpc::Client health(client->get());
+  grpc::HealthCheckResponse check;
+  ASSERT_TRUE(health.Check(grpc::CheckRequest(), &check, Bounded()).ok());  // untraced
+  grpc::AgentServiceTtrpc::Client agent(client->get());
+  kata::ttrpc::CallOptions traced = Bounded();
+  traced.metadata = {{"traceparent", call_parent}};
+  grpc::GuestDetailsResponse details;
+  ASSERT_TRUE(agent.GetGuestDetails(grpc::GuestDetailsRequest(), &details, traced).ok());
+  grpc::RemoveContainerRequest bad;  // an error is the span's status
+  bad.set_container_id("nope");
+  google::protobuf::Empty empty;
+  EXPECT_FALSE(agent.RemoveContainer(bad, &empty, traced).ok());
+  kill(pid_, SIGTERM);
+  ASSERT_EQ(WaitFor(pid_, absl::Seconds(10)), 0) << Log();
+  pid_ = -1;
+
+  kata::UniqueFd conn(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+  ASSERT_TRUE(conn) << "the agent never connected\n" << Log();
+  std::string bytes;
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(conn.get(), buf, sizeof(buf))) > 0) bytes.append(buf, static_cast<size_t>(n));
+  kata::trace::FrameDecoder decoder;
+  std::map<std::string, opentelemetry::proto::trace::v1::Span> spans;
+  for (const auto& r : decoder.Feed(bytes)) {
+    for (const auto& rs : r.resource_spans()) {
+      for (const auto& ss : rs.scope_spans()) {
+        for (const auto& s : ss.spans()) spans[s.name()] = s;
+      }
+    }
+  }
+  EXPECT_EQ(decoder.dropped(), 0u);
+  const std::string trace_id = absl::HexStringToBytes("0af7651916cd43dd8448eb211c80319c");
+  ASSERT_EQ(spans.count("agent.init"), 1u) << Log();
+  EXPECT_EQ(spans["agent.init"].trace_id(), trace_id);
+  EXPECT_EQ(spans["agent.init"].parent_span_id(), absl::HexStringToBytes("b7ad6b7169203331"));
+  ASSERT_EQ(spans.count("agent.start"), 1u);
+  EXPECT_EQ(spans["agent.start"].parent_span_id(), spans["agent.init"].span_id());
+  const auto& call = spans["grpc.AgentService/GetGuestDetails"];
+  EXPECT_EQ(call.trace_id(), trace_id);
+  EXPECT_EQ(call.parent_span_id(), absl::HexStringToBytes("00f067aa0ba902b7"));
+  EXPECT_EQ(call.kind(), opentelemetry::proto::trace::v1::Span::SPAN_KIND_SERVER);
+  EXPECT_LE(call.start_time_unix_nano(), call.end_time_unix_nano());
+  ASSERT_EQ(spans.count("grpc.AgentService/RemoveContainer"), 1u);
+  EXPECT_EQ(spans["grpc.AgentService/RemoveContainer"].status().code(),
+            opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
+  EXPECT_EQ(spans.count("grpc.Health/Check"), 0u);
 }
 
 TEST_F(AgentBinaryTest, BadConfigExitsNonZeroNamingTheKey) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "src/agent/agent.h"
 #include "src/agent/config/config.h"
 #include "src/agent/init/init.h"
@@ -62,6 +63,9 @@ void RaiseFdLimit() {
   Log(LogLevel::kDebug, "fd limit raised",
       {{"from", static_cast<uint64_t>(before)}, {"to", static_cast<uint64_t>(want.rlim_cur)}});
 }
+
+// When main began: the agent's boot span starts there (agent.trace).
+int64_t process_start_unix_nanos = 0;
 
 int Fail(const absl::Status& status) {
   Log(LogLevel::kCritical, "kata-agent cannot start", {{"error", status.ToString()}});
@@ -115,6 +119,7 @@ int AgentMain(int argc, char** argv) {
   kata::agent::Agent::Options options;
   options.reap_orphans = true;  // PID 1 in the guest; a child subreaper on a host
   options.service.storage.devices.timeout = config->hotplug_timeout;
+  options.process_start_unix_nanos = process_start_unix_nanos;
   absl::StatusOr<std::unique_ptr<kata::agent::Agent>> agent =
       kata::agent::Agent::Start(*config, std::move(options));
   if (!agent.ok()) return Fail(agent.status());
@@ -145,6 +150,7 @@ int AgentMain(int argc, char** argv) {
 // As the guest's /init: mount, load modules and attach the console first; when AgentMain
 // returns (sandbox destroyed or a fatal error) sync and power the VM off, never exit.
 int main(int argc, char** argv) {
+  process_start_unix_nanos = absl::GetCurrentTimeNanos();
   if (getpid() == 1) return kata::agent::init::RunAsInit(argc, argv, &AgentMain);
   return AgentMain(argc, argv);
 }

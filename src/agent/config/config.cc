@@ -70,6 +70,15 @@ absl::Status ApplyParam(absl::string_view key, std::optional<absl::string_view> 
     config->debug_console_vport = port;
     return absl::OkStatus();
   }
+  if (key == "agent.trace_parent") {  // kata-cpp's: the host's span the agent's boot joins
+    KATA_RETURN_IF_ERROR(need_value());
+    config->trace_parent = std::string(*value);
+    return absl::OkStatus();
+  }
+  if (key == "agent.trace") {
+    KATA_ASSIGN_OR_RETURN(config->trace, ParseBool(key, value));
+    return absl::OkStatus();
+  }
   if (key == "agent.devmode") {
     KATA_ASSIGN_OR_RETURN(config->dev_mode, ParseBool(key, value));
     return absl::OkStatus();
@@ -176,6 +185,8 @@ absl::StatusOr<AgentFlags> ParseFlags(int argc, const char* const* argv) {
       target = &flags.cmdline_file;
     } else if (name == "--debug-console-addr") {
       target = &flags.debug_console_addr;
+    } else if (name == "--trace-addr") {
+      target = &flags.trace_addr;
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag ", name, " (see --help)"));
     }
@@ -191,7 +202,7 @@ absl::StatusOr<AgentFlags> ParseFlags(int argc, const char* const* argv) {
 std::string FlagsUsage() {
   return absl::StrCat(
       "usage: kata-agent [--server-addr ADDR] [--log-level LEVEL] [--cmdline-file PATH]\n"
-      "                  [--debug-console-addr ADDR]\n"
+      "                  [--debug-console-addr ADDR] [--trace-addr ADDR]\n"
       "  --server-addr ADDR   vsock://CID:PORT, unix://PATH, serial:///dev/vportNpM or\n"
       "                       serial://PORT-NAME (default ",
       kDefaultServerAddr,
@@ -201,7 +212,11 @@ std::string FlagsUsage() {
       "  --cmdline-file PATH  read agent.* parameters from PATH (PID 1 reads /proc/cmdline)\n"
       "  --debug-console-addr ADDR  where the debug console is served when agent.debug_console\n"
       "                       is set (default: serial://agent.debug_console with a serial\n"
-      "                       server address, else vsock://-1:<agent.debug_console_vport>)\n");
+      "                       server address, else vsock://-1:<agent.debug_console_vport>)\n"
+      "  --trace-addr ADDR    where the spans go when agent.trace is set: serial://PORT-NAME,\n"
+      "                       vsock://CID:PORT or unix://PATH, which the agent connects to\n"
+      "                       (default: serial://agent.trace with a serial server address,\n"
+      "                       else vsock://2:10240, the host's port)\n");
 }
 
 absl::StatusOr<AgentConfig> ResolveConfig(const ConfigSources& sources,
@@ -229,6 +244,19 @@ absl::StatusOr<AgentConfig> ResolveConfig(const ConfigSources& sources,
     config.debug_console_addr = kDebugConsoleSerialAddr;
   } else {
     config.debug_console_addr = absl::StrCat("vsock://-1:", config.debug_console_vport);
+  }
+  if (sources.flags.trace_addr.has_value()) {
+    const std::string& t = *sources.flags.trace_addr;
+    if (!absl::StartsWith(t, "serial://") && !absl::StartsWith(t, "vsock://") &&
+        !absl::StartsWith(t, "unix://")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--trace-addr: \"", t, "\" is not serial://NAME, vsock://CID:PORT or unix://PATH"));
+    }
+    config.trace_addr = t;
+  } else if (absl::StartsWith(config.server_addr, "serial:")) {
+    config.trace_addr = kTraceSerialAddr;
+  } else {
+    config.trace_addr = kTraceVsockAddr;
   }
   return config;
 }

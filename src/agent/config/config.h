@@ -18,6 +18,13 @@
 //   agent.debug_console_vport=PORT  its vsock port (default 1026, Kata's); where the agent
 //                                   channel is a virtio-serial port, the console is the port
 //                                   named "agent.debug_console" instead
+//   agent.trace[=BOOL]              trace (trace/agent_tracing.h): spans of init, of every rpc
+//                                   and of container creation go to the host, on the port
+//                                   named "agent.trace" where the agent channel is a
+//                                   virtio-serial port, else to the host's vsock port 10240
+//                                   (Kata's); off by default (no thread, no port)
+//   agent.trace_parent=TRACEPARENT  kata-cpp's: the W3C traceparent of the host's span that the
+//                                   agent's boot span ("agent.init") joins
 //   agent.devmode[=BOOL]            recorded only
 //   agent.container_pipe_size=N     a non-negative integer; recorded only (the pipes keep the
 //                                   kernel's default size)
@@ -45,6 +52,8 @@ namespace agent {
 inline constexpr char kDefaultServerAddr[] = "vsock://-1:1024";
 inline constexpr uint32_t kDefaultDebugConsoleVport = 1026;
 inline constexpr char kDebugConsoleSerialAddr[] = "serial://agent.debug_console";
+inline constexpr char kTraceSerialAddr[] = "serial://agent.trace";
+inline constexpr char kTraceVsockAddr[] = "vsock://2:10240";  // the host (CID 2), Kata's port
 
 struct AgentConfig {
   std::string server_addr = kDefaultServerAddr;
@@ -55,6 +64,11 @@ struct AgentConfig {
   // serial://agent.debug_console when server_addr is a virtio-serial port, else
   // vsock://-1:<debug_console_vport>. Set by ResolveConfig.
   std::string debug_console_addr;
+  bool trace = false;
+  // Where the spans go (only with trace): --trace-addr, else kTraceSerialAddr when server_addr
+  // is a virtio-serial port, else kTraceVsockAddr. Set by ResolveConfig.
+  std::string trace_addr;
+  std::string trace_parent;  // as given (agent.trace_parent); parsed where it is used
   bool dev_mode = false;
   absl::Duration hotplug_timeout = absl::Seconds(3);
   int container_pipe_size = 0;  // 0: the kernel's default
@@ -67,6 +81,7 @@ struct AgentFlags {
   std::optional<std::string> log_level;           // --log-level LEVEL
   std::optional<std::string> cmdline_file;        // --cmdline-file PATH (instead of /proc/cmdline)
   std::optional<std::string> debug_console_addr;  // --debug-console-addr ADDR (host runs, tests)
+  std::optional<std::string> trace_addr;          // --trace-addr ADDR (host runs, tests)
   bool help = false;                              // --help, -h
 };
 

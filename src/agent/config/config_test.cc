@@ -22,6 +22,39 @@ TEST(ConfigTest, Defaults) {
   EXPECT_EQ(c->debug_console_vport, 1026u);
   EXPECT_EQ(c->debug_console_addr, "vsock://-1:1026");
   EXPECT_EQ(c->hotplug_timeout, absl::Seconds(3));
+  EXPECT_FALSE(c->trace);
+  EXPECT_EQ(c->trace_addr, "vsock://2:10240");
+}
+
+TEST(ConfigTest, TraceAndItsAddressFollowTheChannel) {
+  ConfigSources s;
+  s.kernel_cmdline = "agent.trace=true";
+  auto c = ResolveConfig(s, nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->trace);
+  EXPECT_EQ(c->trace_addr, "vsock://2:10240");  // Kata's: the host's port 10240
+  s.kernel_cmdline = "agent.server_addr=serial://agent.channel.0 agent.trace";
+  c = ResolveConfig(s, nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->trace);
+  EXPECT_EQ(c->trace_addr, "serial://agent.trace");
+  s.kernel_cmdline = "agent.trace=false";
+  c = ResolveConfig(s, nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->trace);
+  s.kernel_cmdline = "agent.trace=maybe";
+  c = ResolveConfig(s, nullptr);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("agent.trace"));
+  s.kernel_cmdline = "agent.trace";
+  s.flags.trace_addr = "unix:///tmp/t.sock";
+  c = ResolveConfig(s, nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->trace_addr, "unix:///tmp/t.sock");
+  s.flags.trace_addr = "tcp://1.2.3.4:5";
+  c = ResolveConfig(s, nullptr);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("--trace-addr"));
 }
 
 TEST(ConfigTest, DebugConsoleAddressFollowsTheChannel) {
@@ -65,7 +98,7 @@ TEST(ConfigTest, KernelCmdline) {
   s.kernel_cmdline =
       "BOOT_IMAGE=/vmlinuz root=/dev/vda1 quiet agent.server_addr=serial://agent.channel.0 "
       "agent.log=debug agent.debug_console agent.devmode=false agent.hotplug_timeout=10 "
-      "agent.container_pipe_size=4096 agent.unified_cgroup_hierarchy=1 agent.trace=true "
+      "agent.container_pipe_size=4096 agent.unified_cgroup_hierarchy=1 agent.cdh_api_timeout=50 "
       "systemd.unit=kata-containers.target\n";
   std::vector<std::string> warnings;
   auto c = ResolveConfig(s, &warnings);
@@ -78,7 +111,7 @@ TEST(ConfigTest, KernelCmdline) {
   EXPECT_EQ(c->container_pipe_size, 4096);
   EXPECT_TRUE(c->unified_cgroup_hierarchy);
   ASSERT_EQ(warnings.size(), 1u);
-  EXPECT_THAT(warnings[0], HasSubstr("agent.trace"));
+  EXPECT_THAT(warnings[0], HasSubstr("agent.cdh_api_timeout"));
 }
 
 TEST(ConfigTest, BadValuesNameTheKey) {

@@ -7,6 +7,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "src/libs/base/eintr.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
+#include "src/libs/trace/scoped_span.h"
 
 namespace kata {
 namespace agent {
@@ -149,6 +151,8 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const std::string& 
   KATA_RETURN_IF_ERROR(ValidateId(id, "container id"));
   KATA_RETURN_IF_ERROR(ValidateId(exec_id, "exec id"));
   const std::string context = absl::StrCat("container ", id);
+  // Spans of the steps (children of the rpc's span when the agent traces; else no-ops).
+  std::optional<trace::ScopedSpan> step(std::in_place, "container.plan");  // spec, seccomp
   KATA_ASSIGN_OR_RETURN(InitPlan plan, PlanInit(id, spec, options));
   absl::StatusOr<std::shared_ptr<const security::SeccompFilter>> seccomp =
       security::CompileSeccomp(spec);
@@ -157,15 +161,24 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const std::string& 
       security::ProcessSecurity::Prepare(*spec.process, *seccomp);
   if (!sec.ok()) return AnnotateStatus(sec.status(), context);
 
+  step.reset();
+  step.emplace("container.namespaces");  // the namespaces it joins, opened
   KATA_ASSIGN_OR_RETURN(JoinedNamespaces joined, OpenJoinedNamespaces(id, plan.namespaces));
+  step.reset();
   int gate[2];
   if (pipe2(gate, O_CLOEXEC) != 0) return ErrnoStatus(errno, absl::StrCat(context, ": pipe"));
   UniqueFd gate_read(gate[0]);
   UniqueFd gate_write(gate[1]);
+  step.emplace("container.cgroup");
   KATA_ASSIGN_OR_RETURN(std::unique_ptr<cgroups::CgroupManager> cgroup,
                         CreateCgroup(id, spec, plan, options));
+  step.reset();
+  // The init's clone into its new namespaces, its rootfs mounts, pivot_root and hostname,
+  // until it is parked at the exec gate.
+  step.emplace("container.init_setup");
   absl::StatusOr<std::unique_ptr<Process>> init =
       StartInit(spec, plan, joined, *sec, cgroup.get(), gate_read.get());
+  step.reset();
   if (!init.ok()) {
     cgroup->Destroy().IgnoreError();
     return AnnotateStatus(init.status(), context);

@@ -117,20 +117,31 @@ absl::Status LoadModules(System& sys, const InitOptions& options) {
   return absl::OkStatus();
 }
 
+namespace {
+std::vector<StepTime>& Steps() {
+  static auto* steps = new std::vector<StepTime>();
+  return *steps;
+}
+}  // namespace
+
+const std::vector<StepTime>& SetUpSteps() { return Steps(); }
+
 absl::Status SetUp(System& sys, const InitOptions& options) {
   // The console first so the errors below reach it. Not fatal: a guest without a console
   // still serves the agent channel.
   absl::Time t = absl::Now();
-  auto step = [&t](const char* what) {  // the cost of each step (the TCG boot budget)
+  // The cost of each step (the TCG boot budget), logged and kept for the agent's tracing.
+  auto step = [&t](const char* what, const char* span) {
     const absl::Time now = absl::Now();
     Log(LogLevel::kInfo, "init step", {{"step", what}, {"ms", absl::ToInt64Milliseconds(now - t)}});
+    Steps().push_back({span, absl::ToUnixNanos(t), absl::ToUnixNanos(now)});
     t = now;
   };
   const std::string console_path = Join(options.root, options.console);
   absl::Status console = sys.AttachConsole(console_path, /*replace=*/false);
   if (options.root == "/") {
     KATA_ASSIGN_OR_RETURN(bool switched, sys.SwitchRootFromInitramfs());
-    if (switched) step("root: a bind mount of the initramfs");
+    if (switched) step("root: a bind mount of the initramfs", "init.root");
   }
   KATA_RETURN_IF_ERROR(MountEssentials(sys, options));
   if (!console.ok()) {  // /dev is mounted now: the UART until the console's module is in
@@ -139,9 +150,9 @@ absl::Status SetUp(System& sys, const InitOptions& options) {
     }
   }
   KATA_RETURN_IF_ERROR(MountCgroups(sys, options));
-  step("mounts");
+  step("mounts", "init.mounts");
   KATA_RETURN_IF_ERROR(LoadModules(sys, options));
-  step("modules");
+  step("modules", "init.modules");
   if (!console.ok()) {
     absl::Status late = sys.AttachConsole(console_path, /*replace=*/true);
     if (late.ok()) {
@@ -149,6 +160,7 @@ absl::Status SetUp(System& sys, const InitOptions& options) {
     } else {
       Log(LogLevel::kWarn, "no console", {{"error", late.ToString()}});
     }
+    step("console", "init.console");
   }
   return absl::OkStatus();
 }

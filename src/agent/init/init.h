@@ -15,6 +15,7 @@
 #ifndef KATA_SRC_AGENT_INIT_INIT_H_
 #define KATA_SRC_AGENT_INIT_INIT_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,16 @@ absl::Status LoadModules(System& sys, const InitOptions& options);
 // to the first early console that opens once /dev is mounted, and moves to `console` after
 // the modules are loaded.
 absl::Status SetUp(System& sys, const InitOptions& options);
+
+// The steps SetUp took in this process (name, unix-nano start and end), in order: "init.root",
+// "init.mounts", "init.modules", "init.console"; what the agent's tracing reports as its boot
+// (trace/agent_tracing.h). Written by SetUp only, before any other thread runs.
+struct StepTime {
+  std::string name;
+  int64_t start_unix_nanos = 0;
+  int64_t end_unix_nanos = 0;
+};
+const std::vector<StepTime>& SetUpSteps();
 
 // PID 1: SetUp (an error is logged and the VM powered off), then `agent_main`; whatever it
 // returns, sync and power off. Never returns unless power-off itself failed, in which case it

@@ -23,6 +23,7 @@
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
 #include "src/libs/oci/spec_proto.h"
+#include "src/libs/trace/scoped_span.h"
 
 namespace kata {
 namespace agent {
@@ -149,13 +150,20 @@ absl::Status AgentService::CreateContainer(ttrpc::ServerContext&,
     return absl::FailedPreconditionError(
         absl::StrCat("container ", id, ": sandbox_pidns without a sandbox (CreateSandbox)"));
   }
+  // Spans of the steps (children of the rpc's span when the agent traces; else no-ops).
+  std::optional<trace::ScopedSpan> step(std::in_place, "container.devices");
   KATA_RETURN_IF_ERROR(AnnotateStatus(engine_->ApplyDevices(request.devices(), spec),
                                       absl::StrCat("container ", id)));
+  step.reset();
+  step.emplace("container.storages");  // the rootfs and volumes mounted
   absl::StatusOr<std::vector<std::string>> held = engine_->AddStorages(request.storages());
   if (!held.ok()) return AnnotateStatus(held.status(), absl::StrCat("container ", id));
+  step.reset();
   absl::Cleanup release = [&] { engine_->ReleaseStorages(*held).IgnoreError(); };
+  step.emplace("container.create");
   KATA_ASSIGN_OR_RETURN(std::unique_ptr<EngineContainer> c,
                         engine_->CreateContainer(id, exec_id, spec));
+  step.reset();
   if (sandbox_ != nullptr) {  // the first container's pid namespace may become the pod's
     absl::Status adopted = sandbox_->AdoptPidNamespace(*c, exec_id);
     if (!adopted.ok()) {

@@ -43,7 +43,12 @@ void Span::SetKind(SpanKind kind) {
 
 void Span::End() {
   if (!data_) return;
-  data_->end_unix_nanos = absl::GetCurrentTimeNanos();
+  EndAt(absl::GetCurrentTimeNanos());
+}
+
+void Span::EndAt(int64_t end_unix_nanos) {
+  if (!data_) return;
+  data_->end_unix_nanos = end_unix_nanos;
   tracer_->Record(std::move(*data_));
   data_.reset();
 }

@@ -70,6 +70,8 @@ class Span {
   void SetError(const absl::Status& status);
   void SetKind(SpanKind kind);
   void End();
+  // Ends it at `end_unix_nanos` (a step measured before the Tracer existed; see StartSpanAt).
+  void EndAt(int64_t end_unix_nanos);
 
  private:
   friend class Tracer;

@@ -49,6 +49,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -73,6 +74,11 @@ class Server {
     int max_blocking_calls = 4096;
     absl::Duration idle_worker_timeout = absl::Seconds(30);
     absl::Duration write_stall_timeout = kDefaultWriteStallTimeout;
+    // Runs around every call's handler, on the handler's thread (e.g. a tracing span named
+    // after context.service() and method()): it must call `handler` once and return what it
+    // returned. Null (the default): the handler is called directly.
+    std::function<absl::Status(ServerContext& context, absl::FunctionRef<absl::Status()> handler)>
+        call_wrapper;
   };
 
   Server();

@@ -124,7 +124,7 @@ const KeyInfo kQemu[] = {
 const KeyInfo kAgent[] = {
     {"enable_debug", S, "", "the agent logs at debug level"},
     {"dial_timeout", S, "", ""},
-    {"enable_tracing", N, "", ""},
+    {"enable_tracing", S, "", "the agent's spans join the shim's trace (docs/tracing.md)"},
     {"debug_console_enabled", S, "", "a root shell in the guest for `kata-runtime exec`"},
     {"kernel_modules", N, "", "no module is loaded in the guest"},
     {"cdh_api_timeout", I, "", kNoCoco},

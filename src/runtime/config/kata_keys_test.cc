@@ -69,7 +69,8 @@ TEST(KataKeysTest, KatasStockFileLoadsWithWarningsOnly) {
         "hypervisor.qemu.shared_fs", "hypervisor.qemu.virtio_fs_daemon",
         "hypervisor.qemu.valid_hypervisor_paths", "hypervisor.qemu.valid_vhost_user_store_paths",
         "runtime.emptydir_mode", "runtime.guest_selinux_label", "agent.kata.dial_timeout",
-        "agent.kata.debug_console_enabled", "runtime.enable_tracing"}) {
+        "agent.kata.debug_console_enabled", "runtime.enable_tracing",
+        "agent.kata.enable_tracing"}) {
     EXPECT_THAT(keys, ::testing::Not(Contains(key)));
   }
   EXPECT_THAT(c->warnings,

@@ -54,6 +54,13 @@ inline constexpr char kDebugConsolePortName[] = "agent.debug_console";
 // The unix socket (in VmConfig::work_dir) a driver gives the virtio-serial port's host end.
 inline constexpr char kDebugConsoleSocketName[] = "debug-console.sock";
 
+// The agent's trace stream (see VmConfig::agent_trace and src/libs/trace/frame.h): Kata's
+// vsock port for the agent's spans, the virtio-serial port that stands in for it, and the unix
+// socket (in VmConfig::work_dir) a driver gives that port's host end.
+inline constexpr uint32_t kAgentTraceVsockPort = 10240;
+inline constexpr char kAgentTracePortName[] = "agent.trace";
+inline constexpr char kAgentTraceSocketName[] = "agent-trace.sock";
+
 // Everything needed to create one VM. Plain data; drivers validate it in CreateVm.
 // A NIC for the guest: an open tap fd (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR) that the VMM
 // inherits, and the MAC the guest sees. The fds are the caller's: they must stay open until
@@ -92,6 +99,13 @@ struct VmConfig {
   // kDebugConsoleVsockPort. The kernel command line must also carry `agent.debug_console`
   // (factory.h's job). false: no port at all.
   bool debug_console = false;
+
+  // The agent's spans (Kata's [agent.kata] enable_tracing): with kVirtioSerial a port named
+  // kAgentTracePortName whose host end is a unix socket the VMM listens on in work_dir (0600;
+  // the shim reads it); with kVsock nothing (the agent sends to the host's port
+  // kAgentTraceVsockPort). The kernel command line must also carry `agent.trace=true`.
+  // false: no port at all.
+  bool agent_trace = false;
 
   // Kata's reclaim_guest_freed_memory: a virtio-balloon device with free page reporting, so
   // the guest hands the pages it frees back to the host (the VMM's RSS shrinks after boot).

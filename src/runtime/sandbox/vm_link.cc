@@ -11,6 +11,7 @@
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
 #include "src/libs/trace/scoped_span.h"
+#include "src/libs/trace/traceparent.h"
 #include "src/runtime/agent/ttrpc_agent_client.h"
 
 namespace kata::runtime {
@@ -65,9 +66,16 @@ absl::StatusOr<std::unique_ptr<VmLink>> VmLink::Boot(SandboxLayout& layout,
     if (o.on_step) o.on_step(step, now - step_start);
     step_start = now;
   };
+  // A tracing agent's boot joins the caller's span (sandbox.start) through its kernel command
+  // line: it boots before any call could carry a traceparent.
+  const trace::SpanContext boot_parent = trace::CurrentContext();
   std::optional<trace::ScopedSpan> step_span(std::in_place, "vm.prepare");
   absl::StatusOr<hypervisor::VmPlan> plan = o.hypervisor_factory(o.config, layout.ForVm());
   if (!plan.ok()) return AnnotateStatus(plan.status(), ctx);
+  if (plan->config.agent_trace && boot_parent.IsValid()) {
+    absl::StrAppend(&plan->config.kernel_params,
+                    " agent.trace_parent=", trace::FormatTraceparent(boot_parent));
+  }
   if (o.network != nullptr) plan->config.net_devices = o.network->devices;
   std::shared_ptr<hypervisor::Hypervisor> vm = std::move(plan->vm);
   KATA_RETURN_IF_ERROR(AnnotateStatus(vm->CreateVm(plan->config), ctx + ": create VM"));

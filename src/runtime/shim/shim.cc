@@ -35,6 +35,7 @@
 #include "src/libs/protocols/task.pb.h"
 #include "src/libs/ttrpc/address.h"
 #include "src/libs/ttrpc/server.h"
+#include "src/runtime/hypervisor/hypervisor.h"
 #include "src/runtime/sandbox/host_cgroup.h"
 #include "src/runtime/sandbox/layout.h"
 #include "src/runtime/sandbox/vm_sandbox.h"
@@ -300,6 +301,12 @@ int RunServe(const ShimArgs& args, const ShimEnv& env) {
           },
       .tracer = tracing->tracer(),
       .trace_parent = tracing->root(),
+      // The agent's spans, when it traces ([agent.kata] enable_tracing), from its VM's port.
+      .on_sandbox_started =
+          [&tracing](const std::string& sandbox_id) {
+            tracing->WatchAgent(absl::StrCat(runtime::kVmRoot, "/", sandbox_id, "/",
+                                             hypervisor::kAgentTraceSocketName));
+          },
   });
   ttrpc::Server server;
   absl::Status s = server.Register(&service);

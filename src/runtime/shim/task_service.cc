@@ -159,6 +159,7 @@ absl::StatusOr<std::unique_ptr<runtime::Sandbox>> TaskService::StartSandbox(
       SHIM_LOG(Warning) << "sandbox " << id << ": shutdown after failed start: " << down;
     return started;
   }
+  if (options_.on_sandbox_started) options_.on_sandbox_started(id);
   return sb;
 }
 

@@ -87,6 +87,9 @@ class TaskService : public ::containerd::task::v2::TaskTtrpc::Service {
     // them; null: no span.
     trace::Tracer* tracer = nullptr;
     trace::SpanContext trace_parent;
+    // Called with the sandbox's id once its VM and agent are up (e.g. to read the agent's
+    // trace stream); on the rpc's thread.
+    std::function<void(const std::string& sandbox_id)> on_sandbox_started;
   };
 
   explicit TaskService(Options options);

@@ -112,7 +112,10 @@ void ServerConnection::Close() {
 
 void ServerConnection::Execute(const std::shared_ptr<ServerCall>& call) {
   ServerContext context(call.get());
-  absl::Status status = call->method->handler(*call->service, context);
+  const auto& wrapper = call->connection->server_->options_.call_wrapper;
+  absl::Status status =
+      wrapper ? wrapper(context, [&] { return call->method->handler(*call->service, context); })
+              : call->method->handler(*call->service, context);
   {
     absl::MutexLock lock(&call->mu);
     if (call->was_deferred) return;  // answered by its DeferredResponse (or the server)

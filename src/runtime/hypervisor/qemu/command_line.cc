@@ -35,6 +35,7 @@ QemuPaths PathsFor(const VmConfig& config) {
       .virtiofs_socket = absl::StrCat(d, "/vfs.sock"),
       .virtiofsd_log = absl::StrCat(d, "/virtiofsd.log"),
       .debug_console_socket = absl::StrCat(d, "/", kDebugConsoleSocketName),
+      .agent_trace_socket = absl::StrCat(d, "/", kAgentTraceSocketName),
   };
 }
 
@@ -66,7 +67,7 @@ absl::Status ValidateConfig(const VmConfig& c, const CommandLineOptions& options
   }
   const QemuPaths paths = PathsFor(c);
   for (const std::string* p : {&paths.qmp_socket, &paths.agent_socket, &paths.virtiofs_socket,
-                               &paths.debug_console_socket}) {
+                               &paths.debug_console_socket, &paths.agent_trace_socket}) {
     if (p->size() > kMaxSocketPath) {
       return Invalid(absl::StrCat("socket path ", *p, " is longer than ", kMaxSocketPath,
                                   " bytes; use a shorter work_dir"));
@@ -250,6 +251,16 @@ absl::StatusOr<std::vector<std::string>> BuildCommandLine(const VmConfig& c,
               "-device",
               absl::StrCat("virtserialport,bus=serial0.0,chardev=dbgcon,id=channel1,name=",
                            kDebugConsolePortName)});
+  }
+  if (serial_agent && c.agent_trace) {
+    // The agent's spans (length-prefixed OTLP frames) on a port of their own.
+    a.insert(a.end(),
+             {"-chardev",
+              absl::StrCat("socket,id=agtrace,path=", EscapeOptionValue(paths.agent_trace_socket),
+                           ",server=on,wait=off"),
+              "-device",
+              absl::StrCat("virtserialport,bus=serial0.0,chardev=agtrace,id=channel2,name=",
+                           kAgentTracePortName)});
   }
   if (!serial_agent) {
     a.insert(

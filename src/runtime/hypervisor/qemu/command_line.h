@@ -24,6 +24,7 @@
 //            on a unix socket (QEMU listens), the agent channel as named in VmConfig; with
 //            VmConfig::debug_console a second port "agent.debug_console" on
 //            debug-console.sock (virtio-serial), or nothing more (vsock: the agent's port);
+//            with VmConfig::agent_trace a port "agent.trace" on agent-trace.sock likewise;
 //            `-sandbox <value>` (QEMU's seccomp filter) and 9p `multidevs=remap` when the
 //            options ask for them (the caller probes what the QEMU binary supports: features.h).
 #ifndef KATA_SRC_RUNTIME_HYPERVISOR_QEMU_COMMAND_LINE_H_
@@ -58,6 +59,9 @@ struct QemuPaths {
   // work_dir/debug-console.sock (VmConfig::debug_console with virtio-serial only): QEMU
   // listens; the client (`kata-runtime exec`) talks to the guest's debug console through it.
   std::string debug_console_socket;
+  // work_dir/agent-trace.sock (VmConfig::agent_trace with virtio-serial only): QEMU listens;
+  // the shim reads the agent's spans from it.
+  std::string agent_trace_socket;
 };
 QemuPaths PathsFor(const VmConfig& config);
 

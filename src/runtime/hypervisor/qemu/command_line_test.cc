@@ -155,6 +155,37 @@ TEST(CommandLineTest, DebugConsoleIsASecondSerialPortOnlyWhenEnabled) {
   EXPECT_THAT(absl::StrJoin(*on, " "), Not(HasSubstr("virtio-serial")));
 }
 
+TEST(CommandLineTest, AgentTraceIsASerialPortOnlyWhenEnabled) {
+  VmConfig c = Q35Config();
+  absl::StatusOr<std::vector<std::string>> off = BuildCommandLine(c, {});
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_THAT(absl::StrJoin(*off, " "), Not(HasSubstr("agtrace")));
+  EXPECT_THAT(absl::StrJoin(*off, " "), Not(HasSubstr("agent.trace")));
+
+  c.agent_trace = true;
+  absl::StatusOr<std::vector<std::string>> on = BuildCommandLine(c, {});
+  ASSERT_TRUE(on.ok()) << on.status();
+  const std::vector<std::string> want = {
+      "-chardev", "socket,id=agtrace,path=/run/kata/sb1/agent-trace.sock,server=on,wait=off",
+      "-device", "virtserialport,bus=serial0.0,chardev=agtrace,id=channel2,name=agent.trace"};
+  EXPECT_NE(std::search(on->begin(), on->end(), want.begin(), want.end()), on->end())
+      << absl::StrJoin(*on, " ");
+  EXPECT_EQ(PathsFor(c).agent_trace_socket, "/run/kata/sb1/agent-trace.sock");
+  // With the debug console too: both ports, distinct ids.
+  c.debug_console = true;
+  on = BuildCommandLine(c, {});
+  ASSERT_TRUE(on.ok()) << on.status();
+  EXPECT_THAT(absl::StrJoin(*on, " "), HasSubstr("id=channel1,name=agent.debug_console"));
+  EXPECT_THAT(absl::StrJoin(*on, " "), HasSubstr("id=channel2,name=agent.trace"));
+
+  // vsock: the agent sends to the host's port 10240; QEMU needs nothing more.
+  c.agent_channel = AgentChannelKind::kVsock;
+  c.vsock_guest_cid = 5;
+  on = BuildCommandLine(c, {});
+  ASSERT_TRUE(on.ok()) << on.status();
+  EXPECT_THAT(absl::StrJoin(*on, " "), Not(HasSubstr("agtrace")));
+}
+
 TEST(CommandLineTest, VsockWithTheAllocatedCidsFdAsVhostfd) {
   VmConfig c = Q35Config();
   c.agent_channel = AgentChannelKind::kVsock;

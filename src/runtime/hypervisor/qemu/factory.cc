@@ -81,6 +81,9 @@ absl::StatusOr<VmConfig> QemuVmConfig(const config::RuntimeConfig& config, const
     absl::StrAppend(&params,
                     " agent.debug_console agent.debug_console_vport=", kDebugConsoleVsockPort);
   }
+  // Kata's agent tracing: the agent sends its spans to the host (the shim reads them).
+  vm.agent_trace = config.agent.enable_tracing;
+  if (vm.agent_trace) absl::StrAppend(&params, " agent.trace=true");
   if (!q.kernel_params.empty()) absl::StrAppend(&params, " ", q.kernel_params);
   vm.kernel_params = params;
   return vm;

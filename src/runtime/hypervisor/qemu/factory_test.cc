@@ -63,6 +63,22 @@ TEST(QemuVmConfigTest, DebugConsoleOnlyWhenEnabled) {
   EXPECT_THAT(vm->kernel_params, HasSubstr(" agent.debug_console agent.debug_console_vport=1026"));
 }
 
+TEST(QemuVmConfigTest, AgentTraceOnlyWhenEnabled) {
+  config::RuntimeConfig c;
+  c.hypervisor.accelerator = "tcg";
+  c.hypervisor.shared_fs = "virtio-9p";
+  c.runtime.enable_tracing = true;  // the shim's tracing alone does not make the agent trace
+  absl::StatusOr<VmConfig> vm = QemuVmConfig(c, Layout());
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  EXPECT_FALSE(vm->agent_trace);
+  EXPECT_THAT(vm->kernel_params, Not(HasSubstr("agent.trace")));
+  c.agent.enable_tracing = true;
+  vm = QemuVmConfig(c, Layout());
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  EXPECT_TRUE(vm->agent_trace);
+  EXPECT_THAT(vm->kernel_params, HasSubstr(" agent.trace=true"));
+}
+
 TEST(QemuVmConfigTest, RootPortsAreTheHotplugSlots) {
   config::RuntimeConfig c;
   c.hypervisor.accelerator = "tcg";

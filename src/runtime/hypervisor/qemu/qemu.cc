@@ -204,6 +204,7 @@ absl::Status QemuDriver::StartVm(absl::Duration timeout) {
   unlink(paths_.qmp_socket.c_str());
   unlink(paths_.agent_socket.c_str());
   unlink(paths_.debug_console_socket.c_str());
+  unlink(paths_.agent_trace_socket.c_str());
   KATA_RETURN_IF_ERROR(CreatePrivateLog(paths_.qemu_log));
   KATA_ASSIGN_OR_RETURN(std::unique_ptr<ConsoleReader> console,
                         ConsoleReader::Start(paths_.console_log, options_.console_log_max_bytes));
@@ -263,6 +264,13 @@ absl::Status QemuDriver::StartVm(absl::Duration timeout) {
     process_.reset();
     return ErrnoStatus(err, absl::StrCat("start qemu: chmod ", paths_.debug_console_socket));
   }
+  if (config_.agent_trace && config_.agent_channel == AgentChannelKind::kVirtioSerial &&
+      chmod(paths_.agent_trace_socket.c_str(), 0600) != 0) {
+    const int err = errno;
+    process_->Kill();
+    process_.reset();
+    return ErrnoStatus(err, absl::StrCat("start qemu: chmod ", paths_.agent_trace_socket));
+  }
   step.reset();
   qmp_ = std::move(*qmp);
   console_ = std::move(console);
@@ -302,6 +310,7 @@ void QemuDriver::Teardown() {
   unlink(paths_.qmp_socket.c_str());
   unlink(paths_.agent_socket.c_str());
   unlink(paths_.debug_console_socket.c_str());
+  unlink(paths_.agent_trace_socket.c_str());
   state_ = VmState::kStopped;
 }
 
