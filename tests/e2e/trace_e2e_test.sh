@@ -5,8 +5,12 @@
 # in one trace, every parent is in the file, every step of the start path and the teardown is
 # there (shim start, config, VM start, QMP ready, agent dial, CreateSandbox, CreateContainer,
 # StartContainer, Wait, DeleteContainer, shutdown, VM stop), children lie inside their
-# parents' time, and `kata-runtime trace FILE` prints it as a waterfall. With tracing off (the
-# default) no file is written.
+# parents' time, and `kata-runtime trace FILE` prints it as a waterfall. With [agent.kata]
+# enable_tracing too, the agent's spans (its boot, every traced rpc, the container create's
+# steps) come over the VM's "agent.trace" port into the same trace: each agent rpc span is the
+# child of the shim's client span of that call, the boot the child of sandbox.start, and the
+# waterfall shows them in one tree. With tracing off (the default) no file is written and QEMU
+# has no trace port.
 #
 # usage: trace_e2e_test.sh SHIM IMAGE_BUILDER [GUEST_IMAGE_FILES...]     (root)
 #   env: KATA_RUNTIME (kata-runtime)
@@ -61,6 +65,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+AGENT_TRACING=false
 write_config() {  # tracing lines...
   cat > "$T/configuration.toml" <<TOML
 [hypervisor.qemu]
@@ -76,6 +81,7 @@ valid_hypervisor_paths = ["/usr/bin/qemu-system-x86_64"]
 
 [agent.kata]
 dial_timeout = 90
+enable_tracing = $AGENT_TRACING
 
 [runtime]
 $*
@@ -92,7 +98,8 @@ out=$(timeout 300 $CTR run --rm --runtime "$SHIM" "$IMG" "${ID}off" echo off </d
 [ "$out" = off ] || fail "tracing off: ctr run printed: $out"
 [ -e "$T/off.jsonl" ] && fail "tracing off wrote $T/off.jsonl"
 
-# On: one ctr run --rm.
+# On, the agent's too: one ctr run --rm.
+AGENT_TRACING=true
 TRACE=$T/trace.jsonl
 write_config "enable_tracing = true" "
 tracing_endpoint = \"file://$TRACE\""
@@ -152,6 +159,21 @@ for child, parent in [("agent.CreateSandbox", "sandbox.start"), ("qmp.ready", "v
     if parent_name(child) != parent: bad.append("%s's parent is %s, not %s" % (child, parent_name(child), parent))
 for s in spans:
     if s["name"] == "agent.CreateContainer" and s.get("kind") != 3: bad.append("agent.CreateContainer is not a client span")
+# The agent's spans: in the same trace (checked above for all), each rpc's parent the shim's
+# client span of that call, the boot under sandbox.start, the create's steps under its rpc.
+agent = [s for s in spans if s["service"] == "kata-agent"]
+if not agent: bad.append("no span of the agent (service kata-agent)")
+for child, parent in [("grpc.AgentService/CreateSandbox", "agent.CreateSandbox"),
+                      ("grpc.AgentService/CreateContainer", "agent.CreateContainer"),
+                      ("grpc.AgentService/StartContainer", "agent.StartContainer"),
+                      ("agent.init", "sandbox.start"), ("init.mounts", "agent.init"),
+                      ("agent.start", "agent.init"),
+                      ("container.storages", "grpc.AgentService/CreateContainer"),
+                      ("container.create", "grpc.AgentService/CreateContainer"),
+                      ("container.init_setup", "container.create")]:
+    if parent_name(child) != parent: bad.append("%s's parent is %s, not %s" % (child, parent_name(child), parent))
+for s in agent:
+    if s["name"].startswith("grpc.") and s.get("kind") != 2: bad.append(s["name"] + " is not a server span")
 if not any({"key": "sandbox.id", "value": {"stringValue": sid}} in r.get("attributes", []) for r in roots):
     bad.append("the root span does not name sandbox " + sid)
 for b in bad: print("trace check: " + b)
@@ -165,6 +187,10 @@ cat "$T/waterfall.txt"
 grep -q "^trace [0-9a-f]\{32\}: " "$T/waterfall.txt" || fail "no waterfall header"
 grep -q "containerd-shim-kata-v2 " "$T/waterfall.txt" || fail "no root line in the waterfall"
 grep -q "^ .*  *qmp.ready " "$T/waterfall.txt" || fail "no qmp.ready line in the waterfall"
+grep -q "^ .*  *grpc.AgentService/CreateContainer " "$T/waterfall.txt" ||
+  fail "no agent rpc line in the waterfall"
+grep -q "^ .*  *container.init_setup " "$T/waterfall.txt" ||
+  fail "no container create step in the waterfall"
 
 if [ "$FAILED" -ne 0 ]; then
   log "$FAILED check(s) failed"
