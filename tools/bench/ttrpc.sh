@@ -5,7 +5,7 @@
 #
 #   tools/bench/ttrpc.sh [--seconds S] [--payloads "64 4096"] [--concurrency "1 16"]
 #                        [--outstanding "256"] [--pairs "go-go cpp-cpp go-cpp cpp-go"]
-#                        [--repeat R] [--no-pin]
+#                        [--repeat R] [--no-pin] [--realtime]
 #
 # --concurrency N: N blocking callers (threads; goroutines in Go). --outstanding N (rows
 # "Nout"): N calls in flight from ONE caller: the C++ client's one thread keeps N
@@ -18,6 +18,10 @@
 # --no-pin, the server is pinned to CPU 0 and the client to CPU 1 (taskset), the same for both
 # implementations (Go then runs with GOMAXPROCS=1 on each side).
 #
+# --realtime runs both peers (C++ and Go alike) under SCHED_FIFO (chrt -f 50), so that other
+# work on a busy machine (builds) does not preempt them: for a side-by-side on a shared
+# machine; the published figures say which way they were taken.
+#
 # With --repeat R every configuration runs R times (in interleaved rounds, so load changes on
 # the machine hit every pair alike) and each figure is the median of its R runs.
 #
@@ -26,7 +30,9 @@
 # same Go client). calls/s above 1: C++ faster; p50 and RSS below 1: C++ better.
 # TTRPC_BENCH_CPP_DIR=DIR uses the interop_server and interop_client in DIR instead of
 # building them (a before/after comparison).
-# Needs golang-go, golang-github-containerd-ttrpc-dev, bazel, python3, taskset (util-linux).
+# The C++ server is the static protobuf-lite build the agent ships with (--config=guest-x86_64).
+# Needs golang-go, golang-github-containerd-ttrpc-dev, bazel, python3, taskset and chrt
+# (util-linux).
 set -euo pipefail
 
 die() { echo "ttrpc.sh: $*" >&2; exit 1; }
@@ -37,6 +43,7 @@ CONCURRENCY="1 16"
 OUTSTANDING="256"
 PAIRS="go-go cpp-cpp go-cpp cpp-go"
 PIN=1
+REALTIME=0
 REPEAT=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -47,7 +54,8 @@ while [[ $# -gt 0 ]]; do
     --pairs) PAIRS="${2:?}"; shift 2 ;;
     --repeat) REPEAT="${2:?}"; shift 2 ;;
     --no-pin) PIN=0; shift ;;
-    *) die "usage: ttrpc.sh [--seconds S] [--payloads \"64 4096\"] [--concurrency \"1 16\"] [--outstanding \"256\"] [--pairs \"go-go cpp-cpp go-cpp cpp-go\"] [--repeat R] [--no-pin]" ;;
+    --realtime) REALTIME=1; shift ;;
+    *) die "usage: ttrpc.sh [--seconds S] [--payloads \"64 4096\"] [--concurrency \"1 16\"] [--outstanding \"256\"] [--pairs \"go-go cpp-cpp go-cpp cpp-go\"] [--repeat R] [--no-pin] [--realtime]" ;;
   esac
 done
 [[ "${REPEAT}" =~ ^[1-9][0-9]*$ ]] || die "bad --repeat ${REPEAT}"
@@ -87,18 +95,24 @@ if [[ " ${PAIRS} " == *cpp* && -n "${TTRPC_BENCH_CPP_DIR:-}" ]]; then
   cp "${TTRPC_BENCH_CPP_DIR}/interop_server" "${TTRPC_BENCH_CPP_DIR}/interop_client" "${TMP}/cpp/" ||
     die "no interop_server/interop_client in TTRPC_BENCH_CPP_DIR=${TTRPC_BENCH_CPP_DIR}"
 elif [[ " ${PAIRS} " == *cpp* ]]; then
-  echo "building the C++ peers (bazel build -c opt)..." >&2
-  (cd "${ROOT}" && bazel build -c opt //src/libs/ttrpc:interop_server //src/libs/ttrpc:interop_client) \
+  # The server is built as the agent (our ttRPC server in production) ships: the guest
+  # toolchain's static binary with protobuf-lite (--config=guest-x86_64); the client as the
+  # shim's code is built on the host (-c opt).
+  echo "building the C++ peers (bazel build -c opt; the server --config=guest-x86_64)..." >&2
+  (cd "${ROOT}" && bazel build -c opt //src/libs/ttrpc:interop_client &&
+    bazel build --config=guest-x86_64 //src/libs/ttrpc:interop_server) \
     >"${TMP}/bazel.log" 2>&1 || { tail -n 30 "${TMP}/bazel.log" >&2; die "bazel build failed"; }
   BIN="$(cd "${ROOT}" && bazel info -c opt bazel-bin 2>/dev/null)"
+  GUEST_BIN="$(cd "${ROOT}" && bazel info --config=guest-x86_64 bazel-bin 2>/dev/null)"
   mkdir -p "${TMP}/cpp"
-  cp "${BIN}/src/libs/ttrpc/interop_server" "${BIN}/src/libs/ttrpc/interop_client" "${TMP}/cpp/"
+  cp "${GUEST_BIN}/src/libs/ttrpc/interop_server" "${BIN}/src/libs/ttrpc/interop_client" "${TMP}/cpp/"
 fi
 
 server_bin() { if [[ "$1" == go ]]; then echo "${TMP}/go/go_server"; else echo "${TMP}/cpp/interop_server"; fi; }
 client_bin() { if [[ "$1" == go ]]; then echo "${TMP}/go/go_client"; else echo "${TMP}/cpp/interop_client"; fi; }
 SERVER_PIN=(); CLIENT_PIN=()
 if [[ ${PIN} -eq 1 ]]; then SERVER_PIN=(taskset -c 0); CLIENT_PIN=(taskset -c 1); fi
+if [[ ${REALTIME} -eq 1 ]]; then SERVER_PIN=(chrt -f 50 "${SERVER_PIN[@]}"); CLIENT_PIN=(chrt -f 50 "${CLIENT_PIN[@]}"); fi
 
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 

@@ -99,6 +99,28 @@ TEST_F(AsyncTest, ManyOutstandingCallsFromOneThread) {
   EXPECT_EQ(client->async_in_flight(), 0);
 }
 
+// A blocking call from a callback would wait for the reader thread that runs the callback:
+// it fails at once instead of hanging the client.
+TEST_F(AsyncTest, BlockingCallFromACallbackFailsInsteadOfHanging) {
+  std::unique_ptr<Client> client = Connect();
+  ASSERT_NE(client, nullptr);
+  Outcomes out(1);
+  absl::Status inner = absl::UnknownError("not run");
+  ASSERT_TRUE(client
+                  ->CallAsync(kEcho, "Echo", Request("outer"), {},
+                              [&](absl::StatusOr<std::string> r) {
+                                inner = client->Call(kEcho, "Echo", Request("inner")).status();
+                                out.For(0)(std::move(r));
+                              })
+                  .ok());
+  ASSERT_TRUE(out.AwaitCompleted(1));
+  EXPECT_EQ(PayloadOf(out.result(0)), "outer");
+  EXPECT_EQ(inner.code(), absl::StatusCode::kFailedPrecondition) << inner;
+  EXPECT_NE(inner.message().find("would wait for itself"), absl::string_view::npos) << inner;
+  // The client still works.
+  EXPECT_EQ(PayloadOf(client->Call(kEcho, "Echo", Request("after"))), "after");
+}
+
 TEST_F(AsyncTest, TypedCallParsesTheResponse) {
   std::unique_ptr<Client> client = Connect();
   ASSERT_NE(client, nullptr);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <utility>
 
@@ -19,6 +21,15 @@
 namespace kata {
 namespace ttrpc {
 namespace {
+
+int64_t SteadyNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The smallest spin window worth having; below it the window drops to zero.
+constexpr int64_t kMinSpinNs = 2000;
 
 bool IsSocket(int fd) {
   struct stat st;
@@ -53,6 +64,44 @@ void Channel::Shutdown() {
 }
 
 long Channel::ReadSome(char* buf, size_t size, absl::Time deadline, int interrupt_fd) {
+  if (!is_socket_ || busy_poll_limit_ns_ <= 0) {
+    return ReadSomeWaiting(buf, size, deadline, interrupt_fd);
+  }
+  const int64_t start = SteadyNanos();
+  if (spin_ns_ > 0) {
+    int64_t until = start + spin_ns_;
+    if (deadline != absl::InfiniteFuture()) {
+      const int64_t left = absl::ToInt64Nanoseconds(deadline - absl::Now());
+      until = std::min(until, start + std::max<int64_t>(left, 0));
+    }
+    const long n = Spin(buf, size, until);
+    if (n != -EAGAIN) return n;
+  }
+  const long n = ReadSomeWaiting(buf, size, deadline, interrupt_fd);
+  if (n > 0) {
+    const int64_t waited = SteadyNanos() - start;
+    if (waited <= busy_poll_limit_ns_) {
+      spin_ns_ = std::min(std::max(spin_ns_ * 2, kMinSpinNs), busy_poll_limit_ns_);
+    } else {
+      spin_ns_ /= 2;
+      if (spin_ns_ < kMinSpinNs) spin_ns_ = 0;
+    }
+  }
+  return n;
+}
+
+long Channel::Spin(char* buf, size_t size, int64_t until_ns) {
+  for (;;) {
+    if (shut_down_.load(std::memory_order_acquire)) return 0;
+    const ssize_t n = recv(fd_.get(), buf, size, MSG_DONTWAIT);
+    if (n >= 0) return static_cast<long>(n);
+    if (errno != EAGAIN && errno != EINTR) return -errno;
+    if (SteadyNanos() >= until_ns) return -EAGAIN;
+    sched_yield();  // another runnable thread here (a caller we woke) goes first
+  }
+}
+
+long Channel::ReadSomeWaiting(char* buf, size_t size, absl::Time deadline, int interrupt_fd) {
   for (;;) {
     if (shut_down_.load(std::memory_order_acquire)) return 0;
     // A socket with no deadline blocks in read() (Shutdown wakes it); anything else polls,
@@ -152,6 +201,7 @@ absl::Status Channel::WriteLocked(absl::string_view head, absl::string_view data
     // A frame may be half written: the stream is unusable. Shutting it down makes the
     // reader see the end, so calls fail instead of waiting for answers that cannot come.
     broken_ = true;
+    write_failure_ = status;
     Shutdown();
   }
   return status;

@@ -5,6 +5,15 @@
 // Reads (ReadSome) are done by one thread at a time, feeding a FrameDecoder. Shutdown() makes
 // a blocked ReadSome return and later writes fail; the fd is closed by the destructor.
 //
+// Reads on a socket busy-poll before they sleep, adaptively (like the kernel's halt polling):
+// waking a sleeping thread costs tens of microseconds (more in a VM: an inter-processor
+// interrupt), while a peer that answers quickly answers within a few. A read first polls
+// without blocking for the current spin window (yielding the CPU between tries, so other
+// runnable threads are not held up), then sleeps. The window starts at zero, grows
+// (doubling, up to the limit, kDefaultBusyPollLimit) after each sleep that data ended within
+// the limit, and halves after each that lasted longer: a connection whose peer answers slowly
+// or rarely (a guest under emulation, an idle client) soon spins not at all.
+//
 // Writes never block without bound: a write that makes no progress (the peer does not read)
 // for `write_stall_timeout` fails with UNAVAILABLE "ttrpc: write made no progress for 20s
 // (the peer does not read): connection closed", and the stream is shut down, so every call
@@ -29,6 +38,8 @@ namespace ttrpc {
 
 // How long a write may make no progress before the stream is given up.
 inline constexpr absl::Duration kDefaultWriteStallTimeout = absl::Seconds(20);
+// The longest a read busy-polls before it sleeps (above); zero turns busy-polling off.
+inline constexpr absl::Duration kDefaultBusyPollLimit = absl::Microseconds(50);
 
 class Channel {
  public:
@@ -58,10 +69,23 @@ class Channel {
   long ReadSome(char* buf, size_t size, absl::Time deadline = absl::InfiniteFuture(),
                 int interrupt_fd = -1);
 
+  // Sets the busy-poll limit (above) before the first read; zero turns it off.
+  void set_busy_poll_limit(absl::Duration limit) {
+    busy_poll_limit_ns_ = absl::ToInt64Nanoseconds(limit);
+    spin_ns_ = 0;
+  }
+  // The current spin window (tests).
+  absl::Duration spin_window() const { return absl::Nanoseconds(spin_ns_); }
+
   // Ends both directions: a blocked ReadSome returns, later writes fail. Idempotent.
   void Shutdown();
 
   bool is_shut_down() const { return shut_down_.load(std::memory_order_acquire); }
+  // Why a write broke the stream (e.g. the stall above), or OK.
+  absl::Status write_failure() const {
+    absl::MutexLock lock(&write_mu_);
+    return write_failure_;
+  }
 
  private:
   const UniqueFd fd_;
@@ -73,11 +97,22 @@ class Channel {
   // Called with write_mu_ held and writing_ set; returns with both still so.
   absl::Status WriteLocked(absl::string_view head, absl::string_view data)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // ReadSome without the busy-poll: waits in read() or poll().
+  long ReadSomeWaiting(char* buf, size_t size, absl::Time deadline, int interrupt_fd);
+  // Polls without blocking until `until_ns` (steady clock): the bytes read, 0 at the end of
+  // the stream, -errno on failure, or -EAGAIN when nothing came.
+  long Spin(char* buf, size_t size, int64_t until_ns);
+
+  // Busy-polling state, used by the one reader (ReadSome callers are serialized).
+  int64_t busy_poll_limit_ns_ = absl::ToInt64Nanoseconds(kDefaultBusyPollLimit);
+  int64_t spin_ns_ = 0;
+
   // Writes all of the `iovcnt` buffers (advancing them), or fails with UNAVAILABLE.
   absl::Status WriteIov(struct iovec* iov, int iovcnt);
 
-  absl::Mutex write_mu_;
+  mutable absl::Mutex write_mu_;
   bool broken_ ABSL_GUARDED_BY(write_mu_) = false;
+  absl::Status write_failure_ ABSL_GUARDED_BY(write_mu_);
   bool writing_ ABSL_GUARDED_BY(write_mu_) = false;  // a thread is in write()
   std::string queued_ ABSL_GUARDED_BY(write_mu_);    // frames waiting for that thread
 };

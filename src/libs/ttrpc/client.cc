@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <deque>
+#include <system_error>
 #include <utility>
 
+#include "absl/synchronization/notification.h"
 #include "src/libs/protocols/ttrpc.pb.h"
 #include "src/libs/ttrpc/address.h"
 #include "src/libs/ttrpc/internal/wire.h"
@@ -219,7 +221,8 @@ void Client::Lead(absl::Time deadline, Done done, bool interruptible) {
     if (n <= 0) {  // end of stream, shut down, or broken
       closed_.store(true, std::memory_order_release);
       channel_.Shutdown();
-      FailAll(Closed(), &ready);
+      absl::Status why = channel_.write_failure();
+      FailAll(why.ok() ? Closed() : why, &ready);
       RunReadyLocked(&ready);
     }
   }
@@ -327,6 +330,14 @@ absl::StatusOr<uint32_t> Client::Start(absl::string_view service, absl::string_v
   {
     absl::MutexLock lock(&mu_);
     if (closed()) return Closed();
+    if (pending->async && !reader_.joinable()) {
+      try {
+        reader_ = std::thread([this] { ReaderLoop(); });
+      } catch (const std::system_error& e) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "ttrpc: ", service, "/", method, ": cannot start the reader thread: ", e.what()));
+      }
+    }
     id = next_stream_id_;
     next_stream_id_ += 2;
     pending_.emplace(id, pending);
@@ -353,7 +364,6 @@ void Client::RegisterAsyncLocked(uint32_t id, absl::Time deadline, PendingCall* 
       (void)!write(interrupt_fd_.get(), &one, sizeof one);
     }
   }
-  if (!reader_.joinable()) reader_ = std::thread([this] { ReaderLoop(); });
 }
 
 bool Client::Forget(uint32_t stream_id) {
@@ -373,19 +383,23 @@ bool Client::Forget(uint32_t stream_id) {
 
 absl::StatusOr<std::string> Client::Call(absl::string_view service, absl::string_view method,
                                          absl::string_view request, const CallOptions& options) {
-  ActiveScope active(this);
-  auto pending = std::make_shared<PendingCall>();
-  absl::Time deadline;
-  absl::StatusOr<uint32_t> id = Start(service, method, request, options, 0, pending, &deadline);
-  if (!id.ok()) return id.status();
-  PendingCall* p = pending.get();
-  absl::MutexLock lock(&mu_);
-  if (!WaitFor(p, deadline, [p]() { return p->done; })) {
-    pending_.erase(*id);
-    return DeadlineError(absl::StrCat(service, "/", method));
+  if (t_dispatching == this) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("ttrpc: ", service, "/", method,
+                     ": a blocking call from a callback of the same client would wait for itself"));
   }
-  if (!p->status.ok()) return p->status;
-  return std::move(p->payload);
+  ActiveScope active(this);
+  // The asynchronous call, waited for: the reader thread completes it (and the timeout).
+  absl::StatusOr<std::string> result;
+  absl::Notification done;
+  absl::StatusOr<CallId> id =
+      CallAsync(service, method, request, options, [&](absl::StatusOr<std::string> r) {
+        result = std::move(r);
+        done.Notify();
+      });
+  if (!id.ok()) return id.status();
+  done.WaitForNotification();
+  return result;
 }
 
 absl::StatusOr<Client::CallId> Client::CallAsync(absl::string_view service,

@@ -15,12 +15,13 @@
 //
 // Promises:
 // - Thread-safe: any number of threads call at once; answers are matched by stream id.
-//   Blocking calls and asynchronous ones share one engine (Start registers the call and
-//   writes its frame; one thread at a time reads the connection for everybody and completes
-//   the calls it reads answers for). A blocking call reads itself while it waits (the
-//   leader), so a lone blocking call costs one wake-up on each side; asynchronous calls
-//   are read by the client's reader thread (started on the first one) whenever no blocking
-//   caller reads. So no thread is blocked per asynchronous call.
+//   One reader thread per client (started by the first call) reads the connection for
+//   everybody and completes the calls: a blocking Call is an asynchronous call waited for,
+//   so no thread is blocked per asynchronous call and every caller sleeps on its own
+//   notification. The reader busy-polls briefly before it sleeps (channel.h), so a peer that
+//   answers within microseconds costs no wake-up of the reader.
+// - A blocking Call from a callback of the same client fails with FAILED_PRECONDITION (it
+//   would wait for the thread that runs it).
 // - An asynchronous call's callback runs exactly once: with the answer, DEADLINE_EXCEEDED at
 //   its deadline, CANCELLED after Cancel, or UNAVAILABLE once the connection closes or breaks
 //   (Close, the destructor). It runs on the thread reading the connection, without locks
@@ -211,13 +212,13 @@ class Client {
   void ExpireLocked(absl::Time now, ReadyList* ready) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs the callbacks of `ready` with mu_ released, then writes the requests they started.
   void RunReadyLocked(ReadyList* ready) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The reader thread: reads while asynchronous calls are in flight and no blocking caller
-  // reads; otherwise sleeps until the next asynchronous deadline, and expires it.
+  // The reader thread: reads while calls are in flight and no stream's caller reads;
+  // otherwise sleeps until the next deadline, and expires it.
   void ReaderLoop();
 
-  // Waits until `ready(p)` holds or `deadline` passes (false). There is no reader thread:
-  // one waiting caller at a time reads the connection for everybody (the leader) and hands
-  // that role to the next waiter when its own wait is over.
+  // A stream's wait: until `ready(p)` holds or `deadline` passes (false). Without calls in
+  // flight the reader thread does not read: one waiting caller at a time reads the connection
+  // for everybody (the leader) and hands that role to the next waiter when its wait is over.
   template <class Ready>
   bool WaitFor(internal::PendingCall* p, absl::Time deadline, Ready ready)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

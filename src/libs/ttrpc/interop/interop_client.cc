@@ -336,7 +336,9 @@ int Bench(EchoClient& echo, const Flags& f) {
 }
 
 // One thread, f.outstanding asynchronous calls in flight: each callback records its latency
-// and starts the next call until the time is up.
+// and starts the next call until the time is up. The callbacks watch the clock themselves:
+// the starting thread may be busy writing the requests the callbacks queue (channel.h: a
+// writer writes what others queue meanwhile) until they stop.
 int BenchAsync(kata::ttrpc::Client& client, const Flags& f) {
   EchoRequest req;
   req.set_payload(Pattern(f.payload));
@@ -346,21 +348,27 @@ int BenchAsync(kata::ttrpc::Client& client, const Flags& f) {
   std::vector<double> lat;
   lat.reserve(1 << 22);
   int errors = 0, in_flight = 0;
-  std::atomic<bool> stop{false};
+  bool stop = false;
+  const auto begin = std::chrono::steady_clock::now();
+  const auto end = begin + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                               std::chrono::duration<double>(f.seconds));
+  auto stopped = [&](std::chrono::steady_clock::time_point now) {
+    if (now >= end) stop = true;  // the calls counted are those completed before `end`
+    return stop;
+  };
   std::function<void()> start = [&] {
     const auto t0 = std::chrono::steady_clock::now();
     absl::StatusOr<kata::ttrpc::Client::CallId> id = client.CallAsync(
         "ttrpc.interop.Echo", "Echo", request, {}, [&, t0](absl::StatusOr<std::string> r) {
-          const double us =
-              std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
-                  .count();
+          const auto now = std::chrono::steady_clock::now();
+          const double us = std::chrono::duration<double, std::micro>(now - t0).count();
           EchoResponse resp;
           const bool ok = r.ok() && resp.ParseFromString(*r) && resp.payload().size() == want;
           {
             absl::MutexLock lock(&mu);
-            if (!stop.load(std::memory_order_relaxed)) lat.push_back(us);
+            if (!stopped(now)) lat.push_back(us);
             if (!ok) ++errors;
-            if (!ok || stop.load(std::memory_order_relaxed)) {
+            if (!ok || stop) {
               --in_flight;
               return;
             }
@@ -377,19 +385,13 @@ int BenchAsync(kata::ttrpc::Client& client, const Flags& f) {
     absl::MutexLock lock(&mu);
     in_flight = f.outstanding;
   }
-  const auto begin = std::chrono::steady_clock::now();
   for (int i = 0; i < f.outstanding; ++i) start();
-  absl::SleepFor(absl::Seconds(f.seconds));
-  {
-    absl::MutexLock lock(&mu);  // the calls counted are those completed before this
-    stop = true;
-  }
-  const double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  std::this_thread::sleep_until(end);
   absl::MutexLock lock(&mu);
+  stop = true;
   auto drained = [&]() { return in_flight == 0; };
   if (!mu.AwaitWithTimeout(absl::Condition(&drained), absl::Seconds(30))) ++errors;
-  PrintBench(lat, elapsed, errors);
+  PrintBench(lat, f.seconds, errors);
   return errors > 0 ? 1 : 0;
 }
 

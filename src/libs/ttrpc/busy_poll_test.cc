@@ -1,0 +1,97 @@
+// Channel's adaptive busy-poll (channel.h): the spin window grows while the peer answers
+// within the limit, collapses to zero when it answers later than that, stays zero when
+// busy-polling is off, and a spinning read still sees the end of the stream and Shutdown.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+#include <utility>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "src/libs/base/unique_fd.h"
+#include "src/libs/ttrpc/channel.h"
+#include "src/libs/ttrpc/test_util.h"
+
+namespace kata {
+namespace ttrpc {
+namespace {
+
+// Reads one byte through `channel` after the peer writes it `delay` later; `rounds` times.
+void PingRounds(Channel& channel, int peer, absl::Duration delay, int rounds) {
+  for (int i = 0; i < rounds; ++i) {
+    std::thread writer([&] {
+      absl::SleepFor(delay);
+      ASSERT_EQ(write(peer, "x", 1), 1);
+    });
+    char c;
+    EXPECT_EQ(channel.ReadSome(&c, 1), 1);
+    writer.join();
+  }
+}
+
+TEST(BusyPollTest, WindowGrowsWhileThePeerAnswersWithinTheLimit) {
+  auto [mine, peer] = SocketPair();
+  ASSERT_TRUE(mine && peer);
+  Channel channel(std::move(mine));
+  EXPECT_EQ(channel.spin_window(), absl::ZeroDuration());  // nothing learned yet
+  // A generous limit: every wait below (a thread start and a write) is within it.
+  channel.set_busy_poll_limit(absl::Seconds(1));
+  PingRounds(channel, peer.get(), absl::ZeroDuration(), 3);
+  EXPECT_GT(channel.spin_window(), absl::ZeroDuration());
+  // Data already there: read at once, whatever the window.
+  ASSERT_EQ(write(peer.get(), "yz", 2), 2);
+  char buf[4];
+  EXPECT_EQ(channel.ReadSome(buf, sizeof buf), 2);
+}
+
+TEST(BusyPollTest, WindowCollapsesWhenThePeerAnswersLaterThanTheLimit) {
+  auto [mine, peer] = SocketPair();
+  ASSERT_TRUE(mine && peer);
+  Channel channel(std::move(mine));
+  channel.set_busy_poll_limit(absl::Milliseconds(1));
+  PingRounds(channel, peer.get(), absl::ZeroDuration(), 12);  // grows toward 1 ms
+  ASSERT_GT(channel.spin_window(), absl::ZeroDuration());
+  // Every answer now comes 20 ms later: each sleep halves the window, down to zero
+  // (1 ms halves below the 2 us floor within 10 rounds).
+  PingRounds(channel, peer.get(), absl::Milliseconds(20), 10);
+  EXPECT_EQ(channel.spin_window(), absl::ZeroDuration());
+}
+
+TEST(BusyPollTest, OffMeansNoWindow) {
+  auto [mine, peer] = SocketPair();
+  ASSERT_TRUE(mine && peer);
+  Channel channel(std::move(mine));
+  channel.set_busy_poll_limit(absl::ZeroDuration());
+  PingRounds(channel, peer.get(), absl::ZeroDuration(), 3);
+  EXPECT_EQ(channel.spin_window(), absl::ZeroDuration());
+}
+
+TEST(BusyPollTest, ASpinningReadSeesTheEndOfTheStreamAndShutdown) {
+  auto [mine, peer] = SocketPair();
+  ASSERT_TRUE(mine && peer);
+  Channel channel(std::move(mine));
+  channel.set_busy_poll_limit(absl::Seconds(1));
+  PingRounds(channel, peer.get(), absl::ZeroDuration(), 3);
+  ASSERT_GT(channel.spin_window(), absl::ZeroDuration());
+  peer.reset();  // the peer leaves
+  char c;
+  EXPECT_EQ(channel.ReadSome(&c, 1), 0);
+
+  auto [mine2, peer2] = SocketPair();
+  ASSERT_TRUE(mine2 && peer2);
+  Channel other(std::move(mine2));
+  other.set_busy_poll_limit(absl::Seconds(1));
+  PingRounds(other, peer2.get(), absl::ZeroDuration(), 3);
+  std::thread closer([&] {
+    absl::SleepFor(absl::Milliseconds(50));
+    other.Shutdown();
+  });
+  EXPECT_EQ(other.ReadSome(&c, 1), 0);  // spinning or asleep, Shutdown ends it
+  closer.join();
+}
+
+}  // namespace
+}  // namespace ttrpc
+}  // namespace kata
