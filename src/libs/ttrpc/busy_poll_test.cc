@@ -1,9 +1,13 @@
 // Channel's adaptive busy-poll (channel.h): the spin window grows while the peer answers
 // within the limit, collapses to zero when it answers later than that, stays zero when
 // busy-polling is off, and a spinning read still sees the end of the stream and Shutdown.
+// Reader-written frames: a frame written while the reader is awake waits for it, and goes out
+// when the reader reads again or stops reading (never stranded).
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <string>
 #include <thread>
 #include <utility>
 
@@ -12,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "src/libs/base/unique_fd.h"
 #include "src/libs/ttrpc/channel.h"
+#include "src/libs/ttrpc/frame.h"
 #include "src/libs/ttrpc/test_util.h"
 
 namespace kata {
@@ -90,6 +95,48 @@ TEST(BusyPollTest, ASpinningReadSeesTheEndOfTheStreamAndShutdown) {
   });
   EXPECT_EQ(other.ReadSome(&c, 1), 0);  // spinning or asleep, Shutdown ends it
   closer.join();
+}
+
+// What the peer can read now, without waiting.
+std::string Pending(int fd) {
+  char buf[256];
+  const ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
+TEST(ReaderWritesTest, AFrameQueuedForTheAwakeReaderGoesOutWhenItReadsAgainOrStops) {
+  auto [mine, peer] = SocketPair();
+  ASSERT_TRUE(mine && peer);
+  Channel channel(std::move(mine));
+  channel.set_reader_writes(true);
+  FrameHeader h;
+  h.stream_id = 1;
+  char c;
+  // The reader read something and is handling it: a frame written now waits for it.
+  ASSERT_EQ(write(peer.get(), "x", 1), 1);
+  ASSERT_EQ(channel.ReadSome(&c, 1), 1);
+  ASSERT_TRUE(channel.WriteFrame(h, "first").ok());
+  EXPECT_EQ(Pending(peer.get()), "");
+  channel.StopReading();  // the reader is done for now: the frame goes out
+  EXPECT_EQ(Pending(peer.get()).substr(kFrameHeaderSize), "first");
+  // Not reading: a frame goes out at once.
+  ASSERT_TRUE(channel.WriteFrame(h, "second").ok());
+  EXPECT_EQ(Pending(peer.get()).substr(kFrameHeaderSize), "second");
+  // Awake again; the next read writes what was queued before it waits.
+  ASSERT_EQ(write(peer.get(), "y", 1), 1);
+  ASSERT_EQ(channel.ReadSome(&c, 1), 1);
+  ASSERT_TRUE(channel.WriteFrame(h, "third").ok());
+  EXPECT_EQ(Pending(peer.get()), "");
+  std::thread reader([&] { EXPECT_EQ(channel.ReadSome(&c, 1), 1); });
+  std::string got;
+  for (int i = 0; i < 2000 && got.empty(); ++i) {
+    got = Pending(peer.get());
+    if (got.empty()) absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(got.substr(std::min(got.size(), kFrameHeaderSize)), "third");
+  ASSERT_EQ(write(peer.get(), "z", 1), 1);
+  reader.join();
+  channel.StopReading();
 }
 
 }  // namespace

@@ -68,6 +68,7 @@ long Channel::ReadSome(char* buf, size_t size, absl::Time deadline, int interrup
     return ReadSomeWaiting(buf, size, deadline, interrupt_fd);
   }
   const int64_t start = SteadyNanos();
+  SetReaderAwake(true);
   if (spin_ns_ > 0) {
     int64_t until = start + spin_ns_;
     if (deadline != absl::InfiniteFuture()) {
@@ -75,10 +76,15 @@ long Channel::ReadSome(char* buf, size_t size, absl::Time deadline, int interrup
       until = std::min(until, start + std::max<int64_t>(left, 0));
     }
     const long n = Spin(buf, size, until);
-    if (n != -EAGAIN) return n;
+    if (n != -EAGAIN) {
+      if (n <= 0) SetReaderAwake(false);
+      return n;
+    }
   }
+  SetReaderAwake(false);
   const long n = ReadSomeWaiting(buf, size, deadline, interrupt_fd);
   if (n > 0) {
+    SetReaderAwake(true);
     const int64_t waited = SteadyNanos() - start;
     if (waited <= busy_poll_limit_ns_) {
       spin_ns_ = std::min(std::max(spin_ns_ * 2, kMinSpinNs), busy_poll_limit_ns_);
@@ -90,6 +96,13 @@ long Channel::ReadSome(char* buf, size_t size, absl::Time deadline, int interrup
   return n;
 }
 
+void Channel::SetReaderAwake(bool awake) {
+  if (!reader_writes_) return;
+  absl::MutexLock lock(&write_mu_);
+  reader_awake_ = awake;
+  (void)FlushLocked();
+}
+
 long Channel::Spin(char* buf, size_t size, int64_t until_ns) {
   for (;;) {
     if (shut_down_.load(std::memory_order_acquire)) return 0;
@@ -98,6 +111,10 @@ long Channel::Spin(char* buf, size_t size, int64_t until_ns) {
     if (errno != EAGAIN && errno != EINTR) return -errno;
     if (SteadyNanos() >= until_ns) return -EAGAIN;
     sched_yield();  // another runnable thread here (a caller we woke) goes first
+    if (reader_writes_) {
+      absl::MutexLock lock(&write_mu_);
+      (void)FlushLocked();
+    }
   }
 }
 
@@ -219,7 +236,7 @@ absl::Status Channel::WriteFrame(FrameHeader header, absl::string_view data, boo
   absl::MutexLock lock(&write_mu_);
   if (broken_ || is_shut_down()) return absl::UnavailableError("ttrpc: connection closed");
   constexpr size_t kQueueLimit = 64 << 10;
-  if (writing_ || (more_coming && queued_.size() + data.size() < kQueueLimit)) {
+  if (writing_ || ((more_coming || reader_awake_) && queued_.size() + data.size() < kQueueLimit)) {
     if (queued_.size() + data.size() > (size_t{16} << 20)) {
       // Far behind: wait for the writer rather than buffer without bound.
       auto drained = [this]()
@@ -240,6 +257,10 @@ absl::Status Channel::WriteFrame(FrameHeader header, absl::string_view data, boo
 
 absl::Status Channel::Flush() {
   absl::MutexLock lock(&write_mu_);
+  return FlushLocked();
+}
+
+absl::Status Channel::FlushLocked() {
   if (writing_ || queued_.empty()) return absl::OkStatus();
   if (broken_) return absl::UnavailableError("ttrpc: connection closed");
   writing_ = true;

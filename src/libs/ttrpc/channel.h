@@ -14,6 +14,12 @@
 // the limit, and halves after each that lasted longer: a connection whose peer answers slowly
 // or rarely (a guest under emulation, an idle client) soon spins not at all.
 //
+// Reader-written frames (set_reader_writes; a client's channel): while the reader is awake
+// (spinning, or handling what it read, which must not block), frames that other threads write
+// are queued (up to 64 KiB) and the reader writes them together: after each yield of its
+// spin, when it reads again, and when it stops reading (StopReading). Callers woken by one
+// read start their next calls in one system call, and the peer is woken once for them.
+//
 // Writes never block without bound: a write that makes no progress (the peer does not read)
 // for `write_stall_timeout` fails with UNAVAILABLE "ttrpc: write made no progress for 20s
 // (the peer does not read): connection closed", and the stream is shut down, so every call
@@ -74,6 +80,12 @@ class Channel {
     busy_poll_limit_ns_ = absl::ToInt64Nanoseconds(limit);
     spin_ns_ = 0;
   }
+  // Turns reader-written frames (above) on, before the first read. Only for a reader that
+  // never blocks between its reads.
+  void set_reader_writes(bool on) { reader_writes_ = on; }
+  // The reader stops reading for now: what is queued is written, and later frames by their
+  // own threads until it reads again.
+  void StopReading() { SetReaderAwake(false); }
   // The current spin window (tests).
   absl::Duration spin_window() const { return absl::Nanoseconds(spin_ns_); }
 
@@ -111,6 +123,11 @@ class Channel {
   absl::Status WriteIov(struct iovec* iov, int iovcnt);
 
   mutable absl::Mutex write_mu_;
+  bool reader_writes_ = false;
+  bool reader_awake_ ABSL_GUARDED_BY(write_mu_) = false;  // it writes what is queued
+  // Sets reader_awake_ (with reader_writes_) and writes what is queued.
+  void SetReaderAwake(bool awake) ABSL_LOCKS_EXCLUDED(write_mu_);
+  absl::Status FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   bool broken_ ABSL_GUARDED_BY(write_mu_) = false;
   absl::Status write_failure_ ABSL_GUARDED_BY(write_mu_);
   bool writing_ ABSL_GUARDED_BY(write_mu_) = false;  // a thread is in write()

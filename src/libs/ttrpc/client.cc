@@ -1,10 +1,12 @@
 #include "src/libs/ttrpc/client.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <system_error>
 #include <utility>
@@ -65,7 +67,9 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Dial(absl::string_view address,
 Client::Client(int fd, absl::Duration write_stall_timeout)
     : channel_(UniqueFd(fd), write_stall_timeout),
       interrupt_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
-      buffer_(new char[kReadBufferSize]) {}
+      buffer_(new char[kReadBufferSize]) {
+  channel_.set_reader_writes(true);
+}
 
 Client::~Client() {
   Close();
@@ -226,6 +230,10 @@ void Client::Lead(absl::Time deadline, Done done, bool interruptible) {
       RunReadyLocked(&ready);
     }
   }
+  // Frames queued for us while we read go out now (without mu_: a write may wait).
+  mu_.Unlock();
+  channel_.StopReading();
+  mu_.Lock();
 }
 
 void Client::PassLeadership() {
@@ -398,6 +406,12 @@ absl::StatusOr<std::string> Client::Call(absl::string_view service, absl::string
         done.Notify();
       });
   if (!id.ok()) return id.status();
+  // A prompt answer is waited for awake, for as long as the reader busy-polls (channel.h),
+  // yielding to the other runnable threads (the reader among them): it costs no sleep and no
+  // wake-up. A slower one is waited for asleep.
+  const auto spin_until = std::chrono::steady_clock::now() +
+                          std::chrono::nanoseconds(absl::ToInt64Nanoseconds(kDefaultBusyPollLimit));
+  while (!done.HasBeenNotified() && std::chrono::steady_clock::now() < spin_until) sched_yield();
   done.WaitForNotification();
   return result;
 }

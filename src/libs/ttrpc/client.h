@@ -18,8 +18,10 @@
 //   One reader thread per client (started by the first call) reads the connection for
 //   everybody and completes the calls: a blocking Call is an asynchronous call waited for,
 //   so no thread is blocked per asynchronous call and every caller sleeps on its own
-//   notification. The reader busy-polls briefly before it sleeps (channel.h), so a peer that
-//   answers within microseconds costs no wake-up of the reader.
+//   notification. The reader busy-polls briefly before it sleeps, and writes the requests
+//   callers start while it is awake, together (channel.h); a blocking caller waits awake
+//   (yielding) as long as the reader spins, then asleep. So a peer that answers within
+//   microseconds costs no wake-up on this side.
 // - A blocking Call from a callback of the same client fails with FAILED_PRECONDITION (it
 //   would wait for the thread that runs it).
 // - An asynchronous call's callback runs exactly once: with the answer, DEADLINE_EXCEEDED at
