@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <list>
 #include <system_error>
 #include <utility>
 
@@ -26,8 +27,8 @@ struct PendingCall {
   bool done = false;  // the final Response (or a failure) arrived
   absl::Status status;
   std::string payload;
-  std::deque<std::string> inbox;  // stream Data
-  bool stream_ended = false;      // Data with remote-closed
+  std::list<std::string> inbox;  // stream Data (a list: no allocation while empty)
+  bool stream_ended = false;     // Data with remote-closed
   // An asynchronous call: its callback and deadline (InfiniteFuture: none).
   bool async = false;
   Client::Completion callback;
@@ -311,24 +312,27 @@ absl::StatusOr<uint32_t> Client::Start(absl::string_view service, absl::string_v
                                        uint8_t flags, const std::shared_ptr<PendingCall>& pending,
                                        absl::Time* deadline) {
   if (closed()) return Closed();
-  ::ttrpc::Request req;
-  req.set_service(std::string(service));
-  req.set_method(std::string(method));
+  // ttrpc.Request written field by field (the same bytes its serialization gives; the
+  // payload copied once, no message built).
+  std::string bytes;
+  bytes.reserve(service.size() + method.size() + request.size() + 32);
+  internal::AppendBytesField(1, service, &bytes);
+  internal::AppendBytesField(2, method, &bytes);
+  internal::AppendBytesField(3, request, &bytes);
   *deadline = absl::InfiniteFuture();
   if (options.timeout != absl::InfiniteDuration()) {
     if (options.timeout <= absl::ZeroDuration()) {
       return DeadlineError(absl::StrCat(service, "/", method));
     }
     *deadline = absl::Now() + options.timeout;
-    req.set_timeout_nano(absl::ToInt64Nanoseconds(options.timeout));
+    internal::AppendInt64Field(4, absl::ToInt64Nanoseconds(options.timeout), &bytes);
   }
   for (const auto& [k, v] : options.metadata) {
-    ::ttrpc::KeyValue* kv = req.add_metadata();
-    kv->set_key(k);
-    kv->set_value(v);
+    std::string kv;
+    internal::AppendBytesField(1, k, &kv);
+    internal::AppendBytesField(2, v, &kv);
+    internal::AppendLengthDelimited(5, kv, &bytes);
   }
-  std::string bytes = req.SerializeAsString();
-  internal::AppendBytesField(3, request, &bytes);  // Request.payload, copied once
   if (bytes.size() > kMaxFrameData) {
     return absl::ResourceExhaustedError(
         absl::StrCat("ttrpc: ", service, "/", method, ": request of ", bytes.size(),
