@@ -326,6 +326,10 @@ absl::Status AgentService::WaitProcess(ttrpc::ServerContext& context,
   completions_->Add(id, [this, request, c, p, d = std::move(d)]() mutable {
     grpc::WaitProcessResponse response;
     const absl::Status status = Waited(request, c, p, &response);
+    // Let go of them before answering: the host may destroy the sandbox right after the answer,
+    // and must find no reference left to the container it removes.
+    c.reset();
+    p.reset();
     d.Finish(status, response);
   });
   p->NotifyExited(completions_->Waker(id));
