@@ -401,7 +401,12 @@ absl::StatusOr<std::string> Client::Call(absl::string_view service, absl::string
                      ": a blocking call from a callback of the same client would wait for itself"));
   }
   ActiveScope active(this);
-  // The asynchronous call, waited for: the reader thread completes it (and the timeout).
+  // The asynchronous call, waited for: the reader thread completes it. The caller keeps its
+  // own deadline too, so a reader held up (writing others' requests to a peer that stopped
+  // reading) never makes a timeout late.
+  const absl::Time deadline = options.timeout == absl::InfiniteDuration()
+                                  ? absl::InfiniteFuture()
+                                  : absl::Now() + options.timeout;
   absl::StatusOr<std::string> result;
   absl::Notification done;
   absl::StatusOr<CallId> id =
@@ -416,7 +421,10 @@ absl::StatusOr<std::string> Client::Call(absl::string_view service, absl::string
   const auto spin_until = std::chrono::steady_clock::now() +
                           std::chrono::nanoseconds(absl::ToInt64Nanoseconds(kDefaultBusyPollLimit));
   while (!done.HasBeenNotified() && std::chrono::steady_clock::now() < spin_until) sched_yield();
-  done.WaitForNotification();
+  if (!done.WaitForNotificationWithDeadline(deadline) && Cancel(*id)) {
+    return DeadlineError(absl::StrCat(service, "/", method));  // Cancel ran the callback here
+  }
+  done.WaitForNotification();  // completed meanwhile: its callback runs (or ran) on the reader
   return result;
 }
 
