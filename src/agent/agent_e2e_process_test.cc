@@ -1,7 +1,6 @@
 // The real kata-agent end to end (agent_e2e_fixture.h), the container's processes: pids and
 // memory limits, seccomp, sysctls, the terminal (its own pty, resize), signals, exec, stdin,
 // and bad requests.
-#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -21,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/agent/agent_e2e_fixture.h"
+#include "src/libs/base/testing/threads.h"
 #include "src/libs/oci/spec_proto.h"
 #include "src/libs/ttrpc/client.h"
 
@@ -200,18 +200,6 @@ TEST_F(AgentE2eTest, ExecAndStdinToCat) {
   EXPECT_TRUE(ChildrenOf(agent_).empty()) << "processes left behind";
 }
 
-// The agent's threads.
-int ThreadsOf(pid_t pid) {
-  DIR* d = opendir(absl::StrCat("/proc/", pid, "/task").c_str());
-  if (d == nullptr) return -1;
-  int n = 0;
-  while (struct dirent* e = readdir(d)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  closedir(d);
-  return n;
-}
-
 // WaitProcess and a read with no output yet are deferred calls (agent_service.h): 100 of them
 // blocked on one live process add no thread to the agent, and the agent's shutdown (SIGTERM:
 // the server's Shutdown, then the service) does not wait for them.
@@ -254,11 +242,11 @@ TEST_F(AgentE2eTest, BlockedWaitProcessCallsHoldNoThreadNorShutdown) {
   };
   sync();
   absl::SleepFor(absl::Milliseconds(300));
-  const int before = ThreadsOf(agent_);
+  const int before = kata::testing::ThreadCount(agent_);
   for (int i = 0; i < kCalls; ++i) call("WaitProcess", wait.SerializeAsString());
   sync();
   absl::SleepFor(absl::Milliseconds(300));
-  EXPECT_LE(ThreadsOf(agent_), before) << "blocked WaitProcess calls took threads";
+  EXPECT_LE(kata::testing::ThreadCount(agent_), before) << "blocked WaitProcess calls took threads";
   {
     absl::MutexLock lock(&mu);
     EXPECT_EQ(answered, 0);

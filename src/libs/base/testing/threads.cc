@@ -2,10 +2,13 @@
 
 #include <dirent.h>
 
-namespace kata::testing {
+#include <string>
 
-int ThreadCount() {
-  DIR* d = opendir("/proc/self/task");
+namespace kata::testing {
+namespace {
+
+int CountEntries(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
   if (d == nullptr) return -1;
   int n = 0;
   while (struct dirent* e = readdir(d)) {
@@ -14,5 +17,11 @@ int ThreadCount() {
   closedir(d);
   return n;
 }
+
+}  // namespace
+
+int ThreadCount() { return CountEntries("/proc/self/task"); }
+
+int ThreadCount(pid_t pid) { return CountEntries("/proc/" + std::to_string(pid) + "/task"); }
 
 }  // namespace kata::testing
