@@ -420,6 +420,17 @@ t_qemu_stopped() {
   $CTR c rm "$id"
 }
 
+# entropy_source (default /dev/urandom): the guest has a virtio-rng device and its random pool is
+# ready when a container starts, so /dev/random (which waits for that) answers at once.
+t_entropy() {
+  local id out
+  id=$(new_id rng)
+  out=$(run --rm "$IMG" "$id" sh -c \
+    'cat /sys/class/misc/hw_random/rng_current; head -c 32 /dev/random | wc -c' </dev/null) ||
+    { log "ctr run failed: $out"; return 1; }
+  [ "$out" = "$(printf 'virtio_rng.0\n32')" ] || { log "output: '$out'"; return 1; }
+}
+
 t_device_cgroup() {  # Kata's CVE-2020-2023: mknod works, opening another device does not
   local id out
   id=$(new_id devcg)
@@ -645,6 +656,7 @@ if [ "$MODE" = vm ]; then
   check "read-only rootfs, read-only and read-write volumes" t_volumes
   check "QEMU killed from outside" t_qemu_killed
   check "device cgroup: mknod of ttyS0/kmsg, open EPERM" t_device_cgroup
+  check "entropy_source: virtio-rng in the guest, /dev/random ready" t_entropy
   check "shim killed: its socket refuses, task rm -f cleans up" t_shim_killed
   check "QEMU stopped (SIGSTOP): task rm -f cleans up" t_qemu_stopped
   check "three pods at once: all run, exec into each, all deleted" t_three_pods

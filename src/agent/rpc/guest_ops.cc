@@ -105,7 +105,9 @@ absl::StatusOr<UniqueFd> OpenParent(const std::string& base, const std::string& 
 // A fresh name for a temp file next to `name`: ".<name>.<16 random hex digits>".
 std::string RandomTempName(const std::string& name) {
   uint64_t r = 0;
-  if (getrandom(&r, sizeof(r), 0) != static_cast<ssize_t>(sizeof(r))) {
+  // Unpredictable enough, without waiting for the guest's random pool early in its boot.
+  if (getrandom(&r, sizeof(r), GRND_INSECURE) != static_cast<ssize_t>(sizeof(r)) &&
+      getrandom(&r, sizeof(r), GRND_NONBLOCK) != static_cast<ssize_t>(sizeof(r))) {
     r = static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())) ^ static_cast<uint64_t>(getpid());
   }
   return absl::StrCat(".", name, ".", absl::Hex(r, absl::kZeroPad16));

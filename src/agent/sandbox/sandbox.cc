@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <optional>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
@@ -15,6 +16,7 @@
 #include "src/libs/base/file.h"
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
+#include "src/libs/trace/scoped_span.h"
 
 namespace kata {
 namespace agent {
@@ -95,6 +97,8 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(const grpc::CreateSandb
     sb->resolv_conf_ = *std::move(resolv_conf);
   }
 
+  // Spans of the steps (children of the rpc's span when the agent traces; else no-ops).
+  std::optional<trace::ScopedSpan> step(std::in_place, "sandbox.namespaces");
   int gate[2];
   if (pipe2(gate, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe");
   const UniqueFd gate_read(gate[0]);
@@ -105,7 +109,9 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(const grpc::CreateSandb
     return AnnotateStatus(holder.status(), absl::StrCat("sandbox ", sb->id_, ": namespaces"));
   }
   sb->holder_ = std::move(*holder);
+  step.reset();
 
+  step.emplace("sandbox.storages");
   absl::StatusOr<std::vector<std::string>> held = storages->Add(request.storages());
   if (!held.ok()) return AnnotateStatus(held.status(), absl::StrCat("sandbox ", sb->id_));
   sb->held_ = std::move(*held);

@@ -13,7 +13,12 @@ namespace {
 std::mt19937_64& Generator() {
   thread_local std::mt19937_64 gen = [] {
     uint64_t seed[2] = {0, 0};
-    if (getrandom(seed, sizeof(seed), 0) != sizeof(seed)) {
+    // Never wait for the kernel's pool: ids need not be secret, and early in a guest's boot
+    // getrandom(flags 0) blocks until the pool is ready (seconds under TCG without a
+    // virtio-rng device), stalling every thread that starts a span. GRND_INSECURE (Linux 5.6)
+    // answers at once; older kernels refuse it (EINVAL) and get GRND_NONBLOCK.
+    if (getrandom(seed, sizeof(seed), GRND_INSECURE) != sizeof(seed) &&
+        getrandom(seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed)) {
       // No entropy source: time and address still make ids of two processes differ.
       seed[0] = static_cast<uint64_t>(std::random_device{}());
       seed[1] = reinterpret_cast<uintptr_t>(&seed);

@@ -66,7 +66,7 @@ const KeyInfo kQemu[] = {
     {"disable_image_nvdimm", N, "", "kata-cpp boots an initrd, never an nvdimm image"},
     {"disable_vhost_net", N, "", ""},
     {"disable_nesting_checks", N, "", ""},
-    {"entropy_source", N, "", "the guest gets no virtio-rng device"},
+    {"entropy_source", S, "", "\"\": no virtio-rng device"},
     {"guest_hook_path", N, "", "no OCI hooks run in the guest"},
     {"enable_debug", N, "", "use agent.kata.enable_debug"},
     {"disable_selinux", N, "", "kata-cpp applies no SELinux label to QEMU"},

@@ -107,6 +107,12 @@ struct VmConfig {
   // false: no port at all.
   bool agent_trace = false;
 
+  // Kata's entropy_source: a host file (absolute; /dev/urandom) behind a virtio-rng device, so
+  // the guest's random pool is ready within its first moments of boot instead of after its
+  // own slow entropy gathering (getrandom(2) in the agent and in containers blocks until
+  // then). Empty: no device.
+  std::string entropy_source;
+
   // Kata's reclaim_guest_freed_memory: a virtio-balloon device with free page reporting, so
   // the guest hands the pages it frees back to the host (the VMM's RSS shrinks after boot).
   bool reclaim_guest_freed_memory = false;

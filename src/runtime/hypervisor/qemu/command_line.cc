@@ -73,6 +73,10 @@ absl::Status ValidateConfig(const VmConfig& c, const CommandLineOptions& options
                                   " bytes; use a shorter work_dir"));
     }
   }
+  if (!c.entropy_source.empty() && c.entropy_source[0] != '/') {
+    return Invalid(
+        absl::StrCat("entropy_source must be an absolute path, got \"", c.entropy_source, "\""));
+  }
   if (c.machine == MachineType::kMicrovm && c.hotplug_slots > 0) {
     return Invalid("machine microvm cannot hotplug devices (hotplug_slots must be 0)");
   }
@@ -274,6 +278,14 @@ absl::StatusOr<std::vector<std::string>> BuildCommandLine(const VmConfig& c,
 
   AddSharedDir(c, options, &a);
   AddNetDevices(c, &a);
+  if (!c.entropy_source.empty()) {
+    a.insert(a.end(),
+             {"-object",
+              absl::StrCat("rng-random,id=rng0,filename=", EscapeOptionValue(c.entropy_source)),
+              "-device",
+              q35 ? absl::StrFormat("virtio-rng-pci,rng=rng0,bus=pcie.0,addr=0x%x", kRngSlot)
+                  : "virtio-rng-device,rng=rng0"});
+  }
   if (c.reclaim_guest_freed_memory) {
     a.insert(a.end(),
              {"-device", q35 ? absl::StrFormat("virtio-balloon-pci,id=balloon0,"

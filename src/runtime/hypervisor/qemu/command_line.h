@@ -47,6 +47,8 @@ inline constexpr int kFirstNicSlot = 0x5;
 inline constexpr size_t kMaxNetDevices = 11;
 // The virtio-balloon device (VmConfig::reclaim_guest_freed_memory) on q35.
 inline constexpr int kBalloonSlot = 0x1e;
+// The virtio-rng device (VmConfig::entropy_source) on q35.
+inline constexpr int kRngSlot = 0x1d;
 
 // Files QEMU creates under VmConfig::work_dir.
 struct QemuPaths {

@@ -124,6 +124,42 @@ TEST(CommandLineTest, TranslationCacheSizeAndFreePageReporting) {
   EXPECT_THAT(line, HasSubstr("-device virtio-balloon-device,id=balloon0,free-page-reporting=on"));
 }
 
+// entropy_source: a virtio-rng device reading the host file (q35: its own pcie.0 slot;
+// microvm: virtio-mmio); none when empty; a relative path is refused.
+TEST(CommandLineTest, EntropySourceIsAVirtioRngDevice) {
+  VmConfig c = Q35Config();
+  absl::StatusOr<std::vector<std::string>> argv = BuildCommandLine(c, {});
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  EXPECT_THAT(absl::StrJoin(*argv, " "), Not(HasSubstr("rng")));
+
+  c.entropy_source = "/dev/urandom";
+  argv = BuildCommandLine(c, {});
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  std::string line = absl::StrJoin(*argv, " ");
+  EXPECT_THAT(line, HasSubstr("-object rng-random,id=rng0,filename=/dev/urandom "
+                              "-device virtio-rng-pci,rng=rng0,bus=pcie.0,addr=0x1d"));
+
+  c.entropy_source = "/dev/odd,name";  // a comma cannot end the option early
+  argv = BuildCommandLine(c, {});
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  EXPECT_THAT(absl::StrJoin(*argv, " "), HasSubstr("filename=/dev/odd,,name "));
+
+  c.entropy_source = "/dev/random";
+  c.machine = MachineType::kMicrovm;
+  c.hotplug_slots = 0;
+  argv = BuildCommandLine(c, {});
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  EXPECT_THAT(absl::StrJoin(*argv, " "),
+              HasSubstr("-object rng-random,id=rng0,filename=/dev/random "
+                        "-device virtio-rng-device,rng=rng0"));
+
+  c.entropy_source = "dev/urandom";
+  argv = BuildCommandLine(c, {});
+  ASSERT_FALSE(argv.ok());
+  EXPECT_THAT(std::string(argv.status().message()),
+              HasSubstr("entropy_source must be an absolute path"));
+}
+
 TEST(CommandLineTest, DebugConsoleIsASecondSerialPortOnlyWhenEnabled) {
   VmConfig c = Q35Config();
   absl::StatusOr<std::vector<std::string>> off = BuildCommandLine(c, {});

@@ -62,6 +62,7 @@ absl::StatusOr<VmConfig> QemuVmConfig(const config::RuntimeConfig& config, const
   }
   vm.memory_mib = q.default_memory;
   vm.tcg_tb_size_mib = q.tcg_tb_size;
+  vm.entropy_source = q.entropy_source;
   vm.reclaim_guest_freed_memory = q.reclaim_guest_freed_memory;
   vm.vcpus = q.default_vcpus;
   vm.shared_dir = layout.shared_dir;

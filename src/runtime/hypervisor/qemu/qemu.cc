@@ -155,6 +155,8 @@ absl::Status QemuDriver::CreateVm(const VmConfig& config) {
     KATA_RETURN_IF_ERROR(CheckReadable(config.kernel_path, "kernel"));
   if (!config.initrd_path.empty())
     KATA_RETURN_IF_ERROR(CheckReadable(config.initrd_path, "initrd"));
+  if (!config.entropy_source.empty())
+    KATA_RETURN_IF_ERROR(CheckReadable(config.entropy_source, "entropy_source"));
   if (!config.shared_dir.empty()) {
     struct stat st;
     if (stat(config.shared_dir.c_str(), &st) != 0) {
