@@ -16,7 +16,7 @@ tmp="$(mktemp -d "${TEST_TMPDIR:-/tmp}/image_aarch64.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 
 python3 - "$dir" "$lock" <<'PY'
-import gzip, io, struct, sys
+import io, struct, sys
 d = sys.argv[1]
 own = sys.argv[2] == "own"
 def fail(msg):
@@ -24,7 +24,9 @@ def fail(msg):
 k = open(d + "/vmlinux.container", "rb").read()
 if k[56:60] != b"ARM\x64":
     fail("vmlinux.container is not an arm64 Image (magic %r)" % k[56:60])
-raw = gzip.decompress(open(d + "/kata-containers-initrd.img", "rb").read())
+raw = open(d + "/kata-containers-initrd.img", "rb").read()
+if raw[:6] != b"070701":
+    fail("kata-containers-initrd.img is not an uncompressed newc cpio (starts %r)" % raw[:6])
 files, pos = {}, 0
 while True:
     h = raw[pos:pos + 110]

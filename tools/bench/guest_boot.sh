@@ -22,7 +22,7 @@ trap 'rm -rf "$tmp"' EXIT
 size() { stat -c %s "$1"; }
 echo "agent x86_64 (static, stripped):  $(size "$a64") bytes  sha256 $(sha256sum "$a64" | cut -c1-16)"
 echo "agent aarch64 (static, stripped): $(size "$aa64") bytes  sha256 $(sha256sum "$aa64" | cut -c1-16)"
-echo "initrd (gzip cpio, agent + $(grep -c '^module' "$img/manifest.txt") modules): $(size "$img/kata-containers-initrd.img") bytes"
+echo "initrd (cpio, agent + $(grep -c '^module' "$img/manifest.txt") modules): $(size "$img/kata-containers-initrd.img") bytes"
 echo "kernel (uncompressed vmlinux): $(size "$img/vmlinux.container") bytes"
 
 echo "== trivial /init baseline image"
