@@ -29,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -37,6 +38,7 @@
 #include "src/agent/channel/serve.h"
 #include "src/agent/config/config.h"
 #include "src/agent/debug_console/debug_console.h"
+#include "src/agent/init/init.h"
 #include "src/agent/rpc/agent_service.h"
 #include "src/agent/rpc/health_service.h"
 #include "src/agent/trace/agent_tracing.h"
@@ -86,7 +88,9 @@ class Agent {
   Agent(Options options, std::unique_ptr<AgentTracing> tracing);
   void StartDebugConsole(const std::string& addr);
   // The boot's spans (init/init.h's steps, then config and Start) under config.trace_parent.
-  void TraceBoot(const AgentConfig& config, int64_t start_unix_nanos);
+  // `steps`: Start's own steps (start.*), children of agent.start.
+  void TraceBoot(const AgentConfig& config, int64_t start_unix_nanos,
+                 const std::vector<init::StepTime>& steps);
 
   std::unique_ptr<AgentTracing> tracing_;  // outlives the server: its calls' spans end first
   HealthService health_;

@@ -453,9 +453,13 @@ absl::Status VmSandbox::DeleteContainer(const std::string& cid) {
   // The agent's RemoveContainer (or the VM's end) ended every process, so the waiters return.
   const ExitStatus deleted{255, absl::Now(), absl::AbortedError(Context(cid) + ": deleted")};
   registry_.Remove(cid, deleted);
+  std::optional<trace::ScopedSpan> step(std::in_place, "container.await_idle");
   completions_.AwaitIdle(cid);  // so no late exit of this container meets a new one
+  step.emplace("container.release_devices");
   absl::Status unplugged = ReleaseDevices(cid);
+  step.emplace("container.unshare");
   absl::Status unshared = layout_.UnshareContainer(cid);
+  step.reset();
   return AnnotateStatus(unshared.ok() ? unplugged : unshared, Context(cid));
 }
 

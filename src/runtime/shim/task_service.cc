@@ -390,7 +390,10 @@ absl::Status TaskService::Delete(Ctx&, const tpb::DeleteRequest& req, tpb::Delet
     *resp->mutable_exited_at() = ToTimestamp(p->exited_at);
   }
   // Outside the lock: closing the stdio waits for its copying threads.
-  for (auto& q : gone) q->io.reset();  // exited or never started: no OnExit touches it
+  {
+    trace::ScopedSpan close("stdio.close");
+    for (auto& q : gone) q->io.reset();  // exited or never started: no OnExit touches it
+  }
   SHIM_LOG(Info) << "process " << ProcessName(req.id(), req.exec_id()) << " deleted";
   return absl::OkStatus();
 }
