@@ -4,6 +4,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
 #include "src/libs/base/unique_fd.h"
+#include "src/libs/trace/scoped_span.h"
 
 namespace kata {
 namespace agent {
@@ -47,8 +49,12 @@ class V2Manager : public CgroupManager {
     KATA_RETURN_IF_ERROR(internal::ValidateRelativePath(path));
     KATA_RETURN_IF_ERROR(internal::ValidateResources(resources));
     std::vector<std::string> created;
+    // Spans of the steps (children of the caller's span when the agent traces; else no-ops).
+    std::optional<trace::ScopedSpan> step(std::in_place, "cgroup.dirs");
     absl::Status s = CreateDirs(path, &created);
+    step.emplace("cgroup.resources");
     if (s.ok()) s = ApplyResources(resources, /*create=*/true);
+    step.reset();
     if (!s.ok()) {
       (void)internal::RemoveDirs(created);
       dir_.clear();
@@ -77,7 +83,9 @@ class V2Manager : public CgroupManager {
     KATA_ASSIGN_OR_RETURN(std::vector<Write> plan, Plan(r));
     if (!create && !r.devices) return internal::ApplyWrites(plan);
     std::vector<oci::LinuxDeviceCgroup> rules = internal::EffectiveDeviceRules(r.devices);
+    std::optional<trace::ScopedSpan> step(std::in_place, "cgroup.device_filter");
     KATA_ASSIGN_OR_RETURN(UniqueFd prog, install_devices_(dir_, rules, device_prog_));
+    step.reset();
     std::swap(prog, device_prog_);  // `prog` now holds the previous one (detached)
     std::swap(rules, device_rules_);
     absl::Status s = internal::ApplyWrites(plan);
