@@ -37,7 +37,8 @@ void EventForwarder::Publish(absl::string_view topic, const google::protobuf::Me
   *envelope->mutable_timestamp() = ToTimestamp(q.published);
   envelope->set_namespace_(options_.ns);
   envelope->set_topic(std::string(topic));
-  *envelope->mutable_event() = PackAny(event);
+  const absl::string_view type_url = EventTypeUrl(topic);
+  *envelope->mutable_event() = type_url.empty() ? PackAny(event) : PackAny(event, type_url);
   std::string overflow;  // the topic of an event dropped to make room
   {
     absl::MutexLock lock(&mu_);

@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -128,6 +129,48 @@ TEST_F(EventForwarderTest, DeliversInOrderWithTypeUrlsAndNamespace) {
   ::containerd::events::TaskExit got;
   ASSERT_TRUE(got.ParseFromString(events_.envelopes[2].event().value()));
   EXPECT_EQ(got.exit_status(), 3u);
+}
+
+TEST(EventTypeUrlTest, EachTopicNamesItsEventsMessageAndNoOtherTopicAny) {
+  namespace events = ::containerd::events;
+  const std::vector<std::pair<const char*, std::unique_ptr<google::protobuf::Message>>> cases = [] {
+    std::vector<std::pair<const char*, std::unique_ptr<google::protobuf::Message>>> v;
+    v.emplace_back(kTopicCreate, std::make_unique<events::TaskCreate>());
+    v.emplace_back(kTopicStart, std::make_unique<events::TaskStart>());
+    v.emplace_back(kTopicExit, std::make_unique<events::TaskExit>());
+    v.emplace_back(kTopicDelete, std::make_unique<events::TaskDelete>());
+    v.emplace_back(kTopicExecAdded, std::make_unique<events::TaskExecAdded>());
+    v.emplace_back(kTopicExecStarted, std::make_unique<events::TaskExecStarted>());
+    v.emplace_back(kTopicPaused, std::make_unique<events::TaskPaused>());
+    v.emplace_back(kTopicResumed, std::make_unique<events::TaskResumed>());
+    v.emplace_back(kTopicOom, std::make_unique<events::TaskOOM>());
+    return v;
+  }();
+  for (const auto& [topic, message] : cases) {
+    EXPECT_EQ(EventTypeUrl(topic), message->GetDescriptor()->full_name()) << topic;
+  }
+  EXPECT_EQ(EventTypeUrl("/tasks/checkpointed"), "");
+  EXPECT_EQ(EventTypeUrl(""), "");
+  events::TaskExit exit;
+  exit.set_container_id("c1");
+  exit.set_exit_status(7);
+  google::protobuf::Any named = PackAny(exit, EventTypeUrl(kTopicExit));
+  google::protobuf::Any described = PackAny(exit);
+  EXPECT_EQ(named.type_url(), "containerd.events.TaskExit");
+  EXPECT_EQ(named.type_url(), described.type_url());
+  EXPECT_EQ(named.value(), described.value());
+}
+
+TEST_F(EventForwarderTest, AnEventOfAnUnknownTopicGoesUnderItsMessagesName) {
+  Serve();
+  auto f = EventForwarder::Start({.address = address_, .ns = "k8s.io"});
+  ::containerd::events::TaskCheckpointed checkpointed;
+  checkpointed.set_container_id("c1");
+  f->Publish("/tasks/checkpointed", checkpointed);
+  ASSERT_TRUE(f->Flush(absl::Seconds(10)));
+  absl::MutexLock lock(&events_.mu);
+  ASSERT_EQ(events_.envelopes.size(), 1u);
+  EXPECT_EQ(events_.envelopes[0].event().type_url(), "containerd.events.TaskCheckpointed");
 }
 
 TEST_F(EventForwarderTest, RetriesAFailingCallAndKeepsOrder) {

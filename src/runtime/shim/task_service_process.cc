@@ -175,7 +175,7 @@ absl::Status TaskService::Stats(Ctx&, const tpb::StatsRequest& req, tpb::StatsRe
     KATA_ASSIGN_OR_RETURN(sandbox, GetSandbox());
   }
   KATA_ASSIGN_OR_RETURN(runtime::ContainerStats stats, sandbox->Stats(req.id()));
-  *resp->mutable_stats() = PackAny(ToMetrics(stats));
+  *resp->mutable_stats() = PackAny(ToMetrics(stats), kMetricsTypeUrl);
   return absl::OkStatus();
 }
 

@@ -46,6 +46,9 @@ class FakeEvents : public EventPublisher {
   void Publish(absl::string_view topic, const google::protobuf::Message& event) override {
     absl::MutexLock lock(&mu_);
     topics_.emplace_back(topic);
+    // The forwarder packs each event under its topic's EventTypeUrl: every event a test
+    // publishes checks that table against the message's own name.
+    EXPECT_EQ(EventTypeUrl(topic), event.GetDescriptor()->full_name()) << topic;
     anys_.push_back(PackAny(event));
   }
   std::vector<std::string> topics() {
@@ -254,6 +257,7 @@ class TaskServiceTest : public ::testing::Test {
     tpb::StatsResponse sresp;
     ASSERT_TRUE(task_->Stats(sreq, &sresp).ok());
     EXPECT_EQ(sresp.stats().type_url(), "io.containerd.cgroups.v1.Metrics");
+    EXPECT_EQ(kMetricsTypeUrl, ::io::containerd::cgroups::v1::Metrics::descriptor()->full_name());
     ::io::containerd::cgroups::v1::Metrics metrics;
     ASSERT_TRUE(metrics.ParseFromString(sresp.stats().value()));
     EXPECT_EQ(metrics.cpu().usage().total(), 123u);
