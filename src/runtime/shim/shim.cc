@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -14,14 +16,12 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
-#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/any.pb.h"
 #include "src/libs/base/eintr.h"
@@ -259,6 +259,29 @@ int RunDelete(const ShimArgs& args, const ShimEnv& env) {
   return 0;
 }
 
+namespace {
+
+// Blocks until `signal_fd` (a signalfd of SIGTERM/SIGINT) reads a signal or `stop_fd` (an
+// eventfd) is written.
+void WaitForStop(int signal_fd, int stop_fd) {
+  pollfd fds[2] = {{signal_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+  for (;;) {
+    if (RetryEintr([&] { return poll(fds, 2, -1); }) < 0) {
+      SHIM_LOG(Error) << "serve: " << ErrnoStatus(errno, "poll for the stop signals");
+      return;
+    }
+    if (fds[1].revents != 0) return;
+    signalfd_siginfo info{};
+    if ((fds[0].revents & POLLIN) != 0 &&
+        RetryEintr([&] { return read(signal_fd, &info, sizeof(info)); }) == sizeof(info)) {
+      SHIM_LOG(Info) << "signal " << info.ssi_signo << ": shutting down";
+      return;
+    }
+  }
+}
+
+}  // namespace
+
 int RunServe(const ShimArgs& args, const ShimEnv& env) {
   const int64_t daemon_start = absl::GetCurrentTimeNanos();
   // The listening socket came without close-on-exec (it crossed the re-exec): no child (QEMU)
@@ -287,7 +310,14 @@ int RunServe(const ShimArgs& args, const ShimEnv& env) {
   }
   auto forwarder = EventForwarder::Start({.address = ttrpc_address, .ns = args.namespace_});
   std::unique_ptr<ShimTracing> tracing = ShimTracing::Start(args.id, daemon_start);
-  absl::Notification stop;
+  // The main thread waits for a stop signal (on a signalfd) or Task.Shutdown (which writes
+  // the eventfd): no thread of its own for signals.
+  UniqueFd signal_fd(signalfd(-1, &stop_signals, SFD_CLOEXEC));
+  UniqueFd stop_fd(eventfd(0, EFD_CLOEXEC));
+  if (!signal_fd || !stop_fd) {
+    SHIM_LOG(Error) << "serve: " << ErrnoStatus(errno, "signalfd/eventfd for the stop signals");
+    return 1;
+  }
   TaskService service({
       .ns = args.namespace_,
       .factory = env.factory ? env.factory : VmSandboxFactory(),
@@ -295,9 +325,12 @@ int RunServe(const ShimArgs& args, const ShimEnv& env) {
       // Runs before Task.Shutdown is answered: the trace is written while containerd waits
       // (once answered, containerd may run `shim delete`, which kills this daemon).
       .on_shutdown =
-          [&stop, &tracing] {
+          [&stop_fd, &tracing] {
             tracing->Finish();
-            if (!stop.HasBeenNotified()) stop.Notify();
+            const uint64_t one = 1;
+            if (write(stop_fd.get(), &one, sizeof(one)) != sizeof(one)) {
+              SHIM_LOG(Error) << "shutdown: " << ErrnoStatus(errno, "wake the main thread");
+            }
           },
       .tracer = tracing->tracer(),
       .trace_parent = tracing->root(),
@@ -324,25 +357,13 @@ int RunServe(const ShimArgs& args, const ShimEnv& env) {
       args.id, [&service] { return service.View(); },
       env.monitor_root.empty() ? runtime::kShimStateRoot : env.monitor_root);
   if (!monitor.ok()) SHIM_LOG(Error) << "management socket: " << monitor.status();
-  std::thread signals([&] {
-    int sig = 0;
-    while (!stop.HasBeenNotified()) {
-      timespec timeout{0, 200 * 1000 * 1000};
-      sig = sigtimedwait(&stop_signals, nullptr, &timeout);
-      if (sig > 0) {
-        SHIM_LOG(Info) << "signal " << sig << ": shutting down";
-        if (!stop.HasBeenNotified()) stop.Notify();
-      }
-    }
-  });
-  stop.WaitForNotification();
+  WaitForStop(signal_fd.get(), stop_fd.get());
   server.Shutdown(absl::Seconds(2));
   if (monitor.ok()) monitor->reset();
   absl::Status down = service.ShutdownSandbox();
   if (!down.ok()) SHIM_LOG(Error) << "shutdown: " << down;
   tracing->Finish();
   forwarder->Flush(absl::Seconds(5));
-  signals.join();
   const std::string path = SocketPath(address);
   unlink(path.c_str());
   SHIM_LOG(Info) << "shim exits";

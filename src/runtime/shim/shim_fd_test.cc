@@ -15,7 +15,9 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -85,10 +87,16 @@ bool Connects(const std::string& path) {
   return connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
 }
 
-TEST(ShimFdTest, TheDaemonsFdsAreCloseOnExecAndItsSocketDiesWithIt) {
+// A daemon started by `shim start` in `dir` (a bundle with a config.json), as containerd does.
+struct Daemon {
+  std::vector<std::string> common;  // the shim's flags, for `start` and `delete`
+  std::string path;                 // its socket
+  pid_t pid = 0;
+};
+
+void StartDaemon(const kata::testing::TempDir& dir, const std::string& id, Daemon* d) {
   ASSERT_EQ(geteuid(), 0u) << "the shim listens under /run/containerd/s: run as root";
   ASSERT_FALSE(g_shim.empty()) << "pass the containerd-shim-kata-v2 binary as argv[1]";
-  kata::testing::TempDir dir("/tmp");
   ASSERT_TRUE(
       WriteStringToFile(
           dir.Join("config.json"),
@@ -96,22 +104,29 @@ TEST(ShimFdTest, TheDaemonsFdsAreCloseOnExecAndItsSocketDiesWithIt) {
           R"("root":{"path":"rootfs"}})")
           .ok());
   const std::string containerd = dir.Join("containerd.sock");
-  const std::string id = absl::StrCat("shimfd", getpid());
-  const std::vector<std::string> common = {g_shim,     "-namespace", "kata-fd-test",
-                                           "-address", containerd,   "-id",
-                                           id,         "-bundle",    dir.path()};
-  std::vector<std::string> start = common;
+  d->common = {g_shim, "-namespace", "kata-fd-test", "-address", containerd,
+               "-id",  id,           "-bundle",      dir.path()};
+  std::vector<std::string> start = d->common;
   start.push_back("start");
   int status = -1;
   const std::string address = RunIn(dir.path(), start, &status);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "start: status " << status;
-  const std::string path = SocketPath(address);
+  d->path = SocketPath(address);
   ASSERT_EQ(address, SocketAddress(containerd, "kata-fd-test", id));
   absl::StatusOr<std::string> pid_text = ReadFileToString(dir.Join("shim.pid"));
   ASSERT_TRUE(pid_text.ok()) << pid_text.status();
-  pid_t daemon = 0;
-  ASSERT_TRUE(absl::SimpleAtoi(*pid_text, &daemon));
-  ASSERT_TRUE(Connects(path)) << "the daemon does not serve on " << path;
+  ASSERT_TRUE(absl::SimpleAtoi(*pid_text, &d->pid));
+  ASSERT_TRUE(Connects(d->path)) << "the daemon does not serve on " << d->path;
+}
+
+TEST(ShimFdTest, TheDaemonsFdsAreCloseOnExecAndItsSocketDiesWithIt) {
+  kata::testing::TempDir dir("/tmp");
+  Daemon d;
+  ASSERT_NO_FATAL_FAILURE(StartDaemon(dir, absl::StrCat("shimfd", getpid()), &d));
+  const pid_t daemon = d.pid;
+  const std::string& path = d.path;
+  const std::vector<std::string>& common = d.common;
+  int status = -1;
   // The socket listens from `start` on; the daemon serves once its accept thread runs.
   const std::string tasks = absl::StrCat("/proc/", daemon, "/task");
   auto threads = [&] {
@@ -148,6 +163,31 @@ TEST(ShimFdTest, TheDaemonsFdsAreCloseOnExecAndItsSocketDiesWithIt) {
   del.push_back("delete");
   RunIn(dir.path(), del, &status);
   unlink(path.c_str());
+}
+
+// SIGTERM (or SIGINT) stops the daemon the way Task.Shutdown does: it stops serving, removes
+// its socket and exits. (The main thread waits for the signal itself, on a signalfd.)
+TEST(ShimFdTest, SigtermStopsTheDaemonWhichRemovesItsSocketAndExits) {
+  for (const int sig : {SIGTERM, SIGINT}) {
+    kata::testing::TempDir dir("/tmp");
+    Daemon d;
+    ASSERT_NO_FATAL_FAILURE(StartDaemon(dir, absl::StrCat("shimterm", getpid(), "-", sig), &d));
+    ASSERT_EQ(kill(d.pid, sig), 0);
+    bool gone = false;
+    for (int i = 0; i < 1000 && !gone; ++i) {
+      // Exited: no process, or a zombie its new parent has not reaped yet.
+      absl::StatusOr<std::string> stat = ReadFileToString(absl::StrCat("/proc/", d.pid, "/stat"));
+      gone = !stat.ok() || absl::StrContains(*stat, ") Z ");
+      if (!gone) absl::SleepFor(absl::Milliseconds(10));
+    }
+    EXPECT_TRUE(gone) << "signal " << sig << ": the daemon " << d.pid << " still runs after 10 s";
+    EXPECT_FALSE(std::filesystem::exists(d.path)) << "signal " << sig << ": " << d.path;
+    int status = -1;
+    std::vector<std::string> del = d.common;
+    del.push_back("delete");
+    RunIn(dir.path(), del, &status);
+    unlink(d.path.c_str());
+  }
 }
 
 }  // namespace
