@@ -126,8 +126,18 @@ absl::StatusOr<pid_t> SpawnDaemon(const ShimArgs& args, const ShimEnv& env, int 
   envp.push_back(nullptr);
   UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!devnull) return ErrnoStatus(errno, "open /dev/null");
-  pid_t pid = fork();
-  if (pid < 0) return ErrnoStatus(errno, "fork the shim daemon");
+  // The daemon starts with its stop signals blocked (the mask crosses fork and execve): a
+  // SIGTERM/SIGINT sent before it waits on its signalfd stays pending and stops it cleanly
+  // (socket removed) instead of killing it half started.
+  sigset_t stop_signals, old_mask;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
+  const pid_t pid = fork();
+  const int fork_errno = errno;
+  if (pid != 0) pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  if (pid < 0) return ErrnoStatus(fork_errno, "fork the shim daemon");
   if (pid == 0) {
     setsid();
     dup2(devnull.get(), 0);
