@@ -4,6 +4,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -255,12 +256,27 @@ class V2Manager : public CgroupManager {
     return absl::OkStatus();
   }
 
-  // Best effort: a controller the kernel refuses here stays off.
+  // Best effort: a controller the kernel refuses here stays off. Those already on are left
+  // alone, the others go in one write: each write re-applies the control of the whole subtree
+  // (under TCG a write per controller cost a container's create tens of ms). A write naming
+  // a controller the kernel refuses fails whole; then they go one by one.
   static void EnableControllers(const std::string& dir) {
     absl::StatusOr<std::string> avail = internal::ReadFile(dir, "cgroup.controllers");
     if (!avail.ok()) return;
+    const absl::StatusOr<std::string> enabled = internal::ReadFile(dir, "cgroup.subtree_control");
+    const std::vector<absl::string_view> on =
+        enabled.ok() ? absl::StrSplit(*enabled, absl::ByAnyChar(" \n+"), absl::SkipEmpty())
+                     : std::vector<absl::string_view>();
+    std::vector<std::string> missing;
     for (absl::string_view c : absl::StrSplit(*avail, absl::ByAnyChar(" \n"), absl::SkipEmpty())) {
-      (void)internal::WriteFile(dir, "cgroup.subtree_control", absl::StrCat("+", c));
+      if (std::find(on.begin(), on.end(), c) == on.end()) missing.push_back(absl::StrCat("+", c));
+    }
+    if (missing.empty()) return;
+    if (internal::WriteFile(dir, "cgroup.subtree_control", absl::StrJoin(missing, " ")).ok()) {
+      return;
+    }
+    for (const std::string& c : missing) {
+      (void)internal::WriteFile(dir, "cgroup.subtree_control", c);
     }
   }
 

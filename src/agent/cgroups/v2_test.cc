@@ -218,6 +218,16 @@ TEST_F(V2FakeTest, DeviceFilterIsInstalledByCreateAndReplacedByDeviceRules) {
   ASSERT_TRUE(WriteStringToFile(dir_ + "/pids.max", "").ok());
 }
 
+// Controllers already on at a level are not written again; the missing ones go in one write.
+TEST_F(V2FakeTest, CreateWritesOnlyTheMissingControllers) {
+  Put(root_, "cgroup.subtree_control", "cpuset cpu io memory hugetlb pids\n");
+  Put(parent_, "cgroup.subtree_control", "memory\n");
+  ASSERT_TRUE(mgr_->Create("pod/c1", {}).ok());
+  EXPECT_EQ(ReadTrimmed(root_ + "/cgroup.subtree_control"), "cpuset cpu io memory hugetlb pids")
+      << "all on: nothing written";
+  EXPECT_EQ(ReadTrimmed(parent_ + "/cgroup.subtree_control"), "+cpu +pids");
+}
+
 TEST_F(V2FakeTest, NoDeviceFilterNoCgroup) {
   install_error_ = absl::PermissionDeniedError("bpf: EPERM");
   absl::Status s = mgr_->Create("pod/c2", {});
@@ -264,9 +274,10 @@ TEST_F(V2FakeTest, ApplyWritesV2FilesAndEnablesControllers) {
   EXPECT_EQ(File("io.max"), "8:0 rbps=1048576");
   EXPECT_EQ(File("hugetlb.2MB.max"), absl::StrCat(4 * kMiB));
   EXPECT_EQ(File("memory.high"), "50000000");
-  // Each level got "+<controller>" writes (a plain file keeps the last one).
-  EXPECT_EQ(ReadTrimmed(root_ + "/cgroup.subtree_control"), "+pids");
-  EXPECT_EQ(ReadTrimmed(parent_ + "/cgroup.subtree_control"), "+pids");
+  // Each level got its controllers in one write.
+  EXPECT_EQ(ReadTrimmed(root_ + "/cgroup.subtree_control"),
+            "+cpuset +cpu +io +memory +hugetlb +pids");
+  EXPECT_EQ(ReadTrimmed(parent_ + "/cgroup.subtree_control"), "+cpu +memory +pids");
 
   // Only the period: the quota is kept. Unlimited values are "max".
   oci::LinuxResources u;
