@@ -3,19 +3,24 @@
 // QEMU TCG through the QEMU driver, dials the kata-agent (PID 1 in the guest) over
 // virtio-serial, shares a busybox rootfs over 9p, and runs containers: output, exit codes,
 // exec, signals, stats, pause/resume, stdin; then shutdown leaves no QEMU, mount or directory.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <iostream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/libs/base/file.h"
 #include "src/libs/base/testing/temp_dir.h"
+#include "src/libs/base/unique_fd.h"
 #include "src/runtime/hypervisor/qemu/factory.h"
 #include "src/runtime/sandbox/host_mounts.h"
 #include "src/runtime/sandbox/vm_sandbox.h"
@@ -33,6 +38,37 @@ bool Alive(pid_t pid) {
   if (!stat.ok() || stat->empty()) return false;
   size_t close = stat->rfind(')');
   return close != std::string::npos && (*stat)[close + 2] != 'Z';
+}
+
+// Rss (kB) of the mappings of `path`'s file (by inode) in process `pid`'s /proc/PID/smaps.
+long FileRssKb(pid_t pid, const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return -1;
+  const std::string smaps = ReadFileToString(absl::StrCat("/proc/", pid, "/smaps")).value_or("");
+  long kb = 0;
+  bool in = false;
+  for (absl::string_view line : absl::StrSplit(smaps, '\n')) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (f.size() >= 5 && f[0].find('-') != absl::string_view::npos &&
+        f[3].find(':') != absl::string_view::npos) {
+      in = f[4] == absl::StrCat(st.st_ino);
+    } else if (in && f.size() >= 2 && f[0] == "Rss:") {
+      long v = 0;
+      if (absl::SimpleAtoi(f[1], &v)) kb += v;
+    }
+  }
+  return kb;
+}
+
+// Copies `from` to `to` and writes it back: reclaim skips dirty file pages, so a copy still
+// dirty in the page cache could not be paged out.
+void CopyClean(const std::string& from, const std::string& to) {
+  absl::StatusOr<std::string> data = ReadFileToString(from);
+  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_TRUE(WriteStringToFile(to, *data).ok()) << to;
+  UniqueFd fd(open(to.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd) << to;
+  ASSERT_EQ(fsync(fd.get()), 0) << to;
 }
 
 oci::Spec BusyboxSpec(std::vector<std::string> args) {
@@ -81,6 +117,13 @@ class SandboxVmTest : public ::testing::Test {
     ASSERT_EQ(access("/bin/busybox", X_OK), 0) << "busybox-static missing (tools/setup)";
     tmp_ = dir_.path();
     paths_ = {tmp_ + "/shared", tmp_ + "/vm"};
+    // The VM boots from private copies of the kernel and initrd: pages of a file another QEMU
+    // maps too (a test running beside this one) are shared and MADV_PAGEOUT leaves them, so
+    // only files nobody else maps show what ReleaseBootMemory drops.
+    kernel_ = tmp_ + "/vmlinux.container";
+    initrd_ = tmp_ + "/initrd.img";
+    ASSERT_NO_FATAL_FAILURE(CopyClean(g_kernel, kernel_));
+    ASSERT_NO_FATAL_FAILURE(CopyClean(g_initrd, initrd_));
     bundle_ = tmp_ + "/bundle";
     fs::create_directories(bundle_ + "/rootfs/bin");
     for (const char* d : {"proc", "dev", "sys", "tmp", "etc"}) {
@@ -103,8 +146,8 @@ class SandboxVmTest : public ::testing::Test {
     o.id = "vm1";
     o.spec = BusyboxSpec({"true"});
     o.config.hypervisor.path = "/usr/bin/qemu-system-x86_64";
-    o.config.hypervisor.kernel = g_kernel;
-    o.config.hypervisor.initrd = g_initrd;
+    o.config.hypervisor.kernel = kernel_;
+    o.config.hypervisor.initrd = initrd_;
     o.config.hypervisor.accelerator = "tcg";  // this host's KVM hangs guests
     o.config.hypervisor.shared_fs = "virtio-9p";
     o.config.hypervisor.default_memory = 512;
@@ -114,6 +157,7 @@ class SandboxVmTest : public ::testing::Test {
     o.on_start_step = [](absl::string_view step, absl::Duration took) {
       std::cerr << "  start step " << step << ": " << took << "\n";
     };
+    o.on_warning = [this](absl::string_view m) { warnings_.emplace_back(m); };
     auto sb = NewVmSandbox(std::move(o));
     ASSERT_TRUE(sb.ok()) << sb.status();
     sandbox_ = *std::move(sb);
@@ -236,14 +280,24 @@ class SandboxVmTest : public ::testing::Test {
 
   kata::testing::TempDir dir_{"/tmp"};  // /tmp: QEMU's socket paths must stay short
   std::string tmp_, bundle_;
+  std::string kernel_, initrd_;  // the private copies the VM boots from
   SandboxPaths paths_;
   std::unique_ptr<Sandbox> sandbox_;
+  std::vector<std::string> warnings_;  // SandboxOptions::on_warning's messages
 };
 
 TEST_F(SandboxVmTest, ContainersInARealVm) {
   ASSERT_NO_FATAL_FAILURE(StartSandbox());
   std::vector<pid_t> qemu = sandbox_->VmPids();
   ASSERT_EQ(qemu.size(), 1u);
+  // Once the agent answered, QEMU's mappings of the kernel (13 MB of it resident after the
+  // load) and of the initrd were paged out (ReleaseBootMemory), without a warning.
+  EXPECT_THAT(warnings_, ::testing::IsEmpty());
+  const long kernel_kb = FileRssKb(qemu[0], kernel_), initrd_kb = FileRssKb(qemu[0], initrd_);
+  std::cerr << "QEMU's resident kernel/initrd file pages: " << kernel_kb << "/" << initrd_kb
+            << " kB\n";
+  EXPECT_LT(kernel_kb, 1024);
+  EXPECT_LT(initrd_kb, 256);
 
   // 1. Output and exit code.
   ASSERT_NO_FATAL_FAILURE(OutputAndExitCode());

@@ -348,6 +348,13 @@ class Hypervisor {
   // How the host reaches the agent. Legal once running (the endpoint exists).
   virtual absl::StatusOr<AgentChannel> GetAgentChannel() const = 0;
 
+  // The guest has booted (its agent answered): the VMM drops what it keeps only to boot or
+  // reset the guest (QEMU: the pages of the kernel and initrd files it keeps mapped; they are
+  // re-read from the files if ever needed). A hint: the VM is unaffected whatever the result;
+  // an error says why nothing was dropped (UNIMPLEMENTED where the host kernel cannot). Legal
+  // once running. Default: nothing to drop.
+  virtual absl::Status ReleaseBootMemory() { return absl::OkStatus(); }
+
   // Host PIDs of the VMM's processes (for cgroups and accounting); empty when not running.
   virtual std::vector<pid_t> Pids() const = 0;
 

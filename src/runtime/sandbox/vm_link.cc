@@ -100,6 +100,11 @@ absl::StatusOr<std::unique_ptr<VmLink>> VmLink::Boot(SandboxLayout& layout,
   if (!dialed.ok()) return AnnotateStatus(dialed.status(), ctx);
   std::shared_ptr<AgentClient> agent = *std::move(dialed);
   step_done("agent_ready");
+  step_span.emplace("vm.release_boot_memory");
+  if (absl::Status released = vm->ReleaseBootMemory(); !released.ok() && o.on_warning) {
+    o.on_warning(absl::StrCat(ctx, ": boot memory kept: ", released.ToString()));
+  }
+  step_done("release_boot_memory");
   step_span.reset();
   absl::Status created = absl::OkStatus();
   if (o.network != nullptr) {

@@ -43,7 +43,7 @@ using AgentDialer = std::function<absl::StatusOr<std::unique_ptr<AgentClient>>(
 
 // Told how long each step of the boot took: "prepare" (VM created), "start_vm" (VMM up, its
 // control channel answering), "agent_ready" (dial and Health.Check: mostly the guest's boot),
-// "create_sandbox".
+// "release_boot_memory" (Hypervisor::ReleaseBootMemory once the agent answered), "create_sandbox".
 using StartStepObserver = std::function<void(absl::string_view step, absl::Duration took)>;
 
 struct VmLinkOptions {
@@ -51,6 +51,8 @@ struct VmLinkOptions {
   hypervisor::HypervisorFactory hypervisor_factory;  // required
   AgentDialer agent_dialer;                          // empty: ttRPC
   StartStepObserver on_step;
+  // Told what went wrong without failing the boot (e.g. ReleaseBootMemory's error). For logs.
+  std::function<void(absl::string_view message)> on_warning;
   absl::Duration start_vm_timeout = absl::Seconds(30);
   absl::Duration destroy_timeout = absl::Seconds(5);  // DestroySandbox before StopVm
   // The pod network (owned by the caller, alive until the VM is stopped): its NICs join the

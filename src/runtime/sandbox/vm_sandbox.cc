@@ -104,6 +104,7 @@ absl::Status VmSandbox::StartTraced() {
   lo.hypervisor_factory = o_.hypervisor_factory;
   lo.agent_dialer = o_.agent_dialer;
   lo.on_step = o_.on_start_step;
+  lo.on_warning = o_.on_warning;
   lo.destroy_timeout = std::min(lo.destroy_timeout, o_.guest_timeout);
   std::unique_ptr<network::PodNetwork> net;  // removed again if the boot fails
   if (o_.network_factory) {

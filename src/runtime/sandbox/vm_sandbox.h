@@ -50,6 +50,8 @@ struct SandboxOptions {
   network::NetworkFactory network_factory;
   // Told how long each step of Start took (vm_link.h's steps). For logs and benchmarks.
   StartStepObserver on_start_step;
+  // Told what went wrong without failing the sandbox (vm_link.h's on_warning). For logs.
+  std::function<void(absl::string_view message)> on_warning;
   // How long the guest may take to answer the calls the host cannot do without:
   // RemoveContainer (DeleteContainer), SignalProcess of a SIGKILL, DestroySandbox (Shutdown;
   // at most 5 s). A guest that does not answer in time is treated as dead (sandbox.h).

@@ -30,8 +30,9 @@ TEST_F(VmSandboxTest, ContainerRunsPrintsAndExits) {
   MakeSandbox();
   ASSERT_TRUE(sandbox_->Start().ok());
   EXPECT_EQ(sandbox_->State(), SandboxState::kRunning);
-  EXPECT_EQ(steps,
-            (std::vector<std::string>{"prepare", "start_vm", "agent_ready", "create_sandbox"}));
+  EXPECT_EQ(steps, (std::vector<std::string>{"prepare", "start_vm", "agent_ready",
+                                             "release_boot_memory", "create_sandbox"}));
+  EXPECT_THAT(warnings_, ::testing::IsEmpty());
   EXPECT_EQ(vm_config_.shared_dir, SandboxDir() + "/shared");
   EXPECT_EQ(vm_config_.shared_mount_tag, "kataShared");
   EXPECT_EQ(vm_config_.work_dir, paths_.vm_root + "/sb1");
@@ -420,6 +421,20 @@ TEST_F(VmSandboxTest, StartRefusesTheDirectoriesOfAnotherSandboxWithTheSameId) {
   EXPECT_EQ(sandbox_->State(), SandboxState::kStopped);
   ASSERT_TRUE(CleanupSandbox("sb1", paths_).ok());
   EXPECT_FALSE(fs::exists(SandboxDir()));
+}
+
+// Once the agent answers the VMM drops its boot files' pages; where it cannot, the sandbox
+// starts all the same and the reason is logged.
+TEST_F(VmSandboxTest, BootMemoryIsReleasedOnceTheAgentAnswersAndAFailureOnlyWarns) {
+  MakeSandbox();
+  EXPECT_CALL(*vm_, ReleaseBootMemory())
+      .WillOnce(Return(absl::UnimplementedError("process_madvise: ENOSYS")));
+  ASSERT_TRUE(sandbox_->Start().ok());
+  EXPECT_EQ(sandbox_->State(), SandboxState::kRunning);
+  ASSERT_EQ(warnings_.size(), 1u);
+  EXPECT_THAT(warnings_[0], ::testing::HasSubstr("sandbox sb1: boot memory kept"));
+  EXPECT_THAT(warnings_[0], ::testing::HasSubstr("process_madvise: ENOSYS"));
+  EXPECT_EQ(agent_.RequestsAs<::grpc::CreateSandboxRequest>("CreateSandbox").size(), 1u);
 }
 
 TEST_F(VmSandboxTest, AgentThatNeverAnswersFailsStartWithinTheDialTimeout) {

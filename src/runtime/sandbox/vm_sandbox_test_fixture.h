@@ -129,6 +129,7 @@ class VmSandboxTest : public ::testing::Test {
     o.config.agent.dial_timeout = dial_timeout_;
     o.paths = paths_;
     o.on_start_step = on_step_;
+    o.on_warning = [this](absl::string_view m) { warnings_.emplace_back(m); };
     o.agent_dialer = dialer_;
     o.guest_timeout = guest_timeout_;
     if (tune_config_) tune_config_(o.config);
@@ -241,7 +242,8 @@ class VmSandboxTest : public ::testing::Test {
   uint32_t dial_timeout_ = 5;
   absl::Duration guest_timeout_ = absl::Seconds(10);
   std::function<void(absl::string_view, absl::Duration)> on_step_;
-  AgentDialer dialer_;  // empty: DialAgent to the FakeAgent's socket
+  std::vector<std::string> warnings_;  // SandboxOptions::on_warning's messages
+  AgentDialer dialer_;                 // empty: DialAgent to the FakeAgent's socket
   std::function<void(config::RuntimeConfig&)> tune_config_;  // applied by MakeSandbox
   // The configuration the hypervisor factory was given (the VM's size among it).
   std::shared_ptr<std::optional<config::RuntimeConfig>> factory_config_ =

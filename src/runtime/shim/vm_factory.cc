@@ -37,6 +37,7 @@ SandboxFactory VmSandboxFactory() {
     // Kata's tcfilter pod network (taps + tc mirred in the spec's network namespace).
     options.network_factory = runtime::network::TcFilterNetworkFactory(
         [](absl::string_view line) { SHIM_LOG(Info) << line; });
+    options.on_warning = [](absl::string_view message) { SHIM_LOG(Warning) << message; };
     return runtime::NewVmSandbox(std::move(options));
   };
 }

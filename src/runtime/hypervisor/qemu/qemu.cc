@@ -18,6 +18,7 @@
 #include "src/libs/base/status_macros.h"
 #include "src/libs/base/status_util.h"
 #include "src/libs/trace/scoped_span.h"
+#include "src/runtime/hypervisor/qemu/page_out.h"
 #include "src/runtime/hypervisor/qemu/process.h"
 #include "src/runtime/hypervisor/qemu/qmp.h"
 #include "src/runtime/hypervisor/qemu/vm_exit.h"
@@ -450,6 +451,14 @@ absl::StatusOr<AgentChannel> QemuDriver::GetAgentChannel() const {
     ch.vsock_port = config_.vsock_port;
   }
   return ch;
+}
+
+absl::Status QemuDriver::ReleaseBootMemory() {
+  absl::MutexLock lock(&mu_);
+  KATA_RETURN_IF_ERROR(CheckVmOp(state_, VmOp::kQuery));
+  if (process_ == nullptr || process_->exited()) return absl::OkStatus();
+  // The child is unreaped while process_ holds it, so its pid is not reused meanwhile.
+  return PageOutFileMappings(process_->pid(), {config_.kernel_path, config_.initrd_path}).status();
 }
 
 std::vector<pid_t> QemuDriver::Pids() const {

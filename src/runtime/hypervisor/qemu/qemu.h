@@ -104,6 +104,8 @@ class QemuDriver : public Hypervisor {
   absl::StatusOr<DeviceInfo> HotplugBlockDevice(const BlockDevice& device) override;
   absl::Status UnplugDevice(const std::string& id) override;
   absl::StatusOr<AgentChannel> GetAgentChannel() const override;
+  // MADV_PAGEOUT (page_out.h) on QEMU's mappings of the kernel and initrd files.
+  absl::Status ReleaseBootMemory() override;
   std::vector<pid_t> Pids() const override;
   Capabilities GetCapabilities() const override;
   VmState State() const override;

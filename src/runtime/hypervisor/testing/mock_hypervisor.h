@@ -24,6 +24,7 @@ class MockHypervisor : public Hypervisor {
               (override));
   MOCK_METHOD(absl::Status, UnplugDevice, (const std::string& id), (override));
   MOCK_METHOD(absl::StatusOr<AgentChannel>, GetAgentChannel, (), (const, override));
+  MOCK_METHOD(absl::Status, ReleaseBootMemory, (), (override));
   MOCK_METHOD(std::vector<pid_t>, Pids, (), (const, override));
   MOCK_METHOD(Capabilities, GetCapabilities, (), (const, override));
   MOCK_METHOD(VmState, State, (), (const, override));
