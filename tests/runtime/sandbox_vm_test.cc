@@ -298,6 +298,9 @@ TEST_F(SandboxVmTest, ContainersInARealVm) {
             << " kB\n";
   EXPECT_LT(kernel_kb, 1024);
   EXPECT_LT(initrd_kb, 256);
+  // Under TCG QEMU runs without transparent huge pages (its guest RAM in 4 KiB pages).
+  const std::string status = ReadFileToString(absl::StrCat("/proc/", qemu[0], "/status")).value();
+  EXPECT_THAT(status, ::testing::HasSubstr("\nTHP_enabled:\t0\n"));
 
   // 1. Output and exit code.
   ASSERT_NO_FATAL_FAILURE(OutputAndExitCode());

@@ -51,6 +51,13 @@ void KeepOnlyAcrossExec(const std::vector<int>& keep, int max_fd) {
   for (int fd : keep) fcntl(fd, F_SETFD, 0);
 }
 
+// What the forked child reports on the error pipe when it could not exec.
+struct ChildError {
+  enum Stage : int { kExec, kThpDisable };
+  Stage stage;
+  int err;  // errno
+};
+
 // The highest fd number + 1 the process may hold (the fallback loop's bound).
 int FdLimit() {
   rlimit rl{};
@@ -101,8 +108,13 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
     dup2(log_fd.get(), 1);
     dup2(log_fd.get(), 2);
     KeepOnlyAcrossExec(options.inherit_fds, max_fd);
-    execv(binary.c_str(), cargv.data());
-    int e = errno;
+    ChildError e{ChildError::kExec, 0};
+    if (options.disable_transparent_hugepages && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0) {
+      e.stage = ChildError::kThpDisable;
+    } else {
+      execv(binary.c_str(), cargv.data());
+    }
+    e.err = errno;
     (void)!write(err_write.get(), &e, sizeof(e));
     _exit(127);
   }
@@ -110,14 +122,15 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
   log_fd.reset();
   null_fd.reset();
   err_write.reset();
-  int child_errno = 0;
-  const ssize_t n =
-      RetryEintr([&] { return read(err_read.get(), &child_errno, sizeof(child_errno)); });
+  ChildError e{};
+  const ssize_t n = RetryEintr([&] { return read(err_read.get(), &e, sizeof(e)); });
   err_read.reset();
   std::unique_ptr<ChildProcess> child(new ChildProcess(pid));
-  if (n == static_cast<ssize_t>(sizeof(child_errno))) {
+  if (n == static_cast<ssize_t>(sizeof(e))) {
     child->WaitFor(absl::Seconds(5));
-    return ErrnoStatus(child_errno, absl::StrCat("exec ", binary));
+    return ErrnoStatus(e.err, e.stage == ChildError::kExec
+                                  ? absl::StrCat("exec ", binary)
+                                  : absl::StrCat("spawn ", binary, ": prctl(PR_SET_THP_DISABLE)"));
   }
   return child;
 }

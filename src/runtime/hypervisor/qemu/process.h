@@ -41,6 +41,10 @@ struct SpawnOptions {
   std::vector<int> inherit_fds;
   // The child's stdin (dup'ed to 0); -1: /dev/null.
   int stdin_fd = -1;
+  // PR_SET_THP_DISABLE before the exec (kept across execve, inherited by its children): no
+  // transparent huge pages, even where the program asks for them (QEMU's MADV_HUGEPAGE on guest
+  // RAM), so touching a byte makes 4 KiB resident, not 2 MiB. A failure fails the spawn.
+  bool disable_transparent_hugepages = false;
 };
 
 class ChildProcess {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -115,6 +116,32 @@ TEST(ChildProcessTest, AStoppedChildHasNotExitedAndKillEndsIt) {
   (*p)->Kill();
   EXPECT_TRUE((*p)->exited());
   EXPECT_EQ((*p)->exit_description(), "killed by signal 9 (SIGKILL)");
+}
+
+// The "THP_enabled:" line of /proc/PID/status ("1", "0"); empty if absent.
+std::string ThpEnabled(pid_t pid) {
+  const std::string status = ReadFileTail(absl::StrCat("/proc/", pid, "/status"), 1 << 16);
+  const size_t at = status.find("THP_enabled:");
+  if (at == std::string::npos) return "";
+  const size_t value = status.find_first_not_of(" \t", at + strlen("THP_enabled:"));
+  return status.substr(value, status.find('\n', value) - value);
+}
+
+// The child (and what it execs) runs without transparent huge pages when asked; otherwise it
+// keeps the parent's setting.
+TEST(ChildProcessTest, TransparentHugePagesAreDisabledForTheChildWhenAsked) {
+  ASSERT_EQ(ThpEnabled(getpid()), "1") << "this test's own process must have THP enabled";
+  auto off = ChildProcess::Spawn(
+      {"sleep", "100"},
+      {.log_path = TempLog(), .die_with_parent = true, .disable_transparent_hugepages = true});
+  ASSERT_TRUE(off.ok()) << off.status();
+  auto on = ChildProcess::Spawn({"sleep", "100"}, {.log_path = TempLog(), .die_with_parent = true});
+  ASSERT_TRUE(on.ok()) << on.status();
+  EXPECT_EQ(ThpEnabled((*off)->pid()), "0");
+  EXPECT_EQ(ThpEnabled((*on)->pid()), "1");
+  EXPECT_EQ(ThpEnabled(getpid()), "1");  // the parent is untouched
+  (*off)->Kill();
+  (*on)->Kill();
 }
 
 // The attack of issue 11 item 6: the shim's listening socket (fd 3, not close-on-exec) leaked

@@ -52,6 +52,11 @@ std::string JsonString(const std::string& s) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
+// Transparent huge pages pay under KVM (guest RAM mapped by 2 MiB stage-2 entries); under
+// TCG the softmmu TLB maps 4 KiB guest pages whatever backs them, and QEMU's MADV_HUGEPAGE on
+// guest RAM makes every page the guest touches cost 2 MiB of RSS.
+bool UsesHugePages(const VmConfig& c) { return c.accelerator == Accelerator::kKvm; }
+
 bool ValidDeviceId(const std::string& id) {
   if (id.empty() || id.size() > 24) return false;  // node-name "drive-<id>" <= 31 chars
   for (char c : id) {
@@ -231,7 +236,8 @@ absl::Status QemuDriver::StartVm(absl::Duration timeout) {
   absl::StatusOr<std::unique_ptr<ChildProcess>> spawned =
       ChildProcess::Spawn(argv_, {.log_path = paths_.qemu_log,
                                   .die_with_parent = options_.die_with_parent,
-                                  .inherit_fds = std::move(inherit)});
+                                  .inherit_fds = std::move(inherit),
+                                  .disable_transparent_hugepages = !UsesHugePages(config_)});
   console->ReleaseQemuFd();  // QEMU holds its end alone: its exit is the reader's EOF
   if (!spawned.ok()) return spawned.status();
   process_ = *std::move(spawned);

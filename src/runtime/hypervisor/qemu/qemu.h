@@ -34,6 +34,8 @@
 //   - If QEMU dies on its own, State() is kStopped at once; the next call that needs QEMU
 //     reports UNAVAILABLE "qemu <exit>: <log tail>" (StopVm returns OK instead), whether or
 //     not a WaitVm saw the end first.
+//   - Under TCG QEMU runs with transparent huge pages disabled (PR_SET_THP_DISABLE, process.h):
+//     guest RAM then costs the 4 KiB pages the guest touched, not 2 MiB each; KVM keeps them.
 //   - The destructor kills a QEMU still running (SIGKILL to its process group) and records
 //     kStoppedByHost. Every WaitVm must have returned before the driver is destroyed (StopVm
 //     first, then join the waiting threads).
