@@ -426,7 +426,7 @@ t_entropy() {
   local id out
   id=$(new_id rng)
   out=$(run --rm "$IMG" "$id" sh -c \
-    'cat /sys/class/misc/hw_random/rng_current; head -c 32 /dev/random | wc -c' </dev/null) ||
+    'cat /sys/class/misc/hw_random/rng_current; timeout 5 head -c 32 /dev/random | wc -c' </dev/null) ||
     { log "ctr run failed: $out"; return 1; }
   [ "$out" = "$(printf 'virtio_rng.0\n32')" ] || { log "output: '$out'"; return 1; }
 }

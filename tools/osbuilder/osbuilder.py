@@ -23,8 +23,9 @@ standalone shell).
 
 Output DIR: vmlinux.container (Image on arm64), kata-containers-initrd.img, manifest.txt (the
 SHA-256 of each plus the pins). Uncompressed because inflating it is the guest's job: under TCG
-gunzip of the ~2.6 MB image took ~250 ms of a ~1.5 s boot (the bigger file costs the host
-nothing: QEMU maps it, and the guest frees its copy once unpacked). Reproducible: sorted entries,
+gunzip of the ~2.6 MB image took ~250 ms of a ~1.5 s boot. The bigger file (~5.7 MB) costs
+little: QEMU maps it and the runtime pages that mapping out once the agent answers; the guest
+frees its copy once unpacked (returned to the host through free page reporting). Reproducible: sorted entries,
 owner 0, mtime 0 (gzip: without a name or time); two builds are byte-identical. `--install` copies the kernel and initrd to
 /usr/share/kata-containers, where src/runtime/config/default_configuration.toml points.
 """

@@ -53,9 +53,12 @@ class V2Manager : public CgroupManager {
     // Spans of the steps (children of the caller's span when the agent traces; else no-ops).
     std::optional<trace::ScopedSpan> step(std::in_place, "cgroup.dirs");
     absl::Status s = CreateDirs(path, &created);
-    step.emplace("cgroup.resources");
-    if (s.ok()) s = ApplyResources(resources, /*create=*/true);
     step.reset();
+    if (s.ok()) {
+      step.emplace("cgroup.resources");
+      s = ApplyResources(resources, /*create=*/true);
+      step.reset();
+    }
     if (!s.ok()) {
       (void)internal::RemoveDirs(created);
       dir_.clear();

@@ -424,7 +424,8 @@ absl::Status ValidateQemu(const QemuConfig& q) {
             {"virtio-scsi", "virtio-blk", "virtio-mmio", "virtio-blk-ccw", "nvdimm"}));
   KATA_RETURN_IF_ERROR(OneOf("hypervisor.qemu.block_device_aio", q.block_device_aio,
                              {"io_uring", "native", "threads"}));
-  KATA_RETURN_IF_ERROR(Absolute("hypervisor.qemu.entropy_source", q.entropy_source, false));
+  // "": no virtio-rng device.
+  KATA_RETURN_IF_ERROR(Absolute("hypervisor.qemu.entropy_source", q.entropy_source, true));
   KATA_RETURN_IF_ERROR(Absolute("hypervisor.qemu.guest_hook_path", q.guest_hook_path, true));
   KATA_RETURN_IF_ERROR(
       Range("hypervisor.qemu.console_log_max_bytes", q.console_log_max_bytes, 4096, 1u << 30));

@@ -73,6 +73,18 @@ TEST(ConfigTest, AbsentKeysTakeDefaults) {
   EXPECT_EQ(c->hypervisor.pcie_root_port, 0u);  // Kata's: no hot-plug root port
 }
 
+// entropy_source: /dev/urandom by default (Kata's); "" turns the virtio-rng device off; a
+// relative path is refused.
+TEST(ConfigTest, EntropySourceDefaultsToUrandomAndMayBeEmpty) {
+  absl::StatusOr<RuntimeConfig> c = Parse(kMinimal);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->hypervisor.entropy_source, "/dev/urandom");
+  c = Parse(WithQemu("entropy_source = \"\""));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->hypervisor.entropy_source, "");
+  ExpectInvalid(WithQemu("entropy_source = \"dev/random\""), "hypervisor.qemu.entropy_source");
+}
+
 TEST(ConfigTest, ReadsEveryKind) {
   absl::StatusOr<RuntimeConfig> c = Parse(WithQemu(R"(
 default_memory = 512

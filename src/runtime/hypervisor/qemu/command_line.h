@@ -10,9 +10,12 @@
 //            virtio-net-pci NICs at 00:05.. (a tap fd each, `-netdev tap,fd=N`),
 //            hotplug root ports "rp0".."rpN-1" at 00:10.. (native PCIe hotplug, so unplug
 //            completes without guest help while the slot is powered off, e.g. before boot);
-//            a device hot-plugged behind root port i has the PCI path "<10+i>/00".
+//            a device hot-plugged behind root port i has the PCI path "<10+i>/00";
+//            virtio-rng-pci (VmConfig::entropy_source) at 00:1d, virtio-balloon-pci
+//            (reclaim_guest_freed_memory) at 00:1e.
 //   microvm: virtio-mmio devices (virtio-serial-device, virtio-9p-device or
-//            vhost-user-fs-device, vhost-vsock-device); no hotplug.
+//            vhost-user-fs-device, vhost-vsock-device, virtio-rng-device,
+//            virtio-balloon-device); no hotplug.
 //   virtio-fs: guest RAM is a shared memfd (`memory-backend-memfd,share=on`, the machine's
 //            memory-backend) so virtiofsd can map it; QEMU connects to virtiofsd's socket
 //            (QemuPaths::virtiofs_socket), which the driver listens on before QEMU starts.
