@@ -115,9 +115,12 @@ def _impl(ctx):
             name = "opt",
             flag_sets = [
                 # -Os: the agent is PID 1 of every VM and mostly waits; size (binary and
-                # clean-page RSS) matters more than speed there.
-                _flags(_COMPILE_ACTIONS, ["-Os", "-DNDEBUG"]),
-                _flags(_LINK_ACTIONS, ["-Wl,--strip-all"]),
+                # clean-page RSS) matters more than speed there. LTO over kata-cpp's own code
+                # (Debian's archives carry no LTO bytecode): the x86_64 agent 3,748,408 ->
+                # 3,637,816 B (-2.95%). -ffunction-sections/-fdata-sections/--gc-sections are
+                # on for every guest build (kata_guest_compile/kata_guest_link).
+                _flags(_COMPILE_ACTIONS, ["-Os", "-DNDEBUG", "-flto"]),
+                _flags(_LINK_ACTIONS, ["-Wl,--strip-all", "-flto=auto"]),
             ],
         ),
         feature(name = "supports_pic", enabled = False),
