@@ -16,32 +16,13 @@ WS=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$WS"
 source tools/lib/containerd.sh
 [ "$(id -u)" = 0 ] || { echo "ctr_run.sh: run as root" >&2; exit 1; }
-FLAGS=${BAZEL_FLAGS--c opt}
-bazel build $FLAGS //src/runtime/shim:containerd-shim-kata-v2 \
-  //tools/osbuilder:image_x86_64 >/dev/null 2>&1 || { echo "ctr_run.sh: bazel build failed" >&2; exit 1; }
-BIN=$(bazel info $FLAGS bazel-bin 2>/dev/null)
-SHIM=$BIN/src/runtime/shim/containerd-shim-kata-v2
-GUEST=$BIN/tools/osbuilder/image_x86_64
+source tools/bench/kata_bench.sh
+kata_bench_build ctr_run.sh
 IMG=docker.io/library/busybox:kata-bench
 
 T=$(mktemp -d /tmp/kbench.XXXXXX)
 trap 'containerd_cleanup "$T"' EXIT  # tasks, containers, containerd, mounts below $T, $T
-
-cat > "$T/kata.toml" <<TOML
-[hypervisor.qemu]
-path = "/usr/bin/qemu-system-x86_64"
-kernel = "$GUEST/vmlinux.container"
-initrd = "$GUEST/kata-containers-initrd.img"
-machine_type = "q35"
-accelerator = "tcg"
-default_vcpus = 1
-default_memory = 256
-reclaim_guest_freed_memory = true
-shared_fs = "virtio-9p"
-valid_hypervisor_paths = ["/usr/bin/qemu-system-x86_64"]
-[agent.kata]
-dial_timeout = 90
-TOML
+kata_bench_config "$T/kata.toml"
 containerd_start "$T" || { echo "ctr_run.sh: containerd did not start" >&2; exit 1; }
 CTR="ctr -a $CONTAINERD_SOCK"
 python3 tests/e2e/make_busybox_image.py "$T/img.tar" "$IMG"
