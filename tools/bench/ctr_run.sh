@@ -22,7 +22,7 @@ IMG=docker.io/library/busybox:kata-bench
 
 T=$(mktemp -d /tmp/kbench.XXXXXX)
 trap 'containerd_cleanup "$T"' EXIT  # tasks, containers, containerd, mounts below $T, $T
-kata_bench_config "$T/kata.toml"
+kata_bench_config "$T/kata.toml" 256 virtio-9p "reclaim_guest_freed_memory = true"
 containerd_start "$T" || { echo "ctr_run.sh: containerd did not start" >&2; exit 1; }
 CTR="ctr -a $CONTAINERD_SOCK"
 python3 tests/e2e/make_busybox_image.py "$T/img.tar" "$IMG"

@@ -18,11 +18,9 @@ WS=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$WS"
 source tools/lib/containerd.sh
 [ "$(id -u)" = 0 ] || { echo "hotplug.sh: run as root" >&2; exit 1; }
-bazel build ${BAZEL_FLAGS:-} //src/runtime/shim:containerd-shim-kata-v2 \
-  //tools/osbuilder:${KATA_BENCH_IMAGE:-image_x86_64} >/dev/null 2>&1 || { echo "hotplug.sh: bazel build failed" >&2; exit 1; }
-BIN=$(bazel info ${BAZEL_FLAGS:-} bazel-bin 2>/dev/null)
-SHIM=$BIN/src/runtime/shim/containerd-shim-kata-v2
-GUEST=$BIN/tools/osbuilder/${KATA_BENCH_IMAGE:-image_x86_64}
+source tools/bench/kata_bench.sh
+BAZEL_FLAGS=${BAZEL_FLAGS:-}  # the tests' fastbuild binaries unless told
+kata_bench_build hotplug.sh
 IMG=docker.io/library/busybox:kata-bench
 
 T=$(mktemp -d /tmp/khp.XXXXXX)
@@ -33,21 +31,7 @@ finish() {
 }
 trap finish EXIT
 
-cat > "$T/kata.toml" <<TOML
-[hypervisor.qemu]
-path = "/usr/bin/qemu-system-x86_64"
-kernel = "$GUEST/vmlinux.container"
-initrd = "$GUEST/kata-containers-initrd.img"
-machine_type = "q35"
-accelerator = "tcg"
-default_vcpus = 1
-default_memory = 512
-shared_fs = "virtio-9p"
-pcie_root_port = 2
-valid_hypervisor_paths = ["/usr/bin/qemu-system-x86_64"]
-[agent.kata]
-dial_timeout = 90
-TOML
+kata_bench_config "$T/kata.toml" 512 virtio-9p "pcie_root_port = 2"
 containerd_start "$T" || { echo "hotplug.sh: containerd did not start" >&2; exit 1; }
 CTR="ctr -a $CONTAINERD_SOCK"
 python3 tests/e2e/make_busybox_image.py "$T/img.tar" "$IMG"

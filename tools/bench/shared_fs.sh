@@ -26,12 +26,9 @@ export PATH=$PATH:/usr/sbin:/sbin
 source tools/lib/containerd.sh
 source tests/e2e/loopsnap/loopsnap.sh
 [ "$(id -u)" = 0 ] || { echo "shared_fs.sh: run as root" >&2; exit 1; }
-bazel build ${BAZEL_FLAGS:-} //src/runtime/shim:containerd-shim-kata-v2 \
-  //tools/osbuilder:${KATA_BENCH_IMAGE:-image_x86_64} >/dev/null 2>&1 ||
-  { echo "shared_fs.sh: bazel build failed" >&2; exit 1; }
-BIN=$(bazel info ${BAZEL_FLAGS:-} bazel-bin 2>/dev/null)
-SHIM=$BIN/src/runtime/shim/containerd-shim-kata-v2
-GUEST=$BIN/tools/osbuilder/${KATA_BENCH_IMAGE:-image_x86_64}
+source tools/bench/kata_bench.sh
+BAZEL_FLAGS=${BAZEL_FLAGS:-}  # the tests' fastbuild binaries unless told
+kata_bench_build shared_fs.sh
 IMG=docker.io/library/busybox:kata-bench
 
 T=$(mktemp -d /tmp/kfs.XXXXXX)
@@ -42,23 +39,8 @@ finish() {
 trap finish EXIT
 
 for fs in virtio-9p virtio-fs; do
-  cat > "$T/$fs.toml" <<TOML
-[hypervisor.qemu]
-path = "/usr/bin/qemu-system-x86_64"
-kernel = "$GUEST/vmlinux.container"
-initrd = "$GUEST/kata-containers-initrd.img"
-machine_type = "q35"
-accelerator = "tcg"
-default_vcpus = 1
-default_memory = 512
-shared_fs = "$fs"
-virtio_fs_daemon = "/usr/lib/qemu/virtiofsd"
-valid_virtio_fs_daemon_paths = ["/usr/lib/qemu/virtiofsd"]
-pcie_root_port = 2
-valid_hypervisor_paths = ["/usr/bin/qemu-system-x86_64"]
-[agent.kata]
-dial_timeout = 90
-TOML
+  kata_bench_config "$T/$fs.toml" 512 "$fs" 'virtio_fs_daemon = "/usr/lib/qemu/virtiofsd"' \
+    'valid_virtio_fs_daemon_paths = ["/usr/lib/qemu/virtiofsd"]' "pcie_root_port = 2"
 done
 loopsnap_start "$T" 256M || exit 1
 containerd_start "$T" --append "$T/proxy.toml" ||

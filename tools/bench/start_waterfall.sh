@@ -26,8 +26,9 @@ IMG=docker.io/library/busybox:kata-bench
 
 T=$(mktemp -d /tmp/kwaterfall.XXXXXX)
 trap 'containerd_cleanup "$T"' EXIT  # tasks, containers, containerd, mounts below $T, $T
-kata_bench_config "$T/kata.toml" "enable_tracing = $AGENT_TRACING" "[runtime]" \
-  "enable_tracing = true" "tracing_endpoint = \"file://$T/trace.jsonl\""
+kata_bench_config "$T/kata.toml" 256 virtio-9p "reclaim_guest_freed_memory = true" -- \
+  "enable_tracing = $AGENT_TRACING" "[runtime]" "enable_tracing = true" \
+  "tracing_endpoint = \"file://$T/trace.jsonl\""
 containerd_start "$T" || { echo "start_waterfall.sh: containerd did not start" >&2; exit 1; }
 CTR="ctr -a $CONTAINERD_SOCK"
 python3 tests/e2e/make_busybox_image.py "$T/img.tar" "$IMG"
