@@ -59,6 +59,14 @@ ttrpc::Server::Options ServerOptions(AgentTracing* tracing) {
   return o;
 }
 
+// Each timed step as a finished child span of `parent`.
+void StepSpans(trace::Tracer& tracer, const trace::SpanContext& parent,
+               const std::vector<init::StepTime>& steps) {
+  for (const init::StepTime& s : steps) {
+    tracer.StartSpanAt(s.name, parent, s.start_unix_nanos).EndAt(s.end_unix_nanos);
+  }
+}
+
 }  // namespace
 
 Agent::Agent(Options options, std::unique_ptr<AgentTracing> tracing)
@@ -125,14 +133,10 @@ void Agent::TraceBoot(const AgentConfig& config, int64_t start,
   if (!steps.empty()) boot = std::min(boot, steps.front().start_unix_nanos);
   trace::Span span = tracer.StartSpanAt("agent.init", ParentOf(config.trace_parent), boot);
   span.SetInt("agent.pid", getpid());
-  for (const init::StepTime& s : steps) {
-    tracer.StartSpanAt(s.name, span.context(), s.start_unix_nanos).EndAt(s.end_unix_nanos);
-  }
+  StepSpans(tracer, span.context(), steps);
   trace::Span served = tracer.StartSpanAt("agent.start", span.context(), start);
   served.SetString("agent.endpoint", channel_->endpoint());
-  for (const init::StepTime& s : start_steps) {
-    tracer.StartSpanAt(s.name, served.context(), s.start_unix_nanos).EndAt(s.end_unix_nanos);
-  }
+  StepSpans(tracer, served.context(), start_steps);
 }
 
 void Agent::StartDebugConsole(const std::string& addr) {

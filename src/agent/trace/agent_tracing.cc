@@ -92,6 +92,13 @@ void AgentTracing::Drop(uint64_t spans) {
   dropped_ += spans;
 }
 
+void AgentTracing::LoseFrame() {
+  Drop(pending_spans_);
+  pending_.clear();
+  pending_spans_ = 0;
+  if (!serial_) fd_.reset();
+}
+
 void AgentTracing::Run() {
   for (;;) {
     bool stop = false;
@@ -136,10 +143,7 @@ bool AgentTracing::EnsureOpen() {
   // A virtio-serial port with no host reads POLLHUP: the spans wait for one. A socket whose
   // host went away is closed and dialed again next time.
   if ((PollNow(fd_.get(), POLLOUT) & (POLLHUP | POLLERR)) != 0) {
-    Drop(pending_spans_);
-    pending_.clear();
-    pending_spans_ = 0;
-    if (!serial_) fd_.reset();
+    LoseFrame();
     return false;
   }
   return true;
@@ -162,10 +166,7 @@ bool AgentTracing::WritePending(absl::Time deadline) {
       if (r < 0 || (p.revents & (POLLHUP | POLLERR)) == 0) continue;
     }
     // The host went away (or a write error): the frame is lost; a socket is dialed again.
-    Drop(pending_spans_);
-    pending_.clear();
-    pending_spans_ = 0;
-    if (!serial_) fd_.reset();
+    LoseFrame();
     return false;
   }
   absl::MutexLock lock(&mu_);

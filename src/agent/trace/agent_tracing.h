@@ -71,6 +71,9 @@ class AgentTracing {
   // Writes pending_ until done (true), the deadline, or the host goes (false).
   bool WritePending(absl::Time deadline);
   void Drop(uint64_t spans);
+  // The host went away: the pending frame's spans are counted as dropped; a socket is closed
+  // (dialed again on the next flush), a virtio-serial port kept.
+  void LoseFrame();
 
   const std::string addr_;
   const Options options_;

@@ -68,8 +68,8 @@ long Channel::ReadSome(char* buf, size_t size, absl::Time deadline, int interrup
     return ReadSomeWaiting(buf, size, deadline, interrupt_fd);
   }
   const int64_t start = SteadyNanos();
-  SetReaderAwake(true);
   if (spin_ns_ > 0) {
+    SetReaderAwake(true);
     int64_t until = start + spin_ns_;
     if (deadline != absl::InfiniteFuture()) {
       const int64_t left = absl::ToInt64Nanoseconds(deadline - absl::Now());

@@ -32,6 +32,7 @@ struct AgentTraceReader::State {
   UniqueFd fd;                  // the loop's own once watched
   trace::FrameDecoder decoder;  // the loop's own
   uint64_t logged_dropped = 0;  // the loop's own
+  std::string buf;              // the loop's own read buffer (kReadBuffer once used)
   mutable absl::Mutex mu;
   bool ended ABSL_GUARDED_BY(mu) = false;
   uint64_t decoded ABSL_GUARDED_BY(mu) = 0;
@@ -39,7 +40,7 @@ struct AgentTraceReader::State {
 
   // On the loop: reads what is there; at EOF or an error, stops.
   void OnReadable() {
-    std::string buf(kReadBuffer, '\0');
+    if (buf.empty()) buf.resize(kReadBuffer);
     for (int i = 0; i < kReadsPerCallback && fd; ++i) {
       const ssize_t n = read(fd.get(), buf.data(), buf.size());
       if (n < 0 && errno == EINTR) continue;

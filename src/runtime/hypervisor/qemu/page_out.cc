@@ -20,10 +20,6 @@
 namespace kata::hypervisor::qemu {
 namespace {
 
-bool ParseHex(absl::string_view s, uint64_t* out) {
-  return !s.empty() && absl::SimpleHexAtoi(s, out);
-}
-
 // "start-end perms offset major:minor inode [path]"; false when malformed.
 bool ParseLine(absl::string_view line, FileMapping* m) {
   std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
@@ -31,8 +27,9 @@ bool ParseLine(absl::string_view line, FileMapping* m) {
   std::pair<absl::string_view, absl::string_view> range = absl::StrSplit(f[0], '-');
   std::pair<absl::string_view, absl::string_view> dev = absl::StrSplit(f[3], ':');
   uint64_t offset = 0, major = 0, minor = 0, inode = 0;
-  if (!ParseHex(range.first, &m->start) || !ParseHex(range.second, &m->end) || m->end < m->start ||
-      !ParseHex(f[2], &offset) || !ParseHex(dev.first, &major) || !ParseHex(dev.second, &minor) ||
+  if (!absl::SimpleHexAtoi(range.first, &m->start) || !absl::SimpleHexAtoi(range.second, &m->end) ||
+      m->end < m->start || !absl::SimpleHexAtoi(f[2], &offset) ||
+      !absl::SimpleHexAtoi(dev.first, &major) || !absl::SimpleHexAtoi(dev.second, &minor) ||
       !absl::SimpleAtoi(f[4], &inode)) {
     return false;
   }

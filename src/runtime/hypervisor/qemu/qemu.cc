@@ -205,14 +205,18 @@ absl::Status QemuDriver::ClaimVsockCid() {
   return absl::OkStatus();
 }
 
+void QemuDriver::UnlinkSockets() {
+  for (const std::string* p : {&paths_.qmp_socket, &paths_.agent_socket,
+                               &paths_.debug_console_socket, &paths_.agent_trace_socket}) {
+    unlink(p->c_str());
+  }
+}
+
 absl::Status QemuDriver::StartVm(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   KATA_RETURN_IF_ERROR(Check(VmOp::kStart));
   // Stale sockets from an earlier run would be "connected" to nobody.
-  unlink(paths_.qmp_socket.c_str());
-  unlink(paths_.agent_socket.c_str());
-  unlink(paths_.debug_console_socket.c_str());
-  unlink(paths_.agent_trace_socket.c_str());
+  UnlinkSockets();
   KATA_RETURN_IF_ERROR(CreatePrivateLog(paths_.qemu_log));
   KATA_ASSIGN_OR_RETURN(std::unique_ptr<ConsoleReader> console,
                         ConsoleReader::Start(paths_.console_log, options_.console_log_max_bytes));
@@ -266,19 +270,17 @@ absl::Status QemuDriver::StartVm(absl::Duration timeout) {
   std::move(release_cid).Cancel();
   // QEMU made its sockets (before QMP answered) with its umask: the debug console, a root
   // shell in the guest, is the owner's alone (the directory is 0700 as well).
-  if (config_.debug_console && config_.agent_channel == AgentChannelKind::kVirtioSerial &&
-      chmod(paths_.debug_console_socket.c_str(), 0600) != 0) {
-    const int err = errno;
-    process_->Kill();
-    process_.reset();
-    return ErrnoStatus(err, absl::StrCat("start qemu: chmod ", paths_.debug_console_socket));
-  }
-  if (config_.agent_trace && config_.agent_channel == AgentChannelKind::kVirtioSerial &&
-      chmod(paths_.agent_trace_socket.c_str(), 0600) != 0) {
-    const int err = errno;
-    process_->Kill();
-    process_.reset();
-    return ErrnoStatus(err, absl::StrCat("start qemu: chmod ", paths_.agent_trace_socket));
+  if (config_.agent_channel == AgentChannelKind::kVirtioSerial) {
+    for (const auto& [wanted, path] :
+         {std::pair{config_.debug_console, &paths_.debug_console_socket},
+          std::pair{config_.agent_trace, &paths_.agent_trace_socket}}) {
+      if (wanted && chmod(path->c_str(), 0600) != 0) {
+        const int err = errno;
+        process_->Kill();
+        process_.reset();
+        return ErrnoStatus(err, absl::StrCat("start qemu: chmod ", *path));
+      }
+    }
   }
   step.reset();
   qmp_ = std::move(*qmp);
@@ -316,10 +318,7 @@ void QemuDriver::Teardown() {
   vsock_fd_.reset();  // QEMU is gone: its CID is free again
   devices_.clear();
   slot_used_.assign(slot_used_.size(), false);
-  unlink(paths_.qmp_socket.c_str());
-  unlink(paths_.agent_socket.c_str());
-  unlink(paths_.debug_console_socket.c_str());
-  unlink(paths_.agent_trace_socket.c_str());
+  UnlinkSockets();
   state_ = VmState::kStopped;
 }
 

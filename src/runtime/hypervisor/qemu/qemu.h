@@ -143,6 +143,8 @@ class QemuDriver : public Hypervisor {
   // Closes QMP, drops the process and the devices, removes the sockets, ends the console
   // reader; -> kStopped.
   void Teardown() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the sockets QEMU listens on (stale ones would be "connected" to nobody).
+  void UnlinkSockets() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   struct PluggedDevice {
     uint32_t slot;  // root port index
