@@ -246,13 +246,9 @@ absl::StatusOr<AgentConfig> ResolveConfig(const ConfigSources& sources,
     config.debug_console_addr = absl::StrCat("vsock://-1:", config.debug_console_vport);
   }
   if (sources.flags.trace_addr.has_value()) {
-    const std::string& t = *sources.flags.trace_addr;
-    if (!absl::StartsWith(t, "serial://") && !absl::StartsWith(t, "vsock://") &&
-        !absl::StartsWith(t, "unix://")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--trace-addr: \"", t, "\" is not serial://NAME, vsock://CID:PORT or unix://PATH"));
-    }
-    config.trace_addr = t;
+    absl::StatusOr<AgentAddress> a = ParseAgentAddress(*sources.flags.trace_addr);
+    if (!a.ok()) return AnnotateStatus(a.status(), "--trace-addr");
+    config.trace_addr = *sources.flags.trace_addr;
   } else if (absl::StartsWith(config.server_addr, "serial:")) {
     config.trace_addr = kTraceSerialAddr;
   } else {

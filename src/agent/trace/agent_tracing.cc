@@ -9,7 +9,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "src/agent/log/log.h"
@@ -21,8 +20,6 @@
 namespace kata {
 namespace agent {
 namespace {
-
-constexpr char kSerialPrefix[] = "serial://";
 
 int RemainingMs(absl::Time deadline) {
   const absl::Duration left = deadline - absl::Now();
@@ -37,29 +34,26 @@ short PollNow(int fd, short events) {
 
 }  // namespace
 
-AgentTracing::AgentTracing(std::string addr, Options options)
+AgentTracing::AgentTracing(AgentAddress addr, ttrpc::Address socket, Options options)
     : addr_(std::move(addr)),
+      socket_(std::move(socket)),
       options_(std::move(options)),
       tracer_({.enabled = true,
                .service_name = kAgentServiceName,
-               .max_buffered = options_.max_buffered}),
-      serial_(absl::StartsWith(addr_, kSerialPrefix)) {}
+               .max_buffered = options_.max_buffered}) {}
 
 absl::StatusOr<std::unique_ptr<AgentTracing>> AgentTracing::Start(const std::string& addr,
                                                                   Options options) {
-  const bool serial = absl::StartsWith(addr, kSerialPrefix);
-  if (serial && addr.size() == sizeof(kSerialPrefix) - 1) {
-    return absl::InvalidArgumentError(absl::StrCat("trace address \"", addr, "\": no port name"));
+  absl::StatusOr<AgentAddress> a = ParseAgentAddress(addr);
+  if (!a.ok()) return AnnotateStatus(a.status(), "trace address");
+  ttrpc::Address socket;
+  if (a->kind == AgentAddress::Kind::kListen) {
+    absl::StatusOr<ttrpc::Address> s = ttrpc::ParseAddress(a->listen);  // checked by the parse
+    if (!s.ok()) return AnnotateStatus(s.status(), "trace address");
+    socket = *std::move(s);
   }
-  if (!serial) {
-    absl::StatusOr<ttrpc::Address> a = ttrpc::ParseAddress(addr);
-    if (!a.ok() ||
-        (a->kind != ttrpc::Address::Kind::kUnix && a->kind != ttrpc::Address::Kind::kVsock)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "trace address \"", addr, "\": expected serial://NAME, vsock://CID:PORT or unix://PATH"));
-    }
-  }
-  std::unique_ptr<AgentTracing> t(new AgentTracing(addr, std::move(options)));
+  std::unique_ptr<AgentTracing> t(
+      new AgentTracing(*std::move(a), std::move(socket), std::move(options)));
   t->thread_ = std::thread([p = t.get()] { p->Run(); });
   return t;
 }
@@ -96,7 +90,7 @@ void AgentTracing::LoseFrame() {
   Drop(pending_spans_);
   pending_.clear();
   pending_spans_ = 0;
-  if (!serial_) fd_.reset();
+  if (!serial()) fd_.reset();
 }
 
 void AgentTracing::Run() {
@@ -124,21 +118,21 @@ void AgentTracing::Run() {
 bool AgentTracing::EnsureOpen() {
   if (!fd_) {
     UniqueFd f;
-    if (serial_) {
-      absl::StatusOr<std::string> dev =
-          FindVirtioPort(addr_.substr(sizeof(kSerialPrefix) - 1), options_.roots);
+    if (serial()) {
+      absl::StatusOr<std::string> dev = addr_.kind == AgentAddress::Kind::kSerialName
+                                            ? FindVirtioPort(addr_.serial, options_.roots)
+                                            : absl::StatusOr<std::string>(addr_.serial);
       if (!dev.ok()) return false;
       f = UniqueFd(open(dev->c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
       if (!f) return false;
     } else {
-      absl::StatusOr<ttrpc::Address> a = ttrpc::ParseAddress(addr_);
-      absl::StatusOr<int> s = a.ok() ? ttrpc::Dial(*a, absl::ZeroDuration()) : a.status();
+      absl::StatusOr<int> s = ttrpc::Dial(socket_, absl::ZeroDuration());
       if (!s.ok()) return false;
       f = UniqueFd(*s);
       fcntl(f.get(), F_SETFL, fcntl(f.get(), F_GETFL) | O_NONBLOCK);
     }
     fd_ = std::move(f);
-    Log(LogLevel::kDebug, "tracing to the host", {{"addr", addr_}});
+    Log(LogLevel::kDebug, "tracing to the host", {{"addr", addr_.text}});
   }
   // A virtio-serial port with no host reads POLLHUP: the spans wait for one. A socket whose
   // host went away is closed and dialed again next time.

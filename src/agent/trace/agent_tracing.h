@@ -1,8 +1,9 @@
 // The agent's tracing (agent.trace, Kata's agent tracing; issue 14): a Tracer (service.name
 // "kata-agent") and one thread that sends its finished spans to the host as frames of OTLP
-// ExportTraceServiceRequest (src/libs/trace/frame.h) on `addr`:
+// ExportTraceServiceRequest (src/libs/trace/frame.h) on `addr` (ParseAgentAddress's forms):
 //   serial://NAME     the virtio-serial port of that name ("agent.trace"), opened non-blocking;
 //                     spans wait while no host has the port open (poll says POLLHUP)
+//   serial:///DEV     that device itself, the same way
 //   vsock://CID:PORT  connected to (the host: vsock://2:10240, Kata's trace-forwarder port)
 //   unix://PATH       connected to (host runs and tests)
 //
@@ -31,6 +32,7 @@
 #include "src/agent/channel/address.h"
 #include "src/libs/base/unique_fd.h"
 #include "src/libs/trace/tracer.h"
+#include "src/libs/ttrpc/address.h"
 
 namespace kata {
 namespace agent {
@@ -63,7 +65,7 @@ class AgentTracing {
   uint64_t dropped() const;  // spans lost: buffer full, or the host not taking them
 
  private:
-  AgentTracing(std::string addr, Options options);
+  AgentTracing(AgentAddress addr, ttrpc::Address socket, Options options);
   void Run();
   // One flush: opens the endpoint if needed, then writes frames until `deadline`.
   void Flush(absl::Time deadline);
@@ -75,11 +77,13 @@ class AgentTracing {
   // (dialed again on the next flush), a virtio-serial port kept.
   void LoseFrame();
 
-  const std::string addr_;
+  const AgentAddress addr_;
+  const ttrpc::Address socket_;  // kListen: the parsed address to dial
   const Options options_;
   trace::Tracer tracer_;
-  UniqueFd fd_;          // the sender thread's own
-  bool serial_ = false;  // the sender thread's own
+  UniqueFd fd_;  // the sender thread's own
+  // A virtio-serial port (kept across hosts), not a socket (dialed again).
+  bool serial() const { return addr_.kind != AgentAddress::Kind::kListen; }
   std::string pending_;  // a frame being written (the sender thread's own)
   uint64_t pending_spans_ = 0;
   mutable absl::Mutex mu_;
